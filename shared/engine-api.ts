@@ -1,0 +1,93 @@
+/**
+ * The engine as the UI sees it: states, live stats, log lines and the events that carry them.
+ * `main/engine.ts` implements `EngineApi`; the UI contract (`shared/contract.ts`) and both of its
+ * transports (Electron IPC, console WebSocket) carry exactly these shapes.
+ */
+import { z } from 'zod';
+import { ERRORS, type ErrorCode } from './errors.js';
+import { TransportSchema } from './profile.js';
+
+export const ENGINE_STATES = ['disconnected', 'connecting', 'connected', 'reconnecting', 'error'] as const;
+export const EngineStateSchema = z.enum(ENGINE_STATES);
+export type EngineState = z.infer<typeof EngineStateSchema>;
+
+export const WireErrorSchema = z.object({
+  code: z.string().refine((value): value is ErrorCode => Object.prototype.hasOwnProperty.call(ERRORS, value)),
+  message: z.string(),
+});
+
+export const EngineStatusSchema = z.object({
+  state: EngineStateSchema,
+  /** Profile name (or "command line" for ad-hoc connections). */
+  profile: z.string().optional(),
+  /** The gateway's TLS name, e.g. "gw.example.com". */
+  gateway: z.string().optional(),
+  /** The transport actually in use once connected (negotiated by ALPN or chosen). */
+  transport: TransportSchema.optional(),
+  /** Local proxy address, e.g. "127.0.0.1:8080". */
+  listen: z.string().optional(),
+  /** Epoch ms when the current state began. */
+  since: z.number(),
+  /** Why we are in `error` or `reconnecting`. */
+  error: WireErrorSchema.optional(),
+  /** Epoch ms of the next reconnect attempt while `reconnecting`. */
+  retryAt: z.number().optional(),
+  /** Non-fatal warnings the user should see (e.g. insecure mode, proxy changed outside Pinhole). */
+  warnings: z.array(z.string()).default([]),
+});
+export type EngineStatus = z.infer<typeof EngineStatusSchema>;
+
+export const EngineStatsSchema = z.object({
+  openTunnels: z.number().int().nonnegative(),
+  totalTunnels: z.number().int().nonnegative(),
+  bytesUp: z.number().nonnegative(),
+  bytesDown: z.number().nonnegative(),
+  /** Round trip to the gateway (h2 PING or TLS handshake), null before the first measurement. */
+  rttMs: z.number().nonnegative().nullable(),
+  /** TLS connections currently open to the gateway. */
+  gatewayConnections: z.number().int().nonnegative(),
+});
+export type EngineStats = z.infer<typeof EngineStatsSchema>;
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const LogLineSchema = z.object({
+  /** Monotonic sequence number, so a UI can resume a tail without duplicates. */
+  seq: z.number().int().nonnegative(),
+  time: z.number(),
+  level: z.enum(LOG_LEVELS),
+  /** A sentence. */
+  msg: z.string(),
+  code: z.string().optional(),
+  /** Structured facts, already redacted. */
+  fields: z.record(z.string(), z.unknown()).default({}),
+});
+export type LogLine = z.infer<typeof LogLineSchema>;
+
+/** An application seen using the local proxy (per-app routing). */
+export const SeenAppSchema = z.object({
+  /** Executable path: the app's identity. */
+  path: z.string(),
+  name: z.string(),
+  lastSeen: z.number(),
+  connections: z.number().int().nonnegative(),
+});
+export type SeenApp = z.infer<typeof SeenAppSchema>;
+
+export interface EngineEvents {
+  status: EngineStatus;
+  stats: EngineStats;
+  log: LogLine;
+  apps: SeenApp[];
+}
+
+export type Disposer = () => void;
+
+/** The piece of the engine every front end (CLI, console, Electron) drives. */
+export interface EngineApi {
+  getStatus(): EngineStatus;
+  getStats(): EngineStats;
+  /** Recent log lines (bounded ring), oldest first. */
+  getLog(): LogLine[];
+  getApps(): SeenApp[];
+  on<K extends keyof EngineEvents>(event: K, listener: (payload: EngineEvents[K]) => void): Disposer;
+}

@@ -1,0 +1,102 @@
+/**
+ * Every failure Pinhole can report, each with a stable code, the HTTP status an application sees
+ * when the failure happens on its behalf, and a sentence a user can act on. Callers branch on
+ * `code`; errors cross IPC and the console WebSocket as `{ code, message }` (see `toWire`).
+ */
+export const ERRORS = {
+  PINHOLE_AUTH_REJECTED: { status: 407, sentence: 'The gateway rejected the user name or password.' },
+  PINHOLE_AUTH_MISSING: { status: 407, sentence: 'The gateway requires a user name and password.' },
+  PINHOLE_DEST_FORBIDDEN: { status: 403, sentence: 'The gateway does not allow connections to this destination.' },
+  PINHOLE_PORT_FORBIDDEN: { status: 403, sentence: 'The gateway does not allow connections to this port.' },
+  PINHOLE_APP_BLOCKED: { status: 403, sentence: 'This application is blocked by a Pinhole rule.' },
+  PINHOLE_DOMAIN_BLOCKED: { status: 403, sentence: 'This destination is blocked by a Pinhole rule.' },
+  PINHOLE_CONNECT_FAILED: { status: 502, sentence: 'The destination refused the connection or could not be reached.' },
+  PINHOLE_DNS_FAILED: { status: 502, sentence: 'The destination host name could not be resolved.' },
+  PINHOLE_CONNECT_TIMEOUT: { status: 504, sentence: 'The destination did not answer in time.' },
+  PINHOLE_GATEWAY_UNREACHABLE: { status: 502, sentence: 'The Pinhole gateway could not be reached.' },
+  PINHOLE_GATEWAY_TIMEOUT: { status: 504, sentence: 'The Pinhole gateway did not answer in time.' },
+  PINHOLE_GATEWAY_CLOSED: { status: 502, sentence: 'The connection to the Pinhole gateway was lost.' },
+  PINHOLE_TLS_PIN_MISMATCH: {
+    status: 502,
+    sentence:
+      "The gateway's certificate does not match the one in your link. A firewall on this network may be inspecting TLS; the connection was stopped to protect your credentials.",
+  },
+  PINHOLE_TLS_UNTRUSTED: { status: 502, sentence: "The gateway's certificate is not trusted." },
+  PINHOLE_TLS_FAILED: { status: 502, sentence: 'The secure connection to the gateway failed.' },
+  PINHOLE_UPSTREAM_PROXY_FAILED: { status: 502, sentence: 'The corporate proxy refused to connect to the gateway.' },
+  PINHOLE_NOT_CONNECTED: { status: 503, sentence: 'Pinhole is not connected.' },
+  PINHOLE_BAD_REQUEST: { status: 400, sentence: 'The request is malformed.' },
+  PINHOLE_HEADERS_TOO_LARGE: { status: 431, sentence: 'The request headers are too large.' },
+  PINHOLE_REQUEST_TIMEOUT: { status: 408, sentence: 'The request did not arrive in time.' },
+  PINHOLE_LINK_INVALID: { status: 400, sentence: 'The provisioning link is not valid.' },
+  PINHOLE_LINK_TRUNCATED: { status: 400, sentence: 'The provisioning link was cut off; copy the whole link again.' },
+  PINHOLE_LINK_VERSION: { status: 400, sentence: 'The provisioning link was made by a newer Pinhole; update Pinhole to use it.' },
+  PINHOLE_CONFIG_INVALID: { status: 400, sentence: 'The configuration is not valid.' },
+  PINHOLE_USAGE: { status: 400, sentence: 'The command was not used correctly.' },
+  PINHOLE_KEYCHAIN_UNAVAILABLE: {
+    status: 503,
+    sentence: 'No system keychain is reachable, so the password cannot be stored safely.',
+  },
+  PINHOLE_KEYCHAIN_FAILED: { status: 500, sentence: 'The system keychain reported an error.' },
+  PINHOLE_PROFILE_NOT_FOUND: { status: 404, sentence: 'There is no profile with that name.' },
+  PINHOLE_SYSTEM_PROXY_FAILED: { status: 500, sentence: 'The system proxy settings could not be changed.' },
+  PINHOLE_SYSTEM_PROXY_UNSUPPORTED: {
+    status: 501,
+    sentence: 'This desktop is not recognised, so Pinhole cannot set the system proxy; use the shell export line instead.',
+  },
+  PINHOLE_DISK_FULL: { status: 507, sentence: 'The disk is full; nothing was changed.' },
+  PINHOLE_CONTRACT_INVALID: { status: 400, sentence: 'The message does not match the contract.' },
+  PINHOLE_CONSOLE_FORBIDDEN: { status: 403, sentence: 'The console token or origin is not valid.' },
+  PINHOLE_INTERNAL: { status: 500, sentence: 'Something went wrong inside Pinhole.' },
+} as const satisfies Record<string, { status: number; sentence: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export const isErrorCode = (value: unknown): value is ErrorCode =>
+  typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, value);
+
+export class PinholeError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra facts for logs (never secrets). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message ?? ERRORS[code].sentence, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PinholeError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = options?.details;
+  }
+}
+
+/** The shape an error takes on the wire (IPC, console WebSocket, HTTP bodies). */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+export const toWire = (err: unknown): WireError =>
+  err instanceof PinholeError
+    ? { code: err.code, message: err.message }
+    : { code: 'PINHOLE_INTERNAL', message: ERRORS.PINHOLE_INTERNAL.sentence };
+
+export const fromWire = (wire: WireError): PinholeError => new PinholeError(wire.code, wire.message);
+
+/** The code a refusal status maps back to on the client side (gateway 403/407/502/504 -> error). */
+export const codeForStatus = (status: number): ErrorCode => {
+  switch (status) {
+    case 403:
+      return 'PINHOLE_DEST_FORBIDDEN';
+    case 407:
+      return 'PINHOLE_AUTH_REJECTED';
+    case 504:
+      return 'PINHOLE_CONNECT_TIMEOUT';
+    case 431:
+      return 'PINHOLE_HEADERS_TOO_LARGE';
+    case 400:
+      return 'PINHOLE_BAD_REQUEST';
+    default:
+      return 'PINHOLE_CONNECT_FAILED';
+  }
+};
