@@ -27,8 +27,11 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
-  { files: ['shared/**/*.ts'], rules: restrict(noNode, noElectron, noApp, noMain, noGateway, noRenderer) },
-  { files: ['renderer/**/*.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } }, rules: restrict(noNode, noElectron, noApp, noMain, noGateway) },
+  { files: ['shared/**/*.ts'], ignores: ['**/*.test.ts'], rules: restrict(noNode, noElectron, noApp, noMain, noGateway, noRenderer) },
+  { files: ['renderer/**/*.{ts,tsx}'], ignores: ['**/*.test.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } }, rules: restrict(noNode, noElectron, noApp, noMain, noGateway) },
+  // Tests run in Node whatever they test, so they may use node:test and friends, but still respect the layering.
+  { files: ['shared/**/*.test.ts'], rules: restrict(noElectron, noApp, noMain, noGateway, noRenderer) },
+  { files: ['renderer/**/*.test.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } }, rules: restrict(noElectron, noApp, noMain, noGateway) },
   { files: ['main/**/*.ts'], rules: restrict(noElectron, noApp, noGateway, noRenderer) },
   { files: ['gateway/**/*.ts'], rules: restrict(noElectron, noApp, noMain, noRenderer) },
   { files: ['app/**/*.ts'], rules: restrict(noGateway, noRenderer) },
