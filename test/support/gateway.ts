@@ -1,0 +1,93 @@
+/**
+ * A real Pinhole gateway, started through its command line exactly as an operator would:
+ * `init` in a temporary directory, `user add` per user, `run` on 127.0.0.1 port 0, and
+ * `provision` for links that point at it (or at a relay in front of it).
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Program, gatewayBin, listenPortOf, runCommandOk, type ExitStatus, type LogRecord } from './processes.js';
+
+export interface GatewayUser {
+  name: string;
+  password: string;
+}
+
+export interface GatewayOptions {
+  hostname?: string;
+  users?: GatewayUser[];
+  /** `--restrict-to HOST:PORT` routes: exactly these destinations are allowed. */
+  restrictTo?: string[];
+  /** Any further `run` flags. */
+  runArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningGateway {
+  port: number;
+  dir: string;
+  hostname: string;
+  /** Certificate SHA-256 as printed by `init` (64 hex, upper-case, no colons). */
+  fingerprint: string;
+  users: GatewayUser[];
+  program: Program;
+  /** `provision` for a user (the first by default), pointing at `endpoint` (this gateway by default). */
+  provision: (options?: { user?: GatewayUser; endpoint?: string }) => Promise<string>;
+  /** Access log records so far (one per tunnel or request: user, target, status, bytes, proto, connId). */
+  accessLog: () => LogRecord[];
+  stop: () => Promise<ExitStatus>;
+}
+
+export const DEFAULT_USER: GatewayUser = { name: 'alice', password: 'correct horse battery staple 7' };
+
+const fingerprintFrom = (text: string): string => {
+  const match = /\b((?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{64})\b/.exec(text);
+  if (!match?.[1]) throw new Error(`init printed no SHA-256 fingerprint:\n${text}`);
+  return match[1].replace(/:/g, '').toUpperCase();
+};
+
+export const isAccessRecord = (record: LogRecord): boolean => 'target' in record && 'status' in record && 'connId' in record;
+
+/** Runs one gateway CLI command to completion. */
+export const gatewayCommand = (args: string[], stdin?: string, env?: NodeJS.ProcessEnv): ReturnType<typeof runCommandOk> =>
+  runCommandOk(gatewayBin, { name: 'pinhole-gateway', args, stdin, env });
+
+export const startGateway = async (options: GatewayOptions = {}): Promise<RunningGateway> => {
+  const hostname = options.hostname ?? 'gw.example.test';
+  const users = options.users ?? [DEFAULT_USER];
+  const dir = await mkdtemp(join(tmpdir(), 'pinhole-gateway-'));
+  const env = options.env ?? process.env;
+  const init = await gatewayCommand(['init', '--dir', dir, '--hostname', hostname], undefined, env);
+  const fingerprint = fingerprintFrom(init.stdout);
+  for (const user of users) {
+    await gatewayCommand(['user', 'add', user.name, '--dir', dir, '--password-stdin'], `${user.password}\n`, env);
+  }
+  const args = ['run', '--dir', dir, '--listen', '127.0.0.1:0', ...(options.restrictTo ?? []).flatMap((r) => ['--restrict-to', r]), ...(options.runArgs ?? [])];
+  const program = new Program(gatewayBin, { name: 'pinhole-gateway', args, env });
+  let port: number;
+  try {
+    port = listenPortOf(await program.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 20_000, '"The gateway is listening."'));
+  } catch (err) {
+    await program.stop('SIGKILL');
+    throw err;
+  }
+  let stopped: Promise<ExitStatus> | undefined;
+  return {
+    port,
+    dir,
+    hostname,
+    fingerprint,
+    users,
+    program,
+    provision: async ({ user = users[0] ?? DEFAULT_USER, endpoint = `127.0.0.1:${port}` } = {}) => {
+      const result = await gatewayCommand(['provision', '--dir', dir, '--user', user.name, '--endpoint', endpoint, '--password-stdin'], `${user.password}\n`, env);
+      const lines = result.stdout.split('\n').filter((l) => l.trim() !== '');
+      if (lines.length !== 1 || !lines[0]?.startsWith('pinhole://')) {
+        throw new Error(`provision should print exactly one pinhole:// line, printed:\n${result.stdout}`);
+      }
+      return lines[0].trim();
+    },
+    accessLog: () => program.records.filter(isAccessRecord),
+    stop: () => (stopped ??= program.stop('SIGTERM', 10_000)),
+  };
+};
