@@ -1,0 +1,108 @@
+/**
+ * The system proxy on a real GNOME settings store: each scenario runs in its own
+ * `dbus-run-session` with a fresh HOME, so `gsettings` reaches a private dconf, and real holder
+ * processes play Pinhole (see sysproxy-gnome.scenario.ts). Nothing here touches the machine's
+ * own settings.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const scenarioFile = fileURLToPath(new URL('./sysproxy-gnome.scenario.ts', import.meta.url));
+
+type Proxy = Record<string, string>;
+
+const runScenario = async (t: { after: (fn: () => void) => void }, name: string): Promise<Record<string, unknown>> => {
+  const home = mkdtempSync(join(tmpdir(), 'pinhole-sysproxy-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const child = spawn('dbus-run-session', ['--', process.execPath, '--import', 'tsx', scenarioFile, name], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, '.config'),
+      XDG_RUNTIME_DIR: home,
+      PINHOLE_CONFIG_DIR: join(home, 'pinhole'),
+      PINHOLE_DESKTOP: 'gnome',
+      GSETTINGS_BACKEND: 'dconf',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  assert.ok(line, `scenario ${name} printed no result (exit ${code}):\n${out}\n${err}`);
+  assert.equal(code, 0, err);
+  return JSON.parse(line.slice('RESULT '.length)) as Record<string, unknown>;
+};
+
+const OURS = {
+  'proxy mode': "'manual'",
+  'proxy ignore-hosts': "['localhost', '127.0.0.0/8', '::1', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '*.local']",
+  'proxy.http host': "'127.0.0.1'",
+  'proxy.http port': '18080',
+  'proxy.https host': "'127.0.0.1'",
+  'proxy.https port': '18080',
+};
+
+test('connecting points GNOME at Pinhole, and SIGTERM puts back exactly what was there', async (t) => {
+  const r = await runScenario(t, 'sigterm');
+  const before = r.before as Proxy;
+  assert.equal(before['proxy mode'], "'none'");
+  assert.deepEqual(r.during, { ...before, ...OURS });
+  assert.equal(r.stateDuring, true, 'the previous settings are saved while connected');
+  assert.deepEqual(r.exit, { code: 0, signal: null });
+  assert.deepEqual(r.after, before);
+  assert.equal(r.stateAfter, false, 'the saved state is removed once restored');
+});
+
+test('after kill -9 the watchdog restores a corporate proxy within 5 seconds', async (t) => {
+  const r = await runScenario(t, 'kill9');
+  const before = r.before as Proxy;
+  assert.equal(before['proxy.http host'], "'proxy.corp.example'");
+  assert.deepEqual(r.during, { ...before, ...OURS });
+  assert.deepEqual(r.exit, { code: null, signal: 'SIGKILL' });
+  assert.equal(r.restoredWithin5s, true, `not restored within 5 s: ${JSON.stringify(r.after)}`);
+  assert.deepEqual(r.after, before);
+  assert.equal(r.watchdogGone, true, 'the watchdog exits after restoring');
+  assert.equal(r.stateAfter, false);
+});
+
+test("a company's PAC URL set before connecting comes back exactly", async (t) => {
+  const r = await runScenario(t, 'pac');
+  const before = r.before as Proxy;
+  assert.equal(before['proxy mode'], "'auto'");
+  assert.equal(before['proxy autoconfig-url'], "'http://wpad.corp.example/wpad.dat'");
+  assert.deepEqual(r.during, { ...before, 'proxy autoconfig-url': "'http://127.0.0.1:18080/proxy.pac'" });
+  assert.deepEqual(r.after, before);
+});
+
+test('a proxy host the user set while connected is not overwritten on restore', async (t) => {
+  const r = await runScenario(t, 'user-change');
+  const before = r.before as Proxy;
+  assert.deepEqual(r.during, { ...before, ...OURS });
+  assert.deepEqual(r.after, { ...before, 'proxy.http host': "'user.example'" });
+});
+
+test("a second connect right after a restore is not undone by the first session's watchdog", async (t) => {
+  const r = await runScenario(t, 'second-connect');
+  const before = r.before as Proxy;
+  assert.deepEqual(r.afterFirst, before);
+  const second = { ...before, ...OURS, 'proxy.http port': '18081', 'proxy.https port': '18081' };
+  assert.deepEqual(r.duringSecond, second);
+  assert.equal(r.firstWatchdogGone, true, "the first session's watchdog stops by itself");
+  assert.deepEqual(r.secondStill, second);
+  assert.equal(r.secondWatchdogAlive, true);
+  assert.deepEqual(r.after, before);
+});
