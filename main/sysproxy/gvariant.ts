@@ -15,9 +15,9 @@ const escapes: Record<string, string> = {
   '\u0007': '\\a',
 };
 
-/** A GVariant string literal: single quotes unless the text holds a `'` and no `"`. */
+/** A GVariant string literal: single quotes, or double quotes when the text holds a `'` (as GLib does). */
 export const gvString = (text: string): string => {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const quote = text.includes("'") ? '"' : "'";
   let out = quote;
   for (const ch of text) {
     const code = ch.codePointAt(0) ?? 0;
