@@ -206,7 +206,8 @@ function ipv6Bytes(text: string): Uint8Array {
 }
 
 /** "::ffff:1.2.3.4" (what a dual-stack Node socket reports) becomes "1.2.3.4". */
-export function normaliseIp(address: string): string {
+export function normaliseIp(text: string): string {
+  const address = text.replace(/%.*$/, ''); // a zone id ("fe80::1%eth0") means nothing to the far side
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
   return isIPv6(address) ? ipv6(ipv6Bytes(address), 0) : address;
