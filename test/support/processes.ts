@@ -322,3 +322,14 @@ export const explainFailure = async <T>(peers: Peers, body: () => Promise<T>): P
     throw err;
   }
 };
+
+/** Polls `check` until it returns a value other than undefined/false; throws `what` on timeout. */
+export const waitUntil = async <T>(check: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
