@@ -1,7 +1,7 @@
 /**
  * An adapter over an in-memory settings map, for tests of the platform-independent parts
- * (state, session, watchdog loop). Writes are recorded in order; `failAfter` makes the Nth
- * write fail, to test undoing a half-applied change.
+ * (state, session, watchdog loop). Writes are recorded in order; `failAfter: N` makes the write
+ * after N successful ones fail once, to test undoing a half-applied change.
  */
 import { PinholeError } from '../../shared/errors.js';
 import type { ProxyFields, ProxySettings, ProxySnapshot, SystemProxyAdapter } from './types.js';
@@ -34,6 +34,7 @@ export const createMemoryAdapter = (initial: ProxyFields): MemoryAdapter => {
     restore: async (snapshot) => {
       for (const [name, value] of Object.entries(snapshot.fields)) {
         if (adapter.failAfter !== undefined && adapter.writes.length >= adapter.failAfter) {
+          adapter.failAfter = undefined;
           throw new PinholeError('PINHOLE_SYSTEM_PROXY_FAILED', `writing ${name} failed`);
         }
         adapter.onWrite?.(name);
