@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FIXTURES, fixture } from './fixtures/fixtures.js';
 import { PROBES } from './probes.js';
-import { sniff, type SniffResult } from './sniff.js';
+import { readProxyHeader, sniff, type SniffResult } from './sniff.js';
+import { encodeProxyV2 } from './proxy-protocol.js';
 
 /** A loopback listener whose next accepted socket is handed to the test, plus a client socket. */
 async function connection(t: TestContext): Promise<{ server: net.Socket; client: net.Socket; chunks: Buffer[] }> {
@@ -149,4 +150,33 @@ test('after sniffing, a TLSSocket wrapped around the same socket completes the h
   const [reply] = (await once(client, 'data')) as [Buffer];
   assert.equal(reply.toString(), 'echo: hi');
   assert.equal(client.alpnProtocol, 'http/1.1');
+});
+
+test('behind a balancer: the PROXY v2 header is read, then the TLS hello after it is sniffed from the same read', async (t) => {
+  const { server, client } = await connection(t);
+  const header = encodeProxyV2({ address: '203.0.113.50', port: 40001 }, { address: '127.0.0.1', port: 443 });
+  const hello = fixture(FIXTURES.tlsNode);
+  client.write(Buffer.concat([header, hello]));
+  const read = await readProxyHeader(server, { timeoutMs: 5000 });
+  assert.equal(read.result, 'header');
+  assert.deepEqual(read.result === 'header' && read.header.source, { address: '203.0.113.50', port: 40001 });
+  const result = await sniff(server, options);
+  assert.equal(result.result === 'match' && result.hello?.serverName, 'gw.pinhole.test');
+  assert.deepEqual(result.head, hello);
+});
+
+test("haproxy's real v1 header is consumed and the client's line follows", async (t) => {
+  const { server, client } = await connection(t);
+  client.end(fixture(FIXTURES.proxyV1Tcp4));
+  const read = await readProxyHeader(server, { timeoutMs: 5000 });
+  assert.equal(read.result === 'header' && read.header.family, 'tcp4');
+  assert.equal((await drain(server)).toString(), 'hello from the client\n');
+});
+
+test('a connection without a PROXY header, where one is required, is reported invalid with its bytes', async (t) => {
+  const { server, client } = await connection(t);
+  client.write(fixture(FIXTURES.tlsCurl));
+  const read = await readProxyHeader(server, { timeoutMs: 5000 });
+  assert.equal(read.result, 'invalid');
+  assert.deepEqual(read.result === 'invalid' && read.head, fixture(FIXTURES.tlsCurl));
 });

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { ClientHello } from './client-hello.js';
 import type { Probe } from './probe.js';
 import { classify, tableMaxBytes, type Classification } from './probes.js';
+import { PROXY_V2_MAX, parseProxyHeader, type ProxyHeader } from './proxy-protocol.js';
 
 export interface SniffOptions {
   readonly probes: readonly Probe[];
@@ -28,12 +29,18 @@ export type SniffResult =
   | { readonly result: 'none'; readonly head: Buffer }
   | { readonly result: 'closed'; readonly head: Buffer };
 
+/** How reading ends when `decide` never answered. */
+export type ReadEnd =
+  | { readonly result: 'timeout'; readonly head: Buffer }
+  | { readonly result: 'closed'; readonly head: Buffer }
+  | { readonly result: 'limit'; readonly head: Buffer };
+
 /** Read until `decide` answers something other than undefined; the generic half of sniff(). */
 export function readHead<T>(
   socket: Socket,
   decide: (head: Buffer) => T | undefined,
   options: { timeoutMs: number; maxBytes: number; replay?: boolean },
-): Promise<T | { result: 'timeout' | 'closed' | 'limit'; head: Buffer }> {
+): Promise<T | ReadEnd> {
   return new Promise((resolve) => {
     if (socket.destroyed || socket.readableEnded) {
       resolve({ result: 'closed', head: Buffer.alloc(0) });
@@ -41,7 +48,7 @@ export function readHead<T>(
     }
     let head: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => finish({ result: 'timeout', head }, true), options.timeoutMs);
-    function finish(value: T | { result: 'timeout' | 'closed' | 'limit'; head: Buffer }, replay: boolean): void {
+    function finish(value: T | ReadEnd, replay: boolean): void {
       clearTimeout(timer);
       socket.pause();
       socket.off('data', onData);
@@ -68,7 +75,6 @@ export function readHead<T>(
   });
 }
 
-
 /** Sniff the protocol a fresh connection speaks; see the module comment. */
 export async function sniff(socket: Socket, options: SniffOptions): Promise<SniffResult> {
   const maxBytes = options.maxBytes ?? tableMaxBytes(options.probes);
@@ -82,6 +88,43 @@ export async function sniff(socket: Socket, options: SniffOptions): Promise<Snif
     maxBytes,
     ...(options.replay === undefined ? {} : { replay: options.replay }),
   });
-  if ('result' in outcome && outcome.result === 'limit') return { result: 'none', head: outcome.head };
-  return outcome as SniffResult;
+  return outcome.result === 'limit' ? { result: 'none', head: outcome.head } : outcome;
+}
+
+export type ProxyHeaderRead =
+  | { readonly result: 'header'; readonly header: ProxyHeader }
+  | { readonly result: 'invalid'; readonly reason: string; readonly head: Buffer }
+  | { readonly result: 'timeout'; readonly head: Buffer }
+  | { readonly result: 'closed'; readonly head: Buffer };
+
+/**
+ * Read a PROXY v1/v2 header from a connection accepted from a trusted balancer. On success the
+ * header is consumed and any bytes after it are put back, so `sniff` can run next; on failure the
+ * bytes are put back too (the caller will usually close the socket).
+ */
+export async function readProxyHeader(socket: Socket, options: { timeoutMs: number }): Promise<ProxyHeaderRead> {
+  type Decided = { result: 'header'; header: ProxyHeader; rest: Buffer } | { result: 'invalid'; reason: string; head: Buffer };
+  const outcome = await readHead<Decided>(
+    socket,
+    (head) => {
+      const parsed = parseProxyHeader(head);
+      if (parsed.kind === 'again') return undefined;
+      if (parsed.kind === 'invalid') return { result: 'invalid', reason: parsed.reason, head };
+      return { result: 'header', header: parsed.header, rest: head.subarray(parsed.header.length) };
+    },
+    { timeoutMs: options.timeoutMs, maxBytes: PROXY_V2_MAX, replay: false },
+  );
+  switch (outcome.result) {
+    case 'header':
+      if (outcome.rest.length > 0) socket.unshift(outcome.rest);
+      return { result: 'header', header: outcome.header };
+    case 'limit':
+      socket.unshift(outcome.head);
+      return { result: 'invalid', reason: 'PROXY header too long', head: outcome.head };
+    case 'closed':
+      return outcome;
+    default:
+      if (outcome.head.length > 0) socket.unshift(outcome.head);
+      return outcome;
+  }
 }
