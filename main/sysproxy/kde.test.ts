@@ -54,7 +54,7 @@ test('restoring an absent KDE key deletes it; restoring nothing sends no signal'
   const runner = recordedRunner();
   const kde = createKdeAdapter({ runner: runner.run });
   await kde.restore({ adapter: 'kde5', fields: {} });
-  assert.deepEqual(runner.calls, []);
+  assert.equal(runner.calls.length, 0);
   await kde.restore({ adapter: 'kde5', fields: { ProxyType: '0', httpProxy: null } });
   assert.deepEqual(
     runner.calls.map((c) => [c.file, ...(c.file === 'dbus-send' ? c.args.slice(1) : c.args.slice(5))]),
