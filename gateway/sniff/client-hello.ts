@@ -10,6 +10,10 @@
  * SSLv2-compatible hellos (first byte with the high bit set) are answered 'sslv2', which the probe
  * treats as "not TLS": no client from this century sends them, and Node's TLS (OpenSSL 3) would
  * refuse them anyway, so they belong to the anyprot route, not to TLS termination.
+ *
+ * Values are reported as sent, GREASE included (Chromium's first supported version is one). With
+ * Encrypted Client Hello the server name here is the outer, public name, which is what routing by
+ * SNI can see, as in haproxy.
  */
 
 export const CLIENT_HELLO_MAX_BYTES = 64 * 1024;
