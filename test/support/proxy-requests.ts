@@ -213,6 +213,7 @@ export const requestThroughProxy = async (options: ProxiedRequest): Promise<Prox
   if (body) headers['content-length'] = String(body.length);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const hostHeader = url.host;
+  // With `createConnection` and no `agent`, Node uses exactly the given socket (agent: false would not).
   const send = (start: () => ReturnType<typeof httpRequest>): Promise<ProxiedResponse> =>
     new Promise((resolve, reject) => {
       const req = start();
@@ -230,7 +231,7 @@ export const requestThroughProxy = async (options: ProxiedRequest): Promise<Prox
     if (options.proxy.auth) headers['proxy-authorization'] = basicAuth(options.proxy.auth.user, options.proxy.auth.password);
     if (options.proxy.tls) {
       const socket = await connectToProxy(options.proxy);
-      return send(() => httpRequest({ createConnection: () => socket, method, path: url.href, headers: { host: hostHeader, ...headers }, agent: false }));
+      return send(() => httpRequest({ createConnection: () => socket, method, path: url.href, headers: { host: hostHeader, ...headers } }));
     }
     return send(() =>
       httpRequest({ host: options.proxy.host ?? '127.0.0.1', port: options.proxy.port, method, path: url.href, headers: { host: hostHeader, ...headers }, agent: false }),
@@ -256,5 +257,5 @@ export const requestThroughProxy = async (options: ProxiedRequest): Promise<Prox
     ALPNProtocols: ['http/1.1'],
   });
   secure.once('close', () => tunnel.socket.destroy());
-  return send(() => httpsRequest({ createConnection: () => secure, method, path: `${url.pathname}${url.search}`, headers: { host: hostHeader, ...headers }, agent: false }));
+  return send(() => httpsRequest({ createConnection: () => secure, method, path: `${url.pathname}${url.search}`, headers: { host: hostHeader, ...headers } }));
 };
