@@ -221,3 +221,31 @@ export const startSeedCloud = async (options: SquidOptions & { hostname?: string
     throw err;
   }
 };
+
+export interface SeedStack {
+  cloud: SeedCloud;
+  client: RunningPeer;
+  /** Where applications point `-x http://user:pass@127.0.0.1:PORT` (the stunnel client). */
+  port: number;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The whole seed path: stunnel client -> stunnel server -> Squid. `between` may put something
+ * (a delay relay) between the two stunnels: it gets the stunnel server's port and returns the
+ * port the stunnel client should connect to.
+ */
+export const startSeedStack = async (
+  options: SquidOptions & { hostname?: string; between?: (cloudPort: number) => Promise<number> },
+): Promise<SeedStack> => {
+  const cloud = await startSeedCloud(options);
+  try {
+    const connectPort = options.between ? await options.between(cloud.port) : cloud.port;
+    const client = await startStunnelClient({ connect: connectPort });
+    let stopped: Promise<void> | undefined;
+    return { cloud, client, port: client.port, stop: () => (stopped ??= client.stop().then(() => cloud.stop())) };
+  } catch (err) {
+    await cloud.stop();
+    throw err;
+  }
+};

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Peers, Program, listenPortOf, runCommand } from './processes.js';
+
+const script = `
+process.stdout.write(JSON.stringify({ msg: 'The thing is listening.', listen: '127.0.0.1:4242' }) + '\\n');
+process.stderr.write('a plain line\\n');
+process.on('SIGTERM', () => { process.stdout.write(JSON.stringify({ msg: 'Stopping.' }) + '\\n'); process.exit(0); });
+setInterval(() => {}, 1000);
+`;
+
+test('a program is started, its JSON log lines are waited for, and SIGTERM stops it with its exit code', async (t) => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const program = peers.add(new Program(process.execPath, { name: 'fake', args: ['-e', script] }));
+  const record = await program.waitForLog((r) => r.msg === 'The thing is listening.');
+  assert.equal(listenPortOf(record), 4242);
+  await program.waitForLine((l) => l.stream === 'stderr' && l.text === 'a plain line');
+  const status = await program.stop();
+  assert.deepEqual(status, { code: 0, signal: null });
+  assert.deepEqual(await program.stop(), status, 'stopping twice is harmless');
+  assert.ok(program.records.some((r) => r.msg === 'Stopping.'));
+  assert.match(program.transcript(), /exited code=0/);
+});
+
+test('waiting for a line that never comes fails with the transcript instead of hanging', async (t) => {
+  const program = new Program(process.execPath, { name: 'quiet', args: ['-e', 'console.log("only this"); setTimeout(() => {}, 5000)'] });
+  t.after(() => program.stop('SIGKILL'));
+  await assert.rejects(program.waitForLog((r) => r.msg === 'never', 300, 'the never line'), /did not print the never line[\s\S]*only this/);
+});
+
+test('a short command is run with stdin and its output and exit code are returned', async () => {
+  const result = await runCommand(process.execPath, { args: ['-e', 'process.stdin.pipe(process.stdout); process.exitCode = 3'], stdin: 'secret in\n' });
+  assert.equal(result.code, 3);
+  assert.equal(result.stdout, 'secret in');
+});
