@@ -97,7 +97,8 @@ export const restoreStaleSystemProxy = async ({ logger, stateDir, adapter }: Res
   if (!state) return 'nothing';
   if (isOwnerAlive(state)) return 'owner-alive';
   logger.warn({ ownerPid: state.ownerPid, since: state.time }, 'A previous Pinhole left the system proxy set; putting it back.');
-  await restoreFromState(adapter ?? adapterByName(state.adapter), state, logger);
+  // The adapter that wrote the state restores it, even if this start would pick another one.
+  await restoreFromState(adapter?.name === state.adapter ? adapter : adapterByName(state.adapter), state, logger);
   await removeStateIf(file, state.sessionId);
   return 'restored';
 };

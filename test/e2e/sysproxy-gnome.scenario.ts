@@ -5,7 +5,7 @@
  * Usage: sysproxy-gnome.scenario.ts sigterm|kill9|pac|user-change|second-connect
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,8 +51,8 @@ interface Holder {
 const children: ChildProcess[] = [];
 const watchdogs: number[] = [];
 
-const startHolder = async (port: number, mode: 'manual' | 'pac' = 'manual'): Promise<Holder> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'sysproxy-gnome.holder.ts'), String(port), mode], {
+const startHolder = async (port: number, mode: 'manual' | 'pac' = 'manual', extra: string[] = []): Promise<Holder> => {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'sysproxy-gnome.holder.ts'), String(port), mode, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
@@ -87,6 +87,11 @@ const waitFor = async (predicate: () => boolean, ms: number): Promise<boolean> =
 const stop = async (holder: Holder, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
   holder.child.kill(signal);
   return holder.exited;
+};
+
+const watchdogLog = (): string => {
+  const file = join(process.env.PINHOLE_CONFIG_DIR ?? '', 'sysproxy-watchdog.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
 };
 
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
@@ -135,14 +140,49 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     return { before, during, exit, after: read() };
   },
 
+  /** process.exit() from a fatal path: the synchronous exit hook restores before the process is gone. */
+  exit: async () => {
+    const before = read();
+    const holder = await startHolder(18080, 'manual', ['exit-on-usr2']);
+    const during = read();
+    const exit = await stop(holder, 'SIGUSR2');
+    const after = read();
+    const watchdogGone = await waitFor(() => !alive(holder.watchdogPid), 5000);
+    const watchdogHadToRestore = watchdogLog().includes('stopped without restoring');
+    return { before, during, exit, after, watchdogGone, watchdogHadToRestore, stateAfter: existsSync(stateFile) };
+  },
+
+  /** A power cut: holder and watchdog both gone; the next start restores the stale settings. */
+  'power-cut': async () => {
+    const before = read();
+    const holder = await startHolder(18080);
+    const during = read();
+    if (holder.watchdogPid !== undefined) process.kill(holder.watchdogPid, 'SIGKILL');
+    await waitFor(() => !alive(holder.watchdogPid), 5000);
+    await stop(holder, 'SIGKILL');
+    await sleep(1500);
+    const stale = read();
+    const stateStale = existsSync(stateFile);
+    const next = spawn(process.execPath, ['--import', 'tsx', join(here, 'sysproxy-gnome.holder.ts'), 'stale'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(next);
+    let out = '';
+    next.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    await new Promise((resolve) => next.once('exit', resolve));
+    return { before, during, stale, stateStale, nextStart: JSON.parse(out.trim()) as unknown, after: read(), stateAfter: existsSync(stateFile) };
+  },
+
   /** A second connect right after a restore is not undone by the first session's watchdog. */
   'second-connect': async () => {
     const before = read();
     const first = await startHolder(18080);
+    // The first watchdog is held still (as a busy machine might), so it is certainly still around,
+    // with its owner dead, when the second connect writes its state: the race this guards against.
+    if (first.watchdogPid !== undefined) process.kill(first.watchdogPid, 'SIGSTOP');
     const firstExit = await stop(first, 'SIGTERM');
     const afterFirst = read();
     const second = await startHolder(18081);
     const duringSecond = read();
+    if (first.watchdogPid !== undefined) process.kill(first.watchdogPid, 'SIGCONT');
     const firstWatchdogGone = await waitFor(() => !alive(first.watchdogPid), 10_000);
     // Several of the old watchdog's polling periods, had it survived.
     await sleep(2000);

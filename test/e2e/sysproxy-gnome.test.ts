@@ -106,3 +106,24 @@ test("a second connect right after a restore is not undone by the first session'
   assert.equal(r.secondWatchdogAlive, true);
   assert.deepEqual(r.after, before);
 });
+
+test('a fatal process.exit() still puts the proxy back before the process is gone, without the watchdog', async (t) => {
+  const r = await runScenario(t, 'exit');
+  const before = r.before as Proxy;
+  assert.deepEqual(r.during, { ...before, ...OURS });
+  assert.deepEqual(r.exit, { code: 3, signal: null });
+  assert.deepEqual(r.after, before);
+  assert.equal(r.watchdogHadToRestore, false);
+  assert.equal(r.watchdogGone, true);
+  assert.equal(r.stateAfter, false);
+});
+
+test('after a power cut (Pinhole and its watchdog both gone) the next start restores the old settings', async (t) => {
+  const r = await runScenario(t, 'power-cut');
+  const before = r.before as Proxy;
+  assert.deepEqual(r.stale, { ...before, ...OURS }, 'nothing was left running to restore it');
+  assert.equal(r.stateStale, true);
+  assert.deepEqual(r.nextStart, { outcome: 'restored' });
+  assert.deepEqual(r.after, before);
+  assert.equal(r.stateAfter, false);
+});
