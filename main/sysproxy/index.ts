@@ -12,7 +12,6 @@ import {
   changedFields,
   isOwnerAlive,
   newSessionId,
-  planRestore,
   readState,
   removeStateIf,
   restoreFromState,
@@ -301,4 +300,3 @@ export const installRestoreOnExit = (session: SystemProxySession, logger: Logger
   };
 };
 
-export { planRestore };
