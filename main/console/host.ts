@@ -1,0 +1,378 @@
+/**
+ * EngineHost: the one place that implements the UI contract's commands, by composing the engine,
+ * the profile store and the keychain. Both front ends (the console's WebSocket, the Electron
+ * window's IPC) serve `host.handlers` and forward `host.onEvent` to their UIs, so the tray, the
+ * window and the browser all read state from here. Dependencies are passed in as the small
+ * interfaces below, which is what makes this testable without a window or a keychain.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Disposer, EngineApi, LogLine } from '../../shared/engine-api.js';
+import { PinholeError } from '../../shared/errors.js';
+import { decodeLink } from '../../shared/link.js';
+import { ProfileSchema, parseEndpoint, type AppAction, type GatewayTarget, type Profile } from '../../shared/profile.js';
+import type {
+  AppList,
+  CommandResult,
+  EventName,
+  Handlers,
+  Info,
+  LinkPreview,
+  ProfileList,
+  ProfileView,
+  UiSettings,
+  UiSettingsPatch,
+} from '../../shared/contract.js';
+
+export interface ConnectOptions {
+  listen?: string;
+  profileName?: string;
+  /** Per-app routing: asked for each new application the local proxy sees. */
+  decide?: (app: { path: string; name?: string }) => AppAction;
+}
+
+/** The engine as the host drives it (main/engine.ts implements this). */
+export interface HostEngine extends EngineApi {
+  connect(target: GatewayTarget, password: string, options: ConnectOptions): Promise<{ listen: string }>;
+  disconnect(): Promise<void>;
+}
+
+/** Profiles and settings on disk (main/profiles/store.ts, seen through an adapter). */
+export interface HostProfiles {
+  list(): Promise<Profile[]> | Profile[];
+  save(profile: Profile): Promise<unknown> | unknown;
+  remove(id: string): Promise<unknown> | unknown;
+  defaultId(): Promise<string | null> | string | null;
+  setDefault(id: string): Promise<unknown> | unknown;
+  getSettings(): Promise<UiSettings> | UiSettings;
+  updateSettings(patch: UiSettingsPatch): Promise<UiSettings> | UiSettings;
+}
+
+/** The OS keychain (main/keychain/keychain.ts). */
+export interface HostSecrets {
+  get(ref: string): Promise<string | undefined | null> | string | undefined | null;
+  set(ref: string, secret: string): Promise<void> | void;
+  delete(ref: string): Promise<unknown> | unknown;
+  readonly kind: string;
+  /** Where secrets live, as a sentence ("GNOME Keyring (Secret Service), collection 'login'"). */
+  readonly location: string;
+}
+
+/** Sets the OS proxy while connected (main/sysproxy); returns how to put it back. */
+export type SystemProxyPort = (options: { host: string; port: number; mode: 'pac' | 'manual'; bypass: string[] }) => Promise<{ restore(): Promise<void> }>;
+
+export interface EngineHostOptions {
+  engine: HostEngine;
+  profiles: HostProfiles;
+  secrets: HostSecrets;
+  version: string;
+  platform: string;
+  shellExportLine: (host: string, port: number | string) => string;
+  systemProxy?: SystemProxyPort;
+  now?: () => number;
+}
+
+type EventListener = (event: EventName, payload: unknown) => void;
+
+const notFound = (id: string): PinholeError => new PinholeError('PINHOLE_PROFILE_NOT_FOUND', `There is no profile "${id}".`);
+
+const timestamp = (time: number): string => new Date(time).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+
+export class EngineHost {
+  readonly handlers: Handlers;
+  private readonly listeners = new Set<EventListener>();
+  private readonly engineSubscriptions: Disposer[];
+  private proxySession: { restore(): Promise<void> } | undefined;
+  private activeProfileId: string | undefined;
+
+  constructor(private readonly deps: EngineHostOptions) {
+    const { engine } = deps;
+    this.engineSubscriptions = [
+      engine.on('status', (status) => {
+        this.emit('status', status);
+        if (status.state === 'disconnected' || status.state === 'error') void this.restoreSystemProxy();
+      }),
+      engine.on('stats', (stats) => this.emit('stats', stats)),
+      engine.on('log', (line) => this.emit('log', line)),
+      engine.on('apps', () => void this.appList().then((list) => this.emit('apps', list))),
+    ];
+    this.handlers = this.buildHandlers();
+  }
+
+  /** Every event the UIs should see, already in contract shapes. */
+  onEvent(listener: EventListener): Disposer {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Quit path: disconnect and put the system proxy back before anything else goes away. */
+  async shutdown(): Promise<void> {
+    try {
+      if (this.deps.engine.getStatus().state !== 'disconnected') await this.deps.engine.disconnect();
+    } finally {
+      await this.restoreSystemProxy();
+      for (const dispose of this.engineSubscriptions) dispose();
+      this.listeners.clear();
+    }
+  }
+
+  private emit(event: EventName, payload: unknown): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event, payload);
+      } catch {
+        // One broken UI must not stop the others from hearing about state changes.
+      }
+    }
+  }
+
+  private async restoreSystemProxy(): Promise<void> {
+    const session = this.proxySession;
+    this.proxySession = undefined;
+    await session?.restore();
+  }
+
+  private async profileList(): Promise<ProfileList> {
+    const [profiles, defaultId] = await Promise.all([this.deps.profiles.list(), this.deps.profiles.defaultId()]);
+    const views: ProfileView[] = [];
+    for (const profile of profiles) views.push(await this.view(profile, defaultId));
+    const effectiveDefault = defaultId && profiles.some((p) => p.id === defaultId) ? defaultId : (profiles[0]?.id ?? null);
+    return { profiles: views.map((v) => ({ ...v, isDefault: v.id === effectiveDefault })), defaultId: effectiveDefault };
+  }
+
+  private async view(profile: Profile, defaultId: string | null): Promise<ProfileView> {
+    let hasPassword = false;
+    try {
+      hasPassword = Boolean(await this.deps.secrets.get(profile.secretRef));
+    } catch {
+      hasPassword = false;
+    }
+    return { ...profile, isDefault: profile.id === defaultId, hasPassword };
+  }
+
+  private async find(id: string): Promise<Profile> {
+    const profiles = await this.deps.profiles.list();
+    const profile = profiles.find((p) => p.id === id) ?? profiles.find((p) => p.name === id);
+    if (!profile) throw notFound(id);
+    return profile;
+  }
+
+  /** The profile whose app rules apply: the connected one, else the default, else the first. */
+  private async ruleProfile(): Promise<Profile | undefined> {
+    const profiles = await this.deps.profiles.list();
+    const defaultId = await this.deps.profiles.defaultId();
+    return profiles.find((p) => p.id === this.activeProfileId) ?? profiles.find((p) => p.id === defaultId) ?? profiles[0];
+  }
+
+  private async appList(): Promise<AppList> {
+    const profile = await this.ruleProfile();
+    const rules = profile?.appRules ?? {};
+    const defaultAction = profile?.defaultAppAction ?? 'tunnel';
+    const seen = this.deps.engine.getApps();
+    const apps = seen.map((app) => ({ ...app, action: rules[app.path] ?? defaultAction, ruled: app.path in rules }));
+    for (const [path, action] of Object.entries(rules)) {
+      if (!seen.some((app) => app.path === path)) {
+        apps.push({ path, name: path.split(/[\\/]/).pop() ?? path, lastSeen: 0, connections: 0, action, ruled: true });
+      }
+    }
+    return { apps, defaultAction };
+  }
+
+  private async saveAndAnnounce(profile: Profile): Promise<ProfileView> {
+    const valid = ProfileSchema.parse(profile);
+    await this.deps.profiles.save(valid);
+    const list = await this.profileList();
+    this.emit('profiles', list);
+    const saved = list.profiles.find((p) => p.id === valid.id);
+    if (!saved) throw new PinholeError('PINHOLE_INTERNAL', 'The profile was not saved.');
+    return saved;
+  }
+
+  private preview(link: string, existing: Profile[]): LinkPreview {
+    const payload = decodeLink(link);
+    const first = parseEndpoint(payload.endpoints[0] ?? '');
+    const match = existing.find((p) => p.serverName === payload.serverName && p.user === payload.user);
+    return {
+      name: payload.name ?? first?.host ?? payload.serverName,
+      endpoints: payload.endpoints,
+      serverName: payload.serverName,
+      user: payload.user,
+      ...(payload.pin ? { pin: payload.pin } : {}),
+      transport: payload.transport,
+      domains: payload.domains ?? [],
+      ...(match ? { existingId: match.id } : {}),
+    };
+  }
+
+  private decide = (app: { path: string }): AppAction => {
+    // Synchronous on the proxy's path: uses the rules cached at connect time and refreshed on change.
+    return this.cachedRules.rules[app.path] ?? this.cachedRules.defaultAction;
+  };
+
+  private cachedRules: { rules: Record<string, AppAction>; defaultAction: AppAction } = { rules: {}, defaultAction: 'tunnel' };
+
+  private async refreshRules(): Promise<AppList> {
+    const profile = await this.ruleProfile();
+    this.cachedRules = { rules: { ...(profile?.appRules ?? {}) }, defaultAction: profile?.defaultAppAction ?? 'tunnel' };
+    const list = await this.appList();
+    this.emit('apps', list);
+    return list;
+  }
+
+  private async info(): Promise<Info> {
+    const settings = await this.deps.profiles.getSettings();
+    const listen = this.deps.engine.getStatus().listen ?? `127.0.0.1:${settings.localPort}`;
+    const endpoint = parseEndpoint(listen) ?? { host: '127.0.0.1', port: settings.localPort };
+    return {
+      version: this.deps.version,
+      keychain: { kind: this.deps.secrets.kind, location: this.deps.secrets.location },
+      proxyAddress: listen,
+      shellExport: this.deps.shellExportLine(endpoint.host, endpoint.port),
+      platform: this.deps.platform,
+    };
+  }
+
+  private buildHandlers(): Handlers {
+    const { engine, profiles, secrets } = this.deps;
+    const now = this.deps.now ?? Date.now;
+    const empty = {} as const;
+    const handlers: Handlers = {
+      listProfiles: () => this.profileList(),
+      previewLink: async ({ link }) => this.preview(link, await profiles.list()),
+      importLink: async ({ link, name }) => {
+        const payload = decodeLink(link);
+        const existing = await profiles.list();
+        const preview = this.preview(link, existing);
+        const previous = existing.find((p) => p.id === preview.existingId);
+        const id = previous?.id ?? randomUUID();
+        const secretRef = previous?.secretRef ?? `profile:${id}`;
+        await secrets.set(secretRef, payload.secret);
+        const profile: Profile = ProfileSchema.parse({
+          ...(previous ?? {}),
+          id,
+          name: name ?? previous?.name ?? preview.name,
+          endpoints: payload.endpoints,
+          serverName: payload.serverName,
+          trust: payload.pin ? { kind: 'pin', pin: payload.pin } : { kind: 'system' },
+          user: payload.user,
+          transport: payload.transport,
+          ...(payload.wsPath ? { wsPath: payload.wsPath } : {}),
+          domains: payload.domains ?? [],
+          secretRef,
+          createdAt: previous?.createdAt ?? new Date(now()).toISOString(),
+        });
+        const view = await this.saveAndAnnounce(profile);
+        if (existing.length === 0) await profiles.setDefault(view.id);
+        return existing.length === 0 ? { ...view, isDefault: true } : view;
+      },
+      saveProfile: async (draft) => {
+        const existing = draft.id ? await this.find(draft.id) : undefined;
+        const id = existing?.id ?? randomUUID();
+        const secretRef = existing?.secretRef ?? `profile:${id}`;
+        if (draft.password !== undefined) await secrets.set(secretRef, draft.password);
+        const { password: _password, ...fields } = draft;
+        const first = (await profiles.list()).length === 0;
+        const view = await this.saveAndAnnounce({
+          ...(existing ?? { appRules: {}, defaultAppAction: 'tunnel', createdAt: new Date(now()).toISOString() }),
+          ...fields,
+          wsPath: fields.wsPath ?? existing?.wsPath ?? '/pinhole/ws',
+          id,
+          secretRef,
+        } as Profile);
+        if (first) await profiles.setDefault(view.id);
+        return view;
+      },
+      deleteProfile: async ({ id }) => {
+        const profile = await this.find(id);
+        if (this.activeProfileId === profile.id && engine.getStatus().state !== 'disconnected') await engine.disconnect();
+        await profiles.remove(profile.id);
+        try {
+          await secrets.delete(profile.secretRef);
+        } catch {
+          // The profile is gone either way; a keychain entry that was never there is not an error.
+        }
+        this.emit('profiles', await this.profileList());
+        return empty;
+      },
+      setDefaultProfile: async ({ id }) => {
+        const profile = await this.find(id);
+        await profiles.setDefault(profile.id);
+        this.emit('profiles', await this.profileList());
+        return empty;
+      },
+      setCredentials: async ({ id, user, password }) => {
+        const profile = await this.find(id);
+        await secrets.set(profile.secretRef, password);
+        if (profile.user !== user) await profiles.save({ ...profile, user });
+        this.emit('profiles', await this.profileList());
+        return { storedIn: secrets.location };
+      },
+      clearCredentials: async ({ id }) => {
+        const profile = await this.find(id);
+        await secrets.delete(profile.secretRef);
+        this.emit('profiles', await this.profileList());
+        return empty;
+      },
+      connect: async ({ profileId }) => {
+        const list = await this.profileList();
+        const chosen = profileId ?? list.defaultId;
+        if (!chosen) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'Add a profile first: paste the link your IT team sent you.');
+        const profile = await this.find(chosen);
+        const password = await secrets.get(profile.secretRef);
+        if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password stored; enter it in the profile.`);
+        if (engine.getStatus().state !== 'disconnected' && engine.getStatus().state !== 'error') await engine.disconnect();
+        this.activeProfileId = profile.id;
+        await this.refreshRules();
+        const settings = await profiles.getSettings();
+        const { listen } = await engine.connect(profile, password, {
+          listen: `127.0.0.1:${settings.localPort}`,
+          profileName: profile.name,
+          decide: this.decide,
+        });
+        if (settings.systemProxyOnConnect && this.deps.systemProxy) {
+          const endpoint = parseEndpoint(listen);
+          if (endpoint) {
+            await this.restoreSystemProxy();
+            this.proxySession = await this.deps.systemProxy({ host: endpoint.host, port: endpoint.port, mode: settings.proxyMode, bypass: settings.bypass });
+          }
+        }
+        return engine.getStatus();
+      },
+      disconnect: async () => {
+        await engine.disconnect();
+        await this.restoreSystemProxy();
+        return engine.getStatus();
+      },
+      getStatus: () => engine.getStatus(),
+      getStats: () => engine.getStats(),
+      getLog: ({ after }) => ({ lines: engine.getLog().filter((line: LogLine) => after === undefined || line.seq > after) }),
+      getApps: () => this.appList(),
+      setAppRule: async ({ path, action }) => {
+        const profile = await this.ruleProfile();
+        if (!profile) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'Add a profile before setting app rules.');
+        await profiles.save({ ...profile, appRules: { ...profile.appRules, [path]: action } });
+        return this.refreshRules();
+      },
+      setDefaultAppAction: async ({ action }) => {
+        const profile = await this.ruleProfile();
+        if (!profile) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'Add a profile before setting app rules.');
+        await profiles.save({ ...profile, defaultAppAction: action });
+        return this.refreshRules();
+      },
+      getSettings: () => profiles.getSettings(),
+      setSettings: async (patch) => {
+        const settings = await profiles.updateSettings(patch);
+        this.emit('settings', settings);
+        return settings;
+      },
+      exportLogs: () => {
+        const text = engine
+          .getLog()
+          .map((line) => JSON.stringify({ time: new Date(line.time).toISOString(), level: line.level, msg: line.msg, ...(line.code ? { code: line.code } : {}), ...line.fields }))
+          .join('\n');
+        return { filename: `pinhole-${timestamp(now())}.log`, text: text.length > 0 ? `${text}\n` : '' };
+      },
+      getInfo: () => this.info(),
+    };
+    return handlers satisfies { [K in keyof Handlers]: (input: never) => Promise<CommandResult<K>> | CommandResult<K> };
+  }
+}
