@@ -1,0 +1,33 @@
+/** The UI's words live in the catalogues beside this file; nothing user-visible is hard-coded. */
+import i18next from 'i18next';
+import { initReactI18next } from 'react-i18next';
+import en from './en.json' with { type: 'json' };
+import es from './es.json' with { type: 'json' };
+import zhCN from './zh-CN.json' with { type: 'json' };
+
+export const catalogues = { en, 'zh-CN': zhCN, es } as const;
+export type Language = keyof typeof catalogues;
+
+export const detectLanguage = (preferred: readonly string[]): Language => {
+  for (const tag of preferred) {
+    if (tag.toLowerCase().startsWith('zh')) return 'zh-CN';
+    if (tag.toLowerCase().startsWith('es')) return 'es';
+    if (tag.toLowerCase().startsWith('en')) return 'en';
+  }
+  return 'en';
+};
+
+export const setupI18n = async (language: Language): Promise<typeof i18next> => {
+  await i18next.use(initReactI18next).init({
+    resources: Object.fromEntries(Object.entries(catalogues).map(([lng, translation]) => [lng, { translation }])),
+    lng: language,
+    fallbackLng: 'en',
+    interpolation: { escapeValue: false },
+    returnNull: false,
+  });
+  document.documentElement.lang = language;
+  i18next.on('languageChanged', (lng) => {
+    document.documentElement.lang = lng;
+  });
+  return i18next;
+};

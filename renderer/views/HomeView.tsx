@@ -1,0 +1,187 @@
+import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { Client } from '../../shared/contract.js';
+import { Sparkline } from '../components/Sparkline.js';
+import { formatBytes, type EngineState } from '../engine-state.js';
+
+const TRANSPORT_NAMES: Record<string, string> = { h2: 'HTTP/2', h1: 'HTTP/1.1', wss: 'WebSocket' };
+
+const useNow = (active: boolean): number => {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [active]);
+  return now;
+};
+
+export const HomeView = ({ client, state, goTo }: { client: Client; state: EngineState; goTo: (page: 'profiles') => void }) => {
+  const { t } = useTranslation();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const [copied, setCopied] = useState<string | undefined>();
+  const status = state.status;
+  const phase = status?.state ?? 'disconnected';
+  const on = phase === 'connected' || phase === 'connecting' || phase === 'reconnecting';
+  const now = useNow(phase === 'reconnecting');
+  const profiles = state.profiles?.profiles ?? [];
+  const [chosen, setChosen] = useState<string | undefined>();
+  const selected = chosen ?? state.profiles?.defaultId ?? undefined;
+
+  const toggle = async (): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      if (on) await client.disconnect();
+      else await client.connect(selected ? { profileId: selected } : {});
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const copy = async (what: 'address' | 'export', text: string): Promise<void> => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(what);
+      setTimeout(() => setCopied(undefined), 1500);
+    } catch {
+      setCopied(undefined);
+    }
+  };
+
+  if (state.profiles && profiles.length === 0) {
+    return (
+      <section className="view home">
+        <div className="empty-hero">
+          <div className="hero-mark" aria-hidden="true" />
+          <h1>{t('home.welcomeTitle')}</h1>
+          <p className="muted">{t('home.welcomeText')}</p>
+          <button type="button" className="button primary" onClick={() => goTo('profiles')}>
+            {t('home.addProfile')}
+          </button>
+        </div>
+      </section>
+    );
+  }
+
+  const words = (() => {
+    const gateway = status?.gateway ?? '';
+    const transport = TRANSPORT_NAMES[status?.transport ?? ''] ?? status?.transport ?? '';
+    switch (phase) {
+      case 'connected':
+        return transport ? t('home.state.connected', { gateway, transport }) : t('home.state.connectedPlain', { gateway });
+      case 'connecting':
+        return t('home.state.connecting', { gateway });
+      case 'reconnecting':
+        return t('home.state.reconnecting', { gateway });
+      case 'error':
+        return t('home.state.error');
+      default:
+        return t('home.state.disconnected');
+    }
+  })();
+  const retryIn = status?.retryAt ? Math.max(0, Math.ceil((status.retryAt - now) / 1000)) : undefined;
+  const lastRate = state.throughput.at(-1)?.rate ?? 0;
+  const stats = state.stats;
+
+  return (
+    <section className="view home">
+      <div className={`hero hero-${phase}`}>
+        <button
+          type="button"
+          role="switch"
+          aria-checked={on}
+          aria-label={t('home.switchLabel')}
+          className={`big-switch switch-${phase}`}
+          disabled={busy || (profiles.length === 0 && !on)}
+          onClick={() => void toggle()}
+        >
+          <span className="knob" aria-hidden="true" />
+        </button>
+        <div className="hero-text">
+          <h1 className="state-words" aria-live="polite" data-testid="state-words">
+            {words}
+          </h1>
+          {profiles.length > 1 && !on ? (
+            <label className="inline-field">
+              <span className="muted">{t('home.profile')}</span>
+              <select value={selected ?? ''} onChange={(e) => setChosen(e.target.value)}>
+                {profiles.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ) : (
+            <p className="muted">
+              {t('home.profile')}: <strong>{status?.profile ?? profiles.find((p) => p.id === selected)?.name ?? '—'}</strong>
+            </p>
+          )}
+        </div>
+      </div>
+
+      {(phase === 'error' || phase === 'reconnecting') && status?.error && (
+        <div className={`banner ${phase === 'error' ? 'banner-error' : 'banner-warn'}`} role="alert">
+          <strong>{t('home.reason')}</strong> {status.error.message}
+          {retryIn !== undefined && <span className="retry"> {t('home.retryIn', { count: retryIn })}</span>}
+        </div>
+      )}
+      {error && (
+        <div className="banner banner-error" role="alert">
+          {error}
+        </div>
+      )}
+      {(status?.warnings ?? []).map((warning) => (
+        <div key={warning} className="banner banner-warn" role="status">
+          {warning}
+        </div>
+      ))}
+
+      <div className="cards">
+        <div className="card stat">
+          <span className="stat-label">{t('home.openTunnels')}</span>
+          <span className="stat-value" data-testid="open-tunnels">
+            {stats?.openTunnels ?? 0}
+          </span>
+          <span className="stat-sub">{t('home.totalTunnels', { count: stats?.totalTunnels ?? 0 })}</span>
+        </div>
+        <div className="card stat wide">
+          <span className="stat-label">{t('home.throughput')}</span>
+          <span className="stat-value">{formatBytes(lastRate)}/s</span>
+          <Sparkline samples={state.throughput} label={t('home.sparklineLabel')} />
+          <span className="stat-sub" data-testid="bytes-total">
+            ↑ {formatBytes(stats?.bytesUp ?? 0)} · ↓ {formatBytes(stats?.bytesDown ?? 0)}
+          </span>
+        </div>
+        <div className="card stat">
+          <span className="stat-label">{t('home.rtt')}</span>
+          <span className="stat-value">{stats?.rttMs == null ? '—' : `${Math.round(stats.rttMs)} ms`}</span>
+          <span className="stat-sub">{t('home.gatewayConnections', { count: stats?.gatewayConnections ?? 0 })}</span>
+        </div>
+      </div>
+
+      {state.info && (
+        <div className="card proxy-card">
+          <div className="proxy-row">
+            <span className="muted">{t('home.proxyAddress')}</span>
+            <code data-testid="proxy-address">{state.info.proxyAddress}</code>
+            <button type="button" className="button small" onClick={() => void copy('address', state.info?.proxyAddress ?? '')}>
+              {copied === 'address' ? t('common.copied') : t('common.copy')}
+            </button>
+          </div>
+          <div className="proxy-row">
+            <span className="muted">{t('home.shellExport')}</span>
+            <code className="ellipsis">{state.info.shellExport}</code>
+            <button type="button" className="button small" onClick={() => void copy('export', state.info?.shellExport ?? '')}>
+              {copied === 'export' ? t('common.copied') : t('common.copy')}
+            </button>
+          </div>
+        </div>
+      )}
+    </section>
+  );
+};
