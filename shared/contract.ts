@@ -287,9 +287,9 @@ export const createClient = (transport: ClientTransport): Client => {
 // Frames on a message channel (the console WebSocket): one JSON object per message.
 
 export const FrameSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('call'), id: z.number().int().nonnegative(), name: z.string().max(100), input: z.unknown() }),
-  z.object({ t: z.literal('reply'), id: z.number().int().nonnegative(), ok: z.boolean(), result: z.unknown(), error: z.unknown() }),
-  z.object({ t: z.literal('event'), name: z.string().max(100), payload: z.unknown() }),
+  z.object({ t: z.literal('call'), id: z.number().int().nonnegative(), name: z.string().max(100), input: z.unknown().optional() }),
+  z.object({ t: z.literal('reply'), id: z.number().int().nonnegative(), ok: z.boolean(), result: z.unknown().optional(), error: z.unknown().optional() }),
+  z.object({ t: z.literal('event'), name: z.string().max(100), payload: z.unknown().optional() }),
 ]);
 export type Frame = z.infer<typeof FrameSchema>;
 

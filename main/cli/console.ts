@@ -1,0 +1,54 @@
+/**
+ * `pinhole console [--listen 127.0.0.1:PORT]`: the desktop UI in a browser, against the engine in
+ * this process. Prints one line, the URL with a one-time token; logs go to stderr as JSON lines.
+ */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { PinholeError, toWire } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
+import { composeHost } from '../console/compose.js';
+import { ensureRendererBuilt } from '../console/renderer-build.js';
+import { startConsole } from '../console/server.js';
+
+const USAGE = 'usage: pinhole console [--listen 127.0.0.1:PORT]';
+
+export async function run(argv: string[]): Promise<number> {
+  let listen: string | undefined;
+  try {
+    const { values } = parseArgs({ args: argv, options: { listen: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    listen = values.listen;
+  } catch (error) {
+    process.stderr.write(`pinhole console: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    return 2;
+  }
+  const logger = createLogger({ name: 'pinhole-console', level: (process.env.PINHOLE_LOG_LEVEL as 'info' | undefined) ?? 'info', destination: pino.destination(2) });
+  let stop: (() => Promise<void>) | undefined;
+  try {
+    const staticDir = await ensureRendererBuilt();
+    const { host } = await composeHost({ logger, ...(process.env.PINHOLE_CONFIG_DIR ? { configDir: process.env.PINHOLE_CONFIG_DIR } : {}) });
+    const running = await startConsole({ handlers: host.handlers, onEvent: (listener) => host.onEvent(listener), staticDir, logger, ...(listen ? { listen } : {}) });
+    stop = async () => {
+      await host.shutdown().catch(() => undefined);
+      await running.close();
+    };
+    process.stdout.write(`${running.url}\n`);
+  } catch (error) {
+    const wire = toWire(error);
+    logger.error({ code: wire.code, err: error instanceof PinholeError ? undefined : error }, wire.message);
+    process.stderr.write(`pinhole console: ${wire.message}\n`);
+    await stop?.();
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const done = (): void => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  logger.info('The console is stopping.');
+  await stop?.();
+  return 0;
+}
