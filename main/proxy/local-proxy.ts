@@ -1,0 +1,360 @@
+/**
+ * The local HTTP proxy applications talk to, on 127.0.0.1: CONNECT for anything TLS, absolute-URI
+ * requests for plain HTTP (any method, bodies, chunked, keep-alive with the application), and
+ * `GET /proxy.pac`. Each destination is decided (tunnel / direct / block) by an injected hook; a
+ * tunnel comes from the transport. Every failure becomes an HTTP answer with a `Pinhole-Error`
+ * code, never a hang: headers have a deadline, tunnels and origins have timeouts.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import { connect as netConnect, isIP, type AddressInfo, type Socket } from 'node:net';
+import { pipeline, type Duplex } from 'node:stream';
+import { ERRORS, PinholeError, type ErrorCode } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { formatEndpoint, parseEndpoint } from '../../shared/profile.js';
+
+export type Decision = 'tunnel' | 'direct' | 'block';
+
+export interface DecideRequest {
+  host: string;
+  port: number;
+  /** The application's connection to the local proxy (per-app lookup uses its port). */
+  socket: Socket;
+}
+
+export type Decide = (request: DecideRequest) => Promise<Decision> | Decision;
+/** Opens a tunnel through the gateway (the transport); rejects with a PinholeError. */
+export type OpenTunnel = (target: { host: string; port: number }) => Promise<Duplex>;
+
+export interface LocalProxyOptions {
+  host?: string;
+  port?: number;
+  open: OpenTunnel;
+  decide?: Decide;
+  /** The PAC file served at /proxy.pac; defaults to "everything through this proxy". */
+  pac?: () => string;
+  logger: Logger;
+  /** Whether a destination was blocked by an app rule or a domain rule (for the code in a 403). */
+  blockCode?: (request: DecideRequest) => 'PINHOLE_APP_BLOCKED' | 'PINHOLE_DOMAIN_BLOCKED';
+  headersTimeoutMs?: number;
+  maxHeaderSize?: number;
+  directConnectTimeoutMs?: number;
+  /** How long an origin may take to start answering a forwarded request. */
+  responseTimeoutMs?: number;
+}
+
+export interface ProxyCounters {
+  openTunnels: number;
+  totalTunnels: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+/** The status an application sees for a failure. A gateway 407 is not the application's to answer. */
+export const statusFor = (code: ErrorCode): number => (code === 'PINHOLE_AUTH_REJECTED' || code === 'PINHOLE_AUTH_MISSING' ? 502 : ERRORS[code].status);
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+
+const errorHead = (code: ErrorCode, message: string): string => {
+  const status = statusFor(code);
+  const body = `${message}\n`;
+  return (
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nPinhole-Error: ${code}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
+};
+
+const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+const forwardHeaders = (headers: IncomingHttpHeaders): OutgoingHttpHeaders => {
+  const named = new Set((headers.connection ?? '').split(',').map((h) => h.trim().toLowerCase()));
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+};
+
+const asPinholeError = (err: unknown, fallback: ErrorCode): PinholeError =>
+  err instanceof PinholeError ? err : new PinholeError(fallback, undefined, { cause: err, details: { reason: (err as Error | undefined)?.message } });
+
+export class LocalProxy extends EventEmitter {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private closedUp = 0;
+  private closedDown = 0;
+  private openTunnels = 0;
+  private totalTunnels = 0;
+  private bound: AddressInfo | undefined;
+
+  constructor(private readonly options: LocalProxyOptions) {
+    super();
+  }
+
+  get address(): { host: string; port: number } {
+    if (!this.bound) throw new PinholeError('PINHOLE_NOT_CONNECTED', 'The local proxy is not listening.');
+    return { host: this.bound.address, port: this.bound.port };
+  }
+
+  /** Sampled from the sockets themselves: nothing is counted per chunk. */
+  counters(): ProxyCounters {
+    let up = this.closedUp;
+    let down = this.closedDown;
+    for (const socket of this.sockets) {
+      up += socket.bytesRead;
+      down += socket.bytesWritten;
+    }
+    return { openTunnels: this.openTunnels, totalTunnels: this.totalTunnels, bytesUp: up, bytesDown: down };
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    const server = createServer({
+      maxHeaderSize: this.options.maxHeaderSize ?? 16 * 1024,
+      headersTimeout: this.options.headersTimeoutMs ?? 10_000,
+      requestTimeout: 0,
+      keepAliveTimeout: 30_000,
+      connectionsCheckingInterval: 1_000,
+    });
+    this.server = server;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        this.closedUp += socket.bytesRead;
+        this.closedDown += socket.bytesWritten;
+      });
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(req, socket, head));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new PinholeError('PINHOLE_CONFIG_INVALID', `The local proxy cannot listen on ${this.options.host ?? '127.0.0.1'}:${this.options.port ?? 0}: ${err.code ?? err.message}.`, { cause: err })),
+      );
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    server.on('error', (err) => this.options.logger.error({ err }, 'The local proxy reported an error.'));
+    this.bound = server.address() as AddressInfo;
+    return this.address;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of this.sockets) socket.destroy();
+    });
+  }
+
+  pac(): string {
+    if (this.options.pac) return this.options.pac();
+    const { host, port } = this.address;
+    return `function FindProxyForURL(url, host) {\n  return "PROXY ${host}:${port}";\n}\n`;
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const code: ErrorCode =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 'PINHOLE_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? 'PINHOLE_REQUEST_TIMEOUT' : 'PINHOLE_BAD_REQUEST';
+    this.options.logger.info({ code, reason: err.code ?? err.message }, 'An application sent a request the local proxy cannot read.');
+    if (socket.writable && !(socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+      const status = ERRORS[code].status;
+      const body = `${ERRORS[code].sentence}\n`;
+      socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nPinhole-Error: ${code}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    }
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  }
+
+  private async decide(request: DecideRequest): Promise<Decision> {
+    if (!this.options.decide) return 'tunnel';
+    try {
+      return await this.options.decide(request);
+    } catch (err) {
+      this.options.logger.warn({ err, target: formatEndpoint(request) }, 'The routing rule failed; the request goes through the tunnel.');
+      return 'tunnel';
+    }
+  }
+
+  /** A byte stream to the destination, by the decided route. */
+  private async reach(target: { host: string; port: number }, decision: Decision): Promise<Duplex> {
+    if (decision === 'direct') return this.direct(target);
+    return this.options.open(target);
+  }
+
+  private direct(target: { host: string; port: number }): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host: target.host, port: target.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new PinholeError('PINHOLE_CONNECT_TIMEOUT', undefined, { details: { target: formatEndpoint(target), route: 'direct' } }));
+      }, this.options.directConnectTimeoutMs ?? 10_000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        socket.on('error', () => undefined);
+        resolve(socket);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(new PinholeError(err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'PINHOLE_DNS_FAILED' : 'PINHOLE_CONNECT_FAILED', undefined, { cause: err, details: { target: formatEndpoint(target), route: 'direct' } }));
+      });
+    });
+  }
+
+  private blockError(request: DecideRequest): PinholeError {
+    const code = this.options.blockCode?.(request) ?? 'PINHOLE_DOMAIN_BLOCKED';
+    return new PinholeError(code, `${ERRORS[code].sentence} (${formatEndpoint(request)})`);
+  }
+
+  private refuse(err: PinholeError, target: string, route: string): void {
+    const fields = { code: err.code, target, route, ...(err.details ?? {}) };
+    if (err.code === 'PINHOLE_AUTH_REJECTED') this.options.logger.error(fields, err.message);
+    else this.options.logger.warn(fields, `A request could not be carried: ${err.message}`);
+    this.emit('refused', err);
+  }
+
+  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    const target = parseEndpoint(req.url ?? '');
+    if (!target) {
+      socket.end(errorHead('PINHOLE_BAD_REQUEST', 'CONNECT needs a target of the form host:port.'));
+      return;
+    }
+    const request = { ...target, socket };
+    const decision = await this.decide(request);
+    if (decision === 'block') {
+      const err = this.blockError(request);
+      this.refuse(err, req.url ?? '', 'block');
+      socket.end(errorHead(err.code, err.message));
+      return;
+    }
+    let upstream: Duplex;
+    try {
+      upstream = await this.reach(target, decision);
+    } catch (err) {
+      const error = asPinholeError(err, 'PINHOLE_CONNECT_FAILED');
+      this.refuse(error, formatEndpoint(target), decision);
+      if (!socket.destroyed) socket.end(errorHead(error.code, error.message));
+      return;
+    }
+    if (socket.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    this.openTunnels += 1;
+    this.totalTunnels += 1;
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) upstream.write(head);
+    this.splice(socket, upstream);
+  }
+
+  /** Bytes both ways until either side ends; an error on one side ends the other promptly. */
+  private splice(socket: Socket, upstream: Duplex): void {
+    let pending = 2;
+    const done = (err?: Error | null): void => {
+      if (err) {
+        socket.destroy();
+        upstream.destroy();
+      }
+      pending -= 1;
+      if (pending === 0 || err) {
+        if (pending >= 0) {
+          this.openTunnels -= 1;
+          pending = -1;
+        }
+        socket.destroy();
+        upstream.destroy();
+      }
+    };
+    pipeline(socket, upstream, done);
+    pipeline(upstream, socket, done);
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.socket.on('error', () => undefined);
+    const raw = req.url ?? '';
+    if (raw.startsWith('/')) {
+      if (req.method === 'GET' && raw.split('?')[0] === '/proxy.pac') {
+        res.writeHead(200, { 'content-type': 'application/x-ns-proxy-autoconfig', 'cache-control': 'no-store' });
+        res.end(this.pac());
+        return;
+      }
+      this.answer(res, new PinholeError('PINHOLE_BAD_REQUEST', 'This is the Pinhole local proxy: send absolute-URI requests (http://host/path) or CONNECT.'));
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      this.answer(res, new PinholeError('PINHOLE_BAD_REQUEST', 'The request target is not a valid URL.'));
+      return;
+    }
+    if (url.protocol !== 'http:') {
+      this.answer(res, new PinholeError('PINHOLE_BAD_REQUEST', `The local proxy forwards http:// URLs; use CONNECT for ${url.protocol}//.`));
+      return;
+    }
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const target = { host, port: url.port === '' ? 80 : Number(url.port) };
+    const request = { ...target, socket: req.socket };
+    const decision = await this.decide(request);
+    if (decision === 'block') {
+      const err = this.blockError(request);
+      this.refuse(err, formatEndpoint(target), 'block');
+      this.answer(res, err);
+      return;
+    }
+    const headers = forwardHeaders(req.headers);
+    headers.host = url.host;
+    const upstreamReq = httpRequest({
+      host: isIP(host) === 6 ? `[${host}]` : host,
+      port: target.port,
+      method: req.method,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      setHost: false,
+      createConnection: (_opts: unknown, callback: (err: Error | null, stream: Duplex) => void) => {
+        this.reach(target, decision).then(
+          (stream) => {
+            this.openTunnels += 1;
+            this.totalTunnels += 1;
+            stream.once('close', () => {
+              this.openTunnels -= 1;
+            });
+            callback(null, stream);
+          },
+          (err: unknown) => callback(err as Error, undefined as unknown as Duplex),
+        );
+        return undefined;
+      },
+    } as unknown as RequestOptions);
+    upstreamReq.setTimeout(this.options.responseTimeoutMs ?? 60_000, () =>
+      upstreamReq.destroy(new PinholeError('PINHOLE_CONNECT_TIMEOUT', 'The destination did not answer in time.')),
+    );
+    upstreamReq.once('error', (err) => {
+      const error = asPinholeError(err, 'PINHOLE_CONNECT_FAILED');
+      this.refuse(error, formatEndpoint(target), decision);
+      req.unpipe(upstreamReq);
+      if (!res.headersSent) this.answer(res, error);
+      else res.destroy();
+    });
+    upstreamReq.once('response', (upstreamRes) => {
+      upstreamReq.setTimeout(0);
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, forwardHeaders(upstreamRes.headers));
+      pipeline(upstreamRes, res, (err) => {
+        if (err) res.destroy();
+      });
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) upstreamReq.destroy();
+    });
+    pipeline(req, upstreamReq, () => undefined);
+  }
+
+  private answer(res: ServerResponse, err: PinholeError): void {
+    const body = `${err.message}\n`;
+    res.writeHead(statusFor(err.code), { 'pinhole-error': err.code, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+}

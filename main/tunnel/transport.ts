@@ -1,0 +1,60 @@
+/**
+ * The tunnel as the local proxy sees it: `open(target)` gives a byte stream to `target` through
+ * the gateway, or rejects with a PinholeError whose code says why (the gateway's own refusal code
+ * when it sent one). Implementations: h2-transport.ts (one multiplexed TLS connection) and
+ * h1-transport.ts (one TLS connection per tunnel, what stunnel + Squid expect).
+ */
+import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../../shared/log.js';
+import type { Endpoint, Trust } from '../../shared/profile.js';
+
+export interface TunnelTarget {
+  host: string;
+  port: number;
+}
+
+export interface UpstreamProxy {
+  host: string;
+  port: number;
+  user?: string;
+  password?: string;
+}
+
+/** Everything needed to dial the gateway. */
+export interface GatewayDialOptions {
+  endpoints: Endpoint[];
+  serverName: string;
+  trust: Trust;
+  user: string;
+  password: string;
+  upstreamProxy?: UpstreamProxy;
+  logger: Logger;
+  /** Connect + TLS handshake budget per endpoint. */
+  connectTimeoutMs?: number;
+  /** Budget for the gateway's answer to one CONNECT. */
+  replyTimeoutMs?: number;
+}
+
+export interface TransportStats {
+  gatewayConnections: number;
+  rttMs: number | null;
+}
+
+/**
+ * Events: 'lost' (PinholeError) when the warm connection to the gateway dies unexpectedly;
+ * 'up' when a connection to the gateway is (re-)established.
+ */
+export interface Transport extends EventEmitter {
+  readonly kind: 'h1' | 'h2';
+  open(target: TunnelTarget): Promise<Duplex>;
+  /** Make sure a connection to the gateway is up (pre-warm, health). */
+  warm(): Promise<void>;
+  stats(): TransportStats;
+  close(): Promise<void>;
+}
+
+export const basicCredentials = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+
+/** `host:port`, with IPv6 literals bracketed. */
+export const authorityOf = ({ host, port }: TunnelTarget): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`);
