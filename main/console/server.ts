@@ -85,8 +85,10 @@ export const contentSecurityPolicy = (origin: string): string =>
   ].join('; ');
 
 export const startConsole = async (options: ConsoleOptions): Promise<RunningConsole> => {
-  const listen = parseEndpoint(options.listen ?? '127.0.0.1:0');
-  if (!listen || !['127.0.0.1', '::1', 'localhost'].includes(listen.host)) {
+  const text = options.listen ?? '127.0.0.1:0';
+  // Port 0 (pick a free one) is fine here, unlike in a gateway endpoint.
+  const listen = text.endsWith(':0') ? { ...parseEndpoint(`${text.slice(0, -2)}:1`), port: 0 } : parseEndpoint(text);
+  if (!listen?.host || !['127.0.0.1', '::1', 'localhost'].includes(listen.host)) {
     throw new PinholeError('PINHOLE_USAGE', 'The console listens on a loopback address only, e.g. --listen 127.0.0.1:7777.');
   }
   const token = options.token ?? randomBytes(24).toString('base64url');
