@@ -1,0 +1,81 @@
+/**
+ * Turns measured runs into the benchmark's answer: medians, the Pinhole/seed ratio of each
+ * figure, each target of issue 6 judged met or not met, and the table printed at the end.
+ */
+
+export const median = (values: number[]): number => {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (finite.length === 0) return Number.NaN;
+  const mid = Math.floor(finite.length / 2);
+  return finite.length % 2 === 1 ? (finite[mid] as number) : ((finite[mid - 1] as number) + (finite[mid] as number)) / 2;
+};
+
+/** One row of the table: a figure measured for up to three ways to the origin. */
+export interface FigureRow {
+  key: string;
+  label: string;
+  unit: string;
+  /** Whether a larger number is better (throughput) or worse (time, memory, CPU). */
+  better: 'higher' | 'lower';
+  direct?: number;
+  seed?: number;
+  pinhole?: number;
+  /** Every run's value, for latest.json. */
+  runs?: { direct?: number[]; seed?: number[]; pinhole?: number[] };
+  note?: string;
+  error?: string;
+}
+
+export interface Target {
+  figure: string;
+  /** What the issue asks, in words. */
+  wants: string;
+  /** The measured ratio or value the target is judged on. */
+  value: number;
+  met: boolean | undefined;
+  detail: string;
+}
+
+const fmt = (value: number | undefined, unit: string): string => {
+  if (value === undefined || !Number.isFinite(value)) return '-';
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  const text = value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return unit ? `${text} ${unit}` : text;
+};
+
+export const ratio = (a: number | undefined, b: number | undefined): number =>
+  a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? Number.NaN : a / b;
+
+const pad = (cells: string[], widths: number[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+
+const renderTable = (header: string[], rows: string[][]): string => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [pad(header, widths), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => pad(r, widths))].join('\n');
+};
+
+export const renderFigures = (rows: FigureRow[]): string =>
+  renderTable(
+    ['figure', 'direct', 'seed', 'pinhole', 'pinhole/seed'],
+    rows.map((row) => [
+      row.error ? `${row.label} (FAILED: ${row.error.split('\n')[0]?.slice(0, 80)})` : row.note ? `${row.label} (${row.note})` : row.label,
+      fmt(row.direct, row.unit),
+      fmt(row.seed, row.unit),
+      fmt(row.pinhole, row.unit),
+      fmt(ratio(row.pinhole, row.seed), 'x'),
+    ]),
+  );
+
+export const renderTargets = (targets: Target[]): string =>
+  renderTable(
+    ['target (issue 6)', 'measured', 'verdict'],
+    targets.map((t) => [t.wants, t.detail, t.met === undefined ? 'NOT MEASURED' : t.met ? 'met' : 'NOT MET']),
+  );
+
+/** `value op limit` as a target, undefined when the value could not be measured. */
+export const judge = (figure: string, wants: string, value: number, op: '>=' | '<=' | '==', limit: number, detail: string): Target => ({
+  figure,
+  wants,
+  value,
+  met: Number.isFinite(value) ? (op === '>=' ? value >= limit : op === '<=' ? value <= limit : value === limit) : undefined,
+  detail: Number.isFinite(value) ? detail : '-',
+});
