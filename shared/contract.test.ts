@@ -64,7 +64,7 @@ test('every command and event is declared once, with an input and output schema'
     assert.ok(contract.commands[name].input, `${name} has an input schema`);
     assert.ok(contract.commands[name].output, `${name} has an output schema`);
   }
-  assert.deepEqual(Object.keys(contract.events).sort(), ['apps', 'log', 'profiles', 'settings', 'stats', 'status']);
+  assert.deepEqual(Object.keys(contract.events).sort(), ['apps', 'link', 'log', 'profiles', 'settings', 'stats', 'status']);
 });
 
 test('an unknown command is refused with PINHOLE_CONTRACT_INVALID and runs nothing', async () => {

@@ -126,6 +126,8 @@ export const contract = {
     apps: AppListSchema,
     settings: UiSettingsSchema,
     profiles: ProfileListSchema,
+    /** A pinhole:// link arrived from outside (protocol handler, second launch): show its preview. */
+    link: z.object({ link: LinkText }),
   },
 } as const;
 
