@@ -115,7 +115,12 @@ const startRelay = async (peers: Peers, targetPort: number, delayMs: number, nam
 };
 
 /** Handshake load from `processes` separate generator processes at once; the counts are summed. */
-const handshakeRate = async (load: HandshakeLoad, processes = 2): Promise<{ perSecond: number; resumedShare: number; errors: number; firstError?: string }> => {
+const handshakeRate = async (
+  load: HandshakeLoad,
+  serverRoots: number[],
+  processes = 2,
+): Promise<{ perSecond: number; resumedShare: number; errors: number; serverCpuMsPerHandshake: number; firstError?: string }> => {
+  const cpuBefore = cpuSnapshot(serverRoots);
   const programs = Array.from(
     { length: processes },
     (_, i) => new Program(process.execPath, { name: `handshake-load-${i}`, args: ['--import', 'tsx', loadScript, 'handshake', JSON.stringify(load)], cwd: repoRoot }),
@@ -131,7 +136,14 @@ const handshakeRate = async (load: HandshakeLoad, processes = 2): Promise<{ perS
   const resumed = counts.reduce((n, c) => n + c.resumed, 0);
   const seconds = Math.max(...counts.map((c) => c.seconds));
   const firstError = counts.find((c) => c.firstError)?.firstError;
-  return { perSecond: handshakes / seconds, resumedShare: handshakes > 0 ? resumed / handshakes : 0, errors: counts.reduce((n, c) => n + c.errors, 0), ...(firstError ? { firstError } : {}) };
+  const serverCpuMsPerHandshake = handshakes > 0 ? (cpuSecondsBetween(cpuBefore, cpuSnapshot(serverRoots)) * 1000) / handshakes : Number.NaN;
+  return {
+    perSecond: handshakes / seconds,
+    resumedShare: handshakes > 0 ? resumed / handshakes : 0,
+    errors: counts.reduce((n, c) => n + c.errors, 0),
+    serverCpuMsPerHandshake,
+    ...(firstError ? { firstError } : {}),
+  };
 };
 
 interface Stacks {
@@ -399,10 +411,12 @@ const measureHandshakes = async (stacks: Stacks, options: Options, peers: Peers,
   const rows: FigureRow[] = [];
   const details: Record<string, unknown> = {};
   const seconds = options.handshakeSeconds;
-  const rate = async (port: number, servername: string, resume: boolean, runs: number): Promise<number[]> => {
+  const cpuMs: Record<string, number[]> = {};
+  const rate = async (port: number, servername: string, resume: boolean, runs: number, roots: number[], label: string): Promise<number[]> => {
     const out: number[] = [];
     for (let run = 0; run < runs; run += 1) {
-      const r = await handshakeRate({ port, servername, seconds, concurrency: 16, resume });
+      const r = await handshakeRate({ port, servername, seconds, concurrency: 16, resume }, roots);
+      (cpuMs[`${label} ${resume ? 'resumed' : 'full'}`] ??= []).push(r.serverCpuMsPerHandshake);
       if (r.errors > 0 && r.perSecond === 0) throw new Error(r.firstError ?? 'every handshake failed');
       if (resume && r.resumedShare < 0.5) say(`  only ${(r.resumedShare * 100).toFixed(0)}% of the "resumed" handshakes were resumed`);
       details[`${port}-${resume ? 'resumed' : 'full'}-${run}`] = r;
@@ -415,12 +429,12 @@ const measureHandshakes = async (stacks: Stacks, options: Options, peers: Peers,
     const values: Partial<Record<Stack, number[]>> = {};
     let error: string | undefined;
     try {
-      if (stacks.seed) values.seed = await rate(stacks.seed.cloud.port, 'gw.example.test', resume, options.runs);
+      if (stacks.seed) values.seed = await rate(stacks.seed.cloud.port, 'gw.example.test', resume, options.runs, pids(stacks.seed.cloud.stunnel.program), 'stunnel server');
     } catch (err) {
       error = `seed: ${(err as Error).message}`;
     }
     try {
-      if (stacks.gateway) values.pinhole = await rate(stacks.gateway.port, stacks.gateway.hostname, resume, options.runs);
+      if (stacks.gateway) values.pinhole = await rate(stacks.gateway.port, stacks.gateway.hostname, resume, options.runs, pids(stacks.gateway.program), 'gateway');
     } catch (err) {
       error ??= `pinhole: ${(err as Error).message}`;
     }
@@ -439,7 +453,7 @@ const measureHandshakes = async (stacks: Stacks, options: Options, peers: Peers,
     try {
       peers.add(two);
       for (const resume of [false, true]) {
-        const values = await rate(two.port, two.hostname, resume, options.runs);
+        const values = await rate(two.port, two.hostname, resume, options.runs, pids(two.program), 'gateway --workers 2');
         say(`  --workers 2 ${resume ? 'resumed' : 'full'}: ${median(values).toFixed(0)}/s`);
         rows.push({ key: resume ? 'handshakeResumedWorkers2' : 'handshakeFullWorkers2', label: `TLS handshakes/s ${resume ? 'resumed' : 'full'}, gateway --workers 2`, unit: '/s', better: 'higher', pinhole: median(values), runs: { pinhole: values } });
       }
@@ -447,6 +461,14 @@ const measureHandshakes = async (stacks: Stacks, options: Options, peers: Peers,
       await two.stop();
     }
   }
+  const cpuRow = (resume: boolean): FigureRow => {
+    const kind = resume ? 'resumed' : 'full';
+    const seed = cpuMs[`stunnel server ${kind}`];
+    const pinhole = cpuMs[`gateway ${kind}`];
+    return { key: `handshakeCpu${resume ? 'Resumed' : 'Full'}`, label: `server CPU-ms per ${kind} handshake`, unit: 'ms', better: 'lower', ...medians({ ...(seed ? { seed } : {}), ...(pinhole ? { pinhole } : {}) }) };
+  };
+  rows.push(cpuRow(false), cpuRow(true));
+  details['serverCpuMsPerHandshake'] = cpuMs;
   extra.handshake = details;
   return rows;
 };
