@@ -1,0 +1,208 @@
+/**
+ * WebSocket tunnels (wstunnel parity), for networks whose middleboxes only pass HTTP and for
+ * gateways behind a reverse proxy or CDN on a path.
+ *
+ * The protocol, version 1:
+ *
+ *   Client -> gateway, inside TLS (HTTP/1.1), on the tunnel path (default /pinhole/ws):
+ *     GET /pinhole/ws HTTP/1.1
+ *     Host: <gateway name>
+ *     Upgrade: websocket
+ *     Connection: Upgrade
+ *     Sec-WebSocket-Key: ... / Sec-WebSocket-Version: 13
+ *     Pinhole-Target: host:port            (IPv6 literals bracketed: [2001:db8::1]:443)
+ *     Authorization: Basic base64(user:password)   (Proxy-Authorization is accepted too)
+ *
+ *   The gateway authenticates, applies the destination policy and --restrict-to, and connects to
+ *   the target BEFORE accepting the upgrade, so every failure is a plain HTTP response the client
+ *   turns into the same clean error an HTTP proxy would give:
+ *     400 PINHOLE_BAD_REQUEST (no or malformed Pinhole-Target), 407 PINHOLE_AUTH_MISSING /
+ *     PINHOLE_AUTH_REJECTED (with Proxy-Authenticate), 403 PINHOLE_DEST_FORBIDDEN /
+ *     PINHOLE_PORT_FORBIDDEN, 502 PINHOLE_CONNECT_FAILED / PINHOLE_DNS_FAILED, 504
+ *     PINHOLE_CONNECT_TIMEOUT; the code is in the `Pinhole-Error` header, the sentence in the body.
+ *   On success: 101 Switching Protocols, then the TCP stream's bytes as binary messages both ways
+ *   (message boundaries mean nothing). permessage-deflate is off (the payload is usually TLS,
+ *   incompressible). Either side closing the WebSocket closes the tunnel; there is no half-close.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { PinholeError, type ErrorCode } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import { DEFAULT_WS_PATH, ERROR_HEADER, TARGET_HEADER } from '../shared/ws-tunnel.js';
+
+export { DEFAULT_WS_PATH } from '../shared/ws-tunnel.js';
+/**
+ * Largest WebSocket message accepted. Streams piped from sockets send one read (<= 64 KiB) per
+ * message, but an application write can be larger and is sent whole; the cap bounds memory.
+ */
+export const WS_MAX_PAYLOAD = 16 * 1024 * 1024;
+
+export interface TunnelRequestContext {
+  /** The real client address (from a trusted PROXY header when there is one). */
+  readonly client?: string;
+  readonly connId?: string | number;
+}
+
+export interface TunnelAccessRecord {
+  user: string | undefined;
+  target: string;
+  status: number;
+  code?: ErrorCode;
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+  proto: 'wss';
+  client: string | undefined;
+  connId: string | number | undefined;
+}
+
+export interface TunnelUpgradeDeps {
+  /**
+   * Checks the Basic credentials; resolves to the user name, or throws PinholeError
+   * PINHOLE_AUTH_MISSING / PINHOLE_AUTH_REJECTED.
+   */
+  readonly authenticate: (authorization: string | undefined) => Promise<string>;
+  /** Applies the destination policy and --restrict-to, then connects; throws PinholeError on refusal or failure. */
+  readonly openUpstream: (target: Endpoint, user: string) => Promise<Socket>;
+  readonly logger: Logger;
+  readonly accessLog: (record: TunnelAccessRecord) => void;
+}
+
+/** Is this upgrade request a Pinhole tunnel on `wsPath`? (Query strings are ignored.) */
+export function isTunnelUpgrade(req: IncomingMessage, wsPath: string = DEFAULT_WS_PATH): boolean {
+  const path = (req.url ?? '').split('?')[0];
+  return path === wsPath && (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+}
+
+let server: WebSocketServer | undefined;
+/** One noServer WebSocketServer per process is enough: it only performs handshakes. */
+const handshaker = (): WebSocketServer =>
+  (server ??= new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: WS_MAX_PAYLOAD, clientTracking: false }));
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  407: 'Proxy Authentication Required',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  500: 'Internal Server Error',
+};
+
+/** The refusal a client sees instead of 101: status, `Pinhole-Error: CODE`, the sentence as body. */
+export function refusalResponse(error: PinholeError): string {
+  const body = `${error.message}\n`;
+  const lines = [
+    `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Error'}`,
+    `${ERROR_HEADER}: ${error.code}`,
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+  ];
+  if (error.status === 407) lines.push('Proxy-Authenticate: Basic realm="pinhole"');
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+function asPinholeError(err: unknown): PinholeError {
+  if (err instanceof PinholeError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ETIMEDOUT') return new PinholeError('PINHOLE_CONNECT_TIMEOUT', undefined, { cause: err });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new PinholeError('PINHOLE_DNS_FAILED', undefined, { cause: err });
+  return new PinholeError('PINHOLE_CONNECT_FAILED', undefined, { cause: err });
+}
+
+/**
+ * Handle an HTTP upgrade request already known to be on the tunnel path (see isTunnelUpgrade).
+ * Resolves once the tunnel is established or refused; the tunnel then runs on its own.
+ */
+export async function handleTunnelUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  deps: TunnelUpgradeDeps,
+  context: TunnelRequestContext = {},
+): Promise<void> {
+  const started = Date.now();
+  const rawTarget = req.headers[TARGET_HEADER.toLowerCase()];
+  const targetText = Array.isArray(rawTarget) ? rawTarget[0] : rawTarget;
+  let user: string | undefined;
+  const refuse = (error: PinholeError): void => {
+    deps.logger.info(
+      { target: targetText, user, client: context.client, code: error.code, status: error.status },
+      'A WebSocket tunnel was refused.',
+    );
+    deps.accessLog({
+      user,
+      target: targetText ?? '',
+      status: error.status,
+      code: error.code,
+      bytesUp: 0,
+      bytesDown: 0,
+      durationMs: Date.now() - started,
+      proto: 'wss',
+      client: context.client,
+      connId: context.connId,
+    });
+    if (!socket.destroyed) socket.end(refusalResponse(error));
+  };
+  socket.on('error', () => socket.destroy());
+
+  if (typeof req.headers['sec-websocket-key'] !== 'string' || req.method !== 'GET') {
+    refuse(new PinholeError('PINHOLE_BAD_REQUEST', 'A WebSocket tunnel needs GET with Upgrade: websocket and Sec-WebSocket-Key.'));
+    return;
+  }
+  const target = targetText === undefined ? undefined : parseEndpoint(targetText.trim());
+  if (target === undefined) {
+    refuse(new PinholeError('PINHOLE_BAD_REQUEST', 'The WebSocket tunnel request needs a Pinhole-Target: host:port header.'));
+    return;
+  }
+  let upstream: Socket;
+  try {
+    user = await deps.authenticate(req.headers.authorization ?? req.headers['proxy-authorization']);
+    upstream = await deps.openUpstream(target, user);
+  } catch (err) {
+    refuse(asPinholeError(err));
+    return;
+  }
+  if (socket.destroyed) {
+    upstream.destroy();
+    return;
+  }
+  const targetName = formatEndpoint(target);
+  handshaker().handleUpgrade(req, socket, head, (ws) => {
+    const stream = createWebSocketStream(ws);
+    deps.logger.debug({ target: targetName, user, client: context.client }, 'A WebSocket tunnel is open.');
+    let finished = 0;
+    const done = (): void => {
+      if (++finished < 2) return;
+      stream.destroy();
+      upstream.destroy();
+      deps.accessLog({
+        user,
+        target: targetName,
+        status: 200,
+        bytesUp: upstream.bytesWritten,
+        bytesDown: upstream.bytesRead,
+        durationMs: Date.now() - started,
+        proto: 'wss',
+        client: context.client,
+        connId: context.connId,
+      });
+    };
+    // Either direction ending tears the tunnel down: WebSocket has no half-close.
+    pipeline(stream, upstream, () => {
+      upstream.destroy();
+      stream.destroy();
+      done();
+    });
+    pipeline(upstream, stream, () => {
+      stream.destroy();
+      upstream.destroy();
+      done();
+    });
+  });
+}

@@ -1,0 +1,235 @@
+/**
+ * The wss transport against the gateway's WebSocket tunnel handler, both real, over TLS on
+ * loopback: bytes cross intact, and every refusal reaches the caller as the right PinholeError.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { handleTunnelUpgrade, isTunnelUpgrade, type TunnelAccessRecord } from '../../gateway/ws-tunnel.js';
+import { PinholeError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
+import { makeSelfSignedCertificate, type TestCertificate } from '../support/certs.js';
+import { WssTransport } from '../../main/tunnel/wss-transport.js';
+
+const logger = createLogger({ name: 'test', level: 'silent' });
+const USER = 'alice';
+const PASSWORD = 'pw with spaces';
+
+let cert: TestCertificate;
+let echo: Server;
+let gateway: HttpsServer;
+let proxy: Server;
+let proxyConnects = 0;
+const access: TunnelAccessRecord[] = [];
+
+const portOf = (server: { address(): AddressInfo | string | null }): number => (server.address() as AddressInfo).port;
+
+before(async () => {
+  cert = await makeSelfSignedCertificate({ commonName: 'gw.example.test', altNames: ['gw.example.test'] });
+  echo = createNetServer((s) => s.pipe(s));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  gateway = createHttpsServer({ cert: cert.cert, key: cert.key, ALPNProtocols: ['http/1.1'] }, (_req, res) => res.writeHead(404).end());
+  gateway.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (!isTunnelUpgrade(req)) {
+      socket.destroy();
+      return;
+    }
+    void handleTunnelUpgrade(req, socket, head, {
+      logger,
+      accessLog: (r) => access.push(r),
+      authenticate: async (header) => {
+        if (header === undefined) throw new PinholeError('PINHOLE_AUTH_MISSING');
+        const [scheme, value] = header.split(' ');
+        const decoded = Buffer.from(value ?? '', 'base64').toString();
+        if (scheme !== 'Basic' || decoded !== `${USER}:${PASSWORD}`) throw new PinholeError('PINHOLE_AUTH_REJECTED');
+        return USER;
+      },
+      openUpstream: (target) =>
+        new Promise<Socket>((resolve, reject) => {
+          if (target.port !== portOf(echo) && target.port !== 1) {
+            reject(new PinholeError('PINHOLE_DEST_FORBIDDEN'));
+            return;
+          }
+          const s = netConnect({ host: target.host, port: target.port });
+          s.once('connect', () => resolve(s));
+          s.once('error', reject);
+        }),
+    });
+  });
+  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+  // A minimal corporate proxy: CONNECT only, then a raw pipe.
+  proxy = createNetServer((client) => {
+    client.once('data', (chunk: Buffer) => {
+      const m = /^CONNECT ([^ ]+):(\d+) HTTP\/1\.1\r\n/.exec(chunk.toString('latin1'));
+      if (!m) {
+        client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+        return;
+      }
+      proxyConnects++;
+      const up = netConnect({ host: m[1]!, port: Number(m[2]) }, () => {
+        client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        client.pipe(up).pipe(client);
+      });
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+});
+
+after(async () => {
+  echo?.close();
+  gateway?.closeAllConnections();
+  gateway?.close();
+  proxy?.close();
+});
+
+const transport = (overrides: Partial<ConstructorParameters<typeof WssTransport>[0]> = {}): WssTransport =>
+  new WssTransport({
+    endpoints: [{ host: '127.0.0.1', port: portOf(gateway) }],
+    serverName: 'gw.example.test',
+    trust: { kind: 'pin', pin: cert.sha256 },
+    user: USER,
+    password: PASSWORD,
+    logger,
+    poolSize: 1,
+    ...overrides,
+  });
+
+const roundTrip = async (stream: Duplex, payload: Buffer): Promise<Buffer> => {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= payload.length) resolve();
+    });
+    stream.once('error', reject);
+    stream.once('close', () => reject(new Error(`the tunnel closed after ${got} of ${payload.length} bytes`)));
+    stream.write(payload);
+  });
+  stream.destroy();
+  return Buffer.concat(chunks);
+};
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+test('a tunnel over WebSocket carries 4 MiB to a TCP echo server and back unchanged', async () => {
+  const t = transport();
+  try {
+    const stream = await t.openTunnel({ host: '127.0.0.1', port: portOf(echo) });
+    const payload = randomBytes(4 * 1024 * 1024);
+    const back = await roundTrip(stream, payload);
+    assert.equal(sha(back), sha(payload));
+  } finally {
+    await t.close();
+  }
+});
+
+test('tunnels after the first use warm connections and still work, many at once', async () => {
+  const t = transport({ poolSize: 2 });
+  try {
+    await t.warmUp();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const stream = await t.openTunnel({ host: '127.0.0.1', port: portOf(echo) });
+        return (await roundTrip(stream, Buffer.from(`tunnel ${i}`))).toString();
+      }),
+    );
+    assert.deepEqual(results, Array.from({ length: 8 }, (_, i) => `tunnel ${i}`));
+  } finally {
+    await t.close();
+  }
+});
+
+test('a wrong password is a 407 PINHOLE_AUTH_REJECTED, not a hang', async () => {
+  const t = transport({ password: 'wrong' });
+  try {
+    await assert.rejects(t.openTunnel({ host: '127.0.0.1', port: portOf(echo) }), (err: unknown) => {
+      assert.ok(err instanceof PinholeError);
+      assert.equal(err.code, 'PINHOLE_AUTH_REJECTED');
+      assert.equal(err.status, 407);
+      return true;
+    });
+    assert.equal(access.at(-1)?.status, 407);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a destination the policy refuses is a 403 PINHOLE_DEST_FORBIDDEN with the gateway sentence', async () => {
+  const t = transport();
+  try {
+    await assert.rejects(t.openTunnel({ host: '127.0.0.1', port: 9 }), (err: unknown) => {
+      assert.ok(err instanceof PinholeError);
+      assert.equal(err.code, 'PINHOLE_DEST_FORBIDDEN');
+      assert.match(err.message, /does not allow/);
+      return true;
+    });
+  } finally {
+    await t.close();
+  }
+});
+
+test('a destination that refuses the connection is a 502 PINHOLE_CONNECT_FAILED', async () => {
+  const t = transport();
+  try {
+    await assert.rejects(t.openTunnel({ host: '127.0.0.1', port: 1 }), (err: unknown) => {
+      assert.ok(err instanceof PinholeError);
+      assert.equal(err.code, 'PINHOLE_CONNECT_FAILED');
+      return true;
+    });
+  } finally {
+    await t.close();
+  }
+});
+
+test('a certificate that does not match the pin stops the connection before the password is sent', async () => {
+  const t = transport({ trust: { kind: 'pin', pin: 'AB'.repeat(32) }, poolSize: 0 });
+  const before = access.length;
+  try {
+    await assert.rejects(t.openTunnel({ host: '127.0.0.1', port: portOf(echo) }), (err: unknown) => {
+      assert.ok(err instanceof PinholeError);
+      assert.equal(err.code, 'PINHOLE_TLS_PIN_MISMATCH');
+      return true;
+    });
+    assert.equal(access.length, before, 'the gateway saw no tunnel request');
+  } finally {
+    await t.close();
+  }
+});
+
+test('through an upstream HTTP proxy, tunnels are CONNECTed to the gateway first', async () => {
+  const t = transport({ upstreamProxy: { endpoint: { host: '127.0.0.1', port: portOf(proxy) } }, poolSize: 0 });
+  const before = proxyConnects;
+  try {
+    const stream = await t.openTunnel({ host: '127.0.0.1', port: portOf(echo) });
+    assert.equal((await roundTrip(stream, Buffer.from('via the corporate proxy'))).toString(), 'via the corporate proxy');
+    assert.equal(proxyConnects, before + 1);
+  } finally {
+    await t.close();
+  }
+});
+
+test('the access log records user, target, bytes and proto wss for a finished tunnel', async () => {
+  const t = transport({ poolSize: 0 });
+  try {
+    const stream = await t.openTunnel({ host: '127.0.0.1', port: portOf(echo) });
+    await roundTrip(stream, Buffer.alloc(1000, 1));
+    const target = `127.0.0.1:${portOf(echo)}`;
+    for (let i = 0; i < 100 && !access.some((r) => r.status === 200 && r.bytesUp === 1000 && r.target === target); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const record = access.find((r) => r.status === 200 && r.bytesUp === 1000);
+    assert.ok(record, 'a 200 record with 1000 bytes up');
+    assert.equal(record.user, USER);
+    assert.equal(record.proto, 'wss');
+    assert.equal(record.target, target);
+  } finally {
+    await t.close();
+  }
+});
