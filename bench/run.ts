@@ -11,7 +11,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startClient, type RunningClient } from '../test/support/client.js';
-import { startGateway, type RunningGateway } from '../test/support/gateway.js';
+import { DEFAULT_USER, gatewayCommand, startGateway, type RunningGateway } from '../test/support/gateway.js';
 import { startOriginProcess } from '../test/support/origin.js';
 import { Peers, Program, listenPortOf, repoRoot } from '../test/support/processes.js';
 import { startSeedStack, startStunnelClient, type SeedStack } from '../test/support/seed.js';
@@ -473,28 +473,58 @@ const measureHandshakes = async (stacks: Stacks, options: Options, peers: Peers,
   return rows;
 };
 
+/**
+ * `node --cpu-prof` is not allowed in NODE_OPTIONS, so the profiled gateway and client are the
+ * bin scripts' own command lines (node + tsx loader + entry file) with `--cpu-prof` added.
+ */
+const profiledNode = (entry: string, dir: string, args: string[]): string[] => [
+  '--cpu-prof',
+  '--cpu-prof-dir',
+  dir,
+  '--enable-source-maps',
+  '--import',
+  join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs'),
+  join(repoRoot, entry),
+  ...args,
+];
+
 /** Bulk downloads through a Pinhole started under `node --cpu-prof`; the profiles are summarized. */
 const profilePinhole = async (stacks: Stacks, options: Options, extra: Extra): Promise<void> => {
   const dir = await mkdtemp(join(tmpdir(), 'pinhole-bench-prof-'));
-  const env = { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim() };
+  const gatewayDir = join(dir, 'gateway');
+  const clientDir = join(dir, 'client');
   say(`profile: bulk downloads through a Pinhole under --cpu-prof (profiles in ${dir})`);
   const peers = new Peers();
   try {
-    const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${stacks.originPort}`], env }));
-    const clientEnv = { ...env, NODE_OPTIONS: env.NODE_OPTIONS.replace(dir, join(dir, 'client')) };
-    const client = peers.add(await startClient({ link: await gateway.provision(), env: clientEnv }));
-    const route: Route = { kind: 'proxy', port: client.port };
+    const home = join(dir, 'home');
+    const user = DEFAULT_USER;
+    await gatewayCommand(['init', '--dir', home, '--hostname', 'gw.example.test']);
+    await gatewayCommand(['user', 'add', user.name, '--dir', home, '--password-stdin'], `${user.password}\n`);
+    const gateway = peers.add(
+      new Program(process.execPath, {
+        name: 'gateway-profiled',
+        args: profiledNode('gateway/cli/main.ts', gatewayDir, ['run', '--dir', home, '--listen', '127.0.0.1:0', '--restrict-to', `127.0.0.1:${stacks.originPort}`]),
+      }),
+    );
+    const gatewayPort = listenPortOf(await gateway.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 20_000, 'its listening line'));
+    const provision = await gatewayCommand(['provision', '--dir', home, '--user', user.name, '--endpoint', `127.0.0.1:${gatewayPort}`, '--password-stdin'], `${user.password}\n`);
+    const link = provision.stdout.trim().split('\n').at(-1) ?? '';
+    const client = peers.add(new Program(process.execPath, { name: 'client-profiled', args: profiledNode('main/cli/pinhole.ts', clientDir, ['connect', link, '--listen', '127.0.0.1:0']) }));
+    const clientPort = listenPortOf(await client.waitForLog((r) => r.msg === 'The local proxy is listening.' && typeof r['listen'] === 'string', 20_000, 'its listening line'));
+    const route: Route = { kind: 'proxy', port: clientPort };
     for (let i = 0; i < 3; i += 1) {
       const result = await download(route, stacks.originPort, stacks.trust, options.bulkBytes);
       say(`  profiled download: ${result.mbPerSecond.toFixed(0)} MB/s`);
     }
-    await client.stop();
-    await gateway.stop();
+    // A graceful stop is what makes node write the profile.
+    await client.stop('SIGTERM', 15_000);
+    await gateway.stop('SIGTERM', 15_000);
   } finally {
     await peers.close();
   }
-  const gatewayProfiles = await summarizeProfiles(dir).catch(() => []);
-  const clientProfiles = await summarizeProfiles(join(dir, 'client')).catch(() => []);
+  const gatewayProfiles = await summarizeProfiles(gatewayDir).catch(() => []);
+  const clientProfiles = await summarizeProfiles(clientDir).catch(() => []);
+  if (gatewayProfiles.length + clientProfiles.length === 0) throw new Error(`no .cpuprofile was written in ${dir} (did the processes exit gracefully?)`);
   extra.profiles = [...gatewayProfiles, ...clientProfiles];
   for (const p of gatewayProfiles) process.stdout.write(`\n${renderProfile(p, 'gateway')}\n`);
   for (const p of clientProfiles) process.stdout.write(`\n${renderProfile(p, 'client')}\n`);
