@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
-import { connect as netConnect, isIP, type AddressInfo, type Socket } from 'node:net';
+import { connect as netConnect, isIP, Socket as NetSocket, type AddressInfo, type Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
 import { ERRORS, PinholeError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -78,6 +78,18 @@ const forwardHeaders = (headers: IncomingHttpHeaders): OutgoingHttpHeaders => {
 
 const asPinholeError = (err: unknown, fallback: ErrorCode): PinholeError =>
   err instanceof PinholeError ? err : new PinholeError(fallback, undefined, { cause: err, details: { reason: (err as Error | undefined)?.message } });
+
+/**
+ * The HTTP client writes its request head as a latin1 string; an HTTP/2 stream given such a string
+ * inside a corked writev has been seen to send corrupted bytes. Heads become Buffers here (once
+ * per request head, not per body chunk: bodies are Buffers already).
+ */
+const withBufferWrites = (stream: Duplex): Duplex => {
+  const write = stream.write.bind(stream) as (chunk: unknown, encoding?: unknown, cb?: unknown) => boolean;
+  (stream as { write: unknown }).write = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean =>
+    typeof chunk === 'string' ? write(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'), typeof encoding === 'function' ? encoding : cb) : write(chunk, encoding, cb);
+  return stream;
+};
 
 export class LocalProxy extends EventEmitter {
   private server: Server | undefined;
@@ -322,7 +334,9 @@ export class LocalProxy extends EventEmitter {
             stream.once('close', () => {
               this.openTunnels -= 1;
             });
-            callback(null, stream);
+            callback(null, stream instanceof NetSocket ? stream : withBufferWrites(stream));
+            // Transports hand streams over paused; the HTTP client attaches its reader on the next tick.
+            process.nextTick(() => stream.resume());
           },
           (err: unknown) => callback(err as Error, undefined as unknown as Duplex),
         );

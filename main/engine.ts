@@ -1,0 +1,292 @@
+/**
+ * The client engine: a local proxy on 127.0.0.1 whose tunnels go through one gateway. It owns the
+ * connection state (disconnected / connecting / connected / reconnecting / error), live stats and
+ * a bounded log, and is what every front end drives (CLI, console, Electron main). No Electron,
+ * no UI here.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Disposer, EngineApi, EngineEvents, EngineState, EngineStats, EngineStatus, LogLine, SeenApp } from '../shared/engine-api.js';
+import { PinholeError, toWire } from '../shared/errors.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
+import { LogRing } from './log-ring.js';
+import { LocalProxy, type Decision } from './proxy/local-proxy.js';
+import { openTransport } from './tunnel/negotiate.js';
+import type { Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
+import { INSECURE_WARNING, warnIfInsecure } from './tunnel/verify.js';
+
+/** What the routing hook learns about a new connection; `path`/`name` when the calling app is known. */
+export interface RouteRequest {
+  host: string;
+  port: number;
+  socket: Socket;
+  path?: string;
+  name?: string;
+}
+export type RouteDecide = (request: RouteRequest) => Promise<Decision> | Decision;
+
+export interface EngineConnectOptions {
+  /** Where the local proxy listens, "127.0.0.1:PORT" (port 0 picks one). Default 127.0.0.1:8080. */
+  listen?: string;
+  profileName?: string;
+  decide?: RouteDecide;
+  /** Finds the application behind a local connection (main/apps); enables per-app routing and getApps(). */
+  identifyApp?: (socket: Socket) => Promise<{ path: string; name: string } | undefined>;
+  upstreamProxy?: UpstreamProxy;
+  /** The PAC served at /proxy.pac (the rule engine); default sends everything to the local proxy. */
+  pac?: () => string;
+}
+
+export interface EngineOptions {
+  /** Log lines also go here (the CLI passes stdout); the ring always gets them. */
+  logDestination?: { write(text: string): void };
+  /** Or an existing logger the lines are forwarded to (the console passes one). */
+  logger?: Logger;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  logCapacity?: number;
+  statsIntervalMs?: number;
+  /** First reconnect delay; doubles up to maxBackoffMs, with jitter. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** "HOST:PORT" where port 0 means "any free port". */
+export const parseListen = (text: string): { host: string; port: number } | undefined => {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
+  if (!match?.[1] || !match[2]) return undefined;
+  const port = Number(match[2]);
+  if (port > 65535) return undefined;
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
+};
+
+const GATEWAY_FAILURES = new Set(['PINHOLE_GATEWAY_UNREACHABLE', 'PINHOLE_GATEWAY_TIMEOUT', 'PINHOLE_GATEWAY_CLOSED', 'PINHOLE_TLS_FAILED', 'PINHOLE_UPSTREAM_PROXY_FAILED']);
+const FATAL = new Set(['PINHOLE_TLS_PIN_MISMATCH', 'PINHOLE_TLS_UNTRUSTED']);
+
+const forwardTo = (logger: Logger): { write(text: string): void } => ({
+  write(text: string): void {
+    try {
+      const { level, msg, time: _time, name: _name, ...fields } = JSON.parse(text) as Record<string, unknown>;
+      const method = level === 'error' || level === 'warn' || level === 'debug' ? level : 'info';
+      logger[method](fields, String(msg ?? ''));
+    } catch {
+      logger.info(text.trim());
+    }
+  },
+});
+
+export class Engine implements EngineApi {
+  readonly logger: Logger;
+  private readonly ring: LogRing;
+  private readonly events = new EventEmitter();
+  private status: EngineStatus = { state: 'disconnected', since: Date.now(), warnings: [] };
+  private transport: Transport | undefined;
+  private proxy: LocalProxy | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private readonly apps = new Map<string, SeenApp>();
+  private generation = 0;
+
+  constructor(private readonly options: EngineOptions = {}) {
+    this.ring = new LogRing(options.logCapacity ?? 2000);
+    const external = options.logDestination ?? (options.logger ? forwardTo(options.logger) : undefined);
+    const ring = this.ring;
+    this.logger = createLogger({
+      name: 'pinhole',
+      level: options.logLevel ?? 'info',
+      destination: {
+        write(text: string): void {
+          ring.write(text);
+          external?.write(text);
+        },
+      },
+    });
+    this.ring.onLine((line) => this.events.emit('log', line));
+    this.events.setMaxListeners(50);
+  }
+
+  getStatus(): EngineStatus {
+    return { ...this.status, warnings: [...this.status.warnings] };
+  }
+
+  getStats(): EngineStats {
+    const counters = this.proxy?.counters() ?? { openTunnels: 0, totalTunnels: 0, bytesUp: 0, bytesDown: 0 };
+    const transport = this.transport?.stats() ?? { gatewayConnections: 0, rttMs: null };
+    return { ...counters, ...transport };
+  }
+
+  getLog(): LogLine[] {
+    return this.ring.get();
+  }
+
+  getApps(): SeenApp[] {
+    return [...this.apps.values()].sort((a, b) => b.lastSeen - a.lastSeen);
+  }
+
+  on<K extends keyof EngineEvents>(event: K, listener: (payload: EngineEvents[K]) => void): Disposer {
+    const handler = listener as (payload: unknown) => void;
+    this.events.on(event, handler);
+    return () => this.events.off(event, handler);
+  }
+
+  async connect(target: GatewayTarget, password: string, options: EngineConnectOptions = {}): Promise<{ listen: string }> {
+    if (this.status.state !== 'disconnected' && this.status.state !== 'error') await this.disconnect();
+    const generation = ++this.generation;
+    const listen = parseListen(options.listen ?? '127.0.0.1:8080');
+    if (!listen) throw new PinholeError('PINHOLE_CONFIG_INVALID', `The listen address "${options.listen}" must be HOST:PORT.`);
+    const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
+    const warnings = target.trust.kind === 'insecure' ? [INSECURE_WARNING] : [];
+    const base = { profile: options.profileName ?? 'command line', gateway: target.serverName, warnings };
+    this.setStatus({ state: 'connecting', ...base });
+    warnIfInsecure(target.trust, this.logger);
+    this.logger.info({ gateway: target.serverName, endpoints: target.endpoints, transport: target.transport, user: target.user }, 'Connecting to the gateway.');
+    let transport: Transport;
+    try {
+      transport = await openTransport(target.transport, {
+        endpoints,
+        serverName: target.serverName,
+        trust: target.trust,
+        user: target.user,
+        password,
+        logger: this.logger,
+        ...(options.upstreamProxy ? { upstreamProxy: options.upstreamProxy } : {}),
+      });
+    } catch (err) {
+      const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
+      this.logger.error({ code: error.code, ...(error.details ?? {}) }, error.message);
+      this.setStatus({ state: 'error', ...base, error: toWire(error) });
+      throw error;
+    }
+    if (generation !== this.generation) {
+      await transport.close();
+      throw new PinholeError('PINHOLE_NOT_CONNECTED', 'The connection was cancelled.');
+    }
+    this.transport = transport;
+    transport.on('lost', (err: PinholeError) => this.lost(err, generation));
+    transport.on('up', () => this.recovered(generation));
+    const proxy = new LocalProxy({
+      host: listen.host,
+      port: listen.port,
+      logger: this.logger,
+      open: (t) => this.openTunnel(t, generation),
+      ...(options.pac ? { pac: options.pac } : {}),
+      ...(options.decide || options.identifyApp ? { decide: (request) => this.route(request, options) } : {}),
+    });
+    try {
+      await proxy.start();
+    } catch (err) {
+      await transport.close();
+      this.transport = undefined;
+      const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
+      this.logger.error({ code: error.code }, error.message);
+      this.setStatus({ state: 'error', ...base, error: toWire(error) });
+      throw error;
+    }
+    this.proxy = proxy;
+    const address = formatEndpoint(proxy.address);
+    this.attempt = 0;
+    this.setStatus({ state: 'connected', ...base, transport: transport.kind, listen: address });
+    this.logger.info({ gateway: target.serverName, transport: transport.kind }, 'Connected to the gateway.');
+    this.statsTimer = setInterval(() => this.events.emit('stats', this.getStats()), this.options.statsIntervalMs ?? 1_000);
+    this.statsTimer.unref();
+    return { listen: address };
+  }
+
+  async disconnect(): Promise<void> {
+    this.generation += 1;
+    clearInterval(this.statsTimer);
+    clearTimeout(this.retryTimer);
+    const { proxy, transport } = this;
+    this.proxy = undefined;
+    this.transport = undefined;
+    await Promise.all([proxy?.stop(), transport?.close()]);
+    if (this.status.state !== 'disconnected') {
+      this.setStatus({ state: 'disconnected', warnings: [] });
+      this.logger.info('Disconnected from the gateway.');
+    }
+  }
+
+  private async route(request: RouteRequest, options: EngineConnectOptions): Promise<Decision> {
+    if (options.identifyApp) {
+      const app = await options.identifyApp(request.socket).catch(() => undefined);
+      if (app) {
+        request.path = app.path;
+        request.name = app.name;
+        const seen = this.apps.get(app.path);
+        this.apps.set(app.path, { path: app.path, name: app.name, lastSeen: Date.now(), connections: (seen?.connections ?? 0) + 1 });
+        if (!seen) this.events.emit('apps', this.getApps());
+      }
+    }
+    return options.decide ? options.decide(request) : 'tunnel';
+  }
+
+  private async openTunnel(target: TunnelTarget, generation: number): Promise<Duplex> {
+    const transport = this.transport;
+    if (!transport || generation !== this.generation) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    try {
+      const stream = await transport.open(target);
+      if (this.status.state === 'reconnecting') this.recovered(generation);
+      return stream;
+    } catch (err) {
+      if (err instanceof PinholeError && (GATEWAY_FAILURES.has(err.code) || FATAL.has(err.code))) this.lost(err, generation);
+      throw err;
+    }
+  }
+
+  /** The gateway went away: say so, and try again with exponential backoff and jitter. */
+  private lost(err: PinholeError, generation: number): void {
+    if (generation !== this.generation || this.status.state === 'disconnected') return;
+    if (FATAL.has(err.code)) {
+      clearTimeout(this.retryTimer);
+      this.logger.error({ code: err.code, ...(err.details ?? {}) }, err.message);
+      this.setStatus({ ...this.status, state: 'error', error: toWire(err), retryAt: undefined });
+      return;
+    }
+    if (this.status.state === 'reconnecting') return;
+    this.logger.warn({ code: err.code }, 'The connection to the gateway was lost; reconnecting.');
+    this.attempt = 0;
+    this.scheduleRetry(err, generation);
+  }
+
+  private scheduleRetry(err: PinholeError, generation: number): void {
+    const base = this.options.backoffMs ?? 1_000;
+    const delay = Math.min(this.options.maxBackoffMs ?? 30_000, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt += 1;
+    this.setStatus({ ...this.status, state: 'reconnecting', error: toWire(err), retryAt: Date.now() + Math.round(delay) });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      const transport = this.transport;
+      if (!transport || generation !== this.generation) return;
+      transport.warm().then(
+        () => this.recovered(generation),
+        (next: unknown) => {
+          if (generation !== this.generation) return;
+          const error = next instanceof PinholeError ? next : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: next });
+          if (FATAL.has(error.code)) return this.lost(error, generation);
+          this.logger.info({ code: error.code, attempt: this.attempt }, 'The gateway is still unreachable; trying again later.');
+          this.scheduleRetry(error, generation);
+        },
+      );
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private recovered(generation: number): void {
+    if (generation !== this.generation || this.status.state !== 'reconnecting') return;
+    clearTimeout(this.retryTimer);
+    this.attempt = 0;
+    const { error: _error, retryAt: _retryAt, ...rest } = this.status;
+    this.setStatus({ ...rest, state: 'connected' });
+    this.logger.info('The connection to the gateway is back.');
+  }
+
+  private setStatus(next: Omit<EngineStatus, 'since'> & { since?: number; state: EngineState }): void {
+    const changed = next.state !== this.status.state;
+    const status: EngineStatus = { ...next, since: changed ? Date.now() : (next.since ?? this.status.since), warnings: next.warnings ?? [] };
+    for (const key of Object.keys(status) as Array<keyof EngineStatus>) if (status[key] === undefined) delete status[key];
+    this.status = status;
+    this.events.emit('status', this.getStatus());
+  }
+}
