@@ -28,7 +28,9 @@ export const refuseSender = (event: SenderEvent, trusted: readonly WebContents[]
   if (frame !== event.sender.mainFrame || frame.parent !== null) return 'the sender is not the top-level frame';
   let frameOrigin: string;
   try {
-    frameOrigin = new URL(frame.url).origin;
+    // URL.origin is "null" for custom schemes outside Chromium, so build it from protocol and host.
+    const url = new URL(frame.url);
+    frameOrigin = `${url.protocol}//${url.host}`;
   } catch {
     return 'the sender has no valid URL';
   }

@@ -57,7 +57,8 @@ export const isAllowedExternal = (url: string, allowList: readonly string[] = EX
 
 export const isOwnPage = (url: string): boolean => {
   try {
-    return new URL(url).origin === APP_ORIGIN;
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}` === APP_ORIGIN;
   } catch {
     return false;
   }

@@ -140,7 +140,7 @@ export class EngineHost {
   }
 
   private async view(profile: Profile, defaultId: string | null): Promise<ProfileView> {
-    let hasPassword = false;
+    let hasPassword: boolean;
     try {
       hasPassword = Boolean(await this.deps.secrets.get(profile.secretRef));
     } catch {
