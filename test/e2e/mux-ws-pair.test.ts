@@ -121,7 +121,7 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 test('a tunnel over WebSocket carries 4 MiB to a TCP echo server and back unchanged', async () => {
   const t = transport();
   try {
-    const stream = await t.openTunnel({ host: '127.0.0.1', port: portOf(echo) });
+    const stream = await t.open({ host: '127.0.0.1', port: portOf(echo) });
     const payload = randomBytes(4 * 1024 * 1024);
     const back = await roundTrip(stream, payload);
     assert.equal(sha(back), sha(payload));
@@ -133,10 +133,10 @@ test('a tunnel over WebSocket carries 4 MiB to a TCP echo server and back unchan
 test('tunnels after the first use warm connections and still work, many at once', async () => {
   const t = transport({ poolSize: 2 });
   try {
-    await t.warmUp();
+    await t.warm();
     const results = await Promise.all(
       Array.from({ length: 8 }, async (_, i) => {
-        const stream = await t.openTunnel({ host: '127.0.0.1', port: portOf(echo) });
+        const stream = await t.open({ host: '127.0.0.1', port: portOf(echo) });
         return (await roundTrip(stream, Buffer.from(`tunnel ${i}`))).toString();
       }),
     );
@@ -149,7 +149,7 @@ test('tunnels after the first use warm connections and still work, many at once'
 test('a wrong password is a 407 PINHOLE_AUTH_REJECTED, not a hang', async () => {
   const t = transport({ password: 'wrong' });
   try {
-    await assert.rejects(t.openTunnel({ host: '127.0.0.1', port: portOf(echo) }), (err: unknown) => {
+    await assert.rejects(t.open({ host: '127.0.0.1', port: portOf(echo) }), (err: unknown) => {
       assert.ok(err instanceof PinholeError);
       assert.equal(err.code, 'PINHOLE_AUTH_REJECTED');
       assert.equal(err.status, 407);
@@ -164,7 +164,7 @@ test('a wrong password is a 407 PINHOLE_AUTH_REJECTED, not a hang', async () => 
 test('a destination the policy refuses is a 403 PINHOLE_DEST_FORBIDDEN with the gateway sentence', async () => {
   const t = transport();
   try {
-    await assert.rejects(t.openTunnel({ host: '127.0.0.1', port: 9 }), (err: unknown) => {
+    await assert.rejects(t.open({ host: '127.0.0.1', port: 9 }), (err: unknown) => {
       assert.ok(err instanceof PinholeError);
       assert.equal(err.code, 'PINHOLE_DEST_FORBIDDEN');
       assert.match(err.message, /does not allow/);
@@ -178,7 +178,7 @@ test('a destination the policy refuses is a 403 PINHOLE_DEST_FORBIDDEN with the 
 test('a destination that refuses the connection is a 502 PINHOLE_CONNECT_FAILED', async () => {
   const t = transport();
   try {
-    await assert.rejects(t.openTunnel({ host: '127.0.0.1', port: 1 }), (err: unknown) => {
+    await assert.rejects(t.open({ host: '127.0.0.1', port: 1 }), (err: unknown) => {
       assert.ok(err instanceof PinholeError);
       assert.equal(err.code, 'PINHOLE_CONNECT_FAILED');
       return true;
@@ -192,7 +192,7 @@ test('a certificate that does not match the pin stops the connection before the 
   const t = transport({ trust: { kind: 'pin', pin: 'AB'.repeat(32) }, poolSize: 0 });
   const before = access.length;
   try {
-    await assert.rejects(t.openTunnel({ host: '127.0.0.1', port: portOf(echo) }), (err: unknown) => {
+    await assert.rejects(t.open({ host: '127.0.0.1', port: portOf(echo) }), (err: unknown) => {
       assert.ok(err instanceof PinholeError);
       assert.equal(err.code, 'PINHOLE_TLS_PIN_MISMATCH');
       return true;
@@ -204,10 +204,10 @@ test('a certificate that does not match the pin stops the connection before the 
 });
 
 test('through an upstream HTTP proxy, tunnels are CONNECTed to the gateway first', async () => {
-  const t = transport({ upstreamProxy: { endpoint: { host: '127.0.0.1', port: portOf(proxy) } }, poolSize: 0 });
+  const t = transport({ upstreamProxy: { host: '127.0.0.1', port: portOf(proxy) }, poolSize: 0 });
   const before = proxyConnects;
   try {
-    const stream = await t.openTunnel({ host: '127.0.0.1', port: portOf(echo) });
+    const stream = await t.open({ host: '127.0.0.1', port: portOf(echo) });
     assert.equal((await roundTrip(stream, Buffer.from('via the corporate proxy'))).toString(), 'via the corporate proxy');
     assert.equal(proxyConnects, before + 1);
   } finally {
@@ -218,7 +218,7 @@ test('through an upstream HTTP proxy, tunnels are CONNECTed to the gateway first
 test('the access log records user, target, bytes and proto wss for a finished tunnel', async () => {
   const t = transport({ poolSize: 0 });
   try {
-    const stream = await t.openTunnel({ host: '127.0.0.1', port: portOf(echo) });
+    const stream = await t.open({ host: '127.0.0.1', port: portOf(echo) });
     await roundTrip(stream, Buffer.alloc(1000, 1));
     const target = `127.0.0.1:${portOf(echo)}`;
     for (let i = 0; i < 100 && !access.some((r) => r.status === 200 && r.bytesUp === 1000 && r.target === target); i++) {
