@@ -202,9 +202,10 @@ export class Engine implements EngineApi {
     this.proxy = undefined;
     this.transport = undefined;
     await Promise.all([proxy?.stop(), transport?.close()]);
-    if (this.status.state !== 'disconnected') {
+    const was = this.status.state;
+    if (was !== 'disconnected') {
       this.setStatus({ state: 'disconnected', warnings: [] });
-      this.logger.info('Disconnected from the gateway.');
+      if (was !== 'error') this.logger.info('Disconnected from the gateway.');
     }
   }
 

@@ -135,7 +135,10 @@ export const dialGateway = async (options: GatewayDialOptions, alpn: string[], s
       const error = gatewayError(err);
       // A certificate problem is the same on every endpoint: stop here.
       if (error.code === 'PINHOLE_TLS_PIN_MISMATCH' || error.code === 'PINHOLE_TLS_UNTRUSTED') throw error;
-      firstError ??= error;
+      firstError ??=
+        error.code === 'PINHOLE_GATEWAY_UNREACHABLE' || error.code === 'PINHOLE_GATEWAY_TIMEOUT'
+          ? new PinholeError(error.code, `${error.message.replace(/\.$/, '')} at ${formatEndpoint(endpoint)}${error.details?.['errno'] ? ` (${String(error.details['errno'])})` : ''}.`, { cause: error, details: { ...error.details, endpoint: formatEndpoint(endpoint) } })
+          : error;
       options.logger.debug({ endpoint: formatEndpoint(endpoint), code: error.code }, 'A gateway endpoint could not be reached.');
     }
   }

@@ -1,0 +1,53 @@
+/**
+ * `pinhole`: the headless engine's command line. Each subcommand lives in its own module that
+ * exports `run(argv): Promise<number>`, loaded only when used.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const COMMANDS: Record<string, { module: string; summary: string }> = {
+  connect: { module: './connect.js', summary: 'connect LINK | --server HOST:PORT ...   run the local proxy through a gateway' },
+  forward: { module: './forward.js', summary: 'forward -L [BIND:]PORT:HOST:PORT LINK   forward one TCP port through a gateway' },
+  console: { module: './console.js', summary: 'console [--listen 127.0.0.1:PORT]       the UI in a browser against this engine' },
+  profile: { module: './profile.js', summary: 'profile ...                             manage stored profiles' },
+};
+
+const usage = (): string =>
+  ['usage: pinhole <command> [options]', '', ...Object.values(COMMANDS).map((c) => `  pinhole ${c.summary}`), '', 'Run `pinhole <command> --help` for the options of one command.'].join('\n');
+
+/** The module file beside this one, whichever extension this build runs from (.ts with tsx, .js compiled). */
+const moduleExists = (specifier: string): boolean => {
+  const js = fileURLToPath(new URL(specifier, import.meta.url));
+  return existsSync(js) || existsSync(js.replace(/\.js$/, '.ts'));
+};
+
+export const main = async (argv: string[]): Promise<number> => {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) {
+    process.stderr.write(`pinhole: unknown command '${command}'.\n${usage()}\n`);
+    return 2;
+  }
+  if (!moduleExists(entry.module)) {
+    process.stderr.write(`pinhole: '${command}' is not available in this build.\n`);
+    return 2;
+  }
+  const mod = (await import(entry.module)) as { run: (argv: string[]) => Promise<number> };
+  return mod.run(rest);
+};
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // A finished command should not linger on a forgotten handle.
+    setTimeout(() => process.exit(code), 2_000).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`pinhole: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
