@@ -26,8 +26,10 @@ import type {
 export interface ConnectOptions {
   listen?: string;
   profileName?: string;
-  /** Per-app routing: asked for each new application the local proxy sees. */
-  decide?: (app: { path: string; name?: string }) => AppAction;
+  /** Per-app routing: asked for each new connection; `path` is the calling app when it is known. */
+  decide?: (request: { path?: string; name?: string }) => AppAction;
+  /** Finds the application behind a local connection (enables per-app rules and the Apps list). */
+  identifyApp?: (socket: never) => Promise<{ path: string; name: string } | undefined>;
 }
 
 /** The engine as the host drives it (main/engine.ts implements this). */
@@ -68,6 +70,7 @@ export interface EngineHostOptions {
   platform: string;
   shellExportLine: (host: string, port: number | string) => string;
   systemProxy?: SystemProxyPort;
+  identifyApp?: ConnectOptions['identifyApp'];
   now?: () => number;
 }
 
@@ -203,9 +206,10 @@ export class EngineHost {
     };
   }
 
-  private decide = (app: { path: string }): AppAction => {
+  private decide = (request: { path?: string }): AppAction => {
     // Synchronous on the proxy's path: uses the rules cached at connect time and refreshed on change.
-    return this.cachedRules.rules[app.path] ?? this.cachedRules.defaultAction;
+    if (request.path === undefined) return this.cachedRules.defaultAction;
+    return this.cachedRules.rules[request.path] ?? this.cachedRules.defaultAction;
   };
 
   private cachedRules: { rules: Record<string, AppAction>; defaultAction: AppAction } = { rules: {}, defaultAction: 'tunnel' };
@@ -327,6 +331,7 @@ export class EngineHost {
           listen: `127.0.0.1:${settings.localPort}`,
           profileName: profile.name,
           decide: this.decide,
+          ...(this.deps.identifyApp ? { identifyApp: this.deps.identifyApp } : {}),
         });
         if (settings.systemProxyOnConnect && this.deps.systemProxy) {
           const endpoint = parseEndpoint(listen);
