@@ -32,7 +32,11 @@ const passesHttpsAndHttp = async (options: ClientOptions): Promise<void> => {
   assert.equal(secure.status, 200);
   assert.equal(secure.body.toString(), 'hello from the origin\n');
   const plain = await requestThroughProxy({ proxy: { port: client.port }, url: `http://127.0.0.1:${origin.httpPort}/echo`, headers: { 'x-seed': 'yes' } });
-  assert.equal(plain.status, 200);
+  assert.equal(
+    plain.status,
+    200,
+    `plain HTTP through the seed's Squid: ${plain.status} ${String(plain.headers['pinhole-error'] ?? '')} (Squid's default rules deny CONNECT to non-SSL ports, so plain HTTP must travel as an absolute-URI request)`,
+  );
   const echo = JSON.parse(plain.body.toString()) as { headers: Record<string, string> };
   assert.equal(echo.headers['x-seed'], 'yes');
   const big = await requestThroughProxy({ proxy: { port: client.port }, url: `https://127.0.0.1:${origin.httpsPort}/bytes/5000000`, sink: 'hash' });

@@ -3,7 +3,7 @@
  * `init` in a temporary directory, `user add` per user, `run` on 127.0.0.1 port 0, and
  * `provision` for links that point at it (or at a relay in front of it).
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Program, gatewayBin, listenPortOf, runCommandOk, type ExitStatus, type LogRecord } from './processes.js';
@@ -69,6 +69,7 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
     port = listenPortOf(await program.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 20_000, '"The gateway is listening."'));
   } catch (err) {
     await program.stop('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
     throw err;
   }
   let stopped: Promise<ExitStatus> | undefined;
@@ -88,6 +89,10 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
       return lines[0].trim();
     },
     accessLog: () => program.records.filter(isAccessRecord),
-    stop: () => (stopped ??= program.stop('SIGTERM', 10_000)),
+    stop: () =>
+      (stopped ??= program.stop('SIGTERM', 10_000).then(async (status) => {
+        await rm(dir, { recursive: true, force: true });
+        return status;
+      })),
   };
 };

@@ -13,6 +13,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { rm } from 'node:fs/promises';
 import { makeSelfSignedCertificate, type TestCertificate } from './certs.js';
 import { Program, repoRoot } from './processes.js';
 
@@ -184,7 +185,10 @@ export const startOrigin = async (options: OriginOptions = {}): Promise<Origin> 
     httpsPort,
     certificate,
     connections,
-    stop: () => (stopped ??= Promise.all([closeServer(http, sockets), closeServer(https, sockets)]).then(() => undefined)),
+    stop: () =>
+      (stopped ??= Promise.all([closeServer(http, sockets), closeServer(https, sockets)]).then(async () => {
+        if (!options.certificate) await rm(certificate.dir, { recursive: true, force: true });
+      })),
   };
 };
 

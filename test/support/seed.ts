@@ -4,7 +4,7 @@
  * it, and stunnel4 in client mode (verify=0, sslVersion=TLSv1.2). Each runs in the foreground in
  * its own temporary directory, listens on 127.0.0.1 only, and is stopped by its own PID.
  */
-import { chmod, chown, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,7 +113,7 @@ export const startSquid = async (options: SquidOptions): Promise<RunningSquid> =
     throw new Error(`${String(err)}\n${program.transcript()}`);
   });
   let stopped: Promise<void> | undefined;
-  return { port, dir, usersFile, program, stop: () => (stopped ??= program.stop('SIGTERM', 5_000).then(() => undefined)) };
+  return { port, dir, usersFile, program, stop: () => (stopped ??= stopAndRemove(program, dir)) };
 };
 
 export interface StunnelServerOptions {
@@ -130,6 +130,11 @@ export interface StunnelServerOptions {
 export interface RunningStunnelServer extends RunningPeer {
   cert: TestCertificate;
 }
+
+const stopAndRemove = async (program: Program, dir: string): Promise<void> => {
+  await program.stop('SIGTERM', 5_000);
+  await rm(dir, { recursive: true, force: true });
+};
 
 const startStunnel = async (name: string, dir: string, accept: number, lines: string[]): Promise<Program> => {
   const confPath = join(dir, 'stunnel.conf');
@@ -161,7 +166,7 @@ export const startStunnelServer = async (options: StunnelServerOptions): Promise
     `connect = 127.0.0.1:${options.connect}`,
   ]);
   let stopped: Promise<void> | undefined;
-  return { port: accept, dir, cert, program, stop: () => (stopped ??= program.stop('SIGTERM', 5_000).then(() => undefined)) };
+  return { port: accept, dir, cert, program, stop: () => (stopped ??= stopAndRemove(program, dir)) };
 };
 
 export interface StunnelClientOptions {
@@ -193,7 +198,7 @@ export const startStunnelClient = async (options: StunnelClientOptions): Promise
     ...(options.sni ? [`sni = ${options.sni}`] : []),
   ]);
   let stopped: Promise<void> | undefined;
-  return { port: accept, dir, program, stop: () => (stopped ??= program.stop('SIGTERM', 5_000).then(() => undefined)) };
+  return { port: accept, dir, program, stop: () => (stopped ??= stopAndRemove(program, dir)) };
 };
 
 export interface SeedCloud {
