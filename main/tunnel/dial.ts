@@ -93,7 +93,13 @@ const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions
       minVersion: 'TLSv1.2',
       session: sessions.get(key),
     });
-    tls.on('session', (session: Buffer) => sessions.set(key, session));
+    // Only sessions from a verified handshake are kept: resuming one proves it is the same gateway.
+    let verified = false;
+    let pending: Buffer | undefined;
+    tls.on('session', (session: Buffer) => {
+      if (verified) sessions.set(key, session);
+      else pending = session;
+    });
     tls.once('error', (err) => {
       socket.destroy();
       reject(gatewayError(err, 'tls'));
@@ -106,6 +112,8 @@ const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions
         reject(err as PinholeError);
         return;
       }
+      verified = true;
+      if (pending) sessions.set(key, pending);
       tls.removeAllListeners('error');
       resolve(tls);
     });

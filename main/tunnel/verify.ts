@@ -56,6 +56,8 @@ const identityCheck =
 /** Called on secureConnect, before anything is written. Throws PINHOLE_TLS_PIN_MISMATCH. */
 export const verifyPeer = (socket: TLSSocket, trust: Trust): void => {
   if (trust.kind !== 'pin') return;
+  // A resumed session was cached only after its full handshake passed this check (dial.ts).
+  if (socket.isSessionReused()) return;
   const cert = socket.getPeerCertificate(false);
   const der = cert && 'raw' in cert ? cert.raw : undefined;
   if (!der || !pinMatches(der, trust.pin)) {
