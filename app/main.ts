@@ -101,7 +101,11 @@ if (!app.requestSingleInstanceLock()) {
       setTray: (image, tooltip, menu) => {
         const icon = nativeImage.createFromPath(join(iconDir, 'tray', image));
         if (process.platform === 'darwin') icon.setTemplateImage(true);
-        tray ??= new Tray(icon);
+        if (!tray) {
+          tray = new Tray(icon);
+          // Reachable from Playwright's Electron tests (test/ui/electron.spec.ts).
+          (globalThis as { pinholeTray?: Tray }).pinholeTray = tray;
+        }
         tray.setImage(icon);
         tray.setToolTip(tooltip);
         tray.setContextMenu(Menu.buildFromTemplate(menu));

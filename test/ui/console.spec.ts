@@ -1,0 +1,183 @@
+/**
+ * The story a new user lives through, in Debian's Chromium against `bin/pinhole console` and a
+ * real gateway: paste a link, check the preview, save, connect, send traffic through the local
+ * proxy and watch stats and log lines move, route an app, change theme and language, disconnect.
+ * The console keeps passwords in a real GNOME Keyring (Secret Service) inside its own D-Bus session.
+ */
+import { test, expect, type Page } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startGateway, type RunningGateway } from '../support/gateway.js';
+import { startOrigin, type Origin } from '../support/origin.js';
+import { Program, pinholeBin, repoRoot } from '../support/processes.js';
+
+const run = promisify(execFile);
+const screens = join(repoRoot, 'test-results', 'screens');
+
+let origin: Origin;
+let gateway: RunningGateway;
+let consoleProgram: Program;
+let home: string;
+let consoleUrl: string;
+
+const shot = async (page: Page, name: string): Promise<void> => {
+  await page.screenshot({ path: join(screens, `${name}.png`) });
+};
+
+/** One request through the local proxy, made by curl so the proxy sees a real application. */
+const curlThrough = async (proxy: string, url: string): Promise<string> => {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  const { stdout } = await run('curl', ['-sS', '--max-time', '20', '-x', `http://${proxy}`, url], { env });
+  return stdout;
+};
+
+test.beforeAll(async () => {
+  await mkdir(screens, { recursive: true });
+  origin = await startOrigin();
+  gateway = await startGateway({ restrictTo: [`127.0.0.1:${origin.httpPort}`] });
+  home = await mkdtemp(join(tmpdir(), 'pinhole-console-home-'));
+  await mkdir(join(home, 'config'), { recursive: true });
+  const script = 'echo pinhole-test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$0" console --listen 127.0.0.1:0';
+  consoleProgram = new Program('dbus-run-session', {
+    name: 'pinhole console',
+    args: ['--', 'bash', '-c', script, pinholeBin],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, '.config'),
+      XDG_DATA_HOME: join(home, '.local', 'share'),
+      XDG_RUNTIME_DIR: home,
+      PINHOLE_CONFIG_DIR: join(home, 'config'),
+      LANG: 'C.UTF-8',
+    },
+  });
+  const line = await consoleProgram.waitForLine((l) => l.stream === 'stdout' && /^http:\/\/127\.0\.0\.1:\d+\/\?token=/.test(l.text), 120_000, 'the console URL');
+  consoleUrl = line.text.trim();
+});
+
+test.afterAll(async () => {
+  await consoleProgram?.stop('SIGTERM', 15_000);
+  await gateway?.stop();
+  await origin?.stop();
+  if (home) await rm(home, { recursive: true, force: true });
+});
+
+test('a new user imports a link, connects, sees traffic and logs, routes an app, and disconnects', async ({ page }) => {
+  const failures: string[] = [];
+  page.on('pageerror', (error) => failures.push(String(error)));
+  page.on('console', (message) => {
+    if (message.type() === 'error') failures.push(message.text());
+  });
+
+  await page.goto(consoleUrl);
+  await expect(page.getByRole('heading', { name: 'Welcome to Pinhole' })).toBeVisible();
+  await shot(page, '01-welcome');
+
+  // Paste the link IT sent: it is recognised and previewed before anything is saved.
+  const link = await gateway.provision();
+  await page.getByRole('button', { name: 'Add a profile' }).click();
+  const box = page.getByLabel('Paste a Pinhole link');
+  await box.focus();
+  await page.evaluate((text) => navigator.clipboard?.writeText(text).catch(() => undefined), link);
+  await box.fill(link);
+  const preview = page.getByTestId('link-preview');
+  await expect(preview).toBeVisible();
+  await expect(preview).toContainText(`127.0.0.1:${gateway.port}`);
+  await expect(preview).toContainText(gateway.users[0]?.name ?? 'alice');
+  await expect(preview).toContainText((gateway.fingerprint.match(/../g) ?? []).join(':'));
+  await expect(preview).not.toContainText(gateway.users[0]?.password ?? 'never');
+  await expect(preview).toContainText(/stored in .*(Keyring|Secret Service|keychain)/i);
+  await shot(page, '02-link-preview');
+  await page.getByRole('button', { name: 'Save profile' }).click();
+  await expect(page.getByTestId('profile-item')).toHaveCount(1);
+  await expect(page.getByTestId('profile-item')).toContainText('password in keychain');
+  await expect(page.getByText('Default', { exact: true })).toBeVisible();
+  await shot(page, '03-profiles');
+
+  // Connect with the one big switch.
+  await page.getByRole('tab', { name: 'Home' }).click();
+  const toggle = page.getByRole('switch', { name: 'Connect' });
+  await toggle.click();
+  await expect(page.getByTestId('state-words')).toHaveText(new RegExp(`^Connected to ${gateway.hostname.replace(/\./g, '\\.')}( via .+)?$`));
+  await expect(toggle).toHaveAttribute('aria-checked', 'true');
+  const proxy = (await page.getByTestId('proxy-address').textContent())?.trim() ?? '';
+  expect(proxy).toMatch(/^127\.0\.0\.1:\d+$/);
+
+  // Traffic through the local proxy moves the stats.
+  const before = await page.getByTestId('bytes-total').textContent();
+  for (let i = 0; i < 5; i++) {
+    const body = await curlThrough(proxy, `http://127.0.0.1:${origin.httpPort}/bytes/20000`);
+    expect(body.length).toBeGreaterThan(0);
+  }
+  await expect(page.getByTestId('bytes-total')).not.toHaveText(before ?? '');
+  await expect(page.getByText(/\d+ since connecting/)).not.toHaveText('0 since connecting');
+  await shot(page, '04-home-connected');
+
+  // The log shows what happened, and can be searched.
+  await page.getByRole('tab', { name: 'Logs' }).click();
+  await expect(page.getByTestId('log-line').first()).toBeVisible();
+  const lines = await page.getByTestId('log-line').count();
+  await page.getByRole('searchbox', { name: 'Search the log' }).fill('connected');
+  await expect(page.getByTestId('log-line').first()).toBeVisible();
+  expect(await page.getByTestId('log-line').count()).toBeLessThanOrEqual(lines);
+  await expect(page.getByRole('log')).not.toContainText(gateway.users[0]?.password ?? 'never');
+  await shot(page, '05-logs');
+  await page.getByRole('searchbox', { name: 'Search the log' }).fill('');
+
+  // The app that made the requests is listed, and can be sent direct.
+  await page.getByRole('tab', { name: 'Apps' }).click();
+  const curlApp = page.getByTestId('app-item').filter({ hasText: 'curl' });
+  await expect(curlApp).toBeVisible();
+  await curlApp.getByRole('radio', { name: 'Direct' }).click();
+  await expect(curlApp.getByRole('radio', { name: 'Direct' })).toHaveAttribute('aria-checked', 'true');
+  await shot(page, '06-apps');
+
+  // Theme and language.
+  await page.getByRole('tab', { name: 'Settings' }).click();
+  await page.getByRole('radio', { name: 'Dark' }).click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await shot(page, '07-settings-dark');
+  await page.getByLabel('Language').selectOption('es');
+  await expect(page.getByRole('tab', { name: 'Ajustes' })).toBeVisible();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'es');
+  await shot(page, '08-settings-es');
+  await page.getByLabel('Idioma').selectOption('zh-CN');
+  await expect(page.getByRole('tab', { name: '设置' })).toBeVisible();
+  await page.getByRole('tab', { name: '主页' }).click();
+  await shot(page, '09-home-zh');
+  await page.getByRole('tab', { name: '设置' }).click();
+  await page.getByLabel('语言').selectOption('en');
+  await page.getByRole('radio', { name: 'Light' }).click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
+
+  // Disconnect.
+  await page.getByRole('tab', { name: 'Home' }).click();
+  await page.getByRole('switch', { name: 'Connect' }).click();
+  await expect(page.getByTestId('state-words')).toHaveText('Not connected');
+  await shot(page, '10-home-disconnected');
+  expect(failures).toEqual([]);
+});
+
+test('the console refuses a browser without the token and a page from another origin', async ({ page, request }) => {
+  const { origin: consoleOrigin } = new URL(consoleUrl);
+  const noToken = await request.get(`${consoleOrigin}/`);
+  expect(noToken.status()).toBe(403);
+  const reused = await request.get(consoleUrl);
+  expect(reused.status()).toBe(403);
+  expect(await reused.text()).toContain('already used');
+  // A foreign page trying the WebSocket is closed with a policy violation.
+  await page.goto('about:blank');
+  const closed = await page.evaluate(
+    (url) =>
+      new Promise<{ code: number; reason: string }>((resolve) => {
+        const ws = new WebSocket(url);
+        ws.onclose = (event) => resolve({ code: event.code, reason: event.reason });
+      }),
+    `${consoleOrigin.replace('http', 'ws')}/ws`,
+  );
+  expect(closed.code).toBe(1008);
+  expect(closed.reason).toMatch(/foreign Origin|token/);
+});
