@@ -24,6 +24,17 @@ export const App = ({ connection }: { connection: Connection }) => {
   const [state, refreshInfo] = useEngineState(client);
   const [page, setPage] = useState<Page>('home');
   const [lost, setLost] = useState<string | undefined>();
+  const [incomingLink, setIncomingLink] = useState<string | undefined>();
+
+  // A pinhole:// link opened from outside (protocol handler, second launch): show its preview.
+  useEffect(
+    () =>
+      client.on('link', ({ link }) => {
+        setIncomingLink(link);
+        setPage('profiles');
+      }),
+    [client],
+  );
 
   useEffect(() => connection.onClose((reason) => setLost(reason || t('app.lostNoReason'))), [connection, t]);
   useEffect(() => {
@@ -54,7 +65,7 @@ export const App = ({ connection }: { connection: Connection }) => {
       case 'home':
         return <HomeView client={client} state={state} goTo={(p: Page) => setPage(p)} />;
       case 'profiles':
-        return <ProfilesView client={client} state={state} />;
+        return <ProfilesView client={client} state={state} incomingLink={incomingLink} />;
       case 'apps':
         return <AppsView client={client} state={state} />;
       case 'logs':
@@ -62,7 +73,7 @@ export const App = ({ connection }: { connection: Connection }) => {
       case 'settings':
         return <SettingsView client={client} state={state} refreshInfo={refreshInfo} />;
     }
-  }, [page, client, state, refreshInfo]);
+  }, [page, client, state, refreshInfo, incomingLink]);
 
   return (
     <div className="shell">

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Client, LinkPreview, ProfileDraft, ProfileView } from '../../shared/contract.js';
 import { formatPin } from '../../shared/profile.js';
@@ -36,7 +36,7 @@ const formFromProfile = (p: ProfileView): FormState => ({
   transport: p.transport,
 });
 
-export const ProfilesView = ({ client, state }: { client: Client; state: EngineState }) => {
+export const ProfilesView = ({ client, state, incomingLink }: { client: Client; state: EngineState; incomingLink?: string | undefined }) => {
   const { t } = useTranslation();
   const [link, setLink] = useState('');
   const [preview, setPreview] = useState<LinkPreview | undefined>();
@@ -48,6 +48,11 @@ export const ProfilesView = ({ client, state }: { client: Client; state: EngineS
   const [confirmDelete, setConfirmDelete] = useState<string | undefined>();
   const profiles = state.profiles?.profiles ?? [];
   const keychain = state.info?.keychain.location ?? t('profiles.keychainUnknown');
+
+  useEffect(() => {
+    if (incomingLink) void examine(incomingLink);
+    // Only a new incoming link should replace what is in the box.
+  }, [incomingLink]);
 
   const examine = async (text: string): Promise<void> => {
     setLink(text);
