@@ -171,6 +171,9 @@ export class Engine implements EngineApi {
       port: listen.port,
       logger: this.logger,
       open: (t) => this.openTunnel(t, generation),
+      ...(transport.proxyConnection && transport.proxyAuthorization
+        ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, open: () => this.proxyConnection(generation) } }
+        : {}),
       ...(options.pac ? { pac: options.pac } : {}),
       ...(options.decide || options.identifyApp ? { decide: (request) => this.route(request, options) } : {}),
     });
@@ -230,6 +233,17 @@ export class Engine implements EngineApi {
       const stream = await transport.open(target);
       if (this.status.state === 'reconnecting') this.recovered(generation);
       return stream;
+    } catch (err) {
+      if (err instanceof PinholeError && (GATEWAY_FAILURES.has(err.code) || FATAL.has(err.code))) this.lost(err, generation);
+      throw err;
+    }
+  }
+
+  private async proxyConnection(generation: number): Promise<Duplex> {
+    const transport = this.transport;
+    if (!transport?.proxyConnection || generation !== this.generation) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    try {
+      return await transport.proxyConnection();
     } catch (err) {
       if (err instanceof PinholeError && (GATEWAY_FAILURES.has(err.code) || FATAL.has(err.code))) this.lost(err, generation);
       throw err;

@@ -12,6 +12,7 @@ import { pipeline, type Duplex } from 'node:stream';
 import { ERRORS, PinholeError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint, parseEndpoint } from '../../shared/profile.js';
+import { refusalError } from '../tunnel/refusal.js';
 
 export type Decision = 'tunnel' | 'direct' | 'block';
 
@@ -31,6 +32,12 @@ export interface LocalProxyOptions {
   port?: number;
   open: OpenTunnel;
   decide?: Decide;
+  /**
+   * For HTTP/1.1 gateways (Squid refuses CONNECT to non-TLS ports): a connection to the gateway
+   * that takes absolute-URI requests with this Proxy-Authorization. Plain HTTP then travels as a
+   * proxy request instead of a CONNECT tunnel.
+   */
+  forwardHttp?: { authorization: string; user: string; open: () => Promise<Duplex> };
   /** The PAC file served at /proxy.pac; defaults to "everything through this proxy". */
   pac?: () => string;
   logger: Logger;
@@ -89,6 +96,15 @@ const withBufferWrites = (stream: Duplex): Duplex => {
   (stream as { write: unknown }).write = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean =>
     typeof chunk === 'string' ? write(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'), typeof encoding === 'function' ? encoding : cb) : write(chunk, encoding, cb);
   return stream;
+};
+
+/** A refusal by the gateway itself (not the origin's answer): 407 always, or marked by Pinhole or Squid. */
+const proxyRefusal = (res: IncomingMessage, user: string, target: string): PinholeError | undefined => {
+  const status = res.statusCode ?? 502;
+  const code = res.headers['pinhole-error'];
+  if (status !== 407 && code === undefined && res.headers['x-squid-error'] === undefined) return undefined;
+  if (status < 400) return undefined;
+  return refusalError(status, typeof code === 'string' ? code : undefined, user, target);
 };
 
 export class LocalProxy extends EventEmitter {
@@ -319,15 +335,19 @@ export class LocalProxy extends EventEmitter {
     }
     const headers = forwardHeaders(req.headers);
     headers.host = url.host;
+    const viaProxy = decision === 'tunnel' && this.options.forwardHttp !== undefined;
+    const forward = viaProxy ? this.options.forwardHttp : undefined;
+    if (forward) headers['proxy-authorization'] = forward.authorization;
+    const connectTo = (): Promise<Duplex> => (forward ? forward.open() : this.reach(target, decision));
     const upstreamReq = httpRequest({
       host: isIP(host) === 6 ? `[${host}]` : host,
       port: target.port,
       method: req.method,
-      path: `${url.pathname}${url.search}`,
+      path: viaProxy ? url.href : `${url.pathname}${url.search}`,
       headers,
       setHost: false,
       createConnection: (_opts: unknown, callback: (err: Error | null, stream: Duplex) => void) => {
-        this.reach(target, decision).then(
+        connectTo().then(
           (stream) => {
             this.openTunnels += 1;
             this.totalTunnels += 1;
@@ -355,6 +375,13 @@ export class LocalProxy extends EventEmitter {
     });
     upstreamReq.once('response', (upstreamRes) => {
       upstreamReq.setTimeout(0);
+      const refusal = forward ? proxyRefusal(upstreamRes, forward.user, formatEndpoint(target)) : undefined;
+      if (refusal) {
+        upstreamRes.resume();
+        this.refuse(refusal, formatEndpoint(target), decision);
+        this.answer(res, refusal);
+        return;
+      }
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, forwardHeaders(upstreamRes.headers));
       pipeline(upstreamRes, res, (err) => {
         if (err) res.destroy();

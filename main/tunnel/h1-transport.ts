@@ -56,6 +56,18 @@ export class H1Transport extends EventEmitter implements Transport {
     return this.connectOver(socket, target);
   }
 
+  get proxyAuthorization(): string {
+    return this.credentials;
+  }
+
+  async proxyConnection(): Promise<Duplex> {
+    if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    const socket = this.takeFromPool() ?? (await this.dial());
+    this.refill();
+    socket.on('error', () => undefined);
+    return socket;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const { socket } of this.pool.splice(0)) socket.destroy();

@@ -48,6 +48,10 @@ export interface TransportStats {
 export interface Transport extends EventEmitter {
   readonly kind: 'h1' | 'h2';
   open(target: TunnelTarget): Promise<Duplex>;
+  /** HTTP/1.1 only: a connection to the gateway for one absolute-URI request, and its credentials. */
+  proxyConnection?(): Promise<Duplex>;
+  /** HTTP/1.1 only: the Proxy-Authorization value for absolute-URI requests. */
+  readonly proxyAuthorization?: string;
   /** Make sure a connection to the gateway is up (pre-warm, health). */
   warm(): Promise<void>;
   stats(): TransportStats;
