@@ -9,6 +9,8 @@ import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { UiSettingsSchema, type UiSettings, type UiSettingsPatch } from '../../shared/contract.js';
 import type { Profile } from '../../shared/profile.js';
+import { Engine } from '../engine.js';
+import { applySystemProxy, shellExportLine } from '../sysproxy/index.js';
 import { EngineHost, type HostEngine, type HostProfiles, type HostSecrets, type SystemProxyPort } from './host.js';
 import { DEFAULT_UI_SETTINGS } from './memory-deps.js';
 import { repoRoot } from './renderer-build.js';
@@ -89,18 +91,11 @@ export const readVersion = async (): Promise<string> => {
 };
 
 export const composeHost = async ({ logger, configDir }: ComposeOptions): Promise<ComposedHost> => {
-  const [engineModule, storeModule, keychainModule, sysproxyModule] = await Promise.all([
-    load('../engine.js'),
-    load('../profiles/store.js'),
-    load('../keychain/keychain.js'),
-    load('../sysproxy/index.js'),
-  ]);
+  const [storeModule, keychainModule] = await Promise.all([load('../profiles/store.js'), load('../keychain/keychain.js')]);
   const secrets = (await (keychainModule.openSecretStore as (options: Loose) => Promise<HostSecrets>)({ logger, ...(configDir ? { configDir } : {}) })) as HostSecrets;
   const Store = storeModule.ProfileStore as new (options: Loose) => Loose;
   const store = new Store({ logger, secrets, ...(configDir ? { dir: configDir, configDir } : {}) });
-  const Engine = engineModule.Engine as new (options: Loose) => HostEngine;
-  const engine = new Engine({ logger });
-  const applySystemProxy = sysproxyModule.applySystemProxy as (options: Loose) => Promise<{ restore(): Promise<void> }>;
+  const engine: HostEngine = new Engine({ logger });
   const systemProxy: SystemProxyPort = (options) => applySystemProxy({ ...options, logger });
   const host = new EngineHost({
     engine,
@@ -108,7 +103,7 @@ export const composeHost = async ({ logger, configDir }: ComposeOptions): Promis
     secrets,
     version: await readVersion(),
     platform: process.platform,
-    shellExportLine: sysproxyModule.shellExportLine as (host: string, port: number | string) => string,
+    shellExportLine,
     systemProxy,
   });
   return { host, secretsLocation: secrets.location };

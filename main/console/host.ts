@@ -6,6 +6,7 @@
  * interfaces below, which is what makes this testable without a window or a keychain.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Disposer, EngineApi, LogLine } from '../../shared/engine-api.js';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
@@ -29,7 +30,7 @@ export interface ConnectOptions {
   /** Per-app routing: asked for each new connection; `path` is the calling app when it is known. */
   decide?: (request: { path?: string; name?: string }) => AppAction;
   /** Finds the application behind a local connection (enables per-app rules and the Apps list). */
-  identifyApp?: (socket: never) => Promise<{ path: string; name: string } | undefined>;
+  identifyApp?: (socket: Socket) => Promise<{ path: string; name: string } | undefined>;
 }
 
 /** The engine as the host drives it (main/engine.ts implements this). */
