@@ -5,6 +5,7 @@
  */
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -96,6 +97,26 @@ export const startConnectServer = async (options: ConnectServerOptions): Promise
     });
     upstream.once('error', () => socket.end('HTTP/1.1 502 Bad Gateway\r\nPinhole-Error: PINHOLE_CONNECT_FAILED\r\nContent-Length: 0\r\n\r\n'));
   });
+  // Absolute-URI requests over HTTP/1.1 (what the client sends an HTTP/1.1 gateway for plain http://).
+  if (options.http1Only) {
+    (server as HttpsServer).on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const verdict = decide(req.url ? new URL(req.url).host : undefined, req.headers['proxy-authorization']);
+      if (!verdict.target || !req.url) {
+        res.writeHead(verdict.status, { 'pinhole-error': verdict.code ?? '' }).end();
+        return;
+      }
+      state.streams += 1;
+      const url = new URL(req.url);
+      const headers = { ...req.headers };
+      delete headers['proxy-authorization'];
+      const upstream = httpRequest({ host: verdict.target.host, port: verdict.target.port, method: req.method, path: `${url.pathname}${url.search}`, headers }, (upstreamRes) => {
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        pipeline(upstreamRes, res, () => undefined);
+      });
+      upstream.once('error', () => res.writeHead(502, { 'pinhole-error': 'PINHOLE_CONNECT_FAILED' }).end());
+      pipeline(req, upstream, () => undefined);
+    });
+  }
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', () => resolve()));
   const port = (server.address() as AddressInfo).port;
   let stopped: Promise<void> | undefined;
