@@ -305,8 +305,9 @@ export class LocalProxy extends EventEmitter {
     const raw = req.url ?? '';
     if (raw.startsWith('/')) {
       if (req.method === 'GET' && raw.split('?')[0] === '/proxy.pac') {
-        res.writeHead(200, { 'content-type': 'application/x-ns-proxy-autoconfig', 'cache-control': 'no-store' });
-        res.end(this.pac());
+        const pac = this.pac();
+        res.writeHead(200, { 'content-type': 'application/x-ns-proxy-autoconfig', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(pac) });
+        res.end(pac);
         return;
       }
       this.answer(res, new PinholeError('PINHOLE_BAD_REQUEST', 'This is the Pinhole local proxy: send absolute-URI requests (http://host/path) or CONNECT.'));
