@@ -45,20 +45,18 @@ export const useEngineState = (client: Client): [EngineState, () => Promise<void
   };
 
   useEffect(() => {
+    // Throughput is sampled once a second from the poll below, so every point covers the same span.
     let last: { time: number; bytes: number } | undefined;
-    const addStats = (stats: EngineStats): void => {
+    const addStats = (stats: EngineStats): void => setState((s) => ({ ...s, stats }));
+    const sample = (stats: EngineStats): void => {
       const now = Date.now();
       const bytes = stats.bytesUp + stats.bytesDown;
+      const previous = last;
+      last = { time: now, bytes };
       setState((s) => {
-        let throughput = s.throughput;
-        if (last && now - last.time >= 400) {
-          const rate = Math.max(0, ((bytes - last.bytes) * 1000) / (now - last.time));
-          throughput = [...s.throughput, { time: now, rate }].slice(-MAX_SAMPLES);
-          last = { time: now, bytes };
-        } else if (!last) {
-          last = { time: now, bytes };
-        }
-        return { ...s, stats, throughput };
+        if (!previous || now <= previous.time) return { ...s, stats };
+        const rate = Math.max(0, ((bytes - previous.bytes) * 1000) / (now - previous.time));
+        return { ...s, stats, throughput: [...s.throughput, { time: now, rate }].slice(-MAX_SAMPLES) };
       });
     };
     const disposers = [
@@ -74,13 +72,13 @@ export const useEngineState = (client: Client): [EngineState, () => Promise<void
     ];
     void Promise.all([client.getStatus(), client.getStats(), client.getLog({}), client.getApps(), client.getSettings(), client.listProfiles(), client.getInfo()]).then(
       ([status, stats, log, apps, settings, profiles, info]) => {
-        addStats(stats);
+        sample(stats);
         setState((s) => ({ ...s, status, apps, settings, profiles, info, log: log.lines.slice(-MAX_LOG) }));
       },
       () => undefined,
     );
     const timer = setInterval(() => {
-      void client.getStats().then(addStats, () => undefined);
+      void client.getStats().then(sample, () => undefined);
     }, 1000);
     return () => {
       clearInterval(timer);

@@ -276,8 +276,10 @@ export const ProfilesView = ({ client, state, incomingLink }: { client: Client; 
           {profiles.map((p) => (
             <li key={p.id} className="list-item" data-testid="profile-item">
               <div className="list-main">
-                <strong>{p.name}</strong>
-                {p.isDefault && <span className="badge">{t('profiles.default')}</span>}
+                <div className="list-title">
+                  <strong>{p.name}</strong>
+                  {p.isDefault && <span className="badge">{t('profiles.default')}</span>}
+                </div>
                 <span className="muted small">
                   {p.user} @ {p.endpoints[0]} · {t(`trust.${p.trust.kind}`)} ·{' '}
                   {p.hasPassword ? t('profiles.passwordStored') : <span className="error-text">{t('profiles.passwordMissing')}</span>}

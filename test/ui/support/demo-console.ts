@@ -27,7 +27,7 @@ setInterval(() => {
   engine.stats = { ...engine.stats, openTunnels: 2 + (tick % 4), totalTunnels: engine.stats.totalTunnels + 1, bytesUp: engine.stats.bytesUp + burst / 8, bytesDown: engine.stats.bytesDown + burst, rttMs: 38 + (tick % 7), gatewayConnections: 1 };
   engine.emit('stats', engine.stats);
   if (tick % 2 === 0) engine.addLog(tick % 10 === 0 ? 'warn' : 'info', tick % 10 === 0 ? 'The destination answered slowly.' : 'Tunnel opened.', { target: `api.acme.example:443`, app: '/usr/bin/firefox', connId: tick });
-  if (tick === 3) {
+  if (engine.apps.length === 0) {
     engine.apps = [
       { path: '/usr/bin/firefox', name: 'firefox', lastSeen: Date.now(), connections: 12 },
       { path: '/usr/bin/curl', name: 'curl', lastSeen: Date.now(), connections: 3 },
