@@ -1,0 +1,128 @@
+/**
+ * Port 443 shared: the accept pipeline in front of the gateway's own TLS service (sslh + haproxy
+ * in one). For each accepted connection:
+ *
+ *   PROXY header (only from --trusted-proxy addresses; from anyone else it is refused)
+ *   -> sniff the first bytes (TLS ClientHello / SSH / HTTP / OpenVPN / custom, with a timeout)
+ *   -> chooseRoute
+ *   -> pass through untouched to a backend (optionally after a PROXY v1/v2 header of our own)
+ *      or terminate: hand the socket, its bytes put back, to the gateway's TLS server.
+ *
+ * Bytes between sockets are a plain pipe; nothing here looks at them after the first read.
+ */
+import { isIPv4, type BlockList, type Socket } from 'node:net';
+import type { Logger } from '../../shared/log.js';
+import {
+  PROBES,
+  chooseRoute,
+  parseProxyHeader,
+  readProxyHeader,
+  sniff,
+  type Probe,
+  type RouteTable,
+} from '../sniff/index.js';
+import { formatClient, setClientAddress, type ClientAddress } from './client-address.js';
+import type { MuxTarget } from './config.js';
+import { passThrough } from './pass-through.js';
+
+export interface MultiplexerOptions {
+  readonly table: RouteTable<MuxTarget>;
+  /** Names whose TLS the gateway terminates (its own hostname). */
+  readonly ownNames: readonly string[];
+  /** Balancers allowed to send PROXY headers; unset means nobody is. */
+  readonly trustedProxies?: BlockList;
+  readonly sniffTimeoutMs?: number;
+  readonly proxyHeaderTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly probes?: readonly Probe[];
+  readonly logger: Logger;
+  /** The gateway's own TLS service: receives the socket paused, with the sniffed bytes put back. */
+  readonly terminate: (socket: Socket) => void;
+}
+
+export interface MultiplexerStats {
+  accepted: number;
+  terminated: number;
+  passedThrough: number;
+  closed: number;
+  refusedProxyHeaders: number;
+}
+
+const peerAddress = (socket: Socket): string => {
+  const address = socket.remoteAddress ?? '';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped?.[1] ?? address;
+};
+
+const looksLikeProxyHeader = (head: Buffer): boolean => head.length >= 6 && parseProxyHeader(head).kind !== 'invalid';
+
+export class Multiplexer {
+  readonly stats: MultiplexerStats = { accepted: 0, terminated: 0, passedThrough: 0, closed: 0, refusedProxyHeaders: 0 };
+  private nextConn = 1;
+  private readonly passThrough = new Set<Socket>();
+
+  constructor(private readonly options: MultiplexerOptions) {}
+
+  /** Use as the listening server's connection handler. Never throws; every path ends the socket or hands it on. */
+  accept(socket: Socket): void {
+    this.stats.accepted++;
+    socket.on('error', () => socket.destroy());
+    this.route(socket).catch((err: unknown) => {
+      this.options.logger.warn({ err }, 'A connection could not be routed.');
+      socket.destroy();
+    });
+  }
+
+  /** Stop pass-through connections (the gateway drains its own tunnels). */
+  closeAll(): void {
+    for (const s of this.passThrough) s.destroy();
+  }
+
+  private async route(socket: Socket): Promise<void> {
+    const { logger } = this.options;
+    const connId = `m${this.nextConn++}`;
+    const peer = peerAddress(socket);
+    let client: ClientAddress = { address: peer, port: socket.remotePort ?? 0, viaProxyHeader: false };
+    const trusted = this.options.trustedProxies?.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6') === true;
+    if (trusted) {
+      const read = await readProxyHeader(socket, { timeoutMs: this.options.proxyHeaderTimeoutMs ?? 5_000 });
+      if (read.result !== 'header') {
+        this.stats.closed++;
+        logger.warn(
+          { connId, peer, reason: read.result === 'invalid' ? read.reason : read.result },
+          'A connection from a trusted proxy did not start with a valid PROXY header; it was closed.',
+        );
+        socket.destroy();
+        return;
+      }
+      const source = read.header.command === 'proxy' ? read.header.source : undefined;
+      if (source !== undefined) client = { address: source.address, port: source.port, viaProxyHeader: true };
+    }
+    setClientAddress(socket, client);
+
+    const verdict = await sniff(socket, { probes: this.options.probes ?? PROBES, timeoutMs: this.options.sniffTimeoutMs ?? 2_000 });
+    if (!trusted && looksLikeProxyHeader(verdict.head)) {
+      this.stats.refusedProxyHeaders++;
+      logger.warn({ connId, peer }, 'A PROXY protocol header came from an address that is not a trusted proxy; the connection was refused.');
+      socket.destroy();
+      return;
+    }
+    const decision = chooseRoute(verdict, this.options.table, this.options.ownNames);
+    switch (decision.kind) {
+      case 'terminate':
+        this.stats.terminated++;
+        this.options.terminate(socket);
+        return;
+      case 'close':
+        this.stats.closed++;
+        logger.info({ connId, client: formatClient(client), reason: decision.reason }, 'A connection was closed without a route.');
+        socket.destroy();
+        return;
+      case 'forward':
+        this.stats.passedThrough++;
+        this.passThrough.add(socket);
+        socket.once('close', () => this.passThrough.delete(socket));
+        passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs });
+    }
+  }
+}
