@@ -8,7 +8,7 @@ import { PinholeError, toWire } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { composeHost } from '../console/compose.js';
 import { ensureRendererBuilt } from '../console/renderer-build.js';
-import { startConsole } from '../console/server.js';
+import { parseConsoleListen, startConsole } from '../console/server.js';
 
 const USAGE = 'usage: pinhole console [--listen 127.0.0.1:PORT]';
 
@@ -21,6 +21,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     listen = values.listen;
+    if (listen !== undefined) parseConsoleListen(listen);
   } catch (error) {
     process.stderr.write(`pinhole console: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
     return 2;

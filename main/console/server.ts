@@ -84,13 +84,17 @@ export const contentSecurityPolicy = (origin: string): string =>
     "object-src 'none'",
   ].join('; ');
 
-export const startConsole = async (options: ConsoleOptions): Promise<RunningConsole> => {
-  const text = options.listen ?? '127.0.0.1:0';
-  // Port 0 (pick a free one) is fine here, unlike in a gateway endpoint.
+/** `--listen`: a loopback address and a port (0 picks a free one); anything else is a usage error. */
+export const parseConsoleListen = (text: string): { host: string; port: number } => {
   const listen = text.endsWith(':0') ? { ...parseEndpoint(`${text.slice(0, -2)}:1`), port: 0 } : parseEndpoint(text);
   if (!listen?.host || !['127.0.0.1', '::1', 'localhost'].includes(listen.host)) {
     throw new PinholeError('PINHOLE_USAGE', 'The console listens on a loopback address only, e.g. --listen 127.0.0.1:7777.');
   }
+  return { host: listen.host, port: listen.port };
+};
+
+export const startConsole = async (options: ConsoleOptions): Promise<RunningConsole> => {
+  const listen = parseConsoleListen(options.listen ?? '127.0.0.1:0');
   const token = options.token ?? randomBytes(24).toString('base64url');
   let tokenUsed = false;
   const sessions = new Set<string>();
