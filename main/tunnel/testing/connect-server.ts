@@ -3,7 +3,7 @@
  * HTTP/2 CONNECT streams and HTTP/1.1 CONNECT on the same port, Basic auth, refusals with a
  * `Pinhole-Error` code, and a count of TLS connections so tests can prove multiplexing.
  */
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type ServerHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
@@ -15,6 +15,8 @@ export interface ConnectServer {
   port: number;
   tlsConnections: number;
   streams: number;
+  /** Sends GOAWAY on every HTTP/2 session (a gateway shutting down gracefully). */
+  goaway(): void;
   /** Destroys every open connection at once: "the gateway vanished". */
   vanish(): void;
   stop(): Promise<void>;
@@ -34,6 +36,7 @@ export const startConnectServer = async (options: ConnectServerOptions): Promise
   const expected = `Basic ${Buffer.from(`${options.user}:${options.password}`).toString('base64')}`;
   const sockets = new Set<Socket>();
   const state = { tlsConnections: 0, streams: 0 };
+  const h2Sessions = new Set<ServerHttp2Session>();
   // HTTP/1.1 only: a plain TLS server with no ALPN at all, as stunnel in front of Squid.
   const server: Http2SecureServer | HttpsServer = options.http1Only
     ? createHttpsServer({ cert: options.cert, key: options.key })
@@ -42,6 +45,10 @@ export const startConnectServer = async (options: ConnectServerOptions): Promise
     state.tlsConnections += 1;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('session', (session: ServerHttp2Session) => {
+    h2Sessions.add(session);
+    session.once('close', () => h2Sessions.delete(session));
   });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -127,6 +134,9 @@ export const startConnectServer = async (options: ConnectServerOptions): Promise
     },
     get streams() {
       return state.streams;
+    },
+    goaway() {
+      for (const session of h2Sessions) session.goaway();
     },
     vanish() {
       for (const socket of sockets) socket.destroy();

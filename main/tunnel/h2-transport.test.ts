@@ -1,0 +1,104 @@
+/**
+ * The HTTP/2 transport on its own, against the small CONNECT server: many streams on one TLS
+ * connection, GOAWAY handled without the user noticing, PING round trips, refusals by code.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Duplex } from 'node:stream';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createLogger } from '../../shared/log.js';
+import { PinholeError } from '../../shared/errors.js';
+import { makeSelfSignedCertificate, type TestCertificate } from '../../test/support/certs.js';
+import { H2Transport } from './h2-transport.js';
+import { openTransport } from './negotiate.js';
+import { startConnectServer, type ConnectServer } from './testing/connect-server.js';
+import type { GatewayDialOptions } from './transport.js';
+
+let cert: TestCertificate;
+let echo: Server;
+let echoPort: number;
+let server: ConnectServer;
+
+before(async () => {
+  cert = await makeSelfSignedCertificate({ commonName: 'gw.example.test', altNames: ['gw.example.test'] });
+  echo = createServer((socket) => socket.pipe(socket));
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
+  echoPort = (echo.address() as AddressInfo).port;
+  server = await startConnectServer({ cert: cert.cert, key: cert.key, user: 'alice', password: 'pw' });
+});
+after(async () => {
+  await server.stop();
+  await new Promise((resolve) => echo.close(resolve));
+});
+
+const options = (): GatewayDialOptions => ({
+  endpoints: [{ host: '127.0.0.1', port: server.port }],
+  serverName: 'gw.example.test',
+  trust: { kind: 'pin', pin: cert.sha256 },
+  user: 'alice',
+  password: 'pw',
+  logger: createLogger({ name: 'test', level: 'silent' }),
+});
+
+const roundTrip = (stream: Duplex, text: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let got = '';
+    stream.on('data', (chunk: Buffer) => {
+      got += chunk.toString();
+      if (got.length >= text.length) resolve(got);
+    });
+    stream.once('error', reject);
+    stream.write(text);
+  });
+
+test('a hundred CONNECT streams share one warm TLS connection, and PING measures the round trip', async () => {
+  const before = server.tlsConnections;
+  const transport = await openTransport('h2', options());
+  try {
+    assert.equal(transport.kind, 'h2');
+    const streams = await Promise.all(Array.from({ length: 100 }, () => transport.open({ host: '127.0.0.1', port: echoPort })));
+    const replies = await Promise.all(streams.map((s, i) => roundTrip(s, `stream ${i}`)));
+    replies.forEach((reply, i) => assert.equal(reply, `stream ${i}`));
+    for (const s of streams) s.destroy();
+    assert.equal(server.tlsConnections - before, 1);
+    assert.equal(transport.stats().gatewayConnections, 1);
+    const deadline = Date.now() + 5_000;
+    while (transport.stats().rttMs === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(typeof transport.stats().rttMs, 'number');
+  } finally {
+    await transport.close();
+  }
+});
+
+test('after a GOAWAY the open stream keeps working and the next tunnel rides a fresh connection', async () => {
+  const transport = new H2Transport(options());
+  try {
+    const first = await transport.open({ host: '127.0.0.1', port: echoPort });
+    assert.equal(await roundTrip(first, 'before'), 'before');
+    const before = server.tlsConnections;
+    server.goaway();
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await transport.open({ host: '127.0.0.1', port: echoPort });
+    assert.equal(await roundTrip(second, 'after'), 'after');
+    assert.equal(server.tlsConnections - before, 1, 'one new TLS connection');
+    first.removeAllListeners('data');
+    assert.equal(await roundTrip(first, 'still'), 'still', 'the stream opened before GOAWAY still works');
+    first.destroy();
+    second.destroy();
+  } finally {
+    await transport.close();
+  }
+});
+
+test('a refusal is a PinholeError with the code the gateway sent', async () => {
+  const transport = new H2Transport(options());
+  try {
+    await assert.rejects(transport.open({ host: '127.0.0.1', port: 9 }), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_PORT_FORBIDDEN' && err.status === 403);
+  } finally {
+    await transport.close();
+  }
+});
+
+test('the wss transport is a clear configuration error until it is built in', async () => {
+  await assert.rejects(openTransport('wss', options()), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_CONFIG_INVALID');
+});
