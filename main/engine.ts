@@ -150,6 +150,7 @@ export class Engine implements EngineApi {
         trust: target.trust,
         user: target.user,
         password,
+        wsPath: target.wsPath,
         logger: this.logger,
         ...(options.upstreamProxy ? { upstreamProxy: options.upstreamProxy } : {}),
       });

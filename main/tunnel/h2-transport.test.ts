@@ -98,7 +98,3 @@ test('a refusal is a PinholeError with the code the gateway sent', async () => {
     await transport.close();
   }
 });
-
-test('the wss transport is a clear configuration error until it is built in', async () => {
-  await assert.rejects(openTransport('wss', options()), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_CONFIG_INVALID');
-});

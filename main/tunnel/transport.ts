@@ -46,7 +46,7 @@ export interface TransportStats {
  * 'up' when a connection to the gateway is (re-)established.
  */
 export interface Transport extends EventEmitter {
-  readonly kind: 'h1' | 'h2';
+  readonly kind: 'h1' | 'h2' | 'wss';
   open(target: TunnelTarget): Promise<Duplex>;
   /** HTTP/1.1 only: a connection to the gateway for one absolute-URI request, and its credentials. */
   proxyConnection?(): Promise<Duplex>;

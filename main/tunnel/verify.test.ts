@@ -17,7 +17,7 @@ import { certificateSha256, INSECURE_WARNING, pinMatches, tlsOptionsFor, warnIfI
 let cert: TestCertificate;
 let server: Server;
 let port: number;
-const serverNames: Array<string | false> = [];
+const serverNames: Array<string | false | null> = [];
 
 before(async () => {
   cert = await makeSelfSignedCertificate({ commonName: 'gw.example.test', altNames: ['gw.example.test'] });
