@@ -1,0 +1,245 @@
+/**
+ * Port 443 shared, proven with real clients against the gateway's multiplexer front
+ * (gateway/mux/*, assembled by test/support/mux-front.ts): SSH (ssh-keyscan, ssh login, SSH
+ * inside TLS), SNI pass-through to another TLS server, plain HTTP, the web site behind TLS,
+ * OpenVPN, WebSocket tunnels, and HAProxy's PROXY v2 in front.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { encodeProxyV2 } from '../../gateway/sniff/index.js';
+import { createLogger } from '../../shared/log.js';
+import { WssTransport } from '../../main/tunnel/wss-transport.js';
+import { makeSelfSignedCertificate, type TestCertificate } from '../support/certs.js';
+import { startHaproxy } from '../support/haproxy.js';
+import { startMuxFront, type MuxFront } from '../support/mux-front.js';
+import type { MuxFlagValues } from '../../gateway/mux/config.js';
+import { INITIALIZED, makeOpenvpnCerts, startOpenvpnClient, startOpenvpnServer, type OpenvpnCerts, type RunningOpenvpn } from '../support/openvpn.js';
+import { Peers, explainFailure, runCommand, waitUntil } from '../support/processes.js';
+import { startSshd, type RunningSshd } from '../support/sshd.js';
+
+const OWN = 'gw.example.test';
+const OTHER = 'other.test';
+const peers = new Peers();
+let gwCert: TestCertificate;
+let otherCert: TestCertificate;
+let sshd: RunningSshd;
+let otherTls: TlsServer;
+let plainHttp: HttpServer;
+let site: HttpServer;
+const siteSaw: IncomingHttpHeaders[] = [];
+let vpnCerts: OpenvpnCerts;
+let vpn: RunningOpenvpn;
+let echo: Server;
+let front: MuxFront;
+
+const portOf = (s: { address(): AddressInfo | string | null }): number => (s.address() as AddressInfo).port;
+const listen = async <T extends { listen(port: number, host: string, cb: () => void): unknown }>(server: T): Promise<T> => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+};
+
+before(async () => {
+  [gwCert, otherCert, sshd, vpnCerts] = await Promise.all([
+    makeSelfSignedCertificate({ commonName: OWN, altNames: [OWN] }),
+    makeSelfSignedCertificate({ commonName: OTHER, altNames: [OTHER] }),
+    startSshd(),
+    makeOpenvpnCerts(),
+  ]);
+  peers.add(sshd);
+  vpn = peers.add(await startOpenvpnServer(vpnCerts));
+  otherTls = await listen(createTlsServer({ cert: otherCert.cert, key: otherCert.key }, (s) => s.end('hello from other.test\n')));
+  plainHttp = await listen(createHttpServer((_req, res) => res.end('plain http backend\n')));
+  site = await listen(
+    createHttpServer((req, res) => {
+      siteSaw.push(req.headers);
+      res.setHeader('content-type', 'text/plain');
+      res.end(`the web site answers ${req.method} ${req.url}\n`);
+    }),
+  );
+  echo = await listen(createNetServer((s) => s.pipe(s)));
+  peers.defer(() => {
+    for (const s of [otherTls, plainHttp, site, echo]) s.close();
+  });
+  front = peers.add(await startMuxFront({ cert: gwCert, ownName: OWN, flags: routes() }));
+});
+after(() => peers.close());
+
+const routes = (): MuxFlagValues => ({
+  ssh: `127.0.0.1:${sshd.port}`,
+  openvpn: `127.0.0.1:${vpn.port}`,
+  http: `127.0.0.1:${portOf(plainHttp)}`,
+  web: `127.0.0.1:${portOf(site)}`,
+  sni: [`${OTHER}=127.0.0.1:${portOf(otherTls)}`],
+  'sniff-timeout': '1000',
+});
+
+const fingerprintVia = (port: number, servername: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+      const der = socket.getPeerCertificate().raw;
+      socket.destroy();
+      resolve(createHash('sha256').update(der).digest('hex').toUpperCase());
+    });
+    socket.once('error', reject);
+  });
+
+const httpGet = (port: number, path: string, localAddress?: string): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, ...(localAddress ? { localAddress } : {}), agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+
+test('ssh-keyscan, which waits for the server to speak first, gets the real sshd host key through the shared port', () =>
+  explainFailure(peers, async () => {
+    const scan = await runCommand('ssh-keyscan', { args: ['-T', '15', '-t', 'ed25519', '-p', String(front.port), '127.0.0.1'] });
+    assert.ok(scan.stdout.includes(sshd.hostKey), `ssh-keyscan printed the sshd host key:\n${scan.stdout}\n${scan.stderr}`);
+  }));
+
+test('an ssh login with a test key runs a command through the shared port', () =>
+  explainFailure(peers, async () => {
+    const result = await sshd.ssh(['-p', String(front.port), 'root@127.0.0.1', 'echo', 'hi from sshd']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'hi from sshd');
+  }));
+
+test('SSH carried inside TLS to the gateway name (openssl s_client as ProxyCommand) reaches sshd', () =>
+  explainFailure(peers, async () => {
+    const proxyCommand = `openssl s_client -quiet -verify_quiet -connect 127.0.0.1:${front.port} -servername ${OWN}`;
+    const result = await sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'inside tls']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'inside tls');
+    await waitUntil(() => front.records.some((r) => r['route'] === 'ssh-in-tls'), 10_000, 'a log line naming the ssh-in-tls route');
+  }));
+
+test('TLS for another name passes through untouched: the client sees that server certificate, while the gateway name still gets the gateway', () =>
+  explainFailure(peers, async () => {
+    const [other, own] = await Promise.all([fingerprintVia(front.port, OTHER), fingerprintVia(front.port, OWN)]);
+    assert.equal(other, otherCert.sha256, 'the SNI route was not terminated by the gateway');
+    assert.equal(own, gwCert.sha256, 'the gateway name is terminated by the gateway');
+    const openssl = await runCommand('openssl', {
+      args: ['s_client', '-connect', `127.0.0.1:${front.port}`, '-servername', OTHER, '-brief', '-ign_eof'],
+      stdin: '',
+    });
+    assert.match(openssl.stdout + openssl.stderr, /hello from other\.test/);
+  }));
+
+test('plain HTTP on the shared port reaches the --http backend', () =>
+  explainFailure(peers, async () => {
+    const res = await httpGet(front.port, '/');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'plain http backend\n');
+  }));
+
+test('a browser-like HTTPS request to the gateway name gets the --web site, with X-Forwarded-For and -Proto', () =>
+  explainFailure(peers, async () => {
+    const before = siteSaw.length;
+    const curl = await runCommand('curl', {
+      args: ['-sS', '-k', '--resolve', `${OWN}:${front.port}:127.0.0.1`, `https://${OWN}:${front.port}/index.html`],
+    });
+    assert.equal(curl.code, 0, curl.stderr);
+    assert.equal(curl.stdout.trim(), 'the web site answers GET /index.html');
+    const saw = siteSaw.slice(before).at(-1);
+    assert.equal(saw?.['x-forwarded-for'], '127.0.0.1');
+    assert.equal(saw?.['x-forwarded-proto'], 'https');
+    assert.equal(saw?.['host'], `${OWN}:${front.port}`);
+  }));
+
+test('a real OpenVPN client reaches the real OpenVPN server in TCP mode through the shared port', () =>
+  explainFailure(peers, async () => {
+    const client = peers.watch(startOpenvpnClient(vpnCerts, front.port));
+    try {
+      await client.waitForLine((l) => l.text.includes(INITIALIZED), 30_000, INITIALIZED);
+      await vpn.program.waitForLine((l) => l.text.includes(INITIALIZED), 10_000, `${INITIALIZED} on the server`);
+    } finally {
+      await client.stop('SIGTERM', 5_000);
+    }
+    await waitUntil(() => front.records.find((r) => r['route'] === 'openvpn'), 10_000, 'a pass-through log line for the openvpn route');
+  }));
+
+test('a WebSocket tunnel on the tunnel path carries a TCP echo', () =>
+  explainFailure(peers, async () => {
+    const transport = new WssTransport({
+      endpoints: [{ host: '127.0.0.1', port: front.port }],
+      serverName: OWN,
+      trust: { kind: 'pin', pin: gwCert.sha256 },
+      user: 'tester',
+      password: 'unused',
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      poolSize: 0,
+    });
+    try {
+      const stream = await transport.open({ host: '127.0.0.1', port: portOf(echo) });
+      const back = await new Promise<string>((resolve, reject) => {
+        let got = '';
+        stream.on('data', (c: Buffer) => {
+          got += c.toString();
+          if (got.length >= 11) resolve(got);
+        });
+        stream.once('error', reject);
+        stream.write('echo via ws');
+      });
+      stream.destroy();
+      assert.equal(back, 'echo via ws');
+    } finally {
+      await transport.close();
+    }
+  }));
+
+test('behind HAProxy with send-proxy-v2, the gateway logs the original client address and the web site sees it', () =>
+  explainFailure(peers, async () => {
+    // Only haproxy (127.0.0.1) may send PROXY headers to this gateway.
+    const balanced = peers.add(await startMuxFront({ cert: gwCert, ownName: OWN, flags: { ...routes(), 'trusted-proxy': ['127.0.0.1/32'] } }));
+    const haproxy = peers.add(await startHaproxy({ backendPort: balanced.port }));
+    const res = await httpGet(haproxy.port, '/via-haproxy', '127.0.0.2');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'plain http backend\n');
+    const record = await waitUntil(
+      () => balanced.records.find((r) => r['msg'] === 'A pass-through connection ended.' && r['route'] === 'http' && String(r['client']).startsWith('127.0.0.2:')),
+      10_000,
+      'a pass-through line naming client 127.0.0.2',
+    );
+    assert.ok(record);
+    const before = siteSaw.length;
+    const curl = await runCommand('curl', {
+      args: ['-sS', '-k', '--interface', '127.0.0.2', '--resolve', `${OWN}:${haproxy.port}:127.0.0.1`, `https://${OWN}:${haproxy.port}/behind-haproxy`],
+    });
+    assert.equal(curl.code, 0, curl.stderr);
+    assert.equal(siteSaw.slice(before).at(-1)?.['x-forwarded-for'], '127.0.0.2', 'the web site sees the original client, not haproxy');
+    const direct = await new Promise<string>((resolve) => {
+      const socket = netConnect({ host: '127.0.0.1', port: balanced.port }, () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString()));
+      socket.once('close', () => resolve(got));
+      socket.once('error', () => undefined);
+    });
+    assert.equal(direct, '', 'a connection from the trusted address without a PROXY header is closed');
+    assert.ok(balanced.records.some((r) => String(r['msg']).includes('did not start with a valid PROXY header')));
+  }));
+
+test('a PROXY header from an address that is not a trusted proxy is refused and logged', () =>
+  explainFailure(peers, async () => {
+    const before = front.multiplexer.stats.refusedProxyHeaders;
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = netConnect({ host: '127.0.0.1', port: front.port, localAddress: '127.0.0.2' }, () => {
+        socket.write(encodeProxyV2({ address: '203.0.113.9', port: 4444 }, { address: '127.0.0.1', port: front.port }));
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      });
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString()));
+      socket.once('close', () => resolve(got));
+      socket.once('error', () => undefined);
+    });
+    assert.equal(outcome, '', 'nothing was answered');
+    assert.equal(front.multiplexer.stats.refusedProxyHeaders, before + 1);
+    assert.ok(front.records.some((r) => String(r['msg']).includes('not a trusted proxy') && r['peer'] === '127.0.0.2'));
+  }));
