@@ -45,6 +45,8 @@ export const ERRORS = {
     sentence: 'This desktop is not recognised, so Pinhole cannot set the system proxy; use the shell export line instead.',
   },
   PINHOLE_DISK_FULL: { status: 507, sentence: 'The disk is full; nothing was changed.' },
+  PINHOLE_PASSPHRASE_WRONG: { status: 403, sentence: 'The passphrase does not open the encrypted secrets file.' },
+  PINHOLE_WRITE_FAILED: { status: 500, sentence: 'A settings file could not be written; nothing was changed.' },
   PINHOLE_CONTRACT_INVALID: { status: 400, sentence: 'The message does not match the contract.' },
   PINHOLE_CONSOLE_FORBIDDEN: { status: 403, sentence: 'The console token or origin is not valid.' },
   PINHOLE_INTERNAL: { status: 500, sentence: 'Something went wrong inside Pinhole.' },
