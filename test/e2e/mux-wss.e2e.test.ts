@@ -1,0 +1,134 @@
+/**
+ * WebSocket tunnels end to end with the real programs: `pinhole connect --transport wss` carries
+ * CONNECT and absolute-URI requests and a 16 MiB download through the gateway's tunnel path;
+ * `pinhole forward -L` carries a TCP echo; a destination outside --restrict-to is refused with a
+ * clear error, both for the application and in the forward's log.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Server } from 'node:net';
+import { deterministicSha256, startOrigin, type Origin } from '../support/origin.js';
+import { startClient, type RunningClient } from '../support/client.js';
+import { startGateway, type RunningGateway } from '../support/gateway.js';
+import { Peers, Program, explainFailure, listenPortOf, pinholeBin, waitUntil } from '../support/processes.js';
+import { openTunnel, requestThroughProxy } from '../support/proxy-requests.js';
+
+const peers = new Peers();
+let origin: Origin;
+let echo: Server;
+let echoPort: number;
+let gateway: RunningGateway;
+let client: RunningClient;
+let link: string;
+
+before(async () => {
+  origin = peers.add(await startOrigin());
+  echo = createNetServer((s) => s.pipe(s));
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  echoPort = (echo.address() as AddressInfo).port;
+  peers.defer(() => echo.close());
+  gateway = peers.add(
+    await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`, `127.0.0.1:${origin.httpPort}`, `127.0.0.1:${echoPort}`] }),
+  );
+  link = await gateway.provision();
+  const user = gateway.users[0]!;
+  client = peers.add(
+    await startClient({
+      server: `127.0.0.1:${gateway.port}`,
+      user: user.name,
+      password: user.password,
+      pin: gateway.fingerprint,
+      serverName: gateway.hostname,
+      extraArgs: ['--transport', 'wss'],
+    }),
+  );
+});
+after(() => peers.close());
+
+const https = (path: string): string => `https://127.0.0.1:${origin.httpsPort}${path}`;
+const http = (path: string): string => `http://127.0.0.1:${origin.httpPort}${path}`;
+
+test('with transport wss, an HTTPS request by CONNECT reaches the origin through a WebSocket tunnel', () =>
+  explainFailure(peers, async () => {
+    const res = await requestThroughProxy({ proxy: { port: client.port }, url: https('/hello'), ca: origin.certificate.cert });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'hello from the origin\n');
+    const record = await waitUntil(
+      () => gateway.accessLog().find((r) => r['target'] === `127.0.0.1:${origin.httpsPort}` && r['proto'] === 'wss'),
+      10_000,
+      'an access log line with proto wss',
+    );
+    assert.equal(record['user'], 'alice');
+  }));
+
+test('with transport wss, a plain HTTP request by absolute URI reaches the origin with its body', () =>
+  explainFailure(peers, async () => {
+    const res = await requestThroughProxy({ proxy: { port: client.port }, url: http('/echo?via=wss'), method: 'POST', body: 'carried in a websocket' });
+    assert.equal(res.status, 200);
+    const echoed = JSON.parse(res.body.toString()) as { url: string; body: string };
+    assert.equal(echoed.url, '/echo?via=wss');
+    assert.equal(echoed.body, 'carried in a websocket');
+  }));
+
+test('with transport wss, a 16 MiB HTTPS download arrives complete and unchanged', () =>
+  explainFailure(peers, async () => {
+    const length = 16 * 1024 * 1024;
+    const res = await requestThroughProxy({ proxy: { port: client.port }, url: https(`/bytes/${length}`), sink: 'hash', timeoutMs: 50_000 });
+    assert.equal(res.status, 200);
+    assert.equal(res.bytes, length);
+    assert.equal(res.sha256, deterministicSha256(length));
+  }));
+
+test('with transport wss, a destination outside --restrict-to is refused with 403 and the gateway code', () =>
+  explainFailure(peers, async () => {
+    const reply = await openTunnel({ proxy: { port: client.port }, target: '127.0.0.1:9' });
+    reply.socket.destroy();
+    assert.equal(reply.status, 403);
+    assert.equal(reply.headers['pinhole-error'], 'PINHOLE_DEST_FORBIDDEN');
+  }));
+
+const startForward = async (spec: string, extra: string[] = []): Promise<{ program: Program; port: number }> => {
+  const program = peers.watch(new Program(pinholeBin, { name: 'pinhole-forward', args: ['forward', '-L', spec, link, '--transport', 'wss', ...extra] }));
+  peers.defer(() => program.stop('SIGTERM', 5_000));
+  const record = await program.waitForLog((r) => r.msg === 'The forward is listening.', 20_000, '"The forward is listening."');
+  return { program, port: listenPortOf(record) };
+};
+
+const echoThrough = (port: number, text: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port }, () => socket.write(text));
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString();
+      if (got.length >= text.length) {
+        socket.destroy();
+        resolve(got);
+      }
+    });
+    socket.once('close', () => resolve(got));
+    socket.once('error', reject);
+  });
+
+test('pinhole forward -L carries a TCP echo through a WebSocket tunnel', () =>
+  explainFailure(peers, async () => {
+    const forward = await startForward(`0:127.0.0.1:${echoPort}`);
+    assert.equal(await echoThrough(forward.port, 'ping through the forward'), 'ping through the forward');
+    const stopped = await forward.program.stop('SIGTERM', 10_000);
+    assert.equal(stopped.code, 0, 'SIGTERM is a graceful stop');
+  }));
+
+test('pinhole forward to a destination outside --restrict-to closes the connection and says why', () =>
+  explainFailure(peers, async () => {
+    const forward = await startForward('0:127.0.0.1:9');
+    assert.equal(await echoThrough(forward.port, 'nobody hears this'), '', 'nothing comes back');
+    const warning = await forward.program.waitForLog((r) => r['code'] === 'PINHOLE_DEST_FORBIDDEN', 10_000, 'a PINHOLE_DEST_FORBIDDEN log line');
+    assert.match(String(warning.msg), /does not allow/);
+  }));
+
+test('pinhole forward with a malformed -L exits 2 with one line saying what is wrong', () =>
+  explainFailure(peers, async () => {
+    const program = new Program(pinholeBin, { name: 'pinhole-forward-bad', args: ['forward', '-L', '8022:host', link] });
+    const status = await program.exited;
+    assert.equal(status.code, 2);
+    assert.match(program.stderr.split('\n')[0] ?? '', /^pinhole forward: -L 8022:host: .*expected \[BIND:\]PORT:HOST:PORT/);
+  }));
