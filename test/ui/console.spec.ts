@@ -97,7 +97,9 @@ test('a new user imports a link, connects, sees traffic and logs, routes an app,
   await expect(page.getByText('Default', { exact: true })).toBeVisible();
   await shot(page, '03-profiles');
 
-  // Connect with the one big switch.
+  // Connect with the one big switch; the log tail grows live while it happens.
+  await page.getByRole('tab', { name: 'Logs' }).click();
+  const linesBefore = await page.getByTestId('log-line').count();
   await page.getByRole('tab', { name: 'Home' }).click();
   const toggle = page.getByRole('switch', { name: 'Connect' });
   await toggle.click();
@@ -118,8 +120,9 @@ test('a new user imports a link, connects, sees traffic and logs, routes an app,
 
   // The log shows what happened, and can be searched.
   await page.getByRole('tab', { name: 'Logs' }).click();
-  await expect(page.getByTestId('log-line').first()).toBeVisible();
+  await expect(page.getByTestId('log-line').filter({ hasText: /Connected to the gateway|connected/i }).first()).toBeVisible();
   const lines = await page.getByTestId('log-line').count();
+  expect(lines).toBeGreaterThan(linesBefore);
   await page.getByRole('searchbox', { name: 'Search the log' }).fill('connected');
   await expect(page.getByTestId('log-line').first()).toBeVisible();
   expect(await page.getByTestId('log-line').count()).toBeLessThanOrEqual(lines);
