@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, type AddressInfo } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type Server as TlsServer } from 'node:tls';
 import { encodeProxyV2 } from '../../gateway/sniff/index.js';
 import { makeSelfSignedCertificate, type TestCertificate } from '../support/certs.js';
 import { startClient, type RunningClient } from '../support/client.js';
@@ -174,7 +174,8 @@ test('behind HAProxy with send-proxy-v2, the access log shows the original clien
     const res = await requestThroughProxy({
       proxy: {
         port: haproxy.port,
-        tls: { servername: balanced.hostname, rejectUnauthorized: false, localAddress: '127.0.0.2', ALPNProtocols: ['http/1.1'] },
+        // tls.connect passes socket.connect() options through: the client's source is 127.0.0.2, haproxy's is 127.0.0.1.
+        tls: { servername: balanced.hostname, rejectUnauthorized: false, localAddress: '127.0.0.2', ALPNProtocols: ['http/1.1'] } as ConnectionOptions,
         auth: { user: user.name, password: user.password },
       },
       url: `http://127.0.0.1:${origin.httpPort}/echo`,
