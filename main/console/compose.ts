@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/log.js';
 import { UiSettingsSchema, type UiSettings, type UiSettingsPatch } from '../../shared/contract.js';
 import type { Profile } from '../../shared/profile.js';
 import { Engine } from '../engine.js';
+import { openSecretStore } from '../keychain/keychain.js';
 import { applySystemProxy, shellExportLine } from '../sysproxy/index.js';
 import { EngineHost, type HostEngine, type HostProfiles, type HostSecrets, type SystemProxyPort } from './host.js';
 import { DEFAULT_UI_SETTINGS } from './memory-deps.js';
@@ -91,8 +92,8 @@ export const readVersion = async (): Promise<string> => {
 };
 
 export const composeHost = async ({ logger, configDir }: ComposeOptions): Promise<ComposedHost> => {
-  const [storeModule, keychainModule] = await Promise.all([load('../profiles/store.js'), load('../keychain/keychain.js')]);
-  const secrets = (await (keychainModule.openSecretStore as (options: Loose) => Promise<HostSecrets>)({ logger, ...(configDir ? { configDir } : {}) })) as HostSecrets;
+  const storeModule = await load('../profiles/store.js');
+  const secrets: HostSecrets = await openSecretStore({ logger, ...(configDir ? { configDir } : {}) });
   const Store = storeModule.ProfileStore as new (options: Loose) => Loose;
   const store = new Store({ logger, secrets, ...(configDir ? { dir: configDir, configDir } : {}) });
   const engine: HostEngine = new Engine({ logger });

@@ -36,7 +36,7 @@ test.beforeEach(async () => {
   app = await _electron.launch({
     executablePath: binary,
     args: [mainScript, '--no-sandbox'],
-    env: { ...process.env, HOME: home, PINHOLE_CONFIG_DIR: join(home, 'config'), PINHOLE_SECRET_STORE: 'encrypted-file', PINHOLE_SECRET_PASSPHRASE: 'electron-test' },
+    env: { ...process.env, HOME: home, PINHOLE_CONFIG_DIR: join(home, 'config'), PINHOLE_SECRETS: 'encrypted-file', PINHOLE_SECRETS_PASSPHRASE: 'electron-test' },
   });
 });
 
