@@ -27,6 +27,14 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/**
+ * Is this HTTP/1.1 request for the proxy (CONNECT, or an absolute URI like `GET http://host/`)
+ * rather than for the web site (origin-form `/path`, or `*`)? A browser talking to the gateway as a
+ * web site always sends origin-form.
+ */
+export const isProxyRequest = (method: string | undefined, url: string | undefined): boolean =>
+  method === 'CONNECT' || (url !== undefined && url !== '*' && !url.startsWith('/'));
+
 export const DECOY_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Welcome</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;color:#333}</style></head>
