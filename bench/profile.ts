@@ -29,7 +29,9 @@ export interface HotFunction {
 
 export interface ProfileSummary {
   file: string;
+  /** Sampled time when the thread was not idle. */
   totalMs: number;
+  idleMs: number;
   top: HotFunction[];
 }
 
@@ -48,11 +50,16 @@ export const summarizeProfile = (profile: CpuProfile, file: string, top = 15): P
   }
   const perFunction = new Map<string, HotFunction>();
   let total = 0;
+  let idle = 0;
   for (const [id, us] of selfUs) {
     const node = byId.get(id);
     if (!node) continue;
-    total += us;
     const name = node.callFrame.functionName || '(anonymous)';
+    if (name === '(idle)') {
+      idle += us;
+      continue;
+    }
+    total += us;
     const where = node.callFrame.url ? `${shortUrl(node.callFrame.url)}:${node.callFrame.lineNumber + 1}` : '';
     const key = `${name}@${where}`;
     const entry = perFunction.get(key) ?? { name, where, selfMs: 0, percent: 0 };
@@ -61,7 +68,7 @@ export const summarizeProfile = (profile: CpuProfile, file: string, top = 15): P
   }
   const list = [...perFunction.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, top);
   for (const entry of list) entry.percent = total > 0 ? (entry.selfMs * 1000 * 100) / total : 0;
-  return { file, totalMs: total / 1000, top: list };
+  return { file, totalMs: total / 1000, idleMs: idle / 1000, top: list };
 };
 
 /** Every profile in `dir`, summarized. */
@@ -72,11 +79,12 @@ export const summarizeProfiles = async (dir: string, top = 15): Promise<ProfileS
     const profile = JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile;
     out.push(summarizeProfile(profile, join(dir, file), top));
   }
-  return out;
+  // The busiest thread first (the main thread; tsx's loader worker is nearly idle).
+  return out.sort((a, b) => b.totalMs - a.totalMs);
 };
 
 export const renderProfile = (summary: ProfileSummary, label: string): string =>
   [
-    `${label}: ${summary.file} (${summary.totalMs.toFixed(0)} ms sampled)`,
+    `${label}: ${summary.file} (${summary.totalMs.toFixed(0)} ms busy, ${summary.idleMs.toFixed(0)} ms idle; share of busy time)`,
     ...summary.top.map((f) => `  ${f.percent.toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}`),
   ].join('\n');

@@ -526,8 +526,9 @@ const profilePinhole = async (stacks: Stacks, options: Options, extra: Extra): P
   const clientProfiles = await summarizeProfiles(clientDir).catch(() => []);
   if (gatewayProfiles.length + clientProfiles.length === 0) throw new Error(`no .cpuprofile was written in ${dir} (did the processes exit gracefully?)`);
   extra.profiles = [...gatewayProfiles, ...clientProfiles];
-  for (const p of gatewayProfiles) process.stdout.write(`\n${renderProfile(p, 'gateway')}\n`);
-  for (const p of clientProfiles) process.stdout.write(`\n${renderProfile(p, 'client')}\n`);
+  // Only the busiest thread of each (the main thread); the rest are in latest.json.
+  if (gatewayProfiles[0]) process.stdout.write(`\n${renderProfile(gatewayProfiles[0], 'gateway')}\n`);
+  if (clientProfiles[0]) process.stdout.write(`\n${renderProfile(clientProfiles[0], 'client')}\n`);
 };
 
 const main = async (): Promise<void> => {
