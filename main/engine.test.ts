@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tlsConnectRaw, type TLSSocket } from 'node:tls';
-import type { Socket } from 'node:net';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { makeSelfSignedCertificate, type TestCertificate } from '../test/support/certs.js';
 import { startOrigin, type Origin } from '../test/support/origin.js';
 import { openTunnel, requestThroughProxy } from '../test/support/proxy-requests.js';
@@ -170,4 +171,46 @@ test('the gateway vanishing mid-download closes the application connection and t
     assert.equal(engine.getStatus().state, 'connected', 'the server is still listening, so the engine gets back');
     const again = await requestThroughProxy({ proxy: proxyOf(listen), url: `https://127.0.0.1:${origin.httpsPort}/hello` });
     assert.equal(again.status, 200);
+  }));
+
+test('through a corporate HTTP proxy: CONNECT to the gateway first (with its own credentials), TLS inside', () =>
+  withServer({}, async (server, engine) => {
+    const seen: string[] = [];
+    const corporate = createHttpServer();
+    const tunnels = new Set<Socket>();
+    corporate.on('connect', (req: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => undefined);
+      tunnels.add(socket);
+      seen.push(`${req.url} ${req.headers['proxy-authorization'] ?? ''}`);
+      if (req.headers['proxy-authorization'] !== `Basic ${Buffer.from('corp:secret').toString('base64')}`) {
+        socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      const upstream = netConnect({ host: '127.0.0.1', port: Number(req.url?.split(':')[1]) }, () => {
+        socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        upstream.pipe(socket).pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      tunnels.add(upstream);
+    });
+    await new Promise<void>((resolve) => corporate.listen(0, '127.0.0.1', () => resolve()));
+    const corporatePort = (corporate.address() as AddressInfo).port;
+    try {
+      await assert.rejects(
+        engine.connect(targetFor(server), user.password, { listen: '127.0.0.1:0', upstreamProxy: { host: '127.0.0.1', port: corporatePort, user: 'corp', password: 'wrong' } }),
+        (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_UPSTREAM_PROXY_FAILED',
+      );
+      const { listen } = await engine.connect(targetFor(server), user.password, {
+        listen: '127.0.0.1:0',
+        upstreamProxy: { host: '127.0.0.1', port: corporatePort, user: 'corp', password: 'secret' },
+      });
+      const res = await requestThroughProxy({ proxy: proxyOf(listen), url: `https://127.0.0.1:${origin.httpsPort}/hello` });
+      assert.equal(res.status, 200);
+      assert.ok(seen.every((line) => line.startsWith(`127.0.0.1:${server.port} `)), 'the corporate proxy only ever sees the gateway as destination');
+    } finally {
+      await engine.disconnect();
+      for (const socket of tunnels) socket.destroy();
+      corporate.closeAllConnections();
+      await new Promise((resolve) => corporate.close(resolve));
+    }
   }));

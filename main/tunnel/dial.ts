@@ -68,9 +68,10 @@ const throughUpstream = (proxy: UpstreamProxy, endpoint: Endpoint): Promise<Sock
       if (reply.status < 200 || reply.status > 299) {
         return fail(new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', `The corporate proxy refused to connect to the gateway (HTTP ${reply.status}).`, { details: { status: reply.status } }));
       }
+      // The proxy must not speak before our TLS ClientHello; anything it did send is handed back.
       const rest = buffered.subarray(reply.headLength);
-      socket.pause();
       if (rest.length > 0) socket.unshift(rest);
+      socket.removeAllListeners('error');
       resolve(socket);
     };
     socket.once('error', (err) => fail(new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', 'The corporate proxy could not be reached.', { cause: err })));
