@@ -46,7 +46,7 @@ const fingerprintFrom = (text: string): string => {
   return match[1].replace(/:/g, '').toUpperCase();
 };
 
-export const isAccessRecord = (record: LogRecord): boolean => 'target' in record && 'status' in record && 'connId' in record;
+export const isAccessRecord = (record: LogRecord): boolean => 'target' in record && 'status' in record && 'bytesUp' in record;
 
 /** Runs one gateway CLI command to completion. */
 export const gatewayCommand = (args: string[], stdin?: string, env?: NodeJS.ProcessEnv): ReturnType<typeof runCommandOk> =>
