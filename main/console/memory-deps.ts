@@ -51,7 +51,7 @@ export class MemoryProfiles implements HostProfiles {
 
 export class MemorySecrets implements HostSecrets {
   readonly kind = 'memory';
-  readonly location = 'memory (test only; nothing is written anywhere)';
+  readonly location = 'in memory only (test mode; nothing is written anywhere)';
   readonly secrets = new Map<string, string>();
   get(ref: string): string | undefined {
     return this.secrets.get(ref);

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { Client, LinkPreview, ProfileDraft, ProfileView } from '../../shared/contract.js';
 import { formatPin } from '../../shared/profile.js';
 import type { EngineState } from '../engine-state.js';
+import { whereStored } from '../keychain-words.js';
 
 const LINK_RE = /pinhole:\/\/\S+/i;
 const TRUSTS = ['pin', 'ca', 'system', 'insecure'] as const;
@@ -37,7 +38,7 @@ const formFromProfile = (p: ProfileView): FormState => ({
 });
 
 export const ProfilesView = ({ client, state, incomingLink }: { client: Client; state: EngineState; incomingLink?: string | undefined }) => {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const [link, setLink] = useState('');
   const [preview, setPreview] = useState<LinkPreview | undefined>();
   const [previewName, setPreviewName] = useState('');
@@ -47,7 +48,7 @@ export const ProfilesView = ({ client, state, incomingLink }: { client: Client; 
   const [notice, setNotice] = useState<string | undefined>();
   const [confirmDelete, setConfirmDelete] = useState<string | undefined>();
   const profiles = state.profiles?.profiles ?? [];
-  const keychain = state.info?.keychain.location ?? t('profiles.keychainUnknown');
+  const keychain = whereStored(state.info, t, i18n.language);
 
   useEffect(() => {
     if (incomingLink) void examine(incomingLink);

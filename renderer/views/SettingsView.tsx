@@ -3,11 +3,12 @@ import { useTranslation } from 'react-i18next';
 import { LANGUAGES, THEMES, type Client, type UiSettings, type UiSettingsPatch } from '../../shared/contract.js';
 import { Segmented } from '../components/Segmented.js';
 import type { EngineState } from '../engine-state.js';
+import { whereStored } from '../keychain-words.js';
 
 const LANGUAGE_NAMES: Record<(typeof LANGUAGES)[number], string> = { en: 'English', 'zh-CN': '简体中文', es: 'Español' };
 
 export const SettingsView = ({ client, state, refreshInfo }: { client: Client; state: EngineState; refreshInfo: () => Promise<void> }) => {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const settings = state.settings;
   const [error, setError] = useState<string | undefined>();
   const [port, setPort] = useState('');
@@ -119,7 +120,7 @@ export const SettingsView = ({ client, state, refreshInfo }: { client: Client; s
             <dt>{t('settings.version')}</dt>
             <dd>{state.info.version}</dd>
             <dt>{t('settings.keychain')}</dt>
-            <dd>{state.info.keychain.location}</dd>
+            <dd>{whereStored(state.info, t, i18n.language)}</dd>
             <dt>{t('home.proxyAddress')}</dt>
             <dd>
               <code>{state.info.proxyAddress}</code>
