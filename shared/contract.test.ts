@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PinholeError } from './errors.js';
+import { SettingsSchema } from './settings.js';
 import {
   COMMAND_NAMES,
   MAX_MESSAGE_BYTES,
@@ -185,4 +186,8 @@ test('malformed frames are answered with a contract error, not a crash', async (
     assert.equal(reply.error.code, 'PINHOLE_CONTRACT_INVALID');
   }
   assert.deepEqual(calls, []);
+});
+
+test("the UI's settings are exactly the stored settings minus the default profile (no drift)", () => {
+  assert.deepEqual(Object.keys(contract.events.settings.shape).sort(), Object.keys(SettingsSchema.shape).filter((k) => k !== 'defaultProfileId').sort());
 });

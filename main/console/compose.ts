@@ -69,9 +69,7 @@ export const adaptProfileStore = (store: Loose): HostProfiles => ({
   },
   getSettings: async () => toUiSettings(await call<Loose>(store, 'getSettings')),
   async updateSettings(patch: UiSettingsPatch) {
-    const out: Loose = { ...patch };
-    if (patch.upstreamProxy !== undefined) out.upstreamProxy = patch.upstreamProxy === '' ? undefined : patch.upstreamProxy;
-    const next = await call<Loose | undefined>(store, 'updateSettings', out);
+    const next = await call<Loose | undefined>(store, 'updateSettings', { ...patch });
     return toUiSettings(next ?? (await call<Loose>(store, 'getSettings')));
   },
 });
