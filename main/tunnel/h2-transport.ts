@@ -52,20 +52,24 @@ export class H2Transport extends EventEmitter implements Transport {
   }
 
   async open(target: TunnelTarget): Promise<Duplex> {
-    const session = await this.currentSession();
     const authority = authorityOf(target);
-    return new Promise((resolve, reject) => {
-      let stream: ClientHttp2Stream;
+    const headers = { ':method': 'CONNECT', ':authority': authority, 'proxy-authorization': this.credentials, [sensitiveHeaders]: ['proxy-authorization'] };
+    let stream: ClientHttp2Stream | undefined;
+    // A session can receive GOAWAY between lookup and request: then one fresh session is tried.
+    for (let attempt = 0; stream === undefined; attempt++) {
+      const session = await this.currentSession();
       try {
-        stream = session.request(
-          { ':method': 'CONNECT', ':authority': authority, 'proxy-authorization': this.credentials, [sensitiveHeaders]: ['proxy-authorization'] },
-          { endStream: false },
-        );
+        stream = session.request(headers, { endStream: false });
       } catch (err) {
         this.forget(session);
-        reject(new PinholeError('PINHOLE_GATEWAY_CLOSED', undefined, { cause: err }));
-        return;
+        if (attempt > 0) throw new PinholeError('PINHOLE_GATEWAY_CLOSED', undefined, { cause: err });
       }
+    }
+    return this.awaitResponse(stream, authority);
+  }
+
+  private awaitResponse(stream: ClientHttp2Stream, authority: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (err?: PinholeError): void => {
         if (settled) return;
