@@ -1,0 +1,238 @@
+/**
+ * Profiles and settings on disk, headless (`conf`, the same file layout and migrations the desktop
+ * app's electron-store uses: see schema.ts). Profiles hold references to secrets, never secrets;
+ * the password of a profile lives in a SecretStore under `profile:<id>`.
+ */
+import { randomUUID } from 'node:crypto';
+import Conf from 'conf';
+import { PinholeError } from '../../shared/errors.js';
+import { decodeLink } from '../../shared/link.js';
+import type { Logger } from '../../shared/log.js';
+import { formatPin, ProfileSchema, type Profile, type Transport } from '../../shared/profile.js';
+import { SettingsPatchSchema, SettingsSchema, type Settings, type SettingsPatch } from '../../shared/settings.js';
+import type { SecretStore } from '../keychain/keychain.js';
+import { writeError } from './atomic-write.js';
+import { configDir } from './paths.js';
+import { storeOptions, type StoreData } from './schema.js';
+
+export interface ProfileStoreOptions {
+  /** The folder (default: OS convention, or PINHOLE_CONFIG_DIR). */
+  dir?: string;
+  configDir?: string;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+const notFound = (nameOrId: string): PinholeError => new PinholeError('PINHOLE_PROFILE_NOT_FOUND', `There is no profile named "${nameOrId}".`);
+
+export class ProfileStore {
+  private readonly conf: Conf<StoreData>;
+  private readonly logger: Logger | undefined;
+
+  constructor({ dir, configDir: cfg, env = process.env, logger }: ProfileStoreOptions = {}) {
+    this.logger = logger;
+    const cwd = dir ?? cfg ?? configDir(env);
+    try {
+      this.conf = new Conf<StoreData>(storeOptions(cwd));
+    } catch (error) {
+      if (error instanceof SyntaxError)
+        throw new PinholeError('PINHOLE_CONFIG_INVALID', `The settings file in ${cwd} is damaged and was left untouched; fix or move it away.`, { cause: error });
+      throw writeError(error, cwd);
+    }
+  }
+
+  /** The settings file's path. */
+  get path(): string {
+    return this.conf.path;
+  }
+
+  private write(patch: Partial<StoreData>): void {
+    try {
+      this.conf.set(patch);
+    } catch (error) {
+      throw writeError(error, this.conf.path);
+    }
+  }
+
+  list(): Profile[] {
+    const out: Profile[] = [];
+    for (const raw of this.conf.get('profiles') ?? []) {
+      const parsed = ProfileSchema.safeParse(raw);
+      if (parsed.success) out.push(parsed.data);
+      else this.logger?.warn({ issues: parsed.error.issues.length }, 'A stored profile does not match the schema and was skipped.');
+    }
+    return out;
+  }
+
+  /** By id, else by exact name, else by case-insensitive name. */
+  get(nameOrId: string): Profile | undefined {
+    const all = this.list();
+    return (
+      all.find((p) => p.id === nameOrId) ??
+      all.find((p) => p.name === nameOrId) ??
+      all.find((p) => p.name.toLowerCase() === nameOrId.toLowerCase())
+    );
+  }
+
+  /** Like get(), but a missing profile is PINHOLE_PROFILE_NOT_FOUND. */
+  require(nameOrId: string): Profile {
+    const profile = this.get(nameOrId);
+    if (!profile) throw notFound(nameOrId);
+    return profile;
+  }
+
+  /** Inserts or replaces (by id). Unknown fields, such as a password, are dropped by the schema. */
+  save(input: Profile): Profile {
+    const parsed = ProfileSchema.safeParse(input);
+    if (!parsed.success)
+      throw new PinholeError('PINHOLE_CONFIG_INVALID', `The profile is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
+    const profile = parsed.data;
+    const all = this.list();
+    if (all.some((p) => p.id !== profile.id && p.name.toLowerCase() === profile.name.toLowerCase()))
+      throw new PinholeError('PINHOLE_CONFIG_INVALID', `A profile named "${profile.name}" already exists.`);
+    const index = all.findIndex((p) => p.id === profile.id);
+    if (index >= 0) all[index] = profile;
+    else all.push(profile);
+    this.write({ profiles: all });
+    return profile;
+  }
+
+  /** Removes the profile (not its secret: see forgetProfile). False when there was none. */
+  remove(nameOrId: string): boolean {
+    const profile = this.get(nameOrId);
+    if (!profile) return false;
+    const settings = this.getSettings();
+    const patch: Partial<StoreData> = { profiles: this.list().filter((p) => p.id !== profile.id) };
+    if (settings.defaultProfileId === profile.id) patch.settings = { ...settings, defaultProfileId: null };
+    this.write(patch);
+    return true;
+  }
+
+  setDefault(nameOrId: string): void {
+    const profile = this.require(nameOrId);
+    this.write({ settings: { ...this.getSettings(), defaultProfileId: profile.id } });
+  }
+
+  defaultId(): string | null {
+    const id = this.getSettings().defaultProfileId;
+    return id && this.list().some((p) => p.id === id) ? id : null;
+  }
+
+  getDefault(): Profile | undefined {
+    const id = this.defaultId();
+    return id ? this.get(id) : undefined;
+  }
+
+  getSettings(): Settings {
+    const parsed = SettingsSchema.safeParse(this.conf.get('settings') ?? {});
+    if (parsed.success) return parsed.data;
+    this.logger?.warn({ issues: parsed.error.issues.map((i) => i.path.join('.')) }, 'Stored settings are not valid; defaults are used for them.');
+    return SettingsSchema.parse({});
+  }
+
+  updateSettings(patch: SettingsPatch): Settings {
+    const clean = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    const parsed = SettingsPatchSchema.safeParse(clean);
+    if (!parsed.success)
+      throw new PinholeError('PINHOLE_CONFIG_INVALID', `The settings are not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
+    const next = SettingsSchema.parse({ ...this.getSettings(), ...parsed.data });
+    this.write({ settings: next });
+    return next;
+  }
+}
+
+/** What the UI shows before a link is saved: no secret, nothing stored. */
+export interface LinkPreview {
+  name: string;
+  server: string;
+  endpoints: string[];
+  serverName: string;
+  user: string;
+  /** "AB:CD:..." or undefined when the link trusts the OS certificate store. */
+  pin?: string;
+  transport: Transport;
+  domains: string[];
+  domainsCount: number;
+  /** The profile a link for the same server and user would update. */
+  existingId?: string;
+}
+
+export const previewLink = (link: string, existing: readonly Profile[] = []): LinkPreview => {
+  const payload = decodeLink(link);
+  const previous = existing.find((p) => p.serverName === payload.serverName && p.user === payload.user);
+  const domains = payload.domains ?? [];
+  return {
+    name: payload.name ?? payload.serverName,
+    server: payload.endpoints[0] ?? payload.serverName,
+    endpoints: payload.endpoints,
+    serverName: payload.serverName,
+    user: payload.user,
+    ...(payload.pin ? { pin: formatPin(payload.pin) } : {}),
+    transport: payload.transport,
+    domains,
+    domainsCount: domains.length,
+    ...(previous ? { existingId: previous.id } : {}),
+  };
+};
+
+const uniqueName = (wanted: string, taken: readonly Profile[], selfId: string): string => {
+  const used = new Set(taken.filter((p) => p.id !== selfId).map((p) => p.name.toLowerCase()));
+  if (!used.has(wanted.toLowerCase())) return wanted;
+  for (let n = 2; ; n++) {
+    const candidate = `${wanted} (${n})`;
+    if (!used.has(candidate.toLowerCase())) return candidate;
+  }
+};
+
+export interface ImportLinkOptions {
+  store: ProfileStore;
+  secrets: SecretStore;
+  /** Overrides the link's name. */
+  name?: string;
+  now?: () => number;
+}
+
+/**
+ * Decodes a provisioning link, puts its password in the SecretStore under `profile:<id>` and saves
+ * the profile (a link for a server and user already stored updates that profile). The secret is
+ * stored first: if the keychain refuses, nothing is saved.
+ */
+export const importLink = async (link: string, { store, secrets, name, now = Date.now }: ImportLinkOptions): Promise<Profile> => {
+  const payload = decodeLink(link);
+  const existing = store.list();
+  const previous = existing.find((p) => p.serverName === payload.serverName && p.user === payload.user);
+  const id = previous?.id ?? randomUUID();
+  const secretRef = previous?.secretRef ?? `profile:${id}`;
+  const profile = ProfileSchema.parse({
+    ...(previous ?? {}),
+    id,
+    name: uniqueName(name ?? previous?.name ?? payload.name ?? payload.serverName, existing, id),
+    endpoints: payload.endpoints,
+    serverName: payload.serverName,
+    trust: payload.pin ? { kind: 'pin', pin: payload.pin } : { kind: 'system' },
+    user: payload.user,
+    transport: payload.transport,
+    ...(payload.wsPath ? { wsPath: payload.wsPath } : {}),
+    domains: payload.domains ?? [],
+    secretRef,
+    createdAt: previous?.createdAt ?? new Date(now()).toISOString(),
+  });
+  await secrets.set(secretRef, payload.secret);
+  try {
+    store.save(profile);
+  } catch (error) {
+    if (!previous) await secrets.delete(secretRef).catch(() => false);
+    throw error;
+  }
+  if (existing.length === 0) store.setDefault(id);
+  return profile;
+};
+
+/** Removes a profile and its password. */
+export const forgetProfile = async (nameOrId: string, { store, secrets }: { store: ProfileStore; secrets: SecretStore }): Promise<Profile> => {
+  const profile = store.require(nameOrId);
+  const shared = store.list().some((p) => p.id !== profile.id && p.secretRef === profile.secretRef);
+  if (!shared) await secrets.delete(profile.secretRef);
+  store.remove(profile.id);
+  return profile;
+};
