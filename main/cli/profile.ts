@@ -1,0 +1,156 @@
+/**
+ * `pinhole profile import LINK [--name N] | list [--json] | show NAME [--json] | remove NAME`.
+ * Passwords go to the OS keychain (or, with --secrets-file, the passphrase-encrypted file whose
+ * passphrase comes from PINHOLE_SECRETS_PASSPHRASE); nothing here ever prints a secret.
+ */
+import { parseArgs } from 'node:util';
+import { PinholeError } from '../../shared/errors.js';
+import { formatEndpoint, formatPin, parseEndpoint, type Profile } from '../../shared/profile.js';
+import { openSecretStore, type SecretStore } from '../keychain/keychain.js';
+import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
+
+const USAGE = [
+  'usage: pinhole profile import LINK [--name NAME] [--secrets-file]',
+  '       pinhole profile list [--json]',
+  '       pinhole profile show NAME [--json]',
+  '       pinhole profile remove NAME [--secrets-file]',
+  '',
+  '  --secrets-file   keep passwords in a passphrase-encrypted file instead of the OS keychain',
+  '                   (passphrase in PINHOLE_SECRETS_PASSPHRASE); only for machines without a keychain',
+].join('\n');
+
+const usageError = (message: string): PinholeError => new PinholeError('PINHOLE_USAGE', message);
+
+/** What `show` and `list --json` print: the profile without anything secret (it holds only a reference anyway). */
+export const describeProfile = (profile: Profile, defaultId: string | null) => ({
+  id: profile.id,
+  name: profile.name,
+  default: profile.id === defaultId,
+  endpoints: profile.endpoints,
+  serverName: profile.serverName,
+  user: profile.user,
+  transport: profile.transport,
+  trust: profile.trust.kind === 'pin' ? `pin ${formatPin(profile.trust.pin)}` : profile.trust.kind === 'ca' ? `ca ${profile.trust.caFile}` : profile.trust.kind,
+  domains: profile.domains,
+  secretRef: profile.secretRef,
+  defaultAppAction: profile.defaultAppAction,
+  appRules: profile.appRules,
+});
+
+/** A plain text table, columns padded to the widest cell. */
+export const formatTable = (rows: string[][]): string => {
+  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join('  ').trimEnd()).join('\n');
+};
+
+const server = (p: Profile): string => {
+  const first = p.endpoints[0];
+  const parsed = first ? parseEndpoint(first) : undefined;
+  return parsed ? formatEndpoint(parsed) : p.serverName;
+};
+
+export interface ProfileCliDeps {
+  store?: ProfileStore;
+  openSecrets?: (options: { allowEncryptedFile: boolean }) => Promise<SecretStore>;
+  stdout?: (text: string) => void;
+  stderr?: (text: string) => void;
+}
+
+export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<number> => {
+  const out = deps.stdout ?? ((text: string) => process.stdout.write(text));
+  const err = deps.stderr ?? ((text: string) => process.stderr.write(text));
+  try {
+    const { values, positionals } = (() => {
+      try {
+        return parseArgs({
+          args: argv,
+          allowPositionals: true,
+          options: {
+            name: { type: 'string' },
+            json: { type: 'boolean', default: false },
+            'secrets-file': { type: 'boolean', default: false },
+            help: { type: 'boolean', short: 'h', default: false },
+          },
+        });
+      } catch (error) {
+        throw usageError(error instanceof Error ? error.message : String(error));
+      }
+    })();
+    const [sub, arg, extra] = positionals;
+    if (values.help || sub === 'help') {
+      out(`${USAGE}\n`);
+      return 0;
+    }
+    if (!sub) throw usageError('profile needs a subcommand: import, list, show or remove.');
+    if (extra !== undefined) throw usageError(`unexpected argument "${extra}".`);
+    const store = deps.store ?? new ProfileStore();
+    const openSecrets = (): Promise<SecretStore> =>
+      (deps.openSecrets ?? ((o) => openSecretStore(o)))({ allowEncryptedFile: values['secrets-file'] || process.env.PINHOLE_SECRETS === 'encrypted-file' });
+
+    switch (sub) {
+      case 'import': {
+        if (!arg) throw usageError('profile import needs a pinhole:// link.');
+        if (values.name !== undefined && !values.name.trim()) throw usageError('--name must not be empty.');
+        const secrets = await openSecrets();
+        const profile = await importLink(arg, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}) });
+        if (values.json) out(`${JSON.stringify(describeProfile(profile, store.defaultId()))}\n`);
+        else out(`Imported profile "${profile.name}" (${server(profile)}, user ${profile.user}); the password is stored ${secrets.location}.\n`);
+        return 0;
+      }
+      case 'list': {
+        if (arg !== undefined) throw usageError(`profile list takes no argument (got "${arg}").`);
+        const defaultId = store.defaultId();
+        const profiles = store.list();
+        if (values.json) {
+          out(`${JSON.stringify(profiles.map((p) => describeProfile(p, defaultId)))}\n`);
+          return 0;
+        }
+        if (profiles.length === 0) {
+          out('No profiles yet. Import one with: pinhole profile import LINK\n');
+          return 0;
+        }
+        const rows = [['', 'NAME', 'SERVER', 'USER', 'TRANSPORT', 'DOMAINS']];
+        for (const p of profiles)
+          rows.push([p.id === defaultId ? '*' : '', p.name, server(p), p.user, p.transport, p.domains.length === 0 ? 'all' : String(p.domains.length)]);
+        out(`${formatTable(rows)}\n`);
+        return 0;
+      }
+      case 'show': {
+        if (!arg) throw usageError('profile show needs a profile name.');
+        const profile = store.require(arg);
+        const view = describeProfile(profile, store.defaultId());
+        if (values.json) out(`${JSON.stringify(view)}\n`);
+        else
+          out(
+            `${formatTable([
+              ['name', view.name + (view.default ? ' (default)' : '')],
+              ['id', view.id],
+              ['server', view.endpoints.join(', ')],
+              ['TLS name', view.serverName],
+              ['trust', view.trust],
+              ['user', view.user],
+              ['transport', view.transport],
+              ['domains', view.domains.length === 0 ? 'all through the tunnel' : view.domains.join(', ')],
+              ['password', `in the keychain as "${view.secretRef}"`],
+            ])}\n`,
+          );
+        return 0;
+      }
+      case 'remove': {
+        if (!arg) throw usageError('profile remove needs a profile name.');
+        store.require(arg);
+        const profile = await forgetProfile(arg, { store, secrets: await openSecrets() });
+        out(`Removed profile "${profile.name}" and its password.\n`);
+        return 0;
+      }
+      default:
+        throw usageError(`unknown profile subcommand "${sub}" (use import, list, show or remove).`);
+    }
+  } catch (error) {
+    const e = error instanceof PinholeError ? error : undefined;
+    const message = e?.message ?? (error instanceof Error ? error.message : String(error));
+    err(`pinhole profile: ${message.split('\n')[0]}\n`);
+    if (!e) return 1;
+    return e.code === 'PINHOLE_KEYCHAIN_UNAVAILABLE' || e.code === 'PINHOLE_KEYCHAIN_FAILED' || e.code === 'PINHOLE_DISK_FULL' || e.code === 'PINHOLE_WRITE_FAILED' ? 1 : 2;
+  }
+};
