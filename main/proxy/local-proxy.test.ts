@@ -97,7 +97,8 @@ test('GET /proxy.pac serves a PAC that points at this proxy', async () => {
   assert.match(reply.body.toString(), new RegExp(`PROXY 127\\.0\\.0\\.1:${port}`));
 });
 
-test('keep-alive: two absolute-URI requests on one application connection, one chunked', async () => {
+test('keep-alive: two absolute-URI requests on one application connection, one chunked, share one origin connection', async () => {
+  const connectionsBefore = origin.connections.http;
   const socket = netConnect({ port, host: '127.0.0.1' });
   const text = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -107,11 +108,19 @@ test('keep-alive: two absolute-URI requests on one application connection, one c
     });
     socket.once('error', reject);
     socket.write(`GET http://127.0.0.1:${origin.httpPort}/hello HTTP/1.1\r\nHost: 127.0.0.1:${origin.httpPort}\r\n\r\n`);
-    socket.write(
+    // The second request goes once the first answer is in, so its connection is free to reuse.
+    const second = (): void => void socket.write(
       `POST http://127.0.0.1:${origin.httpPort}/echo HTTP/1.1\r\nHost: 127.0.0.1:${origin.httpPort}\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nchunked\r\n5\r\n body\r\n0\r\n\r\n`,
     );
+    const waitFirst = setInterval(() => {
+      if (out.includes('hello from the origin')) {
+        clearInterval(waitFirst);
+        second();
+      }
+    }, 10);
   });
   socket.destroy();
   assert.match(text, /hello from the origin/);
   assert.match(text, /"method":"POST"/);
+  assert.equal(origin.connections.http - connectionsBefore, 1, 'the second request reused the first one\'s connection');
 });

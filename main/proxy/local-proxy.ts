@@ -6,7 +6,7 @@
  * code, never a hang: headers have a deadline, tunnels and origins have timeouts.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import { Agent, createServer, request as httpRequest, type ClientRequest, type ClientRequestArgs, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { connect as netConnect, isIP, Socket as NetSocket, type AddressInfo, type Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
 import { ERRORS, PinholeError, type ErrorCode } from '../../shared/errors.js';
@@ -107,6 +107,38 @@ const proxyRefusal = (res: IncomingMessage, user: string, target: string): Pinho
   return refusalError(status, typeof code === 'string' ? code : undefined, user, target);
 };
 
+/** An http.Agent whose connections are tunnels (or gateway connections) instead of TCP sockets. */
+class TunnelAgent extends Agent {
+  constructor(private readonly connectTo: (target: { host: string; port: number }) => Promise<Duplex>) {
+    super({ keepAlive: true, maxSockets: 6, maxFreeSockets: 6 });
+  }
+
+  override createConnection(options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex {
+    const host = String(options.host ?? '').replace(/^\[|\]$/g, '');
+    this.connectTo({ host, port: Number(options.port) }).then(
+      (stream) => {
+        callback?.(null, stream instanceof NetSocket ? stream : withBufferWrites(stream));
+        // Transports hand streams over paused; the HTTP client attaches its reader on the next tick.
+        process.nextTick(() => stream.resume());
+      },
+      (err: unknown) => callback?.(err as Error, undefined as unknown as Duplex),
+    );
+    // Node's Agent accepts a connection later through the callback when none is returned.
+    return undefined as unknown as Duplex;
+  }
+
+  // HTTP/2 streams have no TCP keep-alive or ref/unref; sockets keep Node's own behaviour.
+  override keepSocketAlive(socket: Duplex): void {
+    if (socket instanceof NetSocket) super.keepSocketAlive(socket);
+    // Returning true (not void) tells Node's Agent to keep the socket; the typings say void.
+    return true as unknown as void;
+  }
+
+  override reuseSocket(socket: Duplex, req: ClientRequest): void {
+    if (socket instanceof NetSocket) super.reuseSocket(socket, req);
+  }
+}
+
 export class LocalProxy extends EventEmitter {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
@@ -115,6 +147,7 @@ export class LocalProxy extends EventEmitter {
   private openTunnels = 0;
   private totalTunnels = 0;
   private bound: AddressInfo | undefined;
+  private readonly agents = new WeakMap<Socket, Map<string, Agent>>();
 
   constructor(private readonly options: LocalProxyOptions) {
     super();
@@ -339,7 +372,6 @@ export class LocalProxy extends EventEmitter {
     const viaProxy = decision === 'tunnel' && this.options.forwardHttp !== undefined;
     const forward = viaProxy ? this.options.forwardHttp : undefined;
     if (forward) headers['proxy-authorization'] = forward.authorization;
-    const connectTo = (): Promise<Duplex> => (forward ? forward.open() : this.reach(target, decision));
     const upstreamReq = httpRequest({
       host: isIP(host) === 6 ? `[${host}]` : host,
       port: target.port,
@@ -347,23 +379,8 @@ export class LocalProxy extends EventEmitter {
       path: viaProxy ? url.href : `${url.pathname}${url.search}`,
       headers,
       setHost: false,
-      createConnection: (_opts: unknown, callback: (err: Error | null, stream: Duplex) => void) => {
-        connectTo().then(
-          (stream) => {
-            this.openTunnels += 1;
-            this.totalTunnels += 1;
-            stream.once('close', () => {
-              this.openTunnels -= 1;
-            });
-            callback(null, stream instanceof NetSocket ? stream : withBufferWrites(stream));
-            // Transports hand streams over paused; the HTTP client attaches its reader on the next tick.
-            process.nextTick(() => stream.resume());
-          },
-          (err: unknown) => callback(err as Error, undefined as unknown as Duplex),
-        );
-        return undefined;
-      },
-    } as unknown as RequestOptions);
+      agent: this.agentFor(req.socket, decision, forward),
+    });
     upstreamReq.setTimeout(this.options.responseTimeoutMs ?? 60_000, () =>
       upstreamReq.destroy(new PinholeError('PINHOLE_CONNECT_TIMEOUT', 'The destination did not answer in time.')),
     );
@@ -392,6 +409,39 @@ export class LocalProxy extends EventEmitter {
       if (!res.writableFinished) upstreamReq.destroy();
     });
     pipeline(req, upstreamReq, () => undefined);
+  }
+
+  /**
+   * Keep-alive towards destinations, per application connection and route: requests to the same
+   * host:port reuse their tunnel (or gateway connection) while the application's connection lives.
+   */
+  private agentFor(client: Socket, decision: Decision, forward: LocalProxyOptions['forwardHttp']): Agent {
+    let agents = this.agents.get(client);
+    if (!agents) {
+      const created = new Map<string, Agent>();
+      agents = created;
+      this.agents.set(client, created);
+      client.once('close', () => {
+        for (const agent of created.values()) agent.destroy();
+      });
+    }
+    const key = forward ? 'gateway-proxy' : decision;
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = new TunnelAgent((target) => {
+        const opening = forward ? forward.open() : this.reach(target, decision);
+        return opening.then((stream) => {
+          this.openTunnels += 1;
+          this.totalTunnels += 1;
+          stream.once('close', () => {
+            this.openTunnels -= 1;
+          });
+          return stream;
+        });
+      });
+      agents.set(key, agent);
+    }
+    return agent;
   }
 
   private answer(res: ServerResponse, err: PinholeError): void {
