@@ -14,7 +14,7 @@ export default defineConfig({
   reporter: process.env.CI ? [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]] : 'list',
   projects: [
     // The browser console against a real gateway (Linux: gnome-keyring through dbus-run-session).
-    { name: 'console', testMatch: /console\.spec\.ts$/ },
+    { name: 'console', testMatch: /console.*\.spec\.ts$/ },
     // The Electron shell: runs where an Electron binary exists (CI runners), skips here saying why.
     { name: 'electron', testMatch: /electron\.spec\.ts$/ },
   ],

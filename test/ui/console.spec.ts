@@ -6,21 +6,20 @@
  */
 import { test, expect, type Page } from '@playwright/test';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { Program, pinholeBin, repoRoot } from '../support/processes.js';
+import { repoRoot } from '../support/processes.js';
+import { startConsoleProcess, type ConsoleProcess } from './support/console-process.js';
 
 const run = promisify(execFile);
 const screens = join(repoRoot, 'test-results', 'screens');
 
 let origin: Origin;
 let gateway: RunningGateway;
-let consoleProgram: Program;
-let home: string;
+let consoleProcess: ConsoleProcess;
 let consoleUrl: string;
 
 const shot = async (page: Page, name: string): Promise<void> => {
@@ -38,31 +37,14 @@ test.beforeAll(async () => {
   await mkdir(screens, { recursive: true });
   origin = await startOrigin();
   gateway = await startGateway({ restrictTo: [`127.0.0.1:${origin.httpPort}`] });
-  home = await mkdtemp(join(tmpdir(), 'pinhole-console-home-'));
-  await mkdir(join(home, 'config'), { recursive: true });
-  const script = 'echo pinhole-test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$0" console --listen 127.0.0.1:0';
-  consoleProgram = new Program('dbus-run-session', {
-    name: 'pinhole console',
-    args: ['--', 'bash', '-c', script, pinholeBin],
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: home,
-      XDG_CONFIG_HOME: join(home, '.config'),
-      XDG_DATA_HOME: join(home, '.local', 'share'),
-      XDG_RUNTIME_DIR: home,
-      PINHOLE_CONFIG_DIR: join(home, 'config'),
-      LANG: 'C.UTF-8',
-    },
-  });
-  const line = await consoleProgram.waitForLine((l) => l.stream === 'stdout' && /^http:\/\/127\.0\.0\.1:\d+\/\?token=/.test(l.text), 120_000, 'the console URL');
-  consoleUrl = line.text.trim();
+  consoleProcess = await startConsoleProcess();
+  consoleUrl = consoleProcess.url;
 });
 
 test.afterAll(async () => {
-  await consoleProgram?.stop('SIGTERM', 15_000);
+  await consoleProcess?.stop();
   await gateway?.stop();
   await origin?.stop();
-  if (home) await rm(home, { recursive: true, force: true });
 });
 
 test('a new user imports a link, connects, sees traffic and logs, routes an app, and disconnects', async ({ page }) => {
