@@ -1,0 +1,149 @@
+/**
+ * pinhole-gateway: init, user add, provision, run. Bad input: one human line, exit 2.
+ */
+import { parseArgs } from 'node:util';
+import { PinholeError } from '../../shared/errors.js';
+import { TRANSPORTS, type Transport } from '../../shared/profile.js';
+import { loadConfig } from '../config.js';
+import { generatePassword } from '../htpasswd.js';
+import { readPasswordFromStdin, UsageError, usage } from './common.js';
+import { init } from './init.js';
+import { checkPassword, provisionLink } from './provision.js';
+import { run } from './run.js';
+import { setUserPassword } from './user.js';
+
+const HELP = `Usage:
+  pinhole-gateway init --dir DIR --hostname NAME [--force]
+  pinhole-gateway user add NAME --dir DIR [--password-stdin]
+  pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
+  pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
+`;
+
+const need = (value: string | undefined, flag: string): string => value ?? usage(`${flag} is required.`);
+
+const port = (text: string, flag: string): number => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) usage(`${flag} ${text} is not a port number.`);
+  return n;
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'init': {
+      const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' }, hostname: { type: 'string' }, force: { type: 'boolean' } }, strict: true });
+      const pin = await init({ dir: need(values.dir, '--dir'), hostname: need(values.hostname, '--hostname'), force: values.force === true });
+      process.stdout.write(`${pin}\n`);
+      return 0;
+    }
+    case 'user': {
+      const { values, positionals } = parseArgs({ args: rest, options: { dir: { type: 'string' }, 'password-stdin': { type: 'boolean' } }, allowPositionals: true, strict: true });
+      if (positionals[0] !== 'add' || positionals[1] === undefined || positionals.length > 2) usage('Use: user add NAME --dir DIR [--password-stdin]');
+      const name = positionals[1]!;
+      const config = loadConfig(need(values.dir, '--dir'));
+      const fromStdin = values['password-stdin'] === true;
+      const password = fromStdin ? await readPasswordFromStdin() : generatePassword();
+      await setUserPassword(config.usersFile, name, password);
+      if (!fromStdin) process.stdout.write(`${password}\n`);
+      else process.stderr.write(`The user ${name} was saved.\n`);
+      return 0;
+    }
+    case 'provision': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          dir: { type: 'string' },
+          user: { type: 'string' },
+          endpoint: { type: 'string', multiple: true },
+          'password-stdin': { type: 'boolean' },
+          transport: { type: 'string' },
+          domain: { type: 'string', multiple: true },
+          'ws-path': { type: 'string' },
+        },
+        strict: true,
+      });
+      const config = loadConfig(need(values.dir, '--dir'));
+      const user = need(values.user, '--user');
+      const transport = (values.transport ?? 'h2') as Transport;
+      if (!TRANSPORTS.includes(transport)) usage(`--transport ${values.transport} must be h2, h1 or wss.`);
+      let password: string;
+      if (values['password-stdin'] === true) {
+        password = await readPasswordFromStdin();
+        if (!(await checkPassword(config, user, password))) {
+          process.stderr.write(`The password for ${user} does not match the users file.\n`);
+          return 1;
+        }
+      } else {
+        password = generatePassword();
+        await setUserPassword(config.usersFile, user, password);
+      }
+      process.stdout.write(
+        `${await provisionLink(config, { user, endpoints: values.endpoint ?? [], transport, domains: values.domain ?? [], password, wsPath: values['ws-path'] })}\n`,
+      );
+      return 0;
+    }
+    case 'run': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          dir: { type: 'string' },
+          listen: { type: 'string' },
+          'restrict-to': { type: 'string', multiple: true },
+          'allow-port': { type: 'string', multiple: true },
+          workers: { type: 'string' },
+          'drain-seconds': { type: 'string' },
+          'header-timeout': { type: 'string' },
+          'connect-timeout': { type: 'string' },
+        },
+        strict: true,
+      });
+      const dir = need(values.dir, '--dir');
+      const num = (text: string | undefined, flag: string): number | undefined => {
+        if (text === undefined) return undefined;
+        const n = Number(text);
+        if (!Number.isFinite(n) || n < 0) usage(`${flag} ${text} is not a number.`);
+        return n;
+      };
+      const file = loadConfig(dir);
+      const config = loadConfig(dir, {
+        listen: values.listen,
+        restrictTo: values['restrict-to'] === undefined ? undefined : [...file.restrictTo, ...values['restrict-to']],
+        allowPorts: values['allow-port'] === undefined ? undefined : [...file.allowPorts, ...values['allow-port'].map((p) => port(p, '--allow-port'))],
+        drainSeconds: num(values['drain-seconds'], '--drain-seconds'),
+        headerTimeoutMs: values['header-timeout'] === undefined ? undefined : (num(values['header-timeout'], '--header-timeout') ?? 0) * 1000,
+        connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : (num(values['connect-timeout'], '--connect-timeout') ?? 0) * 1000,
+      } as Parameters<typeof loadConfig>[1]);
+      const workers = num(values.workers, '--workers') ?? 1;
+      return run({ config, workers: Math.max(1, Math.floor(workers)) });
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    default:
+      return usage(`Unknown command ${command}. Commands: init, user add, provision, run.`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError || (err instanceof PinholeError && (err.code === 'PINHOLE_USAGE' || err.code === 'PINHOLE_CONFIG_INVALID'))) {
+      process.stderr.write(`pinhole-gateway: ${err.message}\n`);
+      process.exit(2);
+    }
+    const code = (err as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`pinhole-gateway: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      process.stderr.write(`pinhole-gateway: cannot listen: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`pinhole-gateway: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,80 @@
+/** `run`: the gateway in the foreground (optionally N cluster workers), graceful stop on SIGTERM/SIGINT. */
+import cluster from 'node:cluster';
+import { createLogger, type Logger } from '../../shared/log.js';
+import { parseEndpoint } from '../../shared/profile.js';
+import type { GatewayConfig } from '../config.js';
+import { Gateway } from '../gateway.js';
+import { usage } from './common.js';
+
+export interface RunOptions {
+  readonly config: GatewayConfig;
+  readonly workers: number;
+}
+
+const listenLine = (logger: Logger, config: GatewayConfig, address: string, port: number, extra: Record<string, unknown> = {}): void => {
+  logger.info(
+    { listen: `${address.includes(':') ? `[${address}]` : address}:${port}`, hostname: config.hostname, restrictTo: config.restrictTo, allowPorts: config.allowPorts, ...extra },
+    'The gateway is listening.',
+  );
+};
+
+export async function run({ config, workers }: RunOptions): Promise<number> {
+  const logger = createLogger({ name: 'pinhole-gateway' });
+  if (parseEndpoint(config.listen) === undefined) usage(`--listen ${config.listen} is not HOST:PORT.`);
+  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger);
+
+  const gateway = new Gateway(config, { logger });
+  const address = await gateway.listen(config.listen);
+  if (cluster.isPrimary) listenLine(logger, config, address.address, address.port, { users: gateway.users.size });
+  else process.send?.({ kind: 'listening', address: address.address, port: address.port });
+  process.on('SIGUSR2', () => logger.info(gateway.stats(), 'Gateway stats.'));
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal, drainSeconds: config.drainSeconds, ...gateway.stats() }, 'The gateway is stopping: no new connections, open tunnels drain.');
+      void gateway.close(config.drainSeconds * 1000).then(() => {
+        logger.info(gateway.stats(), 'The gateway stopped.');
+        resolve(0);
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    if (!cluster.isPrimary) process.once('disconnect', () => stop('disconnect'));
+  });
+}
+
+async function runPrimary(config: GatewayConfig, workers: number, logger: Logger): Promise<number> {
+  let stopping = false;
+  let announced = false;
+  const spawn = (): void => {
+    const worker = cluster.fork();
+    worker.on('message', (message: { kind?: string; address?: string; port?: number }) => {
+      if (message.kind === 'listening' && !announced && message.address !== undefined && message.port !== undefined) {
+        announced = true;
+        listenLine(logger, config, message.address, message.port, { workers });
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      logger.warn({ worker: worker.process.pid, code, signal }, 'A gateway worker died; starting another.');
+      setTimeout(spawn, 500).unref();
+    });
+  };
+  for (let i = 0; i < workers; i++) spawn();
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal, workers }, 'The gateway is stopping: forwarding the signal to the workers.');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+      const check = setInterval(() => {
+        if (Object.keys(cluster.workers ?? {}).length === 0) {
+          clearInterval(check);
+          logger.info({}, 'The gateway stopped.');
+          resolve(0);
+        }
+      }, 100);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,59 @@
+/** gateway.yaml: the one schema for the file, merged with `run` flags. */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { PinholeError } from '../shared/errors.js';
+import { EndpointSchema } from '../shared/profile.js';
+
+export const GatewayFileSchema = z
+  .object({
+    hostname: z.string().min(1),
+    listen: EndpointSchema.default('0.0.0.0:443'),
+    cert: z.string().default('cert.pem'),
+    key: z.string().default('key.pem'),
+    /** true when cert/key are the operator's own (CA-issued): links then carry no pin. */
+    operatorCert: z.boolean().default(false),
+    users: z.string().default('users.htpasswd'),
+    allowPorts: z.array(z.number().int().min(1).max(65535)).default([443]),
+    httpPorts: z.array(z.number().int().min(1).max(65535)).default([80, 443]),
+    restrictTo: z.array(EndpointSchema).default([]),
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    headerTimeoutMs: z.number().int().positive().default(10_000),
+    maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
+    drainSeconds: z.number().min(0).default(10),
+    mux: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export type GatewayFile = z.output<typeof GatewayFileSchema>;
+
+export interface GatewayConfig extends GatewayFile {
+  readonly dir: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly usersFile: string;
+}
+
+export const configPath = (dir: string): string => join(dir, 'gateway.yaml');
+
+export function loadConfig(dir: string, overrides: Partial<GatewayFile> = {}): GatewayConfig {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(configPath(dir), 'utf8'));
+  } catch (cause) {
+    throw new PinholeError('PINHOLE_CONFIG_INVALID', `${configPath(dir)} could not be read (run init first).`, { cause });
+  }
+  const parsed = GatewayFileSchema.safeParse({ ...(raw as object), ...stripUndefined(overrides) });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PinholeError('PINHOLE_CONFIG_INVALID', `${configPath(dir)}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+  }
+  const file = parsed.data;
+  const at = (p: string): string => (isAbsolute(p) ? p : join(dir, p));
+  return { ...file, dir, certFile: at(file.cert), keyFile: at(file.key), usersFile: at(file.users) };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

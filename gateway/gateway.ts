@@ -1,0 +1,211 @@
+/**
+ * The gateway: one listener, TLS terminated here, then HTTP/2 or HTTP/1.1 by ALPN.
+ * Accept pipeline seams: handleRawSocket (the sniffer plugs in here) -> handleTlsSocket.
+ */
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Logger } from '../shared/log.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import { accessLogTo, type AccessLog } from './access-log.js';
+import type { GatewayConfig } from './config.js';
+import { H1Proxy } from './h1-proxy.js';
+import { H2Proxy } from './h2-proxy.js';
+import { DestinationPolicy, type Resolver } from './policy.js';
+import type { ProxyDeps } from './proxy-deps.js';
+import { openUpstream, systemResolver } from './upstream.js';
+import { UserStore } from './users.js';
+
+export interface GatewayStats {
+  tlsConnections: number;
+  activeTlsConnections: number;
+  activeTunnels: number;
+  totalTunnels: number;
+  h2Sessions: number;
+  rejectedNotTls: number;
+}
+
+export interface GatewayDeps {
+  readonly logger: Logger;
+  readonly resolver?: Resolver;
+  readonly accessLog?: AccessLog;
+}
+
+const FIRST_BYTE_TIMEOUT_MS = 10_000;
+
+export class Gateway {
+  readonly users: UserStore;
+  readonly policy: DestinationPolicy;
+  readonly h1: H1Proxy;
+  readonly h2: H2Proxy;
+  readonly tls: TlsServer;
+  private readonly net: NetServer;
+  private readonly logger: Logger;
+  private readonly counters = { tlsConnections: 0, totalTunnels: 0, rejectedNotTls: 0 };
+  private readonly tunnels = new Set<() => void>();
+  private readonly sockets = new Set<Socket>();
+  private readonly connIds = new WeakMap<Socket, number>();
+  private nextConnId = 1;
+  private closing = false;
+
+  constructor(
+    readonly config: GatewayConfig,
+    deps: GatewayDeps,
+  ) {
+    this.logger = deps.logger;
+    this.users = new UserStore(config.usersFile, this.logger);
+    this.policy = new DestinationPolicy({ allowPorts: config.allowPorts, httpPorts: config.httpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
+    const accessLog = deps.accessLog ?? accessLogTo(this.logger);
+    const proxyDeps: ProxyDeps = {
+      authenticate: (header) => this.users.authenticate(header),
+      openUpstream: (target, kind) => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs }),
+      accessLog,
+      logger: this.logger,
+      trackTunnel: (abort) => {
+        this.counters.totalTunnels++;
+        this.tunnels.add(abort);
+        return () => this.tunnels.delete(abort);
+      },
+      connInfo: (socket) => this.connInfo(socket),
+    };
+    this.h1 = new H1Proxy(proxyDeps, { headerTimeoutMs: config.headerTimeoutMs, maxHeaderBytes: config.maxHeaderBytes });
+    this.h2 = new H2Proxy(proxyDeps);
+    this.tls = createTlsServer({
+      ...this.secureContextOptions(),
+      ALPNProtocols: ['h2', 'http/1.1'],
+      minVersion: 'TLSv1.2',
+      honorCipherOrder: true,
+      handshakeTimeout: 10_000,
+    });
+    this.tls.on('secureConnection', (socket: TLSSocket) => this.handleTlsSocket(socket));
+    this.tls.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      this.logger.info({ err: err.message, client: this.connInfo(socket).client }, 'A TLS handshake failed.');
+      socket.destroy();
+    });
+    this.net = createNetServer({ noDelay: true }, (socket) => this.handleRawSocket(socket));
+  }
+
+  private secureContextOptions(): SecureContextOptions {
+    return { cert: readFileSync(this.config.certFile), key: readFileSync(this.config.keyFile) };
+  }
+
+  /** Reload cert/key from disk into the live TLS server (no restart). */
+  reloadCertificate(): void {
+    try {
+      this.tls.setSecureContext({ ...this.secureContextOptions(), minVersion: 'TLSv1.2' });
+      this.logger.info({ cert: this.config.certFile }, 'The certificate was reloaded.');
+    } catch (err) {
+      this.logger.warn({ err, cert: this.config.certFile }, 'The certificate could not be reloaded; the previous one stays.');
+    }
+  }
+
+  async listen(listen: Endpoint | string = this.config.listen): Promise<AddressInfo> {
+    const ep = typeof listen === 'string' ? parseEndpoint(listen) : listen;
+    if (ep === undefined) throw new Error(`Bad listen address ${String(listen)}`);
+    await new Promise<void>((resolve, reject) => {
+      this.net.once('error', reject);
+      this.net.listen({ host: ep.host, port: ep.port }, () => {
+        this.net.off('error', reject);
+        resolve();
+      });
+    });
+    this.users.watch();
+    const reload = (): void => this.reloadCertificate();
+    watchFile(this.config.certFile, { interval: 2000 }, reload);
+    watchFile(this.config.keyFile, { interval: 2000 }, reload);
+    return this.net.address() as AddressInfo;
+  }
+
+  address(): AddressInfo {
+    return this.net.address() as AddressInfo;
+  }
+
+  /** Accept seam: every raw TCP socket comes here (a sniffer can sit in front and call handleTlsSocket's TLS side). */
+  handleRawSocket(socket: Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const connId = this.nextConnId++;
+    this.connIds.set(socket, connId);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.pause();
+    const timer = setTimeout(() => socket.destroy(), FIRST_BYTE_TIMEOUT_MS);
+    socket.once('readable', () => {
+      clearTimeout(timer);
+      const head = socket.read() as Buffer | null;
+      if (head === null || head.length === 0) {
+        socket.destroy();
+        return;
+      }
+      if (head[0] !== 0x16) {
+        this.counters.rejectedNotTls++;
+        this.logger.info({ connId, client: socket.remoteAddress, firstByte: head[0] }, 'A client sent bytes that are not TLS.');
+        socket.destroy();
+        return;
+      }
+      socket.unshift(head);
+      this.terminateTls(socket);
+    });
+  }
+
+  /** Hand a raw socket (its first bytes put back) to the TLS server. */
+  terminateTls(socket: Socket): void {
+    if (!this.connIds.has(socket)) this.connIds.set(socket, this.nextConnId++);
+    this.tls.emit('connection', socket);
+  }
+
+  /** Inside TLS: dispatch by ALPN. */
+  handleTlsSocket(socket: TLSSocket): void {
+    this.counters.tlsConnections++;
+    const parent = (socket as TLSSocket & { _parent?: Socket })._parent;
+    this.connIds.set(socket, (parent && this.connIds.get(parent)) ?? this.nextConnId++);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.setNoDelay(true);
+    if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
+    else this.h1.handle(socket);
+  }
+
+  connInfo(socket: Socket | undefined): { connId: number | undefined; client: string | undefined } {
+    if (socket === undefined) return { connId: undefined, client: undefined };
+    const parent = (socket as Socket & { _parent?: Socket })._parent;
+    const connId = this.connIds.get(socket) ?? (parent ? this.connIds.get(parent) : undefined);
+    const addr = socket.remoteAddress ?? parent?.remoteAddress;
+    const port = socket.remotePort ?? parent?.remotePort;
+    return { connId, client: addr === undefined ? undefined : formatEndpoint({ host: addr, port: port ?? 0 }) };
+  }
+
+  stats(): GatewayStats {
+    return {
+      tlsConnections: this.counters.tlsConnections,
+      activeTlsConnections: [...this.sockets].filter((s) => 'encrypted' in s).length,
+      activeTunnels: this.tunnels.size,
+      totalTunnels: this.counters.totalTunnels,
+      h2Sessions: this.h2.sessions.size,
+      rejectedNotTls: this.counters.rejectedNotTls,
+    };
+  }
+
+  /** Stop accepting, GOAWAY h2 sessions, wait up to drainMs for open tunnels, then close everything. */
+  async close(drainMs = this.config.drainSeconds * 1000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    this.users.unwatch();
+    unwatchFile(this.config.certFile);
+    unwatchFile(this.config.keyFile);
+    this.h2.goaway();
+    this.h1.server.closeIdleConnections();
+    const deadline = Date.now() + drainMs;
+    while (this.tunnels.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (this.tunnels.size > 0) this.logger.warn({ openTunnels: this.tunnels.size }, 'The drain time ran out; closing the open tunnels.');
+    for (const abort of [...this.tunnels]) abort();
+    for (const session of this.h2.sessions) session.destroy();
+    this.h1.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}

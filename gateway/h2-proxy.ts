@@ -1,0 +1,137 @@
+/**
+ * The HTTP/2 proxy inside TLS: CONNECT streams (RFC 9113 8.5), many per connection, auth per
+ * stream, windows sized for bulk transfer, PING keepalive, GOAWAY on shutdown.
+ */
+import { constants, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import { PinholeError } from '../shared/errors.js';
+import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
+import { NOT_FOUND_PAGE } from './h1-proxy.js';
+import type { ProxyDeps } from './proxy-deps.js';
+import { AUTH_CHALLENGE, asPinholeError } from './refusal.js';
+
+export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
+export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
+
+export type H2Fallback = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+
+export const h2NotFound: H2Fallback = (stream) => {
+  stream.respond({ ':status': 404, 'content-type': 'text/html; charset=utf-8' });
+  stream.end(NOT_FOUND_PAGE);
+};
+
+export interface H2Options {
+  readonly pingIntervalMs?: number;
+  web?: H2Fallback;
+}
+
+export class H2Proxy {
+  readonly server: Http2Server;
+  readonly sessions = new Set<ServerHttp2Session>();
+
+  constructor(
+    private readonly deps: ProxyDeps,
+    private readonly options: H2Options = {},
+  ) {
+    this.server = createServer({
+      maxSessionMemory: 256,
+      settings: { initialWindowSize: H2_STREAM_WINDOW, maxConcurrentStreams: 1000, enablePush: false },
+    });
+    this.server.on('session', (session: ServerHttp2Session) => this.onSession(session));
+    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
+  }
+
+  handle(socket: Socket): void {
+    this.server.emit('connection', socket);
+  }
+
+  /** GOAWAY to every session: no new streams, open ones finish. */
+  goaway(): void {
+    for (const session of this.sessions) if (!session.closed) session.close();
+  }
+
+  private onSession(session: ServerHttp2Session): void {
+    this.sessions.add(session);
+    session.on('error', () => session.destroy());
+    session.once('localSettings', () => {
+      try {
+        session.setLocalWindowSize(H2_SESSION_WINDOW);
+      } catch {
+        // The session died before its settings were acknowledged.
+      }
+    });
+    const interval = this.options.pingIntervalMs ?? 30_000;
+    const timer = setInterval(() => {
+      if (session.closed || session.destroyed) return;
+      const sent = session.ping((err) => {
+        if (err !== null && !session.destroyed) session.destroy();
+      });
+      if (!sent) session.destroy();
+    }, interval);
+    timer.unref();
+    session.once('close', () => {
+      clearInterval(timer);
+      this.sessions.delete(session);
+    });
+  }
+
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on('error', () => stream.destroy());
+    if (headers[':method'] !== 'CONNECT') {
+      (this.options.web ?? h2NotFound)(stream, headers);
+      return;
+    }
+    void this.connect(stream, headers);
+  }
+
+  private async connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+    const started = Date.now();
+    const info = this.deps.connInfo(stream.session?.socket as Socket);
+    const authority = String(headers[':authority'] ?? '');
+    let user: string | undefined;
+    try {
+      const auth = headers['proxy-authorization'];
+      user = await this.deps.authenticate(Array.isArray(auth) ? auth[0] : auth);
+      const target = parseEndpoint(authority);
+      if (target === undefined || headers[':protocol'] !== undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs :authority host:port.');
+      const upstream = await this.deps.openUpstream(target, 'connect');
+      if (stream.destroyed || stream.closed) {
+        upstream.destroy();
+        return;
+      }
+      const untrack = this.deps.trackTunnel(() => {
+        upstream.destroy();
+        stream.close(constants.NGHTTP2_CANCEL);
+      });
+      stream.respond({ ':status': 200 });
+      stream.pipe(upstream);
+      upstream.pipe(stream);
+      upstream.on('error', () => {
+        if (!stream.closed) stream.close(constants.NGHTTP2_CONNECT_ERROR);
+      });
+      let closed = 0;
+      const onClose = (): void => {
+        if (++closed === 1) return;
+        untrack();
+        this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, durationMs: Date.now() - started, proto: 'h2', ...info });
+      };
+      stream.once('close', () => {
+        upstream.destroy();
+        onClose();
+      });
+      upstream.once('close', onClose);
+    } catch (err) {
+      const error = asPinholeError(err);
+      this.deps.accessLog({ user, target: authority, method: 'CONNECT', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'h2', ...info });
+      if (stream.destroyed || stream.closed) return;
+      const body = `${error.status} ${error.code}: ${error.message}\n`;
+      stream.respond({
+        ':status': error.status,
+        'pinhole-error': error.code,
+        'content-type': 'text/plain; charset=utf-8',
+        ...(error.status === 407 ? { 'proxy-authenticate': AUTH_CHALLENGE } : {}),
+      });
+      stream.end(body);
+    }
+  }
+}
