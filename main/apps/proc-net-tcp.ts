@@ -1,0 +1,79 @@
+/**
+ * Parser for Linux /proc/net/tcp and /proc/net/tcp6. Addresses are hex words in the kernel's
+ * byte order (little-endian on x86 and ARM): "0100007F:1F90" is 127.0.0.1:8080. IPv4-mapped
+ * IPv6 addresses come out as plain IPv4 so both files compare alike.
+ */
+import { unmapV4 } from './types.js';
+
+export interface ProcTcpEntry {
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** Kernel state, e.g. 0x01 ESTABLISHED, 0x0A LISTEN. */
+  state: number;
+  uid: number;
+  inode: number;
+}
+
+const word = (hex: string, littleEndian: boolean): number[] => {
+  const bytes = [0, 2, 4, 6].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  return littleEndian ? bytes.reverse() : bytes;
+};
+
+/** "0100007F" -> "127.0.0.1"; 32 hex digits -> compressed IPv6 (or IPv4 when mapped). */
+export const decodeProcAddress = (hex: string, littleEndian = true): string | undefined => {
+  if (!/^[0-9A-Fa-f]+$/.test(hex)) return undefined;
+  if (hex.length === 8) return word(hex, littleEndian).join('.');
+  if (hex.length !== 32) return undefined;
+  const bytes = [0, 8, 16, 24].flatMap((i) => word(hex.slice(i, i + 8), littleEndian));
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return bytes.slice(12).join('.');
+  return unmapV4(compressV6(groups));
+};
+
+const compressV6 = (groups: number[]): string => {
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+};
+
+const splitEndpoint = (text: string, littleEndian: boolean): { address: string; port: number } | undefined => {
+  const [hexAddr, hexPort] = text.split(':');
+  if (!hexAddr || !hexPort || !/^[0-9A-Fa-f]{4}$/.test(hexPort)) return undefined;
+  const address = decodeProcAddress(hexAddr, littleEndian);
+  return address === undefined ? undefined : { address, port: parseInt(hexPort, 16) };
+};
+
+/** Every well-formed connection line; the header and malformed lines are skipped. */
+export const parseProcNetTcp = (text: string, littleEndian = true): ProcTcpEntry[] => {
+  const out: ProcTcpEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !/^\d+:$/.test(f[0] ?? '')) continue;
+    const local = splitEndpoint(f[1] ?? '', littleEndian);
+    const remote = splitEndpoint(f[2] ?? '', littleEndian);
+    const state = parseInt(f[3] ?? '', 16);
+    const uid = Number(f[7]);
+    const inode = Number(f[9]);
+    if (!local || !remote || Number.isNaN(state) || !Number.isInteger(uid) || !Number.isInteger(inode)) continue;
+    out.push({ localAddress: local.address, localPort: local.port, remoteAddress: remote.address, remotePort: remote.port, state, uid, inode });
+  }
+  return out;
+};
