@@ -99,8 +99,9 @@ const main = async (): Promise<number> => {
     await run('openssl', ['req', '-x509', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'site.key'), '-out', join(dir, 'site.crt')]);
     const [siteCert, siteKey] = await Promise.all([readFile(join(dir, 'site.crt'), 'utf8'), readFile(join(dir, 'site.key'), 'utf8')]);
     const site = createHttpsServer({ cert: siteCert, key: siteKey }, (_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('Hello from the site behind the gateway.\n');
+      const page = 'Hello from the site behind the gateway.\n';
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(page) });
+      res.end(page);
     });
     await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', () => resolve()));
     cleanups.push(() => new Promise((resolve) => site.close(resolve)));
