@@ -9,24 +9,17 @@ import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { UiSettingsSchema, type UiSettings, type UiSettingsPatch } from '../../shared/contract.js';
 import type { Profile } from '../../shared/profile.js';
+import { createAppLookup } from '../apps/index.js';
 import { Engine } from '../engine.js';
 import { openSecretStore } from '../keychain/keychain.js';
+import { ProfileStore } from '../profiles/store.js';
 import { applySystemProxy, shellExportLine } from '../sysproxy/index.js';
 import { EngineHost, type HostEngine, type HostProfiles, type HostSecrets, type SystemProxyPort } from './host.js';
 import { DEFAULT_UI_SETTINGS } from './memory-deps.js';
 import { repoRoot } from './renderer-build.js';
 
-// The engine, store and keychain modules are written beside this one; their shapes are checked
-// at run time below, so they are typed loosely here on purpose.
+// The store's settings are read field by field (toUiSettings), so they are typed loosely here.
 type Loose = Record<string, unknown>;
-
-const load = async (relative: string): Promise<Loose> => {
-  try {
-    return (await import(new URL(relative, import.meta.url).href)) as Loose;
-  } catch (error) {
-    throw new PinholeError('PINHOLE_INTERNAL', `The console could not load ${relative.replace('../', 'main/')}.`, { cause: error });
-  }
-};
 
 const call = async <T>(target: Loose, method: string, ...args: unknown[]): Promise<T> => {
   const fn = target[method];
@@ -90,15 +83,22 @@ export const readVersion = async (): Promise<string> => {
 };
 
 export const composeHost = async ({ logger, configDir }: ComposeOptions): Promise<ComposedHost> => {
-  const storeModule = await load('../profiles/store.js');
   const secrets: HostSecrets = await openSecretStore({ logger, ...(configDir ? { configDir } : {}) });
-  const Store = storeModule.ProfileStore as new (options: Loose) => Loose;
-  const store = new Store({ logger, secrets, ...(configDir ? { dir: configDir, configDir } : {}) });
+  const store = new ProfileStore({ logger, ...(configDir ? { dir: configDir } : {}) });
   const engine: HostEngine = new Engine({ logger });
   const systemProxy: SystemProxyPort = (options) => applySystemProxy({ ...options, logger });
+  const lookup = createAppLookup();
   const host = new EngineHost({
     engine,
-    profiles: adaptProfileStore(store),
+    ...(lookup
+      ? {
+          identifyApp: async (socket) => {
+            const app = await lookup.forSocket(socket);
+            return app ? { path: app.path, name: app.name } : undefined;
+          },
+        }
+      : {}),
+    profiles: adaptProfileStore(store as unknown as Loose),
     secrets,
     version: await readVersion(),
     platform: process.platform,
