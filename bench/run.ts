@@ -592,7 +592,7 @@ const main = async (): Promise<void> => {
 
   process.stdout.write(`\nPinhole vs the seed stack, ${options.quick ? 'quick' : 'full'} run, medians of ${options.runs} runs (${started.toISOString()})\n\n`);
   process.stdout.write(`${renderFigures(rows)}\n\n${renderTargets(targets)}\n`);
-  for (const [what, message] of Object.entries(extra.startErrors)) process.stdout.write(`\n${what} did not start: ${message.split('\n')[0]}\n`);
+  for (const [what, message] of Object.entries(extra.startErrors)) process.stdout.write(`\n${what} did not start: ${message.split('\n').slice(0, 12).join('\n  ')}\n`);
 
   const resultsDir = join(repoRoot, 'bench', 'results');
   await mkdir(resultsDir, { recursive: true });
