@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
+import { decodeLink } from '../../shared/link.js';
 import { formatEndpoint, formatPin, parseEndpoint, type Profile } from '../../shared/profile.js';
 import { openSecretStore, type SecretStore } from '../keychain/keychain.js';
 import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
@@ -83,7 +84,9 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
     }
     if (!sub) throw usageError('profile needs a subcommand: import, list, show or remove.');
     if (extra !== undefined) throw usageError(`unexpected argument "${extra}".`);
-    const store = deps.store ?? new ProfileStore();
+    // Opened only when needed, after the keychain: a refused keychain must leave no file behind.
+    let opened = deps.store;
+    const openStore = (): ProfileStore => (opened ??= new ProfileStore());
     const openSecrets = (): Promise<SecretStore> =>
       (deps.openSecrets ?? ((o) => openSecretStore(o)))({ allowEncryptedFile: values['secrets-file'] || process.env.PINHOLE_SECRETS === 'encrypted-file' });
 
@@ -91,7 +94,9 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
       case 'import': {
         if (!arg) throw usageError('profile import needs a pinhole:// link.');
         if (values.name !== undefined && !values.name.trim()) throw usageError('--name must not be empty.');
+        decodeLink(arg);
         const secrets = await openSecrets();
+        const store = openStore();
         const profile = await importLink(arg, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}) });
         if (values.json) out(`${JSON.stringify(describeProfile(profile, store.defaultId()))}\n`);
         else out(`Imported profile "${profile.name}" (${server(profile)}, user ${profile.user}); the password is stored ${secrets.location}.\n`);
@@ -99,6 +104,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
       }
       case 'list': {
         if (arg !== undefined) throw usageError(`profile list takes no argument (got "${arg}").`);
+        const store = openStore();
         const defaultId = store.defaultId();
         const profiles = store.list();
         if (values.json) {
@@ -117,6 +123,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
       }
       case 'show': {
         if (!arg) throw usageError('profile show needs a profile name.');
+        const store = openStore();
         const profile = store.require(arg);
         const view = describeProfile(profile, store.defaultId());
         if (values.json) out(`${JSON.stringify(view)}\n`);
@@ -138,6 +145,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
       }
       case 'remove': {
         if (!arg) throw usageError('profile remove needs a profile name.');
+        const store = openStore();
         store.require(arg);
         const profile = await forgetProfile(arg, { store, secrets: await openSecrets() });
         out(`Removed profile "${profile.name}" and its password.\n`);
