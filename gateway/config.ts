@@ -4,12 +4,24 @@ import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { PinholeError } from '../shared/errors.js';
-import { EndpointSchema } from '../shared/profile.js';
+import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
+
+/** HOST:PORT where port 0 (any free port) is allowed too. */
+export const parseListen = (text: string): Endpoint | undefined => {
+  const zero = /^(.*):0$/.exec(text);
+  if (zero?.[1] !== undefined) {
+    const ep = parseEndpoint(`${zero[1]}:1`);
+    return ep === undefined ? undefined : { host: ep.host, port: 0 };
+  }
+  return parseEndpoint(text);
+};
+
+export const ListenSchema = z.string().refine((v) => parseListen(v) !== undefined, { message: 'must be HOST:PORT (port 0 picks a free port)' });
 
 export const GatewayFileSchema = z
   .object({
     hostname: z.string().min(1),
-    listen: EndpointSchema.default('0.0.0.0:443'),
+    listen: ListenSchema.default('0.0.0.0:443'),
     cert: z.string().default('cert.pem'),
     key: z.string().default('key.pem'),
     /** true when cert/key are the operator's own (CA-issued): links then carry no pin. */

@@ -6,9 +6,9 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import { formatEndpoint, type Endpoint } from '../shared/profile.js';
 import { accessLogTo, type AccessLog } from './access-log.js';
-import type { GatewayConfig } from './config.js';
+import { parseListen, type GatewayConfig } from './config.js';
 import { H1Proxy } from './h1-proxy.js';
 import { H2Proxy } from './h2-proxy.js';
 import { DestinationPolicy, type Resolver } from './policy.js';
@@ -100,7 +100,7 @@ export class Gateway {
   }
 
   async listen(listen: Endpoint | string = this.config.listen): Promise<AddressInfo> {
-    const ep = typeof listen === 'string' ? parseEndpoint(listen) : listen;
+    const ep = typeof listen === 'string' ? parseListen(listen) : listen;
     if (ep === undefined) throw new Error(`Bad listen address ${String(listen)}`);
     await new Promise<void>((resolve, reject) => {
       this.net.once('error', reject);

@@ -156,7 +156,7 @@ export class H1Proxy {
       const untrack = this.deps.trackTunnel(() => upstream.destroy());
       const headers = endToEndHeaders(req.headers);
       headers.host = parsed.host;
-      const outgoing = httpRequest({ createConnection: () => upstream, method: req.method, path: `${parsed.pathname}${parsed.search}`, headers, setHost: false, agent: false });
+      const outgoing = httpRequest({ createConnection: () => upstream, method: req.method, path: `${parsed.pathname}${parsed.search}`, headers, setHost: false });
       let status = 0;
       outgoing.on('response', (answer) => {
         status = answer.statusCode ?? 502;
@@ -164,7 +164,10 @@ export class H1Proxy {
         answer.pipe(res);
       });
       outgoing.on('error', (err) => {
-        if (status === 0) refuse(new PinholeError('PINHOLE_CONNECT_FAILED', 'The destination closed the connection.', { cause: err }));
+        if (status === 0) {
+          this.deps.logger.info({ err: err.message }, 'The destination failed the request.');
+          refuse(new PinholeError('PINHOLE_CONNECT_FAILED', 'The destination closed the connection.', { cause: err }));
+        }
         else res.destroy();
       });
       const finish = (): void => {

@@ -1,8 +1,7 @@
 /** `run`: the gateway in the foreground (optionally N cluster workers), graceful stop on SIGTERM/SIGINT. */
 import cluster from 'node:cluster';
 import { createLogger, type Logger } from '../../shared/log.js';
-import { parseEndpoint } from '../../shared/profile.js';
-import type { GatewayConfig } from '../config.js';
+import { parseListen, type GatewayConfig } from '../config.js';
 import { Gateway } from '../gateway.js';
 import { usage } from './common.js';
 
@@ -20,7 +19,7 @@ const listenLine = (logger: Logger, config: GatewayConfig, address: string, port
 
 export async function run({ config, workers }: RunOptions): Promise<number> {
   const logger = createLogger({ name: 'pinhole-gateway' });
-  if (parseEndpoint(config.listen) === undefined) usage(`--listen ${config.listen} is not HOST:PORT.`);
+  if (parseListen(config.listen) === undefined) usage(`--listen ${config.listen} is not HOST:PORT.`);
   if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger);
 
   const gateway = new Gateway(config, { logger });
