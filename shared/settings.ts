@@ -4,24 +4,44 @@
  */
 import { z } from 'zod';
 
-export const SettingsSchema = z.object({
+const fields = {
   /** The profile `pinhole connect` and the tray use when none is named. */
-  defaultProfileId: z.string().min(1).nullable().default(null),
+  defaultProfileId: z.string().min(1).nullable(),
   /** Local proxy port on 127.0.0.1; 0 picks a free one. */
-  localPort: z.number().int().min(0).max(65535).default(0),
-  systemProxyOnConnect: z.boolean().default(false),
-  proxyMode: z.enum(['pac', 'manual']).default('pac'),
+  localPort: z.number().int().min(0).max(65535),
+  systemProxyOnConnect: z.boolean(),
+  proxyMode: z.enum(['pac', 'manual']),
   /** Extra hosts that bypass the system proxy (loopback and local networks always do). */
-  bypass: z.array(z.string().min(1).max(253)).max(500).default([]),
-  startAtLogin: z.boolean().default(false),
-  connectAtStart: z.boolean().default(false),
-  theme: z.enum(['system', 'light', 'dark']).default('system'),
-  language: z.enum(['en', 'zh-CN', 'es']).default('en'),
+  bypass: z.array(z.string().min(1).max(253)).max(500),
+  startAtLogin: z.boolean(),
+  connectAtStart: z.boolean(),
+  theme: z.enum(['system', 'light', 'dark']),
+  language: z.enum(['en', 'zh-CN', 'es']),
   /** Corporate proxy in front of the gateway, "host:port" (its password, if any, is in the keychain); "" for none. */
-  upstreamProxy: z.string().max(300).default(''),
-});
-export type Settings = z.infer<typeof SettingsSchema>;
-export const SettingsPatchSchema = SettingsSchema.partial().strict();
-export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
+  upstreamProxy: z.string().max(300),
+};
 
-export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});
+const StrictSettingsSchema = z.object(fields);
+export type Settings = z.infer<typeof StrictSettingsSchema>;
+
+export const DEFAULT_SETTINGS: Settings = {
+  defaultProfileId: null,
+  localPort: 0,
+  systemProxyOnConnect: false,
+  proxyMode: 'pac',
+  bypass: [],
+  startAtLogin: false,
+  connectAtStart: false,
+  theme: 'system',
+  language: 'en',
+  upstreamProxy: '',
+};
+
+/** Full settings; missing fields take their defaults. */
+export const SettingsSchema = z.preprocess(
+  (value) => (typeof value === 'object' && value !== null ? { ...DEFAULT_SETTINGS, ...value } : value),
+  StrictSettingsSchema,
+);
+/** A change to some settings: only the given fields, unknown keys refused. */
+export const SettingsPatchSchema = StrictSettingsSchema.partial().strict();
+export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;

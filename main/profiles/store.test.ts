@@ -133,3 +133,14 @@ test('a full disk is PINHOLE_DISK_FULL, and a failed write leaves neither half a
   await writeFileAtomic(ok, 'two');
   assert.equal(await readFile(ok, 'utf8'), 'two');
 });
+
+test('a settings patch changes only the fields it names', async (t) => {
+  const dir = await tempDir(t);
+  const store = new ProfileStore({ dir });
+  store.updateSettings({ proxyMode: 'manual', upstreamProxy: 'corp.example:3128', theme: 'dark' });
+  const next = store.updateSettings({ upstreamProxy: undefined });
+  assert.equal(next.upstreamProxy, '', 'an explicit undefined clears the corporate proxy');
+  assert.equal(next.proxyMode, 'manual');
+  assert.equal(next.theme, 'dark');
+  assert.equal(store.updateSettings({ localPort: 9000 }).proxyMode, 'manual');
+});

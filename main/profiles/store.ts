@@ -9,7 +9,7 @@ import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
 import type { Logger } from '../../shared/log.js';
 import { formatPin, ProfileSchema, type Profile, type Transport } from '../../shared/profile.js';
-import { SettingsPatchSchema, SettingsSchema, type Settings, type SettingsPatch } from '../../shared/settings.js';
+import { DEFAULT_SETTINGS, SettingsPatchSchema, SettingsSchema, type Settings, type SettingsPatch } from '../../shared/settings.js';
 import type { SecretStore } from '../keychain/keychain.js';
 import { writeError } from './atomic-write.js';
 import { configDir } from './paths.js';
@@ -127,11 +127,13 @@ export class ProfileStore {
     const parsed = SettingsSchema.safeParse(this.conf.get('settings') ?? {});
     if (parsed.success) return parsed.data;
     this.logger?.warn({ issues: parsed.error.issues.map((i) => i.path.join('.')) }, 'Stored settings are not valid; defaults are used for them.');
-    return SettingsSchema.parse({});
+    return { ...DEFAULT_SETTINGS };
   }
 
   updateSettings(patch: SettingsPatch): Settings {
     const clean = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    // An explicit `upstreamProxy: undefined` (or null) means "no corporate proxy".
+    if ('upstreamProxy' in patch && (patch.upstreamProxy === undefined || (patch.upstreamProxy as unknown) === null)) clean.upstreamProxy = '';
     const parsed = SettingsPatchSchema.safeParse(clean);
     if (!parsed.success)
       throw new PinholeError('PINHOLE_CONFIG_INVALID', `The settings are not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
