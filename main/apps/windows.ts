@@ -51,8 +51,12 @@ export const parseProcessJson = (text: string): AppIdentity | undefined => {
 };
 
 export class WindowsAppLookup implements AppLookup {
-  private readonly identities = new Map<number, AppIdentity>();
-  constructor(private readonly run: CommandRunner) {}
+  /** pid -> identity, trusted for a short while only: Windows reuses pids quickly. */
+  private readonly identities = new Map<number, { app: AppIdentity; at: number }>();
+  constructor(
+    private readonly run: CommandRunner,
+    private readonly cacheMs = 30_000,
+  ) {}
 
   forSocket(socket: Socket): Promise<AppIdentity | undefined> {
     const ends = endsOf(socket);
@@ -64,11 +68,11 @@ export class WindowsAppLookup implements AppLookup {
       const pid = parseOwningProcess((await this.run('powershell.exe', [...POWERSHELL, owningProcessScript(ends)])).stdout);
       if (pid === undefined) return undefined;
       const cached = this.identities.get(pid);
-      if (cached) return cached;
+      if (cached && Date.now() - cached.at < this.cacheMs) return cached.app;
       const app = parseProcessJson((await this.run('powershell.exe', [...POWERSHELL, processScript(pid)])).stdout);
       if (app) {
         if (this.identities.size > 512) this.identities.clear();
-        this.identities.set(pid, app);
+        this.identities.set(pid, { app, at: Date.now() });
       }
       return app;
     } catch {

@@ -69,3 +69,9 @@ export const storeOptions = (cwd: string) => ({
   configFileMode: 0o600,
   clearInvalidConfig: false,
 });
+
+/** The same, spelled for electron-store (`name` instead of `configName`): `new Store(electronStoreOptions(configDir()))`. */
+export const electronStoreOptions = (cwd: string) => {
+  const { configName, ...rest } = storeOptions(cwd);
+  return { ...rest, name: configName };
+};
