@@ -73,7 +73,16 @@ export const useEngineState = (client: Client): [EngineState, () => Promise<void
     void Promise.all([client.getStatus(), client.getStats(), client.getLog({}), client.getApps(), client.getSettings(), client.listProfiles(), client.getInfo()]).then(
       ([status, stats, log, apps, settings, profiles, info]) => {
         sample(stats);
-        setState((s) => ({ ...s, status, apps, settings, profiles, info, log: log.lines.slice(-MAX_LOG) }));
+        // Events may have arrived while these were in flight; they are newer, so they win.
+        setState((s) => ({
+          ...s,
+          status: s.status ?? status,
+          apps: s.apps ?? apps,
+          settings: s.settings ?? settings,
+          profiles: s.profiles ?? profiles,
+          info: s.info ?? info,
+          log: [...log.lines, ...s.log.filter((line) => !log.lines.some((l) => l.seq === line.seq))].slice(-MAX_LOG),
+        }));
       },
       () => undefined,
     );
