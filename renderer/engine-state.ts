@@ -74,6 +74,7 @@ export const useEngineState = (client: Client): [EngineState, () => Promise<void
       ([status, stats, log, apps, settings, profiles, info]) => {
         sample(stats);
         // Events may have arrived while these were in flight; they are newer, so they win.
+        const loaded = new Set(log.lines.map((line) => line.seq));
         setState((s) => ({
           ...s,
           status: s.status ?? status,
@@ -81,7 +82,7 @@ export const useEngineState = (client: Client): [EngineState, () => Promise<void
           settings: s.settings ?? settings,
           profiles: s.profiles ?? profiles,
           info: s.info ?? info,
-          log: [...log.lines, ...s.log.filter((line) => !log.lines.some((l) => l.seq === line.seq))].slice(-MAX_LOG),
+          log: [...log.lines, ...s.log.filter((line) => !loaded.has(line.seq))].slice(-MAX_LOG),
         }));
       },
       () => undefined,
