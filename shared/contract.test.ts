@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PinholeError } from './errors.js';
-import { SettingsSchema } from './settings.js';
+import { DEFAULT_SETTINGS } from './settings.js';
 import {
   COMMAND_NAMES,
   MAX_MESSAGE_BYTES,
@@ -189,5 +189,5 @@ test('malformed frames are answered with a contract error, not a crash', async (
 });
 
 test("the UI's settings are exactly the stored settings minus the default profile (no drift)", () => {
-  assert.deepEqual(Object.keys(contract.events.settings.shape).sort(), Object.keys(SettingsSchema.shape).filter((k) => k !== 'defaultProfileId').sort());
+  assert.deepEqual(Object.keys(contract.events.settings.shape).sort(), Object.keys(DEFAULT_SETTINGS).filter((k) => k !== 'defaultProfileId').sort());
 });
