@@ -311,23 +311,25 @@ export class LocalProxy extends EventEmitter {
     this.splice(socket, upstream);
   }
 
-  /** Bytes both ways until either side ends; an error on one side ends the other promptly. */
+  /**
+   * Bytes both ways until both sides end; an error on either side ends the other promptly. A clean
+   * finish is left to close by itself, so an HTTP/2 stream ends with END_STREAM, not a reset.
+   */
   private splice(socket: Socket, upstream: Duplex): void {
     let pending = 2;
+    let counted = true;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      this.openTunnels -= 1;
+    };
     const done = (err?: Error | null): void => {
+      pending -= 1;
       if (err) {
         socket.destroy();
         upstream.destroy();
       }
-      pending -= 1;
-      if (pending === 0 || err) {
-        if (pending >= 0) {
-          this.openTunnels -= 1;
-          pending = -1;
-        }
-        socket.destroy();
-        upstream.destroy();
-      }
+      if (err || pending === 0) release();
     };
     pipeline(socket, upstream, done);
     pipeline(upstream, socket, done);
