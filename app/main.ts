@@ -3,7 +3,7 @@
  * in (shell.ts, tray-menu.ts, ipc.ts, window.ts, protocol.ts); this file connects them to the real
  * app, tray, window, protocol, power monitor and notifications.
  */
-import { BrowserWindow, Menu, Notification, Tray, app, clipboard, ipcMain, nativeImage, net, powerMonitor, protocol, shell } from 'electron';
+import { BrowserWindow, Menu, Notification, Tray, app, clipboard, dialog, ipcMain, nativeImage, powerMonitor, protocol, shell } from 'electron';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,9 +46,17 @@ if (!app.requestSingleInstanceLock()) {
       const file = await rendererResponse(request.url, rendererDir, (path) => readFile(path));
       return new Response(file.body as BodyInit, { status: file.status, headers: file.headers });
     });
-    void net;
-
-    const { host } = await composeHost({ logger });
+    let host: Awaited<ReturnType<typeof composeHost>>['host'];
+    try {
+      ({ host } = await composeHost({ logger }));
+    } catch (error) {
+      // Typically no reachable keychain: say so in words and stop, rather than run without one.
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error({ err: error }, 'Pinhole could not start.');
+      dialog.showErrorBox('Pinhole could not start', message);
+      app.exit(1);
+      return;
+    }
 
     const showWindow = (): void => {
       if (!window || window.isDestroyed()) {
