@@ -157,12 +157,15 @@ export const latencySamples = async (route: Route, originPort: number, trust: Or
   return out;
 };
 
-/** Runs `task(i)` for i in [0, count) with at most `concurrency` in flight; resolves with the failures. */
-export const runConcurrently = async (count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<Error[]> => {
+/**
+ * Runs `task(i)` for i in [0, count) with at most `concurrency` in flight; resolves with the
+ * failures. After `deadline` (epoch ms) no new task starts.
+ */
+export const runConcurrently = async (count: number, concurrency: number, task: (i: number) => Promise<void>, deadline = Number.POSITIVE_INFINITY): Promise<Error[]> => {
   let next = 0;
   const errors: Error[] = [];
   const lane = async (): Promise<void> => {
-    while (next < count) {
+    while (next < count && Date.now() < deadline) {
       const i = next;
       next += 1;
       try {
@@ -216,15 +219,23 @@ export interface IdleTunnels {
   close: () => Promise<void>;
 }
 
-/** Opens `count` tunnels to 127.0.0.1:targetPort and keeps them open and silent. */
-export const openIdleTunnels = async (route: Route, targetPort: number, count: number, concurrency = 200): Promise<IdleTunnels> => {
+/**
+ * Opens `count` tunnels to 127.0.0.1:targetPort and keeps them open and silent. A proxy that
+ * stalls (a stream limit) cannot hold the benchmark: no new open starts after `timeBoxMs`.
+ */
+export const openIdleTunnels = async (route: Route, targetPort: number, count: number, concurrency = 200, timeBoxMs = 120_000): Promise<IdleTunnels> => {
   const sockets: Socket[] = [];
   const started = Date.now();
-  const errors = await runConcurrently(count, concurrency, async () => {
-    const socket = await openStream(route, targetPort, 60_000);
-    socket.on('error', () => undefined);
-    sockets.push(socket);
-  });
+  const errors = await runConcurrently(
+    count,
+    concurrency,
+    async () => {
+      const socket = await openStream(route, targetPort, 30_000);
+      socket.on('error', () => undefined);
+      sockets.push(socket);
+    },
+    started + timeBoxMs,
+  );
   const seconds = (Date.now() - started) / 1000;
   return {
     opened: sockets.length,
