@@ -531,6 +531,16 @@ const profilePinhole = async (stacks: Stacks, options: Options, extra: Extra): P
   if (clientProfiles[0]) process.stdout.write(`\n${renderProfile(clientProfiles[0], 'client')}\n`);
 };
 
+/** The memory ratio only counts when Pinhole held every tunnel it was asked for. */
+const idleTarget = (extra: Extra, value: number, options: Options): Target => {
+  const n = extra.idleCount ?? options.idleTunnels;
+  const wants = `${n} idle tunnels: gateway memory <= 0.5x seed cloud side`;
+  const opened = (extra.idle?.['pinhole'] as { opened?: number } | undefined)?.opened;
+  const target = judge('idleCloud', wants, value, '<=', 0.5, `${value.toFixed(2)}x`);
+  if (opened !== undefined && opened < n) return { ...target, met: false, detail: `only ${opened} of ${n} tunnels opened (${value.toFixed(2)}x at that count)` };
+  return target;
+};
+
 const main = async (): Promise<void> => {
   if (await reexecWithMoreFiles()) return;
   const options = parseOptions(process.argv.slice(2));
@@ -585,7 +595,7 @@ const main = async (): Promise<void> => {
     judge('cpuPerGiB', 'CPU per GiB <= 0.75x seed', r('cpuPerGiB'), '<=', 0.75, `${r('cpuPerGiB').toFixed(2)}x`),
     judge('rttLatency', 'new request over 50 ms RTT <= direct', rttDirect, '<=', 1, `${rttDirect.toFixed(2)}x direct (${r('rttLatency').toFixed(2)}x seed)`),
     judge('rttLatencyStretch', 'stretch: new request over 50 ms RTT < direct', rttDirect, '<=', 0.97, `${rttDirect.toFixed(2)}x direct`),
-    judge('idleCloud', `${extra.idleCount ?? options.idleTunnels} idle tunnels: gateway memory <= 0.5x seed cloud side`, r('idleCloud'), '<=', 0.5, `${r('idleCloud').toFixed(2)}x`),
+    idleTarget(extra, r('idleCloud'), options),
     judge('churn', `no gateway fd growth after ${options.churnTunnels} tunnels`, churnGrowth, '<=', 0, `${Number.isFinite(churnGrowth) ? churnGrowth : '-'} fds`),
     judge('handshakeScale', '--workers 2 scales handshakes near-linearly (>= 1.6x)', hsScale, '>=', 1.6, `${hsScale.toFixed(2)}x`),
   ];
