@@ -106,13 +106,15 @@ export const App = ({ connection }: { connection: Connection }) => {
           <span>{t(`stateShort.${state.status?.state ?? 'disconnected'}`)}</span>
         </div>
       </nav>
-      <main id="page" role="tabpanel" aria-labelledby={`tab-${page}`} className="page" tabIndex={-1}>
-        {lost !== undefined && (
-          <div className="banner banner-error" role="alert">
-            <strong>{t('app.lost')}</strong> {lost}
-          </div>
-        )}
-        {view}
+      <main className="page">
+        <div id="page" role="tabpanel" aria-labelledby={`tab-${page}`} tabIndex={-1} className="page-inner">
+          {lost !== undefined && (
+            <div className="banner banner-error" role="alert">
+              <strong>{t('app.lost')}</strong> {lost}
+            </div>
+          )}
+          {view}
+        </div>
       </main>
     </div>
   );
