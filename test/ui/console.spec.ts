@@ -64,9 +64,12 @@ test('a new user imports a link, connects, sees traffic and logs, routes an app,
   const link = await gateway.provision();
   await page.getByRole('button', { name: 'Add a profile' }).click();
   const box = page.getByLabel('Paste a Pinhole link');
+  // A real paste: the link goes to the clipboard and Ctrl+V puts it in the box.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(consoleUrl).origin });
+  await page.evaluate((text) => navigator.clipboard.writeText(text), link);
   await box.focus();
-  await page.evaluate((text) => navigator.clipboard?.writeText(text).catch(() => undefined), link);
-  await box.fill(link);
+  await page.keyboard.press('Control+V');
+  await expect(box).toHaveValue(link);
   const preview = page.getByTestId('link-preview');
   await expect(preview).toBeVisible();
   await expect(preview).toContainText(`127.0.0.1:${gateway.port}`);
