@@ -72,6 +72,14 @@ test('a stunnel + Squid server added by hand keeps its password in the keychain 
   await expect(page.getByTestId('bytes-total')).toContainText(/↓ (9\d|1\d\d)(\.\d)? KB/);
   await page.screenshot({ path: join(screens, 'seed-02-connected.png') });
 
+  // The server goes away: the next request fails, and Home says why and when it tries again.
+  await cloud.stop();
+  await expect(run('curl', ['-sS', '-k', '--max-time', '20', '-x', `http://${proxy}`, `https://127.0.0.1:${origin.httpsPort}/bytes/10`], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })).rejects.toThrow();
+  await expect(page.getByTestId('state-words')).toHaveText('Reconnecting to gw.example.test…');
+  await expect(page.getByRole('alert')).toContainText('Why:');
+  await expect(page.getByRole('alert')).toContainText(/Trying again in \d+ seconds?\./);
+  await page.screenshot({ path: join(screens, 'seed-03-reconnecting.png') });
+
   // Disconnect, then edit without retyping the password, then delete.
   await page.getByRole('switch', { name: 'Connect' }).click();
   await expect(page.getByTestId('state-words')).toHaveText('Not connected');
