@@ -138,6 +138,20 @@ test('routing: a blocked destination gets 403 naming the rule, a direct one bypa
     assert.equal(server.streams, before, 'the direct request did not use the gateway');
   }));
 
+test('per-app routing: the app behind a connection is identified, listed, and its block says PINHOLE_APP_BLOCKED', () =>
+  withServer({}, async (server, engine) => {
+    const { listen } = await engine.connect(targetFor(server), user.password, {
+      listen: '127.0.0.1:0',
+      identifyApp: (socket) => Promise.resolve(socket.remotePort ? { path: '/usr/bin/blocked-app', name: 'blocked-app' } : undefined),
+      decide: ({ path }) => (path === '/usr/bin/blocked-app' ? 'block' : 'tunnel'),
+    });
+    const blocked = await openTunnel({ proxy: proxyOf(listen), target: `127.0.0.1:${origin.httpsPort}` });
+    assert.equal(blocked.status, 403);
+    assert.equal(blocked.headers['pinhole-error'], 'PINHOLE_APP_BLOCKED');
+    assert.match(blocked.body.toString(), /blocked-app/);
+    assert.deepEqual(engine.getApps().map((a) => a.path), ['/usr/bin/blocked-app']);
+  }));
+
 test('the gateway vanishing mid-download closes the application connection and the engine reconnects', () =>
   withServer({}, async (server, engine) => {
     const states: EngineStatus['state'][] = [];

@@ -177,6 +177,8 @@ export class Engine implements EngineApi {
         : {}),
       ...(options.pac ? { pac: options.pac } : {}),
       ...(options.decide || options.identifyApp ? { decide: (request) => this.route(request, options) } : {}),
+      // route() records the app on the request; a block with a known app is the app rule's doing.
+      blockCode: (request) => ((request as RouteRequest).path !== undefined ? 'PINHOLE_APP_BLOCKED' : 'PINHOLE_DOMAIN_BLOCKED'),
     });
     try {
       await proxy.start();

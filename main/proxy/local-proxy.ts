@@ -266,7 +266,8 @@ export class LocalProxy extends EventEmitter {
 
   private blockError(request: DecideRequest): PinholeError {
     const code = this.options.blockCode?.(request) ?? 'PINHOLE_DOMAIN_BLOCKED';
-    return new PinholeError(code, `${ERRORS[code].sentence} (${formatEndpoint(request)})`);
+    const app = (request as DecideRequest & { name?: string }).name;
+    return new PinholeError(code, `${ERRORS[code].sentence} (${app ? `${app} -> ` : ''}${formatEndpoint(request)})`, { details: app ? { app } : undefined });
   }
 
   private refuse(err: PinholeError, target: string, route: string): void {
