@@ -202,8 +202,40 @@ export class WssTransport extends EventEmitter {
       ws.once('open', () => {
         if (settled) return;
         settled = true;
-        resolve(createWebSocketStream(ws));
+        resolve(socketLike(createWebSocketStream(ws), socket));
       });
     });
   }
+}
+
+/**
+ * The tunnel stream with the few Socket methods HTTP clients call on a connection they were given
+ * (`http.request({ createConnection })` calls setTimeout/setNoDelay/setKeepAlive), delegated to
+ * the TLS socket under the WebSocket. Timeouts are reported on the stream, as a socket would.
+ */
+function socketLike(stream: Duplex, tls: TLSSocket): Duplex {
+  let forwarding = false;
+  const shaped = stream as Duplex & {
+    setTimeout(ms: number, callback?: () => void): Duplex;
+    setNoDelay(noDelay?: boolean): Duplex;
+    setKeepAlive(enable?: boolean, delay?: number): Duplex;
+  };
+  shaped.setTimeout = (ms, callback) => {
+    if (!forwarding) {
+      forwarding = true;
+      tls.on('timeout', () => stream.emit('timeout'));
+    }
+    tls.setTimeout(ms);
+    if (callback !== undefined) stream.once('timeout', callback);
+    return stream;
+  };
+  shaped.setNoDelay = (noDelay) => {
+    tls.setNoDelay(noDelay);
+    return stream;
+  };
+  shaped.setKeepAlive = (enable, delay) => {
+    tls.setKeepAlive(enable, delay);
+    return stream;
+  };
+  return stream;
 }
