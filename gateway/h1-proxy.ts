@@ -62,23 +62,60 @@ export class H1Proxy {
       connectionsCheckingInterval: 500,
       keepAliveTimeout: 30_000,
     });
-    this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onConnect(req, socket as Socket, head));
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.headArrived(socket);
+      void this.onConnect(req, socket as Socket, head);
+    });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.headArrived(req.socket);
+      this.onRequest(req, res);
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.headArrived(socket);
+      this.onUpgrade(req, socket, head);
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
   }
 
   /** Serve one TLS connection (ALPN http/1.1 or none). */
   handle(socket: Socket): void {
+    // node:http only runs its header-timeout sweep for servers that listen themselves; this one is
+    // fed sockets, so the first request head gets its own timer (later ones are bounded by keep-alive).
+    const timer = setTimeout(() => {
+      const err = Object.assign(new Error('The request head did not arrive in time.'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+      this.onClientError(err, socket);
+    }, this.options.headerTimeoutMs);
+    timer.unref();
+    this.headTimers.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
     this.server.emit('connection', socket);
   }
 
+  private readonly headTimers = new WeakMap<Duplex, NodeJS.Timeout>();
+
+  private headArrived(socket: Duplex): void {
+    const timer = this.headTimers.get(socket);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.headTimers.delete(socket);
+    }
+  }
+
+  private readonly refused = new WeakSet<Duplex>();
+
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    // The parser can report more than once for one connection; answer once, let the answer drain.
+    if (this.refused.has(socket)) return;
+    this.refused.add(socket);
     const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'PINHOLE_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'PINHOLE_REQUEST_TIMEOUT' : 'PINHOLE_BAD_REQUEST';
     const error = new PinholeError(code);
     this.deps.logger.info({ code, parserError: err.code, ...this.deps.connInfo(socket as Socket) }, 'A client sent a request the proxy could not accept.');
-    if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.end(refusalOf(error));
-    socket.destroy();
+    if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      // Answer, keep reading (so the peer's remaining bytes do not reset the answer away), then close.
+      socket.end(refusalOf(error));
+      socket.resume();
+      setTimeout(() => socket.destroy(), 2000).unref();
+    } else socket.destroy();
   }
 
   private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {

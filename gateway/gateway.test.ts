@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { connect as h2connect } from 'node:http2';
+import { connect as netConnect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
+import { createLogger } from '../shared/log.js';
+import type { AccessRecord } from './access-log.js';
+import { init } from './cli/init.js';
+import { setUserPassword } from './cli/user.js';
+import { loadConfig, type GatewayFile } from './config.js';
+import { Gateway } from './gateway.js';
+
+const run = promisify(execFile);
+const PASSWORD = 'correct horse';
+const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+async function startOrigin(t: TestContext): Promise<{ port: number; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      res.setHeader('x-seen-proxy-auth', String(req.headers['proxy-authorization'] ?? 'none'));
+      res.end(`${req.method} ${req.url} ${body}`);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { port: (server.address() as AddressInfo).port, server };
+}
+
+async function startGateway(t: TestContext, overrides: Partial<GatewayFile> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'pinhole-gw-'));
+  await init({ dir, hostname: 'gw.example.test', force: false });
+  await setUserPassword(join(dir, 'users.htpasswd'), 'alice', PASSWORD);
+  const config = loadConfig(dir, { listen: '127.0.0.1:0', ...overrides });
+  const records: AccessRecord[] = [];
+  const gateway = new Gateway(config, { logger: createLogger({ name: 'test', level: process.env.GW_LOG ?? 'silent' }), accessLog: (r) => records.push(r) });
+  const address = await gateway.listen();
+  t.after(async () => {
+    await gateway.close(0);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { gateway, port: address.port, records, dir };
+}
+
+const tlsTo = (port: number, alpn = ['http/1.1']): Promise<TLSSocket> =>
+  new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'gw.example.test', rejectUnauthorized: false, ALPNProtocols: alpn }, () => resolve(s));
+    s.once('error', reject);
+  });
+
+/** Send raw bytes inside TLS and collect the reply until the server closes or `until` matches. */
+async function exchange(port: number, bytes: string, until?: RegExp): Promise<string> {
+  const socket = await tlsTo(port);
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (until?.test(text)) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('close', () => resolve(text));
+    socket.on('error', () => resolve(text));
+    socket.write(bytes);
+  });
+}
+
+test('curl reaches a local origin through the gateway by CONNECT and by absolute URI, with hop-by-hop headers removed', async (t) => {
+  const origin = await startOrigin(t);
+  const { port, records } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`] });
+  const proxy = `https://alice:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}`;
+  const viaConnect = await run('curl', ['-sS', '--proxy-insecure', '-p', '-x', proxy, `http://127.0.0.1:${origin.port}/tunnelled`]);
+  assert.match(viaConnect.stdout, /^GET \/tunnelled $/);
+  const viaUri = await run('curl', ['-sS', '-i', '--proxy-insecure', '-x', proxy, '-d', 'hello=body', `http://127.0.0.1:${origin.port}/posted?q=1`]);
+  assert.match(viaUri.stdout, /POST \/posted\?q=1 hello=body$/);
+  assert.match(viaUri.stdout, /x-seen-proxy-auth: none/i);
+  const chunked = await run('curl', ['-sS', '--proxy-insecure', '-x', proxy, '-H', 'Transfer-Encoding: chunked', '--data-binary', 'chunky', `http://127.0.0.1:${origin.port}/chunked`]);
+  assert.equal(chunked.stdout, 'POST /chunked chunky');
+  const ok = records.filter((r) => r.status === 200);
+  assert.equal(ok.length, 3);
+  assert.ok(ok.every((r) => r.user === 'alice' && r.bytesDown > 0 && r.proto === 'http/1.1'));
+  assert.ok(!JSON.stringify(records).includes(PASSWORD));
+});
+
+test('keep-alive and pipelined absolute-URI requests are answered in order on one connection', async (t) => {
+  const origin = await startOrigin(t);
+  const { port } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`] });
+  const auth = basic('alice', PASSWORD);
+  const req = (path: string): string => `GET http://127.0.0.1:${origin.port}${path} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nProxy-Authorization: ${auth}\r\n\r\n`;
+  const reply = await exchange(port, req('/one') + req('/two') + req('/three'), /GET \/three $/);
+  const order = [...reply.matchAll(/GET (\/\w+) /g)].map((m) => m[1]);
+  assert.deepEqual(order, ['/one', '/two', '/three']);
+});
+
+test('missing or wrong credentials get 407 with a Basic challenge and the error code', async (t) => {
+  const origin = await startOrigin(t);
+  const { port, gateway } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`] });
+  const missing = await exchange(port, `CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  assert.match(missing, /^HTTP\/1\.1 407 /);
+  assert.match(missing, /Proxy-Authenticate: Basic realm="Pinhole"/);
+  assert.match(missing, /Pinhole-Error: PINHOLE_AUTH_MISSING/);
+  const wrong = await exchange(port, `CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nProxy-Authorization: ${basic('alice', 'nope')}\r\n\r\n`);
+  assert.match(wrong, /^HTTP\/1\.1 407 /);
+  assert.match(wrong, /Pinhole-Error: PINHOLE_AUTH_REJECTED/);
+  const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--proxy-insecure', '-x', `https://alice:bad@127.0.0.1:${port}`, `http://127.0.0.1:${origin.port}/`]);
+  assert.equal(stdout, '407');
+  assert.equal(gateway.stats().totalTunnels, 0);
+});
+
+test('destinations outside the policy get 403 and a refused origin port gets 502', async (t) => {
+  const origin = await startOrigin(t);
+  const closed = netConnect(0); // placeholder to find a free port
+  closed.destroy();
+  const spare = createServer();
+  await new Promise<void>((r) => spare.listen(0, '127.0.0.1', r));
+  const refusedPort = (spare.address() as AddressInfo).port;
+  await new Promise<void>((r) => spare.close(() => r()));
+  const { port } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`, `127.0.0.1:${refusedPort}`] });
+  const auth = `Proxy-Authorization: ${basic('alice', PASSWORD)}\r\n`;
+  const outside = await exchange(port, `CONNECT 127.0.0.1:22 HTTP/1.1\r\n${auth}\r\n`);
+  assert.match(outside, /^HTTP\/1\.1 403 /);
+  assert.match(outside, /Pinhole-Error: PINHOLE_DEST_FORBIDDEN/);
+  const refused = await exchange(port, `CONNECT 127.0.0.1:${refusedPort} HTTP/1.1\r\n${auth}\r\n`);
+  assert.match(refused, /^HTTP\/1\.1 502 /);
+  assert.match(refused, /Pinhole-Error: PINHOLE_CONNECT_FAILED/);
+});
+
+test('without --restrict-to, loopback and private destinations are refused', async (t) => {
+  const origin = await startOrigin(t);
+  const { port } = await startGateway(t, { allowPorts: [443, origin.port] });
+  const auth = `Proxy-Authorization: ${basic('alice', PASSWORD)}\r\n`;
+  for (const target of [`127.0.0.1:${origin.port}`, `localhost:${origin.port}`, `[::ffff:127.0.0.1]:${origin.port}`, '169.254.169.254:443', '10.0.0.1:443']) {
+    const reply = await exchange(port, `CONNECT ${target} HTTP/1.1\r\n${auth}\r\n`);
+    assert.match(reply, /^HTTP\/1\.1 403 /, target);
+  }
+  const uri = await exchange(port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n${auth}\r\n`, /\r\n\r\n/);
+  assert.match(uri, /^HTTP\/1\.1 403 /);
+});
+
+test('oversized headers get 431, garbage gets 400, trickling headers get 408, and the gateway keeps serving', async (t) => {
+  const origin = await startOrigin(t);
+  const { port } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`], headerTimeoutMs: 1000 });
+  const big = await exchange(port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`);
+  assert.match(big, /^HTTP\/1\.1 431 /);
+  const garbage = await exchange(port, '\x00\x01 not http at all\r\n\r\n');
+  assert.match(garbage, /^HTTP\/1\.1 400 /);
+  const socket = await tlsTo(port);
+  const trickled = await new Promise<string>((resolve) => {
+    let text = '';
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    const drip = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.on('close', () => {
+      clearInterval(drip);
+      resolve(text);
+    });
+  });
+  assert.match(trickled, /^HTTP\/1\.1 408 /);
+  const { stdout } = await run('curl', ['-sS', '--proxy-insecure', '-x', `https://alice:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}`, `http://127.0.0.1:${origin.port}/still`]);
+  assert.equal(stdout, 'GET /still ');
+});
+
+test('requests that are not proxy requests get an ordinary 404 page', async (t) => {
+  const { port } = await startGateway(t);
+  const reply = await exchange(port, 'GET / HTTP/1.1\r\nHost: gw.example.test\r\nConnection: close\r\n\r\n');
+  assert.match(reply, /^HTTP\/1\.1 404 /);
+  assert.match(reply, /<h1>Not Found<\/h1>/);
+  assert.doesNotMatch(reply, /Pinhole/i);
+});
+
+test('bytes that are not TLS are closed quickly and the gateway stays up', async (t) => {
+  const origin = await startOrigin(t);
+  const { port, gateway } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`] });
+  const answer = await new Promise<string>((resolve) => {
+    const s = netConnect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\n\r\n'));
+    let text = '';
+    s.on('data', (d: Buffer) => (text += d.toString()));
+    s.on('close', () => resolve(text));
+    s.on('error', () => resolve(text));
+  });
+  assert.equal(answer, '');
+  assert.equal(gateway.stats().rejectedNotTls, 1);
+  const socket = await tlsTo(port);
+  assert.equal(socket.alpnProtocol, 'http/1.1');
+  socket.destroy();
+});
+
+test('HTTP/2 carries many CONNECT streams over one TLS connection, with auth per stream and refusal codes', async (t) => {
+  const echo = netServerEcho();
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  t.after(() => echo.close());
+  const echoPort = (echo.address() as AddressInfo).port;
+  const { port, gateway, records } = await startGateway(t, { restrictTo: [`127.0.0.1:${echoPort}`] });
+  const session = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'gw.example.test' } as never);
+  t.after(() => session.destroy());
+  const tunnel = (i: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${echoPort}`, 'proxy-authorization': basic('alice', PASSWORD) });
+      let text = '';
+      stream.on('response', (h) => {
+        if (h[':status'] !== 200) reject(new Error(`status ${h[':status']}`));
+        stream.end(`ping-${i}`);
+      });
+      stream.on('data', (d: Buffer) => (text += d.toString()));
+      stream.on('end', () => resolve(text));
+      stream.on('error', reject);
+    });
+  const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => tunnel(i)));
+  assert.deepEqual(replies, Array.from({ length: 50 }, (_, i) => `ping-${i}`));
+  const status = (headers: Record<string, string>): Promise<{ status: number; code: string | undefined }> =>
+    new Promise((resolve) => {
+      const stream = session.request({ ':method': 'CONNECT', ...headers });
+      stream.on('response', (h) => resolve({ status: Number(h[':status']), code: h['pinhole-error'] as string | undefined }));
+      stream.resume();
+    });
+  assert.deepEqual(await status({ ':authority': `127.0.0.1:${echoPort}` }), { status: 407, code: 'PINHOLE_AUTH_MISSING' });
+  assert.deepEqual(await status({ ':authority': `127.0.0.1:${echoPort}`, 'proxy-authorization': basic('alice', 'x') }), { status: 407, code: 'PINHOLE_AUTH_REJECTED' });
+  assert.deepEqual(await status({ ':authority': '127.0.0.1:1', 'proxy-authorization': basic('alice', PASSWORD) }), { status: 403, code: 'PINHOLE_DEST_FORBIDDEN' });
+  await new Promise((r) => setTimeout(r, 50));
+  const stats = gateway.stats();
+  assert.equal(stats.tlsConnections, 1);
+  assert.equal(stats.totalTunnels, 50);
+  const connIds = new Set(records.filter((r) => r.status === 200).map((r) => r.connId));
+  assert.equal(connIds.size, 1);
+  assert.ok(records.every((r) => r.proto === 'h2'));
+});
+
+test('a replaced certificate file is served to new connections without a restart', async (t) => {
+  const { port, dir, gateway } = await startGateway(t);
+  const before = (await tlsTo(port)).getPeerCertificate().fingerprint256;
+  const { createSelfSigned } = await import('./certs.js');
+  const next = await createSelfSigned('gw.example.test');
+  await writeFile(join(dir, 'key.pem'), next.keyPem);
+  await writeFile(join(dir, 'cert.pem'), next.certPem);
+  gateway.reloadCertificate();
+  const after = await tlsTo(port);
+  assert.notEqual(after.getPeerCertificate().fingerprint256, before);
+  assert.equal(after.getPeerCertificate().fingerprint256.replace(/:/g, ''), next.sha256);
+  after.destroy();
+});
+
+function netServerEcho() {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return createNetEcho();
+}
+import { createServer as createNetServer } from 'node:net';
+function createNetEcho() {
+  return createNetServer((s) => {
+    s.on('error', () => s.destroy());
+    s.pipe(s);
+  });
+}
