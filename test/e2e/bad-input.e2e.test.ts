@@ -11,7 +11,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { startClient } from '../support/client.js';
 import { startGateway } from '../support/gateway.js';
 import { explainFailure, freePort, Peers } from '../support/processes.js';
-import { openTunnel, readReply, requestThroughProxy, sendRaw, type ProxyAddress } from '../support/proxy-requests.js';
+import { basicAuth, openTunnel, readReply, requestThroughProxy, sendRaw, type ProxyAddress } from '../support/proxy-requests.js';
 import { startPinholeStack, type PinholeStack } from '../support/stack.js';
 
 let stack: PinholeStack;
@@ -43,16 +43,17 @@ const stillServing = async (): Promise<void> => {
   assert.equal(res.body.toString(), 'hello from the origin\n');
 };
 
-const malformed: Array<[string, string]> = [
-  ['a request line that is not HTTP', 'THIS IS NOT HTTP\r\n\r\n'],
-  ['a CONNECT target without a port', 'CONNECT no-port-here HTTP/1.1\r\nHost: no-port-here\r\n\r\n'],
-  ['a header line without a colon', `CONNECT ${'127.0.0.1:1'} HTTP/1.1\r\nthis header has no colon\r\n\r\n`],
+/** Malformed request heads; `extra` carries header lines (the gateway's credentials, so auth is not what fails). */
+const malformed = (target: string, extra = ''): Array<[string, string]> => [
+  ['a request line that is not HTTP', `THIS IS NOT HTTP\r\n${extra}\r\n`],
+  ['a CONNECT target without a port', `CONNECT no-port-here HTTP/1.1\r\nHost: no-port-here\r\n${extra}\r\n`],
+  ['a header line without a colon', `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${extra}this header has no colon\r\n\r\n`],
 ];
 
 test('malformed requests to the local proxy get 400 and the proxy keeps serving', () =>
   explainFailure(stack.peers, async () => {
-    for (const [story, bytes] of malformed) {
-      const reply = await sendRaw(local, bytes.replace('127.0.0.1:1', originHttps()), 15_000);
+    for (const [story, bytes] of malformed(originHttps())) {
+      const reply = await sendRaw(local, bytes, 15_000);
       assert.equal(reply.status, 400, `${story}: ${reply.status} ${reply.reason}`);
     }
     await stillServing();
@@ -60,14 +61,16 @@ test('malformed requests to the local proxy get 400 and the proxy keeps serving'
 
 test('malformed requests to the gateway inside TLS get 400 and the gateway keeps serving', () =>
   explainFailure(stack.peers, async () => {
-    for (const [story, bytes] of malformed) {
-      const reply = await sendRaw(gatewayWithAuth, bytes.replace('127.0.0.1:1', originHttps()), 15_000);
+    const auth = gatewayWithAuth.auth;
+    assert.ok(auth);
+    for (const [story, bytes] of malformed(originHttps(), `Proxy-Authorization: ${basicAuth(auth.user, auth.password)}\r\n`)) {
+      const reply = await sendRaw(gatewayWithAuth, bytes, 15_000);
       assert.equal(reply.status, 400, `${story}: ${reply.status} ${reply.reason}`);
     }
     await stillServing();
   }));
 
-const oversized = (target: string): string => `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nX-Big: ${'a'.repeat(128 * 1024)}\r\n\r\n`;
+const oversized = (target: string, extra = ''): string => `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${extra}X-Big: ${'a'.repeat(128 * 1024)}\r\n\r\n`;
 
 test('oversized request headers get 431 from both proxies', () =>
   explainFailure(stack.peers, async () => {

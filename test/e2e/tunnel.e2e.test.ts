@@ -81,6 +81,7 @@ test('200 requests with 50 in flight, each on its own tunnel, all succeed and h2
     assert.equal(statuses.length, total);
     assert.ok(statuses.every((s) => s === 200), `every status is 200: ${[...new Set(statuses)].join(',')}`);
 
+    // The gateway writes one access line when a tunnel has closed on both sides.
     const records = await waitUntil(
       () => {
         const fresh = stack.gateway.accessLog().slice(accessBefore);
@@ -88,7 +89,10 @@ test('200 requests with 50 in flight, each on its own tunnel, all succeed and h2
       },
       15_000,
       `${total} access log lines from the gateway`,
-    );
+    ).catch((err: unknown) => {
+      const seen = stack.gateway.accessLog().length - accessBefore;
+      throw new Error(`${String(err)}: only ${seen} of ${total} tunnels were logged as closed by the gateway, although every application connection has closed`);
+    });
     const target = `127.0.0.1:${stack.origin.httpsPort}`;
     const ours = records.filter((r) => r['target'] === target);
     assert.ok(ours.length >= total, `the access log names the target of each tunnel (${ours.length})`);

@@ -219,7 +219,13 @@ export const requestThroughProxy = async (options: ProxiedRequest): Promise<Prox
       const req = start();
       const timer = setTimeout(() => req.destroy(new Error(`no complete response within ${timeoutMs} ms`)), timeoutMs);
       req.once('response', (res) => {
-        collect(res, sink).then(resolve, reject).finally(() => clearTimeout(timer));
+        collect(res, sink)
+          .then(resolve, reject)
+          .finally(() => {
+            clearTimeout(timer);
+            // Done with this connection, like curl exiting: close it rather than wait for the origin.
+            res.socket?.destroy();
+          });
       });
       req.once('error', (err) => {
         clearTimeout(timer);
@@ -257,5 +263,6 @@ export const requestThroughProxy = async (options: ProxiedRequest): Promise<Prox
     ALPNProtocols: ['http/1.1'],
   });
   secure.once('close', () => tunnel.socket.destroy());
+  secure.on('error', () => tunnel.socket.destroy());
   return send(() => httpsRequest({ createConnection: () => secure, method, path: `${url.pathname}${url.search}`, headers: { host: hostHeader, ...headers } }));
 };
