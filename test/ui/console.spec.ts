@@ -152,25 +152,35 @@ test('a new user imports a link, connects, sees traffic and logs, routes an app,
 });
 
 test('the console refuses a browser without the token and a page from another origin', async ({ page, request }) => {
-  const { origin: consoleOrigin } = new URL(consoleUrl);
-  const noToken = await request.get(`${consoleOrigin}/`);
-  expect(noToken.status()).toBe(403);
-  const reused = await request.get(consoleUrl);
-  expect(reused.status()).toBe(403);
-  expect(await reused.text()).toContain('already used');
-  // A page from another local origin trying the WebSocket is closed with a policy violation.
-  const foreign = createServer((_req, res) => res.end('<!doctype html><title>not pinhole</title>'));
-  await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
-  await page.goto(`http://127.0.0.1:${(foreign.address() as AddressInfo).port}/`);
-  const closed = await page.evaluate(
-    (url) =>
-      new Promise<{ code: number; reason: string }>((resolve) => {
-        const ws = new WebSocket(url);
-        ws.onclose = (event) => resolve({ code: event.code, reason: event.reason });
-      }),
-    `${consoleOrigin.replace('http', 'ws')}/ws`,
-  );
-  foreign.close();
-  expect(closed.code).toBe(1008);
-  expect(closed.reason).toMatch(/foreign Origin/);
+  // Its own console, so this test does not depend on the story above having used the token.
+  const own = await startConsoleProcess();
+  const { origin: consoleOrigin } = new URL(own.url);
+  try {
+    const noToken = await request.get(`${consoleOrigin}/`);
+    expect(noToken.status()).toBe(403);
+    const wrong = await request.get(`${consoleOrigin}/?token=not-the-token`, { maxRedirects: 0 });
+    expect(wrong.status()).toBe(403);
+    const first = await request.get(own.url, { maxRedirects: 0 });
+    expect(first.status()).toBe(303);
+    const reused = await page.context().request.get(own.url, { maxRedirects: 0 });
+    expect(reused.status()).toBe(403);
+    expect(await reused.text()).toContain('already used');
+    // A page from another local origin trying the WebSocket is closed with a policy violation.
+    const foreign = createServer((_req, res) => res.end('<!doctype html><title>not pinhole</title>'));
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+    await page.goto(`http://127.0.0.1:${(foreign.address() as AddressInfo).port}/`);
+    const closed = await page.evaluate(
+      (url) =>
+        new Promise<{ code: number; reason: string }>((resolve) => {
+          const ws = new WebSocket(url);
+          ws.onclose = (event) => resolve({ code: event.code, reason: event.reason });
+        }),
+      `${consoleOrigin.replace('http', 'ws')}/ws`,
+    );
+    foreign.close();
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toMatch(/foreign Origin/);
+  } finally {
+    await own.stop();
+  }
 });

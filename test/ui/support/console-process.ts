@@ -8,6 +8,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Program, pinholeBin } from '../../support/processes.js';
 
+/**
+ * What `dbus-run-session` does, plus clean-up: a private session bus, an unlocked GNOME Keyring
+ * on it, and the console. SIGTERM goes to the console (dbus-run-session would not forward it),
+ * and the bus, which the keyring daemon follows, is stopped after the console has exited.
+ */
+const SESSION_SCRIPT = [
+  'set -u',
+  'bus=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 1',
+  'export DBUS_SESSION_BUS_ADDRESS=$(printf "%s\\n" "$bus" | sed -n 1p)',
+  'bus_pid=$(printf "%s\\n" "$bus" | sed -n 2p)',
+  'echo pinhole-test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null',
+  '"$0" console --listen 127.0.0.1:0 &',
+  'child=$!',
+  "trap 'kill -TERM $child 2>/dev/null' TERM INT",
+  'wait $child; status=$?',
+  'if kill -0 $child 2>/dev/null; then wait $child; status=$?; fi',
+  'kill -TERM $bus_pid 2>/dev/null',
+  'exit $status',
+].join('\n');
+
 export interface ConsoleProcess {
   url: string;
   home: string;
@@ -20,10 +40,9 @@ export const startConsoleProcess = async (): Promise<ConsoleProcess> => {
   const home = await mkdtemp(join(tmpdir(), 'pinhole-console-home-'));
   const configDir = join(home, 'config');
   await mkdir(configDir, { recursive: true });
-  const script = 'echo pinhole-test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$0" console --listen 127.0.0.1:0';
-  const program = new Program('dbus-run-session', {
+  const program = new Program('bash', {
     name: 'pinhole console',
-    args: ['--', 'bash', '-c', script, pinholeBin],
+    args: ['-c', SESSION_SCRIPT, pinholeBin],
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: home,
