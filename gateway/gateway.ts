@@ -14,6 +14,10 @@ import { H2Proxy } from './h2-proxy.js';
 import { DestinationPolicy, type Resolver } from './policy.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { openUpstream, systemResolver } from './upstream.js';
+import { multiplexes, routeTableOf, trustedProxyList, webTargetOf, type MuxConfig } from './mux/config.js';
+import { dispatchInsideTls } from './mux/inside-tls.js';
+import { Multiplexer } from './mux/multiplexer.js';
+import { WebFallback } from './mux/web.js';
 import { UserStore } from './users.js';
 
 export interface GatewayStats {
@@ -29,6 +33,8 @@ export interface GatewayDeps {
   readonly logger: Logger;
   readonly resolver?: Resolver;
   readonly accessLog?: AccessLog;
+  /** sslh-style routes, trusted balancers, web site and WebSocket path (issue 3); absent = TLS only. */
+  readonly mux?: MuxConfig;
 }
 
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
@@ -47,6 +53,9 @@ export class Gateway {
   private readonly connIds = new WeakMap<Socket, number>();
   private nextConnId = 1;
   private closing = false;
+  /** The sniffer/router in front of TLS, when routes are configured. */
+  readonly front: Multiplexer | undefined;
+  private readonly mux: MuxConfig | undefined;
 
   constructor(
     readonly config: GatewayConfig,
@@ -68,7 +77,27 @@ export class Gateway {
       },
       connInfo: (socket) => this.connInfo(socket),
     };
-    this.h1 = new H1Proxy(proxyDeps, { headerTimeoutMs: config.headerTimeoutMs, maxHeaderBytes: config.maxHeaderBytes });
+    this.mux = deps.mux;
+    const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger });
+    this.h1 = new H1Proxy(proxyDeps, {
+      headerTimeoutMs: config.headerTimeoutMs,
+      maxHeaderBytes: config.maxHeaderBytes,
+      ...(deps.mux === undefined ? {} : { wsPath: deps.mux.wsPath }),
+      ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res), upgrade: (req, socket, head) => web.upgrade(req, socket, head) }),
+    });
+    const trusted = deps.mux === undefined ? undefined : trustedProxyList(deps.mux.trustedProxies);
+    this.front =
+      deps.mux !== undefined && multiplexes(deps.mux)
+        ? new Multiplexer({
+            table: routeTableOf(deps.mux),
+            ownNames: [config.hostname],
+            ...(trusted === undefined ? {} : { trustedProxies: trusted }),
+            sniffTimeoutMs: deps.mux.sniffTimeoutMs,
+            connectTimeoutMs: config.connectTimeoutMs,
+            logger: this.logger,
+            terminate: (socket) => this.terminateTls(socket),
+          })
+        : undefined;
     this.h2 = new H2Proxy(proxyDeps);
     this.tls = createTlsServer({
       ...this.secureContextOptions(),
@@ -82,7 +111,7 @@ export class Gateway {
       this.logger.info({ err: err.message, client: this.connInfo(socket).client }, 'A TLS handshake failed.');
       socket.destroy();
     });
-    this.net = createNetServer({ noDelay: true }, (socket) => this.handleRawSocket(socket));
+    this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
   private secureContextOptions(): SecureContextOptions {
@@ -118,6 +147,21 @@ export class Gateway {
 
   address(): AddressInfo {
     return this.net.address() as AddressInfo;
+  }
+
+  /** Every accepted TCP socket: through the multiplexer when routes are configured, else straight to TLS. */
+  private accept(socket: Socket): void {
+    if (this.front === undefined) {
+      this.handleRawSocket(socket);
+      return;
+    }
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    this.front.accept(socket);
   }
 
   /** Accept seam: every raw TCP socket comes here (a sniffer can sit in front and call handleTlsSocket's TLS side). */
@@ -166,7 +210,10 @@ export class Gateway {
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
     if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
-    else this.h1.handle(socket);
+    else if (this.mux !== undefined && (this.mux.ssh !== undefined || this.mux.openvpn !== undefined)) {
+      const table = routeTableOf(this.mux);
+      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: this.mux.sniffTimeoutMs, logger: this.logger, http1: (s) => this.h1.handle(s) });
+    } else this.h1.handle(socket);
   }
 
   connInfo(socket: Socket | undefined): { connId: number | undefined; client: string | undefined } {

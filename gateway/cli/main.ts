@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
 import { TRANSPORTS, type Transport } from '../../shared/profile.js';
 import { loadConfig } from '../config.js';
+import { MUX_FLAG_OPTIONS, muxConfigFrom, type MuxConfigInput, type MuxFlagValues } from '../mux/config.js';
 import { generatePassword } from '../htpasswd.js';
 import { readPasswordFromStdin, UsageError, usage } from './common.js';
 import { init } from './init.js';
@@ -94,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
           'drain-seconds': { type: 'string' },
           'header-timeout': { type: 'string' },
           'connect-timeout': { type: 'string' },
+          ...MUX_FLAG_OPTIONS,
         },
         strict: true,
       });
@@ -114,7 +116,8 @@ async function main(argv: string[]): Promise<number> {
         connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : (num(values['connect-timeout'], '--connect-timeout') ?? 0) * 1000,
       } as Parameters<typeof loadConfig>[1]);
       const workers = num(values.workers, '--workers') ?? 1;
-      return run({ config, workers: Math.max(1, Math.floor(workers)) });
+      const mux = muxConfigFrom(values as MuxFlagValues, (file.mux ?? {}) as MuxConfigInput);
+      return run({ config, mux, workers: Math.max(1, Math.floor(workers)) });
     }
     case undefined:
     case 'help':

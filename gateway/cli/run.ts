@@ -2,12 +2,14 @@
 import cluster from 'node:cluster';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { parseListen, type GatewayConfig } from '../config.js';
+import type { MuxConfig } from '../mux/config.js';
 import { Gateway } from '../gateway.js';
 import { usage } from './common.js';
 
 export interface RunOptions {
   readonly config: GatewayConfig;
   readonly workers: number;
+  readonly mux?: MuxConfig;
 }
 
 const listenLine = (logger: Logger, config: GatewayConfig, address: string, port: number, extra: Record<string, unknown> = {}): void => {
@@ -17,12 +19,12 @@ const listenLine = (logger: Logger, config: GatewayConfig, address: string, port
   );
 };
 
-export async function run({ config, workers }: RunOptions): Promise<number> {
+export async function run({ config, workers, mux }: RunOptions): Promise<number> {
   const logger = createLogger({ name: 'pinhole-gateway' });
   if (parseListen(config.listen) === undefined) usage(`--listen ${config.listen} is not HOST:PORT.`);
   if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger);
 
-  const gateway = new Gateway(config, { logger });
+  const gateway = new Gateway(config, { logger, ...(mux === undefined ? {} : { mux }) });
   const address = await gateway.listen(config.listen);
   if (cluster.isPrimary) listenLine(logger, config, address.address, address.port, { users: gateway.users.size });
   else process.send?.({ kind: 'listening', address: address.address, port: address.port });
