@@ -22,8 +22,8 @@ let gatewayWithAuth: ProxyAddress;
 
 before(async () => {
   refusingPort = await freePort();
-  // The gateway allows exactly the origin's two ports; a second gateway below allows the refusing port.
-  stack = await startPinholeStack();
+  // The gateway allows exactly the origin's two ports and one port where nothing listens.
+  stack = await startPinholeStack({ gatewayRestrictTo: (origin) => [`127.0.0.1:${origin.httpsPort}`, `127.0.0.1:${origin.httpPort}`, `127.0.0.1:${refusingPort}`] });
   local = { port: stack.client.port };
   gatewayTls = { port: stack.gateway.port, tls: { servername: stack.gateway.hostname, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] } };
   const user = stack.gateway.users[0];
@@ -168,30 +168,15 @@ test('bytes that are not TLS at the gateway port get the connection closed, and 
 
 test('an origin that refuses the connection gives the application 502 with its reason', () =>
   explainFailure(stack.peers, async () => {
-    const peers = new Peers();
-    try {
-      const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${refusingPort}`] }));
-      const client = peers.add(await startClient({ link: await gateway.provision() }));
-      const viaClient = await openTunnel({ proxy: { port: client.port }, target: `127.0.0.1:${refusingPort}` });
-      assert.equal(viaClient.status, 502);
-      assert.equal(viaClient.headers['pinhole-error'], 'PINHOLE_CONNECT_FAILED');
-      const plain = await requestThroughProxy({ proxy: { port: client.port }, url: `http://127.0.0.1:${refusingPort}/`, timeoutMs: 15_000 });
-      assert.equal(plain.status, 502);
-      const user = gateway.users[0];
-      assert.ok(user);
-      const direct = await openTunnel({
-        proxy: { port: gateway.port, tls: { servername: gateway.hostname, rejectUnauthorized: false }, auth: { user: user.name, password: user.password } },
-        target: `127.0.0.1:${refusingPort}`,
-      });
-      assert.equal(direct.status, 502);
-      assert.equal(direct.headers['pinhole-error'], 'PINHOLE_CONNECT_FAILED');
-      assert.ok(client.program.running && gateway.program.running);
-    } catch (err) {
-      process.stderr.write(`\n${peers.transcripts()}\n`);
-      throw err;
-    } finally {
-      await peers.close();
-    }
+    const viaClient = await openTunnel({ proxy: local, target: `127.0.0.1:${refusingPort}` });
+    assert.equal(viaClient.status, 502);
+    assert.equal(viaClient.headers['pinhole-error'], 'PINHOLE_CONNECT_FAILED');
+    const plain = await requestThroughProxy({ proxy: local, url: `http://127.0.0.1:${refusingPort}/`, timeoutMs: 15_000 });
+    assert.equal(plain.status, 502);
+    const direct = await openTunnel({ proxy: gatewayWithAuth, target: `127.0.0.1:${refusingPort}` });
+    assert.equal(direct.status, 502);
+    assert.equal(direct.headers['pinhole-error'], 'PINHOLE_CONNECT_FAILED');
+    await stillServing();
   }));
 
 test('the gateway vanishing in the middle of a download ends the application connection with an error, and the client lives on', () =>

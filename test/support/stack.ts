@@ -25,6 +25,8 @@ export interface StackOptions {
   via?: (gatewayPort: number, peers: Peers) => Promise<number>;
   clientArgs?: string[];
   origin?: Origin;
+  /** The gateway's `--restrict-to` list, computed from the origin (default: its HTTPS and HTTP ports). */
+  gatewayRestrictTo?: (origin: Origin) => string[];
 }
 
 export const startPinholeStack = async (options: StackOptions = {}, peers = new Peers()): Promise<PinholeStack> => {
@@ -33,7 +35,7 @@ export const startPinholeStack = async (options: StackOptions = {}, peers = new 
     const gateway = peers.add(
       await startGateway({
         ...options.gateway,
-        restrictTo: options.gateway?.restrictTo ?? [`127.0.0.1:${origin.httpsPort}`, `127.0.0.1:${origin.httpPort}`],
+        restrictTo: options.gateway?.restrictTo ?? options.gatewayRestrictTo?.(origin) ?? [`127.0.0.1:${origin.httpsPort}`, `127.0.0.1:${origin.httpPort}`],
       }),
     );
     const endpointPort = options.via ? await options.via(gateway.port, peers) : gateway.port;
