@@ -14,7 +14,7 @@ import type { UpstreamProxy } from '../tunnel/transport.js';
 const USAGE = [
   'usage: pinhole connect LINK [--listen 127.0.0.1:PORT] [--system-proxy [--pac]]',
   '       pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)',
-  '                       [--server-name NAME] [--transport h2|h1] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT]',
+  '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT]',
 ].join('\n');
 
 const OPTIONS = {
@@ -79,7 +79,7 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
   } else if (values.ca !== undefined) trust = { kind: 'ca', caFile: String(values.ca) };
   else trust = { kind: 'insecure' };
   const transport = values.transport ?? 'h2';
-  if (transport !== 'h2' && transport !== 'h1' && transport !== 'wss') throw new UsageError('--transport must be h2 or h1.');
+  if (transport !== 'h2' && transport !== 'h1' && transport !== 'wss') throw new UsageError('--transport must be h2, h1 or wss.');
   const password = await readStdinLine();
   if (password === '') throw new UsageError('No password arrived on standard input.');
   const serverName = typeof values['server-name'] === 'string' ? values['server-name'] : endpoint.host;
