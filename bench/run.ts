@@ -389,6 +389,20 @@ const medians = (values: Partial<Record<Stack, number[]>>): Pick<FigureRow, 'dir
   runs: values,
 });
 
+/** The descriptor count once it has not changed for two seconds (or after `maxMs`). */
+const steadyFdCount = async (pid: number, maxMs: number): Promise<number> => {
+  const deadline = Date.now() + maxMs;
+  let last = fdCount(pid);
+  let same = 0;
+  while (same < 4 && Date.now() < deadline) {
+    await sleep(500);
+    const now = fdCount(pid);
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+};
+
 const measureChurn = async (stacks: Stacks, options: Options, extra: Extra): Promise<{ growth: number }> => {
   const gatewayPid = stacks.gateway?.program.pid;
   const clientPid = stacks.client?.program.pid;
@@ -396,8 +410,8 @@ const measureChurn = async (stacks: Stacks, options: Options, extra: Extra): Pro
   if (!gatewayPid || !route) throw new Error('Pinhole is not running');
   const n = options.churnTunnels;
   say(`churn: ${n} tunnels opened and closed through Pinhole, 256 at a time; gateway fds before and after`);
-  await sleep(1_000);
-  const before = { gateway: fdCount(gatewayPid), client: clientPid ? fdCount(clientPid) : Number.NaN };
+  // Tunnels of earlier figures may still be closing: start from a count that holds still.
+  const before = { gateway: await steadyFdCount(gatewayPid, 30_000), client: clientPid ? await steadyFdCount(clientPid, 10_000) : Number.NaN };
   const result = await churnTunnels(route, stacks.holdPort, n, 256);
   const gatewayAfter = await settle(() => fdCount(gatewayPid), before.gateway, 15_000);
   const after = { gateway: gatewayAfter, client: clientPid ? await settle(() => fdCount(clientPid), before.client, 5_000) : Number.NaN };
