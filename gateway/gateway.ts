@@ -6,7 +6,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
-import { formatEndpoint, type Endpoint } from '../shared/profile.js';
+import type { Endpoint } from '../shared/profile.js';
 import { accessLogTo, type AccessLog } from './access-log.js';
 import { parseListen, type GatewayConfig } from './config.js';
 import { H1Proxy } from './h1-proxy.js';
@@ -15,6 +15,7 @@ import { DestinationPolicy, type Resolver } from './policy.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { openUpstream, systemResolver } from './upstream.js';
 import { multiplexes, routeTableOf, trustedProxyList, webTargetOf, type MuxConfig } from './mux/config.js';
+import { clientAddressOf, formatClient } from './mux/client-address.js';
 import { dispatchInsideTls } from './mux/inside-tls.js';
 import { Multiplexer } from './mux/multiplexer.js';
 import { WebFallback } from './mux/web.js';
@@ -98,7 +99,7 @@ export class Gateway {
             terminate: (socket) => this.terminateTls(socket),
           })
         : undefined;
-    this.h2 = new H2Proxy(proxyDeps);
+    this.h2 = new H2Proxy(proxyDeps, web === undefined ? {} : { web: (req, res) => web.handle(req, res) });
     this.tls = createTlsServer({
       ...this.secureContextOptions(),
       ALPNProtocols: ['h2', 'http/1.1'],
@@ -220,9 +221,8 @@ export class Gateway {
     if (socket === undefined) return { connId: undefined, client: undefined };
     const parent = (socket as Socket & { _parent?: Socket })._parent;
     const connId = this.connIds.get(socket) ?? (parent ? this.connIds.get(parent) : undefined);
-    const addr = socket.remoteAddress ?? parent?.remoteAddress;
-    const port = socket.remotePort ?? parent?.remotePort;
-    return { connId, client: addr === undefined ? undefined : formatEndpoint({ host: addr, port: port ?? 0 }) };
+    // The real client: from a trusted PROXY header when the multiplexer recorded one, else the TCP peer.
+    return { connId, client: formatClient(clientAddressOf(socket)) };
   }
 
   stats(): GatewayStats {

@@ -2,7 +2,7 @@
  * The HTTP/2 proxy inside TLS: CONNECT streams (RFC 9113 8.5), many per connection, auth per
  * stream, windows sized for bulk transfer, PING keepalive, GOAWAY on shutdown.
  */
-import { constants, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
@@ -13,11 +13,11 @@ import { AUTH_CHALLENGE, asPinholeError } from './refusal.js';
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
 
-export type H2Fallback = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+export type H2Fallback = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 
-export const h2NotFound: H2Fallback = (stream) => {
-  stream.respond({ ':status': 404, 'content-type': 'text/html; charset=utf-8' });
-  stream.end(NOT_FOUND_PAGE);
+export const h2NotFound: H2Fallback = (_req, res) => {
+  res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(NOT_FOUND_PAGE);
 };
 
 export interface H2Options {
@@ -38,7 +38,9 @@ export class H2Proxy {
       settings: { initialWindowSize: H2_STREAM_WINDOW, maxConcurrentStreams: 1000, enablePush: false },
     });
     this.server.on('session', (session: ServerHttp2Session) => this.onSession(session));
-    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
+    // The compat layer hands CONNECT streams to 'connect' and everything else to 'request'.
+    this.server.on('connect', (req: Http2ServerRequest) => this.onConnect(req.stream, req.headers));
+    this.server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => (this.options.web ?? h2NotFound)(req, res));
   }
 
   handle(socket: Socket): void {
@@ -75,12 +77,8 @@ export class H2Proxy {
     });
   }
 
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  private onConnect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on('error', () => stream.destroy());
-    if (headers[':method'] !== 'CONNECT') {
-      (this.options.web ?? h2NotFound)(stream, headers);
-      return;
-    }
     void this.connect(stream, headers);
   }
 
