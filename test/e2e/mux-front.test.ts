@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { encodeProxyV2 } from '../../gateway/sniff/index.js';
+import { encodeProxyV2, parseProxyHeader } from '../../gateway/sniff/index.js';
 import { createLogger } from '../../shared/log.js';
 import { WssTransport } from '../../main/tunnel/wss-transport.js';
 import { makeSelfSignedCertificate, type TestCertificate } from '../support/certs.js';
@@ -242,4 +242,36 @@ test('a PROXY header from an address that is not a trusted proxy is refused and 
     assert.equal(outcome, '', 'nothing was answered');
     assert.equal(front.multiplexer.stats.refusedProxyHeaders, before + 1);
     assert.ok(front.records.some((r) => String(r['msg']).includes('not a trusted proxy') && r['peer'] === '127.0.0.2'));
+  }));
+
+test('a pass-through route with --send-proxy gives its backend a PROXY v2 header naming the real client, then the client bytes untouched', () =>
+  explainFailure(peers, async () => {
+    const received: Buffer[] = [];
+    let gotAll: () => void = () => undefined;
+    const allIn = new Promise<void>((resolve) => (gotAll = resolve));
+    const backend = await listen(
+      createNetServer((s) => {
+        s.on('data', (c: Buffer) => {
+          received.push(c);
+          if (Buffer.concat(received).includes('\r\n\r\n')) {
+            gotAll();
+            s.end();
+          }
+        });
+      }),
+    );
+    peers.defer(() => backend.close());
+    const proxied = peers.add(await startMuxFront({ cert: gwCert, ownName: OWN, flags: { http: `127.0.0.1:${portOf(backend)}`, 'send-proxy': ['http=v2'] } }));
+    const request = 'GET /with-proxy-header HTTP/1.1\r\nHost: x\r\n\r\n';
+    const socket = netConnect({ host: '127.0.0.1', port: proxied.port, localAddress: '127.0.0.2' }, () => socket.write(request));
+    socket.on('error', () => undefined);
+    await allIn;
+    socket.destroy();
+    const bytes = Buffer.concat(received);
+    const parsed = parseProxyHeader(bytes);
+    assert.equal(parsed.kind, 'header');
+    if (parsed.kind !== 'header') return;
+    assert.equal(parsed.header.version, 2);
+    assert.equal(parsed.header.source?.address, '127.0.0.2');
+    assert.equal(bytes.subarray(parsed.header.length).toString(), request, 'the client bytes follow unchanged');
   }));
