@@ -35,8 +35,8 @@ export interface EngineConnectOptions {
   /** Finds the application behind a local connection (main/apps); enables per-app routing and getApps(). */
   identifyApp?: (socket: Socket) => Promise<{ path: string; name: string } | undefined>;
   upstreamProxy?: UpstreamProxy;
-  /** The PAC served at /proxy.pac (the rule engine); default sends everything to the local proxy. */
-  pac?: () => string;
+  /** The PAC served at /proxy.pac for the proxy at `listen` (the rule engine, main/routing.ts); default sends everything to the local proxy. */
+  pac?: (listen: string) => string;
 }
 
 export interface EngineOptions {
@@ -167,7 +167,7 @@ export class Engine implements EngineApi {
     this.transport = transport;
     transport.on('lost', (err: PinholeError) => this.lost(err, generation));
     transport.on('up', () => this.recovered(generation));
-    const proxy = new LocalProxy({
+    const proxy: LocalProxy = new LocalProxy({
       host: listen.host,
       port: listen.port,
       logger: this.logger,
@@ -175,7 +175,7 @@ export class Engine implements EngineApi {
       ...(transport.proxyConnection && transport.proxyAuthorization
         ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, open: () => this.proxyConnection(generation) } }
         : {}),
-      ...(options.pac ? { pac: options.pac } : {}),
+      ...(options.pac ? { pac: ((pac) => (): string => pac(formatEndpoint(proxy.address)))(options.pac) } : {}),
       ...(options.decide || options.identifyApp ? { decide: (request) => this.route(request, options) } : {}),
       // route() records the app on the request; a block with a known app is the app rule's doing.
       blockCode: (request) => ((request as RouteRequest).path !== undefined ? 'PINHOLE_APP_BLOCKED' : 'PINHOLE_DOMAIN_BLOCKED'),
