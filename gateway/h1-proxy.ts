@@ -89,6 +89,8 @@ export class H1Proxy {
     this.headTimers.set(socket, timer);
     socket.once('close', () => clearTimeout(timer));
     this.server.emit('connection', socket);
+    // A socket that went through a sniffer arrives paused with its first bytes put back.
+    if (socket.isPaused()) socket.resume();
   }
 
   private readonly headTimers = new WeakMap<Duplex, NodeJS.Timeout>();
