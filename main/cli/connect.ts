@@ -1,5 +1,6 @@
 /**
  * `pinhole connect LINK [--listen 127.0.0.1:PORT] [--system-proxy]`
+ * `pinhole connect PROFILE [...]` (a stored profile; its password comes from the OS keychain)
  * `pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)`
  * Runs the engine in the foreground: JSON log lines on stdout, one of them
  * "The local proxy is listening." with `listen`; SIGTERM/SIGINT stop it gracefully (exit 0).
@@ -8,13 +9,22 @@ import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
 import { GatewayTargetSchema, parseEndpoint, PinSchema, type GatewayTarget, type Trust } from '../../shared/profile.js';
-import { Engine, parseListen } from '../engine.js';
+import { createAppLookup } from '../apps/index.js';
+import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
+import { openSecretStore } from '../keychain/keychain.js';
+import { ProfileStore } from '../profiles/store.js';
+import { createRouting, routingForProfile, type Routing } from '../routing.js';
+import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
+import { resolveOsUpstream } from '../upstream/auto.js';
 
 const USAGE = [
-  'usage: pinhole connect LINK [--listen 127.0.0.1:PORT] [--system-proxy [--pac]]',
+  'usage: pinhole connect LINK|PROFILE [--listen 127.0.0.1:PORT] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file]',
   '       pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)',
-  '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT]',
+  '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT|auto]',
+  '',
+  '  PROFILE                   a profile stored with `pinhole profile import`; its password is read from the OS keychain',
+  '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
 ].join('\n');
 
 const OPTIONS = {
@@ -30,6 +40,7 @@ const OPTIONS = {
   'server-name': { type: 'string' },
   transport: { type: 'string' },
   'upstream-proxy': { type: 'string' },
+  'secrets-file': { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -46,6 +57,12 @@ interface Plan {
   target: GatewayTarget;
   password: string;
   profileName: string;
+  /** Domain rules (a link's or profile's `domains`) composed with the profile's app rules. */
+  routing: Routing;
+  /** Only profiles with app rules pay for finding the app behind each connection. */
+  identifyApps: boolean;
+  /** A stored profile's (or the stored settings') corporate proxy. */
+  upstreamProxy?: UpstreamProxy;
 }
 
 const fromLink = (link: string): Plan => {
@@ -60,7 +77,7 @@ const fromLink = (link: string): Plan => {
     ...(payload.wsPath ? { wsPath: payload.wsPath } : {}),
     domains: payload.domains ?? [],
   });
-  return { target, password: payload.secret, profileName: payload.name ?? payload.serverName };
+  return { target, password: payload.secret, profileName: payload.name ?? payload.serverName, routing: createRouting({ domains: target.domains }), identifyApps: false };
 };
 
 const fromFlags = async (values: Record<string, string | boolean | undefined>): Promise<Plan> => {
@@ -84,25 +101,52 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
   if (password === '') throw new UsageError('No password arrived on standard input.');
   const serverName = typeof values['server-name'] === 'string' ? values['server-name'] : endpoint.host;
   const target = GatewayTargetSchema.parse({ endpoints: [server], serverName, trust, user: values.user, transport });
-  return { target, password, profileName: 'command line' };
+  return { target, password, profileName: 'command line', routing: createRouting(), identifyApps: false };
 };
 
-const fromProfile = async (name: string): Promise<Plan> => {
-  // Stored profiles (settings on disk, secret in the keychain) come with the profile store.
-  throw new UsageError(`"${name}" is not a pinhole:// link, and stored profiles are not available in this build.`);
+/** A stored profile: settings from the profile store, the password from the keychain (opened first, so a refused keychain writes nothing). */
+const fromProfile = async (name: string, secretsFile: boolean): Promise<Plan> => {
+  const secrets = await openSecretStore({ allowEncryptedFile: secretsFile || process.env.PINHOLE_SECRETS === 'encrypted-file' });
+  const store = new ProfileStore();
+  const profile = store.require(name);
+  const password = await secrets.get(profile.secretRef);
+  if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
+  let upstreamProxy: UpstreamProxy | undefined;
+  const configured = profile.upstreamProxy ? parseEndpoint(profile.upstreamProxy.endpoint) : parseEndpoint(store.getSettings().upstreamProxy);
+  if (configured) {
+    const ref = profile.upstreamProxy?.secretRef;
+    const upstreamPassword = ref ? await secrets.get(ref) : undefined;
+    upstreamProxy = { ...configured, ...(profile.upstreamProxy?.user ? { user: profile.upstreamProxy.user } : {}), ...(upstreamPassword ? { password: upstreamPassword } : {}) };
+  }
+  return {
+    target: profile,
+    password,
+    profileName: profile.name,
+    routing: routingForProfile(profile),
+    identifyApps: Object.keys(profile.appRules).length > 0 || profile.defaultAppAction !== 'tunnel',
+    ...(upstreamProxy ? { upstreamProxy } : {}),
+  };
 };
 
-const upstreamFrom = (text: string | undefined): UpstreamProxy | undefined => {
+const upstreamFrom = (text: string | undefined): UpstreamProxy | 'auto' | undefined => {
   if (text === undefined) return undefined;
+  if (text === 'auto') return 'auto';
   const endpoint = parseEndpoint(text);
   if (!endpoint) throw new UsageError(`--upstream-proxy must be HOST:PORT, got "${text}".`);
   return endpoint;
 };
 
+/** `--upstream-proxy auto`: the proxy the OS was set to before Pinhole, evaluated for the first gateway endpoint. */
+const autoUpstream = async (target: GatewayTarget, logger: Engine['logger']): Promise<UpstreamProxy | undefined> => {
+  const gateway = parseEndpoint(target.endpoints[0] ?? '');
+  if (!gateway) return undefined;
+  return resolveOsUpstream({ gateway, logger });
+};
+
 export async function run(argv: string[]): Promise<number> {
   let plan: Plan;
   let listen: string;
-  let upstreamProxy: UpstreamProxy | undefined;
+  let upstreamProxy: UpstreamProxy | 'auto' | undefined;
   let values: Record<string, string | boolean | undefined>;
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -121,13 +165,14 @@ export async function run(argv: string[]): Promise<number> {
     }
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
-    if (first !== undefined) plan = first.trim().toLowerCase().startsWith('pinhole:') ? fromLink(first) : await fromProfile(first);
+    if (first !== undefined) plan = first.trim().toLowerCase().startsWith('pinhole:') ? fromLink(first) : await fromProfile(first, values['secrets-file'] === true);
     else if (values.server !== undefined) plan = await fromFlags(values);
     else throw new UsageError('Give a pinhole:// link or --server HOST:PORT.');
   } catch (err) {
     const message = err instanceof UsageError || err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE}\n` : ''}`);
-    return 2;
+    // Bad input is 2; a keychain, disk or missing password is trouble in the environment: 1.
+    return err instanceof PinholeError && /^PINHOLE_(KEYCHAIN_|AUTH_MISSING|DISK_FULL|WRITE_FAILED)/.test(err.code) ? 1 : 2;
   }
 
   const level = values['log-level'];
@@ -136,9 +181,35 @@ export async function run(argv: string[]): Promise<number> {
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
   });
   const { logger } = engine;
+  // A Pinhole that died with the system proxy set is repaired before anything else.
+  await restoreStaleSystemProxy({ logger }).catch((err: unknown) => logger.error({ err }, 'A system proxy left by a previous Pinhole could not be put back.'));
+  let lastState = engine.getStatus().state;
+  engine.on('status', (status) => {
+    if (status.state === lastState) return;
+    lastState = status.state;
+    if (status.state === 'reconnecting') logger.warn({ state: status.state, retryInS: status.retryAt ? Math.max(0, Math.round((status.retryAt - Date.now()) / 1000)) : undefined }, 'Reconnecting to the gateway.');
+    else logger.info({ state: status.state }, `The connection is now ${status.state}.`);
+  });
+  const lookup = plan.identifyApps ? createAppLookup() : undefined;
   let result: { listen: string };
   try {
-    result = await engine.connect(plan.target, plan.password, { listen, profileName: plan.profileName, ...(upstreamProxy ? { upstreamProxy } : {}) });
+    const upstream = upstreamProxy === 'auto' ? await autoUpstream(plan.target, logger) : (upstreamProxy ?? plan.upstreamProxy);
+    const options: EngineConnectOptions = {
+      listen,
+      profileName: plan.profileName,
+      decide: (request) => plan.routing.decide(request),
+      pac: (address) => plan.routing.pac(address),
+      ...(lookup
+        ? {
+            identifyApp: async (socket) => {
+              const app = await lookup.forSocket(socket);
+              return app ? { path: app.path, name: app.name } : undefined;
+            },
+          }
+        : {}),
+      ...(upstream ? { upstreamProxy: upstream } : {}),
+    };
+    result = await engine.connect(plan.target, plan.password, options);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`pinhole connect: ${message}\n`);
@@ -151,11 +222,13 @@ export async function run(argv: string[]): Promise<number> {
   let restoreProxy: (() => Promise<void>) | undefined;
   if (values['system-proxy'] === true && address) {
     try {
-      const sysproxy = (await import('../sysproxy/index.js')) as {
-        applySystemProxy: (opts: { host: string; port: number; mode: 'manual' | 'pac'; logger: typeof logger }) => Promise<{ restore(): Promise<void> }>;
+      const session = await applySystemProxy({ host: address.host, port: address.port, mode: values.pac === true ? 'pac' : 'manual', logger });
+      // SIGHUP and process exit restore too; the watchdog covers kill -9.
+      const uninstall = installRestoreOnExit(session, logger);
+      restoreProxy = async () => {
+        await session.restore();
+        uninstall();
       };
-      const session = await sysproxy.applySystemProxy({ host: address.host, port: address.port, mode: values.pac === true ? 'pac' : 'manual', logger });
-      restoreProxy = () => session.restore();
       logger.info({ mode: values.pac === true ? 'pac' : 'manual' }, 'The system proxy now points at Pinhole.');
     } catch (err) {
       logger.error({ code: err instanceof PinholeError ? err.code : undefined }, `The system proxy was not changed: ${err instanceof Error ? err.message : String(err)}`);
