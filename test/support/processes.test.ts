@@ -26,6 +26,7 @@ test('a program is started, its JSON log lines are waited for, and SIGTERM stops
 test('waiting for a line that never comes fails with the transcript instead of hanging', async (t) => {
   const program = new Program(process.execPath, { name: 'quiet', args: ['-e', 'console.log("only this"); setTimeout(() => {}, 5000)'] });
   t.after(() => program.stop('SIGKILL'));
+  await program.waitForLine((l) => l.text === 'only this');
   await assert.rejects(program.waitForLog((r) => r.msg === 'never', 300, 'the never line'), /did not print the never line[\s\S]*only this/);
 });
 
