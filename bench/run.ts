@@ -203,6 +203,7 @@ const rowFrom = (base: Omit<FigureRow, 'direct' | 'seed' | 'pinhole' | 'runs'>, 
 
 interface Extra {
   idle?: Record<string, unknown>;
+  cpuSplit?: Record<string, unknown>;
   churn?: Record<string, unknown>;
   handshake?: Record<string, unknown>;
   profiles?: ProfileSummary[];
@@ -287,18 +288,25 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   return stacks;
 };
 
-const measureBulk = async (stacks: Stacks, options: Options): Promise<FigureRow[]> => {
+const measureBulk = async (stacks: Stacks, options: Options, extra: Extra): Promise<FigureRow[]> => {
   say(`bulk: one ${options.bulkBytes / MiB} MiB HTTPS download per stack, ${options.runs} runs`);
   const cpu: Partial<Record<Stack, number[]>> = {};
+  const cpuSplit: Partial<Record<Stack, number[][]>> = {};
   const measured = await perStack(stacks.routes, options.runs, async (stack, route) => {
     const roots = stacks.cpuRoots[stack] ?? [];
-    const before = cpuSnapshot(roots);
+    const before = roots.map((pid) => cpuSnapshot([pid]));
     const result = await download(route, stacks.originPort, stacks.trust, options.bulkBytes);
-    const seconds = cpuSecondsBetween(before, cpuSnapshot(roots));
-    if (stack !== 'direct') (cpu[stack] ??= []).push(seconds / (result.bytes / GiB));
-    say(`  ${stack}: ${result.mbPerSecond.toFixed(0)} MB/s${stack !== 'direct' ? `, ${(seconds / (result.bytes / GiB)).toFixed(2)} CPU-s/GiB` : ''}`);
+    // Per process, so the split (stunnel client / stunnel server / Squid, client / gateway) is known.
+    const each = roots.map((pid, i) => cpuSecondsBetween(before[i] ?? new Map(), cpuSnapshot([pid])) / (result.bytes / GiB));
+    const perGiB = each.reduce((a, b) => a + b, 0);
+    if (stack !== 'direct') {
+      (cpu[stack] ??= []).push(perGiB);
+      (cpuSplit[stack] ??= []).push(each);
+    }
+    say(`  ${stack}: ${result.mbPerSecond.toFixed(0)} MB/s${stack !== 'direct' ? `, ${perGiB.toFixed(2)} CPU-s/GiB (${each.map((v) => v.toFixed(2)).join(' + ')})` : ''}`);
     return result.mbPerSecond;
   });
+  extra.cpuSplit = { order: { seed: ['stunnel client', 'stunnel server', 'squid'], pinhole: ['client', 'gateway'] }, perGiB: cpuSplit };
   return [
     rowFrom({ key: 'bulk', label: `one ${options.bulkBytes / MiB} MiB HTTPS download`, unit: 'MB/s', better: 'higher' }, measured),
     rowFrom({ key: 'cpuPerGiB', label: 'CPU-seconds per GiB, all proxy processes', unit: 's', better: 'lower' }, { values: cpu }),
@@ -580,7 +588,7 @@ const main = async (): Promise<void> => {
         rows.push({ key: figure, label: figure, unit: '', better: 'higher', error: (err as Error).message });
       }
     };
-    if (options.only.has('bulk')) await attempt('bulk', async () => void rows.push(...(await measureBulk(stacks, options))));
+    if (options.only.has('bulk')) await attempt('bulk', async () => void rows.push(...(await measureBulk(stacks, options, extra))));
     if (options.only.has('latency')) {
       await attempt('latency', async () => void rows.push(await measureLatency(stacks.routes, stacks, options.runs, options.latencySamples, 'latency', 'new HTTPS request on a new connection, loopback')));
     }
