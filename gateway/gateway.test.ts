@@ -217,6 +217,21 @@ test('HTTP/2 carries many CONNECT streams over one TLS connection, with auth per
     });
   const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => tunnel(i)));
   assert.deepEqual(replies, Array.from({ length: 50 }, (_, i) => `ping-${i}`));
+  // A client that cancels its stream (RST_STREAM) still gets its tunnel closed and logged.
+  const cancelled = await new Promise<number>((resolve) => {
+    const stream = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${echoPort}`, 'proxy-authorization': basic('alice', PASSWORD) });
+    stream.on('response', (h) => {
+      stream.write('x');
+      stream.once('data', () => {
+        stream.close(0x8);
+        resolve(Number(h[':status']));
+      });
+    });
+  });
+  assert.equal(cancelled, 200);
+  const deadline = Date.now() + 5000;
+  while (records.filter((r) => r.status === 200).length < 51 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(records.filter((r) => r.status === 200).length, 51);
   const status = (headers: Record<string, string>): Promise<{ status: number; code: string | undefined }> =>
     new Promise((resolve) => {
       const stream = session.request({ ':method': 'CONNECT', ...headers });
@@ -229,7 +244,7 @@ test('HTTP/2 carries many CONNECT streams over one TLS connection, with auth per
   await new Promise((r) => setTimeout(r, 50));
   const stats = gateway.stats();
   assert.equal(stats.tlsConnections, 1);
-  assert.equal(stats.totalTunnels, 50);
+  assert.equal(stats.totalTunnels, 51);
   const connIds = new Set(records.filter((r) => r.status === 200).map((r) => r.connId));
   assert.equal(connIds.size, 1);
   assert.ok(records.every((r) => r.proto === 'h2'));

@@ -39,7 +39,7 @@ export class H2Proxy {
     });
     this.server.on('session', (session: ServerHttp2Session) => this.onSession(session));
     // The compat layer hands CONNECT streams to 'connect' and everything else to 'request'.
-    this.server.on('connect', (req: Http2ServerRequest) => this.onConnect(req.stream, req.headers));
+    this.server.on('connect', (req: Http2ServerRequest) => this.onConnect(req));
     this.server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => (this.options.web ?? h2NotFound)(req, res));
   }
 
@@ -77,12 +77,13 @@ export class H2Proxy {
     });
   }
 
-  private onConnect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    stream.on('error', () => stream.destroy());
-    void this.connect(stream, headers);
+  private onConnect(req: Http2ServerRequest): void {
+    req.stream.on('error', () => req.stream.destroy());
+    void this.connect(req.stream, req.headers, req);
   }
 
-  private async connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+  /** `body` is the readable side: the compat request already reads the stream's DATA, so read through it. */
+  private async connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: Http2ServerRequest): Promise<void> {
     const started = Date.now();
     const info = this.deps.connInfo(stream.session?.socket as Socket);
     const authority = String(headers[':authority'] ?? '');
@@ -102,7 +103,7 @@ export class H2Proxy {
         stream.close(constants.NGHTTP2_CANCEL);
       });
       stream.respond({ ':status': 200 });
-      stream.pipe(upstream);
+      body.pipe(upstream);
       upstream.pipe(stream);
       upstream.on('error', () => {
         if (!stream.closed) stream.close(constants.NGHTTP2_CONNECT_ERROR);
@@ -117,7 +118,11 @@ export class H2Proxy {
         upstream.destroy();
         onClose();
       });
-      upstream.once('close', onClose);
+      upstream.once('close', () => {
+        // The destination is gone: finish our side of the stream so it can close.
+        if (!stream.closed && !stream.writableEnded) stream.end();
+        onClose();
+      });
     } catch (err) {
       const error = asPinholeError(err);
       this.deps.accessLog({ user, target: authority, method: 'CONNECT', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'h2', ...info });
