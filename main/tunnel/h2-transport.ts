@@ -152,6 +152,12 @@ export class H2Transport extends EventEmitter implements Transport {
       if (this.session === session) {
         this.session = undefined;
         if (!this.closed) this.emit('lost', new PinholeError('PINHOLE_GATEWAY_CLOSED'));
+      } else if (!this.closed && !this.session && !this.dialing) {
+        // A GOAWAY'd session ended (a gateway stopping or redeploying): dial its successor now, so
+        // a gateway that is gone is noticed (and reported) before the next request needs it.
+        this.currentSession().catch((err: unknown) => {
+          if (!this.closed) this.emit('lost', err instanceof PinholeError ? err : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: err }));
+        });
       }
     });
     this.ping(session);
