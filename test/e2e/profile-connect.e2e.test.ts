@@ -1,0 +1,91 @@
+/**
+ * The headless user's path with a stored profile: `pinhole profile import LINK` puts the password
+ * in a real GNOME Keyring (its own D-Bus session bus, fresh HOME), and `pinhole connect NAME`
+ * finds the profile, reads the password from the keyring and carries requests through the gateway.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway } from '../support/gateway.js';
+import { startOrigin } from '../support/origin.js';
+import { explainFailure, listenPortOf, Peers, pinholeBin, Program } from '../support/processes.js';
+import { requestThroughProxy } from '../support/proxy-requests.js';
+
+/**
+ * A private session bus with an unlocked GNOME Keyring, then import + connect. SIGTERM goes to
+ * `pinhole connect` (dbus-run-session would not forward it); the bus, which the keyring daemon
+ * follows, is stopped after it exits.
+ */
+const SESSION_SCRIPT = [
+  'set -u',
+  'bus=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 1',
+  'export DBUS_SESSION_BUS_ADDRESS=$(printf "%s\\n" "$bus" | sed -n 1p)',
+  'bus_pid=$(printf "%s\\n" "$bus" | sed -n 2p)',
+  'echo pinhole-test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null',
+  '"$0" profile import "$1" --name Vendor || { kill -TERM $bus_pid; exit 3; }',
+  '"$0" connect Vendor --listen 127.0.0.1:0 &',
+  'child=$!',
+  "trap 'kill -TERM $child 2>/dev/null' TERM INT",
+  'wait $child; status=$?',
+  'if kill -0 $child 2>/dev/null; then wait $child; status=$?; fi',
+  'kill -TERM $bus_pid 2>/dev/null',
+  'exit $status',
+].join('\n');
+
+const filesUnder = async (dir: string): Promise<string[]> => {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+};
+
+test('a profile imported into the GNOME keyring connects by name and carries requests, the password read from the keyring', async (t) => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const origin = peers.add(await startOrigin());
+  const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
+  const link = await gateway.provision();
+  const home = await mkdtemp(join(tmpdir(), 'pinhole-profile-connect-'));
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const configDir = join(home, 'config');
+  await mkdir(configDir, { recursive: true });
+  const program = new Program('bash', {
+    name: 'pinhole connect Vendor',
+    args: ['-c', SESSION_SCRIPT, pinholeBin, link],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, '.config'),
+      XDG_DATA_HOME: join(home, '.local', 'share'),
+      XDG_RUNTIME_DIR: home,
+      PINHOLE_CONFIG_DIR: configDir,
+      LANG: 'C.UTF-8',
+    },
+  });
+  peers.add({ program, stop: () => program.stop('SIGTERM', 15_000) });
+
+  await explainFailure(peers, async () => {
+    const port = listenPortOf(await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 90_000, 'the listening line'));
+    assert.match(program.stdout, /Imported profile "Vendor" .*the password is stored in the GNOME Keyring \(Secret Service\)/);
+    const connecting = await program.waitForLog((r) => r.msg === 'Connecting to the gateway.');
+    assert.equal(connecting.user, gateway.users[0]?.name);
+    const status = program.records.find((r) => r.state === 'connected');
+    assert.ok(status, 'the client reached the connected state');
+
+    const res = await requestThroughProxy({ proxy: { port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'hello from the origin\n');
+
+    const password = gateway.users[0]?.password ?? '';
+    assert.ok(password.length > 0);
+    for (const file of await filesUnder(configDir)) assert.ok(!(await readFile(file)).includes(password), `${file} must not hold the password`);
+    assert.ok(!program.stdout.includes(password) && !program.stderr.includes(password), 'the password is never printed');
+
+    assert.deepEqual(await program.stop('SIGTERM', 15_000), { code: 0, signal: null }, 'SIGTERM stops it cleanly');
+  });
+});
