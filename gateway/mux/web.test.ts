@@ -31,7 +31,7 @@ test('an HTTP/2 request that is not a CONNECT reaches the web site with X-Forwar
   await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
   const web = new WebFallback({ web: { host: '127.0.0.1', port: (site.address() as { port: number }).port }, logger: createLogger({ name: 't', level: 'silent' }) });
   const h2 = createH2Server();
-  h2.on('stream', (stream, headers) => web.handleH2Stream(stream, headers));
+  h2.on('request', (req, res) => web.handle(req, res));
   await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
   const client = h2Connect(`http://127.0.0.1:${(h2.address() as { port: number }).port}`);
   t.after(() => {

@@ -5,7 +5,7 @@
  * the port looks like an ordinary HTTPS site to a prober. Serves HTTP/1.1 and HTTP/2 requests.
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders as H2Headers, ServerHttp2Stream } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../shared/log.js';
@@ -153,47 +153,6 @@ export class WebFallback {
       socket.pipe(upstream);
       upstream.pipe(socket);
     });
-  }
-
-  /** An HTTP/2 stream that is not a CONNECT (a browser speaking h2 to the gateway name). */
-  handleH2Stream(stream: ServerHttp2Stream, headers: H2Headers): void {
-    const method = String(headers[':method'] ?? 'GET');
-    const path = String(headers[':path'] ?? '/');
-    const web = this.options.web;
-    stream.on('error', () => stream.destroy());
-    if (web === undefined) {
-      const found = path === '/' || path === '/index.html';
-      const body = found ? DECOY_PAGE : NOT_FOUND_BODY;
-      stream.respond({ ':status': found ? 200 : 404, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-      stream.end(method === 'HEAD' ? undefined : body);
-      return;
-    }
-    const shaped = { headers, socket: stream.session?.socket } as unknown as AnyRequest;
-    const outgoing = forwardedHeaders(shaped, false);
-    if (outgoing['host'] === undefined && headers[':authority'] !== undefined) {
-      outgoing['host'] = String(headers[':authority']);
-      outgoing['x-forwarded-host'] = outgoing['host'];
-    }
-    const upstream = httpRequest({ host: web.host, port: web.port, method, path, headers: outgoing, timeout: this.options.timeoutMs ?? 30_000 });
-    upstream.once('timeout', () => upstream.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    upstream.once('error', (err) => {
-      this.options.logger.warn({ web: formatEndpoint(web), errno: (err as { code?: string }).code }, 'The web site behind the gateway did not answer.');
-      if (!stream.headersSent && !stream.destroyed) {
-        stream.respond({ ':status': 502, 'content-type': 'text/plain; charset=utf-8' });
-        stream.end('Bad gateway\n');
-      } else stream.destroy();
-    });
-    upstream.once('response', (answer) => {
-      if (stream.destroyed) {
-        answer.destroy();
-        return;
-      }
-      stream.respond({ ':status': answer.statusCode ?? 502, ...responseHeaders(answer.headers) });
-      answer.pipe(stream);
-      answer.once('error', () => stream.destroy());
-    });
-    stream.once('close', () => upstream.destroy());
-    stream.pipe(upstream);
   }
 
   private decoy(req: AnyRequest, res: AnyResponse): void {
