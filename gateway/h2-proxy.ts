@@ -12,6 +12,8 @@ import { AUTH_CHALLENGE, asPinholeError } from './refusal.js';
 
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
+/** How long a tunnel whose destination closed waits for the client to finish its side. */
+export const H2_CLOSE_GRACE_MS = 5_000;
 
 export type H2Fallback = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 
@@ -119,8 +121,17 @@ export class H2Proxy {
         onClose();
       });
       upstream.once('close', () => {
-        // The destination is gone: finish our side of the stream so it can close.
+        // The destination is gone: finish our side, and keep reading the client's side (the pipe
+        // stopped reading when the destination closed), or the stream never sees END_STREAM and
+        // never closes. A client that never finishes its side is reset after a grace period.
+        body.unpipe(upstream);
+        body.resume();
         if (!stream.closed && !stream.writableEnded) stream.end();
+        const grace = setTimeout(() => {
+          if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+        }, H2_CLOSE_GRACE_MS);
+        grace.unref();
+        stream.once('close', () => clearTimeout(grace));
         onClose();
       });
     } catch (err) {
