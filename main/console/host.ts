@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { Disposer, EngineApi, LogLine } from '../../shared/engine-api.js';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
+import { importLink } from '../profiles/store.js';
 import { ProfileSchema, parseEndpoint, type AppAction, type GatewayTarget, type Profile } from '../../shared/profile.js';
 import type {
   AppList,
@@ -184,9 +185,14 @@ export class EngineHost {
   private async saveAndAnnounce(profile: Profile): Promise<ProfileView> {
     const valid = ProfileSchema.parse(profile);
     await this.deps.profiles.save(valid);
+    return this.announceSaved(valid.id);
+  }
+
+  /** Tells the UI the profile list changed and returns the saved profile's view. */
+  private async announceSaved(id: string) {
     const list = await this.profileList();
     this.emit('profiles', list);
-    const saved = list.profiles.find((p) => p.id === valid.id);
+    const saved = list.profiles.find((p) => p.id === id);
     if (!saved) throw new PinholeError('PINHOLE_INTERNAL', 'The profile was not saved.');
     return saved;
   }
@@ -244,30 +250,15 @@ export class EngineHost {
       listProfiles: () => this.profileList(),
       previewLink: async ({ link }) => this.preview(link, await profiles.list()),
       importLink: async ({ link, name }) => {
-        const payload = decodeLink(link);
-        const existing = await profiles.list();
-        const preview = this.preview(link, existing);
-        const previous = existing.find((p) => p.id === preview.existingId);
-        const id = previous?.id ?? randomUUID();
-        const secretRef = previous?.secretRef ?? `profile:${id}`;
-        await secrets.set(secretRef, payload.secret);
-        const profile: Profile = ProfileSchema.parse({
-          ...(previous ?? {}),
-          id,
-          name: name ?? previous?.name ?? preview.name,
-          endpoints: payload.endpoints,
-          serverName: payload.serverName,
-          trust: payload.pin ? { kind: 'pin', pin: payload.pin } : { kind: 'system' },
-          user: payload.user,
-          transport: payload.transport,
-          ...(payload.wsPath ? { wsPath: payload.wsPath } : {}),
-          domains: payload.domains ?? [],
-          secretRef,
-          createdAt: previous?.createdAt ?? new Date(now()).toISOString(),
+        const wasEmpty = (await profiles.list()).length === 0;
+        const profile = await importLink(link, {
+          store: profiles,
+          secrets: { set: async (ref, secret) => secrets.set(ref, secret), delete: async (ref) => Boolean(await secrets.delete(ref)) },
+          ...(name === undefined ? {} : { name }),
+          now,
         });
-        const view = await this.saveAndAnnounce(profile);
-        if (existing.length === 0) await profiles.setDefault(view.id);
-        return existing.length === 0 ? { ...view, isDefault: true } : view;
+        const view = await this.announceSaved(profile.id);
+        return wasEmpty ? { ...view, isDefault: true } : view;
       },
       saveProfile: async (draft) => {
         const existing = draft.id ? await this.find(draft.id) : undefined;

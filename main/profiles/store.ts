@@ -186,9 +186,16 @@ const uniqueName = (wanted: string, taken: readonly Profile[], selfId: string): 
   }
 };
 
+/** The part of a profile store an import needs; the console host's async port fits as well. */
+export interface ProfileWriter {
+  list(): readonly Profile[] | Promise<readonly Profile[]>;
+  save(profile: Profile): unknown;
+  setDefault(id: string): unknown;
+}
+
 export interface ImportLinkOptions {
-  store: ProfileStore;
-  secrets: SecretStore;
+  store: ProfileWriter;
+  secrets: Pick<SecretStore, 'set' | 'delete'>;
   /** Overrides the link's name. */
   name?: string;
   now?: () => number;
@@ -201,7 +208,7 @@ export interface ImportLinkOptions {
  */
 export const importLink = async (link: string, { store, secrets, name, now = Date.now }: ImportLinkOptions): Promise<Profile> => {
   const payload = decodeLink(link);
-  const existing = store.list();
+  const existing = await store.list();
   const previous = existing.find((p) => p.serverName === payload.serverName && p.user === payload.user);
   const id = previous?.id ?? randomUUID();
   const secretRef = previous?.secretRef ?? `profile:${id}`;
@@ -221,12 +228,12 @@ export const importLink = async (link: string, { store, secrets, name, now = Dat
   });
   await secrets.set(secretRef, payload.secret);
   try {
-    store.save(profile);
+    await store.save(profile);
   } catch (error) {
-    if (!previous) await secrets.delete(secretRef).catch(() => false);
+    if (!previous) await Promise.resolve(secrets.delete(secretRef)).catch(() => false);
     throw error;
   }
-  if (existing.length === 0) store.setDefault(id);
+  if (existing.length === 0) await store.setDefault(id);
   return profile;
 };
 
