@@ -5,12 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway } from '../support/gateway.js';
 import { startOrigin } from '../support/origin.js';
-import { explainFailure, listenPortOf, Peers, pinholeBin, Program } from '../support/processes.js';
+import { explainFailure, listenPortOf, Peers, pinholeBin, Program, runCommand } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 
 /**
@@ -25,6 +26,8 @@ const SESSION_SCRIPT = [
   'bus_pid=$(printf "%s\\n" "$bus" | sed -n 2p)',
   'echo pinhole-test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null',
   '"$0" profile import "$1" --name Vendor || { kill -TERM $bus_pid; exit 3; }',
+  // Optional: per-app rules set on the stored profile, as the app's Apps page would.
+  'if [ -n "${SET_RULES:-}" ]; then "$NODE" --import tsx -e "$SET_RULES" || { kill -TERM $bus_pid; exit 4; }; fi',
   '"$0" connect Vendor --listen 127.0.0.1:0 &',
   'child=$!',
   "trap 'kill -TERM $child 2>/dev/null' TERM INT",
@@ -44,16 +47,21 @@ const filesUnder = async (dir: string): Promise<string[]> => {
   return out;
 };
 
-test('a profile imported into the GNOME keyring connects by name and carries requests, the password read from the keyring', async (t) => {
-  const peers = new Peers();
-  t.after(() => peers.close());
-  const origin = peers.add(await startOrigin());
-  const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
-  const link = await gateway.provision();
+interface Session {
+  program: Program;
+  port: number;
+  configDir: string;
+}
+
+/** Imports `link` as "Vendor" into a fresh keyring, optionally sets app rules on it, and runs `pinhole connect Vendor`. */
+const startSession = async (t: { after: (fn: () => unknown) => void }, peers: Peers, link: string, appRules?: Record<string, string>): Promise<Session> => {
   const home = await mkdtemp(join(tmpdir(), 'pinhole-profile-connect-'));
   t.after(() => rm(home, { recursive: true, force: true }));
   const configDir = join(home, 'config');
   await mkdir(configDir, { recursive: true });
+  const setRules = appRules
+    ? `const { ProfileStore } = await import('./main/profiles/store.ts'); const store = new ProfileStore(); store.save({ ...store.require('Vendor'), appRules: ${JSON.stringify(appRules)} });`
+    : '';
   const program = new Program('bash', {
     name: 'pinhole connect Vendor',
     args: ['-c', SESSION_SCRIPT, pinholeBin, link],
@@ -65,12 +73,26 @@ test('a profile imported into the GNOME keyring connects by name and carries req
       XDG_RUNTIME_DIR: home,
       PINHOLE_CONFIG_DIR: configDir,
       LANG: 'C.UTF-8',
+      NODE: process.execPath,
+      SET_RULES: setRules,
     },
   });
   peers.add({ program, stop: () => program.stop('SIGTERM', 15_000) });
+  const port = await explainFailure(peers, async () =>
+    listenPortOf(await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 90_000, 'the listening line')),
+  );
+  return { program, port, configDir };
+};
+
+test('a profile imported into the GNOME keyring connects by name and carries requests, the password read from the keyring', async (t) => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const origin = peers.add(await startOrigin());
+  const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
+  const link = await gateway.provision();
+  const { program, port, configDir } = await startSession(t, peers, link);
 
   await explainFailure(peers, async () => {
-    const port = listenPortOf(await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 90_000, 'the listening line'));
     assert.match(program.stdout, /Imported profile "Vendor" .*the password is stored in the GNOME Keyring \(Secret Service\)/);
     const connecting = await program.waitForLog((r) => r.msg === 'Connecting to the gateway.');
     assert.equal(connecting.user, gateway.users[0]?.name);
@@ -87,5 +109,26 @@ test('a profile imported into the GNOME keyring connects by name and carries req
     assert.ok(!program.stdout.includes(password) && !program.stderr.includes(password), 'the password is never printed');
 
     assert.deepEqual(await program.stop('SIGTERM', 15_000), { code: 0, signal: null }, 'SIGTERM stops it cleanly');
+  });
+});
+
+test("a stored profile's app rule blocks curl with a clear refusal naming it, while other apps pass", async (t) => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const origin = peers.add(await startOrigin());
+  const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
+  const link = await gateway.provision();
+  const curl = realpathSync('/usr/bin/curl');
+  const { program, port } = await startSession(t, peers, link, { [curl]: 'block' });
+
+  await explainFailure(peers, async () => {
+    const blocked = await runCommand(curl, { args: ['-sS', '-k', '-D', '-', '-o', '/dev/null', '-x', `http://127.0.0.1:${port}`, `https://127.0.0.1:${origin.httpsPort}/hello`] });
+    assert.match(blocked.stdout, /^HTTP\/1\.1 403 /m, `curl was refused by the local proxy:\n${blocked.stdout}\n${blocked.stderr}`);
+    assert.match(blocked.stdout, /^Pinhole-Error: PINHOLE_APP_BLOCKED/im);
+    const refusal = await program.waitForLog((r) => r.code === 'PINHOLE_APP_BLOCKED', 10_000, 'the refusal in the log');
+    assert.equal(refusal.app, 'curl');
+
+    const allowed = await requestThroughProxy({ proxy: { port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });
+    assert.equal(allowed.status, 200, 'node (no rule) still goes through the tunnel');
   });
 });
