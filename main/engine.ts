@@ -35,6 +35,8 @@ export interface EngineConnectOptions {
   /** Finds the application behind a local connection (main/apps); enables per-app routing and getApps(). */
   identifyApp?: (socket: Socket) => Promise<{ path: string; name: string } | undefined>;
   upstreamProxy?: UpstreamProxy;
+  /** Which rule blocked a request (main/routing.ts); default: the app's when the app is known. */
+  blockedBy?: (request: RouteRequest) => 'app' | 'domain';
   /** The PAC served at /proxy.pac for the proxy at `listen` (the rule engine, main/routing.ts); default sends everything to the local proxy. */
   pac?: (listen: string) => string;
 }
@@ -178,7 +180,8 @@ export class Engine implements EngineApi {
       ...(options.pac ? { pac: ((pac) => (): string => pac(formatEndpoint(proxy.address)))(options.pac) } : {}),
       ...(options.decide || options.identifyApp ? { decide: (request) => this.route(request, options) } : {}),
       // route() records the app on the request; a block with a known app is the app rule's doing.
-      blockCode: (request) => ((request as RouteRequest).path !== undefined ? 'PINHOLE_APP_BLOCKED' : 'PINHOLE_DOMAIN_BLOCKED'),
+      blockCode: (request) =>
+        (options.blockedBy?.(request as RouteRequest) ?? ((request as RouteRequest).path !== undefined ? 'app' : 'domain')) === 'app' ? 'PINHOLE_APP_BLOCKED' : 'PINHOLE_DOMAIN_BLOCKED',
     });
     try {
       await proxy.start();

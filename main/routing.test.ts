@@ -54,3 +54,14 @@ test('the PAC served for a profile agrees with the proxy for every host (tunnel 
     assert.equal(pac, decision === 'direct' ? 'DIRECT' : 'PROXY 127.0.0.1:18080', host);
   }
 });
+
+test('a block says which rule it came from: the app rule, or the domain rule for an allowed app', () => {
+  const routing = createRouting({
+    rules: { rules: [{ match: 'ads.example', action: 'block' }], defaultAction: 'tunnel' },
+    appRules: { appRules: { '/usr/bin/curl': 'block' } },
+  });
+  assert.equal(routing.decide({ host: 'ads.example', path: '/usr/bin/firefox' }), 'block');
+  assert.equal(routing.blockedBy({ host: 'ads.example', path: '/usr/bin/firefox' }), 'domain');
+  assert.equal(routing.blockedBy({ host: 'example.org', path: '/usr/bin/curl' }), 'app');
+  assert.equal(routing.blockedBy({ host: 'ads.example' }), 'domain');
+});

@@ -18,6 +18,8 @@ export interface RouteQuery {
 
 export interface Routing {
   decide(request: RouteQuery): Decision;
+  /** Which rule a 'block' came from (the refusal's code says so: PINHOLE_APP_BLOCKED or PINHOLE_DOMAIN_BLOCKED). */
+  blockedBy(request: RouteQuery): 'app' | 'domain';
   /** The PAC for a local proxy at `listen` ("127.0.0.1:PORT"). */
   pac(listen: string): string;
   readonly domainRules: CompiledRules;
@@ -39,8 +41,10 @@ export const createRouting = ({ domains, rules, appRules }: RoutingOptions = {})
   const set = rules ?? rulesFromLinkDomains(domains);
   const domainRules = compileRules(set.rules, set.defaultAction);
   const apps = new AppRules(appRules);
+  const appAction = (request: RouteQuery): AppAction => apps.decide(request.path === undefined ? undefined : { path: request.path });
   return {
-    decide: (request) => composeDecision(apps.decide(request.path === undefined ? undefined : { path: request.path }), domainRules.decide(request.host)),
+    decide: (request) => composeDecision(appAction(request), domainRules.decide(request.host)),
+    blockedBy: (request) => (appAction(request) === 'block' ? 'app' : 'domain'),
     pac: (listen) => generatePac(set.rules, set.defaultAction, listen),
     domainRules,
     appRules: apps,

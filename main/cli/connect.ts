@@ -198,6 +198,7 @@ export async function run(argv: string[]): Promise<number> {
       listen,
       profileName: plan.profileName,
       decide: (request) => plan.routing.decide(request),
+      blockedBy: (request) => plan.routing.blockedBy(request),
       pac: (address) => plan.routing.pac(address),
       ...(lookup
         ? {
