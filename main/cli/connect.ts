@@ -5,6 +5,8 @@
  * Runs the engine in the foreground: JSON log lines on stdout, one of them
  * "The local proxy is listening." with `listen`; SIGTERM/SIGINT stop it gracefully (exit 0).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
@@ -12,6 +14,8 @@ import { GatewayTargetSchema, parseEndpoint, PinSchema, type GatewayTarget, type
 import { createAppLookup } from '../apps/index.js';
 import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
 import { openSecretStore } from '../keychain/keychain.js';
+import { configDir } from '../profiles/paths.js';
+import { STORE_CONFIG_NAME } from '../profiles/schema.js';
 import { ProfileStore } from '../profiles/store.js';
 import { createRouting, routingForProfile, type Routing } from '../routing.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
@@ -23,7 +27,8 @@ const USAGE = [
   '       pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)',
   '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT|auto]',
   '',
-  '  PROFILE                   a profile stored with `pinhole profile import`; its password is read from the OS keychain',
+  '  PROFILE                   a profile stored with `pinhole profile import` (none given: the default profile);',
+  '                            its password is read from the OS keychain',
   '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
 ].join('\n');
 
@@ -104,11 +109,15 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
   return { target, password, profileName: 'command line', routing: createRouting(), identifyApps: false };
 };
 
-/** A stored profile: settings from the profile store, the password from the keychain (opened first, so a refused keychain writes nothing). */
-const fromProfile = async (name: string, secretsFile: boolean): Promise<Plan> => {
+/**
+ * A stored profile (the default one when `name` is undefined): settings from the profile store,
+ * the password from the keychain (opened first, so a refused keychain writes nothing).
+ */
+const fromProfile = async (name: string | undefined, secretsFile: boolean): Promise<Plan> => {
   const secrets = await openSecretStore({ allowEncryptedFile: secretsFile || process.env.PINHOLE_SECRETS === 'encrypted-file' });
   const store = new ProfileStore();
-  const profile = store.require(name);
+  const profile = name === undefined ? store.getDefault() : store.require(name);
+  if (!profile) throw new UsageError('No profile is marked as the default; give a profile name, a pinhole:// link or --server HOST:PORT.');
   const password = await secrets.get(profile.secretRef);
   if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
   let upstreamProxy: UpstreamProxy | undefined;
@@ -167,7 +176,9 @@ export async function run(argv: string[]): Promise<number> {
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     if (first !== undefined) plan = first.trim().toLowerCase().startsWith('pinhole:') ? fromLink(first) : await fromProfile(first, values['secrets-file'] === true);
     else if (values.server !== undefined) plan = await fromFlags(values);
-    else throw new UsageError('Give a pinhole:// link or --server HOST:PORT.');
+    // Nothing named: the default profile, if any profile was ever stored (no store file is created here).
+    else if (existsSync(join(configDir(), `${STORE_CONFIG_NAME}.json`))) plan = await fromProfile(undefined, values['secrets-file'] === true);
+    else throw new UsageError('Give a pinhole:// link, a profile name or --server HOST:PORT.');
   } catch (err) {
     const message = err instanceof UsageError || err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE}\n` : ''}`);

@@ -28,7 +28,8 @@ const SESSION_SCRIPT = [
   '"$0" profile import "$1" --name Vendor || { kill -TERM $bus_pid; exit 3; }',
   // Optional: per-app rules set on the stored profile, as the app's Apps page would.
   'if [ -n "${SET_RULES:-}" ]; then "$NODE" --import tsx -e "$SET_RULES" || { kill -TERM $bus_pid; exit 4; }; fi',
-  '"$0" connect Vendor --listen 127.0.0.1:0 &',
+  // PROFILE empty: no name, so the default profile (the first one imported) is used.
+  '"$0" connect ${PROFILE-Vendor} --listen 127.0.0.1:0 &',
   'child=$!',
   "trap 'kill -TERM $child 2>/dev/null' TERM INT",
   'wait $child; status=$?',
@@ -53,8 +54,13 @@ interface Session {
   configDir: string;
 }
 
-/** Imports `link` as "Vendor" into a fresh keyring, optionally sets app rules on it, and runs `pinhole connect Vendor`. */
-const startSession = async (t: { after: (fn: () => unknown) => void }, peers: Peers, link: string, appRules?: Record<string, string>): Promise<Session> => {
+/** Imports `link` as "Vendor" into a fresh keyring, optionally sets app rules on it, and runs `pinhole connect Vendor` (or `pinhole connect`). */
+const startSession = async (
+  t: { after: (fn: () => unknown) => void },
+  peers: Peers,
+  link: string,
+  { appRules, byName = true }: { appRules?: Record<string, string>; byName?: boolean } = {},
+): Promise<Session> => {
   const home = await mkdtemp(join(tmpdir(), 'pinhole-profile-connect-'));
   t.after(() => rm(home, { recursive: true, force: true }));
   const configDir = join(home, 'config');
@@ -75,6 +81,7 @@ const startSession = async (t: { after: (fn: () => unknown) => void }, peers: Pe
       LANG: 'C.UTF-8',
       NODE: process.execPath,
       SET_RULES: setRules,
+      PROFILE: byName ? 'Vendor' : '',
     },
   });
   peers.add({ program, stop: () => program.stop('SIGTERM', 15_000) });
@@ -112,14 +119,14 @@ test('a profile imported into the GNOME keyring connects by name and carries req
   });
 });
 
-test("a stored profile's app rule blocks curl with a clear refusal naming it, while other apps pass", async (t) => {
+test("the default profile's app rule blocks curl with a clear refusal naming it, while other apps pass", async (t) => {
   const peers = new Peers();
   t.after(() => peers.close());
   const origin = peers.add(await startOrigin());
   const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
   const link = await gateway.provision();
   const curl = realpathSync('/usr/bin/curl');
-  const { program, port } = await startSession(t, peers, link, { [curl]: 'block' });
+  const { program, port } = await startSession(t, peers, link, { appRules: { [curl]: 'block' }, byName: false });
 
   await explainFailure(peers, async () => {
     const blocked = await runCommand(curl, { args: ['-sS', '-k', '-D', '-', '-o', '/dev/null', '-x', `http://127.0.0.1:${port}`, `https://127.0.0.1:${origin.httpsPort}/hello`] });
@@ -128,6 +135,7 @@ test("a stored profile's app rule blocks curl with a clear refusal naming it, wh
     const refusal = await program.waitForLog((r) => r.code === 'PINHOLE_APP_BLOCKED', 10_000, 'the refusal in the log');
     assert.equal(refusal.app, 'curl');
 
+    assert.equal(program.records.find((r) => r.msg === 'Connecting to the gateway.')?.user, gateway.users[0]?.name, '`pinhole connect` without a name used the default profile');
     const allowed = await requestThroughProxy({ proxy: { port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });
     assert.equal(allowed.status, 200, 'node (no rule) still goes through the tunnel');
   });
