@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const COMMANDS: Record<string, { module: string; summary: string }> = {
-  connect: { module: './connect.js', summary: 'connect LINK | --server HOST:PORT ...   run the local proxy through a gateway' },
+  connect: { module: './connect.js', summary: 'connect LINK|PROFILE | --server H:P ... run the local proxy through a gateway' },
   forward: { module: './forward.js', summary: 'forward -L [BIND:]PORT:HOST:PORT LINK   forward one TCP port through a gateway' },
   console: { module: './console.js', summary: 'console [--listen 127.0.0.1:PORT]       the UI in a browser against this engine' },
   profile: { module: './profile.js', summary: 'profile ...                             manage stored profiles' },
