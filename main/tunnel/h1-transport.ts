@@ -92,6 +92,9 @@ export class H1Transport extends EventEmitter implements Transport {
       if (at !== -1) this.pool.splice(at, 1);
       this.live.delete(socket);
       socket.destroy();
+      // The gateway hung up an idle connection (a restart, an idle timeout): dial a replacement
+      // now, so a gateway that is gone is reported before the next request needs it.
+      if (at !== -1) this.refill(true);
     };
     socket.once('close', drop);
     socket.on('error', drop);
@@ -117,7 +120,8 @@ export class H1Transport extends EventEmitter implements Transport {
     return undefined;
   }
 
-  private refill(): void {
+  /** Tops the idle pool up; with `reportLoss`, a failed dial is reported as the gateway being lost. */
+  private refill(reportLoss = false): void {
     const want = this.options.poolSize ?? 2;
     while (!this.closed && this.pool.length + this.filling < want) {
       this.filling += 1;
@@ -127,8 +131,9 @@ export class H1Transport extends EventEmitter implements Transport {
           if (this.closed) socket.destroy();
           else this.park(socket);
         },
-        () => {
+        (err: unknown) => {
           this.filling -= 1;
+          if (reportLoss && !this.closed) this.emit('lost', err instanceof PinholeError ? err : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: err }));
         },
       );
     }

@@ -14,7 +14,8 @@ import { startOrigin } from '../support/origin.js';
 import { explainFailure, gatewayBin, listenPortOf, Peers, Program, type LogRecord } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 
-test('when the gateway stops and starts again on the same port, the client reconnects by itself and new requests pass', async (t) => {
+for (const transport of ['h2', 'h1'] as const)
+test(`when the gateway stops and starts again on the same port, the client (${transport}) reconnects by itself and new requests pass`, async (t) => {
   const peers = new Peers();
   t.after(() => peers.close());
   const origin = peers.add(await startOrigin());
@@ -29,7 +30,7 @@ test('when the gateway stops and starts again on the same port, the client recon
     return { program, port };
   };
   const first = await runGateway('127.0.0.1:0');
-  const link = (await gatewayCommand(['provision', '--dir', dir, '--user', DEFAULT_USER.name, '--endpoint', `127.0.0.1:${first.port}`, '--password-stdin'], `${DEFAULT_USER.password}\n`)).stdout.trim();
+  const link = (await gatewayCommand(['provision', '--dir', dir, '--user', DEFAULT_USER.name, '--endpoint', `127.0.0.1:${first.port}`, '--transport', transport, '--password-stdin'], `${DEFAULT_USER.password}\n`)).stdout.trim();
   const client = peers.add(await startClient({ link }));
   const url = `https://127.0.0.1:${origin.httpsPort}/hello`;
 
