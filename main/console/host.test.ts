@@ -86,14 +86,30 @@ test('app rules: the toggle is stored on the profile and decides new connections
   await w.call('connect', {});
   const decide = w.engine.connects[0]?.options.decide;
   assert.ok(decide);
-  assert.equal(decide({ path: '/usr/bin/curl' }), 'tunnel');
+  assert.equal(decide({ host: 'api.vendor.example', path: '/usr/bin/curl' }), 'tunnel');
   const apps = await w.call('setAppRule', { path: '/usr/bin/curl', action: 'direct' });
   assert.deepEqual((apps.apps as { path: string; action: string }[]).map((a) => [a.path, a.action]), [['/usr/bin/curl', 'direct']]);
-  assert.equal(decide({ path: '/usr/bin/curl' }), 'direct');
+  assert.equal(decide({ host: 'api.vendor.example', path: '/usr/bin/curl' }), 'direct');
   await w.call('setDefaultAppAction', { action: 'block' });
-  assert.equal(decide({ path: '/usr/bin/wget' }), 'block');
-  assert.equal(decide({}), 'block');
+  assert.equal(decide({ host: 'api.vendor.example', path: '/usr/bin/wget' }), 'block');
+  assert.equal(decide({ host: 'api.vendor.example' }), 'block');
   assert.equal(w.profiles.list()[0]?.appRules['/usr/bin/curl'], 'direct');
+});
+
+test('a link that lists the vendor domains tunnels exactly those, sends the rest direct, and the PAC agrees', async () => {
+  const w = world();
+  const link = encodeLink({ endpoints: ['gw.example.com:443'], serverName: 'gw.example.com', user: 'alice', secret: 'one', domains: ['api.vendor.example', '*.cdn.vendor.example'] });
+  await w.call('importLink', { link });
+  await w.call('connect', {});
+  const options = w.engine.connects[0]?.options;
+  assert.ok(options?.decide && options.pac && options.blockedBy);
+  assert.equal(options.decide({ host: 'api.vendor.example' }), 'tunnel');
+  assert.equal(options.decide({ host: 'img.cdn.vendor.example' }), 'tunnel');
+  assert.equal(options.decide({ host: 'news.example.org' }), 'direct');
+  const pac = options.pac('127.0.0.1:18080');
+  assert.match(pac, /FindProxyForURL/);
+  assert.match(pac, /PROXY 127\.0\.0\.1:18080/);
+  assert.match(pac, /DIRECT/);
 });
 
 test('quitting disconnects and restores the system proxy, and deleting a profile removes its keychain entry', async () => {

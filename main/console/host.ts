@@ -11,7 +11,9 @@ import type { Disposer, EngineApi, LogLine } from '../../shared/engine-api.js';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
 import { importLink } from '../profiles/store.js';
-import { ProfileSchema, parseEndpoint, type AppAction, type GatewayTarget, type Profile } from '../../shared/profile.js';
+import { createRouting, routingForProfile, type RouteQuery, type Routing } from '../routing.js';
+import type { Decision } from '../proxy/local-proxy.js';
+import { ProfileSchema, parseEndpoint, type GatewayTarget, type Profile } from '../../shared/profile.js';
 import type {
   AppList,
   CommandResult,
@@ -28,8 +30,12 @@ import type {
 export interface ConnectOptions {
   listen?: string;
   profileName?: string;
-  /** Per-app routing: asked for each new connection; `path` is the calling app when it is known. */
-  decide?: (request: { path?: string; name?: string }) => AppAction;
+  /** Routing (main/routing.ts): asked for each new connection; `path` is the calling app when it is known. */
+  decide?: (request: RouteQuery) => Decision;
+  /** Which rule a block came from, so the refusal names it. */
+  blockedBy?: (request: RouteQuery) => 'app' | 'domain';
+  /** The PAC served by the local proxy, from the same rules. */
+  pac?: (listen: string) => string;
   /** Finds the application behind a local connection (enables per-app rules and the Apps list). */
   identifyApp?: (socket: Socket) => Promise<{ path: string; name: string } | undefined>;
 }
@@ -213,17 +219,15 @@ export class EngineHost {
     };
   }
 
-  private decide = (request: { path?: string }): AppAction => {
-    // Synchronous on the proxy's path: uses the rules cached at connect time and refreshed on change.
-    if (request.path === undefined) return this.cachedRules.defaultAction;
-    return this.cachedRules.rules[request.path] ?? this.cachedRules.defaultAction;
-  };
-
-  private cachedRules: { rules: Record<string, AppAction>; defaultAction: AppAction } = { rules: {}, defaultAction: 'tunnel' };
+  // Synchronous on the proxy's path: the routing is compiled at connect time and again when a rule changes.
+  private routing: Routing = createRouting();
+  private decide = (request: RouteQuery): Decision => this.routing.decide(request);
+  private blockedBy = (request: RouteQuery): 'app' | 'domain' => this.routing.blockedBy(request);
+  private pac = (listen: string): string => this.routing.pac(listen);
 
   private async refreshRules(): Promise<AppList> {
     const profile = await this.ruleProfile();
-    this.cachedRules = { rules: { ...(profile?.appRules ?? {}) }, defaultAction: profile?.defaultAppAction ?? 'tunnel' };
+    this.routing = profile ? routingForProfile(profile) : createRouting();
     const list = await this.appList();
     this.emit('apps', list);
     return list;
@@ -323,6 +327,8 @@ export class EngineHost {
           listen: `127.0.0.1:${settings.localPort}`,
           profileName: profile.name,
           decide: this.decide,
+          blockedBy: this.blockedBy,
+          pac: this.pac,
           ...(this.deps.identifyApp ? { identifyApp: this.deps.identifyApp } : {}),
         });
         if (settings.systemProxyOnConnect && this.deps.systemProxy) {
