@@ -18,6 +18,15 @@ const HELP = `Usage:
   pinhole-gateway user add NAME --dir DIR [--password-stdin]
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
+                      [--header-timeout S] [--connect-timeout S]
+
+Sharing the port (sslh / haproxy style routes for run):
+  --ssh H:P  --openvpn H:P  --http H:P  --tls H:P  --anyprot H:P     where each protocol goes
+  --sni NAME=H:P ...         TLS for NAME (wildcards like *.example.org) passed through untouched
+  --web H:P                  after TLS: anything that is not a proxy or tunnel request goes to this site
+  --on-timeout NAME          where a client that waits for the server to speak first goes (default ssh when --ssh is set)
+  --trusted-proxy CIDR ...   accept PROXY protocol v1/v2 headers from these load balancers only
+  --send-proxy [ROUTE=]v1|v2 send a PROXY header to backends   --ws-path PATH   WebSocket tunnel path
 `;
 
 const need = (value: string | undefined, flag: string): string => value ?? usage(`${flag} is required.`);
@@ -29,6 +38,10 @@ const port = (text: string, flag: string): number => {
 };
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const [command, ...rest] = argv;
   switch (command) {
     case 'init': {
