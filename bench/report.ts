@@ -24,6 +24,8 @@ export interface FigureRow {
   runs?: { direct?: number[]; seed?: number[]; pinhole?: number[] };
   note?: string;
   error?: string;
+  /** The ratio column compares `pinhole` with `direct` instead of `seed` (issue 3: via the gateway vs direct). */
+  compareTo?: 'direct';
 }
 
 export interface Target {
@@ -61,7 +63,7 @@ export const renderFigures = (rows: FigureRow[]): string =>
       fmt(row.direct, row.unit),
       fmt(row.seed, row.unit),
       fmt(row.pinhole, row.unit),
-      fmt(ratio(row.pinhole, row.seed), 'x'),
+      row.compareTo === 'direct' ? (Number.isFinite(ratio(row.pinhole, row.direct)) ? `${fmt(ratio(row.pinhole, row.direct), '')}x of direct` : '-') : fmt(ratio(row.pinhole, row.seed), 'x'),
     ]),
   );
 

@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake] [--profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443] [--profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -27,9 +27,10 @@ import {
 } from './load.js';
 import { cpuSecondsBetween, cpuSnapshot, fdCount, memoryOf, openFileLimit } from './proc.js';
 import { renderProfile, summarizeProfiles, type ProfileSummary } from './profile.js';
+import { measurePort443 } from './port443.js';
 import { judge, median, ratio, renderFigures, renderTargets, type FigureRow, type Target } from './report.js';
 
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443'] as const;
 type Figure = (typeof FIGURES)[number];
 type Stack = 'direct' | 'seed' | 'pinhole';
 
@@ -43,6 +44,8 @@ interface Options {
   only: Set<Figure>;
   profile: boolean;
   bulkBytes: number;
+  /** Issue 3's shared-port case: bytes per TLS / SSH download. */
+  port443Bytes: number;
   rttBulkBytes: number;
   rttTimeBoxMs: number;
   latencySamples: number;
@@ -69,6 +72,7 @@ const parseOptions = (argv: string[]): Options => {
     only: new Set(only as Figure[]),
     profile: argv.includes('--profile'),
     bulkBytes: (quick ? 64 : 512) * MiB,
+    port443Bytes: (quick ? 64 : 256) * MiB,
     rttBulkBytes: (quick ? 32 : 64) * MiB,
     rttTimeBoxMs: quick ? 15_000 : 30_000,
     latencySamples: quick ? 10 : 25,
@@ -206,6 +210,7 @@ interface Extra {
   cpuSplit?: Record<string, unknown>;
   churn?: Record<string, unknown>;
   handshake?: Record<string, unknown>;
+  port443?: Record<string, unknown>;
   profiles?: ProfileSummary[];
   startErrors: Record<string, string>;
   /** Idle tunnels actually held per stack (the open-file limit may cap the request). */
@@ -220,6 +225,9 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const hold = { port: listenPortOf(await holdProgram.waitForLog((r) => r.msg === 'The hold server is listening.', 20_000, 'its listening line')) };
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
+
+  // `--only port443` brings its own gateway and needs neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => figure !== 'port443')) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -597,6 +605,13 @@ const main = async (): Promise<void> => {
         void rows.push(await measureLatency(stacks.rttRoutes, stacks, options.runs, options.rttLatencySamples, 'rttLatency', `same over ${2 * options.delayMs} ms RTT between the halves`)),
       );
       await attempt('rttBulk', async () => void rows.push(await measureRttBulk(stacks, options)));
+    }
+    if (options.only.has('port443')) {
+      await attempt('port443', async () => {
+        const result = await measurePort443(peers, { originPort: stacks.originPort, trust: stacks.trust, runs: options.runs, bytes: options.port443Bytes, latencySamples: options.latencySamples, say });
+        rows.push(...result.rows);
+        extra.port443 = result.details;
+      });
     }
     if (options.only.has('idle')) await attempt('idle', async () => void rows.push(...(await measureIdle(stacks, options, extra))));
     if (options.only.has('churn')) await attempt('churn', async () => void (churnGrowth = (await measureChurn(stacks, options, extra)).growth));
