@@ -11,12 +11,15 @@
  *   to the last byte, direct vs via the gateway, and their difference (the sniff cost).
  * - SSH: `ssh ... 'head -c N /dev/zero'` (aes128-gcm@openssh.com both ways) through the gateway
  *   port vs straight to sshd; the clock runs from the first byte of output to the last.
+ * Every figure is also taken through a plain TCP relay (bench/plain-relay.ts, its own process):
+ * the cost of one userspace hop without sniffing, so gateway - relay is what the sniff adds.
  */
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { startGateway } from '../test/support/gateway.js';
-import type { Peers } from '../test/support/processes.js';
+import { Program, listenPortOf, repoRoot, type Peers } from '../test/support/processes.js';
 import { startSshd } from '../test/support/sshd.js';
 import { download, latencySamples, type OriginTrust, type Route } from './load.js';
 import { cpuSecondsBetween, cpuSnapshot } from './proc.js';
@@ -42,8 +45,14 @@ export interface Port443Result {
   details: Record<string, unknown>;
 }
 
-type Way = 'direct' | 'gateway';
-const WAYS: Way[] = ['direct', 'gateway'];
+type Way = 'direct' | 'relay' | 'gateway';
+const WAYS: Way[] = ['direct', 'relay', 'gateway'];
+const relayScript = fileURLToPath(new URL('./plain-relay.ts', import.meta.url));
+
+const startPlainRelay = async (peers: Peers, targetPort: number, name: string): Promise<number> => {
+  const program = peers.add(new Program(process.execPath, { name, args: ['--import', 'tsx', relayScript, String(targetPort)], cwd: repoRoot }));
+  return listenPortOf(await program.waitForLog((r) => r.msg === 'The plain relay is listening.', 20_000, 'its listening line'));
+};
 
 /** The SHA-256 fingerprint of the certificate a TLS server on `port` shows for SNI `localhost`. */
 const certificateSeenAt = (port: number): Promise<string> =>
@@ -120,7 +129,7 @@ const sshDownload = (port: number, keyPath: string, bytes: number, timeoutMs = 3
 
 /** `runs` rounds of `measure(way)` for direct then gateway; every value per way. */
 const interleaved = async (runs: number, measure: (way: Way) => Promise<number>): Promise<{ values: Record<Way, number[]>; error?: string }> => {
-  const values: Record<Way, number[]> = { direct: [], gateway: [] };
+  const values: Record<Way, number[]> = { direct: [], relay: [], gateway: [] };
   let error: string | undefined;
   for (let run = 0; run < runs; run += 1) {
     for (const way of WAYS) {
@@ -134,18 +143,27 @@ const interleaved = async (runs: number, measure: (way: Way) => Promise<number>)
   return error ? { values, error } : { values };
 };
 
-/** A row comparing the gateway (in the `pinhole` column) with direct; the ratio is gateway/direct. */
-const row = (key: string, label: string, unit: string, better: 'higher' | 'lower', values: Partial<Record<Way, number[]>>, error?: string): FigureRow => ({
-  key,
-  label,
-  unit,
-  better,
-  compareTo: 'direct',
-  ...(values.direct?.length ? { direct: median(values.direct) } : {}),
-  ...(values.gateway?.length ? { pinhole: median(values.gateway) } : {}),
-  runs: { ...(values.direct ? { direct: values.direct } : {}), ...(values.gateway ? { pinhole: values.gateway } : {}) },
-  ...(error ? { error } : {}),
-});
+/**
+ * A row comparing `via` (the gateway, or the plain relay; in the `pinhole` column) with direct;
+ * the ratio is via/direct.
+ */
+const row = (key: string, label: string, unit: string, better: 'higher' | 'lower', values: Partial<Record<Way, number[]>>, via: Way = 'gateway', error?: string): FigureRow => {
+  const through = values[via];
+  return {
+    key,
+    label,
+    unit,
+    better,
+    compareTo: 'direct',
+    ...(values.direct?.length ? { direct: median(values.direct) } : {}),
+    ...(through?.length ? { pinhole: median(through) } : {}),
+    runs: { ...(values.direct ? { direct: values.direct } : {}), ...(through ? { pinhole: through } : {}) },
+    ...(error ? { error } : {}),
+  };
+};
+
+/** Per run, `a - b`; the runs are interleaved, so run i of each was taken side by side. */
+const differences = (a: number[], b: number[]): number[] => a.flatMap((value, i) => (b[i] === undefined ? [] : [value - (b[i] as number)]));
 
 /** Starts sshd and the shared-port gateway under `peers`, measures, and returns the rows. */
 export const measurePort443 = async (peers: Peers, options: Port443Options): Promise<Port443Result> => {
@@ -159,8 +177,12 @@ export const measurePort443 = async (peers: Peers, options: Port443Options): Pro
     }),
   );
   const gatewayRoots = gateway.program.pid ? [gateway.program.pid] : [];
-  const tlsRoute: Record<Way, Route> = { direct: { kind: 'direct', port: originPort }, gateway: { kind: 'direct', port: gateway.port } };
-  const sshPort: Record<Way, number> = { direct: sshd.port, gateway: gateway.port };
+  const tlsRoute: Record<Way, Route> = {
+    direct: { kind: 'direct', port: originPort },
+    relay: { kind: 'direct', port: await startPlainRelay(peers, originPort, 'plain-relay-origin') },
+    gateway: { kind: 'direct', port: gateway.port },
+  };
+  const sshPort: Record<Way, number> = { direct: sshd.port, relay: await startPlainRelay(peers, sshd.port, 'plain-relay-sshd'), gateway: gateway.port };
 
   // Pass-through proof: the gateway's port shows the origin's certificate, not the gateway's own.
   const originFingerprint = new X509Certificate(trust.ca).fingerprint256;
@@ -180,7 +202,7 @@ export const measurePort443 = async (peers: Peers, options: Port443Options): Pro
     await sshDownload(sshPort[way], sshd.keyPath, MiB);
   }
 
-  say(`port443: SNI pass-through, one ${bytes / MiB} MiB HTTPS download, direct vs via the gateway, ${runs} runs`);
+  say(`port443: SNI pass-through, one ${bytes / MiB} MiB HTTPS download, direct vs a plain relay vs the gateway, ${runs} runs`);
   const cpu: number[] = [];
   const bulk = await interleaved(runs, async (way) => {
     const before = cpuSnapshot(gatewayRoots);
@@ -193,15 +215,16 @@ export const measurePort443 = async (peers: Peers, options: Port443Options): Pro
 
   say(`port443: ${options.latencySamples} new connections + GET /hello per way, ${runs} runs`);
   const hello = await interleaved(runs, async (way) => median(await latencySamples(tlsRoute[way], originPort, trust, options.latencySamples)));
-  const sniffCost = hello.values.gateway.flatMap((ms, i) => {
-    const direct = hello.values.direct[i];
-    return direct === undefined ? [] : [ms - direct];
-  });
-  say(`  direct ${median(hello.values.direct).toFixed(2)} ms, gateway ${median(hello.values.gateway).toFixed(2)} ms, sniff cost ${median(sniffCost).toFixed(2)} ms`);
+  const added = differences(hello.values.gateway, hello.values.direct);
+  const sniffCost = differences(hello.values.gateway, hello.values.relay);
+  say(
+    `  direct ${median(hello.values.direct).toFixed(2)} ms, plain relay ${median(hello.values.relay).toFixed(2)} ms, gateway ${median(hello.values.gateway).toFixed(2)} ms; ` +
+      `gateway - direct ${median(added).toFixed(2)} ms, gateway - relay (sniff) ${median(sniffCost).toFixed(2)} ms`,
+  );
 
-  say(`port443: ssh 'head -c ${bytes} /dev/zero' (${SSH_CIPHER}), direct vs via the gateway, ${runs} runs`);
+  say(`port443: ssh 'head -c ${bytes} /dev/zero' (${SSH_CIPHER}), direct vs a plain relay vs the gateway, ${runs} runs`);
   const sshCpu: number[] = [];
-  const sshTotals: Record<Way, number[]> = { direct: [], gateway: [] };
+  const sshTotals: Record<Way, number[]> = { direct: [], relay: [], gateway: [] };
   const ssh = await interleaved(runs, async (way) => {
     const before = cpuSnapshot(gatewayRoots);
     const result = await sshDownload(sshPort[way], sshd.keyPath, bytes);
@@ -216,11 +239,15 @@ export const measurePort443 = async (peers: Peers, options: Port443Options): Pro
   const size = `${bytes / MiB} MiB`;
   return {
     rows: [
-      row('port443Tls', `port 443 shared: one ${size} HTTPS download, SNI pass-through`, 'MB/s', 'higher', bulk.values, bulk.error),
+      row('port443Tls', `port 443 shared: one ${size} HTTPS download, SNI pass-through`, 'MB/s', 'higher', bulk.values, 'gateway', bulk.error),
+      row('port443TlsRelay', `  same through a plain TCP relay (baseline)`, 'MB/s', 'higher', bulk.values, 'relay'),
       row('port443TlsCpu', 'port 443 shared: gateway CPU-seconds per GiB, SNI pass-through', 's', 'lower', { gateway: cpu }),
-      row('port443Hello', 'port 443 shared: new connection + GET /hello, SNI pass-through', 'ms', 'lower', hello.values, hello.error),
-      { key: 'port443SniffCost', label: 'port 443 shared: sniff cost (gateway - direct, new connection + GET /hello)', unit: 'ms', better: 'lower', pinhole: median(sniffCost), runs: { pinhole: sniffCost } },
-      row('port443Ssh', `port 443 shared: ssh 'head -c ${size}', ${SSH_CIPHER}`, 'MB/s', 'higher', ssh.values, ssh.error),
+      row('port443Hello', 'port 443 shared: new connection + GET /hello, SNI pass-through', 'ms', 'lower', hello.values, 'gateway', hello.error),
+      row('port443HelloRelay', '  same through a plain TCP relay (baseline)', 'ms', 'lower', hello.values, 'relay'),
+      { key: 'port443Added', label: 'port 443 shared: gateway - direct, new connection + GET /hello', unit: 'ms', better: 'lower', pinhole: median(added), runs: { pinhole: added } },
+      { key: 'port443SniffCost', label: 'port 443 shared: sniff cost (gateway - plain relay, same request)', unit: 'ms', better: 'lower', pinhole: median(sniffCost), runs: { pinhole: sniffCost } },
+      row('port443Ssh', `port 443 shared: ssh 'head -c ${size}', ${SSH_CIPHER}`, 'MB/s', 'higher', ssh.values, 'gateway', ssh.error),
+      row('port443SshRelay', '  same through a plain TCP relay (baseline)', 'MB/s', 'higher', ssh.values, 'relay'),
       row('port443SshCpu', 'port 443 shared: gateway CPU-seconds per GiB, SSH', 's', 'lower', { gateway: sshCpu }),
     ],
     details,
