@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { connect as h2connect } from 'node:http2';
+import { connect as h2connect, type ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -248,6 +248,39 @@ test('HTTP/2 carries many CONNECT streams over one TLS connection, with auth per
   const connIds = new Set(records.filter((r) => r.status === 200).map((r) => r.connId));
   assert.equal(connIds.size, 1);
   assert.ok(records.every((r) => r.proto === 'h2'));
+});
+
+test('1,500 tunnels held open at once over one HTTP/2 session all get 200 and carry bytes', { timeout: 120_000 }, async (t) => {
+  const echo = netServerEcho();
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  t.after(() => echo.close());
+  const echoPort = (echo.address() as AddressInfo).port;
+  const { port, gateway } = await startGateway(t, { restrictTo: [`127.0.0.1:${echoPort}`] });
+  const session = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'gw.example.test' } as never);
+  t.after(() => session.destroy());
+  const COUNT = 1_500;
+  const open = (): Promise<ClientHttp2Stream> =>
+    new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${echoPort}`, 'proxy-authorization': basic('alice', PASSWORD) });
+      stream.once('response', (h) => (h[':status'] === 200 ? resolve(stream) : reject(new Error(`status ${h[':status']}`))));
+      stream.once('error', reject);
+    });
+  const streams = await Promise.all(Array.from({ length: COUNT }, open));
+  assert.equal(streams.length, COUNT);
+  assert.equal(gateway.stats().tlsConnections, 1);
+  const replies = await Promise.all(
+    streams.map(
+      (stream, i) =>
+        new Promise<string>((resolve, reject) => {
+          let text = '';
+          stream.on('data', (d: Buffer) => (text += d.toString()));
+          stream.once('end', () => resolve(text));
+          stream.once('error', reject);
+          stream.end(`held-${i}`);
+        }),
+    ),
+  );
+  assert.equal(replies.filter((reply, i) => reply === `held-${i}`).length, COUNT);
 });
 
 test('a replaced certificate file is served to new connections without a restart', async (t) => {

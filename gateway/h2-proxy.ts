@@ -12,6 +12,11 @@ import { AUTH_CHALLENGE, asPinholeError } from './refusal.js';
 
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
+/**
+ * Streams (tunnels) one client session may hold open at once. Every tunnel of a client rides one
+ * session, so this bounds a client's concurrent tunnels; 1,000 stalled the idle-tunnel figure.
+ */
+export const H2_MAX_CONCURRENT_STREAMS = 100_000;
 /** How long a tunnel whose destination closed waits for the client to finish its side. */
 export const H2_CLOSE_GRACE_MS = 5_000;
 
@@ -37,7 +42,7 @@ export class H2Proxy {
   ) {
     this.server = createServer({
       maxSessionMemory: 256,
-      settings: { initialWindowSize: H2_STREAM_WINDOW, maxConcurrentStreams: 1000, enablePush: false },
+      settings: { initialWindowSize: H2_STREAM_WINDOW, maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, enablePush: false },
     });
     this.server.on('session', (session: ServerHttp2Session) => this.onSession(session));
     // The compat layer hands CONNECT streams to 'connect' and everything else to 'request'.
