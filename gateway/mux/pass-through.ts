@@ -26,7 +26,9 @@ export interface PassThroughContext {
 export function passThrough(socket: Socket, target: MuxTarget, { route, connId, client, serverName, logger, connectTimeoutMs }: PassThroughContext): void {
   const started = Date.now();
   const targetText = formatEndpoint(target);
-  const upstream = netConnect({ host: target.host, port: target.port });
+  // No Nagle on either leg: a relay that batches small writes adds a delay to every handshake it carries.
+  socket.setNoDelay(true);
+  const upstream = netConnect({ host: target.host, port: target.port, noDelay: true });
   upstream.setTimeout(connectTimeoutMs ?? 10_000, () => upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })));
   let connected = false;
   let logged = false;
