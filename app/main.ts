@@ -14,6 +14,7 @@ import { setLinuxAutostart } from './autostart.js';
 import { registerContractIpc } from './ipc.js';
 import { rendererResponse } from './protocol.js';
 import { DesktopShell } from './shell.js';
+import { trayLanguage, trayWords } from './tray-words.js';
 import { hardenWebContents, windowOptions } from './window.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -129,6 +130,7 @@ if (!app.requestSingleInstanceLock()) {
       },
       exit: (code) => app.exit(code),
       log: (message, fields) => logger.warn(fields ?? {}, message),
+      words: (language) => trayWords(trayLanguage(language, () => app.getLocale())),
     });
 
     app.on('second-instance', (_event, argv) => desktop?.secondInstance(argv));

@@ -30,7 +30,8 @@ export interface ShellDeps {
   /** Ends the process for real (app.exit). */
   exit(code: number): void;
   log?: (message: string, fields?: Record<string, unknown>) => void;
-  words?: TrayWords;
+  /** The tray menu's words for the language setting (English when absent). */
+  words?: (language: UiSettings['language']) => TrayWords;
 }
 
 /** The pinhole:// link in a command line (Windows/Linux hand the link over as an argument). */
@@ -45,6 +46,7 @@ export class DesktopShell {
   private windowReady = false;
   private stop: Disposer | undefined;
   private quitPromise: Promise<void> | undefined;
+  private words: TrayWords = TRAY_WORDS_EN;
 
   constructor(private readonly deps: ShellDeps) {}
 
@@ -58,8 +60,8 @@ export class DesktopShell {
     ]);
     this.applyProfiles(profiles as ProfileList);
     this.tray.state = (status as EngineStatus).state;
-    await this.refreshTray();
     this.applySettings(settings as UiSettings);
+    await this.refreshTray();
     const link = linkFromArgv(argv);
     if (link) this.openLink(link);
     if ((settings as UiSettings).connectAtStart && this.tray.profiles.length > 0) this.connect();
@@ -142,8 +144,13 @@ export class DesktopShell {
     if (this.tray.state === 'disconnected' || this.tray.state === 'error' || !this.tray.activeProfileId) this.tray.activeProfileId = list.defaultId;
   }
 
-  private applySettings(settings: UiSettings): void {
+  /** Returns true when the tray's words changed. */
+  private applySettings(settings: UiSettings): boolean {
     this.deps.setLoginItem(settings.startAtLogin);
+    const words = this.deps.words?.(settings.language) ?? TRAY_WORDS_EN;
+    const changed = words !== this.words;
+    this.words = words;
+    return changed;
   }
 
   private async onEvent(event: EventName, payload: unknown): Promise<void> {
@@ -167,7 +174,7 @@ export class DesktopShell {
       this.applyProfiles(payload as ProfileList);
       await this.refreshTray();
     } else if (event === 'settings') {
-      this.applySettings(payload as UiSettings);
+      if (this.applySettings(payload as UiSettings)) await this.refreshTray();
     }
   }
 
@@ -179,7 +186,7 @@ export class DesktopShell {
     } catch {
       // Keep the last known addresses; the tray must still redraw.
     }
-    const words = this.deps.words ?? TRAY_WORDS_EN;
+    const words = this.words;
     const menu = buildTrayMenu(
       this.tray,
       {

@@ -28,7 +28,7 @@ export interface TrayActions {
   quit(): void;
 }
 
-/** Menu words; the shell fills them from the renderer's catalogue for the chosen language. */
+/** Menu words; the shell fills them from the `tray` section of shared/i18n/*.json (app/tray-words.ts). */
 export interface TrayWords {
   connect: string;
   disconnect: string;

@@ -1,9 +1,9 @@
-/** The UI's words live in the catalogues beside this file; nothing user-visible is hard-coded. */
+/** The UI's words live in the catalogues in shared/i18n (the tray menu uses them too); nothing user-visible is hard-coded. */
 import i18next from 'i18next';
 import { initReactI18next } from 'react-i18next';
-import en from './en.json' with { type: 'json' };
-import es from './es.json' with { type: 'json' };
-import zhCN from './zh-CN.json' with { type: 'json' };
+import en from '../../shared/i18n/en.json' with { type: 'json' };
+import es from '../../shared/i18n/es.json' with { type: 'json' };
+import zhCN from '../../shared/i18n/zh-CN.json' with { type: 'json' };
 
 export const catalogues = { en, 'zh-CN': zhCN, es } as const;
 export type Language = keyof typeof catalogues;
