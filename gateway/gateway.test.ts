@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { connect as h2connect, type ClientHttp2Stream } from 'node:http2';
@@ -14,7 +15,7 @@ import type { AccessRecord } from './access-log.js';
 import { init } from './cli/init.js';
 import { setUserPassword } from './cli/user.js';
 import { loadConfig, type GatewayFile } from './config.js';
-import { Gateway } from './gateway.js';
+import { Gateway, type GatewayDeps } from './gateway.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'correct horse';
@@ -38,13 +39,13 @@ async function startOrigin(t: TestContext): Promise<{ port: number; server: Serv
   return { port: (server.address() as AddressInfo).port, server };
 }
 
-async function startGateway(t: TestContext, overrides: Partial<GatewayFile> = {}) {
+async function startGateway(t: TestContext, overrides: Partial<GatewayFile> = {}, deps: Pick<GatewayDeps, 'ticketKeys'> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'pinhole-gw-'));
   await init({ dir, hostname: 'gw.example.test', force: false });
   await setUserPassword(join(dir, 'users.htpasswd'), 'alice', PASSWORD);
   const config = loadConfig(dir, { listen: '127.0.0.1:0', ...overrides });
   const records: AccessRecord[] = [];
-  const gateway = new Gateway(config, { logger: createLogger({ name: 'test', level: process.env.GW_LOG ?? 'silent' }), accessLog: (r) => records.push(r) });
+  const gateway = new Gateway(config, { logger: createLogger({ name: 'test', level: process.env.GW_LOG ?? 'silent' }), accessLog: (r) => records.push(r), ...deps });
   const address = await gateway.listen();
   t.after(async () => {
     await gateway.close(0);
@@ -281,6 +282,31 @@ test('1,500 tunnels held open at once over one HTTP/2 session all get 200 and ca
     ),
   );
   assert.equal(replies.filter((reply, i) => reply === `held-${i}`).length, COUNT);
+});
+
+test('gateways given the same ticket keys resume each other\'s TLS sessions, as --workers processes do', async (t) => {
+  const keys = randomBytes(48);
+  const first = await startGateway(t, {}, { ticketKeys: keys });
+  const second = await startGateway(t, {}, { ticketKeys: keys });
+  const stranger = await startGateway(t);
+  const ticket = await new Promise<Buffer>((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: first.port, servername: 'gw.example.test', rejectUnauthorized: false });
+    s.once('session', (session: Buffer) => {
+      resolve(session);
+      s.destroy();
+    });
+    s.once('error', reject);
+  });
+  const resumes = (port: number): Promise<boolean> =>
+    new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, servername: 'gw.example.test', rejectUnauthorized: false, session: ticket }, () => {
+        resolve(s.isSessionReused());
+        s.destroy();
+      });
+      s.once('error', reject);
+    });
+  assert.equal(await resumes(second.port), true);
+  assert.equal(await resumes(stranger.port), false);
 });
 
 test('a replaced certificate file is served to new connections without a restart', async (t) => {

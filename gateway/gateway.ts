@@ -36,6 +36,8 @@ export interface GatewayDeps {
   readonly accessLog?: AccessLog;
   /** sslh-style routes, trusted balancers, web site and WebSocket path (issue 3); absent = TLS only. */
   readonly mux?: MuxConfig;
+  /** 48 bytes of TLS session-ticket keys shared by every worker, so a ticket from one resumes on another. */
+  readonly ticketKeys?: Buffer;
 }
 
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
@@ -57,6 +59,7 @@ export class Gateway {
   /** The sniffer/router in front of TLS, when routes are configured. */
   readonly front: Multiplexer | undefined;
   private readonly mux: MuxConfig | undefined;
+  private readonly ticketKeys: Buffer | undefined;
 
   constructor(
     readonly config: GatewayConfig,
@@ -100,6 +103,7 @@ export class Gateway {
           })
         : undefined;
     this.h2 = new H2Proxy(proxyDeps, web === undefined ? {} : { web: (req, res) => web.handle(req, res) });
+    this.ticketKeys = deps.ticketKeys;
     this.tls = createTlsServer({
       ...this.secureContextOptions(),
       ALPNProtocols: ['h2', 'http/1.1'],
@@ -115,8 +119,8 @@ export class Gateway {
     this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
-  private secureContextOptions(): SecureContextOptions {
-    return { cert: readFileSync(this.config.certFile), key: readFileSync(this.config.keyFile) };
+  private secureContextOptions(): SecureContextOptions & { ticketKeys?: Buffer } {
+    return { cert: readFileSync(this.config.certFile), key: readFileSync(this.config.keyFile), ...(this.ticketKeys === undefined ? {} : { ticketKeys: this.ticketKeys }) };
   }
 
   /** Reload cert/key from disk into the live TLS server (no restart). */

@@ -1,10 +1,23 @@
 /** `run`: the gateway in the foreground (optionally N cluster workers), graceful stop on SIGTERM/SIGINT. */
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { parseListen, type GatewayConfig } from '../config.js';
 import type { MuxConfig } from '../mux/config.js';
 import { Gateway } from '../gateway.js';
 import { usage } from './common.js';
+
+/** The cluster primary hands every worker the same TLS session-ticket keys (48 bytes, base64) in this variable. */
+const TICKET_KEYS_ENV = 'PINHOLE_TICKET_KEYS';
+
+/** A worker's shared ticket keys, removed from the environment once read so nothing it starts inherits them. */
+const sharedTicketKeys = (): Buffer | undefined => {
+  const text = process.env[TICKET_KEYS_ENV];
+  delete process.env[TICKET_KEYS_ENV];
+  if (text === undefined) return undefined;
+  const keys = Buffer.from(text, 'base64');
+  return keys.length === 48 ? keys : undefined;
+};
 
 export interface RunOptions {
   readonly config: GatewayConfig;
@@ -24,7 +37,8 @@ export async function run({ config, workers, mux }: RunOptions): Promise<number>
   if (parseListen(config.listen) === undefined) usage(`--listen ${config.listen} is not HOST:PORT.`);
   if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger);
 
-  const gateway = new Gateway(config, { logger, ...(mux === undefined ? {} : { mux }) });
+  const ticketKeys = cluster.isPrimary ? undefined : sharedTicketKeys();
+  const gateway = new Gateway(config, { logger, ...(mux === undefined ? {} : { mux }), ...(ticketKeys === undefined ? {} : { ticketKeys }) });
   const address = await gateway.listen(config.listen);
   if (cluster.isPrimary) listenLine(logger, config, address.address, address.port, { users: gateway.users.size });
   else process.send?.({ kind: 'listening', address: address.address, port: address.port });
@@ -46,8 +60,10 @@ export async function run({ config, workers, mux }: RunOptions): Promise<number>
 async function runPrimary(config: GatewayConfig, workers: number, logger: Logger): Promise<number> {
   let stopping = false;
   let announced = false;
+  // One set of session-ticket keys for all workers: a ticket issued by one worker resumes on any.
+  const ticketKeys = randomBytes(48).toString('base64');
   const spawn = (): void => {
-    const worker = cluster.fork();
+    const worker = cluster.fork({ [TICKET_KEYS_ENV]: ticketKeys });
     worker.on('message', (message: { kind?: string; address?: string; port?: number }) => {
       if (message.kind === 'listening' && !announced && message.address !== undefined && message.port !== undefined) {
         announced = true;
