@@ -58,6 +58,10 @@ export async function run({ config, workers, mux }: RunOptions): Promise<number>
 }
 
 async function runPrimary(config: GatewayConfig, workers: number, logger: Logger): Promise<number> {
+  // Workers accept on the shared socket themselves (the kernel spreads connections) instead of the
+  // primary accepting each one and passing it on, which cost the primary a core's share per
+  // handshake on a 2-core machine. An operator's NODE_CLUSTER_SCHED_POLICY still wins.
+  if (process.env['NODE_CLUSTER_SCHED_POLICY'] === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   let announced = false;
   // One set of session-ticket keys for all workers: a ticket issued by one worker resumes on any.
