@@ -9,6 +9,9 @@ import type { Socket } from 'node:net';
 import { parseProcNetTcp } from './proc-net-tcp.js';
 import { displayName, endsOf, type AppIdentity, type AppLookup, type ConnectionEnds } from './types.js';
 
+
+/** How many fd links of one process are read at once. */
+const FD_BATCH = 64;
 export interface LinuxAppLookupOptions {
   proc?: string;
   /** Give up after this long (the connection then gets the default action). */
@@ -26,7 +29,7 @@ export class LinuxAppLookup implements AppLookup {
   private hot: number[] = [];
   private readonly identities = new Map<number, { start: string; app: AppIdentity }>();
 
-  constructor({ proc = '/proc', timeLimitMs = 500, hotPids = 16 }: LinuxAppLookupOptions = {}) {
+  constructor({ proc = '/proc', timeLimitMs = 2_000, hotPids = 16 }: LinuxAppLookupOptions = {}) {
     this.proc = proc;
     this.timeLimitMs = timeLimitMs;
     this.hotLimit = hotPids;
@@ -63,9 +66,11 @@ export class LinuxAppLookup implements AppLookup {
   private async holds(pid: number, target: string): Promise<boolean> {
     const dir = `${this.proc}/${pid}/fd`;
     const fds = await readdir(dir).catch(() => [] as string[]);
-    for (const fd of fds) {
-      const link = await readlink(`${dir}/${fd}`).catch(() => '');
-      if (link === target) return true;
+    // One readlink at a time made a busy machine (browsers, proxies with thousands of sockets)
+    // run out of time before reaching the client; a batch goes through the thread pool at once.
+    for (let i = 0; i < fds.length; i += FD_BATCH) {
+      const links = await Promise.all(fds.slice(i, i + FD_BATCH).map((fd) => readlink(`${dir}/${fd}`).catch(() => '')));
+      if (links.includes(target)) return true;
     }
     return false;
   }
