@@ -5,6 +5,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { PinholeError } from '../../shared/errors.js';
+import { formatIPv6 } from '../../shared/ip.js';
 
 export const PROXY_V1_MAX = 107;
 /** Longest v2 header we accept (16-byte preamble + addresses + TLVs); cloud balancers stay far below. */
@@ -128,7 +129,7 @@ function parseV2(bytes: Uint8Array): ProxyParse {
   }
   if (addressFamily === 2) {
     if (length < at + 36) return invalid('v2 TCP6 address block is short');
-    return header2(length, 'tcp6', ipv6(bytes, at), ipv6(bytes, at + 16), u16(bytes, at + 32), u16(bytes, at + 34));
+    return header2(length, 'tcp6', formatIPv6(bytes, at), formatIPv6(bytes, at + 16), u16(bytes, at + 32), u16(bytes, at + 34));
   }
   if (addressFamily === 3) {
     if (length < at + 216) return invalid('v2 UNIX address block is short');
@@ -158,28 +159,6 @@ function unixPath(b: Uint8Array, at: number): string {
   let s = '';
   for (let i = at; i < at + 108 && b[i] !== 0; i++) s += String.fromCharCode(b[i]!);
   return s;
-}
-
-/** RFC 5952 text for 16 address bytes: lower case, longest run of two or more zero groups as "::". */
-function ipv6(b: Uint8Array, at: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(u16(b, at + 2 * i));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${ipv4(b, at + 12)}`;
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = (g: number[]): string => g.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
 }
 
 /** 16 bytes of an IPv6 address in any valid text form (including an embedded IPv4 tail). */

@@ -3,6 +3,7 @@
  * byte order (little-endian on x86 and ARM): "0100007F:1F90" is 127.0.0.1:8080. IPv4-mapped
  * IPv6 addresses come out as plain IPv4 so both files compare alike.
  */
+import { formatIPv6 } from '../../shared/ip.js';
 import { unmapV4 } from './types.js';
 
 export interface ProcTcpEntry {
@@ -26,32 +27,7 @@ export const decodeProcAddress = (hex: string, littleEndian = true): string | un
   if (!/^[0-9A-Fa-f]+$/.test(hex)) return undefined;
   if (hex.length === 8) return word(hex, littleEndian).join('.');
   if (hex.length !== 32) return undefined;
-  const bytes = [0, 8, 16, 24].flatMap((i) => word(hex.slice(i, i + 8), littleEndian));
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return bytes.slice(12).join('.');
-  return unmapV4(compressV6(groups));
-};
-
-const compressV6 = (groups: number[]): string => {
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return unmapV4(formatIPv6([0, 8, 16, 24].flatMap((i) => word(hex.slice(i, i + 8), littleEndian))));
 };
 
 const splitEndpoint = (text: string, littleEndian: boolean): { address: string; port: number } | undefined => {
