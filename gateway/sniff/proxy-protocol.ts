@@ -189,7 +189,7 @@ export function normaliseIp(text: string): string {
   const address = text.replace(/%.*$/, ''); // a zone id ("fe80::1%eth0") means nothing to the far side
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
-  return isIPv6(address) ? ipv6(ipv6Bytes(address), 0) : address;
+  return isIPv6(address) ? formatIPv6(ipv6Bytes(address)) : address;
 }
 
 type Family = 'tcp4' | 'tcp6';
