@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Peers, Program, listenPortOf, runCommand } from './processes.js';
 
+// The SIGTERM handler goes first: the test signals as soon as it sees the lines, and a busy
+// machine can pause the child between printing them and installing the handler.
 const script = `
+process.on('SIGTERM', () => { process.stdout.write(JSON.stringify({ msg: 'Stopping.' }) + '\\n'); process.exit(0); });
 process.stdout.write(JSON.stringify({ msg: 'The thing is listening.', listen: '127.0.0.1:4242' }) + '\\n');
 process.stderr.write('a plain line\\n');
-process.on('SIGTERM', () => { process.stdout.write(JSON.stringify({ msg: 'Stopping.' }) + '\\n'); process.exit(0); });
 setInterval(() => {}, 1000);
 `;
 
