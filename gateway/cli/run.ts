@@ -39,22 +39,21 @@ export async function run({ config, workers, mux }: RunOptions): Promise<number>
 
   const ticketKeys = cluster.isPrimary ? undefined : sharedTicketKeys();
   const gateway = new Gateway(config, { logger, ...(mux === undefined ? {} : { mux }), ...(ticketKeys === undefined ? {} : { ticketKeys }) });
+  // Caught before the ready line, so a stop sent the moment it appears still drains cleanly.
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    if (!cluster.isPrimary) process.once('disconnect', () => resolve('disconnect'));
+  });
   const address = await gateway.listen(config.listen);
   if (cluster.isPrimary) listenLine(logger, config, address.address, address.port, { users: gateway.users.size });
   else process.send?.({ kind: 'listening', address: address.address, port: address.port });
   process.on('SIGUSR2', () => logger.info(gateway.stats(), 'Gateway stats.'));
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal, drainSeconds: config.drainSeconds, ...gateway.stats() }, 'The gateway is stopping: no new connections, open tunnels drain.');
-      void gateway.close(config.drainSeconds * 1000).then(() => {
-        logger.info(gateway.stats(), 'The gateway stopped.');
-        resolve(0);
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    if (!cluster.isPrimary) process.once('disconnect', () => stop('disconnect'));
-  });
+  const signal = await stopSignal;
+  logger.info({ signal, drainSeconds: config.drainSeconds, ...gateway.stats() }, 'The gateway is stopping: no new connections, open tunnels drain.');
+  await gateway.close(config.drainSeconds * 1000);
+  logger.info(gateway.stats(), 'The gateway stopped.');
+  return 0;
 }
 
 async function runPrimary(config: GatewayConfig, workers: number, logger: Logger): Promise<number> {

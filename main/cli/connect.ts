@@ -229,6 +229,12 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const address = parseListen(result.listen);
+  // Caught from here on, before the ready line: a stop sent the moment that line appears (or while
+  // the system proxy is being set) still puts the proxy back and disconnects cleanly.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   logger.info({ listen: result.listen, pac: `http://${result.listen}/proxy.pac`, transport: engine.getStatus().transport }, 'The local proxy is listening.');
 
   let restoreProxy: (() => Promise<void>) | undefined;
@@ -247,23 +253,15 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'Stopping.');
-      const force = setTimeout(() => resolve(0), 8_000);
-      force.unref();
-      void (async () => {
-        await restoreProxy?.().catch((err: unknown) => logger.error({ err }, 'The system proxy could not be put back.'));
-        await engine.disconnect().catch(() => undefined);
-        logger.info('Stopped.');
-        clearTimeout(force);
-        resolve(0);
-      })();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  const signal = await stopSignal;
+  logger.info({ signal }, 'Stopping.');
+  const stopped = (async () => {
+    await restoreProxy?.().catch((err: unknown) => logger.error({ err }, 'The system proxy could not be put back.'));
+    await engine.disconnect().catch(() => undefined);
+    logger.info('Stopped.');
+  })();
+  let force: NodeJS.Timeout | undefined;
+  await Promise.race([stopped, new Promise<void>((resolve) => (force = setTimeout(resolve, 8_000)))]);
+  clearTimeout(force);
+  return 0;
 }
