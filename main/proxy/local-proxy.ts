@@ -13,6 +13,7 @@ import { ERRORS, PinholeError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint, parseEndpoint } from '../../shared/profile.js';
 import { refusalError } from '../tunnel/refusal.js';
+import type { EarlyTunnel } from '../tunnel/transport.js';
 
 export type Decision = 'tunnel' | 'direct' | 'block';
 
@@ -31,6 +32,11 @@ export interface LocalProxyOptions {
   host?: string;
   port?: number;
   open: OpenTunnel;
+  /**
+   * A tunnel that takes the application's bytes before the gateway answers, or `undefined` when
+   * this destination must wait for the answer (see AcceptedDestinations). CONNECT only.
+   */
+  openEarly?: (target: { host: string; port: number }) => Promise<EarlyTunnel> | undefined;
   decide?: Decide;
   /**
    * For HTTP/1.1 gateways (Squid refuses CONNECT to non-TLS ports): a connection to the gateway
@@ -292,9 +298,12 @@ export class LocalProxy extends EventEmitter {
       socket.end(errorHead(err.code, err.message));
       return;
     }
+    const early = decision === 'tunnel' ? this.options.openEarly?.(target) : undefined;
     let upstream: Duplex;
+    let answered: Promise<void> | undefined;
     try {
-      upstream = await this.reach(target, decision);
+      if (early) ({ stream: upstream, answered } = await early);
+      else upstream = await this.reach(target, decision);
     } catch (err) {
       const error = asPinholeError(err, 'PINHOLE_CONNECT_FAILED');
       this.refuse(error, formatEndpoint(target), decision);
@@ -310,6 +319,11 @@ export class LocalProxy extends EventEmitter {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) upstream.write(head);
     this.splice(socket, upstream);
+    // Started early, the application already has its 200: a refusal can only end the connection.
+    answered?.catch((err: unknown) => {
+      this.refuse(asPinholeError(err, 'PINHOLE_CONNECT_FAILED'), formatEndpoint(target), 'tunnel, started early');
+      socket.destroy();
+    });
   }
 
   /**

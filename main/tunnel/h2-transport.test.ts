@@ -98,3 +98,22 @@ test('a refusal is a PinholeError with the code the gateway sent', async () => {
     await transport.close();
   }
 });
+
+test('an early tunnel carries the bytes written before the gateway answered, and a refusal rejects its answer with the code', async () => {
+  const transport = new H2Transport(options());
+  try {
+    const early = await transport.openEarly({ host: '127.0.0.1', port: echoPort });
+    // Written at once, before anyone waited for the 200: nothing is lost or reordered.
+    const echoed = roundTrip(early.stream, 'first bytes, sent with the CONNECT');
+    await early.answered;
+    assert.equal(await echoed, 'first bytes, sent with the CONNECT');
+    early.stream.destroy();
+
+    const refused = await transport.openEarly({ host: '127.0.0.1', port: 9 });
+    refused.stream.on('error', () => undefined);
+    refused.stream.write('a ClientHello that will go nowhere');
+    await assert.rejects(refused.answered, (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_PORT_FORBIDDEN');
+  } finally {
+    await transport.close();
+  }
+});

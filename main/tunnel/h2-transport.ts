@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from './refusal.js';
-import { authorityOf, basicCredentials, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
+import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
 
 export interface H2TransportOptions extends GatewayDialOptions {
   /** A connection that already negotiated ALPN h2 (from negotiation) to use first. */
@@ -52,20 +52,31 @@ export class H2Transport extends EventEmitter implements Transport {
   }
 
   async open(target: TunnelTarget): Promise<Duplex> {
-    const authority = authorityOf(target);
-    const headers = { ':method': 'CONNECT', ':authority': authority, 'proxy-authorization': this.credentials, [sensitiveHeaders]: ['proxy-authorization'] };
-    let stream: ClientHttp2Stream | undefined;
+    const stream = await this.request(target);
+    return this.awaitResponse(stream, authorityOf(target));
+  }
+
+  async openEarly(target: TunnelTarget): Promise<EarlyTunnel> {
+    const stream = await this.request(target);
+    const answered = this.awaitResponse(stream, authorityOf(target)).then(() => undefined);
+    // The caller may learn of a refusal through the stream closing first; the rejection is theirs.
+    answered.catch(() => undefined);
+    return { stream, answered };
+  }
+
+  /** The CONNECT stream, its HEADERS on their way; DATA written to it follows them. */
+  private async request(target: TunnelTarget): Promise<ClientHttp2Stream> {
+    const headers = { ':method': 'CONNECT', ':authority': authorityOf(target), 'proxy-authorization': this.credentials, [sensitiveHeaders]: ['proxy-authorization'] };
     // A session can receive GOAWAY between lookup and request: then one fresh session is tried.
-    for (let attempt = 0; stream === undefined; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       const session = await this.currentSession();
       try {
-        stream = session.request(headers, { endStream: false });
+        return session.request(headers, { endStream: false });
       } catch (err) {
         this.forget(session);
         if (attempt > 0) throw new PinholeError('PINHOLE_GATEWAY_CLOSED', undefined, { cause: err });
       }
     }
-    return this.awaitResponse(stream, authority);
   }
 
   private awaitResponse(stream: ClientHttp2Stream, authority: string): Promise<Duplex> {

@@ -42,12 +42,24 @@ export interface TransportStats {
 }
 
 /**
+ * A tunnel started before the gateway answered: `stream` takes the application's first bytes at
+ * once (they travel right behind the CONNECT), and `answered` settles with the gateway's answer,
+ * rejecting with its refusal, after which the stream is closed. Saves one round trip per tunnel.
+ */
+export interface EarlyTunnel {
+  stream: Duplex;
+  answered: Promise<void>;
+}
+
+/**
  * Events: 'lost' (PinholeError) when the warm connection to the gateway dies unexpectedly;
  * 'up' when a connection to the gateway is (re-)established.
  */
 export interface Transport extends EventEmitter {
   readonly kind: 'h1' | 'h2' | 'wss';
   open(target: TunnelTarget): Promise<Duplex>;
+  /** Transports that can carry bytes before the CONNECT is answered (HTTP/2 streams can). */
+  openEarly?(target: TunnelTarget): Promise<EarlyTunnel>;
   /** HTTP/1.1 only: a connection to the gateway for one absolute-URI request, and its credentials. */
   proxyConnection?(): Promise<Duplex>;
   /** HTTP/1.1 only: the Proxy-Authorization value for absolute-URI requests. */

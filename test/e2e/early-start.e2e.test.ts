@@ -1,0 +1,58 @@
+/**
+ * Early tunnel start: a destination the gateway accepted recently gets its 200 from the local proxy
+ * at once, and the application's first bytes travel right behind the CONNECT (one round trip
+ * saved per new connection). A destination seen for the first time, or refused last time, waits
+ * for the gateway's answer, so refusals reach the application as clear statuses.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { explainFailure } from '../support/processes.js';
+import { openTunnel, requestThroughProxy } from '../support/proxy-requests.js';
+import { startPinholeStack, type PinholeStack } from '../support/stack.js';
+
+let stack: PinholeStack;
+
+before(async () => {
+  stack = await startPinholeStack();
+});
+after(() => stack?.stop());
+
+/** Everything the tunnel delivers until it closes. */
+const drained = (socket: Socket): Promise<number> =>
+  new Promise((resolve) => {
+    let bytes = 0;
+    socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    socket.on('error', () => undefined);
+    socket.once('close', () => resolve(bytes));
+  });
+
+test('a destination accepted before starts early; when it fails later the connection ends and the log says why, and the next attempt gets the clear 502', () =>
+  explainFailure(stack.peers, async () => {
+    const origin = `127.0.0.1:${stack.origin.httpsPort}`;
+    const url = `https://${origin}/hello`;
+    const first = await requestThroughProxy({ proxy: stack.proxy, url, ca: stack.origin.certificate.cert });
+    assert.equal(first.status, 200, 'first contact: the tunnel waits for the gateway, which accepts');
+    const again = await requestThroughProxy({ proxy: stack.proxy, url, ca: stack.origin.certificate.cert });
+    assert.equal(again.status, 200, 'an early tunnel carries the whole exchange');
+    assert.equal(again.body.toString(), 'hello from the origin\n');
+
+    await stack.origin.stop();
+    const early = await openTunnel({ proxy: stack.proxy, target: origin });
+    assert.equal(early.status, 200, 'the local proxy answered before the gateway: this is what saves the round trip');
+    early.socket.write('an application ClientHello');
+    assert.equal(await drained(early.socket), 0, 'the refused early tunnel ends without a byte');
+    const logged = await stack.client.program.waitForLog((r) => r['route'] === 'tunnel, started early' && r['code'] === 'PINHOLE_CONNECT_FAILED', 15_000, 'the early refusal');
+    assert.match(String(logged.msg), /^A request could not be carried: /);
+
+    const waited = await openTunnel({ proxy: stack.proxy, target: origin });
+    assert.equal(waited.status, 502, 'a destination that failed waits for the answer again');
+    assert.equal(waited.headers['pinhole-error'], 'PINHOLE_CONNECT_FAILED');
+  }));
+
+test('a destination never seen before is never started early: a policy refusal arrives as a 403 with its code', () =>
+  explainFailure(stack.peers, async () => {
+    const refused = await openTunnel({ proxy: stack.proxy, target: '127.0.0.1:1' });
+    assert.equal(refused.status, 403);
+    assert.match(refused.headers['pinhole-error'] ?? '', /^PINHOLE_/);
+  }));
