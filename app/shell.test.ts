@@ -4,12 +4,14 @@ import type { MenuItemConstructorOptions } from 'electron';
 import type { EventName, ProfileList, UiSettings } from '../shared/contract.js';
 import type { EngineStatus } from '../shared/engine-api.js';
 import { DesktopShell, linkFromArgv, type ShellHost } from './shell.js';
+import { trayLanguage, trayWords } from './tray-words.js';
 
 const LINK = 'pinhole://v1/abc.def';
 const settings: UiSettings = { localPort: 8080, systemProxyOnConnect: true, proxyMode: 'pac', bypass: [], startAtLogin: true, connectAtStart: false, upstreamProxy: '', theme: 'system', language: 'en' };
 const profiles: ProfileList = { defaultId: 'p1', profiles: [{ id: 'p1', name: 'Work' } as ProfileList['profiles'][number]] };
 
-const world = (overrides: Partial<UiSettings> = {}) => {
+/** `osLocale` plays Electron's app.getLocale(); with it the shell gets its words the way app/main.ts wires them. */
+const world = (overrides: Partial<UiSettings> = {}, osLocale?: string) => {
   const log: string[] = [];
   let listener: ((event: EventName, payload: unknown) => void) | undefined;
   let trays: { image: string; tooltip: string; menu: MenuItemConstructorOptions[] }[] = [];
@@ -38,6 +40,7 @@ const world = (overrides: Partial<UiSettings> = {}) => {
     setTray: (image, tooltip, menu) => void (trays = [...trays, { image, tooltip, menu }]),
     setLoginItem: (on) => log.push(`login:${on}`),
     exit: (code) => log.push(`exit:${code}`),
+    ...(osLocale === undefined ? {} : { words: (language: UiSettings['language']) => trayWords(trayLanguage(language, () => osLocale)) }),
   });
   const emit = async (event: EventName, payload: unknown): Promise<void> => {
     listener?.(event, payload);
@@ -103,6 +106,29 @@ test('an unexpected disconnect notifies with the reason; a chosen one does not',
   w.shell.disconnect();
   await w.emit('status', status('disconnected'));
   assert.equal(w.log.filter((l) => l.startsWith('notify:')).length, before);
+});
+
+test('the lost-connection notification speaks the language chosen in Settings, or the OS language with System', async () => {
+  const lostWithout = status('reconnecting');
+  const lostWith = status('reconnecting', { error: { code: 'PINHOLE_GATEWAY_CLOSED', message: 'The connection to the Pinhole gateway was lost.' } });
+  const notices = async (w: ReturnType<typeof world>, next: EngineStatus): Promise<string[]> => {
+    await w.emit('status', status('connected'));
+    await w.emit('status', next);
+    return w.log.filter((l) => l.startsWith('notify:'));
+  };
+
+  const spanish = world({ language: 'es' }, 'en-US');
+  await spanish.shell.start([]);
+  assert.deepEqual(await notices(spanish, lostWithout), ['notify:Pinhole perdió la conexión:La conexión con la pasarela se cortó de forma inesperada.']);
+  assert.equal((await notices(spanish, lostWith)).at(-1), 'notify:Pinhole perdió la conexión:The connection to the Pinhole gateway was lost.', "the engine's own reason is kept");
+
+  const system = world({ language: 'system' }, 'zh-Hans-CN');
+  await system.shell.start([]);
+  assert.deepEqual(await notices(system, lostWithout), ['notify:Pinhole 连接已断开:与网关的连接意外中断。']);
+
+  // Switching to English in Settings (as a settings file from before the System choice holds it) wins over the OS.
+  await system.emit('settings', { ...settings, language: 'en' });
+  assert.equal((await notices(system, lostWithout)).at(-1), 'notify:Pinhole lost the connection:The connection to the gateway ended unexpectedly.');
 });
 
 test('the tray menu drives the engine: Connect uses the default profile, Copy copies the shell line', async () => {

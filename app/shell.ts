@@ -8,7 +8,10 @@ import type { MenuItemConstructorOptions } from 'electron';
 import type { Handlers, EventName, ProfileList, UiSettings } from '../shared/contract.js';
 import type { Disposer, EngineStatus } from '../shared/engine-api.js';
 import { LINK_SCHEME } from '../shared/link.js';
-import { buildTrayMenu, trayImageFile, trayTooltip, type TrayState, type TrayWords, TRAY_WORDS_EN } from './tray-menu.js';
+import { buildTrayMenu, trayImageFile, trayTooltip, type TrayState } from './tray-menu.js';
+import { trayWords, type ShellWords } from './tray-words.js';
+
+const ENGLISH: ShellWords = trayWords('en');
 
 export interface ShellHost {
   handlers: Pick<Handlers, 'connect' | 'disconnect' | 'getStatus' | 'listProfiles' | 'getInfo' | 'getSettings'>;
@@ -30,8 +33,8 @@ export interface ShellDeps {
   /** Ends the process for real (app.exit). */
   exit(code: number): void;
   log?: (message: string, fields?: Record<string, unknown>) => void;
-  /** The tray menu's words for the language setting (English when absent). */
-  words?: (language: UiSettings['language']) => TrayWords;
+  /** The tray menu's and notifications' words for the language setting (English when absent). */
+  words?: (language: UiSettings['language']) => ShellWords;
 }
 
 /** The pinhole:// link in a command line (Windows/Linux hand the link over as an argument). */
@@ -46,7 +49,7 @@ export class DesktopShell {
   private windowReady = false;
   private stop: Disposer | undefined;
   private quitPromise: Promise<void> | undefined;
-  private words: TrayWords = TRAY_WORDS_EN;
+  private words: ShellWords = ENGLISH;
 
   constructor(private readonly deps: ShellDeps) {}
 
@@ -144,10 +147,10 @@ export class DesktopShell {
     if (this.tray.state === 'disconnected' || this.tray.state === 'error' || !this.tray.activeProfileId) this.tray.activeProfileId = list.defaultId;
   }
 
-  /** Returns true when the tray's words changed. */
+  /** Returns true when the shell's words changed. */
   private applySettings(settings: UiSettings): boolean {
     this.deps.setLoginItem(settings.startAtLogin);
-    const words = this.deps.words?.(settings.language) ?? TRAY_WORDS_EN;
+    const words = this.deps.words?.(settings.language) ?? ENGLISH;
     const changed = words !== this.words;
     this.words = words;
     return changed;
@@ -166,7 +169,8 @@ export class DesktopShell {
       }
       const lost = previous === 'connected' && status.state !== 'connected';
       if (lost && !this.userDisconnected && !this.quitting) {
-        this.deps.notify('Pinhole lost the connection', status.error?.message ?? 'The connection to the gateway ended unexpectedly.');
+        const { title, body } = this.words.lostConnection;
+        this.deps.notify(title, status.error?.message ?? body);
       }
       if (status.state === 'connected') this.userDisconnected = false;
       await this.refreshTray();

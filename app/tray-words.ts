@@ -1,5 +1,6 @@
 /**
- * The tray menu's words in the user's language, from the same catalogues the window uses
+ * What the desktop shell says outside the window (the tray menu, the lost-connection
+ * notification) in the user's language, from the same catalogues the window uses
  * (shared/i18n/*.json, section `tray`). 'system' follows the OS locale, which app/main.ts reads
  * from Electron's app.getLocale() and passes in.
  */
@@ -11,7 +12,16 @@ import type { TrayWords } from './tray-menu.js';
 
 export type TrayLanguage = (typeof LANGUAGES)[number];
 
-const catalogues: Record<TrayLanguage, { tray: TrayWords }> = { en, 'zh-CN': zhCN, es };
+/** The tray menu's words, and the notification shown when the connection drops without the user asking. */
+export interface ShellWords extends TrayWords {
+  lostConnection: {
+    title: string;
+    /** Shown when the engine gave no reason of its own. */
+    body: string;
+  };
+}
+
+const catalogues: Record<TrayLanguage, { tray: ShellWords }> = { en, 'zh-CN': zhCN, es };
 
 /** A BCP 47 locale ("es-419", "zh-Hans-CN", "en-US") to a language we ship; English otherwise. */
 export const languageForLocale = (locale: string): TrayLanguage => {
@@ -25,4 +35,4 @@ export const languageForLocale = (locale: string): TrayLanguage => {
 export const trayLanguage = (setting: string | undefined, osLocale: () => string): TrayLanguage =>
   setting && Object.hasOwn(catalogues, setting) ? (setting as TrayLanguage) : languageForLocale(osLocale());
 
-export const trayWords = (language: TrayLanguage): TrayWords => catalogues[language].tray;
+export const trayWords = (language: TrayLanguage): ShellWords => catalogues[language].tray;

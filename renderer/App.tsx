@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { UiSettings } from '../shared/contract.js';
 import { useEngineState } from './engine-state.js';
 import { StateDot } from './components/StateDot.js';
+import { languageFor } from './i18n/index.js';
 import type { Connection } from './transport.js';
 import { AppsView } from './views/AppsView.js';
 import { HomeView } from './views/HomeView.js';
@@ -44,9 +45,19 @@ export const App = ({ connection }: { connection: Connection }) => {
     media.addEventListener('change', onChange);
     return () => media.removeEventListener('change', onChange);
   }, [state.settings?.theme]);
+  // The chosen language, or with 'system' the browser's / OS's, followed live when it changes.
+  const languageSetting = state.settings?.language;
   useEffect(() => {
-    if (state.settings && state.settings.language !== i18n.language) void i18n.changeLanguage(state.settings.language);
-  }, [state.settings, i18n]);
+    if (!languageSetting) return;
+    const apply = (): void => {
+      const language = languageFor(languageSetting, navigator.languages);
+      if (language !== i18n.language) void i18n.changeLanguage(language);
+    };
+    apply();
+    if (languageSetting !== 'system') return;
+    window.addEventListener('languagechange', apply);
+    return () => window.removeEventListener('languagechange', apply);
+  }, [languageSetting, i18n]);
   useEffect(() => {
     document.title = t('app.title');
   }, [t, i18n.language]);

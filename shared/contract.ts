@@ -63,7 +63,10 @@ export const AppListSchema = z.object({ apps: z.array(AppViewSchema), defaultAct
 export type AppList = z.infer<typeof AppListSchema>;
 
 export const THEMES = ['system', 'light', 'dark'] as const;
+/** The languages the catalogues ship (shared/i18n). */
 export const LANGUAGES = ['en', 'zh-CN', 'es'] as const;
+/** The language setting: one of LANGUAGES, or 'system' to follow the OS / browser languages. */
+export const LANGUAGE_SETTINGS = ['system', ...LANGUAGES] as const;
 
 /** The settings the UI edits (mirrors the profile store's settings; unknown keys are refused). */
 export const UiSettingsSchema = z.object({
@@ -75,7 +78,7 @@ export const UiSettingsSchema = z.object({
   connectAtStart: z.boolean(),
   upstreamProxy: z.string().max(300),
   theme: z.enum(THEMES),
-  language: z.enum(LANGUAGES),
+  language: z.enum(LANGUAGE_SETTINGS),
 });
 export type UiSettings = z.infer<typeof UiSettingsSchema>;
 export const UiSettingsPatchSchema = UiSettingsSchema.partial().strict();

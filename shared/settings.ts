@@ -3,6 +3,7 @@
  * `conf` store, the desktop app's electron-store and the UI's settings page).
  */
 import { z } from 'zod';
+import { LANGUAGE_SETTINGS } from './contract.js';
 
 const fields = {
   /** The profile `pinhole connect` and the tray use when none is named. */
@@ -16,7 +17,8 @@ const fields = {
   startAtLogin: z.boolean(),
   connectAtStart: z.boolean(),
   theme: z.enum(['system', 'light', 'dark']),
-  language: z.enum(['en', 'zh-CN', 'es']),
+  /** 'system' follows the OS / browser languages; an explicit choice (stored by earlier versions too) wins. */
+  language: z.enum(LANGUAGE_SETTINGS),
   /** Corporate proxy in front of the gateway, "host:port" (its password, if any, is in the keychain); "" for none. */
   upstreamProxy: z.string().max(300),
 };
@@ -33,15 +35,22 @@ export const DEFAULT_SETTINGS: Settings = {
   startAtLogin: false,
   connectAtStart: false,
   theme: 'system',
-  language: 'en',
+  language: 'system',
   upstreamProxy: '',
 };
 
-/** Full settings; missing fields take their defaults. */
-export const SettingsSchema = z.preprocess(
-  (value) => (typeof value === 'object' && value !== null ? { ...DEFAULT_SETTINGS, ...value } : value),
-  StrictSettingsSchema,
-);
+const isLanguageSetting = (value: unknown): boolean => (LANGUAGE_SETTINGS as readonly unknown[]).includes(value);
+
+/**
+ * Full settings as stored: missing fields take their defaults, and a language this version does
+ * not ship (a newer version's, a hand edit) follows the system rather than costing the other settings.
+ */
+export const SettingsSchema = z.preprocess((value) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const merged: Record<string, unknown> = { ...DEFAULT_SETTINGS, ...value };
+  if (!isLanguageSetting(merged.language)) merged.language = 'system';
+  return merged;
+}, StrictSettingsSchema);
 /** A change to some settings: only the given fields, unknown keys refused. */
 export const SettingsPatchSchema = StrictSettingsSchema.partial().strict();
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { LANGUAGES, THEMES, type Client, type UiSettings, type UiSettingsPatch } from '../../shared/contract.js';
 import { Segmented } from '../components/Segmented.js';
 import type { EngineState } from '../engine-state.js';
+import { detectLanguage } from '../i18n/index.js';
 import { whereStored } from '../keychain-words.js';
 
 const LANGUAGE_NAMES: Record<(typeof LANGUAGES)[number], string> = { en: 'English', 'zh-CN': '简体中文', es: 'Español' };
@@ -64,6 +65,7 @@ export const SettingsView = ({ client, state, refreshInfo }: { client: Client; s
         <div className="setting">
           <label htmlFor="language">{t('settings.language')}</label>
           <select id="language" value={settings.language} onChange={(e) => void update({ language: e.target.value as UiSettings['language'] })}>
+            <option value="system">{t('settings.languages.system', { language: LANGUAGE_NAMES[detectLanguage(navigator.languages)] })}</option>
             {LANGUAGES.map((lng) => (
               <option key={lng} value={lng}>
                 {LANGUAGE_NAMES[lng]}
