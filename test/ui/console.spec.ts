@@ -24,6 +24,9 @@ let gateway: RunningGateway;
 let consoleProcess: ConsoleProcess;
 let consoleUrl: string;
 
+// The story's browser speaks English; the System language test below opens a Spanish one.
+test.use({ locale: 'en-US' });
+
 const shot = async (page: Page, name: string): Promise<void> => {
   await page.screenshot({ path: join(screens, `${name}.png`) });
 };
@@ -130,6 +133,9 @@ test('a new user imports a link, connects, sees traffic and logs, routes an app,
   await page.getByRole('radio', { name: 'Dark' }).click();
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
   await shot(page, '07-settings-dark');
+  // A new install follows the browser's language until the user picks one.
+  await expect(page.getByLabel('Language')).toHaveValue('system');
+  await expect(page.getByLabel('Language').locator('option:checked')).toHaveText('System (English)');
   await page.getByLabel('Language').selectOption('es');
   await expect(page.getByRole('tab', { name: 'Ajustes' })).toBeVisible();
   await expect(page.locator('html')).toHaveAttribute('lang', 'es');
@@ -139,7 +145,10 @@ test('a new user imports a link, connects, sees traffic and logs, routes an app,
   await page.getByRole('tab', { name: '主页' }).click();
   await shot(page, '09-home-zh');
   await page.getByRole('tab', { name: '设置' }).click();
-  await page.getByLabel('语言').selectOption('en');
+  await expect(page.getByLabel('语言').locator('option[value="system"]')).toHaveText('跟随系统（English）');
+  await page.getByLabel('语言').selectOption('system');
+  await expect(page.getByRole('tab', { name: 'Settings' })).toBeVisible();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
   await page.getByRole('radio', { name: 'Light' }).click();
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
 
@@ -149,6 +158,31 @@ test('a new user imports a link, connects, sees traffic and logs, routes an app,
   await expect(page.getByTestId('state-words')).toHaveText('Not connected');
   await shot(page, '10-home-disconnected');
   expect(failures).toEqual([]);
+});
+
+test('with the System language a Spanish browser gets Spanish, and an explicit English choice wins over it', async ({ browser }) => {
+  const own = await startConsoleProcess();
+  const context = await browser.newContext({ locale: 'es-ES' });
+  try {
+    const page = await context.newPage();
+    await page.goto(own.url);
+    await expect(page.getByRole('heading', { name: 'Te damos la bienvenida a Pinhole' })).toBeVisible();
+    await expect(page.locator('html')).toHaveAttribute('lang', 'es');
+    await page.getByRole('tab', { name: 'Ajustes' }).click();
+    const select = page.getByLabel('Idioma');
+    await expect(select).toHaveValue('system');
+    await expect(select.locator('option:checked')).toHaveText('Sistema (Español)');
+    await shot(page, '11-settings-system-es');
+    await select.selectOption('en');
+    await expect(page.getByRole('tab', { name: 'Settings' })).toBeVisible();
+    // The choice is stored: a reload in the same Spanish browser stays English.
+    await page.reload();
+    await expect(page.getByRole('tab', { name: 'Settings' })).toBeVisible();
+    await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  } finally {
+    await context.close();
+    await own.stop();
+  }
 });
 
 test('the console refuses a browser without the token and a page from another origin', async ({ page, request }) => {
