@@ -1,5 +1,5 @@
 /**
- * The keychain against a real gnome-keyring-daemon inside `dbus-run-session` with a fresh HOME:
+ * The keychain against a real gnome-keyring-daemon in a private desktop session (fresh HOME):
  * store, read, update, delete; after `pinhole profile import` the password is in the keyring and
  * in no file under the config folder. Without a Secret Service the CLI says so and writes nothing.
  */
@@ -11,6 +11,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeLink } from '../../shared/link.js';
+import { startDesktopSession } from '../support/desktop-session.js';
 import { pinholeBin, repoRoot } from '../support/processes.js';
 
 const runIn = async (command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> => {
@@ -29,18 +30,9 @@ const runIn = async (command: string, args: string[], env: NodeJS.ProcessEnv): P
 };
 
 test('passwords live in the GNOME keyring: stored, read, updated, deleted, and in no file under the config folder', async (t) => {
-  const home = await mkdtemp(join(tmpdir(), 'pinhole-keyring-'));
-  t.after(() => rm(home, { recursive: true, force: true }));
-  const scenario = join(repoRoot, 'test/e2e/keyring-gnome.scenario.ts');
-  const script = `echo unlock-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "${process.execPath}" --import tsx "${scenario}"`;
-  const result = await runIn('dbus-run-session', ['--', 'sh', '-c', script], {
-    PATH: process.env.PATH,
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, '.config'),
-    XDG_DATA_HOME: join(home, '.local/share'),
-    XDG_RUNTIME_DIR: home,
-    PINHOLE_CONFIG_DIR: join(home, '.config', 'pinhole'),
-  });
+  const session = await startDesktopSession({ name: 'keyring', keyring: true });
+  t.after(() => session.stop());
+  const result = await runIn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/e2e/keyring-gnome.scenario.ts')], session.env);
   assert.equal(result.code, 0, result.stderr);
   const line = result.stdout.trim().split('\n').pop() ?? '';
   const report = JSON.parse(line) as Record<string, unknown>;

@@ -6,37 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { realpathSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startDesktopSession } from '../support/desktop-session.js';
 import { startGateway } from '../support/gateway.js';
 import { startOrigin } from '../support/origin.js';
 import { explainFailure, listenPortOf, Peers, pinholeBin, Program, runCommand } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
-
-/**
- * A private session bus with an unlocked GNOME Keyring, then import + connect. SIGTERM goes to
- * `pinhole connect` (dbus-run-session would not forward it); the bus, which the keyring daemon
- * follows, is stopped after it exits.
- */
-const SESSION_SCRIPT = [
-  'set -u',
-  'bus=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 1',
-  'export DBUS_SESSION_BUS_ADDRESS=$(printf "%s\\n" "$bus" | sed -n 1p)',
-  'bus_pid=$(printf "%s\\n" "$bus" | sed -n 2p)',
-  'echo pinhole-test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null',
-  '"$0" profile import "$1" --name Vendor || { kill -TERM $bus_pid; exit 3; }',
-  // Optional: per-app rules set on the stored profile, as the app's Apps page would.
-  'if [ -n "${SET_RULES:-}" ]; then "$NODE" --import tsx -e "$SET_RULES" || { kill -TERM $bus_pid; exit 4; }; fi',
-  // PROFILE empty: no name, so the default profile (the first one imported) is used.
-  '"$0" connect ${PROFILE-Vendor} --listen 127.0.0.1:0 &',
-  'child=$!',
-  "trap 'kill -TERM $child 2>/dev/null' TERM INT",
-  'wait $child; status=$?',
-  'if kill -0 $child 2>/dev/null; then wait $child; status=$?; fi',
-  'kill -TERM $bus_pid 2>/dev/null',
-  'exit $status',
-].join('\n');
 
 const filesUnder = async (dir: string): Promise<string[]> => {
   const out: string[] = [];
@@ -52,43 +28,35 @@ interface Session {
   program: Program;
   port: number;
   configDir: string;
+  /** What `pinhole profile import` printed (stdout and stderr). */
+  imported: string;
 }
 
 /** Imports `link` as "Vendor" into a fresh keyring, optionally sets app rules on it, and runs `pinhole connect Vendor` (or `pinhole connect`). */
 const startSession = async (
-  t: { after: (fn: () => unknown) => void },
   peers: Peers,
   link: string,
   { appRules, byName = true }: { appRules?: Record<string, string>; byName?: boolean } = {},
 ): Promise<Session> => {
-  const home = await mkdtemp(join(tmpdir(), 'pinhole-profile-connect-'));
-  t.after(() => rm(home, { recursive: true, force: true }));
-  const configDir = join(home, 'config');
-  await mkdir(configDir, { recursive: true });
-  const setRules = appRules
-    ? `const { ProfileStore } = await import('./main/profiles/store.ts'); const store = new ProfileStore(); store.save({ ...store.require('Vendor'), appRules: ${JSON.stringify(appRules)} });`
-    : '';
-  const program = new Program('bash', {
+  const session = peers.add(await startDesktopSession({ name: 'profile-connect', keyring: true }));
+  const { stdout, stderr } = await session.run(pinholeBin, ['profile', 'import', link, '--name', 'Vendor']);
+  const imported = `${stdout}\n${stderr}`;
+  if (appRules) {
+    // As the app's Apps page would: per-app rules set on the stored profile.
+    const setRules = `const { ProfileStore } = await import('./main/profiles/store.ts'); const store = new ProfileStore(); store.save({ ...store.require('Vendor'), appRules: ${JSON.stringify(appRules)} });`;
+    await session.run(process.execPath, ['--import', 'tsx', '-e', setRules]);
+  }
+  // No name: the default profile (the first one imported) is used.
+  const program = new Program(pinholeBin, {
     name: 'pinhole connect Vendor',
-    args: ['-c', SESSION_SCRIPT, pinholeBin, link],
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: home,
-      XDG_CONFIG_HOME: join(home, '.config'),
-      XDG_DATA_HOME: join(home, '.local', 'share'),
-      XDG_RUNTIME_DIR: home,
-      PINHOLE_CONFIG_DIR: configDir,
-      LANG: 'C.UTF-8',
-      NODE: process.execPath,
-      SET_RULES: setRules,
-      PROFILE: byName ? 'Vendor' : '',
-    },
+    args: ['connect', ...(byName ? ['Vendor'] : []), '--listen', '127.0.0.1:0'],
+    env: session.env,
   });
   peers.add({ program, stop: () => program.stop('SIGTERM', 15_000) });
   const port = await explainFailure(peers, async () =>
     listenPortOf(await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 90_000, 'the listening line')),
   );
-  return { program, port, configDir };
+  return { program, port, configDir: session.configDir, imported };
 };
 
 test('a profile imported into the GNOME keyring connects by name and carries requests, the password read from the keyring', async (t) => {
@@ -97,10 +65,10 @@ test('a profile imported into the GNOME keyring connects by name and carries req
   const origin = peers.add(await startOrigin());
   const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
   const link = await gateway.provision();
-  const { program, port, configDir } = await startSession(t, peers, link);
+  const { program, port, configDir, imported } = await startSession(peers, link);
 
   await explainFailure(peers, async () => {
-    assert.match(program.stdout, /Imported profile "Vendor" .*the password is stored in the GNOME Keyring \(Secret Service\)/);
+    assert.match(imported, /Imported profile "Vendor" .*the password is stored in the GNOME Keyring \(Secret Service\)/);
     const connecting = await program.waitForLog((r) => r.msg === 'Connecting to the gateway.');
     assert.equal(connecting.user, gateway.users[0]?.name);
     const status = program.records.find((r) => r.state === 'connected');
@@ -113,7 +81,7 @@ test('a profile imported into the GNOME keyring connects by name and carries req
     const password = gateway.users[0]?.password ?? '';
     assert.ok(password.length > 0);
     for (const file of await filesUnder(configDir)) assert.ok(!(await readFile(file)).includes(password), `${file} must not hold the password`);
-    assert.ok(!program.stdout.includes(password) && !program.stderr.includes(password), 'the password is never printed');
+    assert.ok(![imported, program.stdout, program.stderr].some((text) => text.includes(password)), 'the password is never printed');
 
     assert.deepEqual(await program.stop('SIGTERM', 15_000), { code: 0, signal: null }, 'SIGTERM stops it cleanly');
   });
@@ -126,7 +94,7 @@ test("the default profile's app rule blocks curl with a clear refusal naming it,
   const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
   const link = await gateway.provision();
   const curl = realpathSync('/usr/bin/curl');
-  const { program, port } = await startSession(t, peers, link, { appRules: { [curl]: 'block' }, byName: false });
+  const { program, port } = await startSession(peers, link, { appRules: { [curl]: 'block' }, byName: false });
 
   await explainFailure(peers, async () => {
     const blocked = await runCommand(curl, { args: ['-sS', '-k', '-D', '-', '-o', '/dev/null', '-x', `http://127.0.0.1:${port}`, `https://127.0.0.1:${origin.httpsPort}/hello`] });

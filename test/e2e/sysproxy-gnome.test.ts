@@ -1,49 +1,26 @@
 /**
- * The system proxy on a real GNOME settings store: each scenario runs in its own
- * `dbus-run-session` with a fresh HOME, so `gsettings` reaches a private dconf, and real holder
+ * The system proxy on a real GNOME settings store: each scenario runs in its own desktop
+ * session (fresh HOME, private bus), so `gsettings` reaches a private dconf, and real holder
  * processes play Pinhole (see sysproxy-gnome.scenario.ts). Nothing here touches the machine's
  * own settings.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startDesktopSession } from '../support/desktop-session.js';
+import { runCommand } from '../support/processes.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const scenarioFile = fileURLToPath(new URL('./sysproxy-gnome.scenario.ts', import.meta.url));
 
 type Proxy = Record<string, string>;
 
-const runScenario = async (t: { after: (fn: () => void) => void }, name: string): Promise<Record<string, unknown>> => {
-  const home = mkdtempSync(join(tmpdir(), 'pinhole-sysproxy-'));
-  t.after(() => rmSync(home, { recursive: true, force: true }));
-  const child = spawn('dbus-run-session', ['--', process.execPath, '--import', 'tsx', scenarioFile, name], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      XDG_CONFIG_HOME: join(home, '.config'),
-      XDG_RUNTIME_DIR: home,
-      PINHOLE_CONFIG_DIR: join(home, 'pinhole'),
-      PINHOLE_DESKTOP: 'gnome',
-      GSETTINGS_BACKEND: 'dconf',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-  assert.ok(line, `scenario ${name} printed no result (exit ${code}):\n${out}\n${err}`);
-  assert.equal(code, 0, err);
+const runScenario = async (t: { after: (fn: () => unknown) => void }, name: string): Promise<Record<string, unknown>> => {
+  const session = await startDesktopSession({ name: 'sysproxy', desktop: 'gnome' });
+  t.after(() => session.stop());
+  const { code, stdout, stderr } = await runCommand(process.execPath, { args: ['--import', 'tsx', scenarioFile, name], env: session.env, timeoutMs: 120_000 });
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  assert.ok(line, `scenario ${name} printed no result (exit ${code}):\n${stdout}\n${stderr}`);
+  assert.equal(code, 0, stderr);
   return JSON.parse(line.slice('RESULT '.length)) as Record<string, unknown>;
 };
 

@@ -6,11 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startDesktopSession } from '../support/desktop-session.js';
 import { startGateway } from '../support/gateway.js';
 import { startOrigin } from '../support/origin.js';
 import { explainFailure, listenPortOf, Peers, pinholeBin, Program } from '../support/processes.js';
@@ -60,22 +58,6 @@ const startConnectProxy = async (): Promise<{ port: number; targets: string[]; s
   };
 };
 
-const SESSION_SCRIPT = [
-  'set -u',
-  'bus=$(dbus-daemon --session --fork --print-address=1 --print-pid=1) || exit 1',
-  'export DBUS_SESSION_BUS_ADDRESS=$(printf "%s\\n" "$bus" | sed -n 1p)',
-  'bus_pid=$(printf "%s\\n" "$bus" | sed -n 2p)',
-  'gsettings set org.gnome.system.proxy autoconfig-url "$2" && gsettings set org.gnome.system.proxy mode auto || { kill -TERM $bus_pid; exit 3; }',
-  'echo "gsettings mode: $(gsettings get org.gnome.system.proxy mode)"',
-  '"$0" connect "$1" --listen 127.0.0.1:0 --upstream-proxy auto &',
-  'child=$!',
-  "trap 'kill -TERM $child 2>/dev/null' TERM INT",
-  'wait $child; status=$?',
-  'if kill -0 $child 2>/dev/null; then wait $child; status=$?; fi',
-  'kill -TERM $bus_pid 2>/dev/null',
-  'exit $status',
-].join('\n');
-
 test('with GNOME set to a corporate PAC, --upstream-proxy auto reaches the gateway through the proxy the PAC names', async (t) => {
   const peers = new Peers();
   t.after(() => peers.close());
@@ -96,27 +78,20 @@ test('with GNOME set to a corporate PAC, --upstream-proxy auto reaches the gatew
   const pacUrl = `http://127.0.0.1:${(pacServer.address() as AddressInfo).port}/corp.pac`;
   const link = await gateway.provision();
 
-  const home = await mkdtemp(join(tmpdir(), 'pinhole-upstream-auto-'));
-  t.after(() => rm(home, { recursive: true, force: true }));
-  const program = new Program('bash', {
+  const session = peers.add(await startDesktopSession({ name: 'upstream-auto', desktop: 'gnome' }));
+  await session.gsettings('set', 'org.gnome.system.proxy', 'autoconfig-url', pacUrl);
+  await session.gsettings('set', 'org.gnome.system.proxy', 'mode', 'auto');
+  assert.equal(await session.gsettings('get', 'org.gnome.system.proxy', 'mode'), "'auto'");
+
+  const program = new Program(pinholeBin, {
     name: 'pinhole connect --upstream-proxy auto',
-    args: ['-c', SESSION_SCRIPT, pinholeBin, link, pacUrl],
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: home,
-      XDG_CONFIG_HOME: join(home, '.config'),
-      XDG_RUNTIME_DIR: home,
-      PINHOLE_CONFIG_DIR: join(home, 'pinhole'),
-      PINHOLE_DESKTOP: 'gnome',
-      GSETTINGS_BACKEND: 'dconf',
-      LANG: 'C.UTF-8',
-    },
+    args: ['connect', link, '--listen', '127.0.0.1:0', '--upstream-proxy', 'auto'],
+    env: session.env,
   });
   peers.add({ program, stop: () => program.stop('SIGTERM', 15_000) });
 
   await explainFailure(peers, async () => {
     const port = listenPortOf(await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 60_000, 'the listening line'));
-    assert.match(program.stdout, /gsettings mode: 'auto'/);
     assert.deepEqual(pacFetches, ['/corp.pac'], 'the PAC was fetched once from the URL in the GNOME settings');
     const evaluated = program.records.find((r) => r.msg === 'The system proxy auto-configuration was evaluated for the gateway.');
     assert.equal(evaluated?.upstreamProxy, `127.0.0.1:${corporate.port}`);
