@@ -14,7 +14,7 @@ import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/pro
 import { LogRing } from './log-ring.js';
 import { LocalProxy, type Decision } from './proxy/local-proxy.js';
 import { openTransport } from './tunnel/negotiate.js';
-import { AcceptedDestinations } from './tunnel/accepted-destinations.js';
+import { RecentDestinations } from './tunnel/recent-destinations.js';
 import type { EarlyTunnel, Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
 import { INSECURE_WARNING, warnIfInsecure } from './tunnel/verify.js';
 
@@ -27,6 +27,9 @@ export interface RouteRequest {
   name?: string;
 }
 export type RouteDecide = (request: RouteRequest) => Promise<Decision> | Decision;
+
+/** A tunnel that carried this much one way marks its destination as bulk for a while (see H2Transport's lane). */
+export const BULK_TUNNEL_BYTES = 8 * 1024 * 1024;
 
 export interface EngineConnectOptions {
   /** Where the local proxy listens, "127.0.0.1:PORT" (port 0 picks one). Default 127.0.0.1:8080. */
@@ -96,7 +99,8 @@ export class Engine implements EngineApi {
   private attempt = 0;
   private readonly apps = new Map<string, SeenApp>();
   private generation = 0;
-  private readonly accepted = new AcceptedDestinations();
+  private readonly accepted = new RecentDestinations();
+  private readonly bulky = new RecentDestinations();
 
   constructor(private readonly options: EngineOptions = {}) {
     this.ring = new LogRing(options.logCapacity ?? 2000);
@@ -145,6 +149,7 @@ export class Engine implements EngineApi {
     const generation = ++this.generation;
     // Another gateway or user may have another policy: acceptances are per connection.
     this.accepted.clear();
+    this.bulky.clear();
     const listen = parseListen(options.listen ?? '127.0.0.1:8080');
     if (!listen) throw new PinholeError('PINHOLE_CONFIG_INVALID', `The listen address "${options.listen}" must be HOST:PORT.`);
     const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
@@ -184,6 +189,17 @@ export class Engine implements EngineApi {
       logger: this.logger,
       open: (t) => this.openTunnel(t, generation),
       ...(transport.openEarly && options.earlyStart !== false ? { openEarly: (t) => this.openEarly(t, generation) } : {}),
+      tunnelEnded: (t, bytes) => {
+        if (Math.max(bytes.up, bytes.down) < BULK_TUNNEL_BYTES || generation !== this.generation) return;
+        const known = this.bulky.has(t);
+        this.bulky.remember(t);
+        const ready = transport.warmBulkLane?.();
+        if (known || !ready) return;
+        ready.then(
+          () => this.logger.info({ target: formatEndpoint(t) }, `${formatEndpoint(t)} moved bulk data: its next tunnels get a TLS connection of their own.`),
+          (err: unknown) => this.logger.debug({ err, target: formatEndpoint(t) }, 'No bulk connection could be opened; HTTP/2 carries the bulk tunnels.'),
+        );
+      },
       ...(transport.proxyConnection && transport.proxyAuthorization
         ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, open: () => this.proxyConnection(generation) } }
         : {}),
@@ -246,7 +262,7 @@ export class Engine implements EngineApi {
     const transport = this.transport;
     if (!transport || generation !== this.generation) throw new PinholeError('PINHOLE_NOT_CONNECTED');
     try {
-      const stream = await transport.open(target);
+      const stream = await transport.open(target, { bulk: this.bulky.has(target) });
       this.accepted.remember(target);
       if (this.status.state === 'reconnecting') this.recovered(generation);
       return stream;
@@ -260,7 +276,7 @@ export class Engine implements EngineApi {
   private openEarly(target: TunnelTarget, generation: number): Promise<EarlyTunnel> | undefined {
     const transport = this.transport;
     if (!transport?.openEarly || generation !== this.generation || this.status.state !== 'connected' || !this.accepted.has(target)) return undefined;
-    return transport.openEarly(target).then((tunnel) => {
+    return transport.openEarly(target, { bulk: this.bulky.has(target) }).then((tunnel) => {
       tunnel.answered.then(
         () => this.accepted.remember(target),
         (err: unknown) => this.tunnelFailed(target, err, generation),

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AcceptedDestinations } from './accepted-destinations.js';
+import { RecentDestinations } from './recent-destinations.js';
 
 test('a destination is trusted for an early start only after the gateway accepted it, and only for a while', () => {
   let now = 1_000;
-  const accepted = new AcceptedDestinations({ ttlMs: 60_000, now: () => now });
+  const accepted = new RecentDestinations({ ttlMs: 60_000, now: () => now });
   const target = { host: 'Example.COM', port: 443 };
   assert.equal(accepted.has(target), false, 'never seen');
   accepted.remember(target);
@@ -16,7 +16,7 @@ test('a destination is trusted for an early start only after the gateway accepte
 });
 
 test('a refused destination is forgotten, so its next tunnel waits for the answer again', () => {
-  const accepted = new AcceptedDestinations();
+  const accepted = new RecentDestinations();
   const target = { host: '192.0.2.7', port: 443 };
   accepted.remember(target);
   accepted.forget(target);
@@ -24,7 +24,7 @@ test('a refused destination is forgotten, so its next tunnel waits for the answe
 });
 
 test('the least recently accepted destination makes room when the list is full', () => {
-  const accepted = new AcceptedDestinations({ capacity: 2 });
+  const accepted = new RecentDestinations({ capacity: 2 });
   const [a, b, c] = ['a.test', 'b.test', 'c.test'].map((host) => ({ host, port: 443 })) as [{ host: string; port: number }, { host: string; port: number }, { host: string; port: number }];
   accepted.remember(a);
   accepted.remember(b);
