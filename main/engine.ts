@@ -48,6 +48,11 @@ export interface EngineConnectOptions {
    * its answer (saves one round trip per new connection; HTTP/2 transport). Default true.
    */
   earlyStart?: boolean;
+  /**
+   * Give destinations that moved bulk data recently a TLS connection of their own for their next
+   * tunnels instead of an HTTP/2 stream (HTTP/2 transport). Default true.
+   */
+  bulkLane?: boolean;
 }
 
 export interface EngineOptions {
@@ -190,7 +195,7 @@ export class Engine implements EngineApi {
       open: (t) => this.openTunnel(t, generation),
       ...(transport.openEarly && options.earlyStart !== false ? { openEarly: (t) => this.openEarly(t, generation) } : {}),
       tunnelEnded: (t, bytes) => {
-        if (Math.max(bytes.up, bytes.down) < BULK_TUNNEL_BYTES || generation !== this.generation) return;
+        if (options.bulkLane === false || Math.max(bytes.up, bytes.down) < BULK_TUNNEL_BYTES || generation !== this.generation) return;
         const known = this.bulky.has(t);
         this.bulky.remember(t);
         const ready = transport.warmBulkLane?.();

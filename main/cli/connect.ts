@@ -30,6 +30,10 @@ const USAGE = [
   '  PROFILE                   a profile stored with `pinhole profile import` (none given: the default profile);',
   '                            its password is read from the OS keychain',
   '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
+  '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
+  '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
+  '  --no-bulk-lane            keep every tunnel on the HTTP/2 connection (by default a destination that moved 8 MiB',
+  '                            in one tunnel gets a TLS connection of its own for its next tunnels, which costs less CPU)',
 ].join('\n');
 
 const OPTIONS = {
@@ -47,6 +51,8 @@ const OPTIONS = {
   'upstream-proxy': { type: 'string' },
   'secrets-file': { type: 'boolean' },
   'log-level': { type: 'string' },
+  'no-early-start': { type: 'boolean' },
+  'no-bulk-lane': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -208,6 +214,8 @@ export async function run(argv: string[]): Promise<number> {
     const options: EngineConnectOptions = {
       listen,
       profileName: plan.profileName,
+      earlyStart: values['no-early-start'] !== true,
+      bulkLane: values['no-bulk-lane'] !== true,
       decide: (request) => plan.routing.decide(request),
       blockedBy: (request) => plan.routing.blockedBy(request),
       pac: (address) => plan.routing.pac(address),

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { deterministicSha256 } from '../support/origin.js';
 import { explainFailure, waitUntil, type LogRecord } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
+import { startClient } from '../support/client.js';
 import { startPinholeStack, type PinholeStack } from '../support/stack.js';
 
 let stack: PinholeStack;
@@ -42,4 +43,25 @@ test('after a big download, the next tunnels to that destination ride their own 
     assert.equal(other.status, 200);
     await waitUntil(() => tunnelsTo(stack.origin.httpPort).length >= 1, 10_000, 'the plain-HTTP tunnel in the access log');
     assert.equal(tunnelsTo(stack.origin.httpPort)[0]?.['proto'], 'h2');
+  }));
+
+test('with --no-bulk-lane every tunnel stays on the HTTP/2 connection, big downloads included', () =>
+  explainFailure(stack.peers, async () => {
+    const client = stack.peers.add(await startClient({ link: stack.link, extraArgs: ['--no-bulk-lane'], name: 'pinhole-streams-only' }));
+    const length = 12 * 1024 * 1024;
+    const url = `https://127.0.0.1:${stack.origin.httpsPort}/bytes/${length + 1}`;
+    const before = stack.gateway.program.records.filter((r) => r['method'] === 'CONNECT').length;
+    for (let i = 0; i < 3; i += 1) {
+      const res = await requestThroughProxy({ proxy: { port: client.port }, url, sink: 'hash', timeoutMs: 50_000 });
+      assert.equal(res.sha256, deterministicSha256(length + 1));
+    }
+    const mine = await waitUntil(
+      () => {
+        const fresh = stack.gateway.program.records.filter((r) => r['method'] === 'CONNECT').slice(before);
+        return fresh.length >= 3 ? fresh : undefined;
+      },
+      10_000,
+      'three access log lines',
+    );
+    assert.deepEqual(mine.map((r) => r['proto']), ['h2', 'h2', 'h2']);
   }));

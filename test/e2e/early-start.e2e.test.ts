@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { explainFailure } from '../support/processes.js';
 import { openTunnel, requestThroughProxy } from '../support/proxy-requests.js';
+import { startClient } from '../support/client.js';
+import { startGateway } from '../support/gateway.js';
+import { startOrigin } from '../support/origin.js';
 import { startPinholeStack, type PinholeStack } from '../support/stack.js';
 
 let stack: PinholeStack;
@@ -55,4 +58,18 @@ test('a destination never seen before is never started early: a policy refusal a
     const refused = await openTunnel({ proxy: stack.proxy, target: '127.0.0.1:1' });
     assert.equal(refused.status, 403);
     assert.match(refused.headers['pinhole-error'] ?? '', /^PINHOLE_/);
+  }));
+
+test('with --no-early-start even a destination accepted before waits for the answer, so its failure is a 502', () =>
+  explainFailure(stack.peers, async () => {
+    const origin = stack.peers.add(await startOrigin());
+    const gateway = stack.peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
+    const client = stack.peers.add(await startClient({ link: await gateway.provision(), extraArgs: ['--no-early-start'], name: 'pinhole-waits' }));
+    const target = `127.0.0.1:${origin.httpsPort}`;
+    const first = await requestThroughProxy({ proxy: { port: client.port }, url: `https://${target}/hello`, ca: origin.certificate.cert });
+    assert.equal(first.status, 200);
+    await origin.stop();
+    const waited = await openTunnel({ proxy: { port: client.port }, target });
+    assert.equal(waited.status, 502);
+    assert.equal(waited.headers['pinhole-error'], 'PINHOLE_CONNECT_FAILED');
   }));
