@@ -281,13 +281,19 @@ export class Engine implements EngineApi {
   private openEarly(target: TunnelTarget, generation: number): Promise<EarlyTunnel> | undefined {
     const transport = this.transport;
     if (!transport?.openEarly || generation !== this.generation || this.status.state !== 'connected' || !this.accepted.has(target)) return undefined;
-    return transport.openEarly(target, { bulk: this.bulky.has(target) }).then((tunnel) => {
-      tunnel.answered.then(
-        () => this.accepted.remember(target),
-        (err: unknown) => this.tunnelFailed(target, err, generation),
-      );
-      return tunnel;
-    });
+    return transport.openEarly(target, { bulk: this.bulky.has(target) }).then(
+      (tunnel) => {
+        tunnel.answered.then(
+          () => this.accepted.remember(target),
+          (err: unknown) => this.tunnelFailed(target, err, generation),
+        );
+        return tunnel;
+      },
+      (err: unknown) => {
+        this.tunnelFailed(target, err, generation);
+        throw err;
+      },
+    );
   }
 
   private tunnelFailed(target: TunnelTarget, err: unknown, generation: number): void {

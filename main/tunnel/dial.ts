@@ -42,7 +42,9 @@ const withTimeout = <T>(promise: Promise<T>, ms: number, onTimeout: () => Pinhol
 
 const tcpTo = (endpoint: Endpoint): Promise<Socket> =>
   new Promise((resolve, reject) => {
-    const socket = netConnect({ host: endpoint.host, port: endpoint.port });
+    // No Nagle: a CONNECT and the application's first bytes go out as two writes, and the second
+    // must not wait for the gateway's delayed ACK of the first.
+    const socket = netConnect({ host: endpoint.host, port: endpoint.port, noDelay: true });
     socket.once('connect', () => {
       socket.removeListener('error', reject);
       resolve(socket);
@@ -53,7 +55,7 @@ const tcpTo = (endpoint: Endpoint): Promise<Socket> =>
 /** CONNECT to the gateway through a corporate HTTP proxy; resolves with the raw tunnel socket. */
 const throughUpstream = (proxy: UpstreamProxy, endpoint: Endpoint): Promise<Socket> =>
   new Promise((resolve, reject) => {
-    const socket = netConnect({ host: proxy.host, port: proxy.port });
+    const socket = netConnect({ host: proxy.host, port: proxy.port, noDelay: true });
     const fail = (err: PinholeError): void => {
       socket.destroy();
       reject(err);

@@ -30,6 +30,7 @@ export class H1Transport extends EventEmitter implements Transport {
   private readonly sessions: TlsSessionCache;
   private readonly credentials: string;
   private filling = 0;
+  private warming: Promise<void> | undefined;
   private closed = false;
   private rttMs: number | null = null;
 
@@ -46,12 +47,19 @@ export class H1Transport extends EventEmitter implements Transport {
 
   /** Pre-opened connections ready for a tunnel right now. */
   get idleConnections(): number {
-    return this.pool.length;
+    const now = Date.now();
+    return this.pool.filter(({ socket, since }) => !socket.destroyed && now - since < POOL_MAX_IDLE_MS).length;
   }
 
   async warm(): Promise<void> {
-    if (this.pool.length > 0) return;
-    this.park(await this.dial());
+    if (this.idleConnections > 0) return;
+    // One dial at a time, however many callers ask.
+    this.warming ??= this.dial()
+      .then((socket) => this.park(socket))
+      .finally(() => {
+        this.warming = undefined;
+      });
+    await this.warming;
   }
 
   async open(target: TunnelTarget): Promise<Duplex> {

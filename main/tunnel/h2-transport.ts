@@ -55,7 +55,7 @@ export class H2Transport extends EventEmitter implements Transport {
 
   /** Whether a bulk tunnel opened now would get a lane connection. */
   get bulkLaneReady(): boolean {
-    return this.readyLane() !== undefined;
+    return this.lane !== undefined && this.lane.idleConnections > 0;
   }
 
   /** A destination turned out to be bulk: have a lane connection ready for its next tunnel. */
@@ -115,8 +115,10 @@ export class H2Transport extends EventEmitter implements Transport {
    * burst of tunnels to a bulk destination takes the one warm connection and HTTP/2 carries the rest.
    */
   private readyLane(): H1Transport | undefined {
-    if (!this.lane || this.lane.idleConnections === 0) return undefined;
-    return this.lane;
+    if (this.lane && this.lane.idleConnections > 0) return this.lane;
+    // Not ready (an idle connection grew stale, or the last one was just taken): ready the next.
+    if (!this.closed) this.warmBulkLane().catch(() => undefined);
+    return undefined;
   }
 
   /** The CONNECT stream, its HEADERS on their way; DATA written to it follows them. */
