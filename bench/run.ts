@@ -160,8 +160,6 @@ interface Stacks {
   seed?: SeedStack;
   gateway?: RunningGateway;
   client?: RunningClient;
-  /** A second Pinhole client started with --no-bulk-lane: what a first download from a destination gets. */
-  streamsOnly?: { route: Route; cpuRoots: number[] };
   originPort: number;
   holdPort: number;
   trust: OriginTrust;
@@ -252,10 +250,6 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
     stacks.routes.pinhole = { kind: 'proxy', port: client.port };
     stacks.cpuRoots.pinhole = pids(client.program, gateway.program);
     stacks.cloudRoots.pinhole = pids(gateway.program);
-    if (options.only.has('bulk')) {
-      const streams = peers.add(await startClient({ link: await gateway.provision(), extraArgs: ['--no-bulk-lane'], name: 'pinhole-streams-only' }));
-      stacks.streamsOnly = { route: { kind: 'proxy', port: streams.port }, cpuRoots: pids(streams.program, gateway.program) };
-    }
   } catch (err) {
     extra.startErrors['pinhole'] = (err as Error).message;
     say(`Pinhole did not start: ${(err as Error).message.split('\n')[0]}`);
@@ -284,10 +278,9 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
     }
   }
 
-  // Warm every path once (JIT, the client's h2 session, Squid's auth cache) before measuring. The
-  // 16 MiB download also makes the origin a bulk destination for Pinhole (its bulk lane): the
-  // Pinhole figures are for a destination that moved bulk data before; the streams-only client
-  // shows what a first download from a destination gets.
+  // Warm every path once (JIT, the client's h2 session, TCP windows, Squid's auth cache) before
+  // measuring. For Pinhole this also makes the origin a destination the gateway accepted, so its
+  // new tunnels start early, as they do for a site in use.
   for (const [name, routes] of [['loopback', stacks.routes], ['rtt', stacks.rttRoutes]] as const) {
     for (const stack of MEASURED) {
       const route = routes[stack];
@@ -302,7 +295,6 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
       }
     }
   }
-  if (stacks.streamsOnly) await download(stacks.streamsOnly.route, origin.httpsPort, trust, 16 * MiB).catch(() => delete stacks.streamsOnly);
   return stacks;
 };
 
@@ -310,7 +302,6 @@ const measureBulk = async (stacks: Stacks, options: Options, extra: Extra): Prom
   say(`bulk: one ${options.bulkBytes / MiB} MiB HTTPS download per stack, ${options.runs} runs`);
   const cpu: Partial<Record<Stack, number[]>> = {};
   const cpuSplit: Partial<Record<Stack, number[][]>> = {};
-  const streams = { mbs: [] as number[], cpu: [] as number[] };
   const measured = await perStack(stacks.routes, options.runs, async (stack, route) => {
     const roots = stacks.cpuRoots[stack] ?? [];
     const before = roots.map((pid) => cpuSnapshot([pid]));
@@ -323,28 +314,12 @@ const measureBulk = async (stacks: Stacks, options: Options, extra: Extra): Prom
       (cpuSplit[stack] ??= []).push(each);
     }
     say(`  ${stack}: ${result.mbPerSecond.toFixed(0)} MB/s${stack !== 'direct' ? `, ${perGiB.toFixed(2)} CPU-s/GiB (${each.map((v) => v.toFixed(2)).join(' + ')})` : ''}`);
-    if (stack === 'pinhole' && stacks.streamsOnly) {
-      const { route: streamsRoute, cpuRoots } = stacks.streamsOnly;
-      const start = cpuSnapshot(cpuRoots);
-      const first = await download(streamsRoute, stacks.originPort, stacks.trust, options.bulkBytes);
-      const cpuFirst = cpuSecondsBetween(start, cpuSnapshot(cpuRoots)) / (first.bytes / GiB);
-      streams.mbs.push(first.mbPerSecond);
-      streams.cpu.push(cpuFirst);
-      say(`  pinhole, HTTP/2 stream only: ${first.mbPerSecond.toFixed(0)} MB/s, ${cpuFirst.toFixed(2)} CPU-s/GiB`);
-    }
     return result.mbPerSecond;
   });
-  const seedOf = (values: number[] | undefined): { seed?: number } => (values ? { seed: median(values) } : {});
   extra.cpuSplit = { order: { seed: ['stunnel client', 'stunnel server', 'squid'], pinhole: ['client', 'gateway'] }, perGiB: cpuSplit };
   return [
     rowFrom({ key: 'bulk', label: `one ${options.bulkBytes / MiB} MiB HTTPS download`, unit: 'MB/s', better: 'higher' }, measured),
     rowFrom({ key: 'cpuPerGiB', label: 'CPU-seconds per GiB, all proxy processes', unit: 's', better: 'lower' }, { values: cpu }),
-    ...(streams.mbs.length > 0
-      ? [
-          { key: 'bulkStreams', label: '  first download from a destination (HTTP/2 stream)', unit: 'MB/s', better: 'higher' as const, ...seedOf(measured.values.seed), pinhole: median(streams.mbs), runs: { pinhole: streams.mbs } },
-          { key: 'cpuPerGiBStreams', label: '  its CPU-seconds per GiB', unit: 's', better: 'lower' as const, ...seedOf(cpu.seed), pinhole: median(streams.cpu), runs: { pinhole: streams.cpu } },
-        ]
-      : []),
   ];
 };
 

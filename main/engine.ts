@@ -28,9 +28,6 @@ export interface RouteRequest {
 }
 export type RouteDecide = (request: RouteRequest) => Promise<Decision> | Decision;
 
-/** A tunnel that carried this much one way marks its destination as bulk for a while (see H2Transport's lane). */
-export const BULK_TUNNEL_BYTES = 8 * 1024 * 1024;
-
 export interface EngineConnectOptions {
   /** Where the local proxy listens, "127.0.0.1:PORT" (port 0 picks one). Default 127.0.0.1:8080. */
   listen?: string;
@@ -48,11 +45,6 @@ export interface EngineConnectOptions {
    * its answer (saves one round trip per new connection; HTTP/2 transport). Default true.
    */
   earlyStart?: boolean;
-  /**
-   * Give destinations that moved bulk data recently a TLS connection of their own for their next
-   * tunnels instead of an HTTP/2 stream (HTTP/2 transport). Default true.
-   */
-  bulkLane?: boolean;
 }
 
 export interface EngineOptions {
@@ -105,7 +97,6 @@ export class Engine implements EngineApi {
   private readonly apps = new Map<string, SeenApp>();
   private generation = 0;
   private readonly accepted = new RecentDestinations();
-  private readonly bulky = new RecentDestinations();
 
   constructor(private readonly options: EngineOptions = {}) {
     this.ring = new LogRing(options.logCapacity ?? 2000);
@@ -154,7 +145,6 @@ export class Engine implements EngineApi {
     const generation = ++this.generation;
     // Another gateway or user may have another policy: acceptances are per connection.
     this.accepted.clear();
-    this.bulky.clear();
     const listen = parseListen(options.listen ?? '127.0.0.1:8080');
     if (!listen) throw new PinholeError('PINHOLE_CONFIG_INVALID', `The listen address "${options.listen}" must be HOST:PORT.`);
     const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
@@ -194,17 +184,6 @@ export class Engine implements EngineApi {
       logger: this.logger,
       open: (t) => this.openTunnel(t, generation),
       ...(transport.openEarly && options.earlyStart !== false ? { openEarly: (t) => this.openEarly(t, generation) } : {}),
-      tunnelEnded: (t, bytes) => {
-        if (options.bulkLane === false || Math.max(bytes.up, bytes.down) < BULK_TUNNEL_BYTES || generation !== this.generation) return;
-        const known = this.bulky.has(t);
-        this.bulky.remember(t);
-        const ready = transport.warmBulkLane?.();
-        if (known || !ready) return;
-        ready.then(
-          () => this.logger.info({ target: formatEndpoint(t) }, `${formatEndpoint(t)} moved bulk data: its next tunnels get a TLS connection of their own.`),
-          (err: unknown) => this.logger.debug({ err, target: formatEndpoint(t) }, 'No bulk connection could be opened; HTTP/2 carries the bulk tunnels.'),
-        );
-      },
       ...(transport.proxyConnection && transport.proxyAuthorization
         ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, open: () => this.proxyConnection(generation) } }
         : {}),
@@ -267,7 +246,7 @@ export class Engine implements EngineApi {
     const transport = this.transport;
     if (!transport || generation !== this.generation) throw new PinholeError('PINHOLE_NOT_CONNECTED');
     try {
-      const stream = await transport.open(target, { bulk: this.bulky.has(target) });
+      const stream = await transport.open(target);
       this.accepted.remember(target);
       if (this.status.state === 'reconnecting') this.recovered(generation);
       return stream;
@@ -281,7 +260,7 @@ export class Engine implements EngineApi {
   private openEarly(target: TunnelTarget, generation: number): Promise<EarlyTunnel> | undefined {
     const transport = this.transport;
     if (!transport?.openEarly || generation !== this.generation || this.status.state !== 'connected' || !this.accepted.has(target)) return undefined;
-    return transport.openEarly(target, { bulk: this.bulky.has(target) }).then(
+    return transport.openEarly(target).then(
       (tunnel) => {
         tunnel.answered.then(
           () => this.accepted.remember(target),

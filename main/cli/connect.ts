@@ -32,8 +32,6 @@ const USAGE = [
   '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
   '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
   '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
-  '  --no-bulk-lane            keep every tunnel on the HTTP/2 connection (by default a destination that moved 8 MiB',
-  '                            in one tunnel gets a TLS connection of its own for its next tunnels, which costs less CPU)',
 ].join('\n');
 
 const OPTIONS = {
@@ -52,7 +50,6 @@ const OPTIONS = {
   'secrets-file': { type: 'boolean' },
   'log-level': { type: 'string' },
   'no-early-start': { type: 'boolean' },
-  'no-bulk-lane': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -215,7 +212,6 @@ export async function run(argv: string[]): Promise<number> {
       listen,
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
-      bulkLane: values['no-bulk-lane'] !== true,
       decide: (request) => plan.routing.decide(request),
       blockedBy: (request) => plan.routing.blockedBy(request),
       pac: (address) => plan.routing.pac(address),

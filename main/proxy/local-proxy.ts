@@ -37,8 +37,6 @@ export interface LocalProxyOptions {
    * this destination must wait for the answer (see RecentDestinations). CONNECT only.
    */
   openEarly?: (target: { host: string; port: number }) => Promise<EarlyTunnel> | undefined;
-  /** A CONNECT tunnel ended, with the bytes it carried each way (the engine spots bulk destinations). */
-  tunnelEnded?: (target: { host: string; port: number }, bytes: { up: number; down: number }) => void;
   decide?: Decide;
   /**
    * For HTTP/1.1 gateways (Squid refuses CONNECT to non-TLS ports): a connection to the gateway
@@ -320,7 +318,7 @@ export class LocalProxy extends EventEmitter {
     this.totalTunnels += 1;
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) upstream.write(head);
-    this.splice(socket, upstream, answered, (bytes) => this.options.tunnelEnded?.(target, bytes));
+    this.splice(socket, upstream, answered);
     // Started early, the application already has its 200: a refusal can only end the connection.
     answered?.catch((err: unknown) => {
       this.refuse(asPinholeError(err, 'PINHOLE_CONNECT_FAILED'), formatEndpoint(target), 'tunnel, started early');
@@ -331,17 +329,16 @@ export class LocalProxy extends EventEmitter {
   /**
    * Bytes both ways until both sides end; an error on either side ends the other promptly. A clean
    * finish is left to close by itself, so an HTTP/2 stream ends with END_STREAM, not a reset. An
-   * early tunnel sends at once but delivers only once `answered`: an HTTP/1.1 gateway's reply head
-   * comes first on the same connection.
+   * early tunnel sends at once but delivers only once `answered`, so nothing of a refusal reaches
+   * the application.
    */
-  private splice(socket: Socket, upstream: Duplex, answered: Promise<void> | undefined, ended: (bytes: { up: number; down: number }) => void): void {
+  private splice(socket: Socket, upstream: Duplex, answered?: Promise<void>): void {
     let pending = 2;
     let counted = true;
     const release = (): void => {
       if (!counted) return;
       counted = false;
       this.openTunnels -= 1;
-      ended({ up: socket.bytesRead, down: socket.bytesWritten });
     };
     const done = (err?: Error | null): void => {
       pending -= 1;

@@ -10,7 +10,7 @@ import { PinholeError } from '../../shared/errors.js';
 import { parseConnectReply } from './connect-reply.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from './refusal.js';
-import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
+import { authorityOf, basicCredentials, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
 
 export interface H1TransportOptions extends GatewayDialOptions {
   /** Pre-opened TLS connections kept ready (0 disables). */
@@ -67,20 +67,6 @@ export class H1Transport extends EventEmitter implements Transport {
     const socket = this.takeFromPool() ?? (await this.dial());
     this.refill();
     return this.connectOver(socket, target);
-  }
-
-  /**
-   * CONNECT with the caller's bytes right behind it, for gateways known to take them (Pinhole's
-   * own: HTTP/2 uses this as its bulk lane). Not offered as `openEarly` because Squid may read
-   * early bytes as the next request.
-   */
-  async openPipelined(target: TunnelTarget): Promise<EarlyTunnel> {
-    if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
-    const socket = this.takeFromPool() ?? (await this.dial());
-    this.refill();
-    const answered = this.connectOver(socket, target).then(() => undefined);
-    answered.catch(() => undefined);
-    return { stream: socket, answered };
   }
 
   get proxyAuthorization(): string {

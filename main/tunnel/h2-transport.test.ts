@@ -117,39 +117,3 @@ test('an early tunnel carries the bytes written before the gateway answered, and
     await transport.close();
   }
 });
-
-// The bytes on the lane are proved against the real gateway (test/e2e/bulk-lane.e2e.test.ts).
-test('a refusal on the bulk lane is the answer (not tried again on HTTP/2), and a bulk tunnel never waits for a lane connection', async () => {
-  const transport = new H2Transport(options());
-  try {
-    await transport.warm();
-    const connections = server.tlsConnections;
-    const streams = server.h2Streams;
-    const laneReady = async (): Promise<void> => {
-      const deadline = Date.now() + 5_000;
-      while (!transport.bulkLaneReady && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(transport.bulkLaneReady, 'a lane connection is ready');
-    };
-    assert.equal(transport.bulkLaneReady, false, 'no lane until a destination turns out to be bulk');
-    await transport.warmBulkLane();
-    assert.equal(transport.bulkLaneReady, true);
-    const refused = await transport.openEarly({ host: '127.0.0.1', port: 9 }, { bulk: true });
-    refused.stream.on('error', () => undefined);
-    await assert.rejects(refused.answered, (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_PORT_FORBIDDEN');
-    await laneReady(); // the lane refills after each tunnel
-    await assert.rejects(transport.open({ host: '127.0.0.1', port: 9 }, { bulk: true }), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_PORT_FORBIDDEN');
-    assert.equal(server.h2Streams, streams, 'no HTTP/2 stream was opened');
-    assert.ok(server.tlsConnections - connections >= 2, 'each lane tunnel had a TLS connection of its own');
-
-    const before = server.h2Streams;
-    const streamsOnly = new H2Transport(options());
-    try {
-      await assert.rejects(streamsOnly.open({ host: '127.0.0.1', port: 9 }, { bulk: true }), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_PORT_FORBIDDEN');
-      assert.equal(server.h2Streams, before + 1, 'with no lane connection ready, a bulk tunnel does not wait: HTTP/2 carries it');
-    } finally {
-      await streamsOnly.close();
-    }
-  } finally {
-    await transport.close();
-  }
-});

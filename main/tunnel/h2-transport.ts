@@ -11,8 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from './refusal.js';
-import { H1Transport } from './h1-transport.js';
-import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type OpenHints, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
+import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
 
 export interface H2TransportOptions extends GatewayDialOptions {
   /** A connection that already negotiated ALPN h2 (from negotiation) to use first. */
@@ -34,7 +33,6 @@ export class H2Transport extends EventEmitter implements Transport {
   private pingTimer: NodeJS.Timeout | undefined;
   private rttMs: number | null = null;
   private closed = false;
-  private lane: H1Transport | undefined;
 
   constructor(private readonly options: H2TransportOptions) {
     super();
@@ -46,79 +44,24 @@ export class H2Transport extends EventEmitter implements Transport {
   }
 
   stats(): TransportStats {
-    return { gatewayConnections: this.sessionsAlive.size + (this.lane?.stats().gatewayConnections ?? 0), rttMs: this.rttMs };
+    return { gatewayConnections: this.sessionsAlive.size, rttMs: this.rttMs };
   }
 
   async warm(): Promise<void> {
     await this.currentSession();
   }
 
-  /** Whether a bulk tunnel opened now would get a lane connection. */
-  get bulkLaneReady(): boolean {
-    return this.lane !== undefined && this.lane.idleConnections > 0;
-  }
-
-  /** A destination turned out to be bulk: have a lane connection ready for its next tunnel. */
-  async warmBulkLane(): Promise<void> {
-    if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
-    await this.bulkLane().warm();
-  }
-
-  async open(target: TunnelTarget, hints?: OpenHints): Promise<Duplex> {
-    const lane = hints?.bulk === true ? this.readyLane() : undefined;
-    if (lane) {
-      try {
-        return await lane.open(target);
-      } catch (err) {
-        if (!laneUnavailable(err)) throw err;
-      }
-    }
+  async open(target: TunnelTarget): Promise<Duplex> {
     const stream = await this.request(target);
     return this.awaitResponse(stream, authorityOf(target));
   }
 
-  async openEarly(target: TunnelTarget, hints?: OpenHints): Promise<EarlyTunnel> {
-    const lane = hints?.bulk === true ? this.readyLane() : undefined;
-    if (lane) {
-      try {
-        return await lane.openPipelined(target);
-      } catch (err) {
-        if (!laneUnavailable(err)) throw err;
-      }
-    }
+  async openEarly(target: TunnelTarget): Promise<EarlyTunnel> {
     const stream = await this.request(target);
     const answered = this.awaitResponse(stream, authorityOf(target)).then(() => undefined);
     // The caller may learn of a refusal through the stream closing first; the rejection is theirs.
     answered.catch(() => undefined);
     return { stream, answered };
-  }
-
-  /**
-   * Dedicated TLS connections (HTTP/1.1 CONNECT to the same gateway, one kept warm, sessions
-   * resumed) for bulk destinations: a raw TLS connection moves a GiB for about two thirds of the
-   * CPU an HTTP/2 stream needs (every 16 KiB DATA frame is a trip through nghttp2 and its own TLS
-   * records), while HTTP/2 keeps the many small tunnels cheap to hold.
-   */
-  private bulkLane(): H1Transport {
-    if (!this.lane) {
-      // Not the HTTP/2 session's own first socket: the lane dials its own.
-      const { initialSocket: _session, ...dial } = this.options;
-      this.lane = new H1Transport({ ...dial, sessions: this.tlsSessions, poolSize: 1 });
-      // The HTTP/2 session is what says whether the gateway is up; the lane only falls back to it.
-      this.lane.on('lost', () => undefined);
-    }
-    return this.lane;
-  }
-
-  /**
-   * The lane when a connection on it is ready now. A bulk tunnel never waits for a lane dial: a
-   * burst of tunnels to a bulk destination takes the one warm connection and HTTP/2 carries the rest.
-   */
-  private readyLane(): H1Transport | undefined {
-    if (this.lane && this.lane.idleConnections > 0) return this.lane;
-    // Not ready (an idle connection grew stale, or the last one was just taken): ready the next.
-    if (!this.closed) this.warmBulkLane().catch(() => undefined);
-    return undefined;
   }
 
   /** The CONNECT stream, its HEADERS on their way; DATA written to it follows them. */
@@ -170,7 +113,6 @@ export class H2Transport extends EventEmitter implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pingTimer);
-    await this.lane?.close();
     const all = [...this.sessionsAlive];
     await Promise.all(
       all.map(
@@ -252,7 +194,3 @@ export class H2Transport extends EventEmitter implements Transport {
     }
   }
 }
-
-/** The lane could not be reached (not refused by the gateway): the HTTP/2 session carries the tunnel instead. */
-const laneUnavailable = (err: unknown): boolean =>
-  !(err instanceof PinholeError) || err.code === 'PINHOLE_GATEWAY_CLOSED' || err.code === 'PINHOLE_GATEWAY_UNREACHABLE' || err.code === 'PINHOLE_TLS_FAILED' || err.code === 'PINHOLE_CONNECT_TIMEOUT';

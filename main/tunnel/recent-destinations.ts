@@ -1,8 +1,8 @@
 /**
- * Destinations remembered for a while, by `host:port`. The engine keeps two: those the gateway
- * accepted recently (only these start tunnels early, so a first contact or a refused destination
- * still gets the gateway's answer as a clear HTTP status) and those that moved bulk data recently
- * (their next tunnels take a dedicated TLS connection instead of an HTTP/2 stream).
+ * Destinations remembered for a while, by `host:port`: the engine keeps those the gateway accepted
+ * recently. Only these start tunnels early (the application's first bytes ride with the CONNECT);
+ * a first contact or a destination refused last time waits for the gateway's answer, so a policy
+ * refusal or an unreachable host reaches the application as a clear HTTP status.
  */
 import type { TunnelTarget } from './transport.js';
 

@@ -51,27 +51,19 @@ export interface EarlyTunnel {
   answered: Promise<void>;
 }
 
-/** What the caller knows about a tunnel before it starts. */
-export interface OpenHints {
-  /** The destination moved bulk data recently: a transport may give it a dedicated connection. */
-  bulk?: boolean;
-}
-
 /**
  * Events: 'lost' (PinholeError) when the warm connection to the gateway dies unexpectedly;
  * 'up' when a connection to the gateway is (re-)established.
  */
 export interface Transport extends EventEmitter {
   readonly kind: 'h1' | 'h2' | 'wss';
-  open(target: TunnelTarget, hints?: OpenHints): Promise<Duplex>;
+  open(target: TunnelTarget): Promise<Duplex>;
   /** Transports that can carry bytes before the CONNECT is answered (HTTP/2 streams can). */
-  openEarly?(target: TunnelTarget, hints?: OpenHints): Promise<EarlyTunnel>;
+  openEarly?(target: TunnelTarget): Promise<EarlyTunnel>;
   /** HTTP/1.1 only: a connection to the gateway for one absolute-URI request, and its credentials. */
   proxyConnection?(): Promise<Duplex>;
   /** HTTP/1.1 only: the Proxy-Authorization value for absolute-URI requests. */
   readonly proxyAuthorization?: string;
-  /** A destination moved bulk data: prepare a dedicated connection for its next tunnel (HTTP/2); resolves once one is ready. */
-  warmBulkLane?(): Promise<void>;
   /** Make sure a connection to the gateway is up (pre-warm, health). */
   warm(): Promise<void>;
   stats(): TransportStats;

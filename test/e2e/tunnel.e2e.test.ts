@@ -45,8 +45,23 @@ test('a plain HTTP request by absolute URI reaches the origin with its method, h
     assert.equal(echo.headers['proxy-authorization'], undefined, 'no proxy credentials reach the origin');
   }));
 
-// Before the big transfers below: a destination that moved 8 MiB or more in one tunnel gets its
-// next tunnels on the bulk lane (test/e2e/bulk-lane.e2e.test.ts), and this test is about HTTP/2.
+test('a 64 MiB HTTPS download arrives complete and unchanged', () =>
+  explainFailure(stack.peers, async () => {
+    const length = 64 * 1024 * 1024;
+    const res = await requestThroughProxy({ proxy: stack.proxy, url: https(`/bytes/${length}`), sink: 'hash', timeoutMs: 50_000 });
+    assert.equal(res.status, 200);
+    assert.equal(res.bytes, length);
+    assert.equal(res.sha256, deterministicSha256(length));
+  }));
+
+test('a 16 MiB HTTPS upload arrives complete and unchanged', () =>
+  explainFailure(stack.peers, async () => {
+    const body = deterministicBytes(16 * 1024 * 1024);
+    const res = await requestThroughProxy({ proxy: stack.proxy, url: https('/upload'), method: 'POST', body, timeoutMs: 50_000 });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body.toString()), { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+  }));
+
 test('200 requests with 50 in flight, each on its own tunnel, all succeed and h2 carries them over one TLS connection', () =>
   explainFailure(stack.peers, async () => {
     const total = 200;
@@ -85,21 +100,4 @@ test('200 requests with 50 in flight, each on its own tunnel, all succeed and h2
     assert.ok(ours.every((r) => r['user'] === 'alice'));
     const connections = new Set(ours.map((r) => String(r['connId'])));
     assert.equal(connections.size, 1, `one TLS connection carried all ${ours.length} tunnels, saw connIds ${[...connections].join(',')}`);
-  }));
-
-test('a 64 MiB HTTPS download arrives complete and unchanged', () =>
-  explainFailure(stack.peers, async () => {
-    const length = 64 * 1024 * 1024;
-    const res = await requestThroughProxy({ proxy: stack.proxy, url: https(`/bytes/${length}`), sink: 'hash', timeoutMs: 50_000 });
-    assert.equal(res.status, 200);
-    assert.equal(res.bytes, length);
-    assert.equal(res.sha256, deterministicSha256(length));
-  }));
-
-test('a 16 MiB HTTPS upload arrives complete and unchanged', () =>
-  explainFailure(stack.peers, async () => {
-    const body = deterministicBytes(16 * 1024 * 1024);
-    const res = await requestThroughProxy({ proxy: stack.proxy, url: https('/upload'), method: 'POST', body, timeoutMs: 50_000 });
-    assert.equal(res.status, 200);
-    assert.deepEqual(JSON.parse(res.body.toString()), { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
   }));

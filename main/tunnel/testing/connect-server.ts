@@ -15,8 +15,6 @@ export interface ConnectServer {
   port: number;
   tlsConnections: number;
   streams: number;
-  /** Of those, HTTP/2 CONNECT streams. */
-  h2Streams: number;
   /** Sends GOAWAY on every HTTP/2 session (a gateway shutting down gracefully). */
   goaway(): void;
   /** Destroys every open connection at once: "the gateway vanished". */
@@ -37,7 +35,7 @@ export interface ConnectServerOptions {
 export const startConnectServer = async (options: ConnectServerOptions): Promise<ConnectServer> => {
   const expected = `Basic ${Buffer.from(`${options.user}:${options.password}`).toString('base64')}`;
   const sockets = new Set<Socket>();
-  const state = { tlsConnections: 0, streams: 0, h2Streams: 0 };
+  const state = { tlsConnections: 0, streams: 0 };
   const h2Sessions = new Set<ServerHttp2Session>();
   // HTTP/1.1 only: a plain TLS server with no ALPN at all, as stunnel in front of Squid.
   const server: Http2SecureServer | HttpsServer = options.http1Only
@@ -71,7 +69,6 @@ export const startConnectServer = async (options: ConnectServerOptions): Promise
       return;
     }
     state.streams += 1;
-    state.h2Streams += 1;
     const verdict = decide(headers[':authority'], headers['proxy-authorization'] as string | undefined);
     if (!verdict.target) {
       stream.respond({ ':status': verdict.status, 'pinhole-error': verdict.code ?? '' }, { endStream: true });
@@ -137,9 +134,6 @@ export const startConnectServer = async (options: ConnectServerOptions): Promise
     },
     get streams() {
       return state.streams;
-    },
-    get h2Streams() {
-      return state.h2Streams;
     },
     goaway() {
       for (const session of h2Sessions) session.goaway();
