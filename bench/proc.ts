@@ -11,8 +11,9 @@ const TICKS_PER_SECOND = 100;
 interface StatLine {
   pid: number;
   ppid: number;
-  /** utime + stime in ticks (all threads of the process). */
-  ticks: number;
+  /** utime and stime in ticks (all threads of the process): the program itself, the kernel for it. */
+  user: number;
+  system: number;
 }
 
 const readStat = (pid: number): StatLine | undefined => {
@@ -21,7 +22,7 @@ const readStat = (pid: number): StatLine | undefined => {
     // The command name may contain spaces and parentheses; fields start after the last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     // fields[0] is state (field 3), so field N is fields[N - 3].
-    return { pid, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+    return { pid, ppid: Number(fields[1]), user: Number(fields[11]), system: Number(fields[12]) };
   } catch {
     return undefined;
   }
@@ -54,22 +55,32 @@ export const processTree = (roots: number[]): number[] => {
 };
 
 /** CPU ticks per PID of a process tree: take one before and one after, then `cpuSecondsBetween`. */
-export type CpuSnapshot = Map<number, number>;
+export type CpuSnapshot = Map<number, { user: number; system: number }>;
 
 export const cpuSnapshot = (roots: number[]): CpuSnapshot => {
   const snapshot: CpuSnapshot = new Map();
   for (const pid of processTree(roots)) {
     const stat = readStat(pid);
-    if (stat) snapshot.set(pid, stat.ticks);
+    if (stat) snapshot.set(pid, { user: stat.user, system: stat.system });
   }
   return snapshot;
 };
 
-/** CPU seconds spent between two snapshots (a process born in between counts from zero). */
+/** User and system CPU seconds spent between two snapshots (a process born in between counts from zero). */
+export const cpuSplitBetween = (before: CpuSnapshot, after: CpuSnapshot): { user: number; system: number } => {
+  let user = 0;
+  let system = 0;
+  for (const [pid, now] of after) {
+    user += now.user - (before.get(pid)?.user ?? 0);
+    system += now.system - (before.get(pid)?.system ?? 0);
+  }
+  return { user: user / TICKS_PER_SECOND, system: system / TICKS_PER_SECOND };
+};
+
+/** CPU seconds spent between two snapshots, user and system together. */
 export const cpuSecondsBetween = (before: CpuSnapshot, after: CpuSnapshot): number => {
-  let ticks = 0;
-  for (const [pid, now] of after) ticks += now - (before.get(pid) ?? 0);
-  return ticks / TICKS_PER_SECOND;
+  const { user, system } = cpuSplitBetween(before, after);
+  return user + system;
 };
 
 export interface MemoryUse {

@@ -81,3 +81,38 @@ export const judge = (figure: string, wants: string, value: number, op: '>=' | '
   met: Number.isFinite(value) ? (op === '>=' ? value >= limit : op === '<=' ? value <= limit : value === limit) : undefined,
   detail: Number.isFinite(value) ? detail : '-',
 });
+
+/** One process's share of a bulk download: user (the program itself) and system (the kernel for it). */
+export interface CpuBreakdown {
+  stack: 'seed' | 'pinhole';
+  process: string;
+  user: number;
+  system: number;
+}
+
+export const renderCpuBreakdown = (rows: CpuBreakdown[]): string =>
+  `Where the bulk download's CPU goes (CPU-seconds per GiB, medians; user = the program, system = the kernel's socket work for it):\n\n${renderTable(
+    ['stack', 'process', 'user', 'system', 'total'],
+    rows.map((r) => [r.stack, r.process, r.user.toFixed(2), r.system.toFixed(2), (r.user + r.system).toFixed(2)]),
+  )}`;
+
+/**
+ * What the measurements say would close each throughput/CPU target that is not met. The three
+ * share one cause, so they share one explanation; the figures behind it are in bench/README.md.
+ */
+const BYTE_PATH = [
+  'What would close the throughput and CPU targets: both halves of Pinhole relay TLS in Node, and',
+  "their system time is about stunnel's; the gap is user time. Per 16 KiB TLS record, Node's stream",
+  "machinery and V8's garbage collector (every socket read allocates a buffer, and the external",
+  'memory triggers major collections on helper threads) cost about as much as the AES-GCM itself,',
+  'where stunnel and Squid spend almost nothing beside the cipher. HTTP/2 framing is not the cause:',
+  'a raw TLS connection per tunnel measured the same. Closing it means taking the bytes out of',
+  'JavaScript: kernel TLS (kTLS) with splice(2) on the gateway, or a native relay for tunnel data on',
+  'both ends. `npm run bench -- --profile` shows the function-level profile of each half.',
+].join('\n');
+
+export const whatWouldCloseIt = (targets: Target[]): string | undefined => {
+  const open = targets.filter((t) => ['bulk', 'rttBulk', 'cpuPerGiB'].includes(t.figure) && t.met === false);
+  if (open.length === 0) return undefined;
+  return `${open.map((t) => t.wants).join('; ')}: NOT MET.\n${BYTE_PATH}`;
+};

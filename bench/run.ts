@@ -25,10 +25,10 @@ import {
   type OriginTrust,
   type Route,
 } from './load.js';
-import { cpuSecondsBetween, cpuSnapshot, fdCount, memoryOf, openFileLimit } from './proc.js';
+import { cpuSecondsBetween, cpuSnapshot, cpuSplitBetween, fdCount, memoryOf, openFileLimit } from './proc.js';
 import { renderProfile, summarizeProfiles, type ProfileSummary } from './profile.js';
 import { measurePort443 } from './port443.js';
-import { judge, median, ratio, renderFigures, renderTargets, type FigureRow, type Target } from './report.js';
+import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443'] as const;
 type Figure = (typeof FIGURES)[number];
@@ -302,25 +302,44 @@ const measureBulk = async (stacks: Stacks, options: Options, extra: Extra): Prom
   say(`bulk: one ${options.bulkBytes / MiB} MiB HTTPS download per stack, ${options.runs} runs`);
   const cpu: Partial<Record<Stack, number[]>> = {};
   const cpuSplit: Partial<Record<Stack, number[][]>> = {};
+  const userSystem: Partial<Record<Stack, Array<Array<{ user: number; system: number }>>>> = {};
   const measured = await perStack(stacks.routes, options.runs, async (stack, route) => {
     const roots = stacks.cpuRoots[stack] ?? [];
     const before = roots.map((pid) => cpuSnapshot([pid]));
     const result = await download(route, stacks.originPort, stacks.trust, options.bulkBytes);
     // Per process, so the split (stunnel client / stunnel server / Squid, client / gateway) is known.
-    const each = roots.map((pid, i) => cpuSecondsBetween(before[i] ?? new Map(), cpuSnapshot([pid])) / (result.bytes / GiB));
+    const gib = result.bytes / GiB;
+    const split = roots.map((pid, i) => cpuSplitBetween(before[i] ?? new Map(), cpuSnapshot([pid])));
+    const each = split.map(({ user, system }) => (user + system) / gib);
     const perGiB = each.reduce((a, b) => a + b, 0);
     if (stack !== 'direct') {
       (cpu[stack] ??= []).push(perGiB);
       (cpuSplit[stack] ??= []).push(each);
+      (userSystem[stack] ??= []).push(split.map(({ user, system }) => ({ user: user / gib, system: system / gib })));
     }
     say(`  ${stack}: ${result.mbPerSecond.toFixed(0)} MB/s${stack !== 'direct' ? `, ${perGiB.toFixed(2)} CPU-s/GiB (${each.map((v) => v.toFixed(2)).join(' + ')})` : ''}`);
     return result.mbPerSecond;
   });
-  extra.cpuSplit = { order: { seed: ['stunnel client', 'stunnel server', 'squid'], pinhole: ['client', 'gateway'] }, perGiB: cpuSplit };
+  extra.cpuSplit = { order: CPU_ORDER, perGiB: cpuSplit, userSystemPerGiB: userSystem };
   return [
     rowFrom({ key: 'bulk', label: `one ${options.bulkBytes / MiB} MiB HTTPS download`, unit: 'MB/s', better: 'higher' }, measured),
     rowFrom({ key: 'cpuPerGiB', label: 'CPU-seconds per GiB, all proxy processes', unit: 's', better: 'lower' }, { values: cpu }),
   ];
+};
+
+const CPU_ORDER: Record<'seed' | 'pinhole', string[]> = { seed: ['stunnel client', 'stunnel server', 'squid'], pinhole: ['client', 'gateway'] };
+
+/** Per process, the median user and system CPU-seconds per GiB of the bulk runs. */
+const whereTheTimeGoes = (extra: Extra): CpuBreakdown[] => {
+  const runs = (extra.cpuSplit?.['userSystemPerGiB'] ?? {}) as Partial<Record<'seed' | 'pinhole', Array<Array<{ user: number; system: number }>>>>;
+  return (['seed', 'pinhole'] as const).flatMap((stack) =>
+    (CPU_ORDER[stack]).map((name, i) => ({
+      stack,
+      process: name,
+      user: median((runs[stack] ?? []).map((run) => run[i]?.user ?? Number.NaN)),
+      system: median((runs[stack] ?? []).map((run) => run[i]?.system ?? Number.NaN)),
+    })),
+  ).filter((row) => Number.isFinite(row.user));
 };
 
 const measureLatency = async (routes: Partial<Record<Stack, Route>>, stacks: Stacks, runs: number, samples: number, key: string, label: string): Promise<FigureRow> => {
@@ -641,6 +660,10 @@ const main = async (): Promise<void> => {
 
   process.stdout.write(`\nPinhole vs the seed stack, ${options.quick ? 'quick' : 'full'} run, medians of ${options.runs} runs (${started.toISOString()})\n\n`);
   process.stdout.write(`${renderFigures(rows)}\n\n${renderTargets(targets)}\n`);
+  const breakdown = whereTheTimeGoes(extra);
+  if (breakdown.length > 0) process.stdout.write(`\n${renderCpuBreakdown(breakdown)}\n`);
+  const closing = whatWouldCloseIt(targets);
+  if (closing) process.stdout.write(`\n${closing}\n`);
   for (const [what, message] of Object.entries(extra.startErrors)) process.stdout.write(`\n${what} did not start: ${message.split('\n').slice(0, 12).join('\n  ')}\n`);
 
   const resultsDir = join(repoRoot, 'bench', 'results');
