@@ -31,6 +31,8 @@ test('an unmet throughput or CPU target is followed by what would close it; met 
   assert.doesNotMatch(unmet, /bulk throughput/, 'a met target is not listed');
   assert.match(unmet, /kTLS/);
   assert.equal(whatWouldCloseIt([judge('rttLatency', 'new request', 0.7, '<=', 1, '0.70x')]), undefined);
+  const scale = whatWouldCloseIt([judge('handshakeScale', '--workers 2 scales handshakes near-linearly (>= 1.6x)', 1.05, '>=', 1.6, '1.05x')]);
+  assert.match(scale ?? '', /^--workers 2 scales .*: NOT MET\.\nWhat would show the --workers scaling/);
 });
 
 test('the CPU breakdown shows user, system and their total per process', () => {
