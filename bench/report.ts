@@ -108,7 +108,7 @@ const BYTE_PATH = [
   'where stunnel and Squid spend almost nothing beside the cipher. HTTP/2 framing is not the cause:',
   'a raw TLS connection per tunnel measured the same. Closing it means taking the bytes out of',
   'JavaScript: kernel TLS (kTLS) with splice(2) on the gateway, or a native relay for tunnel data on',
-  'both ends. `npm run bench -- --profile` shows the function-level profile of each half.',
+  "both ends. The profiles below (unless --no-profile) show each half's hottest functions.",
 ].join('\n');
 
 const HANDSHAKE_SCALE = [

@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443] [--profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443] [--profile | --no-profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -70,7 +70,9 @@ const parseOptions = (argv: string[]): Options => {
     quick,
     runs,
     only: new Set(only as Figure[]),
-    profile: argv.includes('--profile'),
+    // The bulk figures come with the profile of both halves unless asked not to: it is what shows
+    // where their time goes.
+    profile: argv.includes('--profile') || (only.includes('bulk') && !argv.includes('--no-profile')),
     bulkBytes: (quick ? 64 : 512) * MiB,
     port443Bytes: (quick ? 64 : 256) * MiB,
     rttBulkBytes: (quick ? 32 : 64) * MiB,
@@ -212,6 +214,8 @@ interface Extra {
   handshake?: Record<string, unknown>;
   port443?: Record<string, unknown>;
   profiles?: ProfileSummary[];
+  /** The rendered profiles, printed after the tables. */
+  profileText?: string;
   startErrors: Record<string, string>;
   /** Idle tunnels actually held per stack (the open-file limit may cap the request). */
   idleCount?: number;
@@ -578,8 +582,9 @@ const profilePinhole = async (stacks: Stacks, options: Options, extra: Extra): P
   if (gatewayProfiles.length + clientProfiles.length === 0) throw new Error(`no .cpuprofile was written in ${dir} (did the processes exit gracefully?)`);
   extra.profiles = [...gatewayProfiles, ...clientProfiles];
   // Only the busiest thread of each (the main thread); the rest are in latest.json.
-  if (gatewayProfiles[0]) process.stdout.write(`\n${renderProfile(gatewayProfiles[0], 'gateway')}\n`);
-  if (clientProfiles[0]) process.stdout.write(`\n${renderProfile(clientProfiles[0], 'client')}\n`);
+  extra.profileText = [gatewayProfiles[0] ? renderProfile(gatewayProfiles[0], 'gateway') : undefined, clientProfiles[0] ? renderProfile(clientProfiles[0], 'client') : undefined]
+    .filter((text): text is string => text !== undefined)
+    .join('\n\n');
 };
 
 /** The memory ratio only counts when Pinhole held every tunnel it was asked for. */
@@ -664,6 +669,7 @@ const main = async (): Promise<void> => {
   if (breakdown.length > 0) process.stdout.write(`\n${renderCpuBreakdown(breakdown)}\n`);
   const closing = whatWouldCloseIt(targets);
   if (closing) process.stdout.write(`\n${closing}\n`);
+  if (extra.profileText) process.stdout.write(`\nProfiles of a bulk download through Pinhole (node --cpu-prof, self time):\n\n${extra.profileText}\n`);
   for (const [what, message] of Object.entries(extra.startErrors)) process.stdout.write(`\n${what} did not start: ${message.split('\n').slice(0, 12).join('\n  ')}\n`);
 
   const resultsDir = join(repoRoot, 'bench', 'results');
