@@ -6,10 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { encodeProxyV2, parseProxyHeader } from '../../gateway/sniff/index.js';
 import { createLogger } from '../../shared/log.js';
 import { WssTransport } from '../../main/tunnel/wss-transport.js';
@@ -17,97 +14,46 @@ import { makeSelfSignedCertificate, type TestCertificate } from '../support/cert
 import { startHaproxy } from '../support/haproxy.js';
 import { startMuxFront, type MuxFront } from '../support/mux-front.js';
 import type { MuxFlagValues } from '../../gateway/mux/config.js';
-import { INITIALIZED, makeOpenvpnCerts, startOpenvpnClient, startOpenvpnServer, type OpenvpnCerts, type RunningOpenvpn } from '../support/openvpn.js';
+import { INITIALIZED, startOpenvpnClient } from '../support/openvpn.js';
+import { OTHER_NAME as OTHER, fingerprintVia, httpGet, listenOnLoopback, startPort443Backends, type Port443Backends } from '../support/port443-backends.js';
 import { Peers, explainFailure, runCommand, waitUntil } from '../support/processes.js';
-import { startSshd, type RunningSshd } from '../support/sshd.js';
 
 const OWN = 'gw.example.test';
-const OTHER = 'other.test';
 const peers = new Peers();
 let gwCert: TestCertificate;
-let otherCert: TestCertificate;
-let sshd: RunningSshd;
-let otherTls: TlsServer;
-let plainHttp: HttpServer;
-let site: HttpServer;
-const siteSaw: IncomingHttpHeaders[] = [];
-let vpnCerts: OpenvpnCerts;
-let vpn: RunningOpenvpn;
+let backends: Port443Backends;
 let echo: Server;
 let front: MuxFront;
 
 const portOf = (s: { address(): AddressInfo | string | null }): number => (s.address() as AddressInfo).port;
-const listen = async <T extends { listen(port: number, host: string, cb: () => void): unknown }>(server: T): Promise<T> => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-};
 
 before(async () => {
-  [gwCert, otherCert, sshd, vpnCerts] = await Promise.all([
-    makeSelfSignedCertificate({ commonName: OWN, altNames: [OWN] }),
-    makeSelfSignedCertificate({ commonName: OTHER, altNames: [OTHER] }),
-    startSshd(),
-    makeOpenvpnCerts(),
-  ]);
-  peers.add(sshd);
-  vpn = peers.add(await startOpenvpnServer(vpnCerts));
-  otherTls = await listen(createTlsServer({ cert: otherCert.cert, key: otherCert.key }, (s) => s.end('hello from other.test\n')));
-  plainHttp = await listen(createHttpServer((_req, res) => res.end('plain http backend\n')));
-  site = await listen(
-    createHttpServer((req, res) => {
-      siteSaw.push(req.headers);
-      res.setHeader('content-type', 'text/plain');
-      res.end(`the web site answers ${req.method} ${req.url}\n`);
-    }),
-  );
-  echo = await listen(createNetServer((s) => s.pipe(s)));
-  peers.defer(() => {
-    for (const s of [otherTls, plainHttp, site, echo]) s.close();
-  });
+  [gwCert, backends] = await Promise.all([makeSelfSignedCertificate({ commonName: OWN, altNames: [OWN] }), startPort443Backends(peers)]);
+  echo = createNetServer((s) => s.pipe(s));
+  await listenOnLoopback(echo);
+  peers.defer(() => echo.close());
   front = peers.add(await startMuxFront({ cert: gwCert, ownName: OWN, flags: routes() }));
 });
 after(() => peers.close());
 
 const routes = (): MuxFlagValues => ({
-  ssh: `127.0.0.1:${sshd.port}`,
-  openvpn: `127.0.0.1:${vpn.port}`,
-  http: `127.0.0.1:${portOf(plainHttp)}`,
-  web: `127.0.0.1:${portOf(site)}`,
-  sni: [`${OTHER}=127.0.0.1:${portOf(otherTls)}`],
+  ssh: `127.0.0.1:${backends.sshd.port}`,
+  openvpn: `127.0.0.1:${backends.vpn.port}`,
+  http: `127.0.0.1:${backends.plainHttpPort}`,
+  web: `127.0.0.1:${backends.sitePort}`,
+  sni: [`${OTHER}=127.0.0.1:${backends.other.port}`],
   'sniff-timeout': '1000',
 });
-
-const fingerprintVia = (port: number, servername: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
-      const der = socket.getPeerCertificate().raw;
-      socket.destroy();
-      resolve(createHash('sha256').update(der).digest('hex').toUpperCase());
-    });
-    socket.once('error', reject);
-  });
-
-const httpGet = (port: number, path: string, localAddress?: string): Promise<{ status: number; body: string }> =>
-  new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, ...(localAddress ? { localAddress } : {}), agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.once('error', reject);
-    req.end();
-  });
 
 test('ssh-keyscan, which waits for the server to speak first, gets the real sshd host key through the shared port', () =>
   explainFailure(peers, async () => {
     const scan = await runCommand('ssh-keyscan', { args: ['-T', '15', '-t', 'ed25519', '-p', String(front.port), '127.0.0.1'] });
-    assert.ok(scan.stdout.includes(sshd.hostKey), `ssh-keyscan printed the sshd host key:\n${scan.stdout}\n${scan.stderr}`);
+    assert.ok(scan.stdout.includes(backends.sshd.hostKey), `ssh-keyscan printed the sshd host key:\n${scan.stdout}\n${scan.stderr}`);
   }));
 
 test('an ssh login with a test key runs a command through the shared port', () =>
   explainFailure(peers, async () => {
-    const result = await sshd.ssh(['-p', String(front.port), 'root@127.0.0.1', 'echo', 'hi from sshd']);
+    const result = await backends.sshd.ssh(['-p', String(front.port), 'root@127.0.0.1', 'echo', 'hi from sshd']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'hi from sshd');
   }));
@@ -115,7 +61,7 @@ test('an ssh login with a test key runs a command through the shared port', () =
 test('SSH carried inside TLS to the gateway name (openssl s_client as ProxyCommand) reaches sshd', () =>
   explainFailure(peers, async () => {
     const proxyCommand = `openssl s_client -quiet -verify_quiet -connect 127.0.0.1:${front.port} -servername ${OWN}`;
-    const result = await sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'inside tls']);
+    const result = await backends.sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'inside tls']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'inside tls');
     await waitUntil(() => front.records.some((r) => r['route'] === 'ssh-in-tls'), 10_000, 'a log line naming the ssh-in-tls route');
@@ -124,7 +70,7 @@ test('SSH carried inside TLS to the gateway name (openssl s_client as ProxyComma
 test('TLS for another name passes through untouched: the client sees that server certificate, while the gateway name still gets the gateway', () =>
   explainFailure(peers, async () => {
     const [other, own] = await Promise.all([fingerprintVia(front.port, OTHER), fingerprintVia(front.port, OWN)]);
-    assert.equal(other, otherCert.sha256, 'the SNI route was not terminated by the gateway');
+    assert.equal(other, backends.other.cert.sha256, 'the SNI route was not terminated by the gateway');
     assert.equal(own, gwCert.sha256, 'the gateway name is terminated by the gateway');
     const openssl = await runCommand('openssl', {
       args: ['s_client', '-connect', `127.0.0.1:${front.port}`, '-servername', OTHER, '-brief', '-ign_eof'],
@@ -142,13 +88,13 @@ test('plain HTTP on the shared port reaches the --http backend', () =>
 
 test('a browser-like HTTPS request to the gateway name gets the --web site, with X-Forwarded-For and -Proto', () =>
   explainFailure(peers, async () => {
-    const before = siteSaw.length;
+    const before = backends.siteSaw.length;
     const curl = await runCommand('curl', {
       args: ['-sS', '-k', '--resolve', `${OWN}:${front.port}:127.0.0.1`, `https://${OWN}:${front.port}/index.html`],
     });
     assert.equal(curl.code, 0, curl.stderr);
     assert.equal(curl.stdout.trim(), 'the web site answers GET /index.html');
-    const saw = siteSaw.slice(before).at(-1);
+    const saw = backends.siteSaw.slice(before).at(-1);
     assert.equal(saw?.['x-forwarded-for'], '127.0.0.1');
     assert.equal(saw?.['x-forwarded-proto'], 'https');
     assert.equal(saw?.['host'], `${OWN}:${front.port}`);
@@ -156,10 +102,10 @@ test('a browser-like HTTPS request to the gateway name gets the --web site, with
 
 test('a real OpenVPN client reaches the real OpenVPN server in TCP mode through the shared port', () =>
   explainFailure(peers, async () => {
-    const client = peers.watch(startOpenvpnClient(vpnCerts, front.port));
+    const client = peers.watch(startOpenvpnClient(backends.vpnCerts, front.port));
     try {
       await client.waitForLine((l) => l.text.includes(INITIALIZED), 30_000, INITIALIZED);
-      await vpn.program.waitForLine((l) => l.text.includes(INITIALIZED), 10_000, `${INITIALIZED} on the server`);
+      await backends.vpn.program.waitForLine((l) => l.text.includes(INITIALIZED), 10_000, `${INITIALIZED} on the server`);
     } finally {
       await client.stop('SIGTERM', 5_000);
     }
@@ -209,12 +155,12 @@ test('behind HAProxy with send-proxy-v2, the gateway logs the original client ad
       'a pass-through line naming client 127.0.0.2',
     );
     assert.ok(record);
-    const before = siteSaw.length;
+    const before = backends.siteSaw.length;
     const curl = await runCommand('curl', {
       args: ['-sS', '-k', '--interface', '127.0.0.2', '--resolve', `${OWN}:${haproxy.port}:127.0.0.1`, `https://${OWN}:${haproxy.port}/behind-haproxy`],
     });
     assert.equal(curl.code, 0, curl.stderr);
-    assert.equal(siteSaw.slice(before).at(-1)?.['x-forwarded-for'], '127.0.0.2', 'the web site sees the original client, not haproxy');
+    assert.equal(backends.siteSaw.slice(before).at(-1)?.['x-forwarded-for'], '127.0.0.2', 'the web site sees the original client, not haproxy');
     const direct = await new Promise<string>((resolve) => {
       const socket = netConnect({ host: '127.0.0.1', port: balanced.port }, () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
       let got = '';
@@ -249,17 +195,16 @@ test('a pass-through route with --send-proxy gives its backend a PROXY v2 header
     const received: Buffer[] = [];
     let gotAll: () => void = () => undefined;
     const allIn = new Promise<void>((resolve) => (gotAll = resolve));
-    const backend = await listen(
-      createNetServer((s) => {
-        s.on('data', (c: Buffer) => {
-          received.push(c);
-          if (Buffer.concat(received).includes('\r\n\r\n')) {
-            gotAll();
-            s.end();
-          }
-        });
-      }),
-    );
+    const backend = createNetServer((s) => {
+      s.on('data', (c: Buffer) => {
+        received.push(c);
+        if (Buffer.concat(received).includes('\r\n\r\n')) {
+          gotAll();
+          s.end();
+        }
+      });
+    });
+    await listenOnLoopback(backend);
     peers.defer(() => backend.close());
     const proxied = peers.add(await startMuxFront({ cert: gwCert, ownName: OWN, flags: { http: `127.0.0.1:${portOf(backend)}`, 'send-proxy': ['http=v2'] } }));
     const request = 'GET /with-proxy-header HTTP/1.1\r\nHost: x\r\n\r\n';

@@ -6,93 +6,53 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
-import { connect as netConnect, type AddressInfo } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type Server as TlsServer } from 'node:tls';
+import { connect as netConnect } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { encodeProxyV2 } from '../../gateway/sniff/index.js';
-import { makeSelfSignedCertificate, type TestCertificate } from '../support/certs.js';
 import { startClient, type RunningClient } from '../support/client.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { startHaproxy } from '../support/haproxy.js';
-import { INITIALIZED, makeOpenvpnCerts, startOpenvpnClient, startOpenvpnServer, type OpenvpnCerts, type RunningOpenvpn } from '../support/openvpn.js';
+import { INITIALIZED, startOpenvpnClient } from '../support/openvpn.js';
 import { startOrigin, type Origin } from '../support/origin.js';
+import { OTHER_NAME as OTHER, fingerprintVia, httpGet, startPort443Backends, type Port443Backends } from '../support/port443-backends.js';
 import { Peers, explainFailure, pinholeBin, runCommand, waitUntil } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
-import { startSshd, type RunningSshd } from '../support/sshd.js';
 
-const OTHER = 'other.test';
 const peers = new Peers();
 let origin: Origin;
-let sshd: RunningSshd;
-let otherCert: TestCertificate;
-let otherTls: TlsServer;
-let plainHttp: HttpServer;
-let site: HttpServer;
-const siteSaw: IncomingHttpHeaders[] = [];
-let vpnCerts: OpenvpnCerts;
-let vpn: RunningOpenvpn;
+let backends: Port443Backends;
 let gateway: RunningGateway;
 let client: RunningClient;
 let link: string;
 
-const portOf = (s: { address(): AddressInfo | string | null }): number => (s.address() as AddressInfo).port;
-const listen = async <T extends { listen(port: number, host: string, cb: () => void): unknown }>(server: T): Promise<T> => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-};
-
 const routeArgs = (): string[] => [
-  '--ssh', `127.0.0.1:${sshd.port}`,
-  '--openvpn', `127.0.0.1:${vpn.port}`,
-  '--http', `127.0.0.1:${portOf(plainHttp)}`,
-  '--web', `127.0.0.1:${portOf(site)}`,
-  '--sni', `${OTHER}=127.0.0.1:${portOf(otherTls)}`,
+  '--ssh', `127.0.0.1:${backends.sshd.port}`,
+  '--openvpn', `127.0.0.1:${backends.vpn.port}`,
+  '--http', `127.0.0.1:${backends.plainHttpPort}`,
+  '--web', `127.0.0.1:${backends.sitePort}`,
+  '--sni', `${OTHER}=127.0.0.1:${backends.other.port}`,
   '--sniff-timeout', '1000',
 ];
-const restrictTo = (): string[] => [`127.0.0.1:${origin.httpsPort}`, `127.0.0.1:${origin.httpPort}`, `127.0.0.1:${sshd.port}`];
+const restrictTo = (): string[] => [`127.0.0.1:${origin.httpsPort}`, `127.0.0.1:${origin.httpPort}`, `127.0.0.1:${backends.sshd.port}`];
 
 before(async () => {
-  [origin, sshd, otherCert, vpnCerts] = await Promise.all([startOrigin(), startSshd(), makeSelfSignedCertificate({ commonName: OTHER, altNames: [OTHER] }), makeOpenvpnCerts()]);
+  [origin, backends] = await Promise.all([startOrigin(), startPort443Backends(peers)]);
   peers.add(origin);
-  peers.add(sshd);
-  vpn = peers.add(await startOpenvpnServer(vpnCerts));
-  otherTls = await listen(createTlsServer({ cert: otherCert.cert, key: otherCert.key }, (s) => s.end('hello from other.test\n')));
-  plainHttp = await listen(createHttpServer((_req, res) => res.end('plain http backend\n')));
-  site = await listen(
-    createHttpServer((req, res) => {
-      siteSaw.push(req.headers);
-      res.end(`the web site answers ${req.method} ${req.url}\n`);
-    }),
-  );
-  peers.defer(() => {
-    for (const s of [otherTls, plainHttp, site]) s.close();
-  });
   gateway = peers.add(await startGateway({ restrictTo: restrictTo(), runArgs: routeArgs() }));
   link = await gateway.provision();
   client = peers.add(await startClient({ link }));
 });
 after(() => peers.close());
 
-const fingerprintVia = (port: number, servername: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
-      const der = socket.getPeerCertificate().raw;
-      socket.destroy();
-      resolve(createHash('sha256').update(der).digest('hex').toUpperCase());
-    });
-    socket.once('error', reject);
-  });
-
 test('ssh-keyscan gets the real sshd host key through the gateway port (the timeout route goes to --ssh)', () =>
   explainFailure(peers, async () => {
     const scan = await runCommand('ssh-keyscan', { args: ['-T', '15', '-t', 'ed25519', '-p', String(gateway.port), '127.0.0.1'] });
-    assert.ok(scan.stdout.includes(sshd.hostKey), `ssh-keyscan printed the sshd host key:\n${scan.stdout}\n${scan.stderr}`);
+    assert.ok(scan.stdout.includes(backends.sshd.hostKey), `ssh-keyscan printed the sshd host key:\n${scan.stdout}\n${scan.stderr}`);
   }));
 
 test('an ssh login with a test key runs a command through the gateway port', () =>
   explainFailure(peers, async () => {
-    const result = await sshd.ssh(['-p', String(gateway.port), 'root@127.0.0.1', 'echo', 'hi']);
+    const result = await backends.sshd.ssh(['-p', String(gateway.port), 'root@127.0.0.1', 'echo', 'hi']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'hi');
   }));
@@ -100,18 +60,18 @@ test('an ssh login with a test key runs a command through the gateway port', () 
 test('SSH inside TLS to the gateway name reaches sshd', () =>
   explainFailure(peers, async () => {
     const proxyCommand = `openssl s_client -quiet -verify_quiet -connect 127.0.0.1:${gateway.port} -servername ${gateway.hostname}`;
-    const result = await sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'inside tls']);
+    const result = await backends.sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'inside tls']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'inside tls');
   }));
 
 test('SSH through `pinhole forward -L stdio:` as ProxyCommand reaches sshd through a proxy tunnel', () =>
   explainFailure(peers, async () => {
-    const proxyCommand = `${pinholeBin} forward -L stdio:127.0.0.1:${sshd.port} ${link}`;
-    const result = await sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'via forward']);
+    const proxyCommand = `${pinholeBin} forward -L stdio:127.0.0.1:${backends.sshd.port} ${link}`;
+    const result = await backends.sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'via forward']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'via forward');
-    await waitUntil(() => gateway.accessLog().find((r) => r['target'] === `127.0.0.1:${sshd.port}`), 10_000, 'an access log line for the ssh tunnel');
+    await waitUntil(() => gateway.accessLog().find((r) => r['target'] === `127.0.0.1:${backends.sshd.port}`), 10_000, 'an access log line for the ssh tunnel');
   }));
 
 test('SNI pass-through: the client sees the other server certificate while the proxy keeps working on the same port', () =>
@@ -121,7 +81,7 @@ test('SNI pass-through: the client sees the other server certificate while the p
       fingerprintVia(gateway.port, gateway.hostname),
       requestThroughProxy({ proxy: { port: client.port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert }),
     ]);
-    assert.equal(other, otherCert.sha256, 'the gateway did not terminate other.test');
+    assert.equal(other, backends.other.cert.sha256, 'the gateway did not terminate other.test');
     assert.equal(own, gateway.fingerprint);
     assert.equal(proxied.status, 200);
     assert.equal(proxied.body.toString(), 'hello from the origin\n');
@@ -131,36 +91,28 @@ test('SNI pass-through: the client sees the other server certificate while the p
 
 test('plain HTTP on the gateway port reaches --http', () =>
   explainFailure(peers, async () => {
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: gateway.port, path: '/', agent: false }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(text));
-      });
-      req.once('error', reject);
-      req.end();
-    });
-    assert.equal(body, 'plain http backend\n');
+    const res = await httpGet(gateway.port, '/');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'plain http backend\n');
   }));
 
 test('a browser-like HTTPS request to the gateway name that is not a proxy request gets the --web site', () =>
   explainFailure(peers, async () => {
-    const before = siteSaw.length;
+    const before = backends.siteSaw.length;
     const curl = await runCommand('curl', { args: ['-sS', '-k', '--resolve', `${gateway.hostname}:${gateway.port}:127.0.0.1`, `https://${gateway.hostname}:${gateway.port}/about`] });
     assert.equal(curl.code, 0, curl.stderr);
     assert.equal(curl.stdout.trim(), 'the web site answers GET /about');
-    const saw = siteSaw.slice(before).at(-1);
+    const saw = backends.siteSaw.slice(before).at(-1);
     assert.equal(saw?.['x-forwarded-proto'], 'https');
     assert.equal(saw?.['x-forwarded-for'], '127.0.0.1');
   }));
 
 test('a real OpenVPN client reaches the real OpenVPN server in TCP mode through the gateway port', () =>
   explainFailure(peers, async () => {
-    const vpnClient = peers.watch(startOpenvpnClient(vpnCerts, gateway.port));
+    const vpnClient = peers.watch(startOpenvpnClient(backends.vpnCerts, gateway.port));
     try {
       await vpnClient.waitForLine((l) => l.text.includes(INITIALIZED), 30_000, INITIALIZED);
-      await vpn.program.waitForLine((l) => l.text.includes(INITIALIZED), 10_000, `${INITIALIZED} on the server`);
+      await backends.vpn.program.waitForLine((l) => l.text.includes(INITIALIZED), 10_000, `${INITIALIZED} on the server`);
     } finally {
       await vpnClient.stop('SIGTERM', 5_000);
     }
