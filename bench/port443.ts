@@ -20,7 +20,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { startGateway } from '../test/support/gateway.js';
 import { Program, listenPortOf, repoRoot, type Peers } from '../test/support/processes.js';
-import { startSshd } from '../test/support/sshd.js';
+import { sshClientArgs, startSshd } from '../test/support/sshd.js';
 import { download, latencySamples, type OriginTrust, type Route } from './load.js';
 import { cpuSecondsBetween, cpuSnapshot } from './proc.js';
 import { median, type FigureRow } from './report.js';
@@ -82,14 +82,7 @@ interface SshDownload {
 const sshDownload = (port: number, keyPath: string, bytes: number, timeoutMs = 300_000): Promise<SshDownload> =>
   new Promise((resolve, reject) => {
     const args = [
-      '-F', '/dev/null',
-      '-i', keyPath,
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'StrictHostKeyChecking=no',
-      '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'BatchMode=yes',
-      '-o', 'ConnectTimeout=15',
-      '-o', 'LogLevel=ERROR',
+      ...sshClientArgs(keyPath),
       '-o', 'Compression=no',
       '-c', SSH_CIPHER,
       '-p', String(port),

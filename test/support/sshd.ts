@@ -21,6 +21,18 @@ export interface RunningSshd {
   stop: () => Promise<unknown>;
 }
 
+/** The ssh client options every test and the benchmark use: this key only, no config, no prompts. */
+export const sshClientArgs = (keyPath: string): string[] => [
+  '-F', '/dev/null',
+  '-i', keyPath,
+  '-o', 'IdentitiesOnly=yes',
+  '-o', 'StrictHostKeyChecking=no',
+  '-o', 'UserKnownHostsFile=/dev/null',
+  '-o', 'BatchMode=yes',
+  '-o', 'ConnectTimeout=15',
+  '-o', 'LogLevel=ERROR',
+];
+
 export const startSshd = async (): Promise<RunningSshd> => {
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = await mkdtemp(join(tmpdir(), 'pinhole-sshd-'));
@@ -66,17 +78,7 @@ export const startSshd = async (): Promise<RunningSshd> => {
     ssh: (args, timeoutMs = 30_000) =>
       runCommand('ssh', {
         name: 'ssh',
-        args: [
-          '-F', '/dev/null',
-          '-i', keyPath,
-          '-o', 'IdentitiesOnly=yes',
-          '-o', 'StrictHostKeyChecking=no',
-          '-o', 'UserKnownHostsFile=/dev/null',
-          '-o', 'BatchMode=yes',
-          '-o', 'ConnectTimeout=15',
-          '-o', 'LogLevel=ERROR',
-          ...args,
-        ],
+        args: [...sshClientArgs(keyPath), ...args],
         timeoutMs,
       }),
     stop: () => program.stop('SIGTERM', 5_000),
