@@ -3,24 +3,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { baseKey as base, flattenCatalogue as flatten } from '../../shared/i18n/catalogue-keys.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const rendererDir = join(here, '..');
 const cataloguesDir = join(here, '..', '..', 'shared', 'i18n');
 const load = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(cataloguesDir, `${name}.json`), 'utf8')) as Record<string, unknown>;
 
-const flatten = (value: unknown, prefix = ''): Map<string, string> => {
-  const out = new Map<string, string>();
-  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    if (typeof child === 'string') out.set(path, child);
-    else for (const [k, v] of flatten(child, path)) out.set(k, v);
-  }
-  return out;
-};
-
-/** A key as code uses it: plural suffixes (_one, _other, _many) folded away. */
-const base = (key: string): string => key.replace(/_(zero|one|two|few|many|other)$/, '');
 
 const en = flatten(load('en'));
 
