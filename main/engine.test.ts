@@ -212,7 +212,7 @@ test('through a corporate HTTP proxy: CONNECT to the gateway first (with its own
     try {
       await assert.rejects(
         engine.connect(targetFor(server), user.password, { listen: '127.0.0.1:0', upstreamProxy: { host: '127.0.0.1', port: corporatePort, user: 'corp', password: 'wrong' } }),
-        (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_UPSTREAM_PROXY_FAILED',
+        (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_UPSTREAM_AUTH_REJECTED' && !err.message.includes('wrong'),
       );
       const { listen } = await engine.connect(targetFor(server), user.password, {
         listen: '127.0.0.1:0',

@@ -24,6 +24,13 @@ export const ERRORS = {
   PINHOLE_TLS_UNTRUSTED: { status: 502, sentence: "The gateway's certificate is not trusted." },
   PINHOLE_TLS_FAILED: { status: 502, sentence: 'The secure connection to the gateway failed.' },
   PINHOLE_UPSTREAM_PROXY_FAILED: { status: 502, sentence: 'The corporate proxy refused to connect to the gateway.' },
+  PINHOLE_UPSTREAM_AUTH_REQUIRED: {
+    status: 502,
+    sentence:
+      'The corporate proxy wants a user name and password, and none was found (Pinhole looks in https_proxy/HTTPS_PROXY/http_proxy/ALL_PROXY as http://user:password@host:port and in the GNOME proxy settings).',
+  },
+  PINHOLE_UPSTREAM_AUTH_REJECTED: { status: 502, sentence: 'The corporate proxy rejected the user name and password it was given.' },
+  PINHOLE_UPSTREAM_AUTH_UNSUPPORTED: { status: 502, sentence: 'The corporate proxy asks for a sign-in method Pinhole does not support (only Basic is).' },
   PINHOLE_NOT_CONNECTED: { status: 503, sentence: 'Pinhole is not connected.' },
   PINHOLE_BAD_REQUEST: { status: 400, sentence: 'The request is malformed.' },
   PINHOLE_HEADERS_TOO_LARGE: { status: 431, sentence: 'The request headers are too large.' },

@@ -8,6 +8,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import { formatEndpoint, type Endpoint } from '../../shared/profile.js';
+import { upstreamAuthError } from '../upstream/proxy-auth.js';
 import { parseConnectReply } from './connect-reply.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type UpstreamProxy } from './transport.js';
 import { gatewayError, tlsOptionsFor, verifyPeer } from './verify.js';
@@ -67,6 +68,8 @@ const throughUpstream = (proxy: UpstreamProxy, endpoint: Endpoint): Promise<Sock
       if (reply.kind === 'incomplete') return;
       socket.removeListener('data', onData);
       if (reply.kind === 'invalid') return fail(new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', `The corporate proxy answered something that is not HTTP: ${reply.why}.`));
+      // 407: no credentials, wrong ones, or a scheme other than Basic; each says so in words.
+      if (reply.status === 407) return fail(upstreamAuthError({ proxy, user: proxy.user, headers: reply.headers }));
       if (reply.status < 200 || reply.status > 299) {
         return fail(new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', `The corporate proxy refused to connect to the gateway (HTTP ${reply.status}).`, { details: { status: reply.status } }));
       }

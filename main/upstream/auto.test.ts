@@ -126,3 +126,24 @@ test('a PAC URL that is not http, or not there, is refused with a sentence', asy
   await assert.rejects(fetchPac('https://127.0.0.1/corp.pac'), { code: 'PINHOLE_UPSTREAM_PROXY_FAILED', message: /Only http:\/\// });
   await assert.rejects(fetchPac(pac.url.replace('corp.pac', 'missing.pac')), { code: 'PINHOLE_UPSTREAM_PROXY_FAILED', message: /HTTP 404/ });
 });
+
+test("a manual system proxy comes with the OS's saved credentials, else with those of a proxy variable naming the same proxy", async (t) => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'pinhole-upstream-'));
+  t.after(() => rm(stateDir, { recursive: true, force: true }));
+  const lines: string[] = [];
+  const recording = createLogger({ name: 'test', level: 'info', destination: { write: (line: string) => void lines.push(line) } });
+  const adapter = gnomeAdapter({ 'org.gnome.system.proxy mode': "'manual'", 'org.gnome.system.proxy.https host': "'proxy.corp'", 'org.gnome.system.proxy.https port': '3128' });
+  const gateway = { host: '127.0.0.1', port: 8443 };
+  const fromOs = await resolveOsUpstream({ gateway, logger: recording, stateDir, adapter, env: {}, credentials: async () => ({ user: 'bob', password: 'os-secret', source: 'the GNOME proxy settings' }) });
+  assert.deepEqual(fromOs, { host: 'proxy.corp', port: 3128, user: 'bob', password: 'os-secret' });
+  const env = { https_proxy: 'http://carol:env%20secret@proxy.corp:3128' };
+  const fromEnv = await resolveOsUpstream({ gateway, logger: recording, stateDir, adapter, env, credentials: async () => undefined });
+  assert.deepEqual(fromEnv, { host: 'proxy.corp', port: 3128, user: 'carol', password: 'env secret' });
+  const otherProxy = await resolveOsUpstream({ gateway, logger: recording, stateDir, adapter, env: { https_proxy: 'http://carol:pw@elsewhere.corp:3128' } });
+  assert.deepEqual(otherProxy, { host: 'proxy.corp', port: 3128 }, "another proxy's credentials are not sent");
+  const text = lines.join('');
+  assert.match(text, /The corporate proxy's user name and password were read from the GNOME proxy settings\./);
+  assert.match(text, /read from the environment \(https_proxy\)\./);
+  assert.match(text, /No user name for the corporate proxy was found/);
+  assert.doesNotMatch(text, /os-secret|env secret|env%20secret/, 'no password in the log');
+});

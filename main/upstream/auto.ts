@@ -10,9 +10,13 @@ import { isIP } from 'node:net';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint, type Endpoint } from '../../shared/profile.js';
+import { execFileRunner } from '../sysproxy/command-runner.js';
 import { detectAdapter } from '../sysproxy/detect.js';
 import { readState, stateFilePath } from '../sysproxy/state.js';
 import type { SystemProxyAdapter } from '../sysproxy/types.js';
+import type { UpstreamProxy } from '../tunnel/transport.js';
+import { envCredentialsFor, type CredentialsReader, type ProxyCredentials } from './credentials.js';
+import { readGnomeCredentials } from './gnome-credentials.js';
 import { osProxyFrom, osProxyFromEnv, type OsProxy } from './os-proxy.js';
 import { evaluatePac } from './pac-eval.js';
 
@@ -65,13 +69,19 @@ export interface OsUpstreamOptions {
   stateDir?: string;
   /** Default: the adapter detectAdapter() picks; none recognised falls back to https_proxy. */
   adapter?: SystemProxyAdapter;
+  /**
+   * The OS's own proxy credentials. Default: GNOME's (org.gnome.system.proxy.http) when the
+   * settings are GNOME's and no `adapter` was passed in; none otherwise. macOS (Keychain) and
+   * Windows (Credential Manager) readers would plug in here.
+   */
+  credentials?: CredentialsReader;
   env?: Record<string, string | undefined>;
 }
 
-/** The OS proxy settings as they were before Pinhole, and where they were read. */
-export const readOsProxy = async ({ stateDir, adapter, env = process.env, logger }: Omit<OsUpstreamOptions, 'gateway'>): Promise<{ proxy: OsProxy; source: string }> => {
+/** The OS proxy settings as they were before Pinhole, where they were read, and which adapter's they are. */
+export const readOsProxy = async ({ stateDir, adapter, env = process.env, logger }: Omit<OsUpstreamOptions, 'gateway' | 'credentials'>): Promise<{ proxy: OsProxy; source: string; adapter?: string }> => {
   const state = await readState(stateFilePath(stateDir, env), logger);
-  if (state) return { proxy: osProxyFrom(state.adapter, state.snapshot), source: `saved ${state.adapter} settings` };
+  if (state) return { proxy: osProxyFrom(state.adapter, state.snapshot), source: `saved ${state.adapter} settings`, adapter: state.adapter };
   let chosen = adapter;
   if (!chosen) {
     try {
@@ -80,20 +90,58 @@ export const readOsProxy = async ({ stateDir, adapter, env = process.env, logger
       return { proxy: osProxyFromEnv(env), source: 'environment' };
     }
   }
-  return { proxy: osProxyFrom(chosen.name, (await chosen.read()).fields), source: `${chosen.name} settings` };
+  return { proxy: osProxyFrom(chosen.name, (await chosen.read()).fields), source: `${chosen.name} settings`, adapter: chosen.name };
 };
 
-/** The corporate proxy to reach `gateway` through, or undefined when the OS says to go direct. */
-export const resolveOsUpstream = async (options: OsUpstreamOptions): Promise<Endpoint | undefined> => {
+/** The reader for the credentials the OS keeps beside its proxy settings, if Pinhole can read them there. */
+const osCredentialsReader = (options: OsUpstreamOptions, adapter: string | undefined): CredentialsReader | undefined => {
+  if (options.credentials) return options.credentials;
+  if (options.adapter) return undefined;
+  return adapter === 'gnome' ? readGnomeCredentials(execFileRunner) : undefined;
+};
+
+/**
+ * The corporate proxy's user name and password: the OS settings' own (GNOME's, for a manual
+ * proxy), else a proxy variable in the environment naming the same host and port.
+ */
+const credentialsFor = async (proxy: Endpoint, kind: OsProxy['kind'], adapter: string | undefined, options: OsUpstreamOptions): Promise<ProxyCredentials | undefined> => {
+  const reader = kind === 'manual' ? osCredentialsReader(options, adapter) : undefined;
+  if (reader) {
+    try {
+      const found = await reader();
+      if (found) return found;
+    } catch (error) {
+      options.logger.warn({ adapter, code: error instanceof PinholeError ? error.code : undefined }, "The system proxy's saved user name and password could not be read.");
+    }
+  }
+  return envCredentialsFor(proxy, options.env ?? process.env);
+};
+
+const withCredentials = async (proxy: Endpoint, kind: OsProxy['kind'], adapter: string | undefined, options: OsUpstreamOptions): Promise<UpstreamProxy> => {
+  const credentials = await credentialsFor(proxy, kind, adapter, options);
+  const where = formatEndpoint(proxy);
+  if (!credentials) {
+    options.logger.info({ upstreamProxy: where }, 'No user name for the corporate proxy was found; it is asked without credentials.');
+    return { host: proxy.host, port: proxy.port };
+  }
+  options.logger.info({ upstreamProxy: where, proxyUser: credentials.user, credentialsFrom: credentials.source }, `The corporate proxy's user name and password were read from ${credentials.source}.`);
+  return { host: proxy.host, port: proxy.port, user: credentials.user, password: credentials.password };
+};
+
+/**
+ * The corporate proxy to reach `gateway` through, with the user name and password found for it,
+ * or undefined when the OS says to go direct.
+ */
+export const resolveOsUpstream = async (options: OsUpstreamOptions): Promise<UpstreamProxy | undefined> => {
   const { gateway, logger } = options;
-  const { proxy, source } = await readOsProxy(options);
+  const { proxy, source, adapter } = await readOsProxy(options);
   if (proxy.kind === 'none') {
     logger.info({ source }, 'The system has no proxy set; the gateway is reached directly.');
     return undefined;
   }
   if (proxy.kind === 'manual') {
     logger.info({ source, upstreamProxy: formatEndpoint(proxy.proxy) }, 'The gateway is reached through the system proxy.');
-    return proxy.proxy;
+    return withCredentials(proxy.proxy, 'manual', adapter, options);
   }
   const pac = await fetchPac(proxy.url);
   const resolved: Record<string, string> = {};
@@ -105,5 +153,5 @@ export const resolveOsUpstream = async (options: OsUpstreamOptions): Promise<End
   const url = `https://${host}${gateway.port === 443 ? '' : `:${gateway.port}`}/`;
   const result = evaluatePac(pac, url, gateway.host, resolved);
   logger.info({ source, pacUrl: proxy.url, answer: result.answer, upstreamProxy: result.proxy ? formatEndpoint(result.proxy) : 'DIRECT' }, 'The system proxy auto-configuration was evaluated for the gateway.');
-  return result.proxy;
+  return result.proxy ? withCredentials(result.proxy, 'pac', adapter, options) : undefined;
 };

@@ -6,6 +6,7 @@
  */
 import { parseEndpoint, type Endpoint } from '../../shared/profile.js';
 import type { ProxyFields } from '../sysproxy/types.js';
+import { proxyFromEnv } from './credentials.js';
 
 export type OsProxy = { kind: 'none' } | { kind: 'pac'; url: string } | { kind: 'manual'; proxy: Endpoint };
 
@@ -107,14 +108,5 @@ export const osProxyFrom = (adapter: string, fields: ProxyFields): OsProxy => {
   return NONE;
 };
 
-/** Headless machines: `https_proxy` / `HTTPS_PROXY` (then `http_proxy`), as curl reads them. */
-export const osProxyFromEnv = (env: Record<string, string | undefined>): OsProxy => {
-  const value = env.https_proxy || env.HTTPS_PROXY || env.http_proxy || env.HTTP_PROXY;
-  if (!value) return NONE;
-  try {
-    const url = new URL(value.includes('://') ? value : `http://${value}`);
-    return manual(endpoint(url.hostname, url.port || '80'));
-  } catch {
-    return NONE;
-  }
-};
+/** Headless machines: https_proxy, HTTPS_PROXY, http_proxy, HTTP_PROXY, then ALL_PROXY (http:// only), as curl reads them. */
+export const osProxyFromEnv = (env: Record<string, string | undefined>): OsProxy => manual(proxyFromEnv(env)?.proxy);
