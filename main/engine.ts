@@ -70,7 +70,8 @@ export const parseListen = (text: string): { host: string; port: number } | unde
 };
 
 const GATEWAY_FAILURES = new Set(['PINHOLE_GATEWAY_UNREACHABLE', 'PINHOLE_GATEWAY_TIMEOUT', 'PINHOLE_GATEWAY_CLOSED', 'PINHOLE_TLS_FAILED', 'PINHOLE_UPSTREAM_PROXY_FAILED']);
-const FATAL = new Set(['PINHOLE_TLS_PIN_MISMATCH', 'PINHOLE_TLS_UNTRUSTED']);
+// Retrying cannot help: the user has to change a setting (the pin, a CA, the corporate proxy's sign-in).
+const FATAL = new Set(['PINHOLE_TLS_PIN_MISMATCH', 'PINHOLE_TLS_UNTRUSTED', 'PINHOLE_UPSTREAM_AUTH_REQUIRED', 'PINHOLE_UPSTREAM_AUTH_REJECTED', 'PINHOLE_UPSTREAM_AUTH_UNSUPPORTED']);
 
 const forwardTo = (logger: Logger): { write(text: string): void } => ({
   write(text: string): void {

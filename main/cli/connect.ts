@@ -21,6 +21,7 @@ import { createRouting, routingForProfile, type Routing } from '../routing.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
+import { envCredentialsFor } from '../upstream/credentials.js';
 
 const USAGE = [
   'usage: pinhole connect LINK|PROFILE [--listen 127.0.0.1:PORT] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file]',
@@ -145,7 +146,9 @@ const upstreamFrom = (text: string | undefined): UpstreamProxy | 'auto' | undefi
   if (text === 'auto') return 'auto';
   const endpoint = parseEndpoint(text);
   if (!endpoint) throw new UsageError(`--upstream-proxy must be HOST:PORT, got "${text}".`);
-  return endpoint;
+  // Secrets never ride on the command line: a sign-in for this proxy comes from https_proxy & co.
+  const credentials = envCredentialsFor(endpoint, process.env);
+  return credentials ? { ...endpoint, user: credentials.user, password: credentials.password } : endpoint;
 };
 
 /** `--upstream-proxy auto`: the proxy the OS was set to before Pinhole, evaluated for the first gateway endpoint. */

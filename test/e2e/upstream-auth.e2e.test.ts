@@ -47,17 +47,19 @@ const headlessEnv = async (proxyVars: Record<string, string>): Promise<NodeJS.Pr
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, PINHOLE_CONFIG_DIR: join(home, 'pinhole'), LANG: 'C.UTF-8', ...proxyVars };
 };
 
-const startConnect = (name: string, env: NodeJS.ProcessEnv): Program => {
-  const program = new Program(pinholeBin, { name, args: ['connect', link, '--listen', '127.0.0.1:0', '--upstream-proxy', 'auto'], env });
+const startConnect = (name: string, env: NodeJS.ProcessEnv, upstream = 'auto'): Program => {
+  const program = new Program(pinholeBin, { name, args: ['connect', link, '--listen', '127.0.0.1:0', '--upstream-proxy', upstream], env });
   peers.add({ program, stop: () => program.stop('SIGTERM', 15_000) });
   return program;
 };
 
 /** Traffic flows through Pinhole, the corporate proxy and the gateway; Squid logged the user. */
-const assertTrafficFlows = async (program: Program, credentialsFrom: string): Promise<void> => {
+const assertTrafficFlows = async (program: Program, credentialsFrom?: string): Promise<void> => {
   const port = listenPortOf(await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 60_000, 'the listening line'));
-  const read = program.records.find((r) => r.msg === `The corporate proxy's user name and password were read from ${credentialsFrom}.`);
-  assert.equal(read?.proxyUser, PROXY_USER, `the log says where the credentials came from:\n${program.stdout}`);
+  if (credentialsFrom !== undefined) {
+    const read = program.records.find((r) => r.msg === `The corporate proxy's user name and password were read from ${credentialsFrom}.`);
+    assert.equal(read?.proxyUser, PROXY_USER, `the log says where the credentials came from:\n${program.stdout}`);
+  }
   const res = await requestThroughProxy({ proxy: { port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });
   assert.equal(res.status, 200);
   assert.equal(res.body.toString(), 'hello from the origin\n');
@@ -92,6 +94,14 @@ test('with https_proxy=http://user:pass@proxy (percent-encoded), connect signs i
     const env = await headlessEnv({ https_proxy: `http://${encoded(PROXY_USER, PROXY_PASSWORD)}@127.0.0.1:${squid.port}` });
     const program = startConnect('pinhole connect (https_proxy with credentials)', env);
     await assertTrafficFlows(program, 'the environment (https_proxy)');
+  });
+});
+
+test('an explicit --upstream-proxy HOST:PORT signs in with the credentials https_proxy gives for that same proxy', async () => {
+  await explainFailure(peers, async () => {
+    const env = await headlessEnv({ https_proxy: `http://${encoded(PROXY_USER, PROXY_PASSWORD)}@127.0.0.1:${squid.port}` });
+    const program = startConnect('pinhole connect (explicit proxy, credentials from https_proxy)', env, `127.0.0.1:${squid.port}`);
+    await assertTrafficFlows(program);
   });
 });
 
