@@ -31,6 +31,8 @@ const USAGE = [
   '  PROFILE                   a profile stored with `pinhole profile import` (none given: the default profile);',
   '                            its password is read from the OS keychain',
   '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
+  '                            a proxy that wants a sign-in gets the user and password from https_proxy & co.',
+  '                            (http://user:password@host:port) or, for auto, from the GNOME proxy settings',
   '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
   '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
 ].join('\n');
