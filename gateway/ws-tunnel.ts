@@ -2,7 +2,7 @@
  * WebSocket tunnels (wstunnel parity), for networks whose middleboxes only pass HTTP and for
  * gateways behind a reverse proxy or CDN on a path.
  *
- * The protocol, version 1:
+ * The protocol, version 1 (with the optional half-close extension):
  *
  *   Client -> gateway, inside TLS (HTTP/1.1), on the tunnel path (default /pinhole/ws):
  *     GET /pinhole/ws HTTP/1.1
@@ -12,6 +12,7 @@
  *     Sec-WebSocket-Key: ... / Sec-WebSocket-Version: 13
  *     Pinhole-Target: host:port            (IPv6 literals bracketed: [2001:db8::1]:443)
  *     Authorization: Basic base64(user:password)   (Proxy-Authorization is accepted too)
+ *     Pinhole-Half-Close: 1                (optional: the client offers half-close)
  *
  *   The gateway authenticates, applies the destination policy and --restrict-to, and connects to
  *   the target BEFORE accepting the upgrade, so every failure is a plain HTTP response the client
@@ -20,19 +21,32 @@
  *     PINHOLE_AUTH_REJECTED (with Proxy-Authenticate), 403 PINHOLE_DEST_FORBIDDEN /
  *     PINHOLE_PORT_FORBIDDEN, 502 PINHOLE_CONNECT_FAILED / PINHOLE_DNS_FAILED, 504
  *     PINHOLE_CONNECT_TIMEOUT; the code is in the `Pinhole-Error` header, the sentence in the body.
- *   On success: 101 Switching Protocols, then the TCP stream's bytes as binary messages both ways
+ *   On success: 101 Switching Protocols, then the TCP stream's bytes as BINARY messages both ways
  *   (message boundaries mean nothing). permessage-deflate is off (the payload is usually TLS,
- *   incompressible). Either side closing the WebSocket closes the tunnel; there is no half-close.
+ *   incompressible).
+ *
+ *   Without half-close (the client sent no Pinhole-Half-Close, or the gateway's 101 does not echo
+ *   it): either side closing the WebSocket closes the tunnel, so one direction ending ends both.
+ *
+ *   With half-close (the client sent `Pinhole-Half-Close: 1` and the 101 carries
+ *   `Pinhole-Half-Close: 1` back), like END_STREAM on HTTP/2 and a FIN on HTTP/1.1 tunnels:
+ *     - when a side's source ends (the application's socket on the client, the destination's on
+ *       the gateway), it sends one TEXT message `end` after its last bytes: "no more bytes in this
+ *       direction". The receiver ends the matching socket's writable side (a TCP FIN) and keeps
+ *       the other direction flowing. BINARY after `end`, or any other TEXT, is a protocol error.
+ *     - once `end` has gone both ways, the WebSocket closes normally (1000).
+ *     - an error or reset on either side, or a close before both `end`s, tears everything down at
+ *       once (the WebSocket is dropped, the sockets destroyed).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import { PinholeError, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
-import { DEFAULT_WS_PATH, ERROR_HEADER, TARGET_HEADER } from '../shared/ws-tunnel.js';
+import { DEFAULT_WS_PATH, END_OF_STREAM, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from '../shared/ws-tunnel.js';
 
 export { DEFAULT_WS_PATH } from '../shared/ws-tunnel.js';
 /**
@@ -78,10 +92,19 @@ export function isTunnelUpgrade(req: IncomingMessage, wsPath: string = DEFAULT_W
   return path === wsPath && (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
 }
 
+/** Does the client offer half-close (`Pinhole-Half-Close: 1`)? The gateway always accepts it. */
+const offersHalfClose = (req: IncomingMessage): boolean => req.headers[HALF_CLOSE_HEADER.toLowerCase()] === '1';
+
 let server: WebSocketServer | undefined;
 /** One noServer WebSocketServer per process is enough: it only performs handshakes. */
-const handshaker = (): WebSocketServer =>
-  (server ??= new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: WS_MAX_PAYLOAD, clientTracking: false }));
+function handshaker(): WebSocketServer {
+  if (server) return server;
+  server = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: WS_MAX_PAYLOAD, clientTracking: false });
+  server.on('headers', (headers: string[], req: IncomingMessage) => {
+    if (offersHalfClose(req)) headers.push(`${HALF_CLOSE_HEADER}: 1`);
+  });
+  return server;
+}
 
 const REASONS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -174,13 +197,8 @@ export async function handleTunnelUpgrade(
   }
   const targetName = formatEndpoint(target);
   handshaker().handleUpgrade(req, socket, head, (ws) => {
-    const stream = createWebSocketStream(ws);
     deps.logger.debug({ target: targetName, user, client: context.client }, 'A WebSocket tunnel is open.');
-    let finished = 0;
-    const done = (): void => {
-      if (++finished < 2) return;
-      stream.destroy();
-      upstream.destroy();
+    const finished = (): void =>
       deps.accessLog({
         user,
         target: targetName,
@@ -192,17 +210,106 @@ export async function handleTunnelUpgrade(
         client: context.client,
         connId: context.connId,
       });
-    };
-    // Either direction ending tears the tunnel down: WebSocket has no half-close.
-    pipeline(stream, upstream, () => {
-      upstream.destroy();
-      stream.destroy();
-      done();
+    if (offersHalfClose(req)) relayHalfClose(ws, upstream, finished);
+    else relayFullClose(ws, upstream, finished);
+  });
+}
+
+/** Version 1 without half-close (an old client): either direction ending tears the tunnel down. */
+function relayFullClose(ws: WebSocket, upstream: Socket, finished: () => void): void {
+  const stream = createWebSocketStream(ws);
+  let ended = 0;
+  const done = (): void => {
+    if (++ended < 2) return;
+    stream.destroy();
+    upstream.destroy();
+    finished();
+  };
+  pipeline(stream, upstream, () => {
+    upstream.destroy();
+    stream.destroy();
+    done();
+  });
+  pipeline(upstream, stream, () => {
+    stream.destroy();
+    upstream.destroy();
+    done();
+  });
+}
+
+/** Bytes the WebSocket may hold unsent before the destination socket is paused. */
+const WS_HIGH_WATER = 256 * 1024;
+const END_BYTES = Buffer.from(END_OF_STREAM);
+
+/**
+ * A half-close tunnel: BINARY messages are bytes, the TEXT message END_OF_STREAM ends one
+ * direction (a FIN towards the destination, or the destination's FIN towards the client). Once
+ * both directions have ended the WebSocket closes with 1000; an error or an early close on either
+ * side tears both down at once.
+ */
+function relayHalfClose(ws: WebSocket, upstream: Socket, finished: () => void): void {
+  upstream.allowHalfOpen = true;
+  let clientEnded = false;
+  let destinationEnded = false;
+  let closed = 0;
+  const clean = (): boolean => clientEnded && destinationEnded;
+  const onClosed = (): void => {
+    if (++closed === 2) finished();
+  };
+  const tearDown = (): void => {
+    ws.terminate();
+    upstream.destroy();
+  };
+  const closeWhenDone = (): void => {
+    if (clean() && ws.readyState === ws.OPEN) ws.close(1000);
+  };
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary && !clientEnded) {
+      if (!upstream.write(data)) ws.pause();
+    } else if (!isBinary && !clientEnded && END_BYTES.equals(data)) {
+      clientEnded = true;
+      upstream.end();
+      ws.resume(); // an ending socket emits no 'drain'; only the close frame can follow now
+      closeWhenDone();
+    } else {
+      tearDown(); // bytes after the end of the stream, or a text message this version does not know
+    }
+  });
+  upstream.on('drain', () => ws.resume());
+
+  let paused = false;
+  const sent = (err?: Error): void => {
+    if (err) tearDown();
+    else if (paused && ws.bufferedAmount < WS_HIGH_WATER) {
+      paused = false;
+      upstream.resume();
+    }
+  };
+  upstream.on('data', (chunk: Buffer) => {
+    ws.send(chunk, { binary: true }, sent);
+    if (ws.bufferedAmount >= WS_HIGH_WATER) {
+      paused = true;
+      upstream.pause();
+    }
+  });
+  upstream.once('end', () => {
+    destinationEnded = true;
+    ws.send(END_OF_STREAM, { binary: false }, (err) => {
+      if (err) tearDown();
+      else closeWhenDone();
     });
-    pipeline(upstream, stream, () => {
-      stream.destroy();
-      upstream.destroy();
-      done();
-    });
+  });
+
+  upstream.on('error', tearDown);
+  ws.on('error', tearDown);
+  upstream.once('close', () => {
+    if (!clean()) ws.terminate();
+    onClosed();
+  });
+  ws.once('close', () => {
+    // A clean close leaves the destination socket to flush its last bytes and close by itself.
+    if (!clean()) upstream.destroy();
+    onClosed();
   });
 }

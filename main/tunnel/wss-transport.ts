@@ -11,11 +11,11 @@
  * connection starts with `CONNECT gateway:port`.
  */
 import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { PinholeError } from '../../shared/errors.js';
-import { DEFAULT_WS_PATH, ERROR_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
+import { DEFAULT_WS_PATH, END_OF_STREAM, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from './refusal.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type TransportStats, type TunnelTarget } from './transport.js';
@@ -164,6 +164,7 @@ export class WssTransport extends EventEmitter {
         headers: {
           [TARGET_HEADER]: authority,
           Authorization: this.credentials,
+          [HALF_CLOSE_HEADER]: '1',
         },
         perMessageDeflate: false,
         maxPayload: MAX_PAYLOAD,
@@ -199,13 +200,76 @@ export class WssTransport extends EventEmitter {
             : gatewayError(err, 'tls'),
         );
       });
+      // An older gateway does not echo the header: then ending one direction closes the tunnel, as before.
+      let halfClose = false;
+      ws.once('upgrade', (res) => {
+        halfClose = res.headers[HALF_CLOSE_HEADER.toLowerCase()] === '1';
+      });
       ws.once('open', () => {
         if (settled) return;
         settled = true;
-        resolve(socketLike(createWebSocketStream(ws), socket));
+        resolve(socketLike(halfClose ? halfCloseStream(ws) : createWebSocketStream(ws), socket));
       });
     });
   }
+}
+
+const END_BYTES = Buffer.from(END_OF_STREAM);
+
+/**
+ * The tunnel's byte stream on a half-close WebSocket (protocol in gateway/ws-tunnel.ts): BINARY
+ * messages are bytes, the TEXT message END_OF_STREAM ends the readable side, and ending the
+ * writable side sends it. Once it has gone both ways the WebSocket closes with 1000; a close
+ * before that, or anything else on the wire, destroys the stream with an error.
+ */
+function halfCloseStream(ws: WebSocket): Duplex {
+  let sentEnd = false;
+  let gotEnd = false;
+  const clean = (): boolean => sentEnd && gotEnd;
+  const closeWhenDone = (): void => {
+    if (clean() && ws.readyState === ws.OPEN) ws.close(1000);
+  };
+  const stream = new Duplex({
+    read() {
+      if (ws.isPaused) ws.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      ws.send(chunk, { binary: true }, callback);
+    },
+    final(callback) {
+      ws.send(END_OF_STREAM, { binary: false }, (err) => {
+        if (!err) sentEnd = true;
+        callback(err);
+        closeWhenDone();
+      });
+    },
+    destroy(err, callback) {
+      if (ws.readyState === ws.CLOSED) {
+        callback(err);
+        return;
+      }
+      ws.once('close', () => callback(err));
+      if (err === null && clean()) ws.close(1000);
+      else ws.terminate();
+    },
+  });
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary && !gotEnd) {
+      if (!stream.push(data)) ws.pause();
+    } else if (!isBinary && !gotEnd && END_BYTES.equals(data)) {
+      gotEnd = true;
+      stream.push(null);
+      ws.resume(); // read() is not called after the end; only the close frame can follow now
+      closeWhenDone();
+    } else {
+      stream.destroy(new PinholeError('PINHOLE_GATEWAY_CLOSED', 'The gateway sent bytes after the end of the stream, or an unknown message.'));
+    }
+  });
+  ws.on('error', (err) => stream.destroy(err));
+  ws.once('close', () => {
+    if (!clean()) stream.destroy(new PinholeError('PINHOLE_GATEWAY_CLOSED', 'The WebSocket tunnel closed before both directions had ended.'));
+  });
+  return stream;
 }
 
 /**

@@ -1,18 +1,23 @@
 /**
  * The wss transport against the gateway's WebSocket tunnel handler, both real, over TLS on
- * loopback: bytes cross intact, and every refusal reaches the caller as the right PinholeError.
+ * loopback: bytes cross intact, each direction can end on its own (half-close) while the other
+ * keeps flowing, an older gateway keeps the old full close, and every refusal reaches the caller
+ * as the right PinholeError.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer, createWebSocketStream } from 'ws';
 import { handleTunnelUpgrade, isTunnelUpgrade, type TunnelAccessRecord } from '../../gateway/ws-tunnel.js';
 import { PinholeError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { makeSelfSignedCertificate, type TestCertificate } from '../support/certs.js';
 import { WssTransport } from '../../main/tunnel/wss-transport.js';
+import { deterministicBytes, deterministicSha256 } from '../support/origin.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const USER = 'alice';
@@ -23,6 +28,8 @@ let echo: Server;
 let gateway: HttpsServer;
 let proxy: Server;
 let proxyConnects = 0;
+/** Destination ports the test gateway lets through, besides the echo server. */
+const allowedPorts = new Set<number>([1]);
 const access: TunnelAccessRecord[] = [];
 
 const portOf = (server: { address(): AddressInfo | string | null }): number => (server.address() as AddressInfo).port;
@@ -49,7 +56,7 @@ before(async () => {
       },
       openUpstream: (target) =>
         new Promise<Socket>((resolve, reject) => {
-          if (target.port !== portOf(echo) && target.port !== 1) {
+          if (target.port !== portOf(echo) && !allowedPorts.has(target.port)) {
             reject(new PinholeError('PINHOLE_DEST_FORBIDDEN'));
             return;
           }
@@ -230,6 +237,124 @@ test('the access log records user, target, bytes and proto wss for a finished tu
     assert.equal(record.proto, 'wss');
     assert.equal(record.target, target);
   } finally {
+    await t.close();
+  }
+});
+
+/**
+ * A destination that works like a request/answer server or a greeter: `onConnection` decides when
+ * it writes and ends; `received` is what the first connection got before the client's FIN.
+ */
+async function destination(onConnection: (socket: Socket, request: Promise<Buffer>) => void): Promise<{ port: number; received: Promise<Buffer>; close: () => void }> {
+  let first: ((b: Buffer) => void) | undefined;
+  const received = new Promise<Buffer>((resolve) => (first = resolve));
+  const sockets = new Set<Socket>();
+  const server = createNetServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    const request = new Promise<Buffer>((resolve) => socket.once('end', () => resolve(Buffer.concat(chunks))));
+    if (first) void request.then(first);
+    first = undefined;
+    onConnection(socket, request);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  allowedPorts.add(portOf(server));
+  return {
+    port: portOf(server),
+    received,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Everything the stream delivers up to its clean end; an error or a close without an end rejects. */
+const readToEnd = (stream: Duplex): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+    stream.once('close', () => reject(new Error('the tunnel closed before its end')));
+  });
+
+const MiB = 1024 * 1024;
+
+/** Opens a tunnel to `dest`, runs the story on it, then checks the tunnel closed cleanly. */
+async function halfCloseStory(dest: { port: number; close: () => void }, story: (stream: Duplex) => Promise<void>): Promise<void> {
+  const t = transport({ poolSize: 0 });
+  try {
+    const stream = await t.open({ host: '127.0.0.1', port: dest.port });
+    const closed = once(stream, 'close');
+    await story(stream);
+    await closed;
+    assert.equal(stream.errored, null, 'a clean close, not an error');
+  } finally {
+    dest.close();
+    await t.close();
+  }
+}
+
+test('an application that ends its side after the request still receives the destination\'s whole 1 MiB answer', async () => {
+  const answering = await destination((socket, request) => void request.then(() => socket.end(deterministicBytes(MiB))));
+  await halfCloseStory(answering, async (stream) => {
+    const answer = readToEnd(stream);
+    stream.end('GET /whole-answer\n');
+    assert.equal((await answering.received).toString(), 'GET /whole-answer\n');
+    const body = await answer;
+    assert.equal(body.length, MiB);
+    assert.equal(sha(body), deterministicSha256(MiB));
+  });
+});
+
+test('a destination that ends first still receives the 1 MiB the application sends afterwards', async () => {
+  const greeter = await destination((socket) => socket.end('greetings, and that is all from me\n'));
+  await halfCloseStory(greeter, async (stream) => {
+    assert.equal((await readToEnd(stream)).toString(), 'greetings, and that is all from me\n');
+    const payload = randomBytes(MiB);
+    stream.end(payload);
+    assert.equal(sha(await greeter.received), sha(payload));
+  });
+});
+
+test('against an older gateway that does not echo Pinhole-Half-Close, ending the application side closes the whole tunnel as before', async () => {
+  // The version-1 gateway before half-close: one WebSocket stream piped to the destination.
+  const offered: (string | undefined)[] = [];
+  const old = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const oldGateway = createHttpsServer({ cert: cert.cert, key: cert.key }, (_req, res) => res.writeHead(404).end());
+  oldGateway.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    offered.push(req.headers['pinhole-half-close'] as string | undefined);
+    const [host, port] = String(req.headers['pinhole-target']).split(':');
+    const upstream = netConnect({ host: host!, port: Number(port) }, () =>
+      old.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        const stream = createWebSocketStream(ws);
+        stream.pipe(upstream).pipe(stream);
+        stream.on('error', () => upstream.destroy());
+        upstream.on('error', () => stream.destroy());
+        upstream.once('close', () => stream.destroy());
+        stream.once('close', () => upstream.destroy());
+      }),
+    );
+  });
+  await new Promise<void>((r) => oldGateway.listen(0, '127.0.0.1', r));
+  const answering = await destination((socket, request) => void request.then(() => socket.end('an answer nobody will read')));
+  const t = transport({ endpoints: [{ host: '127.0.0.1', port: portOf(oldGateway) }], poolSize: 0 });
+  try {
+    const stream = await t.open({ host: '127.0.0.1', port: answering.port });
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', () => undefined);
+    stream.end('a request');
+    await new Promise((r) => stream.once('close', r));
+    assert.deepEqual(offered, ['1'], 'the client offered half-close');
+    assert.equal(Buffer.concat(chunks).length, 0, 'the old full close: the answer is lost, as it always was');
+  } finally {
+    answering.close();
+    oldGateway.closeAllConnections();
+    oldGateway.close();
     await t.close();
   }
 });

@@ -1,13 +1,19 @@
 /**
  * WebSocket tunnels end to end with the real programs: `pinhole connect --transport wss` carries
  * CONNECT and absolute-URI requests and a 16 MiB download through the gateway's tunnel path;
- * `pinhole forward -L` carries a TCP echo; a destination outside --restrict-to is refused with a
- * clear error, both for the application and in the forward's log.
+ * each direction of a tunnel can end on its own (half-close), while a WebSocket client that does
+ * not offer half-close keeps the old full close; `pinhole forward -L` carries a TCP echo; a
+ * destination outside --restrict-to is refused with a clear error, both for the application and
+ * in the forward's log.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Server } from 'node:net';
-import { deterministicSha256, startOrigin, type Origin } from '../support/origin.js';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import WebSocket from 'ws';
+import { deterministicBytes, deterministicSha256, startOrigin, type Origin } from '../support/origin.js';
 import { startClient, type RunningClient } from '../support/client.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { Peers, Program, explainFailure, listenPortOf, pinholeBin, waitUntil } from '../support/processes.js';
@@ -17,6 +23,12 @@ const peers = new Peers();
 let origin: Origin;
 let echo: Server;
 let echoPort: number;
+/** Reads the request to its end (the application's FIN), then answers ANSWER_BYTES and ends. */
+let answerAfterEofPort: number;
+/** Greets and ends its side at once, then reads whatever comes until the application's FIN. */
+let greeterPort: number;
+const greeterReceived: Buffer[] = [];
+const ANSWER_BYTES = 1024 * 1024;
 let gateway: RunningGateway;
 let client: RunningClient;
 let link: string;
@@ -27,9 +39,18 @@ before(async () => {
   await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
   echoPort = (echo.address() as AddressInfo).port;
   peers.defer(() => echo.close());
-  gateway = peers.add(
-    await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`, `127.0.0.1:${origin.httpPort}`, `127.0.0.1:${echoPort}`] }),
-  );
+  answerAfterEofPort = await listenLocally((socket) => {
+    socket.resume();
+    socket.once('end', () => socket.end(deterministicBytes(ANSWER_BYTES)));
+  });
+  greeterPort = await listenLocally((socket) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.once('end', () => greeterReceived.push(Buffer.concat(chunks)));
+    socket.end('hello from a destination that has nothing more to say\n');
+  });
+  const destinations = [origin.httpsPort, origin.httpPort, echoPort, answerAfterEofPort, greeterPort];
+  gateway = peers.add(await startGateway({ restrictTo: destinations.map((port) => `127.0.0.1:${port}`) }));
   link = await gateway.provision();
   const user = gateway.users[0]!;
   client = peers.add(
@@ -44,6 +65,37 @@ before(async () => {
   );
 });
 after(() => peers.close());
+
+/** A half-open TCP server on loopback for the destinations above; closed with the other peers. */
+async function listenLocally(onConnection: (socket: Socket) => void): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  peers.defer(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Everything the socket receives up to the destination's FIN, hashed. */
+const receiveToEnd = (socket: Socket): Promise<{ bytes: number; sha256: string; text: string }> =>
+  new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      hash.update(c);
+      bytes += c.length;
+      if (text.length < 200) text += c.toString();
+    });
+    socket.once('end', () => resolve({ bytes, sha256: hash.digest('hex'), text }));
+    socket.once('error', reject);
+  });
 
 const https = (path: string): string => `https://127.0.0.1:${origin.httpsPort}${path}`;
 const http = (path: string): string => `http://127.0.0.1:${origin.httpPort}${path}`;
@@ -85,6 +137,55 @@ test('with transport wss, a destination outside --restrict-to is refused with 40
     reply.socket.destroy();
     assert.equal(reply.status, 403);
     assert.equal(reply.headers['pinhole-error'], 'PINHOLE_DEST_FORBIDDEN');
+  }));
+
+test('with transport wss, an application that half-closes after its request still receives the destination\'s whole 1 MiB answer', () =>
+  explainFailure(peers, async () => {
+    const tunnel = await openTunnel({ proxy: { port: client.port }, target: `127.0.0.1:${answerAfterEofPort}` });
+    assert.equal(tunnel.status, 200);
+    const answer = receiveToEnd(tunnel.socket);
+    tunnel.socket.end('GET /everything HTTP/1.0\r\n\r\n');
+    const got = await answer;
+    tunnel.socket.destroy();
+    assert.equal(got.bytes, ANSWER_BYTES);
+    assert.equal(got.sha256, deterministicSha256(ANSWER_BYTES));
+  }));
+
+test('with transport wss, a destination that ends first still receives everything the application sends afterwards', () =>
+  explainFailure(peers, async () => {
+    const tunnel = await openTunnel({ proxy: { port: client.port }, target: `127.0.0.1:${greeterPort}` });
+    assert.equal(tunnel.status, 200);
+    tunnel.socket.allowHalfOpen = true; // keep our side writable after the destination's FIN
+    const greeting = await receiveToEnd(tunnel.socket);
+    assert.equal(greeting.text, 'hello from a destination that has nothing more to say\n');
+    const before = greeterReceived.length;
+    const closed = once(tunnel.socket, 'close');
+    tunnel.socket.end(deterministicBytes(ANSWER_BYTES));
+    await closed;
+    const received = await waitUntil(() => greeterReceived[before], 10_000, 'the destination seeing the application\'s FIN');
+    assert.equal(received.length, ANSWER_BYTES);
+    assert.equal(createHash('sha256').update(received).digest('hex'), deterministicSha256(ANSWER_BYTES));
+  }));
+
+test('a WebSocket client that does not offer half-close keeps the old full close: the destination ending closes the WebSocket', () =>
+  explainFailure(peers, async () => {
+    const user = gateway.users[0]!;
+    const ws = new WebSocket(`wss://127.0.0.1:${gateway.port}/pinhole/ws`, {
+      // The gateway terminates TLS for its own name; the certificate is not what this story checks.
+      createConnection: () => tlsConnect({ host: '127.0.0.1', port: gateway.port, servername: gateway.hostname, rejectUnauthorized: false }),
+      perMessageDeflate: false,
+      headers: {
+        'Pinhole-Target': `127.0.0.1:${greeterPort}`,
+        Authorization: `Basic ${Buffer.from(`${user.name}:${user.password}`).toString('base64')}`,
+      },
+    });
+    const messages: { binary: boolean; data: Buffer }[] = [];
+    ws.on('message', (data: Buffer, binary: boolean) => messages.push({ binary, data }));
+    const [response] = (await once(ws, 'upgrade')) as [{ headers: Record<string, unknown> }];
+    assert.equal(response.headers['pinhole-half-close'], undefined, 'the gateway does not offer what was not asked for');
+    await once(ws, 'close');
+    assert.ok(messages.length > 0 && messages.every((m) => m.binary), 'bytes only, no end-of-stream message');
+    assert.equal(Buffer.concat(messages.map((m) => m.data)).toString(), 'hello from a destination that has nothing more to say\n');
   }));
 
 const startForward = async (spec: string, extra: string[] = []): Promise<{ program: Program; port: number }> => {
