@@ -94,31 +94,32 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Tunnels> {
   return openTransport(inv.transport, options);
 }
 
-/** Both directions piped; the first to end or fail tears the pair down. No per-chunk work. */
+/**
+ * Both directions piped, each ending on its own (half-close, as `ssh -L` does: a client may send
+ * its request, shut down its side and still read the whole answer); a failure on either side tears
+ * the pair down. No per-chunk work.
+ */
 function splice(local: Duplex, tunnel: Duplex, onDone: () => void): void {
+  let pending = 2;
   let done = false;
-  const finish = (): void => {
-    if (done) return;
-    done = true;
-    onDone();
-  };
-  pipeline(local, tunnel, (err) => {
+  const finish = (err?: Error | null): void => {
     if (err) {
       tunnel.destroy();
       local.destroy();
     }
-    finish();
-  });
-  pipeline(tunnel, local, () => {
-    local.destroy();
-    tunnel.destroy();
-    finish();
-  });
+    pending -= 1;
+    if (done || (pending > 0 && !err)) return;
+    done = true;
+    onDone();
+  };
+  pipeline(local, tunnel, finish);
+  pipeline(tunnel, local, finish);
 }
 
 function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels, logger: Logger, locals: Set<Socket>): Promise<Server> {
   const target = formatEndpoint(spec.target);
-  const server = createServer((local: Socket) => {
+  // Half-open: the application's FIN ends only its direction of the tunnel.
+  const server = createServer({ allowHalfOpen: true }, (local: Socket) => {
     locals.add(local);
     local.once('close', () => locals.delete(local));
     local.on('error', () => local.destroy());

@@ -219,6 +219,19 @@ test('pinhole forward -L carries a TCP echo through a WebSocket tunnel', () =>
     assert.equal(stopped.code, 0, 'SIGTERM is a graceful stop');
   }));
 
+test('pinhole forward -L keeps half-close: a client that ends its side after the request still receives the whole 1 MiB answer', () =>
+  explainFailure(peers, async () => {
+    const forward = await startForward(`0:127.0.0.1:${answerAfterEofPort}`);
+    const socket = netConnect({ host: '127.0.0.1', port: forward.port, allowHalfOpen: true });
+    await once(socket, 'connect');
+    const answer = receiveToEnd(socket);
+    socket.end('GET /everything HTTP/1.0\r\n\r\n');
+    const got = await answer;
+    socket.destroy();
+    assert.equal(got.bytes, ANSWER_BYTES);
+    assert.equal(got.sha256, deterministicSha256(ANSWER_BYTES));
+  }));
+
 test('pinhole forward to a destination outside --restrict-to closes the connection and says why', () =>
   explainFailure(peers, async () => {
     const forward = await startForward('0:127.0.0.1:9');
