@@ -15,17 +15,8 @@ import {
   type UiSettings,
 } from './contract.js';
 
-const settings: UiSettings = {
-  localPort: 8080,
-  systemProxyOnConnect: false,
-  proxyMode: 'pac',
-  bypass: [],
-  startAtLogin: false,
-  connectAtStart: false,
-  upstreamProxy: '',
-  theme: 'system',
-  language: 'en',
-};
+const { defaultProfileId: _defaultProfile, ...uiDefaults } = DEFAULT_SETTINGS;
+const settings: UiSettings = { ...uiDefaults, localPort: 8080, language: 'en' };
 
 /** Handlers that record every call; only a few answer, the rest are never expected to run. */
 const recordingHandlers = () => {

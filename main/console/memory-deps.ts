@@ -6,19 +6,12 @@
 import type { Disposer, EngineEvents, EngineStats, EngineStatus, LogLine, SeenApp } from '../../shared/engine-api.js';
 import { UiSettingsSchema, type UiSettings, type UiSettingsPatch } from '../../shared/contract.js';
 import type { GatewayTarget, Profile } from '../../shared/profile.js';
+import { DEFAULT_SETTINGS } from '../../shared/settings.js';
 import type { ConnectOptions, HostEngine, HostProfiles, HostSecrets } from './host.js';
 
-export const DEFAULT_UI_SETTINGS: UiSettings = {
-  localPort: 0,
-  systemProxyOnConnect: false,
-  proxyMode: 'pac',
-  bypass: [],
-  startAtLogin: false,
-  connectAtStart: false,
-  upstreamProxy: '',
-  theme: 'system',
-  language: 'en',
-};
+/** The stored settings' defaults, less the default profile (the Profiles view owns that). */
+const { defaultProfileId: _defaultProfile, ...uiDefaults } = DEFAULT_SETTINGS;
+export const DEFAULT_UI_SETTINGS: UiSettings = uiDefaults;
 
 export class MemoryProfiles implements HostProfiles {
   readonly profiles = new Map<string, Profile>();
