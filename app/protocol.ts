@@ -4,15 +4,7 @@
  */
 import { extname, join, normalize, sep } from 'node:path';
 import { CONTENT_SECURITY_POLICY } from './window.js';
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-};
+import { rendererContentType } from '../main/console/mime.js';
 
 export interface RendererFile {
   status: number;
@@ -34,7 +26,7 @@ export const rendererResponse = async (url: string, distDir: string, readFile: (
   if (!full.startsWith(root)) return { status: 404, headers, body: 'Not found' };
   try {
     const body = await readFile(full);
-    return { status: 200, headers: { ...headers, 'Content-Type': MIME[extname(full)] ?? 'application/octet-stream' }, body };
+    return { status: 200, headers: { ...headers, 'Content-Type': rendererContentType(extname(full)) }, body };
   } catch {
     return { status: 404, headers, body: 'Not found' };
   }

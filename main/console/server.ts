@@ -17,6 +17,7 @@ import type { Disposer } from '../../shared/engine-api.js';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { parseEndpoint } from '../../shared/profile.js';
+import { rendererContentType } from './mime.js';
 
 export const SESSION_COOKIE = 'pinhole_console';
 export const WS_PATH = '/ws';
@@ -44,17 +45,6 @@ export interface RunningConsole {
   server: ContractServer;
   close(): Promise<void>;
 }
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json; charset=utf-8',
-  '.woff2': 'font/woff2',
-};
 
 const sameSecret = (a: string, b: string): boolean => {
   const left = Buffer.from(a);
@@ -130,7 +120,7 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
     const info = await stat(full).catch(() => undefined);
     if (!info?.isFile()) return false;
     security(res);
-    res.writeHead(200, { 'Content-Type': MIME[extname(full)] ?? 'application/octet-stream', 'Content-Length': info.size, 'Cache-Control': cache });
+    res.writeHead(200, { 'Content-Type': rendererContentType(extname(full)), 'Content-Length': info.size, 'Cache-Control': cache });
     createReadStream(full).pipe(res);
     return true;
   };
