@@ -68,16 +68,20 @@ export const LANGUAGES = ['en', 'zh-CN', 'es'] as const;
 /** The language setting: one of LANGUAGES, or 'system' to follow the OS / browser languages. */
 export const LANGUAGE_SETTINGS = ['system', ...LANGUAGES] as const;
 
-/** The settings the UI edits (mirrors the profile store's settings; unknown keys are refused). */
+/** The settings the UI edits: the profile store's settings (shared/settings.ts) less the default profile; unknown keys are refused. */
 export const UiSettingsSchema = z.object({
+  /** Local proxy port on 127.0.0.1; 0 picks a free one. */
   localPort: z.number().int().min(0).max(65535),
   systemProxyOnConnect: z.boolean(),
   proxyMode: z.enum(['pac', 'manual']),
+  /** Extra hosts that bypass the system proxy (loopback and local networks always do). */
   bypass: z.array(z.string().min(1).max(253)).max(500),
   startAtLogin: z.boolean(),
   connectAtStart: z.boolean(),
+  /** Corporate proxy in front of the gateway, "host:port" (its password, if any, is in the keychain); "" for none. */
   upstreamProxy: z.string().max(300),
   theme: z.enum(THEMES),
+  /** 'system' follows the OS / browser languages; an explicit choice (stored by earlier versions too) wins. */
   language: z.enum(LANGUAGE_SETTINGS),
 });
 export type UiSettings = z.infer<typeof UiSettingsSchema>;

@@ -3,27 +3,13 @@
  * `conf` store, the desktop app's electron-store and the UI's settings page).
  */
 import { z } from 'zod';
-import { LANGUAGE_SETTINGS } from './contract.js';
+import { LANGUAGE_SETTINGS, UiSettingsSchema } from './contract.js';
 
-const fields = {
+/** What the UI edits (shared/contract.ts), plus the default profile, which the Profiles view sets. */
+const StrictSettingsSchema = UiSettingsSchema.extend({
   /** The profile `pinhole connect` and the tray use when none is named. */
   defaultProfileId: z.string().min(1).nullable(),
-  /** Local proxy port on 127.0.0.1; 0 picks a free one. */
-  localPort: z.number().int().min(0).max(65535),
-  systemProxyOnConnect: z.boolean(),
-  proxyMode: z.enum(['pac', 'manual']),
-  /** Extra hosts that bypass the system proxy (loopback and local networks always do). */
-  bypass: z.array(z.string().min(1).max(253)).max(500),
-  startAtLogin: z.boolean(),
-  connectAtStart: z.boolean(),
-  theme: z.enum(['system', 'light', 'dark']),
-  /** 'system' follows the OS / browser languages; an explicit choice (stored by earlier versions too) wins. */
-  language: z.enum(LANGUAGE_SETTINGS),
-  /** Corporate proxy in front of the gateway, "host:port" (its password, if any, is in the keychain); "" for none. */
-  upstreamProxy: z.string().max(300),
-};
-
-const StrictSettingsSchema = z.object(fields);
+});
 export type Settings = z.infer<typeof StrictSettingsSchema>;
 
 export const DEFAULT_SETTINGS: Settings = {
