@@ -34,6 +34,27 @@ export const GatewayFileSchema = z
     headerTimeoutMs: z.number().int().positive().default(10_000),
     maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
     drainSeconds: z.number().min(0).default(10),
+    /** Hostile clients (issue 9): penalties for wrong passwords, the check queue, limits. */
+    authMaxFailures: z.number().int().min(1).default(10),
+    authMaxSourceFailures: z.number().int().min(1).default(50),
+    authDelayAfter: z.number().int().min(0).default(3),
+    authDelaySeconds: z.number().min(0).max(60).default(0.25),
+    authDelayMaxSeconds: z.number().min(0).max(60).default(4),
+    authWindowSeconds: z.number().int().min(1).default(600),
+    authBlockSeconds: z.number().int().min(1).default(60),
+    authBlockMaxSeconds: z.number().int().min(1).default(3600),
+    authNegativeCacheSeconds: z.number().min(0).default(60),
+    authMaxPending: z.number().int().min(1).default(64),
+    /** Password checks at once; default: one core left for the event loop (1 to 3). */
+    authConcurrency: z.number().int().min(1).max(64).optional(),
+    maxTunnelsPerUser: z.number().int().min(1).default(20_000),
+    maxTunnelsPerSource: z.number().int().min(1).default(50_000),
+    maxStreamsPerSession: z.number().int().min(1).max(2 ** 31 - 1).default(20_000),
+    /** redis://HOST:PORT: penalties shared by every gateway using the same Redis. */
+    state: z
+      .string()
+      .refine((v) => /^rediss?:\/\/[^/\s]+/.test(v), { message: 'must be redis://HOST:PORT (or rediss://)' })
+      .optional(),
     mux: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();

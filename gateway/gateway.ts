@@ -3,6 +3,7 @@
  * Accept pipeline seams: handleRawSocket (the sniffer plugs in here) -> handleTlsSocket.
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
@@ -20,6 +21,11 @@ import { dispatchInsideTls } from './mux/inside-tls.js';
 import { Multiplexer } from './mux/multiplexer.js';
 import { WebFallback } from './mux/web.js';
 import { UserStore } from './users.js';
+import { Authenticator } from './auth/authenticator.js';
+import { AuthEvents, type AuthObserver } from './auth/events.js';
+import { Penalties } from './auth/penalties.js';
+import { connectSharedState, type SharedState } from './auth/shared-state.js';
+import { TunnelLimits } from './auth/tunnel-limits.js';
 
 export interface GatewayStats {
   tlsConnections: number;
@@ -28,6 +34,10 @@ export interface GatewayStats {
   totalTunnels: number;
   h2Sessions: number;
   rejectedNotTls: number;
+  authFailures: number;
+  authPenalties: number;
+  /** Requests refused by a limit: the check queue full (503) or too many tunnels (429). */
+  limitRefusals: number;
 }
 
 export interface GatewayDeps {
@@ -38,7 +48,12 @@ export interface GatewayDeps {
   readonly mux?: MuxConfig;
   /** 48 bytes of TLS session-ticket keys shared by every worker, so a ticket from one resumes on another. */
   readonly ticketKeys?: Buffer;
+  /** Told of every auth failure and penalty (and limit refusal): the fleet's /metrics counts them. */
+  readonly authEvents?: AuthObserver;
 }
+
+/** Password checks at once: leave one core to the event loop, and thread-pool threads to DNS. */
+const defaultAuthConcurrency = (): number => Math.max(1, Math.min(availableParallelism() - 1, 3));
 
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
 
@@ -50,7 +65,12 @@ export class Gateway {
   readonly tls: TlsServer;
   private readonly net: NetServer;
   private readonly logger: Logger;
-  private readonly counters = { tlsConnections: 0, totalTunnels: 0, rejectedNotTls: 0 };
+  private readonly counters = { tlsConnections: 0, totalTunnels: 0, rejectedNotTls: 0, authFailures: 0, authPenalties: 0, limitRefusals: 0 };
+  /** 'failure' | 'penalty' | 'refusal', each with { client, source, user, code, ... } (gateway/auth/events.ts). */
+  readonly authEvents: AuthEvents;
+  readonly auth: Authenticator;
+  readonly limits: TunnelLimits;
+  private readonly state: SharedState | undefined;
   private readonly tunnels = new Set<() => void>();
   private readonly sockets = new Set<Socket>();
   private readonly connIds = new WeakMap<Socket, number>();
@@ -69,15 +89,51 @@ export class Gateway {
     this.users = new UserStore(config.usersFile, this.logger);
     this.policy = new DestinationPolicy({ allowPorts: config.allowPorts, httpPorts: config.httpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
     const accessLog = deps.accessLog ?? accessLogTo(this.logger);
+    this.authEvents = new AuthEvents(deps.authEvents);
+    this.authEvents.on('failure', () => this.counters.authFailures++);
+    this.authEvents.on('penalty', () => this.counters.authPenalties++);
+    this.authEvents.on('refusal', () => this.counters.limitRefusals++);
+    this.state = config.state === undefined ? undefined : connectSharedState(config.state, this.logger);
+    const penalties = new Penalties(
+      {
+        maxFailures: config.authMaxFailures,
+        maxSourceFailures: config.authMaxSourceFailures,
+        delayAfter: config.authDelayAfter,
+        delayMs: config.authDelaySeconds * 1000,
+        delayMaxMs: config.authDelayMaxSeconds * 1000,
+        windowSeconds: config.authWindowSeconds,
+        blockSeconds: config.authBlockSeconds,
+        blockMaxSeconds: config.authBlockMaxSeconds,
+      },
+      this.state?.limiters,
+    );
+    this.auth = new Authenticator(this.users, penalties, this.authEvents, this.logger, {
+      concurrency: config.authConcurrency ?? defaultAuthConcurrency(),
+      maxPending: config.authMaxPending,
+      negativeCacheMs: config.authNegativeCacheSeconds * 1000,
+    });
+    this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
     const proxyDeps: ProxyDeps = {
-      authenticate: (header) => this.users.authenticate(header),
+      authenticate: (header, client) => this.auth.authenticate(header, client),
+      admitTunnel: (user, client) => {
+        try {
+          this.limits.admit(user, client);
+        } catch (err) {
+          this.refusedByLimit(err, user, client);
+          throw err;
+        }
+      },
       openUpstream: (target, kind) => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs }),
       accessLog,
       logger: this.logger,
-      trackTunnel: (abort) => {
+      trackTunnel: (abort, owner) => {
         this.counters.totalTunnels++;
         this.tunnels.add(abort);
-        return () => this.tunnels.delete(abort);
+        const release = owner === undefined ? undefined : this.limits.hold(owner.user, owner.client);
+        return () => {
+          release?.();
+          this.tunnels.delete(abort);
+        };
       },
       connInfo: (socket) => this.connInfo(socket),
     };
@@ -102,7 +158,11 @@ export class Gateway {
             terminate: (socket) => this.terminateTls(socket),
           })
         : undefined;
-    this.h2 = new H2Proxy(proxyDeps, web === undefined ? {} : { web: (req, res) => web.handle(req, res) });
+    this.h2 = new H2Proxy(proxyDeps, {
+      maxStreams: config.maxStreamsPerSession,
+      maxHeaderBytes: config.maxHeaderBytes,
+      ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
+    });
     this.ticketKeys = deps.ticketKeys;
     this.tls = createTlsServer({
       ...this.secureContextOptions(),
@@ -117,6 +177,13 @@ export class Gateway {
       socket.destroy();
     });
     this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  private refusedByLimit(err: unknown, user: string, client: string | undefined): void {
+    const details = (err as { details?: Record<string, unknown> }).details ?? {};
+    const source = String(details['source'] ?? '');
+    this.authEvents.refusal({ client, source, user, code: 'PINHOLE_LIMIT_REACHED' });
+    this.logger.warn({ client, source, user, scope: details['scope'] }, 'A tunnel was refused: the user or address holds as many tunnels as allowed.');
   }
 
   private secureContextOptions(): SecureContextOptions & { ticketKeys?: Buffer } {
@@ -237,6 +304,9 @@ export class Gateway {
       totalTunnels: this.counters.totalTunnels,
       h2Sessions: this.h2.sessions.size,
       rejectedNotTls: this.counters.rejectedNotTls,
+      authFailures: this.counters.authFailures,
+      authPenalties: this.counters.authPenalties,
+      limitRefusals: this.counters.limitRefusals,
     };
   }
 
@@ -258,5 +328,6 @@ export class Gateway {
     this.h1.server.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
     await closed;
+    await this.state?.close();
   }
 }

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import type { ProxyDeps } from './proxy-deps.js';
-import { ERROR_HEADER, AUTH_CHALLENGE, asPinholeError, refusalBytes, refusalOf } from './refusal.js';
+import { ERROR_HEADER, AUTH_CHALLENGE, asPinholeError, refusalBytes, refusalOf, retryAfterHeader } from './refusal.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
 
 export type WebFallback = (req: IncomingMessage, res: ServerResponse) => void;
@@ -127,8 +127,9 @@ export class H1Proxy {
     let user: string | undefined;
     socket.on('error', () => socket.destroy());
     try {
-      user = await this.deps.authenticate(req.headers['proxy-authorization']);
+      user = await this.deps.authenticate(req.headers['proxy-authorization'], info.client);
       if (target === undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs host:port.');
+      this.deps.admitTunnel(user, info.client);
       const upstream = await this.deps.openUpstream(target, 'connect');
       if (socket.destroyed) {
         upstream.destroy();
@@ -137,7 +138,7 @@ export class H1Proxy {
       const untrack = this.deps.trackTunnel(() => {
         socket.destroy();
         upstream.destroy();
-      });
+      }, { user, client: info.client });
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       splice(socket, upstream, () => {
@@ -177,12 +178,13 @@ export class H1Proxy {
         'Content-Type': 'text/plain; charset=utf-8',
         'Content-Length': Buffer.byteLength(body),
         ...(error.status === 407 ? { 'Proxy-Authenticate': AUTH_CHALLENGE } : {}),
+        ...retryAfterHeader(error),
       });
       res.end(body);
       req.resume();
     };
     try {
-      user = await this.deps.authenticate(req.headers['proxy-authorization']);
+      user = await this.deps.authenticate(req.headers['proxy-authorization'], info.client);
       let parsed: URL;
       try {
         parsed = new URL(url);
@@ -191,8 +193,9 @@ export class H1Proxy {
       }
       if (parsed.protocol !== 'http:') throw new PinholeError('PINHOLE_BAD_REQUEST', 'Only http:// URLs can be proxied; use CONNECT for https.');
       target = { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: parsed.port === '' ? 80 : Number(parsed.port) };
+      this.deps.admitTunnel(user, info.client);
       const upstream = await this.deps.openUpstream(target, 'http');
-      const untrack = this.deps.trackTunnel(() => upstream.destroy());
+      const untrack = this.deps.trackTunnel(() => upstream.destroy(), { user, client: info.client });
       const headers = endToEndHeaders(req.headers);
       headers.host = parsed.host;
       const outgoing = httpRequest({ createConnection: () => upstream, method: req.method, path: `${parsed.pathname}${parsed.search}`, headers, setHost: false });
@@ -230,13 +233,14 @@ export class H1Proxy {
         socket,
         head,
         {
-          authenticate: this.deps.authenticate,
-          openUpstream: async (target) => {
+          authenticate: (header) => this.deps.authenticate(header, info.client),
+          openUpstream: async (target, user) => {
+            this.deps.admitTunnel(user, info.client);
             const up = await this.deps.openUpstream(target, 'connect');
             untrack = this.deps.trackTunnel(() => {
               up.destroy();
               socket.destroy();
-            });
+            }, { user, client: info.client });
             up.once('close', () => untrack?.());
             return up;
           },

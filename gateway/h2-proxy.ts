@@ -8,7 +8,7 @@ import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
 import { NOT_FOUND_PAGE } from './h1-proxy.js';
 import type { ProxyDeps } from './proxy-deps.js';
-import { AUTH_CHALLENGE, asPinholeError } from './refusal.js';
+import { AUTH_CHALLENGE, asPinholeError, retryAfterOf } from './refusal.js';
 
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
@@ -29,6 +29,10 @@ export const h2NotFound: H2Fallback = (_req, res) => {
 
 export interface H2Options {
   readonly pingIntervalMs?: number;
+  /** Concurrent streams per session (SETTINGS_MAX_CONCURRENT_STREAMS); default H2_MAX_CONCURRENT_STREAMS. */
+  readonly maxStreams?: number;
+  /** The largest header list a client may send (SETTINGS_MAX_HEADER_LIST_SIZE). */
+  readonly maxHeaderBytes?: number;
   web?: H2Fallback;
 }
 
@@ -42,7 +46,12 @@ export class H2Proxy {
   ) {
     this.server = createServer({
       maxSessionMemory: 256,
-      settings: { initialWindowSize: H2_STREAM_WINDOW, maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, enablePush: false },
+      settings: {
+        initialWindowSize: H2_STREAM_WINDOW,
+        maxConcurrentStreams: options.maxStreams ?? H2_MAX_CONCURRENT_STREAMS,
+        enablePush: false,
+        ...(options.maxHeaderBytes === undefined ? {} : { maxHeaderListSize: options.maxHeaderBytes }),
+      },
     });
     this.server.on('session', (session: ServerHttp2Session) => this.onSession(session));
     // The compat layer hands CONNECT streams to 'connect' and everything else to 'request'.
@@ -97,9 +106,10 @@ export class H2Proxy {
     let user: string | undefined;
     try {
       const auth = headers['proxy-authorization'];
-      user = await this.deps.authenticate(Array.isArray(auth) ? auth[0] : auth);
+      user = await this.deps.authenticate(Array.isArray(auth) ? auth[0] : auth, info.client);
       const target = parseEndpoint(authority);
       if (target === undefined || headers[':protocol'] !== undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs :authority host:port.');
+      this.deps.admitTunnel(user, info.client);
       const upstream = await this.deps.openUpstream(target, 'connect');
       if (stream.destroyed || stream.closed) {
         upstream.destroy();
@@ -108,7 +118,7 @@ export class H2Proxy {
       const untrack = this.deps.trackTunnel(() => {
         upstream.destroy();
         stream.close(constants.NGHTTP2_CANCEL);
-      });
+      }, { user, client: info.client });
       stream.respond({ ':status': 200 });
       body.pipe(upstream);
       upstream.pipe(stream);
@@ -149,6 +159,7 @@ export class H2Proxy {
         'pinhole-error': error.code,
         'content-type': 'text/plain; charset=utf-8',
         ...(error.status === 407 ? { 'proxy-authenticate': AUTH_CHALLENGE } : {}),
+        ...(retryAfterOf(error) === undefined ? {} : { 'retry-after': String(retryAfterOf(error)) }),
       });
       stream.end(body);
     }

@@ -1,10 +1,11 @@
 /**
  * Apache htpasswd files: one `user:hash` per line. Writes bcrypt ($2y$); reads bcrypt
  * ($2y$/$2a$/$2b$), apr1-MD5 ($apr1$) and SHA1 ({SHA}), so a file made by `htpasswd -c` just works.
+ * bcrypt runs natively in libuv's thread pool (@node-rs/bcrypt), never on the event loop.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import apacheMd5 from 'apache-md5';
-import bcrypt from 'bcryptjs';
+import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
 
 // The package is CommonJS (`module.exports = fn`) but its typings say `export default`; under
 // NodeNext the default import is the function at run time, so cast to what it really is.
@@ -61,8 +62,8 @@ const equalStrings = (a: string, b: string): boolean => {
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
   switch (schemeOf(hash)) {
     case 'bcrypt':
-      // bcryptjs understands $2a$/$2b$; $2y$ is the same algorithm under PHP's/Apache's name.
-      return bcrypt.compare(password, hash.replace(/^\$2y\$/, '$2b$'));
+      // $2y$ is $2b$ under PHP's/Apache's name; the native verifier reads all three spellings.
+      return bcryptVerify(password, hash);
     case 'apr1':
       return equalStrings(md5(password, hash), hash);
     case 'sha1':
@@ -72,10 +73,34 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
   }
 }
 
+export const BCRYPT_COST = 10;
+
 /** A bcrypt hash in Apache's `$2y$` spelling (cost 10, like `htpasswd -B`). */
-export async function hashPassword(password: string): Promise<string> {
-  const hash = await bcrypt.hash(password, 10);
+export async function hashPassword(password: string, cost = BCRYPT_COST): Promise<string> {
+  const hash = await bcryptHash(password, cost);
   return hash.replace(/^\$2[ab]\$/, '$2y$');
+}
+
+/** The cost of a bcrypt hash (`$2y$10$...` -> 10); undefined for other schemes. Pure. */
+export const bcryptCostOf = (hash: string): number | undefined => {
+  const match = /^\$2[aby]\$(\d\d)\$/.exec(hash);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+};
+
+/**
+ * A hash of a random password in `scheme` (and bcrypt `cost`): what an unknown user's password is
+ * checked against, so that a wrong name costs exactly what a wrong password does.
+ */
+export async function decoyHash(scheme: HashScheme, cost = BCRYPT_COST): Promise<string> {
+  const secret = randomBytes(18).toString('base64url');
+  switch (scheme) {
+    case 'apr1':
+      return md5(secret);
+    case 'sha1':
+      return `{SHA}${createHash('sha1').update(secret).digest('base64')}`;
+    default:
+      return hashPassword(secret, cost);
+  }
 }
 
 /** A strong random password: 24 URL-safe characters (144 bits). */

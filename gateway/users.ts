@@ -1,8 +1,11 @@
-/** The gateway's users: an htpasswd file, reloaded when it changes, and Basic auth checks. */
+/**
+ * The gateway's users: an htpasswd file, reloaded when it changes, and password checks that cost
+ * the same whether or not the user exists (an unknown name is checked against a decoy hash of the
+ * file's usual scheme and cost). Caching, penalties and the queue are gateway/auth's job.
+ */
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
-import { PinholeError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { parseHtpasswd, verifyPassword, type HtpasswdEntry } from './htpasswd.js';
+import { BCRYPT_COST, bcryptCostOf, decoyHash, parseHtpasswd, verifyPassword, type HashScheme, type HtpasswdEntry } from './htpasswd.js';
 
 /** Parse `Basic base64(user:password)`; undefined when it is not one. Pure. */
 export function parseBasicAuth(header: string | undefined): { user: string; password: string } | undefined {
@@ -15,10 +18,25 @@ export function parseBasicAuth(header: string | undefined): { user: string; pass
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
+/** The scheme (and bcrypt cost) most entries use: what a decoy must look like. Pure. */
+export function usualSchemeOf(entries: Iterable<HtpasswdEntry>): { scheme: HashScheme; cost: number } {
+  const counts = new Map<string, number>();
+  for (const e of entries) {
+    if (e.scheme === 'unsupported') continue;
+    const key = e.scheme === 'bcrypt' ? `bcrypt:${bcryptCostOf(e.hash) ?? BCRYPT_COST}` : e.scheme;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  let best = `bcrypt:${BCRYPT_COST}`;
+  let most = 0;
+  for (const [key, n] of counts) if (n > most) [best, most] = [key, n];
+  const [scheme, cost] = best.split(':');
+  return { scheme: scheme as HashScheme, cost: cost === undefined ? BCRYPT_COST : Number(cost) };
+}
+
 export class UserStore {
   private users = new Map<string, HtpasswdEntry>();
-  /** Successful checks, cached by user+password digest so bcrypt runs once per credential. */
-  private readonly verified = new Map<string, string>();
+  private decoy: Promise<string> | undefined;
+  private decoyKind = '';
 
   constructor(
     private readonly file: string,
@@ -29,11 +47,21 @@ export class UserStore {
 
   load(): void {
     this.users = parseHtpasswd(readFileSync(this.file, 'utf8'));
-    this.verified.clear();
+    const { scheme, cost } = usualSchemeOf(this.users.values());
+    const kind = `${scheme}:${cost}`;
+    if (kind !== this.decoyKind || this.decoy === undefined) {
+      this.decoyKind = kind;
+      this.decoy = decoyHash(scheme, cost);
+    }
   }
 
   get size(): number {
     return this.users.size;
+  }
+
+  /** The stored hash of `user` (undefined for an unknown user): caches compare it to notice a changed password. */
+  hashOf(user: string): string | undefined {
+    return this.users.get(user)?.hash;
   }
 
   watch(): void {
@@ -51,24 +79,11 @@ export class UserStore {
     unwatchFile(this.file);
   }
 
+  /** One full password check (bcrypt in the thread pool); an unknown user costs the same as a known one. */
   async check(user: string, password: string): Promise<boolean> {
     const entry = this.users.get(user);
-    if (entry === undefined) return false;
-    const key = `${user}\0${password}`;
-    if (this.verified.get(key) === entry.hash) return true;
-    const ok = await verifyPassword(entry.hash, password);
-    if (ok) {
-      if (this.verified.size > 10_000) this.verified.clear();
-      this.verified.set(key, entry.hash);
-    }
-    return ok;
-  }
-
-  /** Resolves to the user name, or throws PINHOLE_AUTH_MISSING / PINHOLE_AUTH_REJECTED. */
-  async authenticate(header: string | undefined): Promise<string> {
-    if (header === undefined || header.trim() === '') throw new PinholeError('PINHOLE_AUTH_MISSING');
-    const creds = parseBasicAuth(header);
-    if (creds === undefined || !(await this.check(creds.user, creds.password))) throw new PinholeError('PINHOLE_AUTH_REJECTED');
-    return creds.user;
+    if (entry !== undefined) return verifyPassword(entry.hash, password);
+    await verifyPassword(await (this.decoy ?? decoyHash('bcrypt')), password);
+    return false;
   }
 }

@@ -47,6 +47,7 @@ import { PinholeError, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import { DEFAULT_WS_PATH, END_OF_STREAM, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from '../shared/ws-tunnel.js';
+import { retryAfterOf } from './refusal.js';
 
 export { DEFAULT_WS_PATH } from '../shared/ws-tunnel.js';
 /**
@@ -110,6 +111,7 @@ const REASONS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   403: 'Forbidden',
   407: 'Proxy Authentication Required',
+  429: 'Too Many Requests',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -127,6 +129,8 @@ export function refusalResponse(error: PinholeError): string {
     'Connection: close',
   ];
   if (error.status === 407) lines.push('Proxy-Authenticate: Basic realm="pinhole"');
+  const retryAfter = retryAfterOf(error);
+  if (retryAfter !== undefined) lines.push(`Retry-After: ${retryAfter}`);
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 

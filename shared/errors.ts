@@ -6,6 +6,9 @@
 export const ERRORS = {
   PINHOLE_AUTH_REJECTED: { status: 407, sentence: 'The gateway rejected the user name or password.' },
   PINHOLE_AUTH_MISSING: { status: 407, sentence: 'The gateway requires a user name and password.' },
+  PINHOLE_AUTH_THROTTLED: { status: 429, sentence: 'Too many wrong passwords came from this address; the gateway refuses sign-ins for a while.' },
+  PINHOLE_AUTH_BUSY: { status: 503, sentence: 'The gateway is busy checking passwords; try again in a moment.' },
+  PINHOLE_LIMIT_REACHED: { status: 429, sentence: 'This user or address already holds as many tunnels as the gateway allows.' },
   PINHOLE_DEST_FORBIDDEN: { status: 403, sentence: 'The gateway does not allow connections to this destination.' },
   PINHOLE_PORT_FORBIDDEN: { status: 403, sentence: 'The gateway does not allow connections to this port.' },
   PINHOLE_APP_BLOCKED: { status: 403, sentence: 'This application is blocked by a Pinhole rule.' },

@@ -8,6 +8,7 @@ import { loadConfig } from '../config.js';
 import { MUX_FLAG_OPTIONS, muxConfigFrom, type MuxConfigInput, type MuxFlagValues } from '../mux/config.js';
 import { generatePassword } from '../htpasswd.js';
 import { readPasswordFromStdin, UsageError, usage } from './common.js';
+import { GUARD_FLAG_HELP, GUARD_FLAG_OPTIONS, guardOverrides } from './guard-flags.js';
 import { init } from './init.js';
 import { checkPassword, provisionLink } from './provision.js';
 import { run } from './run.js';
@@ -27,6 +28,9 @@ Sharing the port (sslh / haproxy style routes for run):
   --on-timeout NAME          where a client that waits for the server to speak first goes (default ssh when --ssh is set)
   --trusted-proxy CIDR ...   accept PROXY protocol v1/v2 headers from these load balancers only
   --send-proxy [ROUTE=]v1|v2 send a PROXY header to backends   --ws-path PATH   WebSocket tunnel path
+
+Hostile clients (run; each is also a gateway.yaml field, see the README's Security section):
+${GUARD_FLAG_HELP}
 `;
 
 const need = (value: string | undefined, flag: string): string => value ?? usage(`${flag} is required.`);
@@ -109,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
           'header-timeout': { type: 'string' },
           'connect-timeout': { type: 'string' },
           ...MUX_FLAG_OPTIONS,
+          ...GUARD_FLAG_OPTIONS,
         },
         strict: true,
       });
@@ -127,6 +132,7 @@ async function main(argv: string[]): Promise<number> {
         drainSeconds: num(values['drain-seconds'], '--drain-seconds'),
         headerTimeoutMs: values['header-timeout'] === undefined ? undefined : (num(values['header-timeout'], '--header-timeout') ?? 0) * 1000,
         connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : (num(values['connect-timeout'], '--connect-timeout') ?? 0) * 1000,
+        ...guardOverrides(values),
       } as Parameters<typeof loadConfig>[1]);
       const workers = num(values.workers, '--workers') ?? 1;
       const mux = muxConfigFrom(values as MuxFlagValues, (file.mux ?? {}) as MuxConfigInput);
