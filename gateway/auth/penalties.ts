@@ -96,7 +96,8 @@ export class Penalties {
     const retryAfter = (ms: number | undefined): number => (ms === undefined || ms < 0 ? this.settings.blockSeconds : Math.max(1, Math.ceil(ms / 1000)));
     if (u > this.settings.maxFailures) return { refused: true, retryAfterSeconds: retryAfter(perUser?.msBeforeNext), scope: 'user' };
     if (s > this.settings.maxSourceFailures) return { refused: true, retryAfterSeconds: retryAfter(perSource?.msBeforeNext), scope: 'source' };
-    return { refused: false, delayMs: this.delayFor(Math.max(u - this.settings.delayAfter, s - this.sourceDelayAfter)) };
+    // The attempt after `delayAfter` failures is the first one held.
+    return { refused: false, delayMs: this.delayFor(Math.max(u - this.settings.delayAfter, s - this.sourceDelayAfter) + 1) };
   }
 
   /** The hold for a key `excess` failures past its free ones. Pure. */
