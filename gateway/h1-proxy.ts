@@ -195,6 +195,10 @@ export class H1Proxy {
       target = { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: parsed.port === '' ? 80 : Number(parsed.port) };
       this.deps.admitTunnel(user, info.client);
       const upstream = await this.deps.openUpstream(target, 'http');
+      if (req.socket.destroyed) {
+        upstream.destroy(); // the client left while it was checked and dialed
+        return;
+      }
       const untrack = this.deps.trackTunnel(() => upstream.destroy(), { user, client: info.client });
       const headers = endToEndHeaders(req.headers);
       headers.host = parsed.host;

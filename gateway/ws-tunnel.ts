@@ -199,8 +199,14 @@ export async function handleTunnelUpgrade(
     upstream.destroy();
     return;
   }
+  // A client gone (or half-closed) while it was checked: ws drops the socket without calling back.
+  let upgraded = false;
+  socket.once('close', () => {
+    if (!upgraded) upstream.destroy();
+  });
   const targetName = formatEndpoint(target);
   handshaker().handleUpgrade(req, socket, head, (ws) => {
+    upgraded = true;
     deps.logger.debug({ target: targetName, user, client: context.client }, 'A WebSocket tunnel is open.');
     const finished = (): void =>
       deps.accessLog({
