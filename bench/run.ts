@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth] [--profile | --no-profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -27,10 +27,11 @@ import {
 } from './load.js';
 import { cpuSecondsBetween, cpuSnapshot, cpuSplitBetween, fdCount, memoryOf, openFileLimit } from './proc.js';
 import { renderProfile, summarizeProfiles, type ProfileSummary } from './profile.js';
+import { measureAuth } from './auth.js';
 import { measurePort443 } from './port443.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth'] as const;
 type Figure = (typeof FIGURES)[number];
 type Stack = 'direct' | 'seed' | 'pinhole';
 
@@ -213,6 +214,7 @@ interface Extra {
   churn?: Record<string, unknown>;
   handshake?: Record<string, unknown>;
   port443?: Record<string, unknown>;
+  auth?: Record<string, unknown>;
   profiles?: ProfileSummary[];
   /** The rendered profiles, printed after the tables. */
   profileText?: string;
@@ -230,8 +232,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443` brings its own gateway and needs neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => figure !== 'port443')) return stacks;
+  // `--only port443` and `--only auth` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => figure !== 'port443' && figure !== 'auth')) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -604,6 +606,7 @@ const main = async (): Promise<void> => {
   const extra: Extra = { startErrors: {} };
   const rows: FigureRow[] = [];
   let churnGrowth = Number.NaN;
+  const authTargets: Target[] = [];
   const started = new Date();
   const quit = (): void => {
     say('interrupted: stopping every process the benchmark started');
@@ -639,6 +642,14 @@ const main = async (): Promise<void> => {
         extra.port443 = result.details;
       });
     }
+    if (options.only.has('auth')) {
+      await attempt('auth', async () => {
+        const result = await measureAuth(peers, { originPort: stacks.originPort, trust: stacks.trust, floodSeconds: 20, refusalSamples: options.quick ? 15 : 30, say });
+        rows.push(...result.rows);
+        authTargets.push(...result.targets);
+        extra.auth = result.details;
+      });
+    }
     if (options.only.has('idle')) await attempt('idle', async () => void rows.push(...(await measureIdle(stacks, options, extra))));
     if (options.only.has('churn')) await attempt('churn', async () => void (churnGrowth = (await measureChurn(stacks, options, extra)).growth));
     if (options.only.has('handshake')) await attempt('handshake', async () => void rows.push(...(await measureHandshakes(stacks, options, peers, extra))));
@@ -661,6 +672,7 @@ const main = async (): Promise<void> => {
     idleTarget(extra, r('idleCloud'), options),
     judge('churn', `no gateway fd growth after ${options.churnTunnels} tunnels`, churnGrowth, '<=', 0, `${Number.isFinite(churnGrowth) ? churnGrowth : '-'} fds`),
     judge('handshakeScale', '--workers 2 scales handshakes near-linearly (>= 1.6x)', hsScale, '>=', 1.6, `${hsScale.toFixed(2)}x`),
+    ...authTargets,
   ];
 
   process.stdout.write(`\nPinhole vs the seed stack, ${options.quick ? 'quick' : 'full'} run, medians of ${options.runs} runs (${started.toISOString()})\n\n`);
