@@ -7,6 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect as h2connect, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
 import { guessFlood, guessOnce, type GuessTarget } from '../support/guesser.js';
 import { DEFAULT_USER } from '../support/gateway.js';
 import { explainFailure } from '../support/processes.js';
@@ -149,5 +150,43 @@ test('a user at the tunnel limit gets 429 PINHOLE_LIMIT_REACHED, and a closed tu
     assert.equal(again.status, 200);
     again.socket.destroy();
     held[1]?.socket.destroy();
+  });
+});
+
+test('every door applies the penalty: HTTP/1.1 CONNECT, absolute URI, HTTP/2 CONNECT stream and WebSocket upgrade all answer 429 + Retry-After + code', { timeout: 90_000 }, async (t) => {
+  const stack = await stackWith(t, PENALTY_FLAGS);
+  await explainFailure(stack.peers, async () => {
+    const target = `127.0.0.1:${stack.origin.httpsPort}`;
+    await realUserRequest(stack); // the real user's credential is verified before the guessing starts
+    const base: GuessTarget = { port: stack.gateway.port, hostname: stack.gateway.hostname, target, user: DEFAULT_USER.name };
+    let last = await guessOnce(base, 'first-wrong');
+    for (let i = 0; i < 12 && last.status !== 429; i++) last = await guessOnce(base, `wrong-door-${i}`);
+    assert.equal(last.status, 429, 'the HTTP/1.1 CONNECT door refuses');
+    const wrong = `Basic ${Buffer.from(`${DEFAULT_USER.name}:still-wrong`).toString('base64')}`;
+
+    const absolute = await sendRaw(gatewayAddress(stack), `GET http://127.0.0.1:${stack.origin.httpPort}/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nProxy-Authorization: ${wrong}\r\n\r\n`);
+    assert.deepEqual([absolute.status, absolute.headers['pinhole-error']], [429, 'PINHOLE_AUTH_THROTTLED']);
+    assert.match(absolute.headers['retry-after'] ?? '', /^\d+$/);
+
+    const ws = await sendRaw(
+      gatewayAddress(stack),
+      `GET /pinhole/ws HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nPinhole-Target: ${target}\r\nAuthorization: ${wrong}\r\n\r\n`,
+    );
+    assert.deepEqual([ws.status, ws.headers['pinhole-error']], [429, 'PINHOLE_AUTH_THROTTLED']);
+    assert.match(ws.headers['retry-after'] ?? '', /^\d+$/);
+
+    const session = h2connect(`https://127.0.0.1:${stack.gateway.port}`, { rejectUnauthorized: false, servername: stack.gateway.hostname } as SecureClientSessionOptions);
+    t.after(() => session.destroy());
+    const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+      const stream = session.request({ ':method': 'CONNECT', ':authority': target, 'proxy-authorization': wrong });
+      stream.once('response', resolve);
+      stream.once('error', reject);
+      stream.resume();
+    });
+    assert.deepEqual([headers[':status'], headers['pinhole-error']], [429, 'PINHOLE_AUTH_THROTTLED']);
+    assert.match(String(headers['retry-after'] ?? ''), /^\d+$/);
+
+    // And the real user's (verified) credential still opens the door.
+    await realUserRequest(stack);
   });
 });
