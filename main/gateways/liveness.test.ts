@@ -55,7 +55,7 @@ test('an idle session is PINGed on its interval and every answer is an RTT sampl
   const samples: number[] = [];
   watcher.on('rtt', (ms) => samples.push(ms));
   await waitUntil(() => samples.length >= 3, 5_000, 'three idle PING answers');
-  assert.ok(samples.every((ms) => ms >= 0 && ms < 1_000));
+  assert.ok(samples.every((ms) => ms >= 0 && ms < 1_000), `loopback round trips: ${samples.join(', ')}`);
   assert.equal(watcher.rttMs, samples.at(-1));
   assert.equal(watcher.alive, true);
 });
@@ -102,7 +102,7 @@ test('a gateway that freezes while the session is idle is found dead by the idle
   const started = performance.now();
   const [err] = (await once(watcher, 'dead')) as [PinholeError];
   assert.equal(err.code, 'PINHOLE_GATEWAY_UNRESPONSIVE');
-  assert.ok(performance.now() - started < 2_000);
+  assert.ok(performance.now() - started < 2_000, 'found dead within the idle interval plus the timeout');
 });
 
 test('a session whose connection is closed under it is dead with GATEWAY_CLOSED', async (t) => {

@@ -84,7 +84,7 @@ test('a hung first endpoint costs the stagger, not the 10 s timeout: the second 
     assert.equal(won.endpoint.port, portOf(good));
     assert.ok(took >= 240, `the second endpoint waited its turn (${took} ms)`);
     assert.ok(took < 2_000, `answered long before the 10 s timeout (${took} ms)`);
-    assert.ok(won.handshakeMs <= won.elapsedMs);
+    assert.ok(won.handshakeMs <= won.elapsedMs, 'the handshake is part of the race');
     assert.equal(won.failures.length, 0, 'the hung endpoint had not failed yet: it lost');
     assert.equal(hung.accepted() - acceptedBefore, 1, 'the hung endpoint was dialled');
     await waitUntil(() => hung.open() === 0, 5_000, 'the losing attempt to close its connection');
@@ -123,7 +123,7 @@ test('when every endpoint fails, one error names each of them, and a pin mismatc
   const refused = await refusedPort();
   const endpoints = [at(refused), at(hung.port), at(portOf(impostor))];
   await assert.rejects(raceDial(endpoints, pinned(), { staggerMs: 50, attemptTimeoutMs: 600 }), (err: unknown) => {
-    assert.ok(err instanceof PinholeError);
+    assert.ok(err instanceof PinholeError, 'a PinholeError');
     assert.equal(err.code, 'PINHOLE_TLS_PIN_MISMATCH');
     for (const e of endpoints) assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${e.port}`));
     const failures = err.details?.['failures'] as Array<{ endpoint: string; code: string }>;
@@ -135,7 +135,7 @@ test('when every endpoint fails, one error names each of them, and a pin mismatc
 test('without a certificate problem, the aggregate error takes the timeout and still lists both endpoints', async () => {
   const refused = await refusedPort();
   await assert.rejects(raceDial([at(hung.port), at(refused)], pinned(), { staggerMs: 50, attemptTimeoutMs: 400 }), (err: unknown) => {
-    assert.ok(err instanceof PinholeError);
+    assert.ok(err instanceof PinholeError, 'a PinholeError');
     assert.equal(err.code, 'PINHOLE_GATEWAY_TIMEOUT');
     assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${hung.port}.*127\\.0\\.0\\.1:${refused}|127\\.0\\.0\\.1:${refused}.*127\\.0\\.0\\.1:${hung.port}`));
     return true;
