@@ -86,7 +86,6 @@ export const h1ProfileRequest =
         method: 'GET',
         path: PROFILE_DOCUMENT_PATH,
         headers: { host: serverName, authorization, connection: 'close', ...headers },
-        agent: false,
       });
       const fail = (err: PinholeError): void => {
         req.destroy();

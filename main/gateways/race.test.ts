@@ -4,14 +4,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as netConnect, type AddressInfo } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import type { Endpoint, Trust } from '../../shared/profile.js';
 import { makeSelfSignedCertificate, type TestCertificate } from '../../test/support/certs.js';
 import { refusedPort, startHungEndpoint, type HungEndpoint } from '../../test/support/hung-endpoint.js';
 import { waitUntil } from '../../test/support/processes.js';
-import { gatewayError, tlsOptionsFor, verifyPeer } from '../tunnel/verify.js';
+import { dialVerifiedTls } from '../../test/support/verified-tls.js';
 import { raceDial, type DialOne } from './race.js';
 
 const NAME = 'gw.example.test';
@@ -49,28 +49,7 @@ after(async () => {
 const dialPinned =
   (trust: Trust): DialOne<TLSSocket> =>
   (endpoint, signal) =>
-    new Promise((resolve, reject) => {
-      const raw = netConnect({ host: endpoint.host, port: endpoint.port });
-      const tls = tlsConnect({ socket: raw, ...tlsOptionsFor(trust, NAME) });
-      const onAbort = (): void => {
-        tls.destroy();
-        raw.destroy();
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      raw.once('error', (err) => reject(gatewayError(err, 'tcp')));
-      tls.once('error', (err) => reject(gatewayError(err, 'tls')));
-      tls.once('secureConnect', () => {
-        signal.removeEventListener('abort', onAbort);
-        try {
-          verifyPeer(tls, trust);
-          resolve(tls);
-        } catch (err) {
-          tls.destroy();
-          reject(err);
-        }
-      });
-    });
+    dialVerifiedTls(endpoint, { serverName: NAME, trust, signal });
 
 const pinned = (): DialOne<TLSSocket> => dialPinned({ kind: 'pin', pin: cert.sha256 });
 
