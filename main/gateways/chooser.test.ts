@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { GatewaysStatusSchema } from '../../shared/gateway-status.js';
 import { GatewayChooser, spreadChoice, stableHash, type ChooserOptions, type SwitchDecision } from './chooser.js';
 
 const A = 'gw1.example.test:443';
@@ -271,4 +272,27 @@ test('bad samples are ignored and an empty endpoint list is refused', () => {
   assert.equal(chooser.record('unknown.example.test:443', 5), undefined);
   assert.equal(chooser.snapshot().find((v) => v.endpoint === B)?.samples, 0);
   assert.throws(() => make({ endpoints: [] }), RangeError);
+});
+
+test('the racing dial order: the one in use, then the measured by speed, the untried, and the down ones last', () => {
+  const D = 'gw4.example.test:443';
+  const { chooser } = make({ endpoints: [A, B, C, D], current: B });
+  feed(chooser, C, [40]);
+  feed(chooser, A, [20]);
+  chooser.fail(D, 'PINHOLE_GATEWAY_UNREACHABLE');
+  assert.deepEqual(chooser.dialOrder(), [B, A, C, D]);
+  const afterFailure = chooser.fail(B, 'PINHOLE_GATEWAY_UNRESPONSIVE');
+  assert.equal(afterFailure?.to, A);
+  assert.deepEqual(chooser.dialOrder(), [A, C, B, D], 'the new choice first, the failed ones last');
+});
+
+test("the chooser's snapshot is what the UI's gateway status schema carries", () => {
+  const { chooser } = make({ endpoints: [A, B], current: A });
+  feed(chooser, A, [12.5]);
+  chooser.fail(B, 'PINHOLE_GATEWAY_UNREACHABLE');
+  const status = GatewaysStatusSchema.parse({ inUse: chooser.current, endpoints: chooser.snapshot().map(({ endpoint, health, rttMs, current, failure }) => ({ endpoint, health, rttMs, current, ...(failure ? { failure } : {}) })) });
+  assert.deepEqual(status.endpoints, [
+    { endpoint: A, health: 'up', rttMs: 12.5, current: true },
+    { endpoint: B, health: 'down', rttMs: null, current: false, failure: 'PINHOLE_GATEWAY_UNREACHABLE' },
+  ]);
 });

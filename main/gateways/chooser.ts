@@ -268,6 +268,20 @@ export class GatewayChooser {
     return next;
   }
 
+  /**
+   * The order for a racing dial: the endpoint in use (or chosen) first, then the measured ones by
+   * estimate, then the never-tried ones in profile order, then the ones that are down (they may
+   * have recovered; the race only reaches them after the others had their stagger).
+   */
+  dialOrder(): string[] {
+    const rank = (s: EndpointState): number => (s.health === 'up' ? 0 : s.health === 'unknown' ? 1 : 2);
+    const others = [...this.states.values()]
+      .filter((s) => s.endpoint !== this.currentEndpoint)
+      .sort((a, b) => rank(a) - rank(b) || (lowerMedian(a.samples) ?? 0) - (lowerMedian(b.samples) ?? 0));
+    const current = this.states.get(this.currentEndpoint);
+    return [...(current && current.health !== 'down' ? [current] : []), ...others, ...(current && current.health === 'down' ? [current] : [])].map((s) => s.endpoint);
+  }
+
   snapshot(): EndpointView[] {
     return [...this.states.values()].map((s) => ({
       endpoint: s.endpoint,
