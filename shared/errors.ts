@@ -19,6 +19,8 @@ export const ERRORS = {
   PINHOLE_GATEWAY_UNREACHABLE: { status: 502, sentence: 'The Pinhole gateway could not be reached.' },
   PINHOLE_GATEWAY_TIMEOUT: { status: 504, sentence: 'The Pinhole gateway did not answer in time.' },
   PINHOLE_GATEWAY_CLOSED: { status: 502, sentence: 'The connection to the Pinhole gateway was lost.' },
+  PINHOLE_GATEWAY_UNRESPONSIVE: { status: 504, sentence: 'The Pinhole gateway stopped answering; Pinhole moves to another one when it can.' },
+  PINHOLE_PROFILE_DOCUMENT_INVALID: { status: 502, sentence: "The gateway's profile update is not valid; the stored profile was kept." },
   PINHOLE_TLS_PIN_MISMATCH: {
     status: 502,
     sentence:
