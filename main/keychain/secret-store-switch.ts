@@ -58,7 +58,7 @@ export class SecretStoreSwitch implements SecretStore {
   }
 
   get location(): string {
-    return this.current?.location ?? 'nowhere yet: no system keychain answers';
+    return this.current?.location ?? 'nowhere yet: no keychain answers';
   }
 
   state(): SecretStoreState {

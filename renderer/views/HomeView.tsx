@@ -51,7 +51,8 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
     }
   };
 
-  if (state.profiles && profiles.length === 0) {
+  // A link used for this session only connects without a profile: then the switch and stats still show.
+  if (state.profiles && profiles.length === 0 && phase === 'disconnected') {
     return (
       <section className="view home">
         <div className="empty-hero">
