@@ -123,11 +123,11 @@ export const NO_PROFILE_SENTENCE = 'No profile yet: import one with `pinhole pro
 const fromProfile = async (name: string | undefined, secretsFile: string | undefined): Promise<Plan> => {
   // No settings file: no profile was ever stored (and none is created here).
   if (!existsSync(join(configDir(), `${STORE_CONFIG_NAME}.json`))) {
-    if (name === undefined) throw new UsageError(NO_PROFILE_SENTENCE);
+    if (name === undefined) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', NO_PROFILE_SENTENCE);
     throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', `There is no profile named "${name}". ${NO_PROFILE_SENTENCE}`);
   }
   const store = new ProfileStore();
-  if (store.list().length === 0) throw new UsageError(NO_PROFILE_SENTENCE);
+  if (store.list().length === 0) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', NO_PROFILE_SENTENCE);
   const profile = name === undefined ? store.getDefault() : store.require(name);
   if (!profile) throw new UsageError('No profile is marked as the default; give a profile name, a pinhole:// link or --server HOST:PORT.');
   const secrets = await openSecretStore({ ...(secretsFile !== undefined ? { secretsFile } : {}), allowEncryptedFile: secretsFile !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file' });
@@ -216,7 +216,7 @@ export async function run(argv: string[]): Promise<number> {
     if (status.state === lastState) return;
     lastState = status.state;
     if (status.state === 'reconnecting') logger.warn({ state: status.state, retryInS: status.retryAt ? Math.max(0, Math.round((status.retryAt - Date.now()) / 1000)) : undefined }, 'Reconnecting to the gateway.');
-    else logger.info({ state: status.state, ...(status.error ? { code: status.error.code } : {}) }, stateSentence(status));
+    else logger[status.state === 'error' ? 'warn' : 'info']({ state: status.state, ...(status.error ? { code: status.error.code } : {}) }, stateSentence(status));
   });
   const lookup = plan.identifyApps ? createAppLookup() : undefined;
   let result: { listen: string };
