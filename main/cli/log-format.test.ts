@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { encodeLink } from '../../shared/link.js';
 import { freePort, pinholeBin, runCommand } from '../../test/support/processes.js';
 
-const HUMAN = /^\[\d\d:\d\d:\d\d\] (?:\u001b\[\d+m)?(INFO|WARN|ERROR)(?:\u001b\[\d+m)?: /;
+// The level may be coloured at a terminal (ESC [ n m around it).
+const ESC = String.fromCharCode(27);
+const HUMAN = new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] (?:${ESC}\\[\\d+m)?(INFO|WARN|ERROR)(?:${ESC}\\[\\d+m)?: `);
 
 const setup = async () => {
   const home = await mkdtemp(join(tmpdir(), 'pinhole-logs-'));
