@@ -314,7 +314,11 @@ export const ProfilesView = ({
                 </div>
                 <span className="muted small">
                   {p.user} @ {p.endpoints[0]} · {t(`trust.${p.trust.kind}`)} ·{' '}
-                  {p.hasPassword ? t('profiles.passwordStored') : <span className="error-text">{t('profiles.passwordMissing')}</span>}
+                  {p.hasPassword ? (
+                    t(state.info?.keychain.kind === 'encrypted-file' ? 'profiles.passwordInFile' : 'profiles.passwordStored')
+                  ) : (
+                    <span className="error-text">{t('profiles.passwordMissing')}</span>
+                  )}
                 </span>
               </div>
               <div className="list-actions">

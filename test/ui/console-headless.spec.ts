@@ -133,7 +133,7 @@ test('without a keychain: a link connects for the session, a secrets file keeps 
   await preview.getByRole('button', { name: 'Save profile' }).click();
   const item = page.getByTestId('profile-item');
   await expect(item).toHaveCount(1);
-  await expect(item).toContainText('password in keychain');
+  await expect(item).toContainText('password in the secrets file');
   await page.screenshot({ path: join(screens, 'headless-02-saved-in-file.png') });
   await disconnect(page);
   await consoleProcess.stop();
@@ -147,7 +147,7 @@ test('without a keychain: a link connects for the session, a secrets file keeps 
   const second = await browser.newPage();
   await second.goto(consoleProcess.url);
   await second.getByRole('tab', { name: 'Profiles' }).click();
-  await expect(second.getByTestId('profile-item')).toContainText('password in keychain');
+  await expect(second.getByTestId('profile-item')).toContainText('password in the secrets file');
   await expect(second.getByTestId('secrets-choice')).toHaveCount(0);
   await connectAndFetch(second);
   await disconnect(second);
@@ -166,7 +166,7 @@ test('without a keychain: a link connects for the session, a secrets file keeps 
   await expect(unlock.getByRole('alert')).toContainText('The passphrase does not open the encrypted secrets file');
   await unlock.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
   await unlock.getByRole('button', { name: 'Use this file' }).click();
-  await expect(third.getByTestId('profile-item')).toContainText('password in keychain');
+  await expect(third.getByTestId('profile-item')).toContainText('password in the secrets file');
   await connectAndFetch(third);
   await third.screenshot({ path: join(screens, 'headless-03-after-restart.png') });
   await disconnect(third);
