@@ -76,7 +76,7 @@ export const App = ({ connection }: { connection: Connection }) => {
       case 'home':
         return <HomeView client={client} state={state} goTo={(p: Page) => setPage(p)} />;
       case 'profiles':
-        return <ProfilesView client={client} state={state} incomingLink={incomingLink} />;
+        return <ProfilesView client={client} state={state} incomingLink={incomingLink} refreshInfo={refreshInfo} />;
       case 'apps':
         return <AppsView client={client} state={state} />;
       case 'logs':

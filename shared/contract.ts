@@ -88,9 +88,21 @@ export type UiSettings = z.infer<typeof UiSettingsSchema>;
 export const UiSettingsPatchSchema = UiSettingsSchema.partial().strict();
 export type UiSettingsPatch = z.infer<typeof UiSettingsPatchSchema>;
 
+/** Where passwords go; `available` is false while no keychain answers and no secrets file is open. */
+export const KeychainInfoSchema = z.object({
+  kind: z.string(),
+  location: z.string(),
+  available: z.boolean().default(true),
+  /** The passphrase-encrypted secrets file in use, if any. */
+  file: z.string().optional(),
+  /** Where a new secrets file would go (the UI's suggestion). */
+  suggestedFile: z.string().optional(),
+});
+export type KeychainInfo = z.infer<typeof KeychainInfoSchema>;
+
 export const InfoSchema = z.object({
   version: z.string(),
-  keychain: z.object({ kind: z.string(), location: z.string() }),
+  keychain: KeychainInfoSchema,
   /** "127.0.0.1:PORT" while connected, else the configured address. */
   proxyAddress: z.string(),
   shellExport: z.string(),
@@ -114,6 +126,12 @@ export const contract = {
     ),
     clearCredentials: cmd(z.object({ id: Id }).strict(), Empty),
     connect: cmd(z.object({ profileId: Id.optional() }).strict(), EngineStatusSchema),
+    /** Connects with a pasted link for this session only: nothing is saved, the password stays in memory. */
+    connectLink: cmd(z.object({ link: LinkText }).strict(), EngineStatusSchema),
+    /** Keeps passwords in a passphrase-encrypted file (opened, or created when missing) from now on. */
+    useSecretsFile: cmd(z.object({ file: z.string().trim().min(1).max(4096), passphrase: z.string().min(1).max(1024) }).strict(), InfoSchema),
+    /** Asks the system keychain again (a keyring started after Pinhole). */
+    retryKeychain: cmd(Empty, InfoSchema),
     disconnect: cmd(Empty, EngineStatusSchema),
     getStatus: cmd(Empty, EngineStatusSchema),
     getStats: cmd(Empty, EngineStatsSchema),

@@ -4,6 +4,8 @@
  * facts go in fields.
  */
 import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+import { PinholeError } from './errors.js';
 
 export type { Logger } from 'pino';
 
@@ -43,3 +45,32 @@ export const createLogger = ({ name, level, destination }: LoggerSettings): Logg
   };
   return destination ? pino(options, destination) : pino(options);
 };
+
+/** How a foreground process prints its log: `human` lines for a person at a terminal, `json` lines for a service manager or a log shipper. */
+export const LOG_FORMATS = ['human', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** `--log-format` as given, else human on a terminal and JSON everywhere else. */
+export const chooseLogFormat = (flag: string | undefined, isTTY: boolean | undefined): LogFormat => {
+  if (flag === undefined) return isTTY === true ? 'human' : 'json';
+  if ((LOG_FORMATS as readonly string[]).includes(flag)) return flag as LogFormat;
+  throw new PinholeError('PINHOLE_USAGE', `--log-format must be human or json, got "${flag}".`);
+};
+
+/**
+ * A pino destination that turns each JSON line into one human line (time, level, sentence, the
+ * fields), written to `out`. pino-pretty's formatter runs in this thread, synchronously: no
+ * transport worker, so it works the same under tsx, compiled, and bundled into Electron's main.
+ */
+export const humanLines = (out: { write(text: string): unknown }, { colorize = false }: { colorize?: boolean } = {}): DestinationStream => {
+  const pretty = prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true });
+  return {
+    write(text: string): void {
+      out.write(pretty(text));
+    },
+  };
+};
+
+/** The destination for a process's log on `stream` (stdout or stderr) in the chosen format. */
+export const logDestination = (format: LogFormat, stream: { write(text: string): unknown; isTTY?: boolean }): DestinationStream =>
+  format === 'human' ? humanLines(stream, { colorize: stream.isTTY === true }) : { write: (text: string) => void stream.write(text) };

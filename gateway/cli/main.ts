@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
+import { chooseLogFormat } from '../../shared/log.js';
 import { TRANSPORTS, type Transport } from '../../shared/profile.js';
 import { loadConfig } from '../config.js';
 import { MUX_FLAG_OPTIONS, muxConfigFrom, type MuxConfigInput, type MuxFlagValues } from '../mux/config.js';
@@ -19,7 +20,7 @@ const HELP = `Usage:
   pinhole-gateway user add NAME --dir DIR [--password-stdin]
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
-                      [--header-timeout S] [--connect-timeout S]
+                      [--header-timeout S] [--connect-timeout S] [--log-format human|json]
 
 Sharing the port (sslh / haproxy style routes for run):
   --ssh H:P  --openvpn H:P  --http H:P  --tls H:P  --anyprot H:P     where each protocol goes
@@ -112,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
           'drain-seconds': { type: 'string' },
           'header-timeout': { type: 'string' },
           'connect-timeout': { type: 'string' },
+          'log-format': { type: 'string' },
           ...MUX_FLAG_OPTIONS,
           ...GUARD_FLAG_OPTIONS,
         },
@@ -136,7 +138,8 @@ async function main(argv: string[]): Promise<number> {
       } as Parameters<typeof loadConfig>[1]);
       const workers = num(values.workers, '--workers') ?? 1;
       const mux = muxConfigFrom(values as MuxFlagValues, (file.mux ?? {}) as MuxConfigInput);
-      return run({ config, mux, workers: Math.max(1, Math.floor(workers)) });
+      const logFormat = chooseLogFormat(values['log-format'], process.stdout.isTTY);
+      return run({ config, mux, workers: Math.max(1, Math.floor(workers)), logFormat });
     }
     case undefined:
     case 'help':

@@ -1,7 +1,7 @@
 /** `run`: the gateway in the foreground (optionally N cluster workers), graceful stop on SIGTERM/SIGINT. */
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { createLogger, type Logger } from '../../shared/log.js';
+import { createLogger, logDestination, type LogFormat, type Logger } from '../../shared/log.js';
 import { parseListen, type GatewayConfig } from '../config.js';
 import type { MuxConfig } from '../mux/config.js';
 import { Gateway } from '../gateway.js';
@@ -23,6 +23,8 @@ export interface RunOptions {
   readonly config: GatewayConfig;
   readonly workers: number;
   readonly mux?: MuxConfig;
+  /** Human lines for a person at a terminal, JSON lines otherwise (default json). */
+  readonly logFormat?: LogFormat;
 }
 
 const listenLine = (logger: Logger, config: GatewayConfig, address: string, port: number, extra: Record<string, unknown> = {}): void => {
@@ -32,8 +34,9 @@ const listenLine = (logger: Logger, config: GatewayConfig, address: string, port
   );
 };
 
-export async function run({ config, workers, mux }: RunOptions): Promise<number> {
-  const logger = createLogger({ name: 'pinhole-gateway' });
+export async function run({ config, workers, mux, logFormat = 'json' }: RunOptions): Promise<number> {
+  // JSON keeps pino's own stdout writer (the access log's hot path); human lines go through the formatter.
+  const logger = createLogger({ name: 'pinhole-gateway', ...(logFormat === 'human' ? { destination: logDestination(logFormat, process.stdout) } : {}) });
   if (parseListen(config.listen) === undefined) usage(`--listen ${config.listen} is not HOST:PORT.`);
   if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger);
 

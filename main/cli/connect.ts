@@ -2,15 +2,18 @@
  * `pinhole connect LINK [--listen 127.0.0.1:PORT] [--system-proxy]`
  * `pinhole connect PROFILE [...]` (a stored profile; its password comes from the OS keychain)
  * `pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)`
- * Runs the engine in the foreground: JSON log lines on stdout, one of them
- * "The local proxy is listening." with `listen`; SIGTERM/SIGINT stop it gracefully (exit 0).
+ * Runs the engine in the foreground: log lines on stdout (human on a terminal, JSON otherwise or
+ * with --log-format json), one of them "The local proxy is listening." with `listen`;
+ * SIGTERM/SIGINT stop it gracefully (exit 0).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
-import { decodeLink } from '../../shared/link.js';
+import { targetFromLink } from '../../shared/link-target.js';
+import { chooseLogFormat, logDestination, type LogFormat } from '../../shared/log.js';
 import { GatewayTargetSchema, parseEndpoint, PinSchema, type GatewayTarget, type Trust } from '../../shared/profile.js';
+import { stateSentence } from '../../shared/state-words.js';
 import { createAppLookup } from '../apps/index.js';
 import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
 import { openSecretStore } from '../keychain/keychain.js';
@@ -24,12 +27,15 @@ import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
 
 const USAGE = [
-  'usage: pinhole connect LINK|PROFILE [--listen 127.0.0.1:PORT] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file]',
+  'usage: pinhole connect LINK|PROFILE [--listen 127.0.0.1:PORT] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file FILE]',
   '       pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)',
   '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT|auto]',
   '',
   '  PROFILE                   a profile stored with `pinhole profile import` (none given: the default profile);',
   '                            its password is read from the OS keychain',
+  '  --secrets-file FILE       read passwords from this passphrase-encrypted file instead of the OS keychain',
+  '                            (passphrase in PINHOLE_SECRETS_PASSPHRASE); for machines without a keychain',
+  '  --log-format human|json   log lines for a person or for a machine (default: human on a terminal, JSON otherwise)',
   '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
   '                            a proxy that wants a sign-in gets the user and password from https_proxy & co.',
   '                            (http://user:password@host:port) or, for auto, from the GNOME proxy settings',
@@ -50,8 +56,9 @@ const OPTIONS = {
   'server-name': { type: 'string' },
   transport: { type: 'string' },
   'upstream-proxy': { type: 'string' },
-  'secrets-file': { type: 'boolean' },
+  'secrets-file': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   'no-early-start': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -77,18 +84,8 @@ interface Plan {
 }
 
 const fromLink = (link: string): Plan => {
-  const payload = decodeLink(link);
-  const trust: Trust = payload.pin ? { kind: 'pin', pin: payload.pin } : { kind: 'system' };
-  const target = GatewayTargetSchema.parse({
-    endpoints: payload.endpoints,
-    serverName: payload.serverName,
-    trust,
-    user: payload.user,
-    transport: payload.transport,
-    ...(payload.wsPath ? { wsPath: payload.wsPath } : {}),
-    domains: payload.domains ?? [],
-  });
-  return { target, password: payload.secret, profileName: payload.name ?? payload.serverName, routing: createRouting({ domains: target.domains }), identifyApps: false };
+  const { target, password, name } = targetFromLink(link);
+  return { target, password, profileName: name, routing: createRouting({ domains: target.domains }), identifyApps: false };
 };
 
 const fromFlags = async (values: Record<string, string | boolean | undefined>): Promise<Plan> => {
@@ -115,15 +112,25 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
   return { target, password, profileName: 'command line', routing: createRouting(), identifyApps: false };
 };
 
+/** What `pinhole connect` says when there is nothing to connect to, before any keychain question. */
+export const NO_PROFILE_SENTENCE = 'No profile yet: import one with `pinhole profile import LINK`, or pass a link.';
+
 /**
- * A stored profile (the default one when `name` is undefined): settings from the profile store,
- * the password from the keychain (opened first, so a refused keychain writes nothing).
+ * A stored profile (the default one when `name` is undefined): first the profile from the store
+ * (so "no profile" is said before anything about a keychain), then its password from the
+ * keychain. Nothing here writes a file.
  */
-const fromProfile = async (name: string | undefined, secretsFile: boolean): Promise<Plan> => {
-  const secrets = await openSecretStore({ allowEncryptedFile: secretsFile || process.env.PINHOLE_SECRETS === 'encrypted-file' });
+const fromProfile = async (name: string | undefined, secretsFile: string | undefined): Promise<Plan> => {
+  // No settings file: no profile was ever stored (and none is created here).
+  if (!existsSync(join(configDir(), `${STORE_CONFIG_NAME}.json`))) {
+    if (name === undefined) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', NO_PROFILE_SENTENCE);
+    throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', `There is no profile named "${name}". ${NO_PROFILE_SENTENCE}`);
+  }
   const store = new ProfileStore();
+  if (store.list().length === 0) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', NO_PROFILE_SENTENCE);
   const profile = name === undefined ? store.getDefault() : store.require(name);
   if (!profile) throw new UsageError('No profile is marked as the default; give a profile name, a pinhole:// link or --server HOST:PORT.');
+  const secrets = await openSecretStore({ ...(secretsFile !== undefined ? { secretsFile } : {}), allowEncryptedFile: secretsFile !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file' });
   const password = await secrets.get(profile.secretRef);
   if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
   let upstreamProxy: UpstreamProxy | undefined;
@@ -165,6 +172,7 @@ export async function run(argv: string[]): Promise<number> {
   let listen: string;
   let upstreamProxy: UpstreamProxy | 'auto' | undefined;
   let values: Record<string, string | boolean | undefined>;
+  let logFormat: LogFormat;
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     values = parsed.values;
@@ -182,11 +190,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
-    if (first !== undefined) plan = first.trim().toLowerCase().startsWith('pinhole:') ? fromLink(first) : await fromProfile(first, values['secrets-file'] === true);
+    logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
+    const secretsFile = typeof values['secrets-file'] === 'string' ? values['secrets-file'] : undefined;
+    if (first !== undefined) plan = first.trim().toLowerCase().startsWith('pinhole:') ? fromLink(first) : await fromProfile(first, secretsFile);
     else if (values.server !== undefined) plan = await fromFlags(values);
-    // Nothing named: the default profile, if any profile was ever stored (no store file is created here).
-    else if (existsSync(join(configDir(), `${STORE_CONFIG_NAME}.json`))) plan = await fromProfile(undefined, values['secrets-file'] === true);
-    else throw new UsageError('Give a pinhole:// link, a profile name or --server HOST:PORT.');
+    // Nothing named: the default profile, if any profile was ever stored.
+    else plan = await fromProfile(undefined, secretsFile);
   } catch (err) {
     const message = err instanceof UsageError || err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE}\n` : ''}`);
@@ -196,7 +205,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const level = values['log-level'];
   const engine = new Engine({
-    logDestination: { write: (text: string) => process.stdout.write(text) },
+    logDestination: logDestination(logFormat, process.stdout),
     logLevel: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
   });
   const { logger } = engine;
@@ -207,7 +216,7 @@ export async function run(argv: string[]): Promise<number> {
     if (status.state === lastState) return;
     lastState = status.state;
     if (status.state === 'reconnecting') logger.warn({ state: status.state, retryInS: status.retryAt ? Math.max(0, Math.round((status.retryAt - Date.now()) / 1000)) : undefined }, 'Reconnecting to the gateway.');
-    else logger.info({ state: status.state }, `The connection is now ${status.state}.`);
+    else logger[status.state === 'error' ? 'warn' : 'info']({ state: status.state, ...(status.error ? { code: status.error.code } : {}) }, stateSentence(status));
   });
   const lookup = plan.identifyApps ? createAppLookup() : undefined;
   let result: { listen: string };

@@ -1,36 +1,53 @@
 /**
- * `pinhole console [--listen 127.0.0.1:PORT]`: the desktop UI in a browser, against the engine in
- * this process. Prints one line, the URL with a one-time token; logs go to stderr as JSON lines.
+ * `pinhole console [--listen 127.0.0.1:PORT] [--secrets-file FILE] [--log-format human|json]`: the
+ * desktop UI in a browser, against the engine in this process. Prints one line, the URL with a
+ * one-time token; logs go to stderr (human lines on a terminal, JSON otherwise). It starts
+ * without a keychain too: the UI then says so and offers a passphrase-encrypted secrets file.
  */
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { PinholeError, toWire } from '../../shared/errors.js';
-import { createLogger } from '../../shared/log.js';
+import { chooseLogFormat, createLogger, logDestination, type LogFormat } from '../../shared/log.js';
 import { composeHost } from '../console/compose.js';
 import { ensureRendererBuilt } from '../console/renderer-build.js';
 import { parseConsoleListen, startConsole } from '../console/server.js';
 
-const USAGE = 'usage: pinhole console [--listen 127.0.0.1:PORT]';
+const USAGE = [
+  'usage: pinhole console [--listen 127.0.0.1:PORT] [--secrets-file FILE] [--log-format human|json]',
+  '',
+  '  --secrets-file FILE       keep passwords in this passphrase-encrypted file instead of the OS keychain',
+  '                            (passphrase in PINHOLE_SECRETS_PASSPHRASE); without a keychain the UI offers the same',
+  '  --log-format human|json   log lines on stderr for a person or for a machine (default: human on a terminal, JSON otherwise)',
+].join('\n');
 
 export async function run(argv: string[]): Promise<number> {
   let listen: string | undefined;
+  let secretsFile: string | undefined;
+  let logFormat: LogFormat;
   try {
-    const { values } = parseArgs({ args: argv, options: { listen: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
+    const { values } = parseArgs({
+      args: argv,
+      options: { listen: { type: 'string' }, 'secrets-file': { type: 'string' }, 'log-format': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: false,
+    });
     if (values.help) {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
     listen = values.listen;
     if (listen !== undefined) parseConsoleListen(listen);
+    logFormat = chooseLogFormat(values['log-format'], process.stderr.isTTY);
+    secretsFile = values['secrets-file'];
+    if (secretsFile !== undefined && !process.env.PINHOLE_SECRETS_PASSPHRASE)
+      throw new PinholeError('PINHOLE_USAGE', '--secrets-file needs the passphrase in PINHOLE_SECRETS_PASSPHRASE (or leave it out and enter both in the UI).');
   } catch (error) {
     process.stderr.write(`pinhole console: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
     return 2;
   }
-  const logger = createLogger({ name: 'pinhole-console', level: (process.env.PINHOLE_LOG_LEVEL as 'info' | undefined) ?? 'info', destination: pino.destination(2) });
+  const logger = createLogger({ name: 'pinhole-console', level: (process.env.PINHOLE_LOG_LEVEL as 'info' | undefined) ?? 'info', destination: logDestination(logFormat, process.stderr) });
   let stop: (() => Promise<void>) | undefined;
   try {
     const staticDir = await ensureRendererBuilt();
-    const { host } = await composeHost({ logger, ...(process.env.PINHOLE_CONFIG_DIR ? { configDir: process.env.PINHOLE_CONFIG_DIR } : {}) });
+    const { host } = await composeHost({ logger, ...(process.env.PINHOLE_CONFIG_DIR ? { configDir: process.env.PINHOLE_CONFIG_DIR } : {}), ...(secretsFile ? { secretsFile } : {}) });
     const running = await startConsole({ handlers: host.handlers, onEvent: (listener) => host.onEvent(listener), staticDir, logger, ...(listen ? { listen } : {}) });
     stop = async () => {
       await host.shutdown().catch(() => undefined);

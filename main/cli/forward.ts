@@ -7,10 +7,9 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { PinholeError, toWire } from '../../shared/errors.js';
 import { decodeLink, type LinkPayload } from '../../shared/link.js';
-import { createLogger, type Logger } from '../../shared/log.js';
+import { chooseLogFormat, createLogger, logDestination, type LogFormat, type Logger } from '../../shared/log.js';
 import { TransportSchema, formatEndpoint, parseEndpoint, type Endpoint, type Transport as TransportKind, type Trust } from '../../shared/profile.js';
 import { openTransport } from '../tunnel/negotiate.js';
 import type { GatewayDialOptions, TunnelTarget, UpstreamProxy } from '../tunnel/transport.js';
@@ -18,8 +17,8 @@ import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 
 const USAGE =
-  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT]\n' +
-  '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]';
+  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json]\n' +
+  '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)';
 
 /** What `forward` needs from a transport: a byte stream to a target, and a way to stop. */
 interface Tunnels {
@@ -33,6 +32,7 @@ interface Invocation {
   transport: TransportKind;
   insecure: boolean;
   upstreamProxy?: UpstreamProxy;
+  logFormat?: string;
 }
 
 function parseInvocation(argv: string[]): Invocation | 'help' {
@@ -44,6 +44,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
       transport: { type: 'string' },
       insecure: { type: 'boolean' },
       'upstream-proxy': { type: 'string' },
+      'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -68,6 +69,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
     transport: typeof kind === 'string' ? kind : kind.data,
     insecure: values.insecure === true,
     ...(upstreamProxy === undefined ? {} : { upstreamProxy }),
+    ...(values['log-format'] === undefined ? {} : { logFormat: values['log-format'] }),
   };
 }
 
@@ -179,7 +181,16 @@ export async function run(argv: string[]): Promise<number> {
   }
   const isStdio = inv.specs[0]?.kind === 'stdio';
   const level = (process.env.PINHOLE_LOG_LEVEL as 'info' | undefined) ?? (isStdio ? 'warn' : 'info');
-  const logger = createLogger({ name: 'pinhole-forward', level, ...(isStdio ? { destination: pino.destination(2) } : {}) });
+  // stdio mode: stdout carries the forwarded bytes, so the log goes to stderr.
+  const logStream = isStdio ? process.stderr : process.stdout;
+  let format: LogFormat;
+  try {
+    format = chooseLogFormat(inv.logFormat, logStream.isTTY);
+  } catch (err) {
+    process.stderr.write(`pinhole forward: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    return 2;
+  }
+  const logger = createLogger({ name: 'pinhole-forward', level, destination: logDestination(format, logStream) });
   let tunnels: Tunnels | undefined;
   const servers: Server[] = [];
   const locals = new Set<Socket>();

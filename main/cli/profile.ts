@@ -1,6 +1,6 @@
 /**
  * `pinhole profile import LINK [--name N] | list [--json] | show NAME [--json] | remove NAME`.
- * Passwords go to the OS keychain (or, with --secrets-file, the passphrase-encrypted file whose
+ * Passwords go to the OS keychain (or, with --secrets-file FILE, the passphrase-encrypted file whose
  * passphrase comes from PINHOLE_SECRETS_PASSPHRASE); nothing here ever prints a secret.
  */
 import { parseArgs } from 'node:util';
@@ -11,13 +11,13 @@ import { openSecretStore, type SecretStore } from '../keychain/keychain.js';
 import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
 
 const USAGE = [
-  'usage: pinhole profile import LINK [--name NAME] [--secrets-file]',
+  'usage: pinhole profile import LINK [--name NAME] [--secrets-file FILE]',
   '       pinhole profile list [--json]',
   '       pinhole profile show NAME [--json]',
-  '       pinhole profile remove NAME [--secrets-file]',
+  '       pinhole profile remove NAME [--secrets-file FILE]',
   '',
-  '  --secrets-file   keep passwords in a passphrase-encrypted file instead of the OS keychain',
-  '                   (passphrase in PINHOLE_SECRETS_PASSPHRASE); only for machines without a keychain',
+  '  --secrets-file FILE   keep passwords in this passphrase-encrypted file instead of the OS keychain',
+  '                        (passphrase in PINHOLE_SECRETS_PASSPHRASE); only for machines without a keychain',
 ].join('\n');
 
 const usageError = (message: string): PinholeError => new PinholeError('PINHOLE_USAGE', message);
@@ -52,7 +52,7 @@ const server = (p: Profile): string => {
 
 export interface ProfileCliDeps {
   store?: ProfileStore;
-  openSecrets?: (options: { allowEncryptedFile: boolean }) => Promise<SecretStore>;
+  openSecrets?: (options: { allowEncryptedFile: boolean; secretsFile?: string }) => Promise<SecretStore>;
   stdout?: (text: string) => void;
   stderr?: (text: string) => void;
 }
@@ -69,7 +69,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
           options: {
             name: { type: 'string' },
             json: { type: 'boolean', default: false },
-            'secrets-file': { type: 'boolean', default: false },
+            'secrets-file': { type: 'string' },
             help: { type: 'boolean', short: 'h', default: false },
           },
         });
@@ -88,7 +88,10 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
     let opened = deps.store;
     const openStore = (): ProfileStore => (opened ??= new ProfileStore());
     const openSecrets = (): Promise<SecretStore> =>
-      (deps.openSecrets ?? ((o) => openSecretStore(o)))({ allowEncryptedFile: values['secrets-file'] || process.env.PINHOLE_SECRETS === 'encrypted-file' });
+      (deps.openSecrets ?? ((o) => openSecretStore(o)))({
+        allowEncryptedFile: values['secrets-file'] !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file',
+        ...(values['secrets-file'] !== undefined ? { secretsFile: values['secrets-file'] } : {}),
+      });
 
     switch (sub) {
       case 'import': {

@@ -11,10 +11,12 @@ import { UiSettingsSchema, type UiSettings, type UiSettingsPatch } from '../../s
 import type { Profile } from '../../shared/profile.js';
 import { createAppLookup } from '../apps/index.js';
 import { Engine } from '../engine.js';
-import { openSecretStore } from '../keychain/keychain.js';
+import { openSecretStore, probeKeychain } from '../keychain/keychain.js';
+import { SecretStoreSwitch } from '../keychain/secret-store-switch.js';
+import { configDir as defaultConfigDir } from '../profiles/paths.js';
 import { ProfileStore } from '../profiles/store.js';
 import { applySystemProxy, shellExportLine } from '../sysproxy/index.js';
-import { EngineHost, type HostEngine, type HostProfiles, type HostSecrets, type SystemProxyPort } from './host.js';
+import { EngineHost, type HostEngine, type HostProfiles, type SystemProxyPort } from './host.js';
 import { DEFAULT_UI_SETTINGS } from './memory-deps.js';
 import { repoRoot } from './renderer-build.js';
 
@@ -70,6 +72,8 @@ export const adaptProfileStore = (store: Loose): HostProfiles => ({
 export interface ComposeOptions {
   logger: Logger;
   configDir?: string;
+  /** `--secrets-file FILE`: start on this passphrase-encrypted file (passphrase in PINHOLE_SECRETS_PASSPHRASE). */
+  secretsFile?: string;
 }
 
 export interface ComposedHost {
@@ -82,8 +86,14 @@ export const readVersion = async (): Promise<string> => {
   return pkg.version ?? '0.0.0';
 };
 
-export const composeHost = async ({ logger, configDir }: ComposeOptions): Promise<ComposedHost> => {
-  const secrets: HostSecrets = await openSecretStore({ logger, ...(configDir ? { configDir } : {}) });
+export const composeHost = async ({ logger, configDir, secretsFile }: ComposeOptions): Promise<ComposedHost> => {
+  // No keychain is not fatal here: the UI explains it and offers a secrets file (main/keychain/secret-store-switch.ts).
+  const secrets = await SecretStoreSwitch.start({
+    open: () => openSecretStore({ logger, ...(configDir ? { configDir } : {}), ...(secretsFile ? { secretsFile } : {}) }),
+    probeKeychain: () => probeKeychain(),
+    configDir: configDir ?? defaultConfigDir(),
+    logger,
+  });
   const store = new ProfileStore({ logger, ...(configDir ? { dir: configDir } : {}) });
   const engine: HostEngine = new Engine({ logger });
   const systemProxy: SystemProxyPort = (options) => applySystemProxy({ ...options, logger });
@@ -100,6 +110,7 @@ export const composeHost = async ({ logger, configDir }: ComposeOptions): Promis
       : {}),
     profiles: adaptProfileStore(store as unknown as Loose),
     secrets,
+    secretsControl: secrets,
     version: await readVersion(),
     platform: process.platform,
     shellExportLine,

@@ -132,7 +132,7 @@ test('info names the keychain and the shell line; exported logs are JSON lines',
   const w = world();
   const info = await w.call('getInfo');
   assert.equal(info.version, '1.2.3');
-  assert.deepEqual(info.keychain, { kind: 'memory', location: w.secrets.location });
+  assert.deepEqual(info.keychain, { kind: 'memory', location: w.secrets.location, available: true });
   assert.equal(info.shellExport, 'export https_proxy=http://127.0.0.1:0');
   w.engine.addLog('info', 'Tunnel opened.', { target: 'a.example:443' });
   const exported = await w.call('exportLogs');

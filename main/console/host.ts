@@ -7,9 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Disposer, EngineApi, LogLine } from '../../shared/engine-api.js';
+import type { Disposer, EngineApi, EngineStatus, LogLine } from '../../shared/engine-api.js';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
+import { targetFromLink } from '../../shared/link-target.js';
 import { importLink } from '../profiles/store.js';
 import { createRouting, routingForProfile, type RouteQuery, type Routing } from '../routing.js';
 import type { Decision } from '../proxy/local-proxy.js';
@@ -20,6 +21,7 @@ import type {
   EventName,
   Handlers,
   Info,
+  KeychainInfo,
   LinkPreview,
   ProfileList,
   ProfileView,
@@ -67,6 +69,17 @@ export interface HostSecrets {
   readonly location: string;
 }
 
+/** Choosing where passwords go while running (main/keychain/secret-store-switch.ts); absent where the shell decides. */
+export interface SecretsControl {
+  state(): KeychainInfo;
+  useFile(file: string, passphrase: string): Promise<void>;
+  retryKeychain(): Promise<void>;
+}
+
+/** Why a stored profile cannot connect while no keychain answers. */
+const NO_PASSWORD_WITHOUT_STORE =
+  'No system keychain answers, so no stored password can be read. Start a keyring and try again, or open the passphrase-encrypted secrets file that holds it; a link can still be used for this session.';
+
 /** Sets the OS proxy while connected (main/sysproxy); returns how to put it back. */
 export type SystemProxyPort = (options: { host: string; port: number; mode: 'pac' | 'manual'; bypass: string[] }) => Promise<{ restore(): Promise<void> }>;
 
@@ -78,6 +91,7 @@ export interface EngineHostOptions {
   platform: string;
   shellExportLine: (host: string, port: number | string) => string;
   systemProxy?: SystemProxyPort;
+  secretsControl?: SecretsControl;
   identifyApp?: ConnectOptions['identifyApp'];
   now?: () => number;
 }
@@ -239,11 +253,41 @@ export class EngineHost {
     const endpoint = parseEndpoint(listen) ?? { host: '127.0.0.1', port: settings.localPort };
     return {
       version: this.deps.version,
-      keychain: { kind: this.deps.secrets.kind, location: this.deps.secrets.location },
+      keychain: this.deps.secretsControl?.state() ?? { kind: this.deps.secrets.kind, location: this.deps.secrets.location, available: true },
       proxyAddress: listen,
       shellExport: this.deps.shellExportLine(endpoint.host, endpoint.port),
       platform: this.deps.platform,
     };
+  }
+
+  private control(): SecretsControl {
+    const control = this.deps.secretsControl;
+    if (!control) throw new PinholeError('PINHOLE_USAGE', 'Where passwords are kept is chosen by this application, not here.');
+    return control;
+  }
+
+  /** Connects the engine (after dropping any earlier connection) and sets the system proxy when the settings say so. */
+  private async connectTo(target: GatewayTarget, password: string, name: string, applyRules: () => Promise<unknown>): Promise<EngineStatus> {
+    const { engine, profiles } = this.deps;
+    if (engine.getStatus().state !== 'disconnected' && engine.getStatus().state !== 'error') await engine.disconnect();
+    await applyRules();
+    const settings = await profiles.getSettings();
+    const { listen } = await engine.connect(target, password, {
+      listen: `127.0.0.1:${settings.localPort}`,
+      profileName: name,
+      decide: this.decide,
+      blockedBy: this.blockedBy,
+      pac: this.pac,
+      ...(this.deps.identifyApp ? { identifyApp: this.deps.identifyApp } : {}),
+    });
+    if (settings.systemProxyOnConnect && this.deps.systemProxy) {
+      const endpoint = parseEndpoint(listen);
+      if (endpoint) {
+        await this.restoreSystemProxy();
+        this.proxySession = await this.deps.systemProxy({ host: endpoint.host, port: endpoint.port, mode: settings.proxyMode, bypass: settings.bypass });
+      }
+    }
+    return engine.getStatus();
   }
 
   private buildHandlers(): Handlers {
@@ -318,27 +362,27 @@ export class EngineHost {
         if (!chosen) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'Add a profile first: paste the link your IT team sent you.');
         const profile = await this.find(chosen);
         const password = await secrets.get(profile.secretRef);
+        if (!password && this.deps.secretsControl?.state().available === false) throw new PinholeError('PINHOLE_KEYCHAIN_UNAVAILABLE', NO_PASSWORD_WITHOUT_STORE);
         if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password stored; enter it in the profile.`);
-        if (engine.getStatus().state !== 'disconnected' && engine.getStatus().state !== 'error') await engine.disconnect();
         this.activeProfileId = profile.id;
-        await this.refreshRules();
-        const settings = await profiles.getSettings();
-        const { listen } = await engine.connect(profile, password, {
-          listen: `127.0.0.1:${settings.localPort}`,
-          profileName: profile.name,
-          decide: this.decide,
-          blockedBy: this.blockedBy,
-          pac: this.pac,
-          ...(this.deps.identifyApp ? { identifyApp: this.deps.identifyApp } : {}),
+        return this.connectTo(profile, password, profile.name, () => this.refreshRules());
+      },
+      connectLink: async ({ link }) => {
+        const { target, password, name } = targetFromLink(link);
+        this.activeProfileId = undefined;
+        return this.connectTo(target, password, name, async () => {
+          this.routing = createRouting({ domains: target.domains });
         });
-        if (settings.systemProxyOnConnect && this.deps.systemProxy) {
-          const endpoint = parseEndpoint(listen);
-          if (endpoint) {
-            await this.restoreSystemProxy();
-            this.proxySession = await this.deps.systemProxy({ host: endpoint.host, port: endpoint.port, mode: settings.proxyMode, bypass: settings.bypass });
-          }
-        }
-        return engine.getStatus();
+      },
+      useSecretsFile: async ({ file, passphrase }) => {
+        await this.control().useFile(file, passphrase);
+        this.emit('profiles', await this.profileList());
+        return this.info();
+      },
+      retryKeychain: async () => {
+        await this.control().retryKeychain();
+        this.emit('profiles', await this.profileList());
+        return this.info();
       },
       disconnect: async () => {
         await engine.disconnect();

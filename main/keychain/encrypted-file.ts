@@ -28,7 +28,10 @@ const deriveKey = (passphrase: string, salt: Buffer, options: ScryptOptions): Pr
   new Promise((resolve, reject) => scryptCb(passphrase.normalize('NFKC'), salt, 32, options, (err, key) => (err ? reject(err) : resolve(key))));
 
 export interface EncryptedFileStoreOptions {
-  dir: string;
+  /** The folder that holds SECRETS_FILE_NAME (used when `file` is not given). */
+  dir?: string;
+  /** The file itself (`--secrets-file FILE`, or a path entered in the UI). */
+  file?: string;
   passphrase: string;
 }
 
@@ -47,9 +50,10 @@ export class EncryptedFileStore implements SecretStore {
   }
 
   /** Opens (or prepares to create) the file; a wrong passphrase throws PINHOLE_PASSPHRASE_WRONG. */
-  static async open({ dir, passphrase }: EncryptedFileStoreOptions): Promise<EncryptedFileStore> {
+  static async open({ dir, file: given, passphrase }: EncryptedFileStoreOptions): Promise<EncryptedFileStore> {
     if (!passphrase) throw new PinholeError('PINHOLE_USAGE', 'The encrypted secrets file needs a passphrase.');
-    const file = join(dir, SECRETS_FILE_NAME);
+    if (!given && !dir) throw new PinholeError('PINHOLE_USAGE', 'The encrypted secrets file needs a path.');
+    const file = given ?? join(dir ?? '', SECRETS_FILE_NAME);
     let raw: string | undefined;
     try {
       raw = await readFile(file, 'utf8');

@@ -30,7 +30,7 @@ const PROBE_TIMEOUT_MS = 5_000;
 
 export const UNAVAILABLE_SENTENCE =
   'No system keychain is reachable (on Linux: no Secret Service such as GNOME Keyring or KWallet answers on the session D-Bus), so the password cannot be stored safely. ' +
-  'Start a keyring in this session, or opt in to a passphrase-encrypted secrets file (pinhole ... --secrets-file, passphrase in PINHOLE_SECRETS_PASSPHRASE).';
+  'Start a keyring in this session, or opt in to a passphrase-encrypted secrets file: `pinhole connect`, `pinhole profile` and `pinhole console` take --secrets-file FILE, with the passphrase in PINHOLE_SECRETS_PASSPHRASE.';
 
 const osLocation = (platform: NodeJS.Platform, env: NodeJS.ProcessEnv): { kind: string; location: string } => {
   if (platform === 'darwin') return { kind: 'macos-keychain', location: 'in the macOS Keychain' };
@@ -142,6 +142,8 @@ export interface OpenSecretStoreOptions extends OsKeychainOptions {
   passphrase?: string;
   /** Where the encrypted file lives (default: the profile store's folder). */
   configDir?: string;
+  /** The encrypted file itself (`--secrets-file FILE`); implies the opt-in. */
+  secretsFile?: string;
   logger?: Logger;
 }
 
@@ -151,13 +153,13 @@ export interface OpenSecretStoreOptions extends OsKeychainOptions {
  */
 export const openSecretStore = async (options: OpenSecretStoreOptions = {}): Promise<SecretStore> => {
   const env = options.env ?? process.env;
-  const optIn = options.allowEncryptedFile ?? env.PINHOLE_SECRETS === 'encrypted-file';
+  const optIn = options.secretsFile !== undefined || (options.allowEncryptedFile ?? env.PINHOLE_SECRETS === 'encrypted-file');
   if (optIn) {
     const passphrase = options.passphrase ?? env.PINHOLE_SECRETS_PASSPHRASE;
     if (!passphrase)
-      throw new PinholeError('PINHOLE_USAGE', 'The encrypted secrets file needs a passphrase (PINHOLE_SECRETS_PASSPHRASE).');
+      throw new PinholeError('PINHOLE_USAGE', 'The encrypted secrets file needs a passphrase: set PINHOLE_SECRETS_PASSPHRASE.');
     const { configDir } = await import('../profiles/paths.js');
-    const store = await EncryptedFileStore.open({ dir: options.configDir ?? configDir(env), passphrase });
+    const store = await EncryptedFileStore.open({ dir: options.configDir ?? configDir(env), ...(options.secretsFile ? { file: options.secretsFile } : {}), passphrase });
     options.logger?.warn({ file: store.file }, 'Secrets are kept in a passphrase-encrypted file because the keychain was opted out.');
     return store;
   }

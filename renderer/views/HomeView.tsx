@@ -2,9 +2,8 @@ import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Client } from '../../shared/contract.js';
 import { Sparkline } from '../components/Sparkline.js';
+import { stateWords } from '../../shared/state-words.js';
 import { formatBytes, type EngineState } from '../engine-state.js';
-
-const TRANSPORT_NAMES: Record<string, string> = { h2: 'HTTP/2', h1: 'HTTP/1.1', wss: 'WebSocket' };
 
 const useNow = (active: boolean): number => {
   const [now, setNow] = useState(() => Date.now());
@@ -52,7 +51,8 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
     }
   };
 
-  if (state.profiles && profiles.length === 0) {
+  // A link used for this session only connects without a profile: then the switch and stats still show.
+  if (state.profiles && profiles.length === 0 && phase === 'disconnected') {
     return (
       <section className="view home">
         <div className="empty-hero">
@@ -67,22 +67,9 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
     );
   }
 
-  const words = (() => {
-    const gateway = status?.gateway ?? '';
-    const transport = TRANSPORT_NAMES[status?.transport ?? ''] ?? status?.transport ?? '';
-    switch (phase) {
-      case 'connected':
-        return transport ? t('home.state.connected', { gateway, transport }) : t('home.state.connectedPlain', { gateway });
-      case 'connecting':
-        return t('home.state.connecting', { gateway });
-      case 'reconnecting':
-        return t('home.state.reconnecting', { gateway });
-      case 'error':
-        return t('home.state.error');
-      default:
-        return t('home.state.disconnected');
-    }
-  })();
+  // The heading names the state; the reason, when there is one, is in the banner below it.
+  const { key: wordKey, values: wordValues } = stateWords({ ...status, state: phase, error: undefined });
+  const words = t(`home.state.${wordKey}`, wordValues);
   const retryIn = status?.retryAt ? Math.max(0, Math.ceil((status.retryAt - now) / 1000)) : undefined;
   const lastRate = state.throughput.at(-1)?.rate ?? 0;
   const stats = state.stats;

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { Client, LinkPreview, ProfileDraft, ProfileView } from '../../shared/contract.js';
 import { formatPin } from '../../shared/profile.js';
 import type { EngineState } from '../engine-state.js';
+import { SecretsChoice } from '../components/SecretsChoice.js';
 import { whereStored } from '../keychain-words.js';
 
 const LINK_RE = /pinhole:\/\/\S+/i;
@@ -37,7 +38,17 @@ const formFromProfile = (p: ProfileView): FormState => ({
   transport: p.transport,
 });
 
-export const ProfilesView = ({ client, state, incomingLink }: { client: Client; state: EngineState; incomingLink?: string | undefined }) => {
+export const ProfilesView = ({
+  client,
+  state,
+  incomingLink,
+  refreshInfo,
+}: {
+  client: Client;
+  state: EngineState;
+  incomingLink?: string | undefined;
+  refreshInfo: () => Promise<void>;
+}) => {
   const { t, i18n } = useTranslation();
   const [link, setLink] = useState('');
   const [preview, setPreview] = useState<LinkPreview | undefined>();
@@ -49,6 +60,8 @@ export const ProfilesView = ({ client, state, incomingLink }: { client: Client; 
   const [confirmDelete, setConfirmDelete] = useState<string | undefined>();
   const profiles = state.profiles?.profiles ?? [];
   const keychain = whereStored(state.info, t, i18n.language);
+  // No keychain answers and no secrets file is open: a link can be used for this session, not saved.
+  const noStore = state.info?.keychain.available === false;
 
   useEffect(() => {
     if (incomingLink) void examine(incomingLink);
@@ -82,6 +95,19 @@ export const ProfilesView = ({ client, state, incomingLink }: { client: Client; 
       setLink('');
       setPreview(undefined);
     } catch (err) {
+      setLinkError(err instanceof Error ? err.message : String(err));
+    }
+  };
+
+  const connectForSession = async (): Promise<void> => {
+    const match = LINK_RE.exec(link);
+    if (!match || !preview) return;
+    setLinkError(undefined);
+    try {
+      setNotice(t('profiles.sessionConnected', { name: previewName.trim() || preview.name }));
+      await client.connectLink({ link: match[0] });
+    } catch (err) {
+      setNotice(undefined);
       setLinkError(err instanceof Error ? err.message : String(err));
     }
   };
@@ -142,6 +168,8 @@ export const ProfilesView = ({ client, state, incomingLink }: { client: Client; 
           {notice}
         </div>
       )}
+      <SecretsChoice client={client} info={state.info} refreshInfo={refreshInfo} />
+      {noStore && <p className="muted small">{t('secrets.sessionOnly')}</p>}
 
       {!form && (
         <div className="card">
@@ -194,11 +222,14 @@ export const ProfilesView = ({ client, state, incomingLink }: { client: Client; 
                 <span>{t('profiles.name')}</span>
                 <input value={previewName} onChange={(e) => setPreviewName(e.target.value)} />
               </label>
-              <p className="muted small">{t('profiles.passwordWhere', { location: keychain })}</p>
+              <p className="muted small">{noStore ? t('profiles.saveNeedsStore') : t('profiles.passwordWhere', { location: keychain })}</p>
               {preview.existingId && <p className="muted small">{t('profiles.willUpdate')}</p>}
               <div className="actions">
-                <button type="button" className="button primary" onClick={() => void saveLink()}>
+                <button type="button" className="button primary" disabled={noStore} onClick={() => void saveLink()}>
                   {t('profiles.saveLink')}
+                </button>
+                <button type="button" className="button" onClick={() => void connectForSession()}>
+                  {t('profiles.connectSession')}
                 </button>
                 <button type="button" className="button" onClick={() => void examine('')}>
                   {t('common.cancel')}
@@ -283,7 +314,11 @@ export const ProfilesView = ({ client, state, incomingLink }: { client: Client; 
                 </div>
                 <span className="muted small">
                   {p.user} @ {p.endpoints[0]} · {t(`trust.${p.trust.kind}`)} ·{' '}
-                  {p.hasPassword ? t('profiles.passwordStored') : <span className="error-text">{t('profiles.passwordMissing')}</span>}
+                  {p.hasPassword ? (
+                    t(state.info?.keychain.kind === 'encrypted-file' ? 'profiles.passwordInFile' : 'profiles.passwordStored')
+                  ) : (
+                    <span className="error-text">{t('profiles.passwordMissing')}</span>
+                  )}
                 </span>
               </div>
               <div className="list-actions">

@@ -4,6 +4,7 @@ import { LANGUAGES, THEMES, type Client, type UiSettings, type UiSettingsPatch }
 import { Segmented } from '../components/Segmented.js';
 import type { EngineState } from '../engine-state.js';
 import { detectLanguage } from '../i18n/index.js';
+import { SecretsChoice } from '../components/SecretsChoice.js';
 import { whereStored } from '../keychain-words.js';
 
 const LANGUAGE_NAMES: Record<(typeof LANGUAGES)[number], string> = { en: 'English', 'zh-CN': '简体中文', es: 'Español' };
@@ -56,6 +57,7 @@ export const SettingsView = ({ client, state, refreshInfo }: { client: Client; s
           {error}
         </div>
       )}
+      <SecretsChoice client={client} info={state.info} refreshInfo={refreshInfo} />
       <div className="card">
         <h2>{t('settings.appearance')}</h2>
         <div className="setting">
