@@ -9,7 +9,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import { formatEndpoint, type Endpoint } from '../../shared/profile.js';
 import { upstreamAuthError } from '../upstream/proxy-auth.js';
-import { parseConnectReply } from './connect-reply.js';
+import { parseConnectReply } from '../../node/connect-reply.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type UpstreamProxy } from './transport.js';
 import { gatewayError, tlsOptionsFor, verifyPeer } from './verify.js';
 

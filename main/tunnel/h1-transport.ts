@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
-import { parseConnectReply } from './connect-reply.js';
+import { parseConnectReply } from '../../node/connect-reply.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from './refusal.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
