@@ -1,5 +1,5 @@
 /**
- * The engine against a small TLS + HTTP/2 CONNECT server (main/tunnel/testing) and a local origin:
+ * The engine against a small TLS + HTTP/2 CONNECT server (test/support/connect-server.ts) and a local origin:
  * multiplexing over one TLS connection, fallback to HTTP/1.1, pins, refusals and a gateway that
  * vanishes. The real gateway and Squid are exercised in test/e2e and h1-transport.test.ts.
  */
@@ -15,7 +15,8 @@ import { PinholeError } from '../shared/errors.js';
 import type { GatewayTarget } from '../shared/profile.js';
 import type { EngineStatus } from '../shared/engine-api.js';
 import { Engine } from './engine.js';
-import { startConnectServer, type ConnectServer } from './tunnel/testing/connect-server.js';
+import { DIRECT, TUNNEL } from './routing.js';
+import { startConnectServer, type ConnectServer } from '../test/support/connect-server.js';
 
 const tlsConnect = (socket: Socket): TLSSocket => tlsConnectRaw({ socket, rejectUnauthorized: false });
 
@@ -127,7 +128,7 @@ test('routing: a blocked destination gets 403 naming the rule, a direct one bypa
   withServer({}, async (server, engine) => {
     const { listen } = await engine.connect(targetFor(server), user.password, {
       listen: '127.0.0.1:0',
-      decide: ({ port }) => (port === origin.httpPort ? 'direct' : port === 1 ? 'block' : 'tunnel'),
+      decide: ({ port }) => (port === origin.httpPort ? DIRECT : port === 1 ? { route: 'block', code: 'PINHOLE_DOMAIN_BLOCKED', rule: '127.0.0.1:1' } : TUNNEL),
     });
     const blocked = await openTunnel({ proxy: proxyOf(listen), target: '127.0.0.1:1' });
     assert.equal(blocked.status, 403);
@@ -143,7 +144,7 @@ test('per-app routing: the app behind a connection is identified, listed, and it
     const { listen } = await engine.connect(targetFor(server), user.password, {
       listen: '127.0.0.1:0',
       identifyApp: (socket) => Promise.resolve(socket.remotePort ? { path: '/usr/bin/blocked-app', name: 'blocked-app' } : undefined),
-      decide: ({ path }) => (path === '/usr/bin/blocked-app' ? 'block' : 'tunnel'),
+      decide: ({ app }) => (app?.path === '/usr/bin/blocked-app' ? { route: 'block', code: 'PINHOLE_APP_BLOCKED', rule: app.path, app: app.name } : TUNNEL),
     });
     const blocked = await openTunnel({ proxy: proxyOf(listen), target: `127.0.0.1:${origin.httpsPort}` });
     assert.equal(blocked.status, 403);

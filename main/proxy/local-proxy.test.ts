@@ -9,6 +9,7 @@ import { PinholeError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { startOrigin, type Origin } from '../../test/support/origin.js';
 import { requestThroughProxy, sendRaw } from '../../test/support/proxy-requests.js';
+import { DIRECT, TUNNEL } from '../routing.js';
 import { LocalProxy } from './local-proxy.js';
 
 let origin: Origin;
@@ -21,7 +22,7 @@ before(async () => {
     logger: createLogger({ name: 'test', level: 'silent' }),
     headersTimeoutMs: 1_500,
     // No gateway here: "tunnel" destinations fail the way an unreachable gateway does; the origin's ports go direct.
-    decide: ({ port: p }) => (p === origin.httpPort || p === origin.httpsPort ? 'direct' : 'tunnel'),
+    router: { route: ({ port: p }) => (p === origin.httpPort || p === origin.httpsPort ? DIRECT : TUNNEL) },
     open: () => Promise.reject(new PinholeError('PINHOLE_GATEWAY_UNREACHABLE')),
   });
   ({ port } = await proxy.start());

@@ -9,7 +9,7 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { parseEndpoint } from '../../../shared/profile.js';
+import { parseEndpoint } from '../../shared/profile.js';
 
 export interface ConnectServer {
   port: number;
