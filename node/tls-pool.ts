@@ -12,21 +12,22 @@
  * - one failure event: 'refill-failed' (err) whenever a dial for the pool fails.
  */
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
 /** A pooled connection idle longer than this is dropped rather than used. */
 export const POOL_MAX_IDLE_MS = 20_000;
 
-export interface TlsPoolOptions {
+export interface TlsPoolOptions<S extends Socket = TLSSocket> {
   /** Opens one verified connection to the gateway. */
-  readonly dial: () => Promise<TLSSocket>;
+  readonly dial: () => Promise<S>;
   /** Connections kept warm (0 turns the pool off: every take dials). */
   readonly size: number;
   readonly maxIdleMs?: number;
 }
 
-interface Idle {
-  readonly socket: TLSSocket;
+interface Idle<S> {
+  readonly socket: S;
   readonly since: number;
   readonly drop: () => void;
 }
@@ -37,13 +38,13 @@ export interface TlsPoolEvents {
   'refill-failed': [err: unknown];
 }
 
-export class TlsPool extends EventEmitter<TlsPoolEvents> {
-  private readonly idle: Idle[] = [];
+export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolEvents> {
+  private readonly idle: Idle<S>[] = [];
   private filling = 0;
   private warming: Promise<void> | undefined;
   private closed = false;
 
-  constructor(private readonly options: TlsPoolOptions) {
+  constructor(private readonly options: TlsPoolOptions<S>) {
     super();
   }
 
@@ -67,12 +68,12 @@ export class TlsPool extends EventEmitter<TlsPoolEvents> {
   }
 
   /** Keep a connection that was opened elsewhere (e.g. by ALPN negotiation). */
-  add(socket: TLSSocket): void {
+  add(socket: S): void {
     this.park(socket);
   }
 
   /** A warm connection, or a fresh one; the pool refills behind it. */
-  async take(): Promise<{ socket: TLSSocket; pooled: boolean }> {
+  async take(): Promise<{ socket: S; pooled: boolean }> {
     const pooled = this.takeIdle();
     this.refill();
     if (pooled !== undefined) return { socket: pooled, pooled: true };
@@ -83,7 +84,7 @@ export class TlsPool extends EventEmitter<TlsPoolEvents> {
    * Run `start` on a connection; when a pooled one fails with an error `isStale` recognises (the
    * path closed it while idle), run it once more on a fresh connection.
    */
-  async use<T>(start: (socket: TLSSocket) => Promise<T>, isStale: (err: unknown) => boolean): Promise<T> {
+  async use<T>(start: (socket: S) => Promise<T>, isStale: (err: unknown) => boolean): Promise<T> {
     const { socket, pooled } = await this.take();
     if (!pooled) return start(socket);
     try {
@@ -102,17 +103,17 @@ export class TlsPool extends EventEmitter<TlsPoolEvents> {
     }
   }
 
-  private usable(w: Idle, now: number): boolean {
+  private usable(w: Idle<S>, now: number): boolean {
     const { socket } = w;
     return !socket.destroyed && socket.readable && socket.writable && !socket.readableEnded && now - w.since < (this.options.maxIdleMs ?? POOL_MAX_IDLE_MS);
   }
 
-  private park(socket: TLSSocket): void {
+  private park(socket: S): void {
     if (this.closed) {
       socket.destroy();
       return;
     }
-    const entry: Idle = {
+    const entry: Idle<S> = {
       socket,
       since: Date.now(),
       drop: () => {
@@ -130,11 +131,11 @@ export class TlsPool extends EventEmitter<TlsPoolEvents> {
     this.idle.push(entry);
   }
 
-  private unwatch(w: Idle): void {
+  private unwatch(w: Idle<S>): void {
     for (const event of IDLE_EVENTS) w.socket.off(event, w.drop);
   }
 
-  private takeIdle(): TLSSocket | undefined {
+  private takeIdle(): S | undefined {
     const now = Date.now();
     while (this.idle.length > 0) {
       const w = this.idle.shift()!;
