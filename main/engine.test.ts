@@ -17,6 +17,7 @@ import type { EngineStatus } from '../shared/engine-api.js';
 import { Engine } from './engine.js';
 import { DIRECT, TUNNEL } from './routing.js';
 import { startConnectServer, type ConnectServer } from '../test/support/connect-server.js';
+import { requestThenFin, startFinOrigin } from '../test/support/fin-origin.js';
 
 const tlsConnect = (socket: Socket): TLSSocket => tlsConnectRaw({ socket, rejectUnauthorized: false });
 
@@ -152,6 +153,25 @@ test('per-app routing: the app behind a connection is identified, listed, and it
     assert.match(blocked.body.toString(), /blocked-app/);
     assert.deepEqual(engine.getApps().map((a) => a.path), ['/usr/bin/blocked-app']);
   }));
+
+test('half-close through a tunnel: a request sent with a FIN gets the whole answer (HTTP/2 streams and HTTP/1.1 tunnels)', async () => {
+  const fin = await startFinOrigin();
+  try {
+    const request = Buffer.from('the whole request, then a FIN');
+    for (const transport of ['h2', 'h1'] as const) {
+      await withServer(transport === 'h1' ? { http1Only: true } : {}, async (server, engine) => {
+        const { listen } = await engine.connect(targetFor(server, { transport }), user.password, { listen: '127.0.0.1:0' });
+        // On HTTP/2 the second CONNECT to the same destination may start early (the gateway accepted it once).
+        for (const attempt of [1, 2]) {
+          const answer = await requestThenFin(proxyOf(listen), `127.0.0.1:${fin.port}`, request);
+          assert.ok(answer.equals(fin.answerFor(request.length)), `${transport}, attempt ${attempt}: ${answer.length} bytes arrived`);
+        }
+      });
+    }
+  } finally {
+    await fin.stop();
+  }
+});
 
 test('the gateway vanishing mid-download closes the application connection and the engine reconnects', () =>
   withServer({}, async (server, engine) => {

@@ -26,7 +26,3 @@ export const isConnectionFailure = (err: unknown): err is PinholeError => err in
  * application's to answer (it has no credentials to give): it becomes 502 with the code.
  */
 export const statusForApplication = (code: ErrorCode): number => (code === 'PINHOLE_AUTH_REJECTED' || code === 'PINHOLE_AUTH_MISSING' ? 502 : ERRORS[code].status);
-
-/** Any thrown value as a PinholeError: itself, or `fallback` with the original as its cause. */
-export const asPinholeError = (err: unknown, fallback: ErrorCode): PinholeError =>
-  err instanceof PinholeError ? err : new PinholeError(fallback, undefined, { cause: err, details: err instanceof Error ? { reason: err.message } : undefined });

@@ -1,42 +1,23 @@
 /**
  * CONNECT handling: `CONNECT host:port` gets its route, a byte stream to the destination (a tunnel,
  * an early tunnel or a direct socket), `200 Connection Established`, and then bytes both ways
- * until both sides end. Every failure before the 200 is a refusal with a code.
+ * through the one relay (node/relay.ts) until both sides end. Every failure before the 200 is a refusal with a code.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { pipeline, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import { PinholeError } from '../../shared/errors.js';
 import { formatEndpoint, parseEndpoint } from '../../shared/profile.js';
-import { asPinholeError } from '../error-meaning.js';
+import { relay } from '../../node/relay.js';
+import { asPinholeError } from '../../node/refusal.js';
 import type { ProxyContext } from './context.js';
 import { blockRefusal, refusalHead } from './refusal.js';
-
-/**
- * Bytes both ways until both sides end; an error on either side ends the other promptly. A clean
- * finish is left to close by itself, so an HTTP/2 stream ends with END_STREAM, not a reset. An
- * early tunnel sends at once but delivers only once `answered`, so nothing of a refusal reaches
- * the application.
- */
-const splice = (socket: Socket, upstream: Duplex, release: () => void, answered?: Promise<void>): void => {
-  let pending = 2;
-  const done = (err?: Error | null): void => {
-    pending -= 1;
-    if (err) {
-      socket.destroy();
-      upstream.destroy();
-    }
-    if (err || pending === 0) release();
-  };
-  pipeline(socket, upstream, done);
-  if (answered) answered.then(() => pipeline(upstream, socket, done), done);
-  else pipeline(upstream, socket, done);
-};
 
 export const handleConnect = async (context: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> => {
   socket.on('error', () => undefined);
   const target = parseEndpoint(req.url ?? '');
   if (!target) {
-    socket.end(refusalHead('PINHOLE_BAD_REQUEST', 'CONNECT needs a target of the form host:port.'));
+    socket.end(refusalHead(new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs a target of the form host:port.')));
     return;
   }
   const where = formatEndpoint(target);
@@ -44,7 +25,7 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
   if (decision.route === 'block') {
     const err = blockRefusal(decision, where);
     context.refused(err, req.url ?? '', 'block');
-    socket.end(refusalHead(err.code, err.message));
+    socket.end(refusalHead(err));
     return;
   }
   const early = decision.route === 'tunnel' ? context.openEarly(target) : undefined;
@@ -56,7 +37,7 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
   } catch (err) {
     const error = asPinholeError(err, 'PINHOLE_CONNECT_FAILED');
     context.refused(error, where, decision.route);
-    if (!socket.destroyed) socket.end(refusalHead(error.code, error.message));
+    if (!socket.destroyed) socket.end(refusalHead(error));
     return;
   }
   if (socket.destroyed) {
@@ -66,7 +47,9 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
   const release = context.tunnels.opened();
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (head.length > 0) upstream.write(head);
-  splice(socket, upstream, release, answered);
+  // Each direction ends on its own (a FIN from the application still lets the whole answer arrive);
+  // an early tunnel delivers nothing until the gateway accepted it, so no refusal reaches the application.
+  relay(socket, upstream, { done: release, ...(answered ? { holdDown: answered } : {}) });
   // Started early, the application already has its 200: a refusal can only end the connection.
   answered?.catch((err: unknown) => {
     context.refused(asPinholeError(err, 'PINHOLE_CONNECT_FAILED'), where, 'tunnel, started early');

@@ -79,7 +79,7 @@ export class LocalProxy extends EventEmitter {
       forwardHttp: options.forwardHttp,
       responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
       refused: (err, target, route) => {
-        const fields = { code: err.code, target, route, ...(err.details ?? {}) };
+        const fields = { code: err.code, target, route, ...(err.cause instanceof Error ? { reason: err.cause.message } : {}), ...(err.details ?? {}) };
         if (err.code === 'PINHOLE_AUTH_REJECTED') logger.error(fields, err.message);
         else logger.warn(fields, `A request could not be carried: ${err.message}`);
         this.emit('refused', err);
@@ -162,7 +162,7 @@ export class LocalProxy extends EventEmitter {
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     const code = clientErrorCode(err);
     this.options.logger.info({ code, reason: err.code ?? err.message }, 'An application sent a request the local proxy cannot read.');
-    if (socket.writable && !(socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) socket.end(refusalHead(code));
+    if (socket.writable && !(socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) socket.end(refusalHead(new PinholeError(code)));
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
 

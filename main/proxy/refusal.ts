@@ -1,29 +1,39 @@
 /**
- * How the local proxy says no: the status an application sees (main/error-meaning.ts), a
- * `Pinhole-Error` header with the code, and the sentence as a text body, on a raw socket (a
- * CONNECT, an unreadable request) or as the answer to a forwarded request.
+ * How the local proxy says no: node/refusal.ts's wire format (the `Pinhole-Error` header with the
+ * code, a one-line text body), at the status the application sees (main/error-meaning.ts: a
+ * gateway's 407 reaches the application as 502, without a challenge it could not answer), on a raw
+ * socket (a CONNECT, an unreadable request) or as the answer to a forwarded request.
  */
-import type { ServerResponse } from 'node:http';
-import { ERRORS, PinholeError, type ErrorCode } from '../../shared/errors.js';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { ERRORS, PinholeError } from '../../shared/errors.js';
+import { refusalHeaders } from '../../node/refusal.js';
 import { statusForApplication } from '../error-meaning.js';
 import type { RouteDecision } from '../routing.js';
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+interface Answer {
+  status: number;
+  headers: Record<string, string | number>;
+  body: string;
+}
+
+const answerFor = (err: PinholeError): Answer => {
+  const status = statusForApplication(err.code);
+  const body = `${status} ${err.code}: ${err.message}\n`;
+  const { 'proxy-authenticate': _challenge, ...headers } = refusalHeaders(err, body);
+  return { status, headers, body };
+};
 
 /** A whole HTTP/1.1 refusal that closes the connection, for a socket the HTTP server no longer answers on. */
-export const refusalHead = (code: ErrorCode, message: string = ERRORS[code].sentence): string => {
-  const status = statusForApplication(code);
-  const body = `${message}\n`;
-  return (
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nPinhole-Error: ${code}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
-  );
+export const refusalHead = (err: PinholeError): string => {
+  const { status, headers, body } = answerFor(err);
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${lines.join('')}connection: close\r\n\r\n${body}`;
 };
 
 /** The refusal as the answer to an absolute-URI request. */
 export const answerRefusal = (res: ServerResponse, err: PinholeError): void => {
-  const body = `${err.message}\n`;
-  res.writeHead(statusForApplication(err.code), { 'pinhole-error': err.code, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  const { status, headers, body } = answerFor(err);
+  res.writeHead(status, headers);
   res.end(body);
 };
 
