@@ -13,6 +13,7 @@ const noApp = pattern(['**/app/**', '../app/*'], 'Nothing imports from app/: it 
 const noMain = pattern(['**/main/**', '../main/*'], 'This folder may not import the engine in main/.');
 const noGateway = pattern(['**/gateway/**', '../gateway/*'], 'This folder may not import the gateway.');
 const noRenderer = pattern(['**/renderer/**', '../renderer/*'], 'Only the renderer imports renderer code.');
+const noNodeLayer = pattern(['**/node/**', '../node/*'], 'node/ is plain-Node plumbing for main/ and gateway/ only.');
 
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
@@ -27,12 +28,21 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
-  { files: ['shared/**/*.ts'], ignores: ['**/*.test.ts'], rules: restrict(noNode, noElectron, noApp, noMain, noGateway, noRenderer) },
-  { files: ['renderer/**/*.{ts,tsx}'], ignores: ['**/*.test.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } }, rules: restrict(noNode, noElectron, noApp, noMain, noGateway) },
+  { files: ['shared/**/*.ts'], ignores: ['**/*.test.ts'], rules: restrict(noNode, noElectron, noApp, noMain, noGateway, noRenderer, noNodeLayer) },
+  { files: ['renderer/**/*.{ts,tsx}'], ignores: ['**/*.test.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } }, rules: restrict(noNode, noElectron, noApp, noMain, noGateway, noNodeLayer) },
   // Tests run in Node whatever they test, so they may use node:test and friends, but still respect the layering.
-  { files: ['shared/**/*.test.ts'], rules: restrict(noElectron, noApp, noMain, noGateway, noRenderer) },
-  { files: ['renderer/**/*.test.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } }, rules: restrict(noElectron, noApp, noMain, noGateway) },
+  { files: ['shared/**/*.test.ts'], rules: restrict(noElectron, noApp, noMain, noGateway, noRenderer, noNodeLayer) },
+  { files: ['renderer/**/*.test.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } }, rules: restrict(noElectron, noApp, noMain, noGateway, noNodeLayer) },
+  // node/ (VS Code's base/node): plain Node plumbing both sides share; it may import shared/ and Node only.
+  { files: ['node/**/*.ts'], rules: restrict(noElectron, noApp, noMain, noGateway, noRenderer) },
   { files: ['main/**/*.ts'], rules: restrict(noElectron, noApp, noGateway, noRenderer) },
   { files: ['gateway/**/*.ts'], rules: restrict(noElectron, noApp, noMain, noRenderer) },
   { files: ['app/**/*.ts'], rules: restrict(noGateway, noRenderer) },
+  // Product code never imports a test double: those live in test/support/ and only tests import them.
+  // (The typescript-eslint variant adds to the folder rules above instead of replacing them.)
+  {
+    files: ['{shared,node,main,gateway,app,renderer}/**/*.{ts,tsx}'],
+    ignores: ['**/*.test.{ts,tsx}'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**', '../test/*'], message: 'Product code never imports test code or test doubles (test/support/): only tests do.' }] }] },
+  },
 );

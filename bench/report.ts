@@ -84,7 +84,7 @@ export const judge = (figure: string, wants: string, value: number, op: '>=' | '
 
 /** One process's share of a bulk download: user (the program itself) and system (the kernel for it). */
 export interface CpuBreakdown {
-  stack: 'seed' | 'pinhole';
+  stack: 'seed' | 'pinhole' | 'floor';
   process: string;
   user: number;
   system: number;
@@ -122,7 +122,7 @@ const HANDSHAKE_SCALE = [
 export const whatWouldCloseIt = (targets: Target[]): string | undefined => {
   const unmet = (figures: string[]): Target[] => targets.filter((t) => figures.includes(t.figure) && t.met === false);
   const parts: string[] = [];
-  const bytePath = unmet(['bulk', 'rttBulk', 'cpuPerGiB']);
+  const bytePath = unmet(['bulk', 'rttBulk', 'cpuPerGiB', 'floorCpu', 'sniPassThrough']);
   if (bytePath.length > 0) parts.push(`${bytePath.map((t) => t.wants).join('; ')}: NOT MET.\n${BYTE_PATH}`);
   const scale = unmet(['handshakeScale']);
   if (scale.length > 0) parts.push(`${scale.map((t) => t.wants).join('; ')}: NOT MET.\n${HANDSHAKE_SCALE}`);

@@ -329,3 +329,66 @@ function netServerEcho() {
     s.pipe(s);
   });
 }
+
+/** A destination that reads the whole request (until the client's FIN), then answers `size` bytes and closes. */
+async function startAnswerAfterFin(t: TestContext, size: number): Promise<number> {
+  const server = createNetServer({ allowHalfOpen: true }, (socket) => {
+    let request = 0;
+    socket.on('data', (d: Buffer) => (request += d.length));
+    socket.on('end', () => socket.end(Buffer.alloc(size, request % 251)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  return (server.address() as AddressInfo).port;
+}
+
+test('HTTP/1.1 CONNECT half-closes: a client that sends its request and a FIN still gets the whole answer', async (t) => {
+  const size = 3 * 1024 * 1024 + 17;
+  const origin = await startAnswerAfterFin(t, size);
+  const { port, records } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin}`] });
+  const socket = await tlsTo(port);
+  const received = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let head = true;
+    socket.on('data', (d: Buffer) => {
+      if (head) {
+        const text = d.toString('latin1');
+        assert.match(text, /^HTTP\/1\.1 200/);
+        const end = text.indexOf('\r\n\r\n');
+        head = false;
+        if (end + 4 < d.length) chunks.push(d.subarray(end + 4));
+        socket.end('x'.repeat(1000)); // the request, then a FIN: nothing more from this side
+        return;
+      }
+      chunks.push(d);
+    });
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', reject);
+    socket.write(`CONNECT 127.0.0.1:${origin} HTTP/1.1\r\nHost: 127.0.0.1:${origin}\r\nProxy-Authorization: ${basic('alice', PASSWORD)}\r\n\r\n`);
+  });
+  assert.equal(received.length, size);
+  assert.equal(received[0], 1000 % 251);
+  const deadline = Date.now() + 5_000;
+  while (!records.some((r) => r.method === 'CONNECT') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const record = records.find((r) => r.method === 'CONNECT');
+  assert.deepEqual([record?.status, record?.bytesUp, record?.bytesDown], [200, 1000, size]);
+});
+
+test('HTTP/2 CONNECT half-closes: END_STREAM after the request still gets the whole answer', async (t) => {
+  const size = 2 * 1024 * 1024 + 5;
+  const origin = await startAnswerAfterFin(t, size);
+  const { port } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin}`] });
+  const session = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'gw.example.test' } as never);
+  t.after(() => session.destroy());
+  const stream = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${origin}`, 'proxy-authorization': basic('alice', PASSWORD) });
+  const chunks: Buffer[] = [];
+  stream.on('data', (d: Buffer) => chunks.push(d));
+  stream.end('y'.repeat(10));
+  await new Promise<void>((resolve, reject) => {
+    stream.once('end', resolve);
+    stream.once('error', reject);
+  });
+  const received = Buffer.concat(chunks);
+  assert.equal(received.length, size);
+  assert.equal(received[0], 10);
+});

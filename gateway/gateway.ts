@@ -19,6 +19,7 @@ import { multiplexes, routeTableOf, trustedProxyList, webTargetOf, type MuxConfi
 import { clientAddressOf, formatClient } from './mux/client-address.js';
 import { dispatchInsideTls } from './mux/inside-tls.js';
 import { Multiplexer } from './mux/multiplexer.js';
+import { TLS_ONLY, sniff } from './sniff/index.js';
 import { WebFallback } from './mux/web.js';
 import { UserStore } from './users.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -247,23 +248,17 @@ export class Gateway {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    socket.pause();
-    const timer = setTimeout(() => socket.destroy(), FIRST_BYTE_TIMEOUT_MS);
-    socket.once('readable', () => {
-      clearTimeout(timer);
-      const head = socket.read() as Buffer | null;
-      if (head === null || head.length === 0) {
-        socket.destroy();
+    // A TLS-only listener is the sniffer with one row (the first byte of a TLS record).
+    void sniff(socket, { probes: TLS_ONLY, timeoutMs: FIRST_BYTE_TIMEOUT_MS }).then((verdict) => {
+      if (verdict.result === 'match') {
+        this.terminateTls(socket);
         return;
       }
-      if (head[0] !== 0x16) {
+      if (verdict.result === 'none') {
         this.counters.rejectedNotTls++;
-        this.logger.info({ connId, client: socket.remoteAddress, firstByte: head[0] }, 'A client sent bytes that are not TLS.');
-        socket.destroy();
-        return;
+        this.logger.info({ connId, client: socket.remoteAddress, firstByte: verdict.head[0] }, 'A client sent bytes that are not TLS.');
       }
-      socket.unshift(head);
-      this.terminateTls(socket);
+      socket.destroy();
     });
   }
 

@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import type { ProxyDeps } from './proxy-deps.js';
-import { ERROR_HEADER, AUTH_CHALLENGE, asPinholeError, refusalBytes, refusalOf, retryAfterHeader } from './refusal.js';
+import { relay } from '../node/relay.js';
+import { asPinholeError, refusalBody, refusalHead, refusalHeaders } from '../node/refusal.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
 
 export type WebFallback = (req: IncomingMessage, res: ServerResponse) => void;
@@ -114,7 +115,7 @@ export class H1Proxy {
     this.deps.logger.info({ code, parserError: err.code, ...this.deps.connInfo(socket as Socket) }, 'A client sent a request the proxy could not accept.');
     if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
       // Answer, keep reading (so the peer's remaining bytes do not reset the answer away), then close.
-      socket.end(refusalOf(error));
+      socket.end(refusalHead(error));
       socket.resume();
       setTimeout(() => socket.destroy(), 2000).unref();
     } else socket.destroy();
@@ -135,20 +136,20 @@ export class H1Proxy {
         upstream.destroy();
         return;
       }
-      const untrack = this.deps.trackTunnel(() => {
-        socket.destroy();
-        upstream.destroy();
-      }, { user, client: info.client });
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
-      splice(socket, upstream, () => {
-        untrack();
-        this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, durationMs: Date.now() - started, proto: 'http/1.1', ...info });
+      // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
+      const tunnel = relay(socket, upstream, {
+        done: ({ bytesUp, bytesDown }) => {
+          untrack();
+          this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp: bytesUp + head.length, bytesDown, durationMs: Date.now() - started, proto: 'http/1.1', ...info });
+        },
       });
+      const untrack = this.deps.trackTunnel(() => tunnel.destroy(), { user, client: info.client });
     } catch (err) {
       const error = asPinholeError(err);
       this.deps.accessLog({ user, target: req.url ?? '', method: 'CONNECT', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'http/1.1', ...info });
-      if (!socket.destroyed) socket.end(refusalOf(error));
+      if (!socket.destroyed) socket.end(refusalHead(error));
     }
   }
 
@@ -172,14 +173,8 @@ export class H1Proxy {
         res.destroy();
         return;
       }
-      const body = `${error.status} ${error.code}: ${error.message}\n`;
-      res.writeHead(error.status, {
-        [ERROR_HEADER]: error.code,
-        'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
-        ...(error.status === 407 ? { 'Proxy-Authenticate': AUTH_CHALLENGE } : {}),
-        ...retryAfterHeader(error),
-      });
+      const body = refusalBody(error);
+      res.writeHead(error.status, refusalHeaders(error, body));
       res.end(body);
       req.resume();
     };
@@ -259,22 +254,6 @@ export class H1Proxy {
       this.options.upgrade(req, socket, head);
       return;
     }
-    socket.end(refusalBytes('PINHOLE_BAD_REQUEST', 404, 'Not found.'));
+    socket.end(refusalHead(new PinholeError('PINHOLE_BAD_REQUEST', 'Not found.')));
   }
-}
-
-/** Pipe two sockets both ways; `done` runs once when both are closed. Hot path: plain pipes. */
-export function splice(a: Duplex, b: Socket, done: () => void): void {
-  a.pipe(b);
-  b.pipe(a);
-  let closed = 0;
-  const onClose = (): void => {
-    a.destroy();
-    b.destroy();
-    if (++closed === 2) done();
-  };
-  a.once('close', onClose);
-  b.once('close', onClose);
-  a.on('error', () => a.destroy());
-  b.on('error', () => b.destroy());
 }

@@ -2,13 +2,14 @@
  * The HTTP/2 proxy inside TLS: CONNECT streams (RFC 9113 8.5), many per connection, auth per
  * stream, windows sized for bulk transfer, PING keepalive, GOAWAY on shutdown.
  */
-import { constants, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, createServer, Http2ServerRequest, Http2ServerResponse, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
+import { asPinholeError, refusalBody, refusalHeaders } from '../node/refusal.js';
+import { relay } from '../node/relay.js';
 import { NOT_FOUND_PAGE } from './h1-proxy.js';
 import type { ProxyDeps } from './proxy-deps.js';
-import { AUTH_CHALLENGE, asPinholeError, retryAfterOf } from './refusal.js';
 
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
@@ -17,8 +18,6 @@ export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
  * session, so this bounds a client's concurrent tunnels; 1,000 stalled the idle-tunnel figure.
  */
 export const H2_MAX_CONCURRENT_STREAMS = 100_000;
-/** How long a tunnel whose destination closed waits for the client to finish its side. */
-export const H2_CLOSE_GRACE_MS = 5_000;
 
 export type H2Fallback = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 
@@ -54,9 +53,15 @@ export class H2Proxy {
       },
     });
     this.server.on('session', (session: ServerHttp2Session) => this.onSession(session));
-    // The compat layer hands CONNECT streams to 'connect' and everything else to 'request'.
-    this.server.on('connect', (req: Http2ServerRequest) => this.onConnect(req));
-    this.server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => (this.options.web ?? h2NotFound)(req, res));
+    // CONNECT streams on the stream API (no compat request reading DATA in between); only the web
+    // fallback gets the compat request/response pair. No 'request' listener, so node:http2 builds
+    // no compat objects for tunnels.
+    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      if (headers[':method'] === 'CONNECT') {
+        stream.on('error', () => stream.destroy());
+        void this.connect(stream, headers);
+      } else (this.options.web ?? h2NotFound)(new Http2ServerRequest(stream, headers, {}, rawHeaders), new Http2ServerResponse(stream));
+    });
   }
 
   handle(socket: Socket): void {
@@ -93,13 +98,7 @@ export class H2Proxy {
     });
   }
 
-  private onConnect(req: Http2ServerRequest): void {
-    req.stream.on('error', () => req.stream.destroy());
-    void this.connect(req.stream, req.headers, req);
-  }
-
-  /** `body` is the readable side: the compat request already reads the stream's DATA, so read through it. */
-  private async connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: Http2ServerRequest): Promise<void> {
+  private async connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     const started = Date.now();
     const info = this.deps.connInfo(stream.session?.socket as Socket);
     const authority = String(headers[':authority'] ?? '');
@@ -115,52 +114,26 @@ export class H2Proxy {
         upstream.destroy();
         return;
       }
-      const untrack = this.deps.trackTunnel(() => {
-        upstream.destroy();
-        stream.close(constants.NGHTTP2_CANCEL);
-      }, { user, client: info.client });
       stream.respond({ ':status': 200 });
-      body.pipe(upstream);
-      upstream.pipe(stream);
-      upstream.on('error', () => {
-        if (!stream.closed) stream.close(constants.NGHTTP2_CONNECT_ERROR);
+      // END_STREAM from the client is a FIN to the destination and the other way round; an error
+      // or reset on either side tears both down.
+      const tunnel = relay(stream, upstream, {
+        done: ({ bytesUp, bytesDown }) => {
+          untrack();
+          this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp, bytesDown, durationMs: Date.now() - started, proto: 'h2', ...info });
+        },
       });
-      let closed = 0;
-      const onClose = (): void => {
-        if (++closed === 1) return;
-        untrack();
-        this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, durationMs: Date.now() - started, proto: 'h2', ...info });
-      };
-      stream.once('close', () => {
-        upstream.destroy();
-        onClose();
-      });
-      upstream.once('close', () => {
-        // The destination is gone: finish our side, and keep reading the client's side (the pipe
-        // stopped reading when the destination closed), or the stream never sees END_STREAM and
-        // never closes. A client that never finishes its side is reset after a grace period.
-        body.unpipe(upstream);
-        body.resume();
-        if (!stream.closed && !stream.writableEnded) stream.end();
-        const grace = setTimeout(() => {
-          if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
-        }, H2_CLOSE_GRACE_MS);
-        grace.unref();
-        stream.once('close', () => clearTimeout(grace));
-        onClose();
-      });
+      const untrack = this.deps.trackTunnel(() => {
+        if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+        tunnel.destroy();
+      }, { user, client: info.client });
     } catch (err) {
       const error = asPinholeError(err);
       this.deps.accessLog({ user, target: authority, method: 'CONNECT', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'h2', ...info });
       if (stream.destroyed || stream.closed) return;
-      const body = `${error.status} ${error.code}: ${error.message}\n`;
-      stream.respond({
-        ':status': error.status,
-        'pinhole-error': error.code,
-        'content-type': 'text/plain; charset=utf-8',
-        ...(error.status === 407 ? { 'proxy-authenticate': AUTH_CHALLENGE } : {}),
-        ...(retryAfterOf(error) === undefined ? {} : { 'retry-after': String(retryAfterOf(error)) }),
-      });
+      const body = refusalBody(error);
+      const { 'content-length': _length, ...headersOut } = refusalHeaders(error, body);
+      stream.respond({ ':status': error.status, ...headersOut });
       stream.end(body);
     }
   }

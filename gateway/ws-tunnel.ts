@@ -41,13 +41,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream';
-import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
+import { destinationError } from '../node/dial.js';
+import { relay } from '../node/relay.js';
+import { refusalHead } from '../node/refusal.js';
+import { wsDuplex } from '../node/ws-duplex.js';
 import { PinholeError, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
-import { DEFAULT_WS_PATH, END_OF_STREAM, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from '../shared/ws-tunnel.js';
-import { retryAfterOf } from './refusal.js';
+import { DEFAULT_WS_PATH, HALF_CLOSE_HEADER, TARGET_HEADER } from '../shared/ws-tunnel.js';
 
 export { DEFAULT_WS_PATH } from '../shared/ws-tunnel.js';
 /**
@@ -107,41 +109,6 @@ function handshaker(): WebSocketServer {
   return server;
 }
 
-const REASONS: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  407: 'Proxy Authentication Required',
-  429: 'Too Many Requests',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-  500: 'Internal Server Error',
-};
-
-/** The refusal a client sees instead of 101: status, `Pinhole-Error: CODE`, the sentence as body. */
-export function refusalResponse(error: PinholeError): string {
-  const body = `${error.message}\n`;
-  const lines = [
-    `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Error'}`,
-    `${ERROR_HEADER}: ${error.code}`,
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-  ];
-  if (error.status === 407) lines.push('Proxy-Authenticate: Basic realm="pinhole"');
-  const retryAfter = retryAfterOf(error);
-  if (retryAfter !== undefined) lines.push(`Retry-After: ${retryAfter}`);
-  return `${lines.join('\r\n')}\r\n\r\n${body}`;
-}
-
-function asPinholeError(err: unknown): PinholeError {
-  if (err instanceof PinholeError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'ETIMEDOUT') return new PinholeError('PINHOLE_CONNECT_TIMEOUT', undefined, { cause: err });
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new PinholeError('PINHOLE_DNS_FAILED', undefined, { cause: err });
-  return new PinholeError('PINHOLE_CONNECT_FAILED', undefined, { cause: err });
-}
-
 /**
  * Handle an HTTP upgrade request already known to be on the tunnel path (see isTunnelUpgrade).
  * Resolves once the tunnel is established or refused; the tunnel then runs on its own.
@@ -174,7 +141,7 @@ export async function handleTunnelUpgrade(
       client: context.client,
       connId: context.connId,
     });
-    if (!socket.destroyed) socket.end(refusalResponse(error));
+    if (!socket.destroyed) socket.end(refusalHead(error));
   };
   socket.on('error', () => socket.destroy());
 
@@ -192,7 +159,7 @@ export async function handleTunnelUpgrade(
     user = await deps.authenticate(req.headers.authorization ?? req.headers['proxy-authorization']);
     upstream = await deps.openUpstream(target, user);
   } catch (err) {
-    refuse(asPinholeError(err));
+    refuse(destinationError(err, targetText ?? ''));
     return;
   }
   if (socket.destroyed) {
@@ -208,118 +175,20 @@ export async function handleTunnelUpgrade(
   handshaker().handleUpgrade(req, socket, head, (ws) => {
     upgraded = true;
     deps.logger.debug({ target: targetName, user, client: context.client }, 'A WebSocket tunnel is open.');
-    const finished = (): void =>
-      deps.accessLog({
-        user,
-        target: targetName,
-        status: 200,
-        bytesUp: upstream.bytesWritten,
-        bytesDown: upstream.bytesRead,
-        durationMs: Date.now() - started,
-        proto: 'wss',
-        client: context.client,
-        connId: context.connId,
-      });
-    if (offersHalfClose(req)) relayHalfClose(ws, upstream, finished);
-    else relayFullClose(ws, upstream, finished);
-  });
-}
-
-/** Version 1 without half-close (an old client): either direction ending tears the tunnel down. */
-function relayFullClose(ws: WebSocket, upstream: Socket, finished: () => void): void {
-  const stream = createWebSocketStream(ws);
-  let ended = 0;
-  const done = (): void => {
-    if (++ended < 2) return;
-    stream.destroy();
-    upstream.destroy();
-    finished();
-  };
-  pipeline(stream, upstream, () => {
-    upstream.destroy();
-    stream.destroy();
-    done();
-  });
-  pipeline(upstream, stream, () => {
-    stream.destroy();
-    upstream.destroy();
-    done();
-  });
-}
-
-/** Bytes the WebSocket may hold unsent before the destination socket is paused. */
-const WS_HIGH_WATER = 256 * 1024;
-const END_BYTES = Buffer.from(END_OF_STREAM);
-
-/**
- * A half-close tunnel: BINARY messages are bytes, the TEXT message END_OF_STREAM ends one
- * direction (a FIN towards the destination, or the destination's FIN towards the client). Once
- * both directions have ended the WebSocket closes with 1000; an error or an early close on either
- * side tears both down at once.
- */
-function relayHalfClose(ws: WebSocket, upstream: Socket, finished: () => void): void {
-  upstream.allowHalfOpen = true;
-  let clientEnded = false;
-  let destinationEnded = false;
-  let closed = 0;
-  const clean = (): boolean => clientEnded && destinationEnded;
-  const onClosed = (): void => {
-    if (++closed === 2) finished();
-  };
-  const tearDown = (): void => {
-    ws.terminate();
-    upstream.destroy();
-  };
-  const closeWhenDone = (): void => {
-    if (clean() && ws.readyState === ws.OPEN) ws.close(1000);
-  };
-
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (isBinary && !clientEnded) {
-      if (!upstream.write(data)) ws.pause();
-    } else if (!isBinary && !clientEnded && END_BYTES.equals(data)) {
-      clientEnded = true;
-      upstream.end();
-      ws.resume(); // an ending socket emits no 'drain'; only the close frame can follow now
-      closeWhenDone();
-    } else {
-      tearDown(); // bytes after the end of the stream, or a text message this version does not know
-    }
-  });
-  upstream.on('drain', () => ws.resume());
-
-  let paused = false;
-  const sent = (err?: Error): void => {
-    if (err) tearDown();
-    else if (paused && ws.bufferedAmount < WS_HIGH_WATER) {
-      paused = false;
-      upstream.resume();
-    }
-  };
-  upstream.on('data', (chunk: Buffer) => {
-    ws.send(chunk, { binary: true }, sent);
-    if (ws.bufferedAmount >= WS_HIGH_WATER) {
-      paused = true;
-      upstream.pause();
-    }
-  });
-  upstream.once('end', () => {
-    destinationEnded = true;
-    ws.send(END_OF_STREAM, { binary: false }, (err) => {
-      if (err) tearDown();
-      else closeWhenDone();
+    // With half-close (the client offered it; the 101 echoes it) each direction ends on its own.
+    relay(wsDuplex(ws, { halfClose: offersHalfClose(req), brokenCode: 'PINHOLE_CONNECT_FAILED' }), upstream, {
+      done: ({ bytesUp, bytesDown }) =>
+        deps.accessLog({
+          user,
+          target: targetName,
+          status: 200,
+          bytesUp,
+          bytesDown,
+          durationMs: Date.now() - started,
+          proto: 'wss',
+          client: context.client,
+          connId: context.connId,
+        }),
     });
-  });
-
-  upstream.on('error', tearDown);
-  ws.on('error', tearDown);
-  upstream.once('close', () => {
-    if (!clean()) ws.terminate();
-    onClosed();
-  });
-  ws.once('close', () => {
-    // A clean close leaves the destination socket to flush its last bytes and close by itself.
-    if (!clean()) upstream.destroy();
-    onClosed();
   });
 }

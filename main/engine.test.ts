@@ -1,5 +1,5 @@
 /**
- * The engine against a small TLS + HTTP/2 CONNECT server (main/tunnel/testing) and a local origin:
+ * The engine against a small TLS + HTTP/2 CONNECT server (test/support/connect-server.ts) and a local origin:
  * multiplexing over one TLS connection, fallback to HTTP/1.1, pins, refusals and a gateway that
  * vanishes. The real gateway and Squid are exercised in test/e2e and h1-transport.test.ts.
  */
@@ -15,7 +15,9 @@ import { PinholeError } from '../shared/errors.js';
 import type { GatewayTarget } from '../shared/profile.js';
 import type { EngineStatus } from '../shared/engine-api.js';
 import { Engine } from './engine.js';
-import { startConnectServer, type ConnectServer } from './tunnel/testing/connect-server.js';
+import { DIRECT, TUNNEL } from './routing.js';
+import { startConnectServer, type ConnectServer } from '../test/support/connect-server.js';
+import { requestThenFin, startFinOrigin } from '../test/support/fin-origin.js';
 
 const tlsConnect = (socket: Socket): TLSSocket => tlsConnectRaw({ socket, rejectUnauthorized: false });
 
@@ -127,7 +129,7 @@ test('routing: a blocked destination gets 403 naming the rule, a direct one bypa
   withServer({}, async (server, engine) => {
     const { listen } = await engine.connect(targetFor(server), user.password, {
       listen: '127.0.0.1:0',
-      decide: ({ port }) => (port === origin.httpPort ? 'direct' : port === 1 ? 'block' : 'tunnel'),
+      decide: ({ port }) => (port === origin.httpPort ? DIRECT : port === 1 ? { route: 'block', code: 'PINHOLE_DOMAIN_BLOCKED', rule: '127.0.0.1:1' } : TUNNEL),
     });
     const blocked = await openTunnel({ proxy: proxyOf(listen), target: '127.0.0.1:1' });
     assert.equal(blocked.status, 403);
@@ -143,7 +145,7 @@ test('per-app routing: the app behind a connection is identified, listed, and it
     const { listen } = await engine.connect(targetFor(server), user.password, {
       listen: '127.0.0.1:0',
       identifyApp: (socket) => Promise.resolve(socket.remotePort ? { path: '/usr/bin/blocked-app', name: 'blocked-app' } : undefined),
-      decide: ({ path }) => (path === '/usr/bin/blocked-app' ? 'block' : 'tunnel'),
+      decide: ({ app }) => (app?.path === '/usr/bin/blocked-app' ? { route: 'block', code: 'PINHOLE_APP_BLOCKED', rule: app.path, app: app.name } : TUNNEL),
     });
     const blocked = await openTunnel({ proxy: proxyOf(listen), target: `127.0.0.1:${origin.httpsPort}` });
     assert.equal(blocked.status, 403);
@@ -151,6 +153,25 @@ test('per-app routing: the app behind a connection is identified, listed, and it
     assert.match(blocked.body.toString(), /blocked-app/);
     assert.deepEqual(engine.getApps().map((a) => a.path), ['/usr/bin/blocked-app']);
   }));
+
+test('half-close through a tunnel: a request sent with a FIN gets the whole answer (HTTP/2 streams and HTTP/1.1 tunnels)', async () => {
+  const fin = await startFinOrigin();
+  try {
+    const request = Buffer.from('the whole request, then a FIN');
+    for (const transport of ['h2', 'h1'] as const) {
+      await withServer(transport === 'h1' ? { http1Only: true } : {}, async (server, engine) => {
+        const { listen } = await engine.connect(targetFor(server, { transport }), user.password, { listen: '127.0.0.1:0' });
+        // On HTTP/2 the second CONNECT to the same destination may start early (the gateway accepted it once).
+        for (const attempt of [1, 2]) {
+          const answer = await requestThenFin(proxyOf(listen), `127.0.0.1:${fin.port}`, request);
+          assert.ok(answer.equals(fin.answerFor(request.length)), `${transport}, attempt ${attempt}: ${answer.length} bytes arrived`);
+        }
+      });
+    }
+  } finally {
+    await fin.stop();
+  }
+});
 
 test('the gateway vanishing mid-download closes the application connection and the engine reconnects', () =>
   withServer({}, async (server, engine) => {

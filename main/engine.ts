@@ -11,33 +11,24 @@ import type { Disposer, EngineApi, EngineEvents, EngineState, EngineStats, Engin
 import { PinholeError, toWire } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
+import { isConnectionFailure, isFatal } from './error-meaning.js';
 import { LogRing } from './log-ring.js';
-import { LocalProxy, type Decision } from './proxy/local-proxy.js';
+import { LocalProxy, type RouteRequest, type Router } from './proxy/local-proxy.js';
+import { TUNNEL, type CallingApp, type RouteDecision, type RouteQuery } from './routing.js';
 import { openTransport } from './tunnel/negotiate.js';
 import { RecentDestinations } from './tunnel/recent-destinations.js';
 import type { EarlyTunnel, Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
 import { INSECURE_WARNING, warnIfInsecure } from './tunnel/verify.js';
 
-/** What the routing hook learns about a new connection; `path`/`name` when the calling app is known. */
-export interface RouteRequest {
-  host: string;
-  port: number;
-  socket: Socket;
-  path?: string;
-  name?: string;
-}
-export type RouteDecide = (request: RouteRequest) => Promise<Decision> | Decision;
-
 export interface EngineConnectOptions {
   /** Where the local proxy listens, "127.0.0.1:PORT" (port 0 picks one). Default 127.0.0.1:8080. */
   listen?: string;
   profileName?: string;
-  decide?: RouteDecide;
+  /** Where each request goes (main/routing.ts), asked once per request with the calling app when it is known; default: the tunnel. */
+  decide?: (query: RouteQuery) => RouteDecision;
   /** Finds the application behind a local connection (main/apps); enables per-app routing and getApps(). */
-  identifyApp?: (socket: Socket) => Promise<{ path: string; name: string } | undefined>;
+  identifyApp?: (socket: Socket) => Promise<CallingApp | undefined>;
   upstreamProxy?: UpstreamProxy;
-  /** Which rule blocked a request (main/routing.ts); default: the app's when the app is known. */
-  blockedBy?: (request: RouteRequest) => 'app' | 'domain';
   /** The PAC served at /proxy.pac for the proxy at `listen` (the rule engine, main/routing.ts); default sends everything to the local proxy. */
   pac?: (listen: string) => string;
   /**
@@ -68,10 +59,6 @@ export const parseListen = (text: string): { host: string; port: number } | unde
   if (port > 65535) return undefined;
   return { host: match[1].replace(/^\[|\]$/g, ''), port };
 };
-
-const GATEWAY_FAILURES = new Set(['PINHOLE_GATEWAY_UNREACHABLE', 'PINHOLE_GATEWAY_TIMEOUT', 'PINHOLE_GATEWAY_CLOSED', 'PINHOLE_TLS_FAILED', 'PINHOLE_UPSTREAM_PROXY_FAILED']);
-// Retrying cannot help: the user has to change a setting (the pin, a CA, the corporate proxy's sign-in).
-const FATAL = new Set(['PINHOLE_TLS_PIN_MISMATCH', 'PINHOLE_TLS_UNTRUSTED', 'PINHOLE_UPSTREAM_AUTH_REQUIRED', 'PINHOLE_UPSTREAM_AUTH_REJECTED', 'PINHOLE_UPSTREAM_AUTH_UNSUPPORTED']);
 
 const forwardTo = (logger: Logger): { write(text: string): void } => ({
   write(text: string): void {
@@ -189,10 +176,7 @@ export class Engine implements EngineApi {
         ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, open: () => this.proxyConnection(generation) } }
         : {}),
       ...(options.pac ? { pac: ((pac) => (): string => pac(formatEndpoint(proxy.address)))(options.pac) } : {}),
-      ...(options.decide || options.identifyApp ? { decide: (request) => this.route(request, options) } : {}),
-      // route() records the app on the request; a block with a known app is the app rule's doing.
-      blockCode: (request) =>
-        (options.blockedBy?.(request as RouteRequest) ?? ((request as RouteRequest).path !== undefined ? 'app' : 'domain')) === 'app' ? 'PINHOLE_APP_BLOCKED' : 'PINHOLE_DOMAIN_BLOCKED',
+      ...(options.decide || options.identifyApp ? { router: this.router(options) } : {}),
     });
     try {
       await proxy.start();
@@ -229,18 +213,21 @@ export class Engine implements EngineApi {
     }
   }
 
-  private async route(request: RouteRequest, options: EngineConnectOptions): Promise<Decision> {
-    if (options.identifyApp) {
-      const app = await options.identifyApp(request.socket).catch(() => undefined);
-      if (app) {
-        request.path = app.path;
-        request.name = app.name;
-        const seen = this.apps.get(app.path);
-        this.apps.set(app.path, { path: app.path, name: app.name, lastSeen: Date.now(), connections: (seen?.connections ?? 0) + 1 });
-        if (!seen) this.events.emit('apps', this.getApps());
-      }
-    }
-    return options.decide ? options.decide(request) : 'tunnel';
+  /** Each request's route, once: the calling app (when it can be told, and recorded as seen), then the routing's decision. */
+  private router({ decide, identifyApp }: EngineConnectOptions): Router {
+    return {
+      route: async ({ host, port, socket }: RouteRequest): Promise<RouteDecision> => {
+        const app = identifyApp ? await identifyApp(socket).catch(() => undefined) : undefined;
+        if (app) this.sawApp(app);
+        return decide ? decide({ host, port, ...(app ? { app } : {}) }) : TUNNEL;
+      },
+    };
+  }
+
+  private sawApp(app: CallingApp): void {
+    const seen = this.apps.get(app.path);
+    this.apps.set(app.path, { path: app.path, name: app.name, lastSeen: Date.now(), connections: (seen?.connections ?? 0) + 1 });
+    if (!seen) this.events.emit('apps', this.getApps());
   }
 
   private async openTunnel(target: TunnelTarget, generation: number): Promise<Duplex> {
@@ -278,7 +265,7 @@ export class Engine implements EngineApi {
 
   private tunnelFailed(target: TunnelTarget, err: unknown, generation: number): void {
     this.accepted.forget(target);
-    if (err instanceof PinholeError && (GATEWAY_FAILURES.has(err.code) || FATAL.has(err.code))) this.lost(err, generation);
+    if (isConnectionFailure(err)) this.lost(err, generation);
   }
 
   private async proxyConnection(generation: number): Promise<Duplex> {
@@ -287,7 +274,7 @@ export class Engine implements EngineApi {
     try {
       return await transport.proxyConnection();
     } catch (err) {
-      if (err instanceof PinholeError && (GATEWAY_FAILURES.has(err.code) || FATAL.has(err.code))) this.lost(err, generation);
+      if (isConnectionFailure(err)) this.lost(err, generation);
       throw err;
     }
   }
@@ -295,7 +282,7 @@ export class Engine implements EngineApi {
   /** The gateway went away: say so, and try again with exponential backoff and jitter. */
   private lost(err: PinholeError, generation: number): void {
     if (generation !== this.generation || this.status.state === 'disconnected') return;
-    if (FATAL.has(err.code)) {
+    if (isFatal(err.code)) {
       clearTimeout(this.retryTimer);
       this.logger.error({ code: err.code, ...(err.details ?? {}) }, err.message);
       this.setStatus({ ...this.status, state: 'error', error: toWire(err), retryAt: undefined });
@@ -321,7 +308,7 @@ export class Engine implements EngineApi {
         (next: unknown) => {
           if (generation !== this.generation) return;
           const error = next instanceof PinholeError ? next : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: next });
-          if (FATAL.has(error.code)) return this.lost(error, generation);
+          if (isFatal(error.code)) return this.lost(error, generation);
           this.logger.info({ code: error.code, attempt: this.attempt }, 'The gateway is still unreachable; trying again later.');
           this.scheduleRetry(error, generation);
         },

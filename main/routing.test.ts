@@ -1,11 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import vm from 'node:vm';
-import { composeDecision, createRouting, routingForProfile } from './routing.js';
-import type { Decision } from './proxy/local-proxy.js';
+import type { AppAction } from '../shared/profile.js';
+import { createRouting, routingForProfile, type RouteDecision, type RouteQuery } from './routing.js';
+
+const CURL = { path: '/usr/bin/curl', name: 'curl' };
+const WGET = { path: '/usr/bin/wget', name: 'wget' };
+const FIREFOX = { path: '/usr/bin/firefox', name: 'firefox' };
+const query = (host: string, app?: RouteQuery['app']): RouteQuery => ({ host, port: 443, ...(app ? { app } : {}) });
 
 test('app rules and domain rules compose: an app block wins, an app direct goes direct, otherwise the domain decides', () => {
-  const table: Array<[app: 'tunnel' | 'direct' | 'block', domain: 'tunnel' | 'direct' | 'block', expected: Decision]> = [
+  const table: Array<[app: AppAction, domain: AppAction, expected: RouteDecision['route']]> = [
     ['block', 'tunnel', 'block'],
     ['block', 'direct', 'block'],
     ['direct', 'tunnel', 'direct'],
@@ -14,27 +19,31 @@ test('app rules and domain rules compose: an app block wins, an app direct goes 
     ['tunnel', 'direct', 'direct'],
     ['tunnel', 'block', 'block'],
   ];
-  for (const [app, domain, expected] of table) assert.equal(composeDecision(app, domain), expected, `${app} + ${domain}`);
+  for (const [app, domain, expected] of table) {
+    const routing = createRouting({ rules: { rules: [], defaultAction: domain }, appRules: { appRules: { [CURL.path]: app } } });
+    assert.equal(routing.decide(query('example.org', CURL)).route, expected, `${app} + ${domain}`);
+  }
 });
 
 test("a link's domain list sends exactly those hosts through the tunnel, and each app's rule still applies", () => {
   const routing = routingForProfile({
     domains: ['localhost', '.vendor.example'],
-    appRules: { '/usr/bin/curl': 'block', '/usr/bin/wget': 'direct' },
+    appRules: { [CURL.path]: 'block', [WGET.path]: 'direct' },
     defaultAppAction: 'tunnel',
   });
-  assert.equal(routing.decide({ host: 'localhost' }), 'tunnel');
-  assert.equal(routing.decide({ host: 'api.vendor.example' }), 'tunnel');
-  assert.equal(routing.decide({ host: '127.0.0.1' }), 'direct');
-  assert.equal(routing.decide({ host: 'example.org' }), 'direct');
-  assert.equal(routing.decide({ host: 'localhost', path: '/usr/bin/curl' }), 'block');
-  assert.equal(routing.decide({ host: 'localhost', path: '/usr/bin/wget' }), 'direct');
-  assert.equal(routing.decide({ host: 'localhost', path: '/usr/bin/firefox' }), 'tunnel');
+  const route = (host: string, app?: RouteQuery['app']): string => routing.decide(query(host, app)).route;
+  assert.equal(route('localhost'), 'tunnel');
+  assert.equal(route('api.vendor.example'), 'tunnel');
+  assert.equal(route('127.0.0.1'), 'direct');
+  assert.equal(route('example.org'), 'direct');
+  assert.equal(route('localhost', CURL), 'block');
+  assert.equal(route('localhost', WGET), 'direct');
+  assert.equal(route('localhost', FIREFOX), 'tunnel');
 });
 
 test('no domain list means everything goes through the tunnel, unless the default app action says otherwise', () => {
-  assert.equal(createRouting().decide({ host: 'anything.example' }), 'tunnel');
-  assert.equal(createRouting({ appRules: { defaultAppAction: 'block' } }).decide({ host: 'anything.example' }), 'block');
+  assert.deepEqual(createRouting().decide(query('anything.example')), { route: 'tunnel' });
+  assert.deepEqual(createRouting({ appRules: { defaultAppAction: 'block' } }).decide(query('anything.example')), { route: 'block', code: 'PINHOLE_APP_BLOCKED', rule: 'default' });
 });
 
 test('the PAC served for a profile agrees with the proxy for every host (tunnel and block go to the proxy)', () => {
@@ -50,18 +59,19 @@ test('the PAC served for a profile agrees with the proxy for every host (tunnel 
   vm.runInContext(routing.pac('127.0.0.1:18080'), context);
   for (const host of ['localhost', 'a.cdn.example', 'cdn.example', '10.1.2.3', '127.0.0.1', 'example.org']) {
     const pac = vm.runInContext(`FindProxyForURL("https://${host}/", "${host}")`, context) as string;
-    const decision = routing.decide({ host });
-    assert.equal(pac, decision === 'direct' ? 'DIRECT' : 'PROXY 127.0.0.1:18080', host);
+    const decision = routing.decide(query(host));
+    assert.equal(pac, decision.route === 'direct' ? 'DIRECT' : 'PROXY 127.0.0.1:18080', host);
   }
 });
 
-test('a block says which rule it came from: the app rule, or the domain rule for an allowed app', () => {
+test('a block carries its code and the rule that matched: the app rule, or the domain rule for an allowed app', () => {
   const routing = createRouting({
-    rules: { rules: [{ match: 'ads.example', action: 'block' }], defaultAction: 'tunnel' },
-    appRules: { appRules: { '/usr/bin/curl': 'block' } },
+    rules: { rules: [{ match: '.ads.example', action: 'block' }], defaultAction: 'tunnel' },
+    appRules: { appRules: { [CURL.path]: 'block' } },
   });
-  assert.equal(routing.decide({ host: 'ads.example', path: '/usr/bin/firefox' }), 'block');
-  assert.equal(routing.blockedBy({ host: 'ads.example', path: '/usr/bin/firefox' }), 'domain');
-  assert.equal(routing.blockedBy({ host: 'example.org', path: '/usr/bin/curl' }), 'app');
-  assert.equal(routing.blockedBy({ host: 'ads.example' }), 'domain');
+  assert.deepEqual(routing.decide(query('x.ads.example', FIREFOX)), { route: 'block', code: 'PINHOLE_DOMAIN_BLOCKED', rule: '.ads.example', app: 'firefox' });
+  assert.deepEqual(routing.decide(query('example.org', CURL)), { route: 'block', code: 'PINHOLE_APP_BLOCKED', rule: CURL.path, app: 'curl' });
+  assert.deepEqual(routing.decide(query('ads.example')), { route: 'block', code: 'PINHOLE_DOMAIN_BLOCKED', rule: '.ads.example' });
+  const byDefault = createRouting({ rules: { rules: [{ match: 'ok.example', action: 'tunnel' }], defaultAction: 'block' } });
+  assert.deepEqual(byDefault.decide(query('other.example')), { route: 'block', code: 'PINHOLE_DOMAIN_BLOCKED', rule: 'default' });
 });

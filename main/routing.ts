@@ -1,25 +1,51 @@
 /**
  * One routing decision for a profile: the calling app's rule first (block wins, direct goes
  * direct), then the domain rules (a link's `domains` list, shared/rules.ts) for everything else.
+ * The decision is a value that says where a request goes and, for a block, which rule said so: the
+ * local proxy evaluates it once per request and never asks again.
  * The PAC served at /proxy.pac is compiled from the same domain rules, so a browser using the PAC
  * and an app using the proxy directly get the same answer for every host.
  */
 import { generatePac } from '../shared/pac.js';
-import type { AppAction, Profile } from '../shared/profile.js';
+import type { Profile } from '../shared/profile.js';
 import { compileRules, rulesFromLinkDomains, type CompiledRules, type Rule, type RuleAction } from '../shared/rules.js';
 import { AppRules } from './apps/app-rules.js';
-import type { Decision } from './proxy/local-proxy.js';
+
+/** The refusal code of a block says whose rule it was. */
+export type BlockCode = 'PINHOLE_APP_BLOCKED' | 'PINHOLE_DOMAIN_BLOCKED';
+
+/** The rule a block came from, as written: an app's executable path or a domain pattern; `default` when no rule matched. */
+export const DEFAULT_RULE = 'default';
+
+/** Where one request goes. */
+export type RouteDecision =
+  | { readonly route: 'tunnel' }
+  | { readonly route: 'direct' }
+  | {
+      readonly route: 'block';
+      readonly code: BlockCode;
+      readonly rule: string;
+      /** The calling app's display name, when it is known (the refusal names it). */
+      readonly app?: string;
+    };
+
+export const TUNNEL: RouteDecision = { route: 'tunnel' };
+export const DIRECT: RouteDecision = { route: 'direct' };
+
+/** The application that opened a connection to the local proxy, when it could be told (main/apps). */
+export interface CallingApp {
+  path: string;
+  name: string;
+}
 
 export interface RouteQuery {
   host: string;
-  /** The calling app's executable, when it could be told. */
-  path?: string;
+  port: number;
+  app?: CallingApp;
 }
 
 export interface Routing {
-  decide(request: RouteQuery): Decision;
-  /** Which rule a 'block' came from (the refusal's code says so: PINHOLE_APP_BLOCKED or PINHOLE_DOMAIN_BLOCKED). */
-  blockedBy(request: RouteQuery): 'app' | 'domain';
+  decide(query: RouteQuery): RouteDecision;
   /** The PAC for a local proxy at `listen` ("127.0.0.1:PORT"). */
   pac(listen: string): string;
   readonly domainRules: CompiledRules;
@@ -34,17 +60,22 @@ export interface RoutingOptions {
   appRules?: Partial<Pick<Profile, 'appRules' | 'defaultAppAction'>>;
 }
 
-/** Pure composition: an app's block or direct overrides the domain rules; 'tunnel' defers to them. */
-export const composeDecision = (app: AppAction, domain: RuleAction): Decision => (app === 'block' ? 'block' : app === 'direct' ? 'direct' : domain);
-
 export const createRouting = ({ domains, rules, appRules }: RoutingOptions = {}): Routing => {
   const set = rules ?? rulesFromLinkDomains(domains);
   const domainRules = compileRules(set.rules, set.defaultAction);
   const apps = new AppRules(appRules);
-  const appAction = (request: RouteQuery): AppAction => apps.decide(request.path === undefined ? undefined : { path: request.path });
+  // An app's block or direct overrides the domain rules; its 'tunnel' defers to them.
+  const decide = ({ host, app }: RouteQuery): RouteDecision => {
+    const appAction = apps.decide(app);
+    const named = app ? { app: app.name } : {};
+    if (appAction === 'block') return { route: 'block', code: 'PINHOLE_APP_BLOCKED', rule: app && apps.has(app.path) ? app.path : DEFAULT_RULE, ...named };
+    if (appAction === 'direct') return DIRECT;
+    const verdict = domainRules.match(host);
+    if (verdict.action === 'block') return { route: 'block', code: 'PINHOLE_DOMAIN_BLOCKED', rule: verdict.rule?.match ?? DEFAULT_RULE, ...named };
+    return verdict.action === 'direct' ? DIRECT : TUNNEL;
+  };
   return {
-    decide: (request) => composeDecision(appAction(request), domainRules.decide(request.host)),
-    blockedBy: (request) => (appAction(request) === 'block' ? 'app' : 'domain'),
+    decide,
     pac: (listen) => generatePac(set.rules, set.defaultAction, listen),
     domainRules,
     appRules: apps,

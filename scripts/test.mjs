@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, existsSync, mkdirSync, rmSync } from 'node:f
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['shared', 'main', 'gateway', 'app', 'renderer', 'test', 'bench'];
+const roots = ['shared', 'node', 'main', 'gateway', 'app', 'renderer', 'test', 'bench'];
 const only = process.argv.slice(2);
 
 const walk = (dir) =>

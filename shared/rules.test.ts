@@ -100,3 +100,16 @@ test('a link with a domain list routes exactly those domains through the tunnel,
   const none = rulesFromLinkDomains([]);
   assert.equal(compileRules(none.rules, none.defaultAction).decide('anything.example'), 'tunnel');
 });
+
+test('match names the rule that decided (the earliest that matches), or none when the default applied', () => {
+  const rules = [
+    { match: 'www.example.com', action: 'direct' as const },
+    { match: '.example.com', action: 'block' as const },
+    { match: '10.0.0.0/8', action: 'direct' as const },
+  ];
+  const engine = compileRules(rules, 'tunnel');
+  assert.deepEqual(engine.match('www.example.com'), { action: 'direct', rule: rules[0] });
+  assert.deepEqual(engine.match('a.example.com'), { action: 'block', rule: rules[1] });
+  assert.deepEqual(engine.match('10.2.3.4'), { action: 'direct', rule: rules[2] });
+  assert.deepEqual(engine.match('other.org'), { action: 'tunnel', rule: undefined });
+});

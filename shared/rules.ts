@@ -149,9 +149,17 @@ export const parseRuleMatch = (raw: string): RuleMatch => {
   return { kind: 'exact', host: bare };
 };
 
+/** The action for a host and the rule that gave it (`undefined`: no rule matched, the default action applies). */
+export interface RuleVerdict {
+  action: RuleAction;
+  rule: Rule | undefined;
+}
+
 export interface CompiledRules {
   /** The action for a destination host (name or IP literal, brackets allowed). */
   decide(host: string): RuleAction;
+  /** The same decision, with the rule that matched. */
+  match(host: string): RuleVerdict;
   readonly rules: readonly Rule[];
   readonly defaultAction: RuleAction;
 }
@@ -194,21 +202,24 @@ export const compileRules = (rules: readonly Rule[], defaultAction: RuleAction):
         break;
     }
   });
-  const actionAt = (index: number): RuleAction => (index === Infinity ? defaultAction : (rules[index]?.action ?? defaultAction));
+  const verdictAt = (index: number): RuleVerdict => {
+    const rule = index === Infinity ? undefined : rules[index];
+    return { action: rule?.action ?? defaultAction, rule };
+  };
 
-  const decide = (rawHost: string): RuleAction => {
+  const match = (rawHost: string): RuleVerdict => {
     const host = normalizeHost(rawHost);
     let best = all;
     const v4 = parseIPv4(host);
     if (v4 !== undefined) {
       for (const c of cidr4) if (c.index < best && ((v4 & c.mask) >>> 0) === c.base) best = c.index;
-      return actionAt(best);
+      return verdictAt(best);
     }
     if (host.includes(':')) {
       const v6 = parseIPv6(host);
       if (v6 !== undefined) {
         for (const c of cidr6) if (c.index < best && (v6 & c.mask) === c.base) best = c.index;
-        return actionAt(best);
+        return verdictAt(best);
       }
     }
     const e = exact.get(host);
@@ -222,9 +233,9 @@ export const compileRules = (rules: readonly Rule[], defaultAction: RuleAction):
       const ss = subdomains.get(suffix);
       if (ss !== undefined && ss < best) best = ss;
     }
-    return actionAt(best);
+    return verdictAt(best);
   };
-  return { decide, rules: [...rules], defaultAction };
+  return { decide: (host) => match(host).action, match, rules: [...rules], defaultAction };
 };
 
 /**

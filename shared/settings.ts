@@ -3,7 +3,7 @@
  * `conf` store, the desktop app's electron-store and the UI's settings page).
  */
 import { z } from 'zod';
-import { LANGUAGE_SETTINGS, UiSettingsSchema } from './contract.js';
+import { LANGUAGE_SETTINGS, UiSettingsSchema, type UiSettings } from './contract.js';
 
 /** What the UI edits (shared/contract.ts), plus the default profile, which the Profiles view sets. */
 const StrictSettingsSchema = UiSettingsSchema.extend({
@@ -24,6 +24,10 @@ export const DEFAULT_SETTINGS: Settings = {
   language: 'system',
   upstreamProxy: '',
 };
+
+/** The stored settings' defaults, less the default profile (the Profiles view owns that): what the UI starts from. */
+const { defaultProfileId: _defaultProfile, ...uiDefaults } = DEFAULT_SETTINGS;
+export const DEFAULT_UI_SETTINGS: UiSettings = uiDefaults;
 
 const isLanguageSetting = (value: unknown): boolean => (LANGUAGE_SETTINGS as readonly unknown[]).includes(value);
 

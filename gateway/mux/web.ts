@@ -6,8 +6,10 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { dial, errorCode } from '../../node/dial.js';
+import { relay } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
 import { clientAddressOf } from './client-address.js';
@@ -133,26 +135,27 @@ export class WebFallback {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    const upstream = netConnect({ host: web.host, port: web.port });
-    const fail = (): void => {
-      upstream.destroy();
-      if (!socket.destroyed) socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    };
-    upstream.once('error', fail);
-    socket.on('error', () => upstream.destroy());
-    upstream.once('connect', () => {
-      upstream.off('error', fail);
-      upstream.on('error', () => socket.destroy());
-      const headers = forwardedHeaders(req, true);
-      let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
-      for (const [name, value] of Object.entries(headers)) {
-        for (const v of Array.isArray(value) ? value : [value]) text += `${name}: ${String(v)}\r\n`;
-      }
-      upstream.write(`${text}\r\n`);
-      if (head.length > 0) upstream.write(head);
-      socket.pipe(upstream);
-      upstream.pipe(socket);
-    });
+    socket.on('error', () => undefined);
+    dial({ host: web.host, port: web.port, timeoutMs: this.options.timeoutMs ?? 30_000 }).then(
+      (upstream) => {
+        if (socket.destroyed) {
+          upstream.destroy();
+          return;
+        }
+        const headers = forwardedHeaders(req, true);
+        let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+        for (const [name, value] of Object.entries(headers)) {
+          for (const v of Array.isArray(value) ? value : [value]) text += `${name}: ${String(v)}\r\n`;
+        }
+        upstream.write(`${text}\r\n`);
+        if (head.length > 0) upstream.write(head);
+        relay(socket, upstream);
+      },
+      (err: unknown) => {
+        this.options.logger.warn({ web: formatEndpoint(web), errno: errorCode(err) }, 'The web site behind the gateway did not answer.');
+        if (!socket.destroyed) socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      },
+    );
   }
 
   private decoy(req: AnyRequest, res: AnyResponse): void {

@@ -11,7 +11,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from '../../shared/log.js';
 import { PROFILE_DOCUMENT_PATH, PROFILE_DOCUMENT_TYPE, type ProfileDocument } from '../../shared/profile-document.js';
-import { AUTH_CHALLENGE, asPinholeError, ERROR_HEADER } from '../refusal.js';
+import { AUTH_CHALLENGE, asPinholeError, ERROR_HEADER } from '../../node/refusal.js';
 import { serializeProfileDocument } from './profile-document.js';
 
 export type ProfileHttpRequest = IncomingMessage | Http2ServerRequest;

@@ -3,7 +3,9 @@ export type { Probe, ProbeAnswer, ProbeResult } from './probe.js';
 export { CLIENT_HELLO_MAX_BYTES, parseClientHello, type ClientHello, type ClientHelloParse, type ClientHelloInvalidReason } from './client-hello.js';
 export {
   PROBES,
+  TLS_ONLY,
   classify,
+  tlsRecordProbe,
   customProbe,
   tableMaxBytes,
   tlsProbe,

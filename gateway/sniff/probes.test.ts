@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CLIENT_HELLO_MAX_BYTES } from './client-hello.js';
 import { FIXTURES, fixture } from './fixtures/fixtures.js';
-import { HTTP2_PREFACE, PROBES, classify, customProbe, http2Probe, httpProbe, openvpnProbe, sshProbe, tableMaxBytes, tlsProbe } from './probes.js';
+import { HTTP2_PREFACE, PROBES, TLS_ONLY, classify, customProbe, http2Probe, httpProbe, openvpnProbe, sshProbe, tableMaxBytes, tlsProbe } from './probes.js';
 import type { Probe } from './probe.js';
 
 const text = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -105,12 +105,36 @@ test('a custom regex probe waits for its window, then tests it', () => {
   assert.throws(() => customProbe({ name: 'bad', bytes: Uint8Array.of(1), regex: /x/, length: 1 }), RangeError);
 });
 
-test('table order is priority: a custom probe placed first takes SSH clients of one brand', () => {
+test('table order is priority among probes that decide: a custom probe placed first takes SSH clients of one brand', () => {
   const dropbear = customProbe({ name: 'dropbear', bytes: text('SSH-2.0-dropbear') });
   const table = [dropbear, ...PROBES];
   assert.deepEqual(classify(text('SSH-2.0-dropbear_2022.83\r\n'), table), { kind: 'match', name: 'dropbear' });
   assert.deepEqual(classify(text('SSH-2.0-OpenSSH_9.2\r\n'), table), { kind: 'match', name: 'ssh' });
-  assert.deepEqual(classify(text('SSH-2.0-d'), table), { kind: 'again' });
+});
+
+test('as in sslh, a probe that needs more bytes does not stop a later one from matching', () => {
+  // A probe first in the table that waits for 32 bytes, then SSH: byte by byte, SSH matches as
+  // soon as its prefix is complete, and waiting is the answer only while nothing matched.
+  const slow = customProbe({ name: 'slow', offset: 0, regex: /^SSH-2\.0-slowbrand/, length: 32 });
+  const table = [slow, ...PROBES];
+  const banner = text('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
+  for (let cut = 0; cut <= banner.length; cut++) {
+    const expected = cut < 8 ? { kind: 'again' } : { kind: 'match', name: 'ssh' };
+    assert.deepEqual(classify(banner.subarray(0, cut), table), expected, `cut at ${cut}`);
+  }
+  // The slow probe still wins what it is first to decide on.
+  assert.deepEqual(classify(text('SSH-2.0-slowbrand_1.0 xxxxxxxxxxxxxxxx'), table), { kind: 'match', name: 'slow' });
+  // A waiting probe and no match: wait; once every probe says no: none.
+  assert.deepEqual(classify(text('\x7fzz'), table), { kind: 'again' });
+  assert.deepEqual(classify(text('\x7f'.repeat(40)), table), { kind: 'none' });
+});
+
+test('the TLS-only table is one row: byte 0x16 matches, any other first byte does not, nothing waits', () => {
+  assert.deepEqual(classify(new Uint8Array(0), TLS_ONLY), { kind: 'again' });
+  assert.deepEqual(classify(Uint8Array.of(0x16), TLS_ONLY), { kind: 'match', name: 'tls' });
+  assert.deepEqual(classify(Uint8Array.of(0x16, 3, 1, 0xff), TLS_ONLY), { kind: 'match', name: 'tls' });
+  for (let first = 0; first < 256; first++) if (first !== 0x16) assert.deepEqual(classify(Uint8Array.of(first), TLS_ONLY), { kind: 'none' }, `first byte ${first}`);
+  assert.equal(tableMaxBytes(TLS_ONLY), 1);
 });
 
 test('garbage is classified as none, and an empty read waits', () => {

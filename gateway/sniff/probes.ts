@@ -1,9 +1,9 @@
 /**
  * The protocol table, after sslh's probe.c: one row per protocol, each a pure probe over the bytes
- * seen so far. `classify` walks the table in order; the first probe that does not say 'no'
- * decides: 'match' wins, 'again' waits for more bytes (so table order is priority, and a probe
- * higher up that cannot tell yet holds the lower ones back). Adding a protocol is one function and
- * one row.
+ * seen so far. `classify` walks the whole table as sslh's loop does: the first probe (in table
+ * order) that answers 'match' decides; a probe that answers 'again' (needs more bytes) does not
+ * hold the others back, it only means that, when nothing matched, the answer is 'again' rather
+ * than 'none'. Adding a protocol is one function and one row.
  */
 import { CLIENT_HELLO_MAX_BYTES, parseClientHello, type ClientHello } from './client-hello.js';
 import type { Probe, ProbeAnswer, ProbeResult } from './probe.js';
@@ -163,14 +163,31 @@ const AGAIN: Classification = { kind: 'again' };
 const NONE: Classification = { kind: 'none' };
 
 export function classify(bytes: Uint8Array, probes: readonly Probe[] = PROBES): Classification {
+  let again = false;
   for (const probe of probes) {
     const answer = probe.probe(bytes);
     if (answer === 'no') continue;
-    if (answer === 'again') return AGAIN;
+    if (answer === 'again') {
+      again = true;
+      continue;
+    }
     return answer === 'match' ? { kind: 'match', name: probe.name } : { kind: 'match', name: probe.name, hello: answer.hello };
   }
-  return NONE;
+  return again ? AGAIN : NONE;
 }
+
+/**
+ * The TLS row for a listener that only terminates TLS (no routes): a TLS record starts with the
+ * handshake content type 0x16, and that first byte is all such a listener needs to see.
+ */
+export const tlsRecordProbe: Probe = {
+  name: 'tls',
+  maxBytes: 1,
+  probe: (bytes) => (bytes.length === 0 ? 'again' : bytes[0] === 0x16 ? 'match' : 'no'),
+};
+
+/** The table of a TLS-only listener. */
+export const TLS_ONLY: readonly Probe[] = [tlsRecordProbe];
 
 /** After this many bytes the table has decided, whatever they are. */
 export const tableMaxBytes = (probes: readonly Probe[]): number => Math.max(0, ...probes.map((p) => p.maxBytes));

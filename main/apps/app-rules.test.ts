@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SeenApp } from '../../shared/engine-api.js';
-import { AppRules, appBlockedResponse, SeenApps } from './app-rules.js';
+import { AppRules, SeenApps } from './app-rules.js';
 
 test('an app rule decides by executable path; other and unknown apps get the default', () => {
   const rules = new AppRules({ appRules: { '/usr/bin/curl': 'block', '/usr/bin/wget': 'direct' }, defaultAppAction: 'tunnel' });
@@ -11,15 +11,6 @@ test('an app rule decides by executable path; other and unknown apps get the def
   assert.equal(rules.decide(undefined), 'tunnel');
   assert.equal(new AppRules({ defaultAppAction: 'direct' }).decide(undefined), 'direct');
   assert.ok(rules.has('/usr/bin/curl') && !rules.has('/x'));
-});
-
-test('a blocked app gets a 403 that names the rule and the app', () => {
-  const reply = appBlockedResponse({ name: 'curl', path: '/usr/bin/curl' });
-  assert.match(reply, /^HTTP\/1\.1 403 Forbidden\r\n/);
-  assert.match(reply, /\r\nPinhole-Error: PINHOLE_APP_BLOCKED\r\n/);
-  assert.match(reply, /blocked by a Pinhole rule\. Application: curl \(\/usr\/bin\/curl\)\./);
-  const [head, body] = reply.split('\r\n\r\n');
-  assert.equal(Number(/Content-Length: (\d+)/.exec(head ?? '')?.[1]), Buffer.byteLength(body ?? ''));
 });
 
 test('seen apps count connections, keep the latest first and tell listeners once per tick', async () => {

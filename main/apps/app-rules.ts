@@ -4,7 +4,6 @@
  * profile's defaultAppAction.
  */
 import type { SeenApp } from '../../shared/engine-api.js';
-import { ERRORS } from '../../shared/errors.js';
 import type { AppAction, Profile } from '../../shared/profile.js';
 import type { AppIdentity } from './types.js';
 
@@ -26,20 +25,6 @@ export class AppRules {
     return this.rules.has(path);
   }
 }
-
-/** The raw HTTP reply the local proxy sends a blocked app before closing (CONNECT or plain). */
-export const appBlockedResponse = (app: Pick<AppIdentity, 'name' | 'path'> | undefined): string => {
-  const body = `${ERRORS.PINHOLE_APP_BLOCKED.sentence}${app ? ` Application: ${app.name} (${app.path}).` : ''}\n`;
-  return [
-    'HTTP/1.1 403 Forbidden',
-    'Content-Type: text/plain; charset=utf-8',
-    'Pinhole-Error: PINHOLE_APP_BLOCKED',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    '',
-    body,
-  ].join('\r\n');
-};
 
 export type SeenAppsListener = (apps: SeenApp[]) => void;
 

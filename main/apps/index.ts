@@ -13,6 +13,6 @@ export const createAppLookup = (platform: NodeJS.Platform = process.platform, ru
   return undefined;
 };
 
-export { AppRules, SeenApps, appBlockedResponse } from './app-rules.js';
+export { AppRules, SeenApps } from './app-rules.js';
 export type { AppIdentity, AppLookup, ConnectionEnds } from './types.js';
 export { LinuxAppLookup, MacAppLookup, WindowsAppLookup };

@@ -14,7 +14,7 @@ import { makeSelfSignedCertificate, type TestCertificate } from '../../test/supp
 import { startOrigin, type Origin } from '../../test/support/origin.js';
 import { Program, listenPortOf, pinholeBin, runCommand } from '../../test/support/processes.js';
 import { requestThroughProxy } from '../../test/support/proxy-requests.js';
-import { startConnectServer, type ConnectServer } from '../tunnel/testing/connect-server.js';
+import { startConnectServer, type ConnectServer } from '../../test/support/connect-server.js';
 import { NO_PROFILE_SENTENCE } from './connect.js';
 
 const PASSWORD = 'first run pw 9';

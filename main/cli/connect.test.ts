@@ -10,7 +10,7 @@ import { makeSelfSignedCertificate, type TestCertificate } from '../../test/supp
 import { startOrigin, type Origin } from '../../test/support/origin.js';
 import { Program, listenPortOf, pinholeBin } from '../../test/support/processes.js';
 import { requestThroughProxy } from '../../test/support/proxy-requests.js';
-import { startConnectServer, type ConnectServer } from '../tunnel/testing/connect-server.js';
+import { startConnectServer, type ConnectServer } from '../../test/support/connect-server.js';
 
 let origin: Origin;
 let cert: TestCertificate;

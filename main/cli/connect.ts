@@ -226,8 +226,7 @@ export async function run(argv: string[]): Promise<number> {
       listen,
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
-      decide: (request) => plan.routing.decide(request),
-      blockedBy: (request) => plan.routing.blockedBy(request),
+      decide: (query) => plan.routing.decide(query),
       pac: (address) => plan.routing.pac(address),
       ...(lookup
         ? {

@@ -5,7 +5,7 @@
  * In stdio mode stdout carries the tunnel's bytes, so logs go to stderr.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { pipeline, type Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { PinholeError, toWire } from '../../shared/errors.js';
 import { decodeLink, type LinkPayload } from '../../shared/link.js';
@@ -15,6 +15,7 @@ import { openTransport } from '../tunnel/negotiate.js';
 import type { GatewayDialOptions, TunnelTarget, UpstreamProxy } from '../tunnel/transport.js';
 import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
+import { relay } from '../../node/relay.js';
 
 const USAGE =
   'usage: pinhole forward -L [BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json]\n' +
@@ -96,28 +97,6 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Tunnels> {
   return openTransport(inv.transport, options);
 }
 
-/**
- * Both directions piped, each ending on its own (half-close, as `ssh -L` does: a client may send
- * its request, shut down its side and still read the whole answer); a failure on either side tears
- * the pair down. No per-chunk work.
- */
-function splice(local: Duplex, tunnel: Duplex, onDone: () => void): void {
-  let pending = 2;
-  let done = false;
-  const finish = (err?: Error | null): void => {
-    if (err) {
-      tunnel.destroy();
-      local.destroy();
-    }
-    pending -= 1;
-    if (done || (pending > 0 && !err)) return;
-    done = true;
-    onDone();
-  };
-  pipeline(local, tunnel, finish);
-  pipeline(tunnel, local, finish);
-}
-
 function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels, logger: Logger, locals: Set<Socket>): Promise<Server> {
   const target = formatEndpoint(spec.target);
   // Half-open: the application's FIN ends only its direction of the tunnel.
@@ -133,7 +112,9 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels
           tunnel.destroy();
           return;
         }
-        splice(local, tunnel, () => undefined);
+        // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
+        // still read the whole answer; a failure on either side tears the pair down.
+        relay(local, tunnel);
       },
       (err: unknown) => {
         const wire = toWire(err);
@@ -154,16 +135,9 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels
 
 async function stdio(spec: Extract<ForwardSpec, { kind: 'stdio' }>, tunnels: Tunnels): Promise<void> {
   const tunnel = await tunnels.open(spec.target);
-  await new Promise<void>((resolve) => {
-    tunnel.on('error', () => tunnel.destroy());
-    tunnel.pipe(process.stdout);
-    process.stdin.pipe(tunnel);
-    tunnel.once('close', () => resolve());
-    process.stdin.once('end', () => {
-      // ssh closes its side when it is done; give the other direction a moment to finish.
-      tunnel.end();
-    });
-  });
+  // Standard input and output are the connection: ssh's EOF is a FIN, the destination's FIN closes stdout.
+  const local = Duplex.from({ readable: process.stdin, writable: process.stdout });
+  await new Promise<void>((resolve) => relay(local, tunnel, { done: () => resolve() }));
 }
 
 export async function run(argv: string[]): Promise<number> {

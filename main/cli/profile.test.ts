@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeLink } from '../../shared/link.js';
-import { MemorySecretStore } from '../profiles/memory-secrets.js';
+import { MemorySecretStore } from '../../test/support/memory-secret-store.js';
 import { ProfileStore } from '../profiles/store.js';
 import { run } from './profile.js';
 

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
 import { formatEndpoint, formatPin, parseEndpoint, type Profile } from '../../shared/profile.js';
-import { openSecretStore, type SecretStore } from '../keychain/keychain.js';
+import { openSecretStore } from '../keychain/keychain.js';
+import type { SecretStore } from '../keychain/secret-store.js';
 import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
 
 const USAGE = [

@@ -12,9 +12,9 @@ import { createDispatcher } from '../../shared/contract.js';
 import { PinholeError } from '../../shared/errors.js';
 import { encodeLink } from '../../shared/link.js';
 import { SecretStoreSwitch } from '../keychain/secret-store-switch.js';
-import { MemorySecretStore } from '../profiles/memory-secrets.js';
+import { MemorySecretStore } from '../../test/support/memory-secret-store.js';
 import { EngineHost } from './host.js';
-import { MemoryProfiles, ScriptedEngine } from './memory-deps.js';
+import { MemoryProfiles, ScriptedEngine } from '../../test/support/memory-deps.js';
 
 const SECRET = 'session pw 77';
 const link = encodeLink({ name: 'Acme', endpoints: ['gw.example.com:443'], serverName: 'gw.example.com', user: 'alice', secret: SECRET, domains: ['api.acme.example'] });
@@ -49,8 +49,8 @@ test('without a keychain: info says so, nothing can be saved, a link connects fo
   assert.equal(w.engine.connects[0]?.password, SECRET);
   assert.equal(w.engine.connects[0]?.target.serverName, 'gw.example.com');
   assert.equal(w.engine.connects[0]?.options.profileName, 'Acme');
-  assert.equal(w.engine.connects[0]?.options.decide?.({ host: 'elsewhere.example' }), 'direct', "the link's domains route the session");
-  assert.equal(w.engine.connects[0]?.options.decide?.({ host: 'api.acme.example' }), 'tunnel');
+  assert.equal(w.engine.connects[0]?.options.decide?.({ host: 'elsewhere.example', port: 443 }).route, 'direct', "the link's domains route the session");
+  assert.equal(w.engine.connects[0]?.options.decide?.({ host: 'api.acme.example', port: 443 }).route, 'tunnel');
   assert.equal(w.profiles.list().length, 0);
   assert.deepEqual(await readdir(w.configDir), [], 'nothing was written');
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createDispatcher } from '../../shared/contract.js';
 import { encodeLink } from '../../shared/link.js';
 import { EngineHost } from './host.js';
-import { MemoryProfiles, MemorySecrets, ScriptedEngine } from './memory-deps.js';
+import { MemoryProfiles, MemorySecrets, ScriptedEngine } from '../../test/support/memory-deps.js';
 
 const world = () => {
   const engine = new ScriptedEngine();
@@ -86,13 +86,14 @@ test('app rules: the toggle is stored on the profile and decides new connections
   await w.call('connect', {});
   const decide = w.engine.connects[0]?.options.decide;
   assert.ok(decide);
-  assert.equal(decide({ host: 'api.vendor.example', path: '/usr/bin/curl' }), 'tunnel');
+  const route = (path?: string): string => decide({ host: 'api.vendor.example', port: 443, ...(path ? { app: { path, name: path.split('/').pop() ?? path } } : {}) }).route;
+  assert.equal(route('/usr/bin/curl'), 'tunnel');
   const apps = await w.call('setAppRule', { path: '/usr/bin/curl', action: 'direct' });
   assert.deepEqual((apps.apps as { path: string; action: string }[]).map((a) => [a.path, a.action]), [['/usr/bin/curl', 'direct']]);
-  assert.equal(decide({ host: 'api.vendor.example', path: '/usr/bin/curl' }), 'direct');
+  assert.equal(route('/usr/bin/curl'), 'direct');
   await w.call('setDefaultAppAction', { action: 'block' });
-  assert.equal(decide({ host: 'api.vendor.example', path: '/usr/bin/wget' }), 'block');
-  assert.equal(decide({ host: 'api.vendor.example' }), 'block');
+  assert.equal(route('/usr/bin/wget'), 'block');
+  assert.equal(route(), 'block');
   assert.equal(w.profiles.list()[0]?.appRules['/usr/bin/curl'], 'direct');
 });
 
@@ -102,10 +103,10 @@ test('a link that lists the vendor domains tunnels exactly those, sends the rest
   await w.call('importLink', { link });
   await w.call('connect', {});
   const options = w.engine.connects[0]?.options;
-  assert.ok(options?.decide && options.pac && options.blockedBy);
-  assert.equal(options.decide({ host: 'api.vendor.example' }), 'tunnel');
-  assert.equal(options.decide({ host: 'img.cdn.vendor.example' }), 'tunnel');
-  assert.equal(options.decide({ host: 'news.example.org' }), 'direct');
+  assert.ok(options?.decide && options.pac);
+  assert.deepEqual(options.decide({ host: 'api.vendor.example', port: 443 }), { route: 'tunnel' });
+  assert.deepEqual(options.decide({ host: 'img.cdn.vendor.example', port: 443 }), { route: 'tunnel' });
+  assert.deepEqual(options.decide({ host: 'news.example.org', port: 443 }), { route: 'direct' });
   const pac = options.pac('127.0.0.1:18080');
   assert.match(pac, /FindProxyForURL/);
   assert.match(pac, /PROXY 127\.0\.0\.1:18080/);

@@ -12,8 +12,7 @@ import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
 import { targetFromLink } from '../../shared/link-target.js';
 import { importLink } from '../profiles/store.js';
-import { createRouting, routingForProfile, type RouteQuery, type Routing } from '../routing.js';
-import type { Decision } from '../proxy/local-proxy.js';
+import { createRouting, routingForProfile, type CallingApp, type RouteDecision, type RouteQuery, type Routing } from '../routing.js';
 import { ProfileSchema, parseEndpoint, type GatewayTarget, type Profile } from '../../shared/profile.js';
 import type {
   AppList,
@@ -32,14 +31,12 @@ import type {
 export interface ConnectOptions {
   listen?: string;
   profileName?: string;
-  /** Routing (main/routing.ts): asked for each new connection; `path` is the calling app when it is known. */
-  decide?: (request: RouteQuery) => Decision;
-  /** Which rule a block came from, so the refusal names it. */
-  blockedBy?: (request: RouteQuery) => 'app' | 'domain';
+  /** Routing (main/routing.ts): asked once for each new request, with the calling app when it is known. */
+  decide?: (query: RouteQuery) => RouteDecision;
   /** The PAC served by the local proxy, from the same rules. */
   pac?: (listen: string) => string;
   /** Finds the application behind a local connection (enables per-app rules and the Apps list). */
-  identifyApp?: (socket: Socket) => Promise<{ path: string; name: string } | undefined>;
+  identifyApp?: (socket: Socket) => Promise<CallingApp | undefined>;
 }
 
 /** The engine as the host drives it (main/engine.ts implements this). */
@@ -235,8 +232,7 @@ export class EngineHost {
 
   // Synchronous on the proxy's path: the routing is compiled at connect time and again when a rule changes.
   private routing: Routing = createRouting();
-  private decide = (request: RouteQuery): Decision => this.routing.decide(request);
-  private blockedBy = (request: RouteQuery): 'app' | 'domain' => this.routing.blockedBy(request);
+  private decide = (query: RouteQuery): RouteDecision => this.routing.decide(query);
   private pac = (listen: string): string => this.routing.pac(listen);
 
   private async refreshRules(): Promise<AppList> {
@@ -276,7 +272,6 @@ export class EngineHost {
       listen: `127.0.0.1:${settings.localPort}`,
       profileName: name,
       decide: this.decide,
-      blockedBy: this.blockedBy,
       pac: this.pac,
       ...(this.deps.identifyApp ? { identifyApp: this.deps.identifyApp } : {}),
     });

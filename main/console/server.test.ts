@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { encodeLink } from '../../shared/link.js';
 import { createLogger } from '../../shared/log.js';
 import { EngineHost } from './host.js';
-import { MemoryProfiles, MemorySecrets, ScriptedEngine } from './memory-deps.js';
+import { MemoryProfiles, MemorySecrets, ScriptedEngine } from '../../test/support/memory-deps.js';
 import { POLICY_VIOLATION, startConsole, type RunningConsole } from './server.js';
 
 const PIN = 'AB'.repeat(32);

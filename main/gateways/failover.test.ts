@@ -18,7 +18,7 @@ import { formatEndpoint, parseEndpoint, type Endpoint } from '../../shared/profi
 import { makeSelfSignedCertificate, type TestCertificate } from '../../test/support/certs.js';
 import { startFreezableRelay, startHungEndpoint, type HungEndpoint } from '../../test/support/hung-endpoint.js';
 import { dialVerifiedTls } from '../../test/support/verified-tls.js';
-import { startConnectServer, type ConnectServer } from '../tunnel/testing/connect-server.js';
+import { startConnectServer, type ConnectServer } from '../../test/support/connect-server.js';
 import { GatewayChooser, type SwitchDecision } from './chooser.js';
 import { SessionLiveness } from './liveness.js';
 import { raceDial } from './race.js';

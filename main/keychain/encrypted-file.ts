@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { PinholeError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../profiles/atomic-write.js';
-import type { SecretStore } from './keychain.js';
+import type { SecretStore } from './secret-store.js';
 
 export const SECRETS_FILE_NAME = 'secrets.enc.json';
 

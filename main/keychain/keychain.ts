@@ -8,19 +8,9 @@ import { AsyncEntry, type EntryOptions } from '@napi-rs/keyring';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { EncryptedFileStore } from './encrypted-file.js';
+import type { SecretStore } from './secret-store.js';
 
 export const KEYCHAIN_SERVICE = 'pinhole';
-
-export interface SecretStore {
-  get(ref: string): Promise<string | undefined>;
-  set(ref: string, secret: string): Promise<void>;
-  /** True when a secret was deleted, false when there was none. */
-  delete(ref: string): Promise<boolean>;
-  /** 'keychain' | 'secret-service' | 'encrypted-file' | ... */
-  readonly kind: string;
-  /** Where secrets live, as words for the UI: "in the GNOME Keyring (Secret Service)". */
-  readonly location: string;
-}
 
 /** The keychain account that holds a profile's password. */
 export const profileSecretRef = (profileId: string): string => `profile:${profileId}`;

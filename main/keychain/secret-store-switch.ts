@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { EncryptedFileStore, SECRETS_FILE_NAME } from './encrypted-file.js';
-import type { SecretStore } from './keychain.js';
+import type { SecretStore } from './secret-store.js';
 
 /** Why a password cannot be stored yet, in the words the UI shows. */
 export const NO_SECRET_STORE_SENTENCE =

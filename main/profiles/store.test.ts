@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeLink } from '../../shared/link.js';
 import { writeError, writeFileAtomic } from './atomic-write.js';
-import { MemorySecretStore } from './memory-secrets.js';
+import { MemorySecretStore } from '../../test/support/memory-secret-store.js';
 import { configDir } from './paths.js';
 import { STORE_PROJECT_VERSION } from './schema.js';
 import { forgetProfile, importLink, previewLink, ProfileStore } from './store.js';

@@ -10,7 +10,7 @@ import { decodeLink } from '../../shared/link.js';
 import type { Logger } from '../../shared/log.js';
 import { formatPin, ProfileSchema, type Profile, type Transport } from '../../shared/profile.js';
 import { DEFAULT_SETTINGS, SettingsPatchSchema, SettingsSchema, type Settings, type SettingsPatch } from '../../shared/settings.js';
-import type { SecretStore } from '../keychain/keychain.js';
+import type { SecretStore } from '../keychain/secret-store.js';
 import { writeError } from './atomic-write.js';
 import { configDir } from './paths.js';
 import { storeOptions, type StoreData } from './schema.js';

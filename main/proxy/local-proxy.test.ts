@@ -7,21 +7,26 @@ import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { PinholeError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
+import { requestThenFin, startFinOrigin, type FinOrigin } from '../../test/support/fin-origin.js';
 import { startOrigin, type Origin } from '../../test/support/origin.js';
 import { requestThroughProxy, sendRaw } from '../../test/support/proxy-requests.js';
+import { DIRECT, TUNNEL } from '../routing.js';
+import { dialDirect } from './direct.js';
 import { LocalProxy } from './local-proxy.js';
 
 let origin: Origin;
+let fin: FinOrigin;
 let proxy: LocalProxy;
 let port: number;
 
 before(async () => {
   origin = await startOrigin();
+  fin = await startFinOrigin();
   proxy = new LocalProxy({
     logger: createLogger({ name: 'test', level: 'silent' }),
     headersTimeoutMs: 1_500,
     // No gateway here: "tunnel" destinations fail the way an unreachable gateway does; the origin's ports go direct.
-    decide: ({ port: p }) => (p === origin.httpPort || p === origin.httpsPort ? 'direct' : 'tunnel'),
+    router: { route: ({ port: p }) => (p === origin.httpPort || p === origin.httpsPort || p === fin.port ? DIRECT : TUNNEL) },
     open: () => Promise.reject(new PinholeError('PINHOLE_GATEWAY_UNREACHABLE')),
   });
   ({ port } = await proxy.start());
@@ -29,6 +34,7 @@ before(async () => {
 after(async () => {
   await proxy.stop();
   await origin.stop();
+  await fin.stop();
 });
 
 const stillServing = async (): Promise<void> => {
@@ -123,4 +129,29 @@ test('keep-alive: two absolute-URI requests on one application connection, one c
   assert.match(text, /hello from the origin/);
   assert.match(text, /"method":"POST"/);
   assert.equal(origin.connections.http - connectionsBefore, 1, 'the second request reused the first one\'s connection');
+});
+
+test('half-close on the direct route: a request sent with a FIN gets the whole answer', async () => {
+  const request = Buffer.from('a request that ends with a FIN');
+  const answer = await requestThenFin({ port }, `127.0.0.1:${fin.port}`, request);
+  assert.ok(answer.equals(fin.answerFor(request.length)), `${answer.length} bytes arrived`);
+  await stillServing();
+});
+
+test('half-close on a tunnel started early: the request and its FIN go at once, the answer waits for the gateway, then arrives whole', async () => {
+  const early = new LocalProxy({
+    logger: createLogger({ name: 'test', level: 'silent' }),
+    open: () => Promise.reject(new PinholeError('PINHOLE_GATEWAY_UNREACHABLE')),
+    // A stand-in for an HTTP/2 stream started before the gateway's answer: the destination itself,
+    // and a gateway that answers only once the destination has the whole request, FIN included.
+    openEarly: (target) => dialDirect(target, 5_000).then((stream) => ({ stream, answered: fin.nextAnswer() })),
+  });
+  const { port: earlyPort } = await early.start();
+  try {
+    const request = Buffer.from('bytes sent before the gateway answered, then a FIN');
+    const received = await requestThenFin({ port: earlyPort }, `127.0.0.1:${fin.port}`, request);
+    assert.ok(received.equals(fin.answerFor(request.length)), `${received.length} bytes arrived`);
+  } finally {
+    await early.stop();
+  }
 });

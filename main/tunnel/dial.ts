@@ -4,13 +4,14 @@
  * order. TLS sessions are remembered per endpoint so the next connection resumes instead of
  * paying a full handshake.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import { formatEndpoint, type Endpoint } from '../../shared/profile.js';
 import { upstreamAuthError } from '../upstream/proxy-auth.js';
-import { parseConnectReply } from './connect-reply.js';
-import { authorityOf, basicCredentials, type GatewayDialOptions, type UpstreamProxy } from './transport.js';
+import { sendConnect, type ConnectFailure } from '../../node/connect-client.js';
+import { dial, errorCode } from '../../node/dial.js';
+import { basicCredentials, type GatewayDialOptions, type UpstreamProxy } from './transport.js';
 import { gatewayError, tlsOptionsFor, verifyPeer } from './verify.js';
 
 export class TlsSessionCache {
@@ -23,73 +24,52 @@ export class TlsSessionCache {
   }
 }
 
-const withTimeout = <T>(promise: Promise<T>, ms: number, onTimeout: () => PinholeError, cleanup: () => void): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(onTimeout());
-    }, ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
+const tcpTo = (endpoint: Endpoint, timeoutMs: number): Promise<Socket> =>
+  // No Nagle: a CONNECT and the application's first bytes go out as two writes, and the second
+  // must not wait for the gateway's delayed ACK of the first.
+  dial({ host: endpoint.host, port: endpoint.port, timeoutMs }).catch((err: unknown) => {
+    throw errorCode(err) === 'ETIMEDOUT' ? timeoutError(endpoint, timeoutMs) : gatewayError(err, 'tcp');
   });
 
-const tcpTo = (endpoint: Endpoint): Promise<Socket> =>
-  new Promise((resolve, reject) => {
-    // No Nagle: a CONNECT and the application's first bytes go out as two writes, and the second
-    // must not wait for the gateway's delayed ACK of the first.
-    const socket = netConnect({ host: endpoint.host, port: endpoint.port, noDelay: true });
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', (err) => reject(gatewayError(err, 'tcp')));
-  });
+const timeoutError = (endpoint: Endpoint, timeoutMs: number): PinholeError =>
+  new PinholeError('PINHOLE_GATEWAY_TIMEOUT', undefined, { details: { endpoint: formatEndpoint(endpoint), timeoutMs } });
 
 /** CONNECT to the gateway through a corporate HTTP proxy; resolves with the raw tunnel socket. */
-const throughUpstream = (proxy: UpstreamProxy, endpoint: Endpoint): Promise<Socket> =>
-  new Promise((resolve, reject) => {
-    const socket = netConnect({ host: proxy.host, port: proxy.port, noDelay: true });
-    const fail = (err: PinholeError): void => {
-      socket.destroy();
-      reject(err);
-    };
-    let buffered: Buffer = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const reply = parseConnectReply(buffered);
-      if (reply.kind === 'incomplete') return;
-      socket.removeListener('data', onData);
-      if (reply.kind === 'invalid') return fail(new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', `The corporate proxy answered something that is not HTTP: ${reply.why}.`));
-      // 407: no credentials, wrong ones, or a scheme other than Basic; each says so in words.
-      if (reply.status === 407) return fail(upstreamAuthError({ proxy, user: proxy.user, headers: reply.headers }));
-      if (reply.status < 200 || reply.status > 299) {
-        return fail(new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', `The corporate proxy refused to connect to the gateway (HTTP ${reply.status}).`, { details: { status: reply.status } }));
-      }
-      // The proxy must not speak before our TLS ClientHello; anything it did send is handed back.
-      const rest = buffered.subarray(reply.headLength);
-      if (rest.length > 0) socket.unshift(rest);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    };
-    socket.once('error', (err) => fail(new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', 'The corporate proxy could not be reached.', { cause: err })));
-    socket.once('connect', () => {
-      socket.on('data', onData);
-      const target = authorityOf(endpoint);
-      const auth = proxy.user !== undefined ? `Proxy-Authorization: ${basicCredentials(proxy.user, proxy.password ?? '')}\r\n` : '';
-      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`);
-    });
-  });
+const throughUpstream = async (proxy: UpstreamProxy, endpoint: Endpoint, timeoutMs: number, left: () => number): Promise<Socket> => {
+  let socket: Socket;
+  try {
+    socket = await dial({ host: proxy.host, port: proxy.port, timeoutMs: left() });
+  } catch (err) {
+    throw new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', 'The corporate proxy could not be reached.', { cause: err });
+  }
+  const headers: Record<string, string> = proxy.user !== undefined ? { 'Proxy-Authorization': basicCredentials(proxy.user, proxy.password ?? '') } : {};
+  let answer;
+  try {
+    answer = await sendConnect(socket, { target: endpoint, headers, timeoutMs: left() });
+  } catch (err) {
+    const failure = err as ConnectFailure;
+    if (failure.code === 'CONNECT_TIMEOUT') throw timeoutError(endpoint, timeoutMs);
+    throw new PinholeError(
+      'PINHOLE_UPSTREAM_PROXY_FAILED',
+      failure.code === 'CONNECT_REPLY_INVALID' ? `The corporate proxy answered something that is not HTTP: ${failure.message}` : 'The corporate proxy closed the connection.',
+      { cause: err },
+    );
+  }
+  // 407: no credentials, wrong ones, or a scheme other than Basic; each says so in words.
+  if (answer.status === 407) throw upstreamAuthError({ proxy, user: proxy.user, headers: answer.headers });
+  if (answer.status < 200 || answer.status > 299) {
+    throw new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', `The corporate proxy refused to connect to the gateway (HTTP ${answer.status}).`, { details: { status: answer.status } });
+  }
+  // The proxy must not speak before our TLS ClientHello; anything it did send was put back.
+  return socket;
+};
 
-const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions, alpn: string[], sessions: TlsSessionCache): Promise<TLSSocket> =>
+const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions, alpn: string[], sessions: TlsSessionCache, timeoutMs: number): Promise<TLSSocket> =>
   new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      tls.destroy();
+      reject(timeoutError(endpoint, timeoutMs));
+    }, timeoutMs);
     const key = `${formatEndpoint(endpoint)}|${alpn.join(',')}`;
     const tls = tlsConnect({
       socket,
@@ -107,10 +87,12 @@ const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions
       else pending = session;
     });
     tls.once('error', (err) => {
+      clearTimeout(timer);
       socket.destroy();
       reject(gatewayError(err, 'tls'));
     });
     tls.once('secureConnect', () => {
+      clearTimeout(timer);
       try {
         verifyPeer(tls, options.trust);
       } catch (err) {
@@ -130,21 +112,12 @@ export const dialGateway = async (options: GatewayDialOptions, alpn: string[], s
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   let firstError: PinholeError | undefined;
   for (const endpoint of options.endpoints) {
-    let raw: Socket | undefined;
     try {
-      const attempt = (async (): Promise<TLSSocket> => {
-        raw = options.upstreamProxy ? await throughUpstream(options.upstreamProxy, endpoint) : await tcpTo(endpoint);
-        return tlsOver(raw, endpoint, options, alpn, sessions);
-      })();
-      return await withTimeout(
-        attempt,
-        timeoutMs,
-        () => new PinholeError('PINHOLE_GATEWAY_TIMEOUT', undefined, { details: { endpoint: formatEndpoint(endpoint), timeoutMs } }),
-        () => {
-          raw?.destroy();
-          attempt.then((s) => s.destroy(), () => undefined);
-        },
-      );
+      // One budget for TCP (or the corporate proxy's CONNECT) and the TLS handshake together.
+      const deadline = Date.now() + timeoutMs;
+      const left = (): number => Math.max(1, deadline - Date.now());
+      const raw = options.upstreamProxy ? await throughUpstream(options.upstreamProxy, endpoint, timeoutMs, left) : await tcpTo(endpoint, timeoutMs);
+      return await tlsOver(raw, endpoint, options, alpn, sessions, left());
     } catch (err) {
       const error = gatewayError(err);
       // A certificate problem is the same on every endpoint: stop here.

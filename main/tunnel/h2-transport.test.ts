@@ -11,7 +11,7 @@ import { PinholeError } from '../../shared/errors.js';
 import { makeSelfSignedCertificate, type TestCertificate } from '../../test/support/certs.js';
 import { H2Transport } from './h2-transport.js';
 import { openTransport } from './negotiate.js';
-import { startConnectServer, type ConnectServer } from './testing/connect-server.js';
+import { startConnectServer, type ConnectServer } from '../../test/support/connect-server.js';
 import type { GatewayDialOptions } from './transport.js';
 
 let cert: TestCertificate;

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
-import { refusalError } from './refusal.js';
+import { refusalError } from '../../node/refusal.js';
 import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
 
 export interface H2TransportOptions extends GatewayDialOptions {

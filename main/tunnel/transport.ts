@@ -72,5 +72,5 @@ export interface Transport extends EventEmitter {
 
 export const basicCredentials = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
-/** `host:port`, with IPv6 literals bracketed. */
-export const authorityOf = ({ host, port }: TunnelTarget): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`);
+/** `host:port`, with IPv6 literals bracketed (one spelling, in node/connect-client.ts). */
+export { authorityOf } from '../../node/connect-client.js';

@@ -11,13 +11,16 @@
  * connection starts with `CONNECT gateway:port`.
  */
 import { EventEmitter } from 'node:events';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import WebSocket, { createWebSocketStream } from 'ws';
+import WebSocket from 'ws';
+import { errorCode } from '../../node/dial.js';
+import { refusalError } from '../../node/refusal.js';
+import { TlsPool } from '../../node/tls-pool.js';
+import { wsDuplex } from '../../node/ws-duplex.js';
 import { PinholeError } from '../../shared/errors.js';
-import { DEFAULT_WS_PATH, END_OF_STREAM, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
+import { DEFAULT_WS_PATH, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
-import { refusalError } from './refusal.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type TransportStats, type TunnelTarget } from './transport.js';
 import { gatewayError } from './verify.js';
 
@@ -31,14 +34,10 @@ export interface WssTransportOptions extends GatewayDialOptions {
 
 /** Largest message the client accepts from the gateway (the gateway's own cap, see gateway/ws-tunnel.ts). */
 const MAX_PAYLOAD = 16 * 1024 * 1024;
-/** A pre-opened connection older than this is dropped rather than used (idle timeouts on the path). */
-const POOL_MAX_AGE_MS = 20_000;
 
-interface Warm {
-  readonly socket: TLSSocket;
-  readonly at: number;
-  readonly onGone: () => void;
-}
+/** The connection died before the upgrade was answered (a stale warm socket, a gateway going away). */
+const HANG_UP_CODES = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED']);
+const isStale = (err: unknown): boolean => err instanceof PinholeError && err.code === 'PINHOLE_GATEWAY_CLOSED';
 
 /**
  * The wss transport, shaped like the engine's Transport (transport.ts): open / warm / stats /
@@ -49,8 +48,7 @@ export class WssTransport extends EventEmitter {
   private readonly options: WssTransportOptions;
   private readonly sessions: TlsSessionCache;
   private readonly credentials: string;
-  private readonly warmSockets: Warm[] = [];
-  private warming = 0;
+  private readonly pool: TlsPool;
   private closed = false;
   private rttMs: number | null = null;
   private readonly live = new Set<TLSSocket>();
@@ -61,29 +59,22 @@ export class WssTransport extends EventEmitter {
     this.options = options;
     this.sessions = options.sessions ?? new TlsSessionCache();
     this.credentials = basicCredentials(options.user, options.password);
+    this.pool = new TlsPool({ dial: () => this.dial(), size: options.poolSize ?? 2 });
+    this.pool.on('refill-failed', (err) => {
+      if (!this.closed) this.emit('lost', err instanceof PinholeError ? err : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: err }));
+    });
   }
 
   /** Open one tunnel to `target`; resolves to its byte stream, or rejects with a PinholeError. */
   async open(target: TunnelTarget): Promise<Duplex> {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
-    const pooled = this.takeWarm();
-    this.refill();
-    if (pooled !== undefined) {
-      try {
-        return await this.upgrade(pooled, target);
-      } catch (err) {
-        // A warm connection the path closed under us is not the destination's fault: retry fresh.
-        if (!(err instanceof PinholeError) || err.code !== 'PINHOLE_GATEWAY_CLOSED') throw err;
-      }
-    }
-    return this.upgrade(await this.dial(), target);
+    // A warm connection the path closed under us is not the destination's fault: retried fresh.
+    return this.pool.use((socket) => this.upgrade(socket, target), isStale);
   }
 
   /** Make sure a verified connection to the gateway is up (fails early on a bad pin or an unreachable gateway). */
-  async warm(): Promise<void> {
-    if (this.warmSockets.length > 0) return;
-    this.keepWarm(await this.dial());
-    this.refill();
+  warm(): Promise<void> {
+    return this.pool.warm();
   }
 
   stats(): TransportStats {
@@ -92,7 +83,7 @@ export class WssTransport extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.warmSockets.splice(0)) w.socket.destroy();
+    this.pool.close();
     for (const socket of this.live) socket.destroy();
   }
 
@@ -105,50 +96,6 @@ export class WssTransport extends EventEmitter {
     if (this.closed) socket.destroy();
     else this.emit('up');
     return socket;
-  }
-
-  private takeWarm(): TLSSocket | undefined {
-    const now = Date.now();
-    while (this.warmSockets.length > 0) {
-      const w = this.warmSockets.shift()!;
-      w.socket.off('close', w.onGone).off('end', w.onGone).off('error', w.onGone);
-      if (!w.socket.destroyed && !w.socket.readableEnded && now - w.at < POOL_MAX_AGE_MS) return w.socket;
-      w.socket.destroy();
-    }
-    return undefined;
-  }
-
-  private refill(): void {
-    const size = this.options.poolSize ?? 2;
-    while (!this.closed && this.warmSockets.length + this.warming < size) {
-      this.warming++;
-      this.dial().then(
-        (socket) => {
-          this.warming--;
-          this.keepWarm(socket);
-        },
-        (err: unknown) => {
-          this.warming--;
-          this.options.logger.debug({ code: (err as PinholeError).code }, 'A spare connection to the gateway could not be opened.');
-        },
-      );
-    }
-  }
-
-  private keepWarm(socket: TLSSocket): void {
-    if (this.closed) {
-      socket.destroy();
-      return;
-    }
-    const onGone = (): void => {
-      const i = this.warmSockets.findIndex((w) => w.socket === socket);
-      if (i >= 0) this.warmSockets.splice(i, 1);
-      socket.destroy();
-    };
-    socket.once('close', onGone);
-    socket.once('end', onGone);
-    socket.on('error', onGone);
-    this.warmSockets.push({ socket, at: Date.now(), onGone });
   }
 
   private upgrade(socket: TLSSocket, target: TunnelTarget): Promise<Duplex> {
@@ -194,11 +141,8 @@ export class WssTransport extends EventEmitter {
       });
       ws.once('error', (err) => {
         // Nothing was answered: the connection died under us (a stale warm socket, or the gateway going away).
-        fail(
-          err.message.includes('socket hang up') || (err as { code?: string }).code === 'ECONNRESET'
-            ? new PinholeError('PINHOLE_GATEWAY_CLOSED', undefined, { cause: err })
-            : gatewayError(err, 'tls'),
-        );
+        const code = errorCode(err);
+        fail(code !== undefined && HANG_UP_CODES.has(code) ? new PinholeError('PINHOLE_GATEWAY_CLOSED', undefined, { cause: err }) : gatewayError(err, 'tls'));
       });
       // An older gateway does not echo the header: then ending one direction closes the tunnel, as before.
       let halfClose = false;
@@ -208,68 +152,10 @@ export class WssTransport extends EventEmitter {
       ws.once('open', () => {
         if (settled) return;
         settled = true;
-        resolve(socketLike(halfClose ? halfCloseStream(ws) : createWebSocketStream(ws), socket));
+        resolve(socketLike(wsDuplex(ws, { halfClose }), socket));
       });
     });
   }
-}
-
-const END_BYTES = Buffer.from(END_OF_STREAM);
-
-/**
- * The tunnel's byte stream on a half-close WebSocket (protocol in gateway/ws-tunnel.ts): BINARY
- * messages are bytes, the TEXT message END_OF_STREAM ends the readable side, and ending the
- * writable side sends it. Once it has gone both ways the WebSocket closes with 1000; a close
- * before that, or anything else on the wire, destroys the stream with an error.
- */
-function halfCloseStream(ws: WebSocket): Duplex {
-  let sentEnd = false;
-  let gotEnd = false;
-  const clean = (): boolean => sentEnd && gotEnd;
-  const closeWhenDone = (): void => {
-    if (clean() && ws.readyState === ws.OPEN) ws.close(1000);
-  };
-  const stream = new Duplex({
-    read() {
-      if (ws.isPaused) ws.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      ws.send(chunk, { binary: true }, callback);
-    },
-    final(callback) {
-      ws.send(END_OF_STREAM, { binary: false }, (err) => {
-        if (!err) sentEnd = true;
-        callback(err);
-        closeWhenDone();
-      });
-    },
-    destroy(err, callback) {
-      if (ws.readyState === ws.CLOSED) {
-        callback(err);
-        return;
-      }
-      ws.once('close', () => callback(err));
-      if (err === null && clean()) ws.close(1000);
-      else ws.terminate();
-    },
-  });
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (isBinary && !gotEnd) {
-      if (!stream.push(data)) ws.pause();
-    } else if (!isBinary && !gotEnd && END_BYTES.equals(data)) {
-      gotEnd = true;
-      stream.push(null);
-      ws.resume(); // read() is not called after the end; only the close frame can follow now
-      closeWhenDone();
-    } else {
-      stream.destroy(new PinholeError('PINHOLE_GATEWAY_CLOSED', 'The gateway sent bytes after the end of the stream, or an unknown message.'));
-    }
-  });
-  ws.on('error', (err) => stream.destroy(err));
-  ws.once('close', () => {
-    if (!clean()) stream.destroy(new PinholeError('PINHOLE_GATEWAY_CLOSED', 'The WebSocket tunnel closed before both directions had ended.'));
-  });
-  return stream;
 }
 
 /**

@@ -9,9 +9,11 @@ import { realpathSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { AppRules, appBlockedResponse, SeenApps } from '../../main/apps/app-rules.js';
+import { SeenApps } from '../../main/apps/app-rules.js';
 import { LinuxAppLookup } from '../../main/apps/linux.js';
 import type { AppIdentity } from '../../main/apps/types.js';
+import { blockRefusal, refusalHead } from '../../main/proxy/refusal.js';
+import { createRouting } from '../../main/routing.js';
 
 const CURL = realpathSync('/usr/bin/curl');
 const NODE = realpathSync(process.execPath);
@@ -79,15 +81,16 @@ test('each connection to the local proxy is attributed to the executable that op
 test('a blocked app gets a clear 403 refusal while other apps pass', { skip: process.platform !== 'linux' ? 'Linux /proc lookup' : false }, async (t) => {
   const children: ChildProcess[] = [];
   const lookup = new LinuxAppLookup();
-  const rules = new AppRules({ appRules: { [CURL]: 'block' }, defaultAppAction: 'tunnel' });
+  const routing = createRouting({ appRules: { appRules: { [CURL]: 'block' }, defaultAppAction: 'tunnel' } });
   const seen = new SeenApps();
   // What the local proxy does with these APIs: identify, record, decide, refuse.
   const server = createHttpServer((req, res) => {
     void (async () => {
       const app = await lookup.forSocket(req.socket);
       if (app) seen.record(app);
-      if (rules.decide(app) === 'block') {
-        req.socket.end(appBlockedResponse(app));
+      const decision = routing.decide({ host: '127.0.0.1', port: 80, ...(app ? { app } : {}) });
+      if (decision.route === 'block') {
+        req.socket.end(refusalHead(blockRefusal(decision, '127.0.0.1:80')));
         return;
       }
       res.end('passed\n');
@@ -100,7 +103,7 @@ test('a blocked app gets a clear 403 refusal while other apps pass', { skip: pro
   const curlOut = await curl.output;
   assert.match(curlOut.stdout, /^HTTP\/1\.1 403 Forbidden/);
   assert.match(curlOut.stdout, /Pinhole-Error: PINHOLE_APP_BLOCKED/i);
-  assert.match(curlOut.stdout, /This application is blocked by a Pinhole rule\. Application: curl/);
+  assert.match(curlOut.stdout, /This application is blocked by a Pinhole rule\. \(curl -> 127\.0\.0\.1:80\)/);
 
   const nodeScript = `require('http').get('http://127.0.0.1:${port}/',r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(r.statusCode+' '+b)})});`;
   const nodeOut = await run(process.execPath, ['-e', nodeScript], children).output;

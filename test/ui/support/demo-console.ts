@@ -6,7 +6,7 @@
 import { createLogger } from '../../../shared/log.js';
 import { encodeLink } from '../../../shared/link.js';
 import { EngineHost } from '../../../main/console/host.js';
-import { MemoryProfiles, MemorySecrets, ScriptedEngine } from '../../../main/console/memory-deps.js';
+import { MemoryProfiles, MemorySecrets, ScriptedEngine } from '../../support/memory-deps.js';
 import { ensureRendererBuilt } from '../../../main/console/renderer-build.js';
 import { startConsole } from '../../../main/console/server.js';
 

@@ -1,6 +1,6 @@
 /**
  * The reply a proxy sends to `CONNECT host:port HTTP/1.1`, parsed from the bytes read so far.
- * Pure: the socket plumbing (h1-transport.ts) feeds it bytes until it answers something other than
+ * Pure: the socket plumbing (connect-client.ts) feeds it bytes until it answers something other than
  * `incomplete`. Anything after the blank line belongs to the tunnel and is handed back as `rest`.
  */
 export const MAX_REPLY_HEAD = 16 * 1024;

@@ -1,17 +1,14 @@
 /**
  * In-memory stand-ins for the profile store and the keychain, and a scripted engine, used by the
  * contract and console tests (which are about the contract's gatekeeping, not about tunnels) and
- * by `console --demo` screenshots. The real console composes the real modules (compose.ts).
+ * by the demo console (test/ui/support/demo-console.ts). The real console composes the real
+ * modules (main/console/compose.ts).
  */
 import type { Disposer, EngineEvents, EngineStats, EngineStatus, LogLine, SeenApp } from '../../shared/engine-api.js';
 import { UiSettingsSchema, type UiSettings, type UiSettingsPatch } from '../../shared/contract.js';
 import type { GatewayTarget, Profile } from '../../shared/profile.js';
-import { DEFAULT_SETTINGS } from '../../shared/settings.js';
-import type { ConnectOptions, HostEngine, HostProfiles, HostSecrets } from './host.js';
-
-/** The stored settings' defaults, less the default profile (the Profiles view owns that). */
-const { defaultProfileId: _defaultProfile, ...uiDefaults } = DEFAULT_SETTINGS;
-export const DEFAULT_UI_SETTINGS: UiSettings = uiDefaults;
+import { DEFAULT_UI_SETTINGS } from '../../shared/settings.js';
+import type { ConnectOptions, HostEngine, HostProfiles, HostSecrets } from '../../main/console/host.js';
 
 export class MemoryProfiles implements HostProfiles {
   readonly profiles = new Map<string, Profile>();

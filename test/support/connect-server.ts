@@ -9,7 +9,7 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { parseEndpoint } from '../../../shared/profile.js';
+import { parseEndpoint } from '../../shared/profile.js';
 
 export interface ConnectServer {
   port: number;
@@ -95,7 +95,9 @@ export const startConnectServer = async (options: ConnectServerOptions): Promise
       socket.end(`HTTP/1.1 ${verdict.status} Refused\r\nPinhole-Error: ${verdict.code}\r\n${extra}Content-Length: 0\r\n\r\n`);
       return;
     }
-    const upstream = netConnect(verdict.target);
+    // Half-close both ways: a FIN from the client ends only its direction, as on a real gateway.
+    socket.allowHalfOpen = true;
+    const upstream = netConnect({ ...verdict.target, allowHalfOpen: true });
     upstream.once('connect', () => {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);

@@ -1,5 +1,5 @@
 /** An in-memory SecretStore for unit tests of code that stores passwords (never used by the product). */
-import type { SecretStore } from '../keychain/keychain.js';
+import type { SecretStore } from '../../main/keychain/secret-store.js';
 
 export class MemorySecretStore implements SecretStore {
   readonly kind = 'memory';

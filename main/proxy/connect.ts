@@ -1,0 +1,58 @@
+/**
+ * CONNECT handling: `CONNECT host:port` gets its route, a byte stream to the destination (a tunnel,
+ * an early tunnel or a direct socket), `200 Connection Established`, and then bytes both ways
+ * through the one relay (node/relay.ts) until both sides end. Every failure before the 200 is a refusal with a code.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { PinholeError } from '../../shared/errors.js';
+import { formatEndpoint, parseEndpoint } from '../../shared/profile.js';
+import { relay } from '../../node/relay.js';
+import { asPinholeError } from '../../node/refusal.js';
+import type { ProxyContext } from './context.js';
+import { blockRefusal, refusalHead } from './refusal.js';
+
+export const handleConnect = async (context: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> => {
+  socket.on('error', () => undefined);
+  const target = parseEndpoint(req.url ?? '');
+  if (!target) {
+    socket.end(refusalHead(new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs a target of the form host:port.')));
+    return;
+  }
+  const where = formatEndpoint(target);
+  const decision = await context.route({ ...target, socket });
+  if (decision.route === 'block') {
+    const err = blockRefusal(decision, where);
+    context.refused(err, req.url ?? '', 'block');
+    socket.end(refusalHead(err));
+    return;
+  }
+  const early = decision.route === 'tunnel' ? context.openEarly(target) : undefined;
+  let upstream: Duplex;
+  let answered: Promise<void> | undefined;
+  try {
+    if (early) ({ stream: upstream, answered } = await early);
+    else upstream = await context.reach(target, decision.route);
+  } catch (err) {
+    const error = asPinholeError(err, 'PINHOLE_CONNECT_FAILED');
+    context.refused(error, where, decision.route);
+    if (!socket.destroyed) socket.end(refusalHead(error));
+    return;
+  }
+  if (socket.destroyed) {
+    upstream.destroy();
+    return;
+  }
+  const release = context.tunnels.opened();
+  socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+  if (head.length > 0) upstream.write(head);
+  // Each direction ends on its own (a FIN from the application still lets the whole answer arrive);
+  // an early tunnel delivers nothing until the gateway accepted it, so no refusal reaches the application.
+  relay(socket, upstream, { done: release, ...(answered ? { holdDown: answered } : {}) });
+  // Started early, the application already has its 200: a refusal can only end the connection.
+  answered?.catch((err: unknown) => {
+    context.refused(asPinholeError(err, 'PINHOLE_CONNECT_FAILED'), where, 'tunnel, started early');
+    socket.destroy();
+  });
+};

@@ -1,0 +1,72 @@
+/**
+ * What the local proxy's jobs (CONNECT, absolute-URI forwarding) share: where a request goes (the
+ * router), the ways to reach a destination (the tunnel, an early tunnel, a direct dial), the
+ * tunnel counters and the refusal log. The listener (local-proxy.ts) builds one per proxy.
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { PinholeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { RouteDecision } from '../routing.js';
+import type { EarlyTunnel, TunnelTarget } from '../tunnel/transport.js';
+
+/** What the local proxy knows when it asks where a request goes. */
+export interface RouteRequest {
+  host: string;
+  port: number;
+  /** The application's connection to the local proxy (per-app lookup uses its port). */
+  socket: Socket;
+}
+
+/** Decides each request's route once (main/engine.ts composes app lookup and main/routing.ts). */
+export interface Router {
+  route(request: RouteRequest): Promise<RouteDecision> | RouteDecision;
+}
+
+/** Opens a tunnel through the gateway (the transport); rejects with a PinholeError. */
+export type OpenTunnel = (target: TunnelTarget) => Promise<Duplex>;
+
+/**
+ * For HTTP/1.1 gateways (Squid refuses CONNECT to non-TLS ports): a connection to the gateway that
+ * takes absolute-URI requests with this Proxy-Authorization. Plain HTTP then travels as a proxy
+ * request instead of a CONNECT tunnel.
+ */
+export interface ForwardHttp {
+  authorization: string;
+  user: string;
+  open: () => Promise<Duplex>;
+}
+
+/** Open and total tunnels, counted where a tunnel opens and where it closes: nothing per chunk. */
+export class TunnelCount {
+  open = 0;
+  total = 0;
+
+  /** Counts one more tunnel; the returned function counts it closed (once, however often it is called). */
+  opened(): () => void {
+    this.open += 1;
+    this.total += 1;
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      this.open -= 1;
+    };
+  }
+}
+
+export interface ProxyContext {
+  readonly logger: Logger;
+  readonly tunnels: TunnelCount;
+  /** Where a request goes, asked once per request; a failing router sends it through the tunnel. */
+  route(request: RouteRequest): Promise<RouteDecision>;
+  /** A byte stream to the destination by a decided route. */
+  reach(target: TunnelTarget, route: 'tunnel' | 'direct'): Promise<Duplex>;
+  /** A tunnel that takes the application's bytes before the gateway answers, or undefined (CONNECT only). */
+  openEarly(target: TunnelTarget): Promise<EarlyTunnel> | undefined;
+  readonly forwardHttp: ForwardHttp | undefined;
+  /** How long an origin may take to start answering a forwarded request. */
+  readonly responseTimeoutMs: number;
+  /** Logs a request that could not be carried and tells the proxy's listeners ('refused'). */
+  refused(err: PinholeError, target: string, route: string): void;
+}

@@ -1,0 +1,142 @@
+/**
+ * The one relay's close semantics over real TCP sockets on 127.0.0.1: each direction ends on its
+ * own, an error or an early close tears both down, bytes are counted, a slow reader slows the writer.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { relay, type RelayResult } from './relay.js';
+
+/** Two ends of one TCP connection, both half-open. */
+async function socketPair(): Promise<[Socket, Socket]> {
+  const server = createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  const [[peer]] = await Promise.all([accepted, once(client, 'connect')]);
+  server.close();
+  return [client, peer];
+}
+
+const readAll = (s: Socket): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.once('end', () => resolve(Buffer.concat(chunks)));
+    s.once('error', reject);
+  });
+
+/** app <-> [near | relay | far] <-> destination */
+async function relayed(): Promise<{ app: Socket; destination: Socket; result: Promise<RelayResult> }> {
+  const [app, near] = await socketPair();
+  const [far, destination] = await socketPair();
+  const result = new Promise<RelayResult>((resolve) => relay(near, far, { done: resolve }));
+  return { app, destination, result };
+}
+
+test('a request sent with a FIN still gets the whole answer (half-close from the application)', async () => {
+  const { app, destination, result } = await relayed();
+  const request = readAll(destination);
+  app.end('GET / HTTP/1.0\r\n\r\n');
+  assert.equal((await request).toString(), 'GET / HTTP/1.0\r\n\r\n');
+  const answer = readAll(app);
+  const body = Buffer.alloc(300_000, 0x61);
+  destination.end(body);
+  assert.equal((await answer).length, body.length);
+  const done = await result;
+  assert.equal(done.error, undefined);
+  assert.equal(done.bytesUp, 18);
+  assert.equal(done.bytesDown, body.length);
+});
+
+test('the destination may finish first and still read what the application sends after', async () => {
+  const { app, destination, result } = await relayed();
+  const greeting = readAll(app);
+  destination.end('hello\n');
+  assert.equal((await greeting).toString(), 'hello\n');
+  const rest = readAll(destination);
+  app.end('late bytes');
+  assert.equal((await rest).toString(), 'late bytes');
+  const done = await result;
+  assert.equal(done.error, undefined);
+  assert.deepEqual([done.bytesUp, done.bytesDown], [10, 6]);
+});
+
+test('a reset on one side tears both down and reports the error', async () => {
+  const { app, destination, result } = await relayed();
+  app.write('x');
+  await once(destination, 'data');
+  app.resume();
+  const appEnded = once(app, 'end');
+  destination.resetAndDestroy();
+  await appEnded;
+  const done = await result;
+  assert.ok(done.error !== undefined);
+  assert.equal(done.bytesUp, 1);
+});
+
+test('a side that closes before both directions ended tears the other down', async () => {
+  const [far, destination] = await socketPair();
+  const stream = new PassThrough();
+  const result = new Promise<RelayResult>((resolve) => relay(stream, far, { done: resolve }));
+  destination.resume();
+  const destinationEnded = once(destination, 'end');
+  stream.destroy();
+  await destinationEnded;
+  assert.equal((await result).error?.name, 'Error');
+  assert.ok(far.destroyed);
+});
+
+test('a destination that does not read slows the application down instead of buffering everything', async () => {
+  const { app, destination, result } = await relayed();
+  destination.pause();
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  let written = 0;
+  // Write until the application's own socket pushes back: the relay stopped reading from it.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && written < 256 * 1024 * 1024) {
+    written += chunk.length;
+    if (!app.write(chunk)) {
+      await Promise.race([once(app, 'drain'), new Promise((r) => setTimeout(r, 200))]);
+      if (app.writableLength > 0) break;
+    }
+  }
+  assert.ok(written < 256 * 1024 * 1024, 'the writer was never pushed back');
+  const received = readAll(destination);
+  app.end();
+  destination.resume();
+  assert.equal((await received).length, written);
+  destination.end();
+  assert.equal((await result).bytesUp, written);
+});
+
+test('holdDown keeps the answer from the application until it resolves, and a rejection tears both down', async () => {
+  const [app, near] = await socketPair();
+  const [far, destination] = await socketPair();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const result = new Promise<RelayResult>((resolve) => relay(near, far, { holdDown: gate, done: resolve }));
+  let early = false;
+  app.once('data', () => (early = true));
+  destination.write('answer');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(early, false);
+  const got = once(app, 'data');
+  release();
+  assert.equal(String((await got)[0]), 'answer');
+  app.end();
+  destination.end();
+  assert.equal((await result).error, undefined);
+
+  const [app2, near2] = await socketPair();
+  const [far2, destination2] = await socketPair();
+  app2.resume();
+  destination2.resume();
+  const ends = Promise.all([once(app2, 'end'), once(destination2, 'end')]);
+  const refused = new Promise<RelayResult>((resolve) => relay(near2, far2, { holdDown: Promise.reject(new Error('refused')), done: resolve }));
+  await ends;
+  assert.equal((await refused).error?.message, 'refused');
+});

@@ -1,0 +1,135 @@
+/**
+ * The one byte relay both sides use: every tunnel, forward and pass-through moves its bytes here.
+ *
+ * One close semantics, everywhere:
+ *   - each direction ends on its own: when `a` ends, `b`'s writable side is ended (a FIN,
+ *     END_STREAM, or the WebSocket `end` message) and the other direction keeps flowing;
+ *   - an error on either side, or either side closing before both of its directions are done,
+ *     tears both down at once;
+ *   - bytes are counted both ways; `done` runs once, when both sides have closed.
+ *
+ * The hot path is one 'data' listener per direction that counts and writes: no allocation, no
+ * logging and no promise per chunk. Backpressure is the usual pause-on-false / resume-on-drain.
+ */
+import type { Duplex } from 'node:stream';
+
+export interface RelayResult {
+  /** Bytes read from `a` and written to `b`. */
+  readonly bytesUp: number;
+  /** Bytes read from `b` and written to `a`. */
+  readonly bytesDown: number;
+  /** The first error on either side, or a premature close; absent when both directions ended cleanly. */
+  readonly error?: Error;
+}
+
+export interface RelayOptions {
+  /** Runs once, after both sides have closed. */
+  readonly done?: (result: RelayResult) => void;
+  /**
+   * Hold the `b` -> `a` direction until this settles (an early-started tunnel: `a` gets nothing
+   * of a refusal). A rejection tears both down with its error.
+   */
+  readonly holdDown?: Promise<unknown>;
+}
+
+/** A live relay: byte counts so far, and a way to tear it down (a drain that ran out, a shutdown). */
+export interface Relay {
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  destroy(err?: Error): void;
+}
+
+type HalfOpenable = Duplex & { allowHalfOpen?: boolean };
+
+/** Set when a side closed before both of its directions were done. */
+export class PrematureCloseError extends Error {
+  readonly code = 'ERR_STREAM_PREMATURE_CLOSE';
+  constructor() {
+    super('One side of the relay closed before both directions had ended.');
+  }
+}
+
+const cleanlyDone = (s: Duplex): boolean => s.readableEnded && s.writableFinished;
+
+/** Relay bytes between `a` and `b` both ways; see the module comment for the close semantics. */
+export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
+  let bytesUp = 0;
+  let bytesDown = 0;
+  let error: Error | undefined;
+  let closedA = false;
+  let closedB = false;
+  let finished = false;
+  // Half-close needs sockets that stay writable after their readable side ended.
+  (a as HalfOpenable).allowHalfOpen = true;
+  (b as HalfOpenable).allowHalfOpen = true;
+
+  const tearDown = (err: Error): void => {
+    error ??= err;
+    if (!a.destroyed) a.destroy();
+    if (!b.destroyed) b.destroy();
+  };
+  const onClose = (side: Duplex): void => {
+    if (side === a) closedA = true;
+    else closedB = true;
+    if (!cleanlyDone(side)) tearDown(new PrematureCloseError());
+    if (closedA && closedB && !finished) {
+      finished = true;
+      options.done?.(error === undefined ? { bytesUp, bytesDown } : { bytesUp, bytesDown, error });
+    }
+  };
+
+  const up = (chunk: Buffer): void => {
+    bytesUp += chunk.length;
+    if (!b.write(chunk)) a.pause();
+  };
+  const down = (chunk: Buffer): void => {
+    bytesDown += chunk.length;
+    if (!a.write(chunk)) b.pause();
+  };
+  const resumeA = (): void => {
+    a.resume();
+  };
+  const resumeB = (): void => {
+    b.resume();
+  };
+  const endB = (): void => {
+    if (!b.writableEnded) b.end();
+  };
+  const endA = (): void => {
+    if (!a.writableEnded) a.end();
+  };
+
+  a.on('error', tearDown);
+  b.on('error', tearDown);
+  a.once('close', () => onClose(a));
+  b.once('close', () => onClose(b));
+
+  a.on('data', up);
+  b.on('drain', resumeA);
+  a.once('end', endB);
+  a.resume();
+
+  const startDown = (): void => {
+    if (b.destroyed && !b.readableEnded) return;
+    b.on('data', down);
+    a.on('drain', resumeB);
+    b.once('end', endA);
+    b.resume();
+  };
+  if (options.holdDown === undefined) startDown();
+  else
+    options.holdDown.then(startDown, (err: unknown) => tearDown(err instanceof Error ? err : new Error(String(err))));
+
+  // A side that was already finished or gone before the relay started.
+  for (const s of [a, b]) if (s.destroyed) process.nextTick(() => s.closed && onClose(s));
+
+  return {
+    get bytesUp() {
+      return bytesUp;
+    },
+    get bytesDown() {
+      return bytesDown;
+    },
+    destroy: (err?: Error) => tearDown(err ?? new PrematureCloseError()),
+  };
+}

@@ -1,0 +1,106 @@
+/** The warm pool over real TCP connections: single-flight warming, idle drop and refill, stale retry, one failure event. */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { after, test } from 'node:test';
+import { TlsPool } from './tls-pool.js';
+
+const accepted: Socket[] = [];
+let server: Server;
+let port = 0;
+const ready = (async () => {
+  server = createServer((s) => accepted.push(s));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  port = (server.address() as AddressInfo).port;
+})();
+after(() => {
+  for (const s of accepted) s.destroy();
+  server.close();
+});
+
+let dials = 0;
+let lastDialled: Socket | undefined;
+const dial = async (): Promise<Socket> => {
+  await ready;
+  dials++;
+  const s = connect({ port, host: '127.0.0.1' });
+  await once(s, 'connect');
+  lastDialled = s;
+  return s;
+};
+/** The server's end of the connection dialled last. */
+const serverSideOfLast = async (): Promise<Socket> => {
+  let found: Socket | undefined;
+  await until(() => (found = accepted.find((a) => a.remotePort === lastDialled?.localPort)) !== undefined, 'the accept');
+  return found!;
+};
+const until = async (cond: () => boolean, what: string): Promise<void> => {
+  const deadline = Date.now() + 5_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+test('warming is single-flight and the pool fills to its size', async () => {
+  dials = 0;
+  const pool = new TlsPool<Socket>({ dial, size: 2 });
+  await Promise.all([pool.warm(), pool.warm(), pool.warm()]);
+  await until(() => pool.idleConnections === 2, 'two warm connections');
+  assert.equal(dials, 2);
+  const { pooled } = await pool.take();
+  assert.equal(pooled, true);
+  await until(() => pool.idleConnections === 2, 'the refill');
+  pool.close();
+});
+
+test('an idle connection the server closes is dropped and replaced', async () => {
+  const pool = new TlsPool<Socket>({ dial, size: 1 });
+  await pool.warm();
+  const before = dials;
+  (await serverSideOfLast()).end();
+  await until(() => dials > before && pool.idleConnections === 1, 'a replacement');
+  pool.close();
+});
+
+test('a connection idle longer than the idle age is not used', async () => {
+  const pool = new TlsPool<Socket>({ dial, size: 1, maxIdleMs: 1 });
+  await pool.warm();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(pool.idleConnections, 0);
+  const { pooled, socket } = await pool.take();
+  assert.equal(pooled, false);
+  socket.destroy();
+  pool.close();
+});
+
+test('use() retries once on a fresh connection when a pooled one was stale', async () => {
+  const pool = new TlsPool<Socket>({ dial, size: 1 });
+  await pool.warm();
+  const seen: boolean[] = [];
+  const result = await pool.use(
+    async (socket) => {
+      seen.push(seen.length === 0);
+      socket.destroy();
+      if (seen.length === 1) throw Object.assign(new Error('stale'), { code: 'STALE' });
+      return 'ok';
+    },
+    (err) => (err as { code?: string }).code === 'STALE',
+  );
+  assert.equal(result, 'ok');
+  assert.equal(seen.length, 2);
+  pool.close();
+});
+
+test('a failed refill is reported once per failure as refill-failed', async () => {
+  let fail = false;
+  const pool = new TlsPool<Socket>({ dial: () => (fail ? Promise.reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' })) : dial()), size: 1 });
+  await pool.warm();
+  fail = true;
+  const failed = once(pool, 'refill-failed');
+  (await serverSideOfLast()).end();
+  const [err] = (await failed) as [Error & { code: string }];
+  assert.equal(err.code, 'ECONNREFUSED');
+  pool.close();
+});

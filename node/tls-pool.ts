@@ -1,0 +1,164 @@
+/**
+ * One pool of warm connections to the gateway, for the transports that use one TLS connection per
+ * tunnel (HTTP/1.1 CONNECT and WebSocket). A new tunnel takes a connection that already finished
+ * its handshake; the pool tops itself up behind it.
+ *
+ * - warming is single-flight: however many callers ask at once, one dial runs;
+ * - one idle age: a connection idle longer than POOL_MAX_IDLE_MS is not trusted (NAT and proxy
+ *   idle timeouts on the path) and is dropped instead of used;
+ * - an idle connection the server talks on, ends or resets is dropped, and a replacement is dialled
+ *   at once, so a gateway that went away is noticed before the next request needs it;
+ * - `use` retries once on a fresh connection when a pooled one turns out stale;
+ * - one failure event: 'refill-failed' (err) whenever a dial for the pool fails.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+/** A pooled connection idle longer than this is dropped rather than used. */
+export const POOL_MAX_IDLE_MS = 20_000;
+
+export interface TlsPoolOptions<S extends Socket = TLSSocket> {
+  /** Opens one verified connection to the gateway. */
+  readonly dial: () => Promise<S>;
+  /** Connections kept warm (0 turns the pool off: every take dials). */
+  readonly size: number;
+  readonly maxIdleMs?: number;
+}
+
+interface Idle<S> {
+  readonly socket: S;
+  readonly since: number;
+  readonly drop: () => void;
+}
+
+const IDLE_EVENTS = ['close', 'end', 'error', 'data'] as const;
+
+export interface TlsPoolEvents {
+  'refill-failed': [err: unknown];
+}
+
+export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolEvents> {
+  private readonly idle: Idle<S>[] = [];
+  private filling = 0;
+  private warming: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: TlsPoolOptions<S>) {
+    super();
+  }
+
+  /** Connections ready for a tunnel right now. */
+  get idleConnections(): number {
+    const now = Date.now();
+    return this.idle.filter((w) => this.usable(w, now)).length;
+  }
+
+  /** Make sure one warm connection exists (one dial however many ask); rejects with the dial's error. */
+  async warm(): Promise<void> {
+    if (this.idleConnections > 0) return;
+    this.warming ??= this.options
+      .dial()
+      .then((socket) => this.park(socket))
+      .finally(() => {
+        this.warming = undefined;
+      });
+    await this.warming;
+    this.refill();
+  }
+
+  /** Keep a connection that was opened elsewhere (e.g. by ALPN negotiation). */
+  add(socket: S): void {
+    this.park(socket);
+  }
+
+  /** A warm connection, or a fresh one; the pool refills behind it. */
+  async take(): Promise<{ socket: S; pooled: boolean }> {
+    const pooled = this.takeIdle();
+    this.refill();
+    if (pooled !== undefined) return { socket: pooled, pooled: true };
+    return { socket: await this.options.dial(), pooled: false };
+  }
+
+  /**
+   * Run `start` on a connection; when a pooled one fails with an error `isStale` recognises (the
+   * path closed it while idle), run it once more on a fresh connection.
+   */
+  async use<T>(start: (socket: S) => Promise<T>, isStale: (err: unknown) => boolean): Promise<T> {
+    const { socket, pooled } = await this.take();
+    if (!pooled) return start(socket);
+    try {
+      return await start(socket);
+    } catch (err) {
+      if (!isStale(err) || this.closed) throw err;
+      return start(await this.options.dial());
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.idle.splice(0)) {
+      this.unwatch(w);
+      w.socket.destroy();
+    }
+  }
+
+  private usable(w: Idle<S>, now: number): boolean {
+    const { socket } = w;
+    return !socket.destroyed && socket.readable && socket.writable && !socket.readableEnded && now - w.since < (this.options.maxIdleMs ?? POOL_MAX_IDLE_MS);
+  }
+
+  private park(socket: S): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    const entry: Idle<S> = {
+      socket,
+      since: Date.now(),
+      drop: () => {
+        const at = this.idle.indexOf(entry);
+        if (at === -1) return;
+        this.idle.splice(at, 1);
+        this.unwatch(entry);
+        socket.destroy();
+        // The gateway hung up an idle connection (a restart, an idle timeout): replace it now.
+        this.refill();
+      },
+    };
+    // Nothing should arrive on an idle connection; if the server talks or hangs up, drop it.
+    for (const event of IDLE_EVENTS) socket.on(event, entry.drop);
+    this.idle.push(entry);
+  }
+
+  private unwatch(w: Idle<S>): void {
+    for (const event of IDLE_EVENTS) w.socket.off(event, w.drop);
+  }
+
+  private takeIdle(): S | undefined {
+    const now = Date.now();
+    while (this.idle.length > 0) {
+      const w = this.idle.shift()!;
+      this.unwatch(w);
+      if (this.usable(w, now)) return w.socket;
+      w.socket.destroy();
+    }
+    return undefined;
+  }
+
+  private refill(): void {
+    while (!this.closed && this.idle.length + this.filling < this.options.size) {
+      this.filling += 1;
+      this.options.dial().then(
+        (socket) => {
+          this.filling -= 1;
+          this.park(socket);
+        },
+        (err: unknown) => {
+          this.filling -= 1;
+          if (!this.closed) this.emit('refill-failed', err);
+        },
+      );
+    }
+  }
+}
