@@ -15,7 +15,7 @@ import { SecretStoreSwitch } from '../keychain/secret-store-switch.js';
 import { configDir as defaultConfigDir } from '../profiles/paths.js';
 import { ProfileStore } from '../profiles/store.js';
 import { applySystemProxy, shellExportLine } from '../sysproxy/index.js';
-import { EngineHost, type HostEngine, type HostProfiles, type HostSecrets, type SystemProxyPort } from './host.js';
+import { EngineHost, type HostEngine, type HostProfiles, type SystemProxyPort } from './host.js';
 import { repoRoot } from './renderer-build.js';
 
 /** The store's settings, seen as the UI's settings: everything but the default profile (the Profiles view owns that). */
