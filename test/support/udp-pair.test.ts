@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { constants } from 'node:http2';
 import { PinholeError } from '../../shared/errors.js';
@@ -9,6 +9,7 @@ import { UDP_WS_PATH } from '../../shared/udp/ws-frame.js';
 import { LocalUdpForward, type OpenUdpFlow } from '../../main/udp/local-udp.js';
 import { openWsUdpFlow } from '../../main/udp/ws-flow.js';
 import { startDnsmasq } from './dnsmasq.js';
+import { startUdpEcho } from './udp-echo.js';
 import { runCommand, waitUntil } from './processes.js';
 import { pairAuthorization, startUdpGateway, type UdpGateway } from './udp-pair.js';
 
@@ -17,14 +18,6 @@ const carriers: Carrier[] = ['h2', 'ws'];
 
 async function opener(gateway: UdpGateway, carrier: Carrier): Promise<OpenUdpFlow> {
   return carrier === 'h2' ? gateway.openH2(await gateway.h2Session()) : gateway.openWs();
-}
-
-async function udpEcho(): Promise<{ port: number; socket: UdpSocket }> {
-  const socket = createSocket('udp4');
-  socket.on('message', (m, r) => socket.send(m, r.port, r.address));
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  return { port: socket.address().port, socket };
 }
 
 for (const carrier of carriers) {
@@ -50,7 +43,7 @@ for (const carrier of carriers) {
   });
 
   test(`many datagrams from two sources keep their flows apart and come back in full (${carrier})`, async () => {
-    const echo = await udpEcho();
+    const echo = await startUdpEcho();
     const gateway = await startUdpGateway();
     const forward = await LocalUdpForward.listen({ bindHost: '127.0.0.1', bindPort: 0, target: { host: '127.0.0.1', port: echo.port }, openUdpFlow: await opener(gateway, carrier) });
     const clients = await Promise.all(
@@ -83,7 +76,7 @@ for (const carrier of carriers) {
   });
 
   test(`an idle flow times out at the gateway and the client forgets it; the next datagram opens a new one (${carrier})`, async () => {
-    const echo = await udpEcho();
+    const echo = await startUdpEcho();
     const gateway = await startUdpGateway({ idleTimeoutMs: 300 });
     const forward = await LocalUdpForward.listen({ bindHost: '127.0.0.1', bindPort: 0, target: { host: '127.0.0.1', port: echo.port }, openUdpFlow: await opener(gateway, carrier) });
     const client = createSocket('udp4');
@@ -140,7 +133,7 @@ test('wrong credentials are a 407 PINHOLE_AUTH_REJECTED for the WebSocket carrie
 });
 
 test('malformed capsules reset the CONNECT-UDP stream and close the gateway flow', async () => {
-  const echo = await udpEcho();
+  const echo = await startUdpEcho();
   const gateway = await startUdpGateway();
   try {
     const session = await gateway.h2Session();
