@@ -32,10 +32,11 @@ export interface UdpGateway {
   readonly wsPort: number;
   readonly access: UdpAccessRecord[];
   readonly flows: UdpFlow[];
-  /** A client session to the h2 server (extended CONNECT enabled by the server's settings). */
-  h2Session(): Promise<ClientHttp2Session>;
+  /** A client session to the h2 server (extended CONNECT enabled by the server's settings); `viaPort`: a relay in front of it. */
+  h2Session(viaPort?: number): Promise<ClientHttp2Session>;
   openH2(session: ClientHttp2Session): OpenUdpFlow;
-  openWs(): OpenUdpFlow;
+  /** `viaPort`: a relay in front of the WebSocket server. */
+  openWs(viaPort?: number): OpenUdpFlow;
   stop(): Promise<void>;
 }
 
@@ -86,8 +87,8 @@ export async function startUdpGateway(options: UdpGatewayOptions = {}): Promise<
     wsPort,
     access,
     flows,
-    async h2Session() {
-      const session = h2connect(`http://127.0.0.1:${h2Port}`);
+    async h2Session(viaPort = h2Port) {
+      const session = h2connect(`http://127.0.0.1:${viaPort}`);
       sessions.push(session);
       session.on('error', () => undefined);
       // Extended CONNECT may only be used once the server's SETTINGS allowed it.
@@ -95,7 +96,7 @@ export async function startUdpGateway(options: UdpGatewayOptions = {}): Promise<
       return session;
     },
     openH2: (session) => (host, port) => openH2UdpFlow(session, host, port, { authority: `127.0.0.1:${h2Port}`, authorization: pairAuthorization }),
-    openWs: () => (host, port) => openWsUdpFlow(host, port, { url: `ws://127.0.0.1:${wsPort}${UDP_WS_PATH}`, authorization: pairAuthorization }),
+    openWs: (viaPort = wsPort) => (host, port) => openWsUdpFlow(host, port, { url: `ws://127.0.0.1:${viaPort}${UDP_WS_PATH}`, authorization: pairAuthorization }),
     async stop() {
       for (const s of sessions) s.destroy();
       for (const f of flows) f.close();
