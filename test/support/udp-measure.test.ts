@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalUdpForward, type OpenUdpFlow } from '../../main/udp/local-udp.js';
 import { startDelayRelay } from './relay.js';
-import { startUdpEcho } from './udp-echo.js';
+import { startUdpEcho, type UdpEcho } from './udp-echo.js';
 import { measureDatagramRate, measureRoundTrips, startUdpDelayRelay } from './udp-measure.js';
 import { startUdpGateway, type UdpGateway } from './udp-pair.js';
 
@@ -12,6 +12,20 @@ async function forwardTo(port: number, openUdpFlow: OpenUdpFlow): Promise<LocalU
   return LocalUdpForward.listen({ bindHost: '127.0.0.1', bindPort: 0, target: { host: '127.0.0.1', port }, openUdpFlow });
 }
 
+/** An echo server and a gateway for one test, with every forward it opened closed at the end. */
+async function scenario(body: (echo: UdpEcho, gateway: UdpGateway, forwards: LocalUdpForward[]) => Promise<void>): Promise<void> {
+  const echo = await startUdpEcho();
+  const gateway = await startUdpGateway();
+  const forwards: LocalUdpForward[] = [];
+  try {
+    await body(echo, gateway, forwards);
+  } finally {
+    for (const f of forwards) await f.close();
+    await gateway.stop();
+    echo.close();
+  }
+}
+
 async function carriers(gateway: UdpGateway, via?: { h2: number; ws: number }): Promise<Array<[string, OpenUdpFlow]>> {
   return [
     ['h2', gateway.openH2(await gateway.h2Session(via?.h2))],
@@ -19,11 +33,8 @@ async function carriers(gateway: UdpGateway, via?: { h2: number; ws: number }): 
   ];
 }
 
-test('UDP round trips on loopback: the tunnel loses nothing and each figure is reported next to direct', async (t) => {
-  const echo = await startUdpEcho();
-  const gateway = await startUdpGateway();
-  const forwards: LocalUdpForward[] = [];
-  try {
+test('UDP round trips on loopback: the tunnel loses nothing and each figure is reported next to direct', (t) =>
+  scenario(async (echo, gateway, forwards) => {
     const direct = await measureRoundTrips(echo.port, 200);
     assert.equal(direct.lost, 0);
     for (const [name, open] of await carriers(gateway)) {
@@ -34,12 +45,7 @@ test('UDP round trips on loopback: the tunnel loses nothing and each figure is r
       assert.equal(tunnel.lost, 0, `${name} lost datagrams on loopback`);
       t.diagnostic(`loopback RTT ${name}: median ${tunnel.medianMs.toFixed(3)} ms vs direct ${direct.medianMs.toFixed(3)} ms (x${(tunnel.medianMs / direct.medianMs).toFixed(2)})`);
     }
-  } finally {
-    for (const f of forwards) await f.close();
-    await gateway.stop();
-    echo.close();
-  }
-});
+  }));
 
 test('UDP round trips across a 50 ms RTT link: direct and through the tunnel each take one round trip, not more', async (t) => {
   const echo = await startUdpEcho();
@@ -70,11 +76,8 @@ test('UDP round trips across a 50 ms RTT link: direct and through the tunnel eac
   }
 });
 
-test('datagrams per second through the tunnel, next to direct (64-byte datagrams, 64 outstanding)', async (t) => {
-  const echo = await startUdpEcho();
-  const gateway = await startUdpGateway();
-  const forwards: LocalUdpForward[] = [];
-  try {
+test('datagrams per second through the tunnel, next to direct (64-byte datagrams, 64 outstanding)', (t) =>
+  scenario(async (echo, gateway, forwards) => {
     const direct = await measureDatagramRate(echo.port, 1_000);
     assert.ok(direct.received > 0);
     for (const [name, open] of await carriers(gateway)) {
@@ -85,9 +88,4 @@ test('datagrams per second through the tunnel, next to direct (64-byte datagrams
       assert.ok(tunnel.received > 0, `${name} carried nothing`);
       t.diagnostic(`datagrams/s ${name}: ${tunnel.perSecond.toFixed(0)} vs direct ${direct.perSecond.toFixed(0)} (x${(tunnel.perSecond / direct.perSecond).toFixed(2)}), ${tunnel.sent - tunnel.received} of ${tunnel.sent} unanswered`);
     }
-  } finally {
-    for (const f of forwards) await f.close();
-    await gateway.stop();
-    echo.close();
-  }
-});
+  }));
