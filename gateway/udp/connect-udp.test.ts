@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
-import { connect as h2connect, createServer as createH2Server, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { connect as h2connect, createServer as createH2Server, type ClientHttp2Session, type Http2ServerRequest, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import WebSocket from 'ws';
 import { PinholeError } from '../../shared/errors.js';
@@ -16,7 +16,7 @@ import { UdpFlow } from './flows.js';
 
 const AUTH = `Basic ${Buffer.from('alice:pw').toString('base64')}`;
 
-async function startGateway(): Promise<{ h2Port: number; wsPort: number; access: UdpAccessRecord[]; stop: () => Promise<void> }> {
+async function startGateway(compat = false): Promise<{ h2Port: number; wsPort: number; access: UdpAccessRecord[]; stop: () => Promise<void> }> {
   const access: UdpAccessRecord[] = [];
   const deps: UdpProxyDeps = {
     logger: createLogger({ name: 'connect-udp-test', level: 'silent' }),
@@ -35,10 +35,19 @@ async function startGateway(): Promise<{ h2Port: number; wsPort: number; access:
       }),
   };
   const h2 = createH2Server({ settings: { enableConnectProtocol: true } });
-  h2.on('stream', (stream, headers) => {
-    if (isConnectUdpRequest(headers)) void handleConnectUdpStream(stream, headers, deps);
-    else stream.respond({ ':status': 404 }, { endStream: true });
-  });
+  if (compat) {
+    // As gateway/h2-proxy.ts receives CONNECT: through the compat API (on once there is a 'request' listener), whose request already reads the DATA.
+    h2.on('request', (_req, res) => res.writeHead(404).end());
+    h2.on('connect', (req: Http2ServerRequest) => {
+      if (isConnectUdpRequest(req.headers)) void handleConnectUdpStream(req.stream, req.headers, deps, req);
+      else req.stream.respond({ ':status': 400 }, { endStream: true });
+    });
+  } else {
+    h2.on('stream', (stream, headers) => {
+      if (isConnectUdpRequest(headers)) void handleConnectUdpStream(stream, headers, deps);
+      else stream.respond({ ':status': 404 }, { endStream: true });
+    });
+  }
   const sockets = new Set<Socket>();
   const http = createHttpServer();
   http.on('upgrade', (req, socket: Socket, head: Buffer) => {
@@ -79,44 +88,47 @@ const connectUdp = (s: ClientHttp2Session, host: string, port: number, auth: str
     ...(auth === null ? {} : { 'proxy-authorization': auth }),
   });
 
-test('CONNECT-UDP over a real HTTP/2 extended CONNECT: capsules in, datagrams out and back, unknown capsules skipped', async () => {
-  const echo = await startUdpEcho();
-  const gateway = await startGateway();
-  const s = await session(gateway.h2Port);
-  try {
-    const stream = connectUdp(s, '127.0.0.1', echo.port);
-    const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
-    assert.equal(headers[':status'], 200);
-    assert.equal(headers['capsule-protocol'], '?1');
-    const got: string[] = [];
-    const reader = new CapsuleReader((p) => got.push(Buffer.from(p).toString()));
-    stream.on('data', (chunk: Buffer) => reader.push(chunk));
-    // Two datagrams and an unknown capsule in one DATA frame, then one split across two writes.
-    stream.write(Buffer.concat([encodeDatagramCapsule(Buffer.from('one')), Buffer.from([0x17, 0x02, 0xaa, 0xbb]), encodeDatagramCapsule(Buffer.from('two'))]));
-    const third = encodeDatagramCapsule(Buffer.from('three'));
-    stream.write(third.subarray(0, 3));
-    stream.write(third.subarray(3));
-    await new Promise<void>((resolve) => {
-      const check = (): void => void (got.length === 3 ? resolve() : setTimeout(check, 5));
-      check();
-    });
-    assert.deepEqual(got, ['one', 'two', 'three']);
-    stream.end();
-    await once(stream, 'close');
-    await new Promise<void>((resolve) => {
-      const check = (): void => void (gateway.access.length === 1 ? resolve() : setTimeout(check, 5));
-      check();
-    });
-    assert.equal(gateway.access[0]?.proto, 'h2-udp');
-    assert.equal(gateway.access[0]?.datagramsUp, 3);
-    assert.equal(gateway.access[0]?.datagramsDown, 3);
-    assert.equal(gateway.access[0]?.user, 'alice');
-  } finally {
-    s.destroy();
-    await gateway.stop();
-    echo.socket.close();
-  }
-});
+for (const compat of [false, true]) {
+  const via = compat ? "the compat API's 'connect' event, as gateway/h2-proxy.ts gets CONNECT" : "the 'stream' event";
+  test(`CONNECT-UDP over a real HTTP/2 extended CONNECT (${via}): capsules in, datagrams out and back, unknown capsules skipped`, async () => {
+    const echo = await startUdpEcho();
+    const gateway = await startGateway(compat);
+    const s = await session(gateway.h2Port);
+    try {
+      const stream = connectUdp(s, '127.0.0.1', echo.port);
+      const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
+      assert.equal(headers[':status'], 200);
+      assert.equal(headers['capsule-protocol'], '?1');
+      const got: string[] = [];
+      const reader = new CapsuleReader((p) => got.push(Buffer.from(p).toString()));
+      stream.on('data', (chunk: Buffer) => reader.push(chunk));
+      // Two datagrams and an unknown capsule in one DATA frame, then one split across two writes.
+      stream.write(Buffer.concat([encodeDatagramCapsule(Buffer.from('one')), Buffer.from([0x17, 0x02, 0xaa, 0xbb]), encodeDatagramCapsule(Buffer.from('two'))]));
+      const third = encodeDatagramCapsule(Buffer.from('three'));
+      stream.write(third.subarray(0, 3));
+      stream.write(third.subarray(3));
+      await new Promise<void>((resolve) => {
+        const check = (): void => void (got.length === 3 ? resolve() : setTimeout(check, 5));
+        check();
+      });
+      assert.deepEqual(got, ['one', 'two', 'three']);
+      stream.end();
+      await once(stream, 'close');
+      await new Promise<void>((resolve) => {
+        const check = (): void => void (gateway.access.length === 1 ? resolve() : setTimeout(check, 5));
+        check();
+      });
+      assert.equal(gateway.access[0]?.proto, 'h2-udp');
+      assert.equal(gateway.access[0]?.datagramsUp, 3);
+      assert.equal(gateway.access[0]?.datagramsDown, 3);
+      assert.equal(gateway.access[0]?.user, 'alice');
+    } finally {
+      s.destroy();
+      await gateway.stop();
+      echo.socket.close();
+    }
+  });
+}
 
 const refusals: Array<[string, (s: ClientHttp2Session) => ClientHttp2Stream, number, string]> = [
   ['a private destination', (s) => connectUdp(s, '10.0.0.1', 53), 403, 'PINHOLE_DEST_FORBIDDEN'],

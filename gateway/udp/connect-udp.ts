@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PinholeError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -85,8 +85,12 @@ function refused(deps: UdpProxyDeps, user: string | undefined, target: string, e
   deps.accessLog?.({ user, target, status: error.status, code: error.code, datagramsUp: 0, datagramsDown: 0, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto });
 }
 
-/** Serves one CONNECT-UDP stream until either side ends it. */
-export async function handleConnectUdpStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, deps: UdpProxyDeps): Promise<void> {
+/**
+ * Serves one CONNECT-UDP stream until either side ends it. `body`: where the stream's DATA is read
+ * from when the compat API's Http2ServerRequest already consumes it (H2Proxy's 'connect' handler
+ * passes `req`); by default the stream itself.
+ */
+export async function handleConnectUdpStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, deps: UdpProxyDeps, body: Readable = stream): Promise<void> {
   const started = Date.now();
   stream.on('error', () => undefined);
   const refuse = (error: PinholeError, user: string | undefined): void => {
@@ -123,7 +127,7 @@ export async function handleConnectUdpStream(stream: ServerHttp2Stream, headers:
       }
       resolve();
     });
-    stream.on('data', (chunk: Buffer) => {
+    body.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk);
       } catch (err) {
@@ -132,7 +136,7 @@ export async function handleConnectUdpStream(stream: ServerHttp2Stream, headers:
         flow.close();
       }
     });
-    stream.on('end', () => flow.close());
+    body.on('end', () => flow.close());
     stream.on('close', () => flow.close());
   });
   finish(deps, user, name, flow, started, 'h2-udp');
