@@ -61,6 +61,16 @@ export const ERRORS = {
   PINHOLE_WRITE_FAILED: { status: 500, sentence: 'A settings file could not be written; nothing was changed.' },
   PINHOLE_CONTRACT_INVALID: { status: 400, sentence: 'The message does not match the contract.' },
   PINHOLE_CONSOLE_FORBIDDEN: { status: 403, sentence: 'The console token or origin is not valid.' },
+  PINHOLE_LAN_ALLOW_LIST_REQUIRED: {
+    status: 400,
+    sentence:
+      'The local proxy listens on a network address only together with --allow-from CIDR...: without an allow-list anyone who can reach this machine could use your tunnel and your account.',
+  },
+  PINHOLE_LOCAL_AUTH_MISSING: { status: 407, sentence: 'This Pinhole proxy requires a user name and password.' },
+  PINHOLE_LOCAL_AUTH_REJECTED: { status: 407, sentence: 'This Pinhole proxy rejected the user name or password.' },
+  PINHOLE_SOCKS_MALFORMED: { status: 400, sentence: 'The SOCKS5 request is malformed.' },
+  PINHOLE_SOCKS_UNSUPPORTED: { status: 400, sentence: 'The SOCKS5 command or address type is not supported.' },
+  PINHOLE_UDP_MALFORMED: { status: 400, sentence: 'The UDP datagram framing is malformed.' },
   PINHOLE_INTERNAL: { status: 500, sentence: 'Something went wrong inside Pinhole.' },
 } as const satisfies Record<string, { status: number; sentence: string }>;
 

@@ -3,6 +3,7 @@
  *   PORT:HOST:PORT            listen on 127.0.0.1:PORT
  *   BIND:PORT:HOST:PORT       listen on BIND:PORT (IPv6 literals bracketed: [::1]:8022:host:22)
  *   stdio:HOST:PORT           standard input/output is the connection (an SSH ProxyCommand)
+ *   udp:[BIND:]PORT:HOST:PORT a local UDP port, one flow per source address (wstunnel's `-L udp://`)
  * HOST may be a bracketed IPv6 literal. Pure, so every malformed form has a table test.
  */
 import { PinholeError } from '../../shared/errors.js';
@@ -14,10 +15,11 @@ export interface ForwardTarget {
 
 export type ForwardSpec =
   | { readonly kind: 'listen'; readonly bindHost: string; readonly bindPort: number; readonly target: ForwardTarget }
-  | { readonly kind: 'stdio'; readonly target: ForwardTarget };
+  | { readonly kind: 'stdio'; readonly target: ForwardTarget }
+  | { readonly kind: 'udp'; readonly bindHost: string; readonly bindPort: number; readonly target: ForwardTarget };
 
 const usage = (spec: string, why: string): PinholeError =>
-  new PinholeError('PINHOLE_USAGE', `-L ${spec}: ${why}; expected [BIND:]PORT:HOST:PORT or stdio:HOST:PORT.`);
+  new PinholeError('PINHOLE_USAGE', `-L ${spec}: ${why}; expected [BIND:]PORT:HOST:PORT, udp:[BIND:]PORT:HOST:PORT or stdio:HOST:PORT.`);
 
 /** Split on ':' outside brackets; brackets are kept off the parts. */
 function fields(text: string): string[] | undefined {
@@ -62,15 +64,17 @@ export function parseForwardSpec(spec: string): ForwardSpec {
     if (parts.length !== 3) throw usage(spec, 'stdio takes HOST:PORT');
     return { kind: 'stdio', target: target(parts[1]!, parts[2]!) };
   }
+  const udp = parts[0]?.toLowerCase() === 'udp';
+  const local = udp ? parts.slice(1) : parts;
   let bindHost = '127.0.0.1';
-  let rest = parts;
-  if (parts.length === 4) {
-    bindHost = parts[0]!;
-    rest = parts.slice(1);
-  } else if (parts.length !== 3) {
-    throw usage(spec, `it has ${parts.length} parts`);
+  let rest = local;
+  if (local.length === 4) {
+    bindHost = local[0]!;
+    rest = local.slice(1);
+  } else if (local.length !== 3) {
+    throw usage(spec, udp ? `udp: takes [BIND:]PORT:HOST:PORT, not ${local.length} parts` : `it has ${parts.length} parts`);
   }
   const bindPort = port(rest[0]!, true);
   if (bindPort === undefined) throw usage(spec, `${rest[0]} is not a local port (0-65535)`);
-  return { kind: 'listen', bindHost, bindPort, target: target(rest[1]!, rest[2]!) };
+  return { kind: udp ? 'udp' : 'listen', bindHost, bindPort, target: target(rest[1]!, rest[2]!) };
 }
