@@ -20,7 +20,7 @@ import { CapsuleReader, encodeDatagramCapsule } from '../../shared/udp/capsule.j
 import { CONNECT_UDP_PROTOCOL, parseConnectUdpPath } from '../../shared/udp/connect-udp-path.js';
 import { UDP_WS_CLOSE, UDP_WS_MAX_PAYLOAD, UDP_WS_PATH, datagramOfMessage } from '../../shared/udp/ws-frame.js';
 import { ERROR_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
-import { refusalResponse } from '../ws-tunnel.js';
+import { refusalHead } from '../../node/refusal.js';
 import type { UdpFlow, UdpTarget } from './flows.js';
 
 export interface UdpAccessRecord {
@@ -159,7 +159,7 @@ export async function handleUdpWebSocketUpgrade(req: IncomingMessage, socket: Du
   socket.on('error', () => socket.destroy());
   const refuse = (error: PinholeError, user: string | undefined): void => {
     refused(deps, user, text ?? '', error, started, 'wss-udp');
-    if (!socket.destroyed) socket.end(refusalResponse(error));
+    if (!socket.destroyed) socket.end(refusalHead(error));
   };
   const admitted = await admit(
     req.headers.authorization ?? req.headers['proxy-authorization'],
