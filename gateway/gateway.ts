@@ -2,6 +2,7 @@
  * The gateway: one listener, TLS terminated here, then HTTP/2 or HTTP/1.1 by ALPN.
  * Accept pipeline seams: handleRawSocket (the sniffer plugs in here) -> handleTlsSocket.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
@@ -20,6 +21,8 @@ import { dispatchInsideTls } from './mux/inside-tls.js';
 import { Multiplexer } from './mux/multiplexer.js';
 import { WebFallback } from './mux/web.js';
 import { UserStore } from './users.js';
+import { GatewayMetrics } from './metrics.js';
+import { keyNameOf, readTicketKeys, ticketKeyNameOf } from './ticket-keys.js';
 
 export interface GatewayStats {
   tlsConnections: number;
@@ -38,6 +41,9 @@ export interface GatewayDeps {
   readonly mux?: MuxConfig;
   /** 48 bytes of TLS session-ticket keys shared by every worker, so a ticket from one resumes on another. */
   readonly ticketKeys?: Buffer;
+  /** The fleet (issue 10): a ticket-keys file (first key encrypts, all decrypt; reloaded when it changes) and the metrics to feed. */
+  readonly ticketKeysFile?: string;
+  readonly metrics?: GatewayMetrics;
 }
 
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
@@ -59,7 +65,12 @@ export class Gateway {
   /** The sniffer/router in front of TLS, when routes are configured. */
   readonly front: Multiplexer | undefined;
   private readonly mux: MuxConfig | undefined;
-  private readonly ticketKeys: Buffer | undefined;
+  private ticketKeys: Buffer | undefined;
+  readonly metrics: GatewayMetrics;
+  /** Fleet: one TLS server per older ticket key, by key name, so tickets they issued still resume. */
+  private decryptOnly = new Map<string, TlsServer>();
+  private readonly ticketKeysFile: string | undefined;
+  private draining = false;
 
   constructor(
     readonly config: GatewayConfig,
@@ -68,16 +79,24 @@ export class Gateway {
     this.logger = deps.logger;
     this.users = new UserStore(config.usersFile, this.logger);
     this.policy = new DestinationPolicy({ allowPorts: config.allowPorts, httpPorts: config.httpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
-    const accessLog = deps.accessLog ?? accessLogTo(this.logger);
+    const metrics = (this.metrics = deps.metrics ?? new GatewayMetrics({ defaultMetrics: false }));
+    const writeAccess = deps.accessLog ?? accessLogTo(this.logger);
+    const accessLog: AccessLog = (record) => {
+      metrics.tunnelEnded(record);
+      writeAccess(record);
+    };
     const proxyDeps: ProxyDeps = {
       authenticate: (header) => this.users.authenticate(header),
-      openUpstream: (target, kind) => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs }),
+      openUpstream: (target, kind) => metrics.timeOpen(() => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs })),
       accessLog,
       logger: this.logger,
       trackTunnel: (abort) => {
         this.counters.totalTunnels++;
         this.tunnels.add(abort);
-        return () => this.tunnels.delete(abort);
+        metrics.tunnelsActive.inc();
+        return () => {
+          if (this.tunnels.delete(abort)) metrics.tunnelsActive.dec();
+        };
       },
       connInfo: (socket) => this.connInfo(socket),
     };
@@ -100,37 +119,94 @@ export class Gateway {
             connectTimeoutMs: config.connectTimeoutMs,
             logger: this.logger,
             terminate: (socket) => this.terminateTls(socket),
+            onRoute: (route) => metrics.connections.inc({ route }),
           })
         : undefined;
     this.h2 = new H2Proxy(proxyDeps, web === undefined ? {} : { web: (req, res) => web.handle(req, res) });
     this.ticketKeys = deps.ticketKeys;
-    this.tls = createTlsServer({
-      ...this.secureContextOptions(),
+    this.ticketKeysFile = deps.ticketKeysFile;
+    const fileKeys = this.ticketKeysFile === undefined ? undefined : readTicketKeys(this.ticketKeysFile);
+    if (fileKeys !== undefined) this.ticketKeys = fileKeys[0];
+    this.tls = this.createTls(this.ticketKeys);
+    if (fileKeys !== undefined) this.useDecryptOnlyKeys(fileKeys.slice(1));
+    this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  private secureContextOptions(ticketKeys = this.ticketKeys): SecureContextOptions & { ticketKeys?: Buffer } {
+    return {
+      cert: readFileSync(this.config.certFile),
+      key: readFileSync(this.config.keyFile),
+      // Node's default context is a hash of this process's argv, which differs between the gateways
+      // of a fleet and would make OpenSSL refuse every ticket another gateway issued.
+      sessionIdContext: createHash('sha256').update(`pinhole-gateway ${this.config.hostname}`).digest('hex').slice(0, 32),
+      ...(ticketKeys === undefined ? {} : { ticketKeys }),
+    };
+  }
+
+  private createTls(ticketKeys: Buffer | undefined): TlsServer {
+    const tls = createTlsServer({
+      ...this.secureContextOptions(ticketKeys),
       ALPNProtocols: ['h2', 'http/1.1'],
       minVersion: 'TLSv1.2',
       honorCipherOrder: true,
       handshakeTimeout: 10_000,
     });
-    this.tls.on('secureConnection', (socket: TLSSocket) => this.handleTlsSocket(socket));
-    this.tls.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    tls.on('secureConnection', (socket: TLSSocket) => {
+      this.metrics.tlsHandshakes.inc({ resumed: String(socket.isSessionReused()) });
+      this.handleTlsSocket(socket);
+    });
+    tls.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       this.logger.info({ err: err.message, client: this.connInfo(socket).client }, 'A TLS handshake failed.');
       socket.destroy();
     });
-    this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+    return tls;
   }
 
-  private secureContextOptions(): SecureContextOptions & { ticketKeys?: Buffer } {
-    return { cert: readFileSync(this.config.certFile), key: readFileSync(this.config.keyFile), ...(this.ticketKeys === undefined ? {} : { ticketKeys: this.ticketKeys }) };
+  private useDecryptOnlyKeys(keys: readonly Buffer[]): void {
+    const next = new Map<string, TlsServer>();
+    for (const key of keys) {
+      const name = keyNameOf(key);
+      if (this.ticketKeys !== undefined && name === keyNameOf(this.ticketKeys)) continue;
+      const server = this.decryptOnly.get(name) ?? this.createTls(key);
+      server.setTicketKeys(key);
+      next.set(name, server);
+    }
+    this.decryptOnly = next;
   }
 
-  /** Reload cert/key from disk into the live TLS server (no restart). */
+  /** Re-read the ticket-keys file: the first key encrypts from now on, the others still decrypt. A bad file keeps the keys in use. */
+  reloadTicketKeys(): void {
+    if (this.ticketKeysFile === undefined) return;
+    try {
+      const [first, ...older] = readTicketKeys(this.ticketKeysFile);
+      this.ticketKeys = first;
+      if (first !== undefined) this.tls.setTicketKeys(first);
+      this.useDecryptOnlyKeys(older);
+      this.logger.info({ file: this.ticketKeysFile, keys: older.length + 1 }, 'The TLS session-ticket keys were reloaded.');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, file: this.ticketKeysFile }, 'The TLS session-ticket keys could not be reloaded; the previous ones stay.');
+    }
+  }
+
+  /** Reload cert/key from disk into the live TLS servers (no restart). */
   reloadCertificate(): void {
     try {
       this.tls.setSecureContext({ ...this.secureContextOptions(), minVersion: 'TLSv1.2' });
+      for (const [, server] of this.decryptOnly) server.setSecureContext({ ...this.secureContextOptions(server.getTicketKeys()), minVersion: 'TLSv1.2' });
       this.logger.info({ cert: this.config.certFile }, 'The certificate was reloaded.');
     } catch (err) {
       this.logger.warn({ err, cert: this.config.certFile }, 'The certificate could not be reloaded; the previous one stays.');
     }
+  }
+
+  /** True while the gateway takes new tunnels: false from the moment a drain starts (`/readyz`). */
+  get ready(): boolean {
+    return this.net.listening && !this.draining && !this.closing;
+  }
+
+  /** A drain begins: `/readyz` answers 503 so balancers move new connections elsewhere; tunnels keep being accepted until close(). */
+  beginDrain(): void {
+    this.draining = true;
   }
 
   async listen(listen: Endpoint | string = this.config.listen): Promise<AddressInfo> {
@@ -147,6 +223,7 @@ export class Gateway {
     const reload = (): void => this.reloadCertificate();
     watchFile(this.config.certFile, { interval: 2000 }, reload);
     watchFile(this.config.keyFile, { interval: 2000 }, reload);
+    if (this.ticketKeysFile !== undefined) watchFile(this.ticketKeysFile, { interval: 1000 }, () => this.reloadTicketKeys());
     return this.net.address() as AddressInfo;
   }
 
@@ -189,6 +266,7 @@ export class Gateway {
         socket.destroy();
         return;
       }
+      if (this.front === undefined) this.metrics.connections.inc({ route: head[0] === 0x16 ? 'gateway' : 'closed' });
       if (head[0] !== 0x16) {
         this.counters.rejectedNotTls++;
         this.logger.info({ connId, client: socket.remoteAddress, firstByte: head[0] }, 'A client sent bytes that are not TLS.');
@@ -203,7 +281,17 @@ export class Gateway {
   /** Hand a raw socket (its first bytes put back) to the TLS server. */
   terminateTls(socket: Socket): void {
     if (!this.connIds.has(socket)) this.connIds.set(socket, this.nextConnId++);
-    this.tls.emit('connection', socket);
+    this.tlsServerFor(socket).emit('connection', socket);
+  }
+
+  /** The TLS server whose ticket key the ClientHello's ticket names (peeked, put back), else the one that encrypts. */
+  private tlsServerFor(socket: Socket): TlsServer {
+    if (this.decryptOnly.size === 0) return this.tls;
+    const head = socket.read() as Buffer | null;
+    if (head === null) return this.tls;
+    socket.unshift(head);
+    const name = ticketKeyNameOf(head);
+    return (name === undefined ? undefined : this.decryptOnly.get(name)) ?? this.tls;
   }
 
   /** Inside TLS: dispatch by ALPN. */
@@ -248,6 +336,7 @@ export class Gateway {
     this.users.unwatch();
     unwatchFile(this.config.certFile);
     unwatchFile(this.config.keyFile);
+    if (this.ticketKeysFile !== undefined) unwatchFile(this.ticketKeysFile);
     this.h2.goaway();
     this.h1.server.closeIdleConnections();
     const deadline = Date.now() + drainMs;
