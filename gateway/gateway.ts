@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { constants as h2constants } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
@@ -328,6 +329,34 @@ export class Gateway {
     };
   }
 
+  /**
+   * HTTP/2 graceful shutdown (RFC 9113 6.8): a first GOAWAY naming the highest possible stream, so
+   * clients stop opening streams here while every stream already on its way is still served, then
+   * one PING round trip, after which the final GOAWAY (the last stream really received) refuses
+   * nothing a client had sent. Without it, a CONNECT crossing the GOAWAY on the wire is refused.
+   */
+  private async announceGoaway(): Promise<void> {
+    const sessions = [...this.h2.sessions].filter((s) => !s.closed && !s.destroyed);
+    await Promise.all(
+      sessions.map(
+        (session) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 2_000);
+            try {
+              session.goaway(h2constants.NGHTTP2_NO_ERROR, 2 ** 31 - 1);
+              session.ping(() => {
+                clearTimeout(timer);
+                resolve();
+              });
+            } catch {
+              clearTimeout(timer);
+              resolve();
+            }
+          }),
+      ),
+    );
+  }
+
   /** Stop accepting, GOAWAY h2 sessions, wait up to drainMs for open tunnels, then close everything. */
   async close(drainMs = this.config.drainSeconds * 1000): Promise<void> {
     if (this.closing) return;
@@ -337,6 +366,7 @@ export class Gateway {
     unwatchFile(this.config.certFile);
     unwatchFile(this.config.keyFile);
     if (this.ticketKeysFile !== undefined) unwatchFile(this.ticketKeysFile);
+    await this.announceGoaway();
     this.h2.goaway();
     this.h1.server.closeIdleConnections();
     const deadline = Date.now() + drainMs;

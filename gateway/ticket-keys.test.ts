@@ -10,6 +10,7 @@ import { createLogger } from '../shared/log.js';
 import { init } from './cli/init.js';
 import { loadConfig, type GatewayConfig } from './config.js';
 import { Gateway } from './gateway.js';
+import { tlsHandshake, type Handshake } from '../test/support/tls-session.js';
 import { formatTicketKeys, keyNameOf, parseTicketKeys, rotateTicketKeys, ticketKeyNameOf } from './ticket-keys.js';
 
 const key = (): Buffer => randomBytes(48);
@@ -67,21 +68,8 @@ async function gatewayPair(t: TestContext, files: string[]): Promise<{ config: G
   return { config, gateways, ports };
 }
 
-const handshake = (port: number, session?: Buffer, maxVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.3'): Promise<{ resumed: boolean; ticket: Buffer }> =>
-  new Promise((resolve, reject) => {
-    // A resumed TLS 1.3 handshake brings no new ticket; a full one brings its ticket just after.
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'gw.example.test', rejectUnauthorized: false, maxVersion, ...(session === undefined ? {} : { session }) }, () => {
-      if (!socket.isSessionReused()) return;
-      resolve({ resumed: true, ticket: session ?? Buffer.alloc(0) });
-      socket.end();
-    });
-    socket.once('session', (ticket: Buffer) => {
-      if (socket.isSessionReused()) return;
-      resolve({ resumed: false, ticket });
-      socket.destroy();
-    });
-    socket.once('error', reject);
-  });
+const handshake = (port: number, session?: Buffer, maxVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.3'): Promise<Handshake> =>
+  tlsHandshake({ port, servername: 'gw.example.test', maxVersion, ...(session === undefined ? {} : { session }) });
 
 for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
   test(`${version}: the ClientHello names the ticket's key, so the gateway can pick the key that decrypts it`, async (t) => {
