@@ -81,6 +81,8 @@ export class GatewayMetrics {
 
   /** Serve this registry to a cluster primary's AggregatorRegistry (call in each worker). */
   shareWithClusterPrimary(): void {
+    // Constructing one is what installs a worker's answer to the primary's requests.
+    new AggregatorRegistry();
     AggregatorRegistry.setRegistries([this.registry]);
   }
 }
