@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startClient, type RunningClient } from '../support/client.js';
-import { sampleOf, startFleet, type Fleet, type FleetMember } from '../support/fleet.js';
+import { keepRunning, rollingRestart, sampleOf, startFleet, type Fleet, type FleetMember } from '../support/fleet.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { openTunnel } from '../support/proxy-requests.js';
 import { tlsHandshake, type Handshake } from '../support/tls-session.js';
@@ -47,52 +47,6 @@ const oneRequest = async (proxyPort: number, origin: Origin, timeoutMs = 10_000)
     });
     socket.write(request);
   });
-};
-
-interface Traffic {
-  readonly ok: number;
-  readonly failures: string[];
-  readonly up: number;
-  readonly down: number;
-  stop: () => Promise<void>;
-}
-
-/** `loops` applications making one new request after another until stopped. */
-const keepRequesting = (proxyPort: number, origin: Origin, loops = 2): Traffic => {
-  let running = true;
-  const state = { ok: 0, failures: [] as string[], up: 0, down: 0 };
-  const loop = async (): Promise<void> => {
-    while (running) {
-      const startedAt = Date.now();
-      try {
-        const exchange = await oneRequest(proxyPort, origin);
-        state.ok++;
-        state.up += exchange.up;
-        state.down += exchange.down;
-      } catch (err) {
-        state.failures.push(`${new Date(startedAt).toISOString()} ${(err as Error).message}`);
-      }
-    }
-  };
-  const all = Promise.all(Array.from({ length: loops }, loop));
-  return {
-    get ok() {
-      return state.ok;
-    },
-    get failures() {
-      return state.failures;
-    },
-    get up() {
-      return state.up;
-    },
-    get down() {
-      return state.down;
-    },
-    stop: async () => {
-      running = false;
-      await all;
-    },
-  };
 };
 
 const sumOf = async (fleet: Fleet, name: string, labels = ''): Promise<number> =>
@@ -195,20 +149,17 @@ test('a fleet of three gateways behind HAProxy: tickets resume across gateways, 
   });
 
   await story('(a) a rolling restart of all three gateways, one after another, fails no request', async () => {
-    const traffic = keepRequesting(proxyPort, origin);
+    const traffic = keepRunning(() => oneRequest(proxyPort, origin), 2);
+    let codes: Array<number | null> | undefined;
     try {
-      for (const member of fleet.members) {
+      codes = await rollingRestart(fleet, async () => {
         const okBefore = traffic.ok;
-        const stopped = fleet.stop(member);
-        await fleet.waitForServer(member, 'DOWN', 5_000);
-        assert.equal(await stopped, 0, `gw${member.index + 1} exited 0 after draining`);
-        await fleet.start(member);
-        await fleet.waitForServer(member, 'UP', 10_000);
         await pollUntil(async () => traffic.ok >= okBefore + 10 || traffic.failures.length > 0, 20_000, 'requests to go on');
-      }
+      });
     } finally {
       await traffic.stop();
     }
+    assert.deepEqual(codes, [0, 0, 0], 'each gateway exited 0 after draining');
     assert.deepEqual(traffic.failures, [], `${traffic.failures.length} of ${traffic.ok + traffic.failures.length} requests failed`);
     assert.ok(traffic.ok >= 30, `requests went on through the restarts (${traffic.ok})`);
   });

@@ -202,3 +202,56 @@ export const startFleet = async (options: FleetOptions): Promise<Fleet> => {
 };
 
 export { adminGet };
+
+/** Something done over and over by `loops` workers until stopped: new requests during a restart. */
+export interface Traffic {
+  readonly ok: number;
+  readonly failures: string[];
+  stop: () => Promise<void>;
+}
+
+export const keepRunning = (task: () => Promise<unknown>, loops: number): Traffic => {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const loop = async (): Promise<void> => {
+    while (running) {
+      const startedAt = Date.now();
+      try {
+        await task();
+        ok++;
+      } catch (err) {
+        failures.push(`${new Date(startedAt).toISOString()} ${(err as Error).message}`);
+      }
+    }
+  };
+  const all = Promise.all(Array.from({ length: loops }, loop));
+  return {
+    get ok() {
+      return ok;
+    },
+    failures,
+    stop: async () => {
+      running = false;
+      await all;
+    },
+  };
+};
+
+/**
+ * Restart every member one after another, as a deployment does: SIGTERM (it drains), wait for
+ * HAProxy to see it down and for it to exit, start it again, wait for HAProxy to see it up, then
+ * `between()` (e.g. wait for some traffic) before the next. Resolves with each exit code.
+ */
+export const rollingRestart = async (fleet: Fleet, between: () => Promise<void> = async () => undefined): Promise<Array<number | null>> => {
+  const codes: Array<number | null> = [];
+  for (const member of fleet.members) {
+    const stopped = fleet.stop(member);
+    await fleet.waitForServer(member, 'DOWN', 5_000);
+    codes.push(await stopped);
+    await fleet.start(member);
+    await fleet.waitForServer(member, 'UP', 10_000);
+    await between();
+  }
+  return codes;
+};
