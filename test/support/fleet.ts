@@ -125,7 +125,8 @@ export const startFleet = async (options: FleetOptions): Promise<Fleet> => {
     });
     member.program = program;
     member.programs.push(program);
-    await program.waitForLog((r) => r.msg === 'The gateway is listening.', 20_000, '"The gateway is listening."');
+    // Generous: a start under full load on a small machine (tsx compiling) can take many seconds.
+    await program.waitForLog((r) => r.msg === 'The gateway is listening.', 60_000, '"The gateway is listening."');
   };
   for (const member of members) await start(member);
 
@@ -250,7 +251,7 @@ export const rollingRestart = async (fleet: Fleet, between: () => Promise<void> 
     await fleet.waitForServer(member, 'DOWN', 5_000);
     codes.push(await stopped);
     await fleet.start(member);
-    await fleet.waitForServer(member, 'UP', 10_000);
+    await fleet.waitForServer(member, 'UP', 20_000);
     await between();
   }
   return codes;
