@@ -23,6 +23,8 @@ export interface FleetOptions {
   checkIntervalMs?: number;
   hostname?: string;
   user?: GatewayUser;
+  /** Further `run` flags for every gateway (e.g. `--state redis://...`). */
+  runArgs?: string[];
 }
 
 export interface FleetMember {
@@ -121,6 +123,7 @@ export const startFleet = async (options: FleetOptions): Promise<Fleet> => {
         '--drain-grace', String(options.drainGraceSeconds ?? 1),
         '--drain-seconds', String(options.drainSeconds ?? 10),
         ...options.restrictTo.flatMap((r) => ['--restrict-to', r]),
+        ...(options.runArgs ?? []),
       ],
     });
     member.program = program;
