@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet] [--profile | --no-profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -29,10 +29,11 @@ import { cpuSecondsBetween, cpuSnapshot, cpuSplitBetween, fdCount, memoryOf, ope
 import { renderProfile, summarizeProfiles, type ProfileSummary } from './profile.js';
 import { measureAuth } from './auth.js';
 import { measurePort443 } from './port443.js';
+import { measureFleet } from './fleet.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet'] as const;
 type Figure = (typeof FIGURES)[number];
 /** `floor`: the minimal Node TLS relay pair (bench/tls-relay-pair.ts), measured in the bulk figure only. */
 type Stack = 'direct' | 'seed' | 'pinhole' | 'floor';
@@ -217,6 +218,7 @@ interface Extra {
   handshake?: Record<string, unknown>;
   port443?: Record<string, unknown>;
   auth?: Record<string, unknown>;
+  fleet?: Record<string, unknown>;
   profiles?: ProfileSummary[];
   /** The rendered profiles, printed after the tables. */
   profileText?: string;
@@ -234,8 +236,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443` and `--only auth` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => figure !== 'port443' && figure !== 'auth')) return stacks;
+  // `--only port443`, `--only auth` and `--only fleet` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => figure !== 'port443' && figure !== 'auth' && figure !== 'fleet')) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -670,6 +672,13 @@ const main = async (): Promise<void> => {
         extra.auth = result.details;
       });
     }
+    if (options.only.has('fleet')) {
+      await attempt('fleet', async () => {
+        const result = await measureFleet(peers, { originPort: stacks.originPort, trust: stacks.trust, runs: options.runs, bytes: options.port443Bytes, requests: options.quick ? 100 : 300, say });
+        rows.push(...result.rows);
+        extra.fleet = result.details;
+      });
+    }
     if (options.only.has('idle')) await attempt('idle', async () => void rows.push(...(await measureIdle(stacks, options, extra))));
     if (options.only.has('churn')) await attempt('churn', async () => void (churnGrowth = (await measureChurn(stacks, options, extra)).growth));
     if (options.only.has('handshake')) await attempt('handshake', async () => void rows.push(...(await measureHandshakes(stacks, options, peers, extra))));
@@ -693,6 +702,7 @@ const main = async (): Promise<void> => {
     judge('rttLatencyStretch', 'stretch: new request over 50 ms RTT < direct', rttDirect, '<=', 0.97, `${rttDirect.toFixed(2)}x direct`),
     idleTarget(extra, r('idleCloud'), options),
     judge('churn', `no gateway fd growth after ${options.churnTunnels} tunnels`, churnGrowth, '<=', 0, `${Number.isFinite(churnGrowth) ? churnGrowth : '-'} fds`),
+    judge('fleetRestart', 'no failed request during a rolling restart of 3 gateways under load', row('fleetRestart')?.pinhole ?? Number.NaN, '<=', 0, `${row('fleetRestart')?.pinhole ?? '-'} failed`),
     judge('handshakeScale', '--workers 2 scales handshakes near-linearly (>= 1.6x)', hsScale, '>=', 1.6, `${hsScale.toFixed(2)}x`),
     ...authTargets,
     // Issue 12 (one byte path): the same figures against the targets of that issue, and the floor.

@@ -2,8 +2,10 @@
  * The gateway: one listener, TLS terminated here, then HTTP/2 or HTTP/1.1 by ALPN.
  * Accept pipeline seams: handleRawSocket (the sniffer plugs in here) -> handleTlsSocket.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { constants as h2constants } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
@@ -27,6 +29,8 @@ import { AuthEvents, type AuthObserver } from './auth/events.js';
 import { Penalties } from './auth/penalties.js';
 import { connectSharedState, type SharedState } from './auth/shared-state.js';
 import { TunnelLimits } from './auth/tunnel-limits.js';
+import { GatewayMetrics } from './metrics.js';
+import { keyNameOf, readTicketKeys, ticketKeyNameOf } from './ticket-keys.js';
 
 export interface GatewayStats {
   tlsConnections: number;
@@ -51,6 +55,9 @@ export interface GatewayDeps {
   readonly ticketKeys?: Buffer;
   /** Told of every auth failure and penalty (and limit refusal): the fleet's /metrics counts them. */
   readonly authEvents?: AuthObserver;
+  /** The fleet (issue 10): a ticket-keys file (first key encrypts, all decrypt; reloaded when it changes) and the metrics to feed. */
+  readonly ticketKeysFile?: string;
+  readonly metrics?: GatewayMetrics;
 }
 
 /** Password checks at once: leave one core to the event loop, and thread-pool threads to DNS. */
@@ -80,7 +87,12 @@ export class Gateway {
   /** The sniffer/router in front of TLS, when routes are configured. */
   readonly front: Multiplexer | undefined;
   private readonly mux: MuxConfig | undefined;
-  private readonly ticketKeys: Buffer | undefined;
+  private ticketKeys: Buffer | undefined;
+  readonly metrics: GatewayMetrics;
+  /** Fleet: one TLS server per older ticket key, by key name, so tickets they issued still resume. */
+  private decryptOnly = new Map<string, TlsServer>();
+  private readonly ticketKeysFile: string | undefined;
+  private draining = false;
 
   constructor(
     readonly config: GatewayConfig,
@@ -89,10 +101,21 @@ export class Gateway {
     this.logger = deps.logger;
     this.users = new UserStore(config.usersFile, this.logger);
     this.policy = new DestinationPolicy({ allowPorts: config.allowPorts, httpPorts: config.httpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
-    const accessLog = deps.accessLog ?? accessLogTo(this.logger);
+    const metrics = (this.metrics = deps.metrics ?? new GatewayMetrics({ defaultMetrics: false }));
+    const writeAccess = deps.accessLog ?? accessLogTo(this.logger);
+    const accessLog: AccessLog = (record) => {
+      metrics.tunnelEnded(record);
+      writeAccess(record);
+    };
     this.authEvents = new AuthEvents(deps.authEvents);
-    this.authEvents.on('failure', () => this.counters.authFailures++);
-    this.authEvents.on('penalty', () => this.counters.authPenalties++);
+    this.authEvents.on('failure', () => {
+      this.counters.authFailures++;
+      metrics.authFailures.inc();
+    });
+    this.authEvents.on('penalty', () => {
+      this.counters.authPenalties++;
+      metrics.authPenalties.inc();
+    });
     this.authEvents.on('refusal', () => this.counters.limitRefusals++);
     this.state = config.state === undefined ? undefined : connectSharedState(config.state, this.logger);
     const penalties = new Penalties(
@@ -124,16 +147,17 @@ export class Gateway {
           throw err;
         }
       },
-      openUpstream: (target, kind) => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs }),
+      openUpstream: (target, kind) => metrics.timeOpen(() => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs })),
       accessLog,
       logger: this.logger,
       trackTunnel: (abort, owner) => {
         this.counters.totalTunnels++;
         this.tunnels.add(abort);
         const release = owner === undefined ? undefined : this.limits.hold(owner.user, owner.client);
+        metrics.tunnelsActive.inc();
         return () => {
           release?.();
-          this.tunnels.delete(abort);
+          if (this.tunnels.delete(abort)) metrics.tunnelsActive.dec();
         };
       },
       connInfo: (socket) => this.connInfo(socket),
@@ -157,6 +181,7 @@ export class Gateway {
             connectTimeoutMs: config.connectTimeoutMs,
             logger: this.logger,
             terminate: (socket) => this.terminateTls(socket),
+            onRoute: (route) => metrics.connections.inc({ route }),
           })
         : undefined;
     this.h2 = new H2Proxy(proxyDeps, {
@@ -165,19 +190,42 @@ export class Gateway {
       ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
     });
     this.ticketKeys = deps.ticketKeys;
-    this.tls = createTlsServer({
-      ...this.secureContextOptions(),
+    this.ticketKeysFile = deps.ticketKeysFile;
+    const fileKeys = this.ticketKeysFile === undefined ? undefined : readTicketKeys(this.ticketKeysFile);
+    if (fileKeys !== undefined) this.ticketKeys = fileKeys[0];
+    this.tls = this.createTls(this.ticketKeys);
+    if (fileKeys !== undefined) this.useDecryptOnlyKeys(fileKeys.slice(1));
+    this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  private secureContextOptions(ticketKeys = this.ticketKeys): SecureContextOptions & { ticketKeys?: Buffer } {
+    return {
+      cert: readFileSync(this.config.certFile),
+      key: readFileSync(this.config.keyFile),
+      // Node's default context is a hash of this process's argv, which differs between the gateways
+      // of a fleet and would make OpenSSL refuse every ticket another gateway issued.
+      sessionIdContext: createHash('sha256').update(`pinhole-gateway ${this.config.hostname}`).digest('hex').slice(0, 32),
+      ...(ticketKeys === undefined ? {} : { ticketKeys }),
+    };
+  }
+
+  private createTls(ticketKeys: Buffer | undefined): TlsServer {
+    const tls = createTlsServer({
+      ...this.secureContextOptions(ticketKeys),
       ALPNProtocols: ['h2', 'http/1.1'],
       minVersion: 'TLSv1.2',
       honorCipherOrder: true,
       handshakeTimeout: 10_000,
     });
-    this.tls.on('secureConnection', (socket: TLSSocket) => this.handleTlsSocket(socket));
-    this.tls.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    tls.on('secureConnection', (socket: TLSSocket) => {
+      this.metrics.tlsHandshakes.inc({ resumed: String(socket.isSessionReused()) });
+      this.handleTlsSocket(socket);
+    });
+    tls.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       this.logger.info({ err: err.message, client: this.connInfo(socket).client }, 'A TLS handshake failed.');
       socket.destroy();
     });
-    this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+    return tls;
   }
 
   private refusedByLimit(err: unknown, user: string, client: string | undefined): void {
@@ -187,18 +235,51 @@ export class Gateway {
     this.logger.warn({ client, source, user, scope: details['scope'] }, 'A tunnel was refused: the user or address holds as many tunnels as allowed.');
   }
 
-  private secureContextOptions(): SecureContextOptions & { ticketKeys?: Buffer } {
-    return { cert: readFileSync(this.config.certFile), key: readFileSync(this.config.keyFile), ...(this.ticketKeys === undefined ? {} : { ticketKeys: this.ticketKeys }) };
+  private useDecryptOnlyKeys(keys: readonly Buffer[]): void {
+    const next = new Map<string, TlsServer>();
+    for (const key of keys) {
+      const name = keyNameOf(key);
+      if (this.ticketKeys !== undefined && name === keyNameOf(this.ticketKeys)) continue;
+      const server = this.decryptOnly.get(name) ?? this.createTls(key);
+      server.setTicketKeys(key);
+      next.set(name, server);
+    }
+    this.decryptOnly = next;
   }
 
-  /** Reload cert/key from disk into the live TLS server (no restart). */
+  /** Re-read the ticket-keys file: the first key encrypts from now on, the others still decrypt. A bad file keeps the keys in use. */
+  reloadTicketKeys(): void {
+    if (this.ticketKeysFile === undefined) return;
+    try {
+      const [first, ...older] = readTicketKeys(this.ticketKeysFile);
+      this.ticketKeys = first;
+      if (first !== undefined) this.tls.setTicketKeys(first);
+      this.useDecryptOnlyKeys(older);
+      this.logger.info({ file: this.ticketKeysFile, keys: older.length + 1 }, 'The TLS session-ticket keys were reloaded.');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, file: this.ticketKeysFile }, 'The TLS session-ticket keys could not be reloaded; the previous ones stay.');
+    }
+  }
+
+  /** Reload cert/key from disk into the live TLS servers (no restart). */
   reloadCertificate(): void {
     try {
       this.tls.setSecureContext({ ...this.secureContextOptions(), minVersion: 'TLSv1.2' });
+      for (const [, server] of this.decryptOnly) server.setSecureContext({ ...this.secureContextOptions(server.getTicketKeys()), minVersion: 'TLSv1.2' });
       this.logger.info({ cert: this.config.certFile }, 'The certificate was reloaded.');
     } catch (err) {
       this.logger.warn({ err, cert: this.config.certFile }, 'The certificate could not be reloaded; the previous one stays.');
     }
+  }
+
+  /** True while the gateway takes new tunnels: false from the moment a drain starts (`/readyz`). */
+  get ready(): boolean {
+    return this.net.listening && !this.draining && !this.closing;
+  }
+
+  /** A drain begins: `/readyz` answers 503 so balancers move new connections elsewhere; tunnels keep being accepted until close(). */
+  beginDrain(): void {
+    this.draining = true;
   }
 
   async listen(listen: Endpoint | string = this.config.listen): Promise<AddressInfo> {
@@ -215,6 +296,7 @@ export class Gateway {
     const reload = (): void => this.reloadCertificate();
     watchFile(this.config.certFile, { interval: 2000 }, reload);
     watchFile(this.config.keyFile, { interval: 2000 }, reload);
+    if (this.ticketKeysFile !== undefined) watchFile(this.ticketKeysFile, { interval: 1000 }, () => this.reloadTicketKeys());
     return this.net.address() as AddressInfo;
   }
 
@@ -250,6 +332,7 @@ export class Gateway {
     socket.on('error', () => socket.destroy());
     // A TLS-only listener is the sniffer with one row (the first byte of a TLS record).
     void sniff(socket, { probes: TLS_ONLY, timeoutMs: FIRST_BYTE_TIMEOUT_MS }).then((verdict) => {
+      this.metrics.connections.inc({ route: verdict.result === 'match' ? 'gateway' : 'closed' });
       if (verdict.result === 'match') {
         this.terminateTls(socket);
         return;
@@ -265,7 +348,17 @@ export class Gateway {
   /** Hand a raw socket (its first bytes put back) to the TLS server. */
   terminateTls(socket: Socket): void {
     if (!this.connIds.has(socket)) this.connIds.set(socket, this.nextConnId++);
-    this.tls.emit('connection', socket);
+    this.tlsServerFor(socket).emit('connection', socket);
+  }
+
+  /** The TLS server whose ticket key the ClientHello's ticket names (peeked, put back), else the one that encrypts. */
+  private tlsServerFor(socket: Socket): TlsServer {
+    if (this.decryptOnly.size === 0) return this.tls;
+    const head = socket.read() as Buffer | null;
+    if (head === null) return this.tls;
+    socket.unshift(head);
+    const name = ticketKeyNameOf(head);
+    return (name === undefined ? undefined : this.decryptOnly.get(name)) ?? this.tls;
   }
 
   /** Inside TLS: dispatch by ALPN. */
@@ -305,6 +398,34 @@ export class Gateway {
     };
   }
 
+  /**
+   * HTTP/2 graceful shutdown (RFC 9113 6.8): a first GOAWAY naming the highest possible stream, so
+   * clients stop opening streams here while every stream already on its way is still served, then
+   * one PING round trip, after which the final GOAWAY (the last stream really received) refuses
+   * nothing a client had sent. Without it, a CONNECT crossing the GOAWAY on the wire is refused.
+   */
+  private async announceGoaway(): Promise<void> {
+    const sessions = [...this.h2.sessions].filter((s) => !s.closed && !s.destroyed);
+    await Promise.all(
+      sessions.map(
+        (session) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 2_000);
+            try {
+              session.goaway(h2constants.NGHTTP2_NO_ERROR, 2 ** 31 - 1);
+              session.ping(() => {
+                clearTimeout(timer);
+                resolve();
+              });
+            } catch {
+              clearTimeout(timer);
+              resolve();
+            }
+          }),
+      ),
+    );
+  }
+
   /** Stop accepting, GOAWAY h2 sessions, wait up to drainMs for open tunnels, then close everything. */
   async close(drainMs = this.config.drainSeconds * 1000): Promise<void> {
     if (this.closing) return;
@@ -313,6 +434,8 @@ export class Gateway {
     this.users.unwatch();
     unwatchFile(this.config.certFile);
     unwatchFile(this.config.keyFile);
+    if (this.ticketKeysFile !== undefined) unwatchFile(this.ticketKeysFile);
+    await this.announceGoaway();
     this.h2.goaway();
     this.h1.server.closeIdleConnections();
     const deadline = Date.now() + drainMs;

@@ -13,6 +13,7 @@ import { GUARD_FLAG_HELP, GUARD_FLAG_OPTIONS, guardOverrides } from './guard-fla
 import { init } from './init.js';
 import { checkPassword, provisionLink } from './provision.js';
 import { run } from './run.js';
+import { FLEET_FLAG_OPTIONS, fleetOptionsFrom, ticketKeysCommand } from './fleet.js';
 import { setUserPassword } from './user.js';
 
 const HELP = `Usage:
@@ -21,6 +22,12 @@ const HELP = `Usage:
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
                       [--header-timeout S] [--connect-timeout S] [--log-format human|json]
+  pinhole-gateway ticket-keys rotate --file FILE [--keep N]
+
+Running several gateways (a fleet behind a load balancer):
+  --admin H:P                /metrics, /healthz, /readyz on this address (off by default; never the public port)
+  --drain-grace S            after SIGTERM, /readyz says 503 at once but connections are still taken for S seconds (default 0)
+  --ticket-keys FILE         shared TLS session-ticket keys (first encrypts, all decrypt; reloaded when the file changes)
 
 Sharing the port (sslh / haproxy style routes for run):
   --ssh H:P  --openvpn H:P  --http H:P  --tls H:P  --anyprot H:P     where each protocol goes
@@ -116,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
           'log-format': { type: 'string' },
           ...MUX_FLAG_OPTIONS,
           ...GUARD_FLAG_OPTIONS,
+          ...FLEET_FLAG_OPTIONS,
         },
         strict: true,
       });
@@ -139,8 +147,11 @@ async function main(argv: string[]): Promise<number> {
       const workers = num(values.workers, '--workers') ?? 1;
       const mux = muxConfigFrom(values as MuxFlagValues, (file.mux ?? {}) as MuxConfigInput);
       const logFormat = chooseLogFormat(values['log-format'], process.stdout.isTTY);
-      return run({ config, mux, workers: Math.max(1, Math.floor(workers)), logFormat });
+      const fleet = fleetOptionsFrom(values, config);
+      return run({ config, mux, fleet, workers: Math.max(1, Math.floor(workers)), logFormat });
     }
+    case 'ticket-keys':
+      return ticketKeysCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -148,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     default:
-      return usage(`Unknown command ${command}. Commands: init, user add, provision, run.`);
+      return usage(`Unknown command ${command}. Commands: init, user add, provision, run, ticket-keys rotate.`);
   }
 }
 

@@ -5,6 +5,9 @@ import { createLogger, logDestination, type LogFormat, type Logger } from '../..
 import { parseListen, type GatewayConfig } from '../config.js';
 import type { MuxConfig } from '../mux/config.js';
 import { Gateway } from '../gateway.js';
+import { startAdmin, type AdminListener } from '../admin.js';
+import { GatewayMetrics, clusterSource, registrySource, type MetricsSource } from '../metrics.js';
+import type { Endpoint } from '../../shared/profile.js';
 import { usage } from './common.js';
 
 /** The cluster primary hands every worker the same TLS session-ticket keys (48 bytes, base64) in this variable. */
@@ -25,7 +28,25 @@ export interface RunOptions {
   readonly mux?: MuxConfig;
   /** Human lines for a person at a terminal, JSON lines otherwise (default json). */
   readonly logFormat?: LogFormat;
+  readonly fleet?: FleetOptions;
 }
+
+/** Running as one of several gateways behind a balancer (issue 10). */
+export interface FleetOptions {
+  /** `--admin HOST:PORT`: /metrics, /healthz, /readyz; off when unset. */
+  readonly admin?: Endpoint;
+  /** `--drain-grace S`: after SIGTERM, /readyz says 503 but new connections are still taken for this long. */
+  readonly drainGraceSeconds: number;
+  /** `--ticket-keys FILE`: shared TLS session-ticket keys. */
+  readonly ticketKeysFile?: string;
+}
+
+const NO_FLEET: FleetOptions = { drainGraceSeconds: 0 };
+
+const startAdminIf = (fleet: FleetOptions, metrics: MetricsSource, ready: () => boolean, logger: Logger): Promise<AdminListener | undefined> =>
+  fleet.admin === undefined ? Promise.resolve(undefined) : startAdmin({ listen: fleet.admin, metrics, ready, logger });
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const listenLine = (logger: Logger, config: GatewayConfig, address: string, port: number, extra: Record<string, unknown> = {}): void => {
   logger.info(
@@ -34,14 +55,24 @@ const listenLine = (logger: Logger, config: GatewayConfig, address: string, port
   );
 };
 
-export async function run({ config, workers, mux, logFormat = 'json' }: RunOptions): Promise<number> {
+export async function run({ config, workers, mux, logFormat = 'json', fleet = NO_FLEET }: RunOptions): Promise<number> {
   // JSON keeps pino's own stdout writer (the access log's hot path); human lines go through the formatter.
   const logger = createLogger({ name: 'pinhole-gateway', ...(logFormat === 'human' ? { destination: logDestination(logFormat, process.stdout) } : {}) });
   if (parseListen(config.listen) === undefined) usage(`--listen ${config.listen} is not HOST:PORT.`);
-  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger);
+  if (workers > 1 && cluster.isPrimary) return runPrimary(config, workers, logger, fleet);
 
-  const ticketKeys = cluster.isPrimary ? undefined : sharedTicketKeys();
-  const gateway = new Gateway(config, { logger, ...(mux === undefined ? {} : { mux }), ...(ticketKeys === undefined ? {} : { ticketKeys }) });
+  // Workers get the primary's random keys unless a ticket-keys file is shared by the whole fleet.
+  const envKeys = cluster.isPrimary ? undefined : sharedTicketKeys();
+  const ticketKeys = fleet.ticketKeysFile === undefined ? envKeys : undefined;
+  const metrics = new GatewayMetrics();
+  if (!cluster.isPrimary) metrics.shareWithClusterPrimary();
+  const gateway = new Gateway(config, {
+    logger,
+    metrics,
+    ...(mux === undefined ? {} : { mux }),
+    ...(ticketKeys === undefined ? {} : { ticketKeys }),
+    ...(fleet.ticketKeysFile === undefined ? {} : { ticketKeysFile: fleet.ticketKeysFile }),
+  });
   // Caught before the ready line, so a stop sent the moment it appears still drains cleanly.
   const stopSignal = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -49,17 +80,26 @@ export async function run({ config, workers, mux, logFormat = 'json' }: RunOptio
     if (!cluster.isPrimary) process.once('disconnect', () => resolve('disconnect'));
   });
   const address = await gateway.listen(config.listen);
+  const admin = cluster.isPrimary ? await startAdminIf(fleet, registrySource(metrics.registry), () => gateway.ready, logger) : undefined;
   if (cluster.isPrimary) listenLine(logger, config, address.address, address.port, { users: gateway.users.size });
   else process.send?.({ kind: 'listening', address: address.address, port: address.port });
   process.on('SIGUSR2', () => logger.info(gateway.stats(), 'Gateway stats.'));
   const signal = await stopSignal;
+  gateway.beginDrain();
+  // Under a cluster primary, the primary has already waited out the grace period.
+  const graceSeconds = cluster.isPrimary ? fleet.drainGraceSeconds : 0;
+  if (graceSeconds > 0) {
+    logger.info({ signal, drainGraceSeconds: graceSeconds }, 'The gateway is draining: /readyz says 503, new connections are still taken during the grace period.');
+    await sleep(graceSeconds * 1000);
+  }
   logger.info({ signal, drainSeconds: config.drainSeconds, ...gateway.stats() }, 'The gateway is stopping: no new connections, open tunnels drain.');
   await gateway.close(config.drainSeconds * 1000);
+  await admin?.close();
   logger.info(gateway.stats(), 'The gateway stopped.');
   return 0;
 }
 
-async function runPrimary(config: GatewayConfig, workers: number, logger: Logger): Promise<number> {
+async function runPrimary(config: GatewayConfig, workers: number, logger: Logger, fleet: FleetOptions): Promise<number> {
   // Workers accept on the shared socket themselves (the kernel spreads connections) instead of the
   // primary accepting each one and passing it on, which cost the primary a core's share per
   // handshake on a 2-core machine. An operator's NODE_CLUSTER_SCHED_POLICY still wins.
@@ -83,19 +123,29 @@ async function runPrimary(config: GatewayConfig, workers: number, logger: Logger
     });
   };
   for (let i = 0; i < workers; i++) spawn();
+  // The primary answers the admin listener; /metrics asks every worker and sums (prom-client's AggregatorRegistry).
+  const admin = await startAdminIf(fleet, clusterSource(), () => announced && !stopping, logger);
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
-      logger.info({ signal, workers }, 'The gateway is stopping: forwarding the signal to the workers.');
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-      const check = setInterval(() => {
-        if (Object.keys(cluster.workers ?? {}).length === 0) {
-          clearInterval(check);
-          logger.info({}, 'The gateway stopped.');
-          resolve(0);
-        }
-      }, 100);
+      const forward = (): void => {
+        logger.info({ signal, workers }, 'The gateway is stopping: forwarding the signal to the workers.');
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+        const check = setInterval(() => {
+          if (Object.keys(cluster.workers ?? {}).length === 0) {
+            clearInterval(check);
+            void (admin?.close() ?? Promise.resolve()).then(() => {
+              logger.info({}, 'The gateway stopped.');
+              resolve(0);
+            });
+          }
+        }, 100);
+      };
+      if (fleet.drainGraceSeconds > 0) {
+        logger.info({ signal, drainGraceSeconds: fleet.drainGraceSeconds }, 'The gateway is draining: /readyz says 503, new connections are still taken during the grace period.');
+        setTimeout(forward, fleet.drainGraceSeconds * 1000);
+      } else forward();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -38,6 +38,8 @@ export interface MultiplexerOptions {
   readonly logger: Logger;
   /** The gateway's own TLS service: receives the socket paused, with the sniffed bytes put back. */
   readonly terminate: (socket: Socket) => void;
+  /** Observer of each route decision ('gateway' when terminated here, 'closed', or the route's name), for metrics. */
+  readonly onRoute?: (route: string) => void;
 }
 
 export interface MultiplexerStats {
@@ -108,6 +110,7 @@ export class Multiplexer {
       return;
     }
     const decision = chooseRoute(verdict, this.options.table, this.options.ownNames);
+    this.options.onRoute?.(decision.kind === 'terminate' ? 'gateway' : decision.kind === 'close' ? 'closed' : decision.name);
     switch (decision.kind) {
       case 'terminate':
         this.stats.terminated++;

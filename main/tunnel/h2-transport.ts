@@ -11,6 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from '../../node/refusal.js';
+import { ReplayableStream } from './replayable-stream.js';
 import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
 
 export interface H2TransportOptions extends GatewayDialOptions {
@@ -19,6 +20,9 @@ export interface H2TransportOptions extends GatewayDialOptions {
   sessions?: TlsSessionCache;
   pingIntervalMs?: number;
 }
+
+/** RFC 9113 8.7: a stream reset with REFUSED_STREAM was not processed by the gateway, so it can be sent again. */
+const wasRefusedUnprocessed = (stream: ClientHttp2Stream): boolean => stream.rstCode === constants.NGHTTP2_REFUSED_STREAM;
 
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
@@ -52,13 +56,31 @@ export class H2Transport extends EventEmitter implements Transport {
   }
 
   async open(target: TunnelTarget): Promise<Duplex> {
-    const stream = await this.request(target);
-    return this.awaitResponse(stream, authorityOf(target));
+    // A stream refused unprocessed (it crossed a stopping gateway's GOAWAY) is sent once more, on a fresh connection.
+    for (let attempt = 0; ; attempt++) {
+      const stream = await this.request(target);
+      try {
+        return await this.awaitResponse(stream, authorityOf(target));
+      } catch (err) {
+        if (attempt > 0 || !wasRefusedUnprocessed(stream)) throw err;
+      }
+    }
   }
 
   async openEarly(target: TunnelTarget): Promise<EarlyTunnel> {
-    const stream = await this.request(target);
-    const answered = this.awaitResponse(stream, authorityOf(target)).then(() => undefined);
+    const first = await this.request(target);
+    const stream = new ReplayableStream(first);
+    const answered = this.awaitResponse(first, authorityOf(target)).then(
+      () => stream.settle(),
+      async (err: unknown) => {
+        // Refused unprocessed: the same CONNECT and the bytes written so far, again on a fresh connection.
+        if (!wasRefusedUnprocessed(first) || !stream.canReplay || stream.destroyed) throw err;
+        const next = await this.request(target);
+        stream.replaceWith(next);
+        await this.awaitResponse(next, authorityOf(target));
+        stream.settle();
+      },
+    );
     // The caller may learn of a refusal through the stream closing first; the rejection is theirs.
     answered.catch(() => undefined);
     return { stream, answered };

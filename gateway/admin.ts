@@ -1,0 +1,75 @@
+/**
+ * The admin listener (`--admin HOST:PORT`, off by default, never the public port): what a load
+ * balancer, Kubernetes and Prometheus ask a gateway.
+ *   GET /metrics  Prometheus text (with --workers: every worker summed, served by the primary)
+ *   GET /healthz  200 while the process lives and its event loop answers (this reply is the proof)
+ *   GET /readyz   200 while it takes new tunnels, 503 from the moment a drain starts
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../shared/log.js';
+import type { Endpoint } from '../shared/profile.js';
+import type { MetricsSource } from './metrics.js';
+
+export interface AdminOptions {
+  readonly listen: Endpoint;
+  readonly metrics: MetricsSource;
+  readonly ready: () => boolean;
+  readonly logger: Logger;
+}
+
+export interface AdminListener {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+
+export async function startAdmin({ listen, metrics, ready, logger }: AdminOptions): Promise<AdminListener> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { ...TEXT, allow: 'GET, HEAD' }).end('Only GET.\n');
+      return;
+    }
+    switch (path) {
+      case '/healthz':
+        res.writeHead(200, TEXT).end('ok\n');
+        return;
+      case '/readyz': {
+        const isReady = ready();
+        res.writeHead(isReady ? 200 : 503, TEXT).end(isReady ? 'ready\n' : 'draining\n');
+        return;
+      }
+      case '/metrics':
+        metrics.text().then(
+          (text) => res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }).end(text),
+          (err: unknown) => {
+            logger.warn({ err: (err as Error).message }, 'The metrics could not be collected.');
+            res.writeHead(500, TEXT).end('The metrics could not be collected.\n');
+          },
+        );
+        return;
+      default:
+        res.writeHead(404, TEXT).end('Not found. Try /metrics, /healthz or /readyz.\n');
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: listen.host, port: listen.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  logger.info({ admin: `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}` }, 'The admin listener is up (/metrics, /healthz, /readyz).');
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

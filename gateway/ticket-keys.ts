@@ -1,0 +1,100 @@
+/**
+ * Shared TLS session-ticket keys (`--ticket-keys FILE`), so a ticket issued by one gateway of a
+ * fleet resumes on any other. The file holds one or more 48-byte keys, base64, one a line (`#`
+ * comments allowed): the first encrypts new tickets, every one decrypts. Node's `ticketKeys` takes
+ * exactly one 48-byte key (16 bytes of name, 16 of HMAC key, 16 of AES key) and refuses tickets
+ * with another name, so the gateway keeps one TLS server per key and hands each connection to the
+ * server whose key name its ClientHello's ticket carries (see `ticketKeyNameOf`).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { PinholeError } from '../shared/errors.js';
+
+export const TICKET_KEY_BYTES = 48;
+const KEY_NAME_BYTES = 16;
+/** Keys kept by `rotate`: the new one and the two before it (tickets live hours, not days). */
+export const ROTATE_KEEP = 3;
+
+/** The keys in a ticket-keys file's text; throws PINHOLE_CONFIG_INVALID naming the bad line. */
+export function parseTicketKeys(text: string, where = 'the ticket-keys file'): Buffer[] {
+  const keys: Buffer[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const key = /^[A-Za-z0-9+/]+={0,2}$/.test(line) ? Buffer.from(line, 'base64') : undefined;
+    if (key?.length !== TICKET_KEY_BYTES) {
+      throw new PinholeError('PINHOLE_CONFIG_INVALID', `${where} line ${i + 1}: a key must be ${TICKET_KEY_BYTES} bytes in base64 (make one with: pinhole-gateway ticket-keys rotate --file FILE).`);
+    }
+    keys.push(key);
+  });
+  if (keys.length === 0) throw new PinholeError('PINHOLE_CONFIG_INVALID', `${where} holds no key (make one with: pinhole-gateway ticket-keys rotate --file FILE).`);
+  return keys;
+}
+
+export const readTicketKeys = (file: string): Buffer[] => {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new PinholeError('PINHOLE_CONFIG_INVALID', `${file} could not be read.`, { cause });
+  }
+  return parseTicketKeys(text, file);
+};
+
+export const formatTicketKeys = (keys: readonly Buffer[]): string =>
+  `# Pinhole TLS session-ticket keys: the first encrypts, all decrypt. Rotate with: pinhole-gateway ticket-keys rotate --file FILE\n${keys.map((k) => k.toString('base64')).join('\n')}\n`;
+
+/** A new first key, the previous ones kept to decrypt (up to `keep` in all); written atomically, mode 0600. */
+export async function rotateTicketKeys(file: string, keep = ROTATE_KEEP): Promise<Buffer[]> {
+  let old: Buffer[] = [];
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new PinholeError('PINHOLE_CONFIG_INVALID', `${file} could not be read.`, { cause: err });
+  });
+  if (text !== undefined) old = parseTicketKeys(text, file);
+  const keys = [randomBytes(TICKET_KEY_BYTES), ...old].slice(0, Math.max(1, keep));
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, formatTicketKeys(keys), { mode: 0o600 });
+  await rename(temporary, file);
+  return keys;
+}
+
+export const keyNameOf = (key: Buffer): string => key.subarray(0, KEY_NAME_BYTES).toString('hex');
+
+const EXT_SESSION_TICKET = 35;
+const EXT_PRE_SHARED_KEY = 41;
+
+/**
+ * The key name (hex) of the session ticket a ClientHello offers: TLS 1.2's session_ticket
+ * extension or TLS 1.3's first pre_shared_key identity, both of which start with the 16-byte name
+ * of the key that encrypted them. `undefined` when there is none or the hello is not whole in
+ * `bytes` (the connection then gets the first key's server: at worst a full handshake).
+ */
+export function ticketKeyNameOf(bytes: Buffer): string | undefined {
+  // TLS record (5) + handshake header (4) + legacy_version (2) + random (32).
+  if (bytes.length < 5 || bytes[0] !== 0x16 || bytes[5] !== 0x01) return undefined;
+  const end = Math.min(bytes.length, 5 + bytes.readUInt16BE(3));
+  let at = 5 + 4 + 2 + 32;
+  const skip = (lengthBytes: 1 | 2): boolean => {
+    if (at + lengthBytes > end) return false;
+    at += lengthBytes + (lengthBytes === 1 ? bytes[at]! : bytes.readUInt16BE(at));
+    return at <= end;
+  };
+  if (!skip(1) || !skip(2) || !skip(1) || at + 2 > end) return undefined;
+  const extensionsEnd = Math.min(end, at + 2 + bytes.readUInt16BE(at));
+  at += 2;
+  while (at + 4 <= extensionsEnd) {
+    const type = bytes.readUInt16BE(at);
+    const length = bytes.readUInt16BE(at + 2);
+    const body = at + 4;
+    if (body + length > extensionsEnd) return undefined;
+    if (type === EXT_SESSION_TICKET && length >= KEY_NAME_BYTES) return bytes.subarray(body, body + KEY_NAME_BYTES).toString('hex');
+    // identities<7..2^16-1>: identity<1..2^16-1> + obfuscated_ticket_age(4)
+    if (type === EXT_PRE_SHARED_KEY && length >= 4 && bytes.readUInt16BE(body + 2) >= KEY_NAME_BYTES && body + 4 + KEY_NAME_BYTES <= body + length) {
+      return bytes.subarray(body + 4, body + 4 + KEY_NAME_BYTES).toString('hex');
+    }
+    at = body + length;
+  }
+  return undefined;
+}

@@ -1,0 +1,187 @@
+/**
+ * The fleet (issue 10) with the real programs on loopback: Debian's HAProxy in TCP mode
+ * (send-proxy-v2, health checks on /readyz at each admin port) in front of three gateways that
+ * share a directory and a ticket-keys file, and `pinhole connect` through HAProxy with an
+ * application making new requests all the time.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startClient, type RunningClient } from '../support/client.js';
+import { keepRunning, rollingRestart, sampleOf, startFleet, type Fleet, type FleetMember } from '../support/fleet.js';
+import { startOrigin, type Origin } from '../support/origin.js';
+import { openTunnel } from '../support/proxy-requests.js';
+import { tlsHandshake, type Handshake } from '../support/tls-session.js';
+
+const BODY_BYTES = 3_000;
+
+interface Exchange {
+  readonly up: number;
+  readonly down: number;
+}
+
+/** One new request: CONNECT through the local proxy to the origin's HTTP port, one GET, read to the end. */
+const oneRequest = async (proxyPort: number, origin: Origin, timeoutMs = 10_000): Promise<Exchange> => {
+  const tunnel = await openTunnel({ proxy: { port: proxyPort }, target: `127.0.0.1:${origin.httpPort}`, timeoutMs });
+  if (tunnel.status !== 200) throw new Error(`CONNECT answered ${tunnel.status} ${tunnel.headers['pinhole-error'] ?? ''}`);
+  const request = `GET /bytes/${BODY_BYTES} HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n`;
+  const socket = tunnel.socket;
+  return new Promise<Exchange>((resolve, reject) => {
+    let down = 0;
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(new Error(`no whole answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      down += chunk.length;
+      chunks.push(chunk);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once('end', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('latin1');
+      const bodyAt = text.indexOf('\r\n\r\n');
+      if (!text.startsWith('HTTP/1.1 200') || bodyAt < 0 || down - bodyAt - 4 !== BODY_BYTES) reject(new Error(`a short or wrong answer (${down} bytes): ${text.slice(0, 60)}`));
+      else resolve({ up: Buffer.byteLength(request), down });
+      socket.end();
+    });
+    socket.write(request);
+  });
+};
+
+const sumOf = async (fleet: Fleet, name: string, labels = ''): Promise<number> =>
+  (await Promise.all(fleet.members.map(async (m) => sampleOf(await fleet.metrics(m), name, labels)))).reduce((a, b) => a + b, 0);
+
+const pollUntil = async (check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+/** A TLS handshake with the fleet through HAProxy. */
+const handshake = (fleet: Fleet, session?: Buffer): Promise<Handshake> =>
+  tlsHandshake({ port: fleet.port, servername: fleet.hostname, ...(session === undefined ? {} : { session }) });
+
+const handshakesBy = async (fleet: Fleet, resumed: boolean): Promise<number[]> =>
+  Promise.all(fleet.members.map(async (m) => sampleOf(await fleet.metrics(m), 'pinhole_tls_handshakes_total', `resumed="${String(resumed)}"`)));
+
+/** Runs a handshake and finds the gateway that counted it (by its pinhole_tls_handshakes_total). */
+const handshakeCounted = async (fleet: Fleet, resumed: boolean, run: () => Promise<Handshake>): Promise<{ result: Handshake; by: number }> => {
+  const before = await handshakesBy(fleet, resumed);
+  const result = await run();
+  let by = -1;
+  await pollUntil(async () => {
+    by = (await handshakesBy(fleet, resumed)).findIndex((n, i) => n > (before[i] ?? 0));
+    return by >= 0;
+  }, 5_000, 'a gateway to count the handshake');
+  return { result, by };
+};
+
+/** The member whose current process wrote the newest access record. */
+const memberInUse = (fleet: Fleet): FleetMember | undefined => {
+  let newest: { member: FleetMember; time: number } | undefined;
+  for (const member of fleet.members) {
+    for (const record of member.program?.records ?? []) {
+      const time = typeof record['time'] === 'string' ? Date.parse(record['time']) : 0;
+      if ('bytesUp' in record && (newest === undefined || time >= newest.time)) newest = { member, time };
+    }
+  }
+  return newest?.member;
+};
+
+test('a fleet of three gateways behind HAProxy: tickets resume across gateways, metrics count the traffic, a rolling restart fails nothing, a killed gateway is routed around within 2 s', { timeout: 240_000 }, async (t) => {
+  const origin = await startOrigin();
+  t.after(() => origin.stop());
+  const fleet = await startFleet({ size: 3, restrictTo: [`127.0.0.1:${origin.httpPort}`], drainGraceSeconds: 1, drainSeconds: 10 });
+  const started: { client?: RunningClient } = {};
+  t.after(async () => {
+    await started.client?.stop();
+    await fleet.close();
+  });
+  let failed = false;
+  t.after(() => {
+    if (failed) process.stderr.write(`\n${fleet.transcripts()}\n${started.client?.program.transcript() ?? ''}\n`);
+  });
+  const story = (name: string, body: () => Promise<void>): Promise<void> =>
+    t.test(name, async () => {
+      try {
+        await body();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+
+  await story('(e) a TLS session ticket from one gateway resumes on another', async () => {
+    const first = await handshakeCounted(fleet, false, () => handshake(fleet));
+    assert.equal(first.result.resumed, false);
+    const second = await handshakeCounted(fleet, true, () => handshake(fleet, first.result.ticket));
+    assert.equal(second.result.resumed, true, 'the ticket resumed through HAProxy');
+    const [issuer, resumer] = [first.by, second.by];
+    assert.notEqual(resumer, issuer, `HAProxy (round robin) sent the second connection to another gateway (issued by gw${issuer + 1}, resumed on gw${resumer + 1})`);
+  });
+
+  const client = (started.client = await startClient({ link: await fleet.provision() }));
+  const proxyPort = client.port;
+
+  await story('(d) /metrics of the three gateways, summed, counts the tunnels and bytes of the traffic', async () => {
+    let up = 0;
+    let down = 0;
+    const count = 24;
+    for (let i = 0; i < count; i++) {
+      const exchange = await oneRequest(proxyPort, origin);
+      up += exchange.up;
+      down += exchange.down;
+    }
+    await pollUntil(async () => (await sumOf(fleet, 'pinhole_tunnels_opened_total', 'transport="h2",result="ok"')) >= count, 10_000, 'every tunnel to be counted');
+    await pollUntil(async () => (await sumOf(fleet, 'pinhole_tunnels_active')) === 0, 10_000, 'no tunnel open');
+    assert.equal(await sumOf(fleet, 'pinhole_tunnels_opened_total', 'transport="h2",result="ok"'), count);
+    assert.equal(await sumOf(fleet, 'pinhole_tunnel_bytes_total', 'direction="up"'), up);
+    assert.equal(await sumOf(fleet, 'pinhole_tunnel_bytes_total', 'direction="down"'), down);
+    assert.equal(await sumOf(fleet, 'pinhole_tunnel_open_seconds_count', 'result="ok"'), count);
+    assert.equal(await sumOf(fleet, 'pinhole_auth_failures_total'), 0);
+    assert.ok((await sumOf(fleet, 'pinhole_connections_total', 'route="gateway"')) >= 3, 'the sniffer counted the connections it terminated');
+    const text = await fleet.metrics(fleet.members[0]!);
+    assert.match(text, /^process_cpu_seconds_total /m, 'the default process metrics are there');
+    assert.doesNotMatch(text, /alice|127\.0\.0\.1/, 'no user or destination in any label');
+  });
+
+  await story('(a) a rolling restart of all three gateways, one after another, fails no request', async () => {
+    const traffic = keepRunning(() => oneRequest(proxyPort, origin), 2);
+    let codes: Array<number | null> | undefined;
+    try {
+      codes = await rollingRestart(fleet, async () => {
+        const okBefore = traffic.ok;
+        await pollUntil(async () => traffic.ok >= okBefore + 10 || traffic.failures.length > 0, 20_000, 'requests to go on');
+      });
+    } finally {
+      await traffic.stop();
+    }
+    assert.deepEqual(codes, [0, 0, 0], 'each gateway exited 0 after draining');
+    assert.deepEqual(traffic.failures, [], `${traffic.failures.length} of ${traffic.ok + traffic.failures.length} requests failed`);
+    assert.ok(traffic.ok >= 30, `requests went on through the restarts (${traffic.ok})`);
+  });
+
+  await story('(b) kill -9 of the gateway the client uses: new requests succeed again within 2 s', async () => {
+    await oneRequest(proxyPort, origin);
+    const victim = memberInUse(fleet);
+    assert.ok(victim !== undefined, 'an access record names the gateway in use');
+    await fleet.kill(victim);
+    const killedAt = Date.now();
+    let firstSuccess: number | undefined;
+    const lateFailures: string[] = [];
+    while (Date.now() - killedAt < 4_000) {
+      const startedAt = Date.now();
+      try {
+        await oneRequest(proxyPort, origin, 3_000);
+        firstSuccess ??= Date.now();
+      } catch (err) {
+        if (startedAt - killedAt > 2_000) lateFailures.push((err as Error).message);
+      }
+    }
+    assert.ok(firstSuccess !== undefined && firstSuccess - killedAt <= 2_000, `the first success came ${firstSuccess === undefined ? 'never' : `${firstSuccess - killedAt} ms`} after the kill`);
+    assert.deepEqual(lateFailures, [], 'every request started 2 s after the kill succeeded');
+  });
+});
