@@ -20,11 +20,11 @@ const HELP = `Usage:
   pinhole-gateway init --dir DIR --hostname NAME [--force]
   pinhole-gateway user add NAME --dir DIR [--password-stdin]
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
+  pinhole-gateway ticket-keys rotate --file FILE [--keep N]
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
                       [--header-timeout S] [--connect-timeout S] [--log-format human|json]
-  pinhole-gateway ticket-keys rotate --file FILE [--keep N]
 
-Running several gateways (a fleet behind a load balancer):
+Running several gateways (run; a fleet behind a load balancer):
   --admin H:P                /metrics, /healthz, /readyz on this address (off by default; never the public port)
   --drain-grace S            after SIGTERM, /readyz says 503 at once but connections are still taken for S seconds (default 0)
   --ticket-keys FILE         shared TLS session-ticket keys (first encrypts, all decrypt; reloaded when the file changes)

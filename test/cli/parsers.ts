@@ -122,6 +122,49 @@ export const readPinholeCli = async (): Promise<Cli> => {
   return cli;
 };
 
+/** Where an imported name comes from: the module file it is imported from, or undefined. */
+const importedModule = (name: string, source: ts.SourceFile): string | undefined => {
+  let module: string | undefined;
+  walk(source, (n) => {
+    if (!ts.isImportDeclaration(n) || !ts.isStringLiteral(n.moduleSpecifier) || !n.moduleSpecifier.text.startsWith('.')) return;
+    const bindings = n.importClause?.namedBindings;
+    if (bindings && ts.isNamedImports(bindings) && bindings.elements.some((e) => e.name.text === name)) module = n.moduleSpecifier.text;
+  });
+  return module === undefined ? undefined : resolve(dirname(source.fileName), module.replace(/\.js$/, '.ts'));
+};
+
+/**
+ * A command whose case hands its arguments to a function of another module (`return
+ * ticketKeysCommand(rest)`): that function's parser and words count as the command's.
+ */
+const delegatedCommands = async (clause: ts.Node, source: ts.SourceFile): Promise<CliCommand[]> => {
+  const callees = new Set<string>();
+  walk(clause, (n) => {
+    if (ts.isCallExpression(n) && ts.isIdentifier(n.expression) && n.arguments.some((a) => ts.isIdentifier(a) && a.text === 'rest')) callees.add(n.expression.text);
+  });
+  const found: CliCommand[] = [];
+  for (const callee of callees) {
+    const file = importedModule(callee, source);
+    if (file === undefined) continue;
+    const module = parse(file);
+    let declaration: ts.FunctionDeclaration | undefined;
+    walk(module, (n) => {
+      if (ts.isFunctionDeclaration(n) && n.name?.text === callee) declaration = n;
+    });
+    if (declaration) found.push(await commandIn(declaration, module));
+  }
+  return found;
+};
+
+const merged = (command: CliCommand, others: CliCommand[]): CliCommand => {
+  for (const other of others) {
+    for (const flag of other.flags) command.flags.add(flag);
+    for (const word of other.words) command.words.add(word);
+    command.messages.push(...other.messages);
+  }
+  return command;
+};
+
 /** `pinhole-gateway`: every `case 'NAME':` of the switch over the command in gateway/cli/main.ts. */
 export const readGatewayCli = async (): Promise<Cli> => {
   const source = parse(join(repoRoot, 'gateway', 'cli', 'main.ts'));
@@ -133,7 +176,7 @@ export const readGatewayCli = async (): Promise<Cli> => {
   for (const statement of switches) {
     for (const clause of statement.caseBlock.clauses) {
       if (!ts.isCaseClause(clause) || !ts.isStringLiteral(clause.expression) || !/^[a-z][a-z0-9-]*$/.test(clause.expression.text) || clause.expression.text === 'help') continue;
-      cli.set(clause.expression.text, await commandIn(clause, source));
+      cli.set(clause.expression.text, merged(await commandIn(clause, source), await delegatedCommands(clause, source)));
     }
   }
   if (cli.size === 0) throw new Error('gateway/cli/main.ts has no switch over `command`');
