@@ -9,7 +9,8 @@
  *   - bytes are counted both ways; `done` runs once, when both sides have closed.
  *
  * The hot path is one 'data' listener per direction that counts and writes: no allocation, no
- * logging and no promise per chunk. Backpressure is the usual pause-on-false / resume-on-drain.
+ * logging and no promise per chunk. Backpressure: the source pauses once RELAY_HIGH_WATER bytes are
+ * queued at the destination and resumes on its 'drain'.
  */
 import type { Duplex } from 'node:stream';
 
@@ -40,6 +41,13 @@ export interface Relay {
 }
 
 type HalfOpenable = Duplex & { allowHalfOpen?: boolean };
+
+/**
+ * Bytes a destination may hold queued before its source is paused. Node's writable default
+ * (16 KiB) is smaller than one socket read (64 KiB), so every read would pause and resume the
+ * source (a readStop/readStart pair each); this lets a few reads queue instead.
+ */
+export const RELAY_HIGH_WATER = 256 * 1024;
 
 /** Set when a side closed before both of its directions were done. */
 export class PrematureCloseError extends Error {
@@ -80,11 +88,11 @@ export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
 
   const up = (chunk: Buffer): void => {
     bytesUp += chunk.length;
-    if (!b.write(chunk)) a.pause();
+    if (!b.write(chunk) && b.writableLength >= RELAY_HIGH_WATER) a.pause();
   };
   const down = (chunk: Buffer): void => {
     bytesDown += chunk.length;
-    if (!a.write(chunk)) b.pause();
+    if (!a.write(chunk) && a.writableLength >= RELAY_HIGH_WATER) b.pause();
   };
   const resumeA = (): void => {
     a.resume();
