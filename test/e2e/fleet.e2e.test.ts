@@ -1,18 +1,27 @@
 /**
  * The fleet (issue 10) with the real programs on loopback: Debian's HAProxy in TCP mode
  * (send-proxy-v2, health checks on /readyz at each admin port) in front of three gateways that
- * share a directory and a ticket-keys file, and `pinhole connect` through HAProxy with an
- * application making new requests all the time.
+ * share a directory, a ticket-keys file and one Redis (`--state`), and `pinhole connect` through
+ * HAProxy with an application making new requests all the time.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startClient, type RunningClient } from '../support/client.js';
 import { keepRunning, rollingRestart, sampleOf, startFleet, type Fleet, type FleetMember } from '../support/fleet.js';
+import { DEFAULT_USER } from '../support/gateway.js';
+import { guessOnce, type Guess, type GuessTarget } from '../support/guesser.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { openTunnel } from '../support/proxy-requests.js';
+import { startRedis } from '../support/redis.js';
 import { tlsHandshake, type Handshake } from '../support/tls-session.js';
 
 const BODY_BYTES = 3_000;
+/** Fleet-wide wrong passwords per (source, user) before 429; no delays before it, refusals held 0.1 s. */
+const MAX_FAILURES = 4;
+const PENALTY_FLAGS = ['--auth-max-failures', String(MAX_FAILURES), '--auth-delay-after', String(MAX_FAILURES), '--auth-delay-max', '0.1', '--auth-block', '60'];
+const SHARED = 'Penalties are shared through Redis.';
+/** The guesser's own loopback address: HAProxy's PROXY header tells the gateways it is not the real user's 127.0.0.1. */
+const GUESSER_ADDRESS = '127.0.0.2';
 
 interface Exchange {
   readonly up: number;
@@ -49,8 +58,9 @@ const oneRequest = async (proxyPort: number, origin: Origin, timeoutMs = 10_000)
   });
 };
 
-const sumOf = async (fleet: Fleet, name: string, labels = ''): Promise<number> =>
-  (await Promise.all(fleet.members.map(async (m) => sampleOf(await fleet.metrics(m), name, labels)))).reduce((a, b) => a + b, 0);
+const byMember = async (fleet: Fleet, name: string, labels = ''): Promise<number[]> => Promise.all(fleet.members.map(async (m) => sampleOf(await fleet.metrics(m), name, labels)));
+
+const sumOf = async (fleet: Fleet, name: string, labels = ''): Promise<number> => (await byMember(fleet, name, labels)).reduce((a, b) => a + b, 0);
 
 const pollUntil = async (check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
@@ -91,10 +101,13 @@ const memberInUse = (fleet: Fleet): FleetMember | undefined => {
   return newest?.member;
 };
 
-test('a fleet of three gateways behind HAProxy: tickets resume across gateways, metrics count the traffic, a rolling restart fails nothing, a killed gateway is routed around within 2 s', { timeout: 240_000 }, async (t) => {
+test('a fleet of three gateways behind HAProxy: tickets resume across gateways, guessers are penalised fleet-wide, metrics count the traffic, a rolling restart fails nothing, a killed gateway is routed around within 2 s', { timeout: 240_000 }, async (t) => {
   const origin = await startOrigin();
   t.after(() => origin.stop());
-  const fleet = await startFleet({ size: 3, restrictTo: [`127.0.0.1:${origin.httpPort}`], drainGraceSeconds: 1, drainSeconds: 10 });
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const target = `127.0.0.1:${origin.httpPort}`;
+  const fleet = await startFleet({ size: 3, restrictTo: [target], drainGraceSeconds: 1, drainSeconds: 10, runArgs: ['--state', redis.url, ...PENALTY_FLAGS] });
   const started: { client?: RunningClient } = {};
   t.after(async () => {
     await started.client?.stop();
@@ -123,10 +136,61 @@ test('a fleet of three gateways behind HAProxy: tickets resume across gateways, 
     assert.notEqual(resumer, issuer, `HAProxy (round robin) sent the second connection to another gateway (issued by gw${issuer + 1}, resumed on gw${resumer + 1})`);
   });
 
+  // Before any client signs in, so no gateway has the real user's password in its success cache.
+  await story('(c) password guesses spread across the three gateways are penalised fleet-wide (one Redis); the real user goes on', async () => {
+    for (const member of fleet.members) await member.program?.waitForLog((r) => r.msg === SHARED, 15_000, SHARED);
+    const failuresBefore = await byMember(fleet, 'pinhole_auth_failures_total');
+    const penaltiesBefore = await byMember(fleet, 'pinhole_auth_penalties_total');
+    // The guesser tries the real user's name, from its own address, a new connection per guess.
+    const guesser: GuessTarget = { port: fleet.port, hostname: fleet.hostname, target, user: DEFAULT_USER.name, localAddress: GUESSER_ADDRESS };
+    const wrong: Guess[] = [];
+    for (let i = 0; i < MAX_FAILURES; i++) wrong.push(await guessOnce(guesser, `wrong-${i}`));
+    assert.deepEqual(wrong.map((g) => g.status), Array<number>(MAX_FAILURES).fill(407), 'the first guesses are answered 407');
+    const failuresBy = (await byMember(fleet, 'pinhole_auth_failures_total')).map((n, i) => n - (failuresBefore[i] ?? 0));
+    assert.ok(failuresBy.every((n) => n < MAX_FAILURES), `HAProxy spread the guesses: no gateway alone reached ${MAX_FAILURES} (${failuresBy.join(', ')})`);
+
+    const refused: Guess[] = [];
+    const guessAgain = async (round: number): Promise<void> => {
+      const guess = await guessOnce(guesser, `refused-${round}`);
+      refused.push(guess);
+      assert.equal(guess.status, 429, `guess ${MAX_FAILURES + round + 1} is refused: ${guess.raw}`);
+      assert.equal(guess.code, 'PINHOLE_AUTH_THROTTLED');
+      const retryAfter = Number(guess.retryAfter);
+      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${String(guess.retryAfter)}`);
+    };
+    for (let round = 0; round < 2 * fleet.members.length; round++) await guessAgain(round);
+    const penaltiesBy = (await byMember(fleet, 'pinhole_auth_penalties_total')).map((n, i) => n - (penaltiesBefore[i] ?? 0));
+    assert.ok(penaltiesBy.every((n) => n > 0), `every gateway refused the guesser (${penaltiesBy.join(', ')})`);
+
+    // The real user, from 127.0.0.1 through the same HAProxy, signs in on every gateway meanwhile.
+    for (const _ of fleet.members) {
+      const tunnel = await openTunnel({
+        proxy: { port: fleet.port, tls: { servername: fleet.hostname, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, auth: { user: DEFAULT_USER.name, password: DEFAULT_USER.password } },
+        target,
+        timeoutMs: 20_000,
+      });
+      tunnel.socket.destroy();
+      assert.equal(tunnel.status, 200, `the real user is let in: ${tunnel.status} ${tunnel.headers['pinhole-error'] ?? ''}`);
+    }
+    await guessAgain(refused.length);
+
+    const sum = (now: number[], before: number[]): number => now.reduce((a, n, i) => a + n - (before[i] ?? 0), 0);
+    assert.equal(sum(await byMember(fleet, 'pinhole_auth_failures_total'), failuresBefore), wrong.length, 'the summed failures are the 407s answered');
+    assert.equal(sum(await byMember(fleet, 'pinhole_auth_penalties_total'), penaltiesBefore), refused.length, 'the summed penalties are the 429s answered');
+    const failureLines = fleet.members.flatMap((m) => m.program?.records.filter((r) => r.msg === 'A sign-in failed: wrong user name or password.') ?? []);
+    assert.equal(failureLines.length, wrong.length);
+    assert.ok(failureLines.every((r) => r['source'] === GUESSER_ADDRESS), 'each gateway counted the address from the PROXY header');
+  });
+
   const client = (started.client = await startClient({ link: await fleet.provision() }));
   const proxyPort = client.port;
 
   await story('(d) /metrics of the three gateways, summed, counts the tunnels and bytes of the traffic', async () => {
+    const opened = await sumOf(fleet, 'pinhole_tunnels_opened_total', 'transport="h2",result="ok"');
+    const upBefore = await sumOf(fleet, 'pinhole_tunnel_bytes_total', 'direction="up"');
+    const downBefore = await sumOf(fleet, 'pinhole_tunnel_bytes_total', 'direction="down"');
+    const openSeconds = await sumOf(fleet, 'pinhole_tunnel_open_seconds_count', 'result="ok"');
+    const failures = await sumOf(fleet, 'pinhole_auth_failures_total');
     let up = 0;
     let down = 0;
     const count = 24;
@@ -135,13 +199,13 @@ test('a fleet of three gateways behind HAProxy: tickets resume across gateways, 
       up += exchange.up;
       down += exchange.down;
     }
-    await pollUntil(async () => (await sumOf(fleet, 'pinhole_tunnels_opened_total', 'transport="h2",result="ok"')) >= count, 10_000, 'every tunnel to be counted');
+    await pollUntil(async () => (await sumOf(fleet, 'pinhole_tunnels_opened_total', 'transport="h2",result="ok"')) >= opened + count, 10_000, 'every tunnel to be counted');
     await pollUntil(async () => (await sumOf(fleet, 'pinhole_tunnels_active')) === 0, 10_000, 'no tunnel open');
-    assert.equal(await sumOf(fleet, 'pinhole_tunnels_opened_total', 'transport="h2",result="ok"'), count);
-    assert.equal(await sumOf(fleet, 'pinhole_tunnel_bytes_total', 'direction="up"'), up);
-    assert.equal(await sumOf(fleet, 'pinhole_tunnel_bytes_total', 'direction="down"'), down);
-    assert.equal(await sumOf(fleet, 'pinhole_tunnel_open_seconds_count', 'result="ok"'), count);
-    assert.equal(await sumOf(fleet, 'pinhole_auth_failures_total'), 0);
+    assert.equal((await sumOf(fleet, 'pinhole_tunnels_opened_total', 'transport="h2",result="ok"')) - opened, count);
+    assert.equal((await sumOf(fleet, 'pinhole_tunnel_bytes_total', 'direction="up"')) - upBefore, up);
+    assert.equal((await sumOf(fleet, 'pinhole_tunnel_bytes_total', 'direction="down"')) - downBefore, down);
+    assert.equal((await sumOf(fleet, 'pinhole_tunnel_open_seconds_count', 'result="ok"')) - openSeconds, count);
+    assert.equal(await sumOf(fleet, 'pinhole_auth_failures_total'), failures, 'the real user never failed a sign-in');
     assert.ok((await sumOf(fleet, 'pinhole_connections_total', 'route="gateway"')) >= 3, 'the sniffer counted the connections it terminated');
     const text = await fleet.metrics(fleet.members[0]!);
     assert.match(text, /^process_cpu_seconds_total /m, 'the default process metrics are there');

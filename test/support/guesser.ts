@@ -3,6 +3,7 @@
  * wrong Basic credentials, a new connection per guess, `concurrency` at once. Bounded by a count
  * and a deadline. Free of test-framework imports so bench/ uses it too.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { openTunnel } from './proxy-requests.js';
 
 export interface Guess {
@@ -23,14 +24,18 @@ export interface GuessTarget {
   /** The CONNECT target (an allowed destination, so only auth decides). */
   target: string;
   user: string;
+  /** Connect from this loopback address (e.g. 127.0.0.2): a guesser the gateway can tell from the real user. */
+  localAddress?: string;
 }
 
 /** One guess on a fresh TLS connection. Errors (a reset, a timeout) come back as status 0. */
-export const guessOnce = async ({ port, hostname, target, user }: GuessTarget, password: string, timeoutMs = 20_000): Promise<Guess> => {
+export const guessOnce = async ({ port, hostname, target, user, localAddress }: GuessTarget, password: string, timeoutMs = 20_000): Promise<Guess> => {
   const started = Date.now();
   try {
+    // tls.connect passes socket.connect() options (localAddress) through.
+    const tls = { servername: hostname, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(localAddress === undefined ? {} : { localAddress }) } as ConnectionOptions;
     const reply = await openTunnel({
-      proxy: { port, tls: { servername: hostname, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, auth: { user, password } },
+      proxy: { port, tls, auth: { user, password } },
       target,
       timeoutMs,
     });
