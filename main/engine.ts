@@ -177,6 +177,8 @@ export class Engine implements EngineApi {
         : {}),
       ...(options.pac ? { pac: ((pac) => (): string => pac(formatEndpoint(proxy.address)))(options.pac) } : {}),
       ...(options.decide || options.identifyApp ? { router: this.router(options) } : {}),
+      // SOCKS5 UDP ASSOCIATE (issue 14), when the transport carries UDP (h2, wss).
+      ...(transport.openUdpFlow === undefined ? {} : { openUdpFlow: ((open) => (host: string, port: number) => open({ host, port }))(transport.openUdpFlow.bind(transport)) }),
     });
     try {
       await proxy.start();
