@@ -7,7 +7,7 @@ import { chooseLogFormat } from '../../shared/log.js';
 import { TRANSPORTS, type Transport } from '../../shared/profile.js';
 import { loadConfig } from '../config.js';
 import { MUX_FLAG_OPTIONS, muxConfigFrom, type MuxConfigInput, type MuxFlagValues } from '../mux/config.js';
-import { generatePassword } from '../htpasswd.js';
+import { generatePassword } from '../../node/htpasswd.js';
 import { readPasswordFromStdin, UsageError, usage } from './common.js';
 import { GUARD_FLAG_HELP, GUARD_FLAG_OPTIONS, guardOverrides } from './guard-flags.js';
 import { init } from './init.js';

@@ -24,6 +24,10 @@ import { ConnectionAgents } from './tunnel-agent.js';
 import { socksJob } from './socks.js';
 import { dispatchByFirstByte, toHttpServer } from '../socks/mixed-port.js';
 import type { OpenUdpFlow } from '../udp/local-udp.js';
+import type { ConnectionGate } from '../lan/allow-list.js';
+import type { LocalUsers } from '../lan/local-users.js';
+import type { TerminalStats } from '../lan/terminal-stats.js';
+import type { SocksSessionRecord } from '../socks/server.js';
 
 export type { ForwardHttp, OpenTunnel, RouteRequest, Router } from './context.js';
 
@@ -49,6 +53,12 @@ export interface LocalProxyOptions {
   responseTimeoutMs?: number;
   /** SOCKS5 on the same port (issue 14): UDP ASSOCIATE through this when the transport carries UDP. */
   openUdpFlow?: OpenUdpFlow;
+  /** LAN box mode (issue 14): terminals outside --allow-from are closed before anything is read. */
+  gate?: ConnectionGate;
+  /** --local-users: terminals authenticate (HTTP Proxy-Authorization, SOCKS5 RFC 1929). */
+  users?: LocalUsers;
+  /** Per-terminal counters by source address. */
+  terminals?: TerminalStats;
 }
 
 export interface ProxyCounters {
@@ -118,21 +128,31 @@ export class LocalProxy extends EventEmitter {
       connectionsCheckingInterval: 1_000,
     });
     http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
-    http.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void handleConnect(this.context, req, socket, head));
-    http.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
+    http.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(req, socket, head));
+    http.on('request', (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res));
     // The HTTP server is fed sockets by the listener below; 'listening' starts its header-timeout sweep.
     http.emit('listening');
     this.http = http;
     // One port for HTTP and SOCKS5: the first byte decides (0x05 is SOCKS5). Paused on connect, so
     // nothing is read before the dispatch.
-    const socks = socksJob(this.context, { ...(this.options.openUdpFlow === undefined ? {} : { openUdpFlow: this.options.openUdpFlow }) });
+    const { gate, users, terminals, openUdpFlow } = this.options;
+    const socks = socksJob(this.context, {
+      ...(openUdpFlow === undefined ? {} : { openUdpFlow }),
+      ...(users === undefined ? {} : { users }),
+      onSession: (record) => this.socksSession(record),
+    });
     const toHttp = toHttpServer(http);
     const server = createNetServer({ pauseOnConnect: true }, (socket: Socket) => {
+      if (gate !== undefined && !gate.admit(socket)) {
+        terminals?.refusal(socket.remoteAddress ?? '');
+        return;
+      }
       this.sockets.add(socket);
       socket.once('close', () => {
         this.sockets.delete(socket);
         this.closedUp += socket.bytesRead;
         this.closedDown += socket.bytesWritten;
+        terminals?.bytes(socket.remoteAddress ?? '', socket.bytesRead, socket.bytesWritten);
       });
       dispatchByFirstByte(socket, { socks, http: toHttp });
     });
@@ -181,9 +201,48 @@ export class LocalProxy extends EventEmitter {
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * --local-users: the terminal's Proxy-Authorization, checked before anything else (407 with a
+   * challenge otherwise); counted per terminal. True when the request may go on.
+   */
+  private async admitRequest(req: IncomingMessage, refuse: (err: PinholeError) => void): Promise<boolean> {
+    const source = req.socket.remoteAddress ?? '';
+    const { users, terminals } = this.options;
+    terminals?.request(source);
+    if (users === undefined) return true;
+    try {
+      await users.authenticateHeader(req.headers['proxy-authorization'], source);
+      return true;
+    } catch (err) {
+      const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_LOCAL_AUTH_REJECTED', undefined, { cause: err });
+      terminals?.refusal(source);
+      this.options.logger.info({ source, code: error.code, target: req.url }, error.message);
+      refuse(error);
+      return false;
+    }
+  }
+
+  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    if (!(await this.admitRequest(req, (err) => socket.end(refusalHead(err))))) return;
+    await handleConnect(this.context, req, socket, head);
+  }
+
+  private socksSession(record: SocksSessionRecord): void {
+    const { terminals } = this.options;
+    terminals?.request(record.source);
+    if (record.code !== undefined) terminals?.refusal(record.source);
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.socket.on('error', () => undefined);
     const raw = req.url ?? '';
+    // The PAC file is served to anyone admitted by the gate: browsers fetch it without proxy credentials.
+    if (isPacRequest(req.method, raw)) {
+      servePac(res, this.pac());
+      return;
+    }
+    if (!(await this.admitRequest(req, (err) => answerRefusal(res, err)))) return;
     if (!raw.startsWith('/')) {
       void forwardRequest(this.context, this.agents, req, res);
       return;
