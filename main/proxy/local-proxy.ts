@@ -209,6 +209,8 @@ export class LocalProxy extends EventEmitter {
     const source = req.socket.remoteAddress ?? '';
     const { users, terminals } = this.options;
     terminals?.request(source);
+    // LAN box mode's access log: one line per terminal request, with the terminal's address.
+    if (terminals !== undefined) this.options.logger.info({ source, method: req.method, target: req.url }, 'A terminal sent a request.');
     if (users === undefined) return true;
     try {
       await users.authenticateHeader(req.headers['proxy-authorization'], source);
@@ -232,6 +234,7 @@ export class LocalProxy extends EventEmitter {
     const { terminals } = this.options;
     terminals?.request(record.source);
     if (record.code !== undefined) terminals?.refusal(record.source);
+    if (terminals !== undefined) this.options.logger.info({ ...record, proto: 'socks5' }, 'A terminal\'s SOCKS5 session ended.');
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
