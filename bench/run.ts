@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp] [--profile | --no-profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -30,10 +30,11 @@ import { renderProfile, summarizeProfiles, type ProfileSummary } from './profile
 import { measureAuth } from './auth.js';
 import { measurePort443 } from './port443.js';
 import { measureFleet } from './fleet.js';
+import { measureUdp } from './udp.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp'] as const;
 type Figure = (typeof FIGURES)[number];
 /** `floor`: the minimal Node TLS relay pair (bench/tls-relay-pair.ts), measured in the bulk figure only. */
 type Stack = 'direct' | 'seed' | 'pinhole' | 'floor';
@@ -219,6 +220,7 @@ interface Extra {
   port443?: Record<string, unknown>;
   auth?: Record<string, unknown>;
   fleet?: Record<string, unknown>;
+  udp?: Record<string, unknown>;
   profiles?: ProfileSummary[];
   /** The rendered profiles, printed after the tables. */
   profileText?: string;
@@ -236,8 +238,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443`, `--only auth` and `--only fleet` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => figure !== 'port443' && figure !== 'auth' && figure !== 'fleet')) return stacks;
+  // `--only port443`, `--only auth`, `--only fleet` and `--only udp` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => figure !== 'port443' && figure !== 'auth' && figure !== 'fleet' && figure !== 'udp')) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -677,6 +679,13 @@ const main = async (): Promise<void> => {
         const result = await measureFleet(peers, { originPort: stacks.originPort, trust: stacks.trust, runs: options.runs, bytes: options.port443Bytes, requests: options.quick ? 100 : 300, say });
         rows.push(...result.rows);
         extra.fleet = result.details;
+      });
+    }
+    if (options.only.has('udp')) {
+      await attempt('udp', async () => {
+        const result = await measureUdp(peers, { roundTrips: options.quick ? 100 : 300, rateSeconds: options.quick ? 3 : 5, say });
+        rows.push(...result.rows);
+        extra.udp = result.details;
       });
     }
     if (options.only.has('idle')) await attempt('idle', async () => void rows.push(...(await measureIdle(stacks, options, extra))));

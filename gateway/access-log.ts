@@ -13,6 +13,10 @@ export interface AccessRecord {
   proto: 'h2' | 'http/1.1' | 'wss';
   connId: number | string | undefined;
   client: string | undefined;
+  /** UDP flows (method CONNECT-UDP): datagrams each way and why the flow ended ('idle', 'closed', 'error'). */
+  datagramsUp?: number;
+  datagramsDown?: number;
+  end?: string;
 }
 
 export type AccessLog = (record: AccessRecord) => void;

@@ -31,6 +31,9 @@ export const GatewayFileSchema = z
     httpPorts: z.array(z.number().int().min(1).max(65535)).default([80, 443]),
     restrictTo: z.array(EndpointSchema).default([]),
     connectTimeoutMs: z.number().int().positive().default(10_000),
+    /** UDP (issue 14): ports UDP flows may reach, and how long a flow may stay idle (wstunnel's --udpTimeoutSec). */
+    allowUdpPorts: z.array(z.number().int().min(1).max(65535)).default([53, 443]),
+    udpTimeoutSeconds: z.number().positive().max(86_400).default(30),
     headerTimeoutMs: z.number().int().positive().default(10_000),
     maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
     drainSeconds: z.number().min(0).default(10),

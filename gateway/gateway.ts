@@ -16,6 +16,8 @@ import { H1Proxy } from './h1-proxy.js';
 import { H2Proxy } from './h2-proxy.js';
 import { DestinationPolicy, type Resolver } from './policy.js';
 import type { ProxyDeps } from './proxy-deps.js';
+import { UdpFlow } from './udp/flows.js';
+import { createUdpDestinationCheck } from './udp/udp-policy.js';
 import { openUpstream, systemResolver } from './upstream.js';
 import { multiplexes, routeTableOf, trustedProxyList, webTargetOf, type MuxConfig } from './mux/config.js';
 import { clientAddressOf, formatClient } from './mux/client-address.js';
@@ -137,6 +139,7 @@ export class Gateway {
       negativeCacheMs: config.authNegativeCacheSeconds * 1000,
     });
     this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
+    const udpCheck = createUdpDestinationCheck({ udpPorts: config.allowUdpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
     const proxyDeps: ProxyDeps = {
       authenticate: (header, client) => this.auth.authenticate(header, client),
       admitTunnel: (user, client) => {
@@ -161,6 +164,7 @@ export class Gateway {
         };
       },
       connInfo: (socket) => this.connInfo(socket),
+      openUdpFlow: (target) => UdpFlow.open(target, { decide: udpCheck, idleTimeoutMs: config.udpTimeoutSeconds * 1000 }),
     };
     this.mux = deps.mux;
     const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger });

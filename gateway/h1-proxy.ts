@@ -11,6 +11,8 @@ import type { ProxyDeps } from './proxy-deps.js';
 import { relay } from '../node/relay.js';
 import { asPinholeError, refusalBody, refusalHead, refusalHeaders } from '../node/refusal.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
+import { handleUdpWebSocketUpgrade, isUdpUpgrade } from './udp/connect-udp.js';
+import { udpDepsFor } from './udp/proxy-udp.js';
 
 export type WebFallback = (req: IncomingMessage, res: ServerResponse) => void;
 export type UpgradeFallback = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -224,6 +226,12 @@ export class H1Proxy {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // UDP over the WebSocket transport (issue 14): one datagram per binary message on UDP_WS_PATH.
+    const udp = isUdpUpgrade(req) ? udpDepsFor(this.deps, socket as Socket) : undefined;
+    if (udp !== undefined) {
+      void handleUdpWebSocketUpgrade(req, socket, head, udp).catch(() => socket.destroy());
+      return;
+    }
     if (isTunnelUpgrade(req, this.options.wsPath)) {
       const info = this.deps.connInfo(socket as Socket);
       let untrack: (() => void) | undefined;

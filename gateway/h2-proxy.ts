@@ -10,6 +10,8 @@ import { asPinholeError, refusalBody, refusalHeaders } from '../node/refusal.js'
 import { relay } from '../node/relay.js';
 import { NOT_FOUND_PAGE } from './h1-proxy.js';
 import type { ProxyDeps } from './proxy-deps.js';
+import { handleConnectUdpStream, isConnectUdpRequest } from './udp/connect-udp.js';
+import { udpDepsFor } from './udp/proxy-udp.js';
 
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
@@ -49,6 +51,7 @@ export class H2Proxy {
         initialWindowSize: H2_STREAM_WINDOW,
         maxConcurrentStreams: options.maxStreams ?? H2_MAX_CONCURRENT_STREAMS,
         enablePush: false,
+        enableConnectProtocol: true, // RFC 8441 extended CONNECT, for CONNECT-UDP (RFC 9298)
         ...(options.maxHeaderBytes === undefined ? {} : { maxHeaderListSize: options.maxHeaderBytes }),
       },
     });
@@ -57,7 +60,12 @@ export class H2Proxy {
     // fallback gets the compat request/response pair. No 'request' listener, so node:http2 builds
     // no compat objects for tunnels.
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-      if (headers[':method'] === 'CONNECT') {
+      if (isConnectUdpRequest(headers)) {
+        // UDP (issue 14): CONNECT-UDP streams, refused with 501 when this gateway carries no UDP.
+        const udp = udpDepsFor(this.deps, stream.session?.socket as Socket);
+        if (udp !== undefined) void handleConnectUdpStream(stream, headers, udp).catch(() => stream.destroy());
+        else this.refuseUdp(stream);
+      } else if (headers[':method'] === 'CONNECT') {
         stream.on('error', () => stream.destroy());
         void this.connect(stream, headers);
       } else (this.options.web ?? h2NotFound)(new Http2ServerRequest(stream, headers, {}, rawHeaders), new Http2ServerResponse(stream));
@@ -96,6 +104,15 @@ export class H2Proxy {
       clearInterval(timer);
       this.sessions.delete(session);
     });
+  }
+
+  private refuseUdp(stream: ServerHttp2Stream): void {
+    stream.on('error', () => stream.destroy());
+    const error = new PinholeError('PINHOLE_BAD_REQUEST', 'This gateway does not carry UDP.');
+    const body = refusalBody(error);
+    const { 'content-length': _length, ...headersOut } = refusalHeaders(error, body);
+    stream.respond({ ':status': error.status, ...headersOut });
+    stream.end(body);
   }
 
   private async connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {

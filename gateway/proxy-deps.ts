@@ -4,6 +4,7 @@ import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import type { AccessLog } from './access-log.js';
 import type { TargetKind } from './policy.js';
+import type { UdpFlow, UdpTarget } from './udp/flows.js';
 
 export interface ProxyDeps {
   /**
@@ -21,4 +22,6 @@ export interface ProxyDeps {
   readonly trackTunnel: (abort: () => void, owner?: { user: string; client: string | undefined }) => () => void;
   /** The per-TLS-connection id and the client address of a socket. */
   readonly connInfo: (socket: Socket) => { connId: number | undefined; client: string | undefined };
+  /** UDP policy + open (CONNECT-UDP and the UDP WebSocket); absent: the gateway refuses UDP. Throws PinholeError. */
+  readonly openUdpFlow?: (target: UdpTarget) => Promise<UdpFlow>;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { schemeOf, type HtpasswdEntry } from './htpasswd.js';
+import { schemeOf, type HtpasswdEntry } from '../node/htpasswd.js';
 import { parseBasicAuth, UserStore, usualSchemeOf } from './users.js';
 
 const run = promisify(execFile);

@@ -5,7 +5,7 @@
  */
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import type { Logger } from '../shared/log.js';
-import { BCRYPT_COST, bcryptCostOf, decoyHash, parseHtpasswd, verifyPassword, type HashScheme, type HtpasswdEntry } from './htpasswd.js';
+import { BCRYPT_COST, bcryptCostOf, decoyHash, parseHtpasswd, verifyPassword, type HashScheme, type HtpasswdEntry } from '../node/htpasswd.js';
 
 /** Parse `Basic base64(user:password)`; undefined when it is not one. Pure. */
 export function parseBasicAuth(header: string | undefined): { user: string; password: string } | undefined {

@@ -4,6 +4,9 @@
  * a bounded log, and is what every front end drives (CLI, console, Electron main). No Electron,
  * no UI here.
  */
+import type { ConnectionGate } from './lan/allow-list.js';
+import type { LocalUsers } from './lan/local-users.js';
+import type { TerminalStats } from './lan/terminal-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -36,6 +39,8 @@ export interface EngineConnectOptions {
    * its answer (saves one round trip per new connection; HTTP/2 transport). Default true.
    */
   earlyStart?: boolean;
+  /** LAN box mode (issue 14): the allow-list gate, --local-users, per-terminal counters (in getStats()). */
+  lan?: { gate?: ConnectionGate; users?: LocalUsers; terminals?: TerminalStats };
 }
 
 export interface EngineOptions {
@@ -79,6 +84,7 @@ export class Engine implements EngineApi {
   private status: EngineStatus = { state: 'disconnected', since: Date.now(), warnings: [] };
   private transport: Transport | undefined;
   private proxy: LocalProxy | undefined;
+  private terminals: TerminalStats | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
@@ -111,7 +117,8 @@ export class Engine implements EngineApi {
   getStats(): EngineStats {
     const counters = this.proxy?.counters() ?? { openTunnels: 0, totalTunnels: 0, bytesUp: 0, bytesDown: 0 };
     const transport = this.transport?.stats() ?? { gatewayConnections: 0, rttMs: null };
-    return { ...counters, ...transport };
+    const terminals = this.terminals?.snapshot();
+    return { ...counters, ...transport, ...(terminals === undefined ? {} : { terminals }) };
   }
 
   getLog(): LogLine[] {
@@ -166,6 +173,7 @@ export class Engine implements EngineApi {
     this.transport = transport;
     transport.on('lost', (err: PinholeError) => this.lost(err, generation));
     transport.on('up', () => this.recovered(generation));
+    this.terminals = options.lan?.terminals;
     const proxy: LocalProxy = new LocalProxy({
       host: listen.host,
       port: listen.port,
@@ -177,6 +185,11 @@ export class Engine implements EngineApi {
         : {}),
       ...(options.pac ? { pac: ((pac) => (): string => pac(formatEndpoint(proxy.address)))(options.pac) } : {}),
       ...(options.decide || options.identifyApp ? { router: this.router(options) } : {}),
+      ...(options.lan?.gate === undefined ? {} : { gate: options.lan.gate }),
+      ...(options.lan?.users === undefined ? {} : { users: options.lan.users }),
+      ...(options.lan?.terminals === undefined ? {} : { terminals: options.lan.terminals }),
+      // SOCKS5 UDP ASSOCIATE (issue 14), when the transport carries UDP (h2, wss).
+      ...(transport.openUdpFlow === undefined ? {} : { openUdpFlow: ((open) => (host: string, port: number) => open({ host, port }))(transport.openUdpFlow.bind(transport)) }),
     });
     try {
       await proxy.start();

@@ -37,6 +37,17 @@ export const EngineStatusSchema = z.object({
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 
+export const TerminalCountersSchema = z.object({
+  source: z.string(),
+  requests: z.number().int().nonnegative(),
+  bytesUp: z.number().nonnegative(),
+  bytesDown: z.number().nonnegative(),
+  refused: z.number().int().nonnegative(),
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+});
+export type TerminalCountersWire = z.infer<typeof TerminalCountersSchema>;
+
 export const EngineStatsSchema = z.object({
   openTunnels: z.number().int().nonnegative(),
   totalTunnels: z.number().int().nonnegative(),
@@ -46,6 +57,8 @@ export const EngineStatsSchema = z.object({
   rttMs: z.number().nonnegative().nullable(),
   /** TLS connections currently open to the gateway. */
   gatewayConnections: z.number().int().nonnegative(),
+  /** LAN box mode (issue 14): counters per terminal (source address), most recently seen first. */
+  terminals: z.array(TerminalCountersSchema).optional(),
 });
 export type EngineStats = z.infer<typeof EngineStatsSchema>;
 

@@ -71,6 +71,7 @@ export const ERRORS = {
   PINHOLE_SOCKS_MALFORMED: { status: 400, sentence: 'The SOCKS5 request is malformed.' },
   PINHOLE_SOCKS_UNSUPPORTED: { status: 400, sentence: 'The SOCKS5 command or address type is not supported.' },
   PINHOLE_UDP_MALFORMED: { status: 400, sentence: 'The UDP datagram framing is malformed.' },
+  PINHOLE_UDP_UNSUPPORTED: { status: 501, sentence: 'This transport cannot carry UDP: use the h2 or wss transport (stunnel + Squid carry TCP only).' },
   PINHOLE_INTERNAL: { status: 500, sentence: 'Something went wrong inside Pinhole.' },
 } as const satisfies Record<string, { status: number; sentence: string }>;
 

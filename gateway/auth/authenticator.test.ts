@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { PinholeError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { hashPassword } from '../htpasswd.js';
+import { hashPassword } from '../../node/htpasswd.js';
 import { UserStore } from '../users.js';
 import { Authenticator, type AuthenticatorSettings } from './authenticator.js';
 import { AuthEvents, type AuthEvent } from './events.js';

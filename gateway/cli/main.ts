@@ -7,7 +7,7 @@ import { chooseLogFormat } from '../../shared/log.js';
 import { TRANSPORTS, type Transport } from '../../shared/profile.js';
 import { loadConfig } from '../config.js';
 import { MUX_FLAG_OPTIONS, muxConfigFrom, type MuxConfigInput, type MuxFlagValues } from '../mux/config.js';
-import { generatePassword } from '../htpasswd.js';
+import { generatePassword } from '../../node/htpasswd.js';
 import { readPasswordFromStdin, UsageError, usage } from './common.js';
 import { GUARD_FLAG_HELP, GUARD_FLAG_OPTIONS, guardOverrides } from './guard-flags.js';
 import { init } from './init.js';
@@ -23,6 +23,7 @@ const HELP = `Usage:
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
                       [--header-timeout S] [--connect-timeout S] [--log-format human|json]
+                      [--allow-udp-port N]... (UDP ports flows may reach, default 53 443) [--udp-timeout S] (idle UDP flows close, default 30)
 
 Running several gateways (run; a fleet behind a load balancer):
   --admin H:P                /metrics, /healthz, /readyz on this address (off by default; never the public port)
@@ -116,6 +117,8 @@ async function main(argv: string[]): Promise<number> {
           listen: { type: 'string' },
           'restrict-to': { type: 'string', multiple: true },
           'allow-port': { type: 'string', multiple: true },
+          'allow-udp-port': { type: 'string', multiple: true },
+          'udp-timeout': { type: 'string' },
           workers: { type: 'string' },
           'drain-seconds': { type: 'string' },
           'header-timeout': { type: 'string' },
@@ -139,6 +142,8 @@ async function main(argv: string[]): Promise<number> {
         listen: values.listen,
         restrictTo: values['restrict-to'] === undefined ? undefined : [...file.restrictTo, ...values['restrict-to']],
         allowPorts: values['allow-port'] === undefined ? undefined : [...file.allowPorts, ...values['allow-port'].map((p) => port(p, '--allow-port'))],
+        allowUdpPorts: values['allow-udp-port'] === undefined ? undefined : [...file.allowUdpPorts, ...values['allow-udp-port'].map((p) => port(p, '--allow-udp-port'))],
+        udpTimeoutSeconds: num(values['udp-timeout'], '--udp-timeout'),
         drainSeconds: num(values['drain-seconds'], '--drain-seconds'),
         headerTimeoutMs: values['header-timeout'] === undefined ? undefined : (num(values['header-timeout'], '--header-timeout') ?? 0) * 1000,
         connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : (num(values['connect-timeout'], '--connect-timeout') ?? 0) * 1000,

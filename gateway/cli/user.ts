@@ -1,6 +1,6 @@
 /** `user add NAME --dir DIR [--password-stdin]`: set a user's bcrypt entry in the users file. */
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { formatHtpasswd, hashPassword, isValidUserName, parseHtpasswd, schemeOf } from '../htpasswd.js';
+import { formatHtpasswd, hashPassword, isValidUserName, parseHtpasswd, schemeOf } from '../../node/htpasswd.js';
 import { usage } from './common.js';
 
 /** Set or replace one user's password (bcrypt), keeping every other line's entry. */

@@ -65,7 +65,8 @@ const badInput: Array<[string, string[], RegExp]> = [
   ['--server without a trust choice', ['connect', '--server', '127.0.0.1:1', '--user', 'a', '--password-stdin'], /exactly one of --pin/],
   ['a malformed pin', ['connect', '--server', '127.0.0.1:1', '--user', 'a', '--password-stdin', '--pin', 'xyz'], /64 hex digits/],
   ['an unknown option', ['connect', '--frobnicate'], /frobnicate/],
-  ['a non-loopback listen address', ['connect', 'pinhole://v1/x', '--listen', '0.0.0.0:8080'], /loopback/],
+  ['a non-loopback listen address and no --allow-from', ['connect', 'pinhole://v1/x', '--listen', '0.0.0.0:8080'], /reachable from the network, so it needs --allow-from/],
+  ['an --allow-from that is not a CIDR', ['connect', 'pinhole://v1/x', '--listen', '0.0.0.0:8080', '--allow-from', '10.0.0.0/99'], /allow-from/],
 ];
 
 for (const [story, args, message] of badInput) {

@@ -15,6 +15,10 @@ import { chooseLogFormat, logDestination, type LogFormat } from '../../shared/lo
 import { GatewayTargetSchema, parseEndpoint, PinSchema, type GatewayTarget, type Trust } from '../../shared/profile.js';
 import { stateSentence } from '../../shared/state-words.js';
 import { createAppLookup } from '../apps/index.js';
+import { ConnectionGate, checkListen, type AllowList } from '../lan/allow-list.js';
+import { HtpasswdCheck } from '../lan/htpasswd-check.js';
+import { LocalUsers } from '../lan/local-users.js';
+import { TerminalStats } from '../lan/terminal-stats.js';
 import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
 import { openSecretStore } from '../keychain/keychain.js';
 import { configDir } from '../profiles/paths.js';
@@ -27,7 +31,7 @@ import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
 
 const USAGE = [
-  'usage: pinhole connect LINK|PROFILE [--listen 127.0.0.1:PORT] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file FILE]',
+  'usage: pinhole connect LINK|PROFILE [--listen ADDR:PORT [--allow-from CIDR]... [--local-users FILE]] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file FILE]',
   '       pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)',
   '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT|auto]',
   '',
@@ -39,6 +43,9 @@ const USAGE = [
   '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
   '                            a proxy that wants a sign-in gets the user and password from https_proxy & co.',
   '                            (http://user:password@host:port) or, for auto, from the GNOME proxy settings',
+  '  --listen ADDR:PORT --allow-from CIDR...   LAN box mode: share the proxy (HTTP and SOCKS5 on one port) with the terminals',
+  '                            in these ranges (a non-loopback --listen needs --allow-from); others are closed unread',
+  '  --local-users FILE        terminals must sign in (htpasswd file: bcrypt, apr1 or SHA1 lines, as the gateway reads)',
   '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
   '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
 ].join('\n');
@@ -60,6 +67,8 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'no-early-start': { type: 'boolean' },
+  'allow-from': { type: 'string', multiple: true },
+  'local-users': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -167,15 +176,29 @@ const autoUpstream = async (target: GatewayTarget, logger: Engine['logger']): Pr
   return resolveOsUpstream({ gateway, logger });
 };
 
+/** LAN box mode's pieces: the gate (with --allow-from), the terminals' sign-in (--local-users), per-terminal counters. */
+const lanOptions = async (allowList: AllowList | undefined, usersFile: string | undefined, logger: Engine['logger']): Promise<EngineConnectOptions['lan']> => {
+  if (allowList === undefined && usersFile === undefined) return undefined;
+  const users = usersFile === undefined ? undefined : new LocalUsers({ check: await HtpasswdCheck.load(usersFile), logger });
+  return {
+    terminals: new TerminalStats(),
+    ...(allowList === undefined ? {} : { gate: new ConnectionGate(allowList, { logger }) }),
+    ...(users === undefined ? {} : { users }),
+  };
+};
+
 export async function run(argv: string[]): Promise<number> {
   let plan: Plan;
   let listen: string;
   let upstreamProxy: UpstreamProxy | 'auto' | undefined;
   let values: Record<string, string | boolean | undefined>;
   let logFormat: LogFormat;
+  let allowList: AllowList | undefined;
+  let localUsersFile: string | undefined;
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    values = parsed.values;
+    const { 'allow-from': _allowFrom, ...single } = parsed.values;
+    values = single;
     if (values.help) {
       process.stdout.write(`${USAGE}\n`);
       return 0;
@@ -185,9 +208,9 @@ export async function run(argv: string[]): Promise<number> {
     listen = typeof values.listen === 'string' ? values.listen : '127.0.0.1:8080';
     const address = parseListen(listen);
     if (!address) throw new UsageError(`--listen must be HOST:PORT, got "${listen}".`);
-    if (address.host !== '127.0.0.1' && address.host !== 'localhost' && address.host !== '::1') {
-      throw new UsageError('The local proxy listens on loopback only (127.0.0.1); sharing it on the network is not supported from the command line.');
-    }
+    // LAN box mode: a non-loopback --listen only with --allow-from (PINHOLE_LAN_ALLOW_LIST_REQUIRED otherwise).
+    allowList = checkListen(address, parsed.values['allow-from'] ?? []);
+    localUsersFile = parsed.values['local-users'];
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
@@ -218,6 +241,13 @@ export async function run(argv: string[]): Promise<number> {
     if (status.state === 'reconnecting') logger.warn({ state: status.state, retryInS: status.retryAt ? Math.max(0, Math.round((status.retryAt - Date.now()) / 1000)) : undefined }, 'Reconnecting to the gateway.');
     else logger[status.state === 'error' ? 'warn' : 'info']({ state: status.state, ...(status.error ? { code: status.error.code } : {}) }, stateSentence(status));
   });
+  let lan: EngineConnectOptions['lan'];
+  try {
+    lan = await lanOptions(allowList, localUsersFile, logger);
+  } catch (err) {
+    process.stderr.write(`pinhole connect: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
   const lookup = plan.identifyApps ? createAppLookup() : undefined;
   let result: { listen: string };
   try {
@@ -237,6 +267,7 @@ export async function run(argv: string[]): Promise<number> {
           }
         : {}),
       ...(upstream ? { upstreamProxy: upstream } : {}),
+      ...(lan === undefined ? {} : { lan }),
     };
     result = await engine.connect(plan.target, plan.password, options);
   } catch (err) {

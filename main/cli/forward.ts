@@ -16,14 +16,17 @@ import type { GatewayDialOptions, TunnelTarget, UpstreamProxy } from '../tunnel/
 import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 import { relay } from '../../node/relay.js';
+import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
+import { LocalUdpForward } from '../udp/local-udp.js';
 
 const USAGE =
-  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json]\n' +
+  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json]\n' +
   '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)';
 
-/** What `forward` needs from a transport: a byte stream to a target, and a way to stop. */
+/** What `forward` needs from a transport: a byte stream to a target, UDP flows (h2, wss), and a way to stop. */
 interface Tunnels {
   open(target: TunnelTarget): Promise<Duplex>;
+  openUdpFlow?(target: TunnelTarget): Promise<DatagramChannel>;
   close(): Promise<void>;
 }
 
@@ -97,6 +100,16 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Tunnels> {
   return openTransport(inv.transport, options);
 }
 
+/** `-L udp:[BIND:]PORT:HOST:PORT`: a local UDP socket, one flow through the tunnel per source address. */
+async function listenUdp(spec: Extract<ForwardSpec, { kind: 'udp' }>, tunnels: Tunnels, logger: Logger): Promise<LocalUdpForward> {
+  const open = tunnels.openUdpFlow?.bind(tunnels);
+  if (open === undefined) throw new PinholeError('PINHOLE_UDP_UNSUPPORTED');
+  const forward = await LocalUdpForward.listen({ bindHost: spec.bindHost, bindPort: spec.bindPort, target: spec.target, openUdpFlow: (host, port) => open({ host, port }), logger });
+  const address = forward.address();
+  logger.info({ listen: `udp:${formatEndpoint({ host: address.address, port: address.port })}`, target: formatEndpoint(spec.target) }, 'The UDP forward is listening.');
+  return forward;
+}
+
 function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels, logger: Logger, locals: Set<Socket>): Promise<Server> {
   const target = formatEndpoint(spec.target);
   // Half-open: the application's FIN ends only its direction of the tunnel.
@@ -168,6 +181,7 @@ export async function run(argv: string[]): Promise<number> {
   let tunnels: Tunnels | undefined;
   const servers: Server[] = [];
   const locals = new Set<Socket>();
+  const udps: LocalUdpForward[] = [];
   try {
     tunnels = await openTunnels(inv, logger);
     if (isStdio) {
@@ -175,12 +189,16 @@ export async function run(argv: string[]): Promise<number> {
       await tunnels.close();
       return 0;
     }
-    for (const spec of inv.specs) servers.push(await listen(spec as Extract<ForwardSpec, { kind: 'listen' }>, tunnels, logger, locals));
+    for (const spec of inv.specs) {
+      if (spec.kind === 'udp') udps.push(await listenUdp(spec, tunnels, logger));
+      else if (spec.kind === 'listen') servers.push(await listen(spec, tunnels, logger, locals));
+    }
   } catch (err) {
     const wire = toWire(err);
     logger.error({ code: wire.code }, wire.message);
     process.stderr.write(`pinhole forward: ${wire.message}\n`);
     for (const server of servers) server.close();
+    await Promise.all(udps.map((udp) => udp.close()));
     await tunnels?.close().catch(() => undefined);
     return 1;
   }
@@ -191,6 +209,7 @@ export async function run(argv: string[]): Promise<number> {
   logger.info('The forward is stopping.');
   for (const server of servers) server.close();
   for (const local of locals) local.destroy();
+  await Promise.all(udps.map((udp) => udp.close()));
   await tunnels.close().catch(() => undefined);
   return 0;
 }

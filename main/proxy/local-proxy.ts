@@ -6,8 +6,8 @@
  * `Pinhole-Error` code, never a hang: headers have a deadline, tunnels and origins have timeouts.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PinholeError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -21,6 +21,13 @@ import { forwardRequest } from './forward.js';
 import { everythingThrough, isPacRequest, servePac } from './pac.js';
 import { answerRefusal, refusalHead } from './refusal.js';
 import { ConnectionAgents } from './tunnel-agent.js';
+import { socksJob } from './socks.js';
+import { dispatchByFirstByte, toHttpServer } from '../socks/mixed-port.js';
+import type { OpenUdpFlow } from '../udp/local-udp.js';
+import type { ConnectionGate } from '../lan/allow-list.js';
+import type { LocalUsers } from '../lan/local-users.js';
+import type { TerminalStats } from '../lan/terminal-stats.js';
+import type { SocksSessionRecord } from '../socks/server.js';
 
 export type { ForwardHttp, OpenTunnel, RouteRequest, Router } from './context.js';
 
@@ -44,6 +51,14 @@ export interface LocalProxyOptions {
   directConnectTimeoutMs?: number;
   /** How long an origin may take to start answering a forwarded request. */
   responseTimeoutMs?: number;
+  /** SOCKS5 on the same port (issue 14): UDP ASSOCIATE through this when the transport carries UDP. */
+  openUdpFlow?: OpenUdpFlow;
+  /** LAN box mode (issue 14): terminals outside --allow-from are closed before anything is read. */
+  gate?: ConnectionGate;
+  /** --local-users: terminals authenticate (HTTP Proxy-Authorization, SOCKS5 RFC 1929). */
+  users?: LocalUsers;
+  /** Per-terminal counters by source address. */
+  terminals?: TerminalStats;
 }
 
 export interface ProxyCounters {
@@ -58,7 +73,8 @@ const clientErrorCode = (err: NodeJS.ErrnoException): ErrorCode =>
   err.code === 'HPE_HEADER_OVERFLOW' ? 'PINHOLE_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? 'PINHOLE_REQUEST_TIMEOUT' : 'PINHOLE_BAD_REQUEST';
 
 export class LocalProxy extends EventEmitter {
-  private server: Server | undefined;
+  private server: NetServer | undefined;
+  private http: HttpServer | undefined;
   private readonly sockets = new Set<Socket>();
   private closedUp = 0;
   private closedDown = 0;
@@ -104,25 +120,43 @@ export class LocalProxy extends EventEmitter {
   }
 
   async start(): Promise<{ host: string; port: number }> {
-    const server = createServer({
+    const http = createServer({
       maxHeaderSize: this.options.maxHeaderSize ?? 16 * 1024,
       headersTimeout: this.options.headersTimeoutMs ?? 10_000,
       requestTimeout: 0,
       keepAliveTimeout: 30_000,
       connectionsCheckingInterval: 1_000,
     });
-    this.server = server;
-    server.on('connection', (socket: Socket) => {
+    http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    http.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(req, socket, head));
+    http.on('request', (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res));
+    // The HTTP server is fed sockets by the listener below; 'listening' starts its header-timeout sweep.
+    http.emit('listening');
+    this.http = http;
+    // One port for HTTP and SOCKS5: the first byte decides (0x05 is SOCKS5). Paused on connect, so
+    // nothing is read before the dispatch.
+    const { gate, users, terminals, openUdpFlow } = this.options;
+    const socks = socksJob(this.context, {
+      ...(openUdpFlow === undefined ? {} : { openUdpFlow }),
+      ...(users === undefined ? {} : { users }),
+      onSession: (record) => this.socksSession(record),
+    });
+    const toHttp = toHttpServer(http);
+    const server = createNetServer({ pauseOnConnect: true }, (socket: Socket) => {
+      if (gate !== undefined && !gate.admit(socket)) {
+        terminals?.refusal(socket.remoteAddress ?? '');
+        return;
+      }
       this.sockets.add(socket);
       socket.once('close', () => {
         this.sockets.delete(socket);
         this.closedUp += socket.bytesRead;
         this.closedDown += socket.bytesWritten;
+        terminals?.bytes(socket.remoteAddress ?? '', socket.bytesRead, socket.bytesWritten);
       });
+      dispatchByFirstByte(socket, { socks, http: toHttp });
     });
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
-    server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void handleConnect(this.context, req, socket, head));
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
+    this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(new PinholeError('PINHOLE_CONFIG_INVALID', `The local proxy cannot listen on ${this.options.host ?? '127.0.0.1'}:${this.options.port ?? 0}: ${err.code ?? err.message}.`, { cause: err })),
@@ -138,6 +172,7 @@ export class LocalProxy extends EventEmitter {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.http?.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const socket of this.sockets) socket.destroy();
@@ -166,9 +201,51 @@ export class LocalProxy extends EventEmitter {
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * --local-users: the terminal's Proxy-Authorization, checked before anything else (407 with a
+   * challenge otherwise); counted per terminal. True when the request may go on.
+   */
+  private async admitRequest(req: IncomingMessage, refuse: (err: PinholeError) => void): Promise<boolean> {
+    const source = req.socket.remoteAddress ?? '';
+    const { users, terminals } = this.options;
+    terminals?.request(source);
+    // LAN box mode's access log: one line per terminal request, with the terminal's address.
+    if (terminals !== undefined) this.options.logger.info({ source, method: req.method, target: req.url }, 'A terminal sent a request.');
+    if (users === undefined) return true;
+    try {
+      await users.authenticateHeader(req.headers['proxy-authorization'], source);
+      return true;
+    } catch (err) {
+      const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_LOCAL_AUTH_REJECTED', undefined, { cause: err });
+      terminals?.refusal(source);
+      this.options.logger.info({ source, code: error.code, target: req.url }, error.message);
+      refuse(error);
+      return false;
+    }
+  }
+
+  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    if (!(await this.admitRequest(req, (err) => socket.end(refusalHead(err))))) return;
+    await handleConnect(this.context, req, socket, head);
+  }
+
+  private socksSession(record: SocksSessionRecord): void {
+    const { terminals } = this.options;
+    terminals?.request(record.source);
+    if (record.code !== undefined) terminals?.refusal(record.source);
+    if (terminals !== undefined) this.options.logger.info({ ...record, proto: 'socks5' }, 'A terminal\'s SOCKS5 session ended.');
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.socket.on('error', () => undefined);
     const raw = req.url ?? '';
+    // The PAC file is served to anyone admitted by the gate: browsers fetch it without proxy credentials.
+    if (isPacRequest(req.method, raw)) {
+      servePac(res, this.pac());
+      return;
+    }
+    if (!(await this.admitRequest(req, (err) => answerRefusal(res, err)))) return;
     if (!raw.startsWith('/')) {
       void forwardRequest(this.context, this.agents, req, res);
       return;

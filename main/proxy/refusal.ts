@@ -9,6 +9,7 @@ import { ERRORS, PinholeError } from '../../shared/errors.js';
 import { refusalHeaders } from '../../node/refusal.js';
 import { statusForApplication } from '../error-meaning.js';
 import type { RouteDecision } from '../routing.js';
+import { LOCAL_PROXY_AUTHENTICATE } from '../lan/local-users.js';
 
 interface Answer {
   status: number;
@@ -20,6 +21,8 @@ const answerFor = (err: PinholeError): Answer => {
   const status = statusForApplication(err.code);
   const body = `${status} ${err.code}: ${err.message}\n`;
   const { 'proxy-authenticate': _challenge, ...headers } = refusalHeaders(err, body);
+  // The LAN box's own --local-users challenge is one the terminal can answer.
+  if (status === 407) headers['proxy-authenticate'] = LOCAL_PROXY_AUTHENTICATE;
   return { status, headers, body };
 };
 

@@ -12,6 +12,8 @@ import { PinholeError } from '../../shared/errors.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from '../../node/refusal.js';
 import { ReplayableStream } from './replayable-stream.js';
+import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
+import { openH2UdpFlow } from '../udp/h2-flow.js';
 import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
 
 export interface H2TransportOptions extends GatewayDialOptions {
@@ -84,6 +86,16 @@ export class H2Transport extends EventEmitter implements Transport {
     // The caller may learn of a refusal through the stream closing first; the rejection is theirs.
     answered.catch(() => undefined);
     return { stream, answered };
+  }
+
+  /** UDP (issue 14): one CONNECT-UDP stream (RFC 9298) per flow, on the session the TCP tunnels use. */
+  async openUdpFlow(target: TunnelTarget): Promise<DatagramChannel> {
+    const session = await this.currentSession();
+    return openH2UdpFlow(session, target.host, target.port, {
+      authority: this.options.serverName,
+      authorization: this.credentials,
+      ...(this.options.replyTimeoutMs === undefined ? {} : { timeoutMs: this.options.replyTimeoutMs }),
+    });
   }
 
   /** The CONNECT stream, its HEADERS on their way; DATA written to it follows them. */

@@ -8,6 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../shared/log.js';
 import type { Endpoint, Trust } from '../../shared/profile.js';
+import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 
 export interface TunnelTarget {
   host: string;
@@ -64,6 +65,11 @@ export interface Transport extends EventEmitter {
   proxyConnection?(): Promise<Duplex>;
   /** HTTP/1.1 only: the Proxy-Authorization value for absolute-URI requests. */
   readonly proxyAuthorization?: string;
+  /**
+   * UDP through the tunnel (issue 14): h2 (CONNECT-UDP) and wss carry it; absent on h1
+   * (stunnel + Squid cannot), where callers give PINHOLE_UDP_UNSUPPORTED.
+   */
+  openUdpFlow?(target: TunnelTarget): Promise<DatagramChannel>;
   /** Make sure a connection to the gateway is up (pre-warm, health). */
   warm(): Promise<void>;
   stats(): TransportStats;

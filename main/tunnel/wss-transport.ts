@@ -23,6 +23,9 @@ import { DEFAULT_WS_PATH, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from 
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type TransportStats, type TunnelTarget } from './transport.js';
 import { gatewayError } from './verify.js';
+import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
+import { UDP_WS_PATH } from '../../shared/udp/ws-frame.js';
+import { openWsUdpFlow } from '../udp/ws-flow.js';
 
 export interface WssTransportOptions extends GatewayDialOptions {
   /** The gateway's tunnel path (default /pinhole/ws). */
@@ -70,6 +73,16 @@ export class WssTransport extends EventEmitter {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
     // A warm connection the path closed under us is not the destination's fault: retried fresh.
     return this.pool.use((socket) => this.upgrade(socket, target), isStale);
+  }
+
+  /** UDP (issue 14): one WebSocket per flow on the gateway's UDP path, over a verified pooled TLS connection. */
+  async openUdpFlow(target: TunnelTarget): Promise<DatagramChannel> {
+    if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    return this.pool.use((socket) => {
+      const port = socket.remotePort ?? 443;
+      const host = port === 443 ? this.options.serverName : `${this.options.serverName}:${port}`;
+      return openWsUdpFlow(target.host, target.port, { url: `wss://${host}${UDP_WS_PATH}`, authorization: this.credentials, clientOptions: { createConnection: () => socket } });
+    }, isStale);
   }
 
   /** Make sure a verified connection to the gateway is up (fails early on a bad pin or an unreachable gateway). */

@@ -151,6 +151,37 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
         </div>
       </div>
 
+      {/* LAN box mode (issue 14): one row per terminal using this box. */}
+      {stats?.terminals !== undefined && stats.terminals.length > 0 && (
+        <div className="card" data-testid="terminals">
+          <span className="stat-label">{t('home.terminals')}</span>
+          <table>
+            <thead>
+              <tr>
+                <th>{t('home.terminalSource')}</th>
+                <th>{t('home.terminalRequests')}</th>
+                <th>{t('home.terminalTraffic')}</th>
+                <th>{t('home.terminalRefused')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {stats.terminals.map((terminal) => (
+                <tr key={terminal.source}>
+                  <td>
+                    <code>{terminal.source}</code>
+                  </td>
+                  <td>{terminal.requests}</td>
+                  <td>
+                    ↑ {formatBytes(terminal.bytesUp)} · ↓ {formatBytes(terminal.bytesDown)}
+                  </td>
+                  <td>{terminal.refused}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+
       {state.info && (
         <div className="card proxy-card">
           <div className="proxy-row">
