@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Disposer, EngineApi, EngineEvents, EngineState, EngineStats, EngineStatus, LogLine, SeenApp } from '../shared/engine-api.js';
 import { PinholeError, toWire } from '../shared/errors.js';
+import type { GatewaysStatus } from '../shared/gateway-status.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
 import { isConnectionFailure, isFatal } from './error-meaning.js';
@@ -17,7 +18,7 @@ import { LocalProxy, type RouteRequest, type Router } from './proxy/local-proxy.
 import { TUNNEL, type CallingApp, type RouteDecision, type RouteQuery } from './routing.js';
 import { openTransport } from './tunnel/negotiate.js';
 import { RecentDestinations } from './tunnel/recent-destinations.js';
-import type { EarlyTunnel, Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
+import type { EarlyTunnel, GatewayChoiceOptions, Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
 import { INSECURE_WARNING, warnIfInsecure } from './tunnel/verify.js';
 
 export interface EngineConnectOptions {
@@ -36,6 +37,8 @@ export interface EngineConnectOptions {
    * its answer (saves one round trip per new connection; HTTP/2 transport). Default true.
    */
   earlyStart?: boolean;
+  /** How the gateway is chosen among the profile's endpoints (probe interval, tolerance, liveness timeout, the racing dial's stagger); defaults in main/gateways/. */
+  gatewayChoice?: GatewayChoiceOptions & { staggerMs?: number };
 }
 
 export interface EngineOptions {
@@ -105,7 +108,9 @@ export class Engine implements EngineApi {
   }
 
   getStatus(): EngineStatus {
-    return { ...this.status, warnings: [...this.status.warnings] };
+    // Round trips change with every sample: read them live rather than emitting a status per PING.
+    const gateways = this.status.gateways === undefined ? undefined : this.transport?.gateways?.();
+    return { ...this.status, warnings: [...this.status.warnings], ...(gateways ? { gateways } : {}) };
   }
 
   getStats(): EngineStats {
@@ -152,6 +157,7 @@ export class Engine implements EngineApi {
         wsPath: target.wsPath,
         logger: this.logger,
         ...(options.upstreamProxy ? { upstreamProxy: options.upstreamProxy } : {}),
+        ...(options.gatewayChoice ? { choice: options.gatewayChoice, ...(options.gatewayChoice.staggerMs === undefined ? {} : { staggerMs: options.gatewayChoice.staggerMs }) } : {}),
       });
     } catch (err) {
       const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
@@ -166,6 +172,10 @@ export class Engine implements EngineApi {
     this.transport = transport;
     transport.on('lost', (err: PinholeError) => this.lost(err, generation));
     transport.on('up', () => this.recovered(generation));
+    // The endpoint in use or an endpoint's health changed (the transport logged why).
+    transport.on('gateways', (gateways: GatewaysStatus) => {
+      if (generation === this.generation && this.status.state !== 'disconnected') this.setStatus({ ...this.status, gateways });
+    });
     const proxy: LocalProxy = new LocalProxy({
       host: listen.host,
       port: listen.port,
@@ -191,7 +201,8 @@ export class Engine implements EngineApi {
     this.proxy = proxy;
     const address = formatEndpoint(proxy.address);
     this.attempt = 0;
-    this.setStatus({ state: 'connected', ...base, transport: transport.kind, listen: address });
+    const gateways = transport.gateways?.();
+    this.setStatus({ state: 'connected', ...base, transport: transport.kind, listen: address, ...(gateways ? { gateways } : {}) });
     this.logger.info({ gateway: target.serverName, transport: transport.kind }, 'Connected to the gateway.');
     this.statsTimer = setInterval(() => this.events.emit('stats', this.getStats()), this.options.statsIntervalMs ?? 1_000);
     this.statsTimer.unref();

@@ -138,7 +138,7 @@ export const dialOneEndpoint = async (endpoint: Endpoint, options: GatewayDialOp
     return await tlsOver(raw, endpoint, options, alpn, sessions, left(), signal);
   } catch (err) {
     const error = namingEndpoint(gatewayError(err), endpoint);
-    options.logger.debug({ endpoint: formatEndpoint(endpoint), code: error.code }, 'A gateway endpoint could not be reached.');
+    if (!signal?.aborted) options.logger.debug({ endpoint: formatEndpoint(endpoint), code: error.code }, 'A gateway endpoint could not be reached.');
     throw error;
   }
 };

@@ -18,6 +18,7 @@ import type { GatewaysStatus, GatewaySwitch } from '../../shared/gateway-status.
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../../shared/profile.js';
 import { GatewayChooser, type SwitchDecision } from '../gateways/chooser.js';
 import { SessionLiveness } from '../gateways/liveness.js';
+import type { RaceWinner } from '../gateways/race.js';
 import { dialOneEndpoint, raceGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from '../../node/refusal.js';
 import { ReplayableStream } from './replayable-stream.js';
@@ -33,10 +34,10 @@ export interface H2TransportOptions extends GatewayDialOptions {
   pingIntervalMs?: number;
 }
 
-/** A tunnel waiting this long for its CONNECT answer asks for a PING (is the session still alive?). */
-export const WAIT_PROBE_MS = 250;
 /** Budget of a background probe of an endpoint not in use (TCP + TLS + one PING). */
 const PROBE_TIMEOUT_MS = 3_000;
+/** How long a standby connection (dialled when a PING was slow) is kept unused. */
+const STANDBY_MS = 5_000;
 
 /** RFC 9113 8.7: a stream reset with REFUSED_STREAM was not processed by the gateway, so it can be sent again. */
 const wasRefusedUnprocessed = (stream: ClientHttp2Stream): boolean => stream.rstCode === constants.NGHTTP2_REFUSED_STREAM;
@@ -59,6 +60,8 @@ export class H2Transport extends EventEmitter implements Transport {
   private readonly dead = new WeakSet<ClientHttp2Session>();
   private readonly streamSession = new WeakMap<ClientHttp2Stream, ClientHttp2Session>();
   private probeTimer: NodeJS.Timeout | undefined;
+  /** The next best endpoint, dialled when a PING was slow to answer, so a dead session's successor is ready. */
+  private standby: Promise<RaceWinner<TLSSocket> | undefined> | undefined;
   private lastSwitch: GatewaySwitch | undefined;
   private lastShape = '';
   private rttMs: number | null = null;
@@ -154,7 +157,6 @@ export class H2Transport extends EventEmitter implements Transport {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        clearTimeout(probe);
         if (err) {
           if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
           reject(err);
@@ -164,10 +166,9 @@ export class H2Transport extends EventEmitter implements Transport {
         () => settle(new PinholeError('PINHOLE_GATEWAY_TIMEOUT', 'The gateway did not answer CONNECT in time.', { details: { target: authority } })),
         this.options.replyTimeoutMs ?? 20_000,
       );
-      // A wait longer than a round trip should be asks whether the session is alive (one PING shared by every waiting tunnel).
-      const probe = setTimeout(() => {
-        if (session) this.watchers.get(session)?.probeNow().catch(() => undefined);
-      }, WAIT_PROBE_MS);
+      // A waiting tunnel asks whether the session is alive: a PING rides along with the CONNECT, one
+      // outstanding at a time for all of them, so a frozen gateway is noticed within the liveness timeout.
+      if (session) this.watchers.get(session)?.probeNow().catch(() => undefined);
       stream.on('error', (err) => settle(new PinholeError('PINHOLE_GATEWAY_CLOSED', undefined, { cause: err })));
       stream.once('close', () => settle(new PinholeError('PINHOLE_GATEWAY_CLOSED', 'The gateway closed the stream before answering CONNECT.')));
       stream.once('response', (headers) => {
@@ -187,6 +188,7 @@ export class H2Transport extends EventEmitter implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.probeTimer);
+    void this.standby?.then((winner) => winner?.connection.destroy());
     for (const watcher of this.watchers.values()) watcher.stop();
     this.watchers.clear();
     const all = [...this.sessionsAlive];
@@ -213,10 +215,11 @@ export class H2Transport extends EventEmitter implements Transport {
 
   /** The racing dial in the chooser's order (the chosen endpoint first, the ones that are down last). */
   private async dial(): Promise<ClientHttp2Session> {
+    const ready = await this.takeStandby();
     const order = this.chooser.dialOrder().map((e) => parseEndpoint(e) as Endpoint);
     let winner;
     try {
-      winner = await raceGateway(order, this.options, ['h2'], this.tlsSessions);
+      winner = ready ?? (await raceGateway(order, this.options, ['h2'], this.tlsSessions));
     } catch (err) {
       const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: err });
       for (const failure of (error.details?.['failures'] as Array<{ endpoint: string; code: string }> | undefined) ?? []) this.chooser.fail(failure.endpoint, failure.code);
@@ -270,7 +273,13 @@ export class H2Transport extends EventEmitter implements Transport {
       if (this.session === session || this.session === undefined) this.rttMs = rttMs;
       this.apply(this.chooser.record(endpoint, rttMs, 'ping'));
     });
-    watcher.on('dead', (err) => this.declareDead(session, err));
+    // A session that closed is handled by its 'close' below (lost, reconnecting); 'dead' here is one that went silent.
+    watcher.on('dead', (err) => {
+      if (!session.closed && !session.destroyed) this.declareDead(session, err);
+    });
+    watcher.on('slow', () => {
+      if (this.session === session) this.prepareStandby(endpoint);
+    });
     session.once('close', () => {
       watcher.stop();
       this.watchers.delete(session);
@@ -289,6 +298,42 @@ export class H2Transport extends EventEmitter implements Transport {
     // The first round trip, at once: a sample for the chooser and the stats.
     watcher.probeNow().catch(() => undefined);
     return session;
+  }
+
+  /** A PING on the session in use is slow: dial the next best endpoint now, kept for a few seconds in case the session is declared dead. */
+  private prepareStandby(leaving: string): void {
+    if (this.standby || this.closed) return;
+    const order = this.chooser.dialOrder().filter((e) => e !== leaving);
+    if (order.length === 0) return;
+    const standby = raceGateway(order.map((e) => parseEndpoint(e) as Endpoint), this.options, ['h2'], this.tlsSessions).then(
+      (winner) => {
+        const expire = setTimeout(() => {
+          if (this.standby !== standby) return;
+          this.standby = undefined;
+          winner.connection.destroy();
+        }, STANDBY_MS);
+        expire.unref();
+        winner.connection.once('close', () => clearTimeout(expire));
+        return winner;
+      },
+      () => undefined,
+    );
+    this.standby = standby;
+  }
+
+  /** The standby connection, when it is still open and its endpoint is not down. */
+  private async takeStandby(): Promise<RaceWinner<TLSSocket> | undefined> {
+    const standby = this.standby;
+    if (!standby) return undefined;
+    this.standby = undefined;
+    const winner = await standby;
+    if (!winner) return undefined;
+    const health = this.chooser.snapshot().find((e) => e.endpoint === formatEndpoint(winner.endpoint))?.health;
+    if (winner.connection.destroyed || health === 'down' || this.closed) {
+      winner.connection.destroy();
+      return undefined;
+    }
+    return { ...winner, failures: [] };
   }
 
   /** A session that stopped answering PINGs: leave its endpoint, dial the next best, end it (its waiting tunnels are re-sent). */

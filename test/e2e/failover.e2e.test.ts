@@ -1,0 +1,162 @@
+/**
+ * A link that lists several gateways, with real `pinhole-gateway run` processes on loopback and
+ * the engine as the desktop app and `pinhole connect` run it:
+ * (a) the first endpoint accepts TCP and never answers: the first request is answered in under
+ *     1 s (the racing dial's stagger, not the 10 s connect timeout);
+ * (b) the gateway in use freezes (SIGSTOP): a new request succeeds through the other gateway
+ *     within 2 s and the engine's status names it; after SIGCONT the client does not flap;
+ * (c) two gateways, one behind a 50 ms delay relay: the client settles on the fast one and makes
+ *     no switch during 60 s of probes.
+ * The 1 s and 2 s bounds are the issue's contract, not a benchmark.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { targetFromLink } from '../../shared/link-target.js';
+import type { GatewaysStatus } from '../../shared/gateway-status.js';
+import { Engine } from '../../main/engine.js';
+import { spreadChoice } from '../../main/gateways/chooser.js';
+import type { GatewayChoiceOptions } from '../../main/tunnel/transport.js';
+import { startFreezableGateway } from '../support/freezable-gateway.js';
+import { DEFAULT_USER, gatewayCommand, startGateway, type RunningGateway } from '../support/gateway.js';
+import { startHungEndpoint } from '../support/hung-endpoint.js';
+import { startOrigin, type Origin } from '../support/origin.js';
+import { explainFailure, Peers, waitUntil } from '../support/processes.js';
+import { requestThroughProxy } from '../support/proxy-requests.js';
+import { startDelayRelay } from '../support/relay.js';
+
+const local = (port: number): string => `127.0.0.1:${port}`;
+
+/** `provision` with every endpoint, in order. */
+const linkFor = async (gateway: RunningGateway, endpoints: string[]): Promise<string> =>
+  (await gatewayCommand(['provision', '--dir', gateway.dir, '--user', DEFAULT_USER.name, ...endpoints.flatMap((e) => ['--endpoint', e]), '--password-stdin'], `${DEFAULT_USER.password}\n`)).stdout.trim();
+
+const connectEngine = async (peers: Peers, link: string, gatewayChoice?: GatewayChoiceOptions): Promise<{ engine: Engine; port: number }> => {
+  const engine = new Engine({ logLevel: 'debug', ...(process.env['FAILOVER_DEBUG'] ? { logDestination: process.stderr } : {}) });
+  peers.defer(() => engine.disconnect());
+  const { target, password } = targetFromLink(link);
+  const { listen } = await engine.connect(target, password, { listen: '127.0.0.1:0', ...(gatewayChoice ? { gatewayChoice } : {}) });
+  return { engine, port: Number(listen.split(':').at(-1)) };
+};
+
+const hello = async (origin: Origin, port: number): Promise<void> => {
+  const reply = await requestThroughProxy({ proxy: { port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert, timeoutMs: 15_000 });
+  assert.equal(reply.status, 200);
+  assert.equal(reply.body.toString(), 'hello from the origin\n');
+};
+
+const gatewaysOf = (engine: Engine): GatewaysStatus => {
+  const gateways = engine.getStatus().gateways;
+  assert.ok(gateways, 'the status has the gateways');
+  return gateways;
+};
+
+/** The switches the engine logged (the chooser's sentences), oldest first. */
+const switches = (engine: Engine): Array<{ to: string; reason: string; msg: string; seq: number }> =>
+  engine.getLog().flatMap((line) =>
+    typeof line.fields['gatewayInUse'] === 'string' ? [{ to: line.fields['gatewayInUse'], reason: String(line.fields['reason']), msg: line.msg, seq: line.seq }] : [],
+  );
+
+test('(a) a first endpoint that accepts and never answers: the first request is answered in under 1 s', async (t) => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const origin = peers.add(await startOrigin());
+  const hung = peers.add(await startHungEndpoint());
+  const gateway = peers.add(await startGateway({ restrictTo: [local(origin.httpsPort)] }));
+  const link = await linkFor(gateway, [local(hung.port), local(gateway.port)]);
+  await explainFailure(peers, async () => {
+    const started = performance.now();
+    const { engine, port } = await connectEngine(peers, link);
+    await hello(origin, port);
+    const took = performance.now() - started;
+    process.stdout.write(`# failover e2e: hung first endpoint, connect to first answer ${took.toFixed(0)} ms\n`);
+    assert.ok(took < 1_000, `first answer after ${took.toFixed(0)} ms (the issue: under 1 s; a serial dial waits the 10 s timeout)`);
+    assert.ok(hung.accepted() >= 1, 'the hung endpoint was tried first');
+    assert.equal(gatewaysOf(engine).inUse, local(gateway.port));
+  });
+});
+
+test('(b) SIGSTOP on the gateway in use: a new request goes through the other one within 2 s, the status names it, and SIGCONT brings no flapping', async (t) => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const origin = peers.add(await startOrigin());
+  const first = peers.add(await startFreezableGateway({ restrictTo: [local(origin.httpsPort)] }));
+  const second = peers.add(await startFreezableGateway({ restrictTo: [local(origin.httpsPort)], sameDirAs: first }));
+  const byEndpoint = new Map([
+    [local(first.port), first],
+    [local(second.port), second],
+  ]);
+  const link = await linkFor(first, [local(first.port), local(second.port)]);
+  await explainFailure(peers, async () => {
+    const { engine, port } = await connectEngine(peers, link, { probeIntervalMs: 1_000 });
+    await hello(origin, port);
+    const inUse = gatewaysOf(engine).inUse;
+    const frozen = byEndpoint.get(inUse);
+    assert.ok(frozen, `the endpoint in use (${inUse}) is one of the two`);
+    const other = [...byEndpoint.keys()].find((e) => e !== inUse) as string;
+
+    frozen.freeze();
+    const started = performance.now();
+    await hello(origin, port);
+    const took = performance.now() - started;
+    process.stdout.write(`# failover e2e: SIGSTOP of the gateway in use to the first successful new request ${took.toFixed(0)} ms\n`);
+    assert.ok(took < 2_000, `a new request succeeded ${took.toFixed(0)} ms after SIGSTOP (the issue: within 2 s)`);
+    const moved = gatewaysOf(engine);
+    assert.equal(moved.inUse, other, 'the status names the other gateway');
+    assert.equal(moved.endpoints.find((e) => e.endpoint === inUse)?.health, 'down');
+    assert.equal(moved.lastSwitch?.reason, 'failed');
+    assert.match(moved.lastSwitch?.sentence ?? '', /stopped answering \(PINHOLE_GATEWAY_UNRESPONSIVE\); new tunnels go to 127\.0\.0\.1:\d+/);
+    assert.ok(switches(engine).some((s) => s.to === other && /stopped answering/.test(s.msg)), 'the log says why it switched');
+
+    // SIGCONT: the thawed gateway is re-tested and comes back up; watch several probe rounds.
+    const before = switches(engine).length;
+    frozen.thaw();
+    await waitUntil(() => gatewaysOf(engine).endpoints.every((e) => e.health === 'up'), 20_000, 'both gateways up after SIGCONT');
+    const deadline = Date.now() + 8_000;
+    await waitUntil(() => Date.now() > deadline, 10_000, 'eight seconds of 1 s probes');
+    await hello(origin, port);
+    const after = switches(engine).slice(before);
+    // The chooser's rule: between two endpoints within tolerance of each other, the user's share
+    // (a stable hash) is the one to use; a recovered endpoint that is the user's share comes back
+    // once, after confirmed samples. Anything more is flapping.
+    const share = spreadChoice(DEFAULT_USER.name, [local(first.port), local(second.port)]);
+    assert.ok(after.length <= 1, `at most one switch after SIGCONT: ${after.map((s) => s.msg).join(' | ')}`);
+    if (after.length === 1) {
+      assert.equal(after[0]?.to, share, 'back only to the user\'s share');
+      assert.equal(after[0]?.to, inUse, 'the only move is back to the recovered gateway');
+      assert.equal(after[0]?.reason, 'recovered');
+    }
+    assert.equal(gatewaysOf(engine).inUse, after.length === 1 ? inUse : other);
+  });
+});
+
+test('(c) two gateways, one behind a 50 ms delay relay: the client settles on the fast one and makes no switch during 60 s of probes', async (t) => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const origin = peers.add(await startOrigin());
+  const fast = peers.add(await startGateway({ restrictTo: [local(origin.httpsPort)] }));
+  const slowGateway = peers.add(await startGateway({ restrictTo: [local(origin.httpsPort)], sameDirAs: fast }));
+  // 25 ms each way: a 50 ms round trip.
+  const slow = peers.add(await startDelayRelay({ target: { port: slowGateway.port }, delayMs: 25 }));
+  // The slow one first: the racing dial starts there, and the chooser must move to the fast one.
+  const link = await linkFor(fast, [local(slow.port), local(fast.port)]);
+  await explainFailure(peers, async () => {
+    const { engine, port } = await connectEngine(peers, link, { probeIntervalMs: 2_000 });
+    await hello(origin, port);
+    await waitUntil(() => gatewaysOf(engine).inUse === local(fast.port) && gatewaysOf(engine).endpoints.every((e) => e.rttMs !== null), 30_000, 'settled on the fast gateway');
+    const settled = switches(engine).length;
+    const end = Date.now() + 60_000;
+    let samples = 0;
+    await waitUntil(() => {
+      const now = gatewaysOf(engine);
+      assert.equal(now.inUse, local(fast.port), 'still on the fast gateway');
+      samples += 1;
+      return Date.now() > end;
+    }, 70_000, '60 s of probes');
+    assert.ok(samples > 100, 'the status was read all along');
+    assert.deepEqual(switches(engine).slice(settled), [], 'no switch during 60 s of probes');
+    const slowView = gatewaysOf(engine).endpoints.find((e) => e.endpoint === local(slow.port));
+    assert.equal(slowView?.health, 'up', 'the slow gateway is measured, not down');
+    assert.ok((slowView?.rttMs ?? 0) >= 45, `the slow gateway's round trip includes the relay's delay (${slowView?.rttMs} ms)`);
+    await hello(origin, port);
+  });
+});
