@@ -11,7 +11,9 @@ import { createServer as createTlsServer, type SecureContextOptions, type Server
 import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import { accessLogTo, type AccessLog } from './access-log.js';
-import { parseListen, type GatewayConfig } from './config.js';
+import { configPath, loadConfig, parseListen, type GatewayConfig } from './config.js';
+import { createProfileHandler } from './profile/handler.js';
+import { buildProfileDocument, loadProfileSource, type ProfileSource } from './profile/profile-document.js';
 import { H1Proxy } from './h1-proxy.js';
 import { H2Proxy } from './h2-proxy.js';
 import { DestinationPolicy, type Resolver } from './policy.js';
@@ -93,6 +95,8 @@ export class Gateway {
   private decryptOnly = new Map<string, TlsServer>();
   private readonly ticketKeysFile: string | undefined;
   private draining = false;
+  /** What the profile route serves (endpoints, pins, defaults); rebuilt when gateway.yaml or the certificate changes. */
+  private profileSource: ProfileSource;
 
   constructor(
     readonly config: GatewayConfig,
@@ -164,7 +168,10 @@ export class Gateway {
     };
     this.mux = deps.mux;
     const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger });
+    this.profileSource = this.readProfileSource(config);
+    const profile = createProfileHandler((user) => buildProfileDocument(this.profileSource, user), this.logger);
     this.h1 = new H1Proxy(proxyDeps, {
+      profile,
       headerTimeoutMs: config.headerTimeoutMs,
       maxHeaderBytes: config.maxHeaderBytes,
       ...(deps.mux === undefined ? {} : { wsPath: deps.mux.wsPath }),
@@ -185,6 +192,7 @@ export class Gateway {
           })
         : undefined;
     this.h2 = new H2Proxy(proxyDeps, {
+      profile,
       maxStreams: config.maxStreamsPerSession,
       maxHeaderBytes: config.maxHeaderBytes,
       ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
@@ -261,8 +269,27 @@ export class Gateway {
     }
   }
 
+  /** The profile document's source: the file's profile settings plus `run --endpoint`, and the certificates' pins. */
+  private readProfileSource(config: GatewayConfig): ProfileSource {
+    const endpoints = [...new Set([...config.endpoints, ...(this.config.endpointFlags ?? [])])];
+    return loadProfileSource(config, { ...config, endpoints });
+  }
+
+  /** gateway.yaml changed: what clients are told in their profile (an endpoint added, a next certificate) follows without a restart. A bad file keeps the previous profile. */
+  reloadProfile(): void {
+    try {
+      const next = this.readProfileSource(loadConfig(this.config.dir));
+      const changed = JSON.stringify(next) !== JSON.stringify(this.profileSource);
+      this.profileSource = next;
+      if (changed) this.logger.info({ endpoints: next.endpoints, pins: next.pins.length }, 'The profile served to clients was reloaded.');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, file: configPath(this.config.dir) }, 'The profile settings could not be reloaded; clients keep getting the previous profile.');
+    }
+  }
+
   /** Reload cert/key from disk into the live TLS servers (no restart). */
   reloadCertificate(): void {
+    this.reloadProfile();
     try {
       this.tls.setSecureContext({ ...this.secureContextOptions(), minVersion: 'TLSv1.2' });
       for (const [, server] of this.decryptOnly) server.setSecureContext({ ...this.secureContextOptions(server.getTicketKeys()), minVersion: 'TLSv1.2' });
@@ -296,6 +323,7 @@ export class Gateway {
     const reload = (): void => this.reloadCertificate();
     watchFile(this.config.certFile, { interval: 2000 }, reload);
     watchFile(this.config.keyFile, { interval: 2000 }, reload);
+    watchFile(configPath(this.config.dir), { interval: 1000 }, () => this.reloadProfile());
     if (this.ticketKeysFile !== undefined) watchFile(this.ticketKeysFile, { interval: 1000 }, () => this.reloadTicketKeys());
     return this.net.address() as AddressInfo;
   }
@@ -434,6 +462,7 @@ export class Gateway {
     this.users.unwatch();
     unwatchFile(this.config.certFile);
     unwatchFile(this.config.keyFile);
+    unwatchFile(configPath(this.config.dir));
     if (this.ticketKeysFile !== undefined) unwatchFile(this.ticketKeysFile);
     await this.announceGoaway();
     this.h2.goaway();

@@ -16,6 +16,8 @@ import { isConnectionFailure, isFatal } from './error-meaning.js';
 import { LogRing } from './log-ring.js';
 import { LocalProxy, type RouteRequest, type Router } from './proxy/local-proxy.js';
 import { TUNNEL, type CallingApp, type RouteDecision, type RouteQuery } from './routing.js';
+import { applyToTarget, viewOfTarget } from './gateways/profile-changes.js';
+import { ProfileRefresher, type RefreshOutcome } from './gateways/refresh.js';
 import { openTransport } from './tunnel/negotiate.js';
 import { RecentDestinations } from './tunnel/recent-destinations.js';
 import type { EarlyTunnel, GatewayChoiceOptions, Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
@@ -39,6 +41,15 @@ export interface EngineConnectOptions {
   earlyStart?: boolean;
   /** How the gateway is chosen among the profile's endpoints (probe interval, tolerance, liveness timeout, the racing dial's stagger); defaults in main/gateways/. */
   gatewayChoice?: GatewayChoiceOptions & { staggerMs?: number };
+  /**
+   * Fetch the user's profile from the gateway after connecting and every few hours after, and
+   * apply what changed (endpoints to the chooser); default true. `onProfileChange` gets the updated
+   * target to store it (the profile store; the command line keeps it for this run only).
+   */
+  refreshProfile?: boolean;
+  onProfileChange?: (target: GatewayTarget) => void | Promise<void>;
+  /** Refresh interval until the gateway's document suggests its own (tests). */
+  profileRefreshMs?: number;
 }
 
 export interface EngineOptions {
@@ -88,6 +99,8 @@ export class Engine implements EngineApi {
   private readonly apps = new Map<string, SeenApp>();
   private generation = 0;
   private readonly accepted = new RecentDestinations();
+  private refresher: ProfileRefresher | undefined;
+  private profileRefreshedAt: number | undefined;
 
   constructor(private readonly options: EngineOptions = {}) {
     this.ring = new LogRing(options.logCapacity ?? 2000);
@@ -109,7 +122,8 @@ export class Engine implements EngineApi {
 
   getStatus(): EngineStatus {
     // Round trips change with every sample: read them live rather than emitting a status per PING.
-    const gateways = this.status.gateways === undefined ? undefined : this.transport?.gateways?.();
+    const live = this.status.gateways === undefined ? undefined : this.transport?.gateways?.();
+    const gateways = live && this.profileRefreshedAt !== undefined ? { ...live, profileRefreshedAt: this.profileRefreshedAt } : live;
     return { ...this.status, warnings: [...this.status.warnings], ...(gateways ? { gateways } : {}) };
   }
 
@@ -206,6 +220,7 @@ export class Engine implements EngineApi {
     this.logger.info({ gateway: target.serverName, transport: transport.kind }, 'Connected to the gateway.');
     this.statsTimer = setInterval(() => this.events.emit('stats', this.getStats()), this.options.statsIntervalMs ?? 1_000);
     this.statsTimer.unref();
+    if (options.refreshProfile !== false) this.startRefresher(transport, target, options);
     return { listen: address };
   }
 
@@ -214,6 +229,8 @@ export class Engine implements EngineApi {
     clearInterval(this.statsTimer);
     clearTimeout(this.retryTimer);
     const { proxy, transport } = this;
+    this.refresher?.stop();
+    this.refresher = undefined;
     this.proxy = undefined;
     this.transport = undefined;
     await Promise.all([proxy?.stop(), transport?.close()]);
@@ -222,6 +239,40 @@ export class Engine implements EngineApi {
       this.setStatus({ state: 'disconnected', warnings: [] });
       if (was !== 'error') this.logger.info('Disconnected from the gateway.');
     }
+  }
+
+  /** Refresh the profile now (a "check for updates" action); undefined when not connected or the transport cannot fetch it. */
+  refreshProfile(): Promise<RefreshOutcome> | undefined {
+    return this.refresher?.refreshNow();
+  }
+
+  /** The profile refreshes itself over the connection in use (main/gateways/refresh.ts); changes apply without dropping tunnels. */
+  private startRefresher(transport: Transport, connected: GatewayTarget, options: EngineConnectOptions): void {
+    const fetch = transport.fetchProfile?.bind(transport);
+    if (!fetch) return;
+    let target = connected;
+    this.profileRefreshedAt = undefined;
+    const refresher = new ProfileRefresher({
+      fetch: async (etag) => {
+        const result = await fetch(etag);
+        this.profileRefreshedAt = Date.now();
+        return result;
+      },
+      stored: () => viewOfTarget(target),
+      context: () => ({
+        working: transport.gateways?.().endpoints.filter((e) => e.health === 'up').map((e) => e.endpoint) ?? [...target.endpoints],
+        ...(target.trust.kind === 'pin' ? { verifiedPin: target.trust.pin } : {}),
+      }),
+      apply: async (plan) => {
+        target = applyToTarget(target, plan.next);
+        transport.setEndpoints?.(plan.next.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined));
+        await options.onProfileChange?.(target);
+      },
+      logger: this.logger,
+      ...(options.profileRefreshMs === undefined ? {} : { intervalMs: options.profileRefreshMs }),
+    });
+    this.refresher = refresher;
+    void refresher.start();
   }
 
   /** Each request's route, once: the calling app (when it can be told, and recorded as seen), then the routing's decision. */

@@ -18,6 +18,7 @@ import type { GatewaysStatus, GatewaySwitch } from '../../shared/gateway-status.
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../../shared/profile.js';
 import { GatewayChooser, type SwitchDecision } from '../gateways/chooser.js';
 import { SessionLiveness } from '../gateways/liveness.js';
+import { fetchProfileDocument, h2ProfileRequest, type ProfileFetchResult } from '../gateways/profile-fetch.js';
 import type { RaceWinner } from '../gateways/race.js';
 import { dialOneEndpoint, raceGateway, TlsSessionCache } from './dial.js';
 import { refusalError } from '../../node/refusal.js';
@@ -93,6 +94,19 @@ export class H2Transport extends EventEmitter implements Transport {
 
   async warm(): Promise<void> {
     await this.currentSession();
+  }
+
+  /** The profile GET as one more stream on the session in use (authenticated like the tunnels). */
+  async fetchProfile(etag: string | undefined): Promise<ProfileFetchResult> {
+    return fetchProfileDocument(h2ProfileRequest(await this.currentSession(), this.credentials), this.options.user, etag);
+  }
+
+  setEndpoints(endpoints: readonly Endpoint[]): void {
+    if (endpoints.length === 0) return;
+    this.options.endpoints = [...endpoints];
+    this.apply(this.chooser.setEndpoints(endpoints.map(formatEndpoint)));
+    this.changed();
+    this.armProbe();
   }
 
   async open(target: TunnelTarget): Promise<Duplex> {

@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/log.js';
 import type { GatewaysStatus } from '../../shared/gateway-status.js';
 import type { Endpoint, Trust } from '../../shared/profile.js';
 import type { ChooserOptions } from '../gateways/chooser.js';
+import type { ProfileFetchResult } from '../gateways/profile-fetch.js';
 
 export interface TunnelTarget {
   host: string;
@@ -81,6 +82,10 @@ export interface Transport extends EventEmitter {
   stats(): TransportStats;
   /** Transports that choose among the endpoints (HTTP/2): which one is in use and how the others are. */
   gateways?(): GatewaysStatus;
+  /** The user's current profile from the gateway, over the verified connection (conditional on `etag`). */
+  fetchProfile?(etag: string | undefined): Promise<ProfileFetchResult>;
+  /** The profile's endpoints changed (a refresh): new ones are measured, a removed one in use is left. */
+  setEndpoints?(endpoints: readonly Endpoint[]): void;
   close(): Promise<void>;
 }
 

@@ -6,18 +6,22 @@
  * (b) the gateway in use freezes (SIGSTOP): a new request succeeds through the other gateway
  *     within 2 s and the engine's status names it; after SIGCONT the client does not flap;
  * (c) two gateways, one behind a 50 ms delay relay: the client settles on the fast one and makes
- *     no switch during 60 s of probes.
+ *     no switch during 60 s of probes;
+ * (d) the operator adds a third gateway to gateway.yaml: the running gateways re-read it, and the
+ *     client's profile refresh picks the endpoint up and measures it, while requests keep passing.
  * The 1 s and 2 s bounds are the issue's contract, not a benchmark.
  */
-import { test } from 'node:test';
+import { readFile, writeFile } from 'node:fs/promises';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { parse, stringify } from 'yaml';
 import { targetFromLink } from '../../shared/link-target.js';
 import type { GatewaysStatus } from '../../shared/gateway-status.js';
 import { Engine } from '../../main/engine.js';
 import { spreadChoice } from '../../main/gateways/chooser.js';
 import type { GatewayChoiceOptions } from '../../main/tunnel/transport.js';
 import { startFreezableGateway } from '../support/freezable-gateway.js';
-import { DEFAULT_USER, gatewayCommand, startGateway, type RunningGateway } from '../support/gateway.js';
+import { DEFAULT_USER, gatewayCommand, startGateway, type GatewayOptions, type RunningGateway } from '../support/gateway.js';
 import { startHungEndpoint } from '../support/hung-endpoint.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { explainFailure, Peers, waitUntil } from '../support/processes.js';
@@ -56,6 +60,17 @@ const switches = (engine: Engine): Array<{ to: string; reason: string; msg: stri
     typeof line.fields['gatewayInUse'] === 'string' ? [{ to: line.fields['gatewayInUse'], reason: String(line.fields['reason']), msg: line.msg, seq: line.seq }] : [],
   );
 
+/** Peers stopped after the test, an origin, and two gateways of one directory (one certificate, one users file) allowed to reach it. */
+const twoGateways = async <G extends RunningGateway>(t: TestContext, start: (options: GatewayOptions) => Promise<G>): Promise<{ peers: Peers; origin: Origin; first: G; second: G }> => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const origin = peers.add(await startOrigin());
+  const restrictTo = [local(origin.httpsPort)];
+  const first = peers.add(await start({ restrictTo }));
+  const second = peers.add(await start({ restrictTo, sameDirAs: first }));
+  return { peers, origin, first, second };
+};
+
 test('(a) a first endpoint that accepts and never answers: the first request is answered in under 1 s', async (t) => {
   const peers = new Peers();
   t.after(() => peers.close());
@@ -76,11 +91,7 @@ test('(a) a first endpoint that accepts and never answers: the first request is 
 });
 
 test('(b) SIGSTOP on the gateway in use: a new request goes through the other one within 2 s, the status names it, and SIGCONT brings no flapping', async (t) => {
-  const peers = new Peers();
-  t.after(() => peers.close());
-  const origin = peers.add(await startOrigin());
-  const first = peers.add(await startFreezableGateway({ restrictTo: [local(origin.httpsPort)] }));
-  const second = peers.add(await startFreezableGateway({ restrictTo: [local(origin.httpsPort)], sameDirAs: first }));
+  const { peers, origin, first, second } = await twoGateways(t, startFreezableGateway);
   const byEndpoint = new Map([
     [local(first.port), first],
     [local(second.port), second],
@@ -130,11 +141,7 @@ test('(b) SIGSTOP on the gateway in use: a new request goes through the other on
 });
 
 test('(c) two gateways, one behind a 50 ms delay relay: the client settles on the fast one and makes no switch during 60 s of probes', async (t) => {
-  const peers = new Peers();
-  t.after(() => peers.close());
-  const origin = peers.add(await startOrigin());
-  const fast = peers.add(await startGateway({ restrictTo: [local(origin.httpsPort)] }));
-  const slowGateway = peers.add(await startGateway({ restrictTo: [local(origin.httpsPort)], sameDirAs: fast }));
+  const { peers, origin, first: fast, second: slowGateway } = await twoGateways(t, startGateway);
   // 25 ms each way: a 50 ms round trip.
   const slow = peers.add(await startDelayRelay({ target: { port: slowGateway.port }, delayMs: 25 }));
   // The slow one first: the racing dial starts there, and the chooser must move to the fast one.
@@ -157,6 +164,44 @@ test('(c) two gateways, one behind a 50 ms delay relay: the client settles on th
     const slowView = gatewaysOf(engine).endpoints.find((e) => e.endpoint === local(slow.port));
     assert.equal(slowView?.health, 'up', 'the slow gateway is measured, not down');
     assert.ok((slowView?.rttMs ?? 0) >= 45, `the slow gateway's round trip includes the relay's delay (${slowView?.rttMs} ms)`);
+    await hello(origin, port);
+  });
+});
+
+/** The operator's edit: gateway.yaml's `endpoints:` set to these (the running gateways re-read the file). */
+const setConfiguredEndpoints = async (gateway: RunningGateway, endpoints: string[]): Promise<void> => {
+  const file = `${gateway.dir}/gateway.yaml`;
+  const config = parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  await writeFile(file, stringify({ ...config, endpoints }));
+};
+
+const reloadedWith = (gateway: RunningGateway, count: number): Promise<unknown> =>
+  gateway.program.waitForLog((r) => r.msg === 'The profile served to clients was reloaded.' && Array.isArray(r['endpoints']) && r['endpoints'].length === count, 20_000, `the profile reloaded with ${count} endpoints`);
+
+test('(d) a third gateway added to gateway.yaml reaches the client through a profile refresh, and is measured', async (t) => {
+  const { peers, origin, first, second } = await twoGateways(t, startGateway);
+  const two = [local(first.port), local(second.port)];
+  await setConfiguredEndpoints(first, two);
+  await Promise.all([reloadedWith(first, 2), reloadedWith(second, 2)]);
+  const link = await linkFor(first, two);
+  await explainFailure(peers, async () => {
+    const { engine, port } = await connectEngine(peers, link, { probeIntervalMs: 1_000 });
+    await hello(origin, port);
+    assert.deepEqual((await engine.refreshProfile())?.kind, 'unchanged', 'the link and the served profile agree');
+
+    const third = peers.add(await startGateway({ restrictTo: [local(origin.httpsPort)], sameDirAs: first }));
+    await setConfiguredEndpoints(first, [...two, local(third.port)]);
+    await Promise.all([reloadedWith(first, 3), reloadedWith(second, 3)]);
+    const outcome = await engine.refreshProfile();
+    assert.equal(outcome?.kind, 'changed');
+    assert.deepEqual(outcome?.kind === 'changed' ? outcome.changes.filter((c) => c.kind === 'endpoint-added').map((c) => c.endpoint) : [], [local(third.port)]);
+    assert.ok(engine.getLog().some((line) => line.msg.includes(local(third.port))), 'the log says what changed');
+    const gateways = await waitUntil(() => {
+      const now = gatewaysOf(engine);
+      return now.endpoints.find((e) => e.endpoint === local(third.port))?.health === 'up' ? now : undefined;
+    }, 20_000, 'the third gateway measured up');
+    assert.deepEqual(gateways.endpoints.map((e) => e.endpoint).sort(), [...two, local(third.port)].sort());
+    assert.equal(typeof gateways.profileRefreshedAt, 'number');
     await hello(origin, port);
   });
 });
