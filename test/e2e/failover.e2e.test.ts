@@ -21,7 +21,7 @@ import { Engine } from '../../main/engine.js';
 import { spreadChoice } from '../../main/gateways/chooser.js';
 import type { GatewayChoiceOptions } from '../../main/tunnel/transport.js';
 import { startFreezableGateway } from '../support/freezable-gateway.js';
-import { DEFAULT_USER, gatewayCommand, startGateway, type GatewayOptions, type RunningGateway } from '../support/gateway.js';
+import { DEFAULT_USER, startGateway, type GatewayOptions, type RunningGateway } from '../support/gateway.js';
 import { startHungEndpoint } from '../support/hung-endpoint.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { explainFailure, Peers, waitUntil } from '../support/processes.js';
@@ -30,9 +30,6 @@ import { startDelayRelay } from '../support/relay.js';
 
 const local = (port: number): string => `127.0.0.1:${port}`;
 
-/** `provision` with every endpoint, in order. */
-const linkFor = async (gateway: RunningGateway, endpoints: string[]): Promise<string> =>
-  (await gatewayCommand(['provision', '--dir', gateway.dir, '--user', DEFAULT_USER.name, ...endpoints.flatMap((e) => ['--endpoint', e]), '--password-stdin'], `${DEFAULT_USER.password}\n`)).stdout.trim();
 
 const connectEngine = async (peers: Peers, link: string, gatewayChoice?: GatewayChoiceOptions): Promise<{ engine: Engine; port: number }> => {
   const engine = new Engine({ logLevel: 'debug', ...(process.env['FAILOVER_DEBUG'] ? { logDestination: process.stderr } : {}) });
@@ -77,7 +74,7 @@ test('(a) a first endpoint that accepts and never answers: the first request is 
   const origin = peers.add(await startOrigin());
   const hung = peers.add(await startHungEndpoint());
   const gateway = peers.add(await startGateway({ restrictTo: [local(origin.httpsPort)] }));
-  const link = await linkFor(gateway, [local(hung.port), local(gateway.port)]);
+  const link = await gateway.provision({ endpoints: [local(hung.port), local(gateway.port)] });
   await explainFailure(peers, async () => {
     const started = performance.now();
     const { engine, port } = await connectEngine(peers, link);
@@ -96,7 +93,7 @@ test('(b) SIGSTOP on the gateway in use: a new request goes through the other on
     [local(first.port), first],
     [local(second.port), second],
   ]);
-  const link = await linkFor(first, [local(first.port), local(second.port)]);
+  const link = await first.provision({ endpoints: [local(first.port), local(second.port)] });
   await explainFailure(peers, async () => {
     const { engine, port } = await connectEngine(peers, link, { probeIntervalMs: 1_000 });
     await hello(origin, port);
@@ -145,7 +142,7 @@ test('(c) two gateways, one behind a 50 ms delay relay: the client settles on th
   // 25 ms each way: a 50 ms round trip.
   const slow = peers.add(await startDelayRelay({ target: { port: slowGateway.port }, delayMs: 25 }));
   // The slow one first: the racing dial starts there, and the chooser must move to the fast one.
-  const link = await linkFor(fast, [local(slow.port), local(fast.port)]);
+  const link = await fast.provision({ endpoints: [local(slow.port), local(fast.port)] });
   await explainFailure(peers, async () => {
     const { engine, port } = await connectEngine(peers, link, { probeIntervalMs: 2_000 });
     await hello(origin, port);
@@ -183,7 +180,7 @@ test('(d) a third gateway added to gateway.yaml reaches the client through a pro
   const two = [local(first.port), local(second.port)];
   await setConfiguredEndpoints(first, two);
   await Promise.all([reloadedWith(first, 2), reloadedWith(second, 2)]);
-  const link = await linkFor(first, two);
+  const link = await first.provision({ endpoints: two });
   await explainFailure(peers, async () => {
     const { engine, port } = await connectEngine(peers, link, { probeIntervalMs: 1_000 });
     await hello(origin, port);

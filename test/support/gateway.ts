@@ -33,8 +33,8 @@ export interface RunningGateway {
   fingerprint: string;
   users: GatewayUser[];
   program: Program;
-  /** `provision` for a user (the first by default), pointing at `endpoint` (this gateway by default). */
-  provision: (options?: { user?: GatewayUser; endpoint?: string }) => Promise<string>;
+  /** `provision` for a user (the first by default), pointing at `endpoint` (this gateway by default), or at every one of `endpoints` in order. */
+  provision: (options?: { user?: GatewayUser; endpoint?: string; endpoints?: string[] }) => Promise<string>;
   /** Access log records so far (one per tunnel or request: user, target, status, bytes, proto, connId). */
   accessLog: () => LogRecord[];
   stop: () => Promise<ExitStatus>;
@@ -90,8 +90,8 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
     fingerprint,
     users,
     program,
-    provision: async ({ user = users[0] ?? DEFAULT_USER, endpoint = `127.0.0.1:${port}` } = {}) => {
-      const result = await gatewayCommand(['provision', '--dir', dir, '--user', user.name, '--endpoint', endpoint, '--password-stdin'], `${user.password}\n`, env);
+    provision: async ({ user = users[0] ?? DEFAULT_USER, endpoint = `127.0.0.1:${port}`, endpoints = [endpoint] } = {}) => {
+      const result = await gatewayCommand(['provision', '--dir', dir, '--user', user.name, ...endpoints.flatMap((e) => ['--endpoint', e]), '--password-stdin'], `${user.password}\n`, env);
       const lines = result.stdout.split('\n').filter((l) => l.trim() !== '');
       if (lines.length !== 1 || !lines[0]?.startsWith('pinhole://')) {
         throw new Error(`provision should print exactly one pinhole:// line, printed:\n${result.stdout}`);
