@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { sendConnect, type ConnectFailure } from '../../node/connect-client.js';
 import { refusalError } from '../../node/refusal.js';
 import { TlsPool } from '../../node/tls-pool.js';
+import { DEFAULT_LIVENESS_TIMEOUT_MS } from '../gateways/liveness.js';
 import { PinholeError } from '../../shared/errors.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
@@ -63,7 +64,8 @@ export class H1Transport extends EventEmitter implements Transport {
 
   async open(target: TunnelTarget): Promise<Duplex> {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
-    return this.pool.use((socket) => this.connectOver(socket, target), isStale);
+    // A pooled connection that has not answered within the liveness timeout (a frozen gateway) gets one fresh connection alongside it.
+    return this.pool.use((socket) => this.connectOver(socket, target), isStale, this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS);
   }
 
   get proxyAuthorization(): string {
