@@ -12,7 +12,7 @@ import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import { accessLogTo, type AccessLog } from './access-log.js';
 import { configPath, loadConfig, parseListen, type GatewayConfig } from './config.js';
-import { createProfileHandler } from './profile/handler.js';
+import { createProfileHandler, type ProfileHandler } from './profile/handler.js';
 import { buildProfileDocument, loadProfileSource, type ProfileSource } from './profile/profile-document.js';
 import { H1Proxy } from './h1-proxy.js';
 import { H2Proxy } from './h2-proxy.js';
@@ -97,6 +97,7 @@ export class Gateway {
   private draining = false;
   /** What the profile route serves (endpoints, pins, defaults); rebuilt when gateway.yaml or the certificate changes. */
   private profileSource: ProfileSource;
+  private profileEndpointsConfigured = false;
 
   constructor(
     readonly config: GatewayConfig,
@@ -169,7 +170,14 @@ export class Gateway {
     this.mux = deps.mux;
     const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger });
     this.profileSource = this.readProfileSource(config);
-    const profile = createProfileHandler((user) => buildProfileDocument(this.profileSource, user), this.logger);
+    const serveProfile = createProfileHandler((user) => buildProfileDocument(this.profileSource, user), this.logger);
+    // A gateway told no endpoints (gateway.yaml `endpoints:`, `run --endpoint`) cannot say which ones clients should use:
+    // it publishes no profile (404: clients keep the link's endpoints) rather than a guess that would drop theirs.
+    const profile: ProfileHandler = (req, res, user) => {
+      if (this.profileEndpointsConfigured) return serveProfile(req, res, user);
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('This gateway publishes no profile: no endpoints are configured.\n');
+    };
     this.h1 = new H1Proxy(proxyDeps, {
       profile,
       headerTimeoutMs: config.headerTimeoutMs,
@@ -272,6 +280,7 @@ export class Gateway {
   /** The profile document's source: the file's profile settings plus `run --endpoint`, and the certificates' pins. */
   private readProfileSource(config: GatewayConfig): ProfileSource {
     const endpoints = [...new Set([...config.endpoints, ...(this.config.endpointFlags ?? [])])];
+    this.profileEndpointsConfigured = endpoints.length > 0;
     return loadProfileSource(config, { ...config, endpoints });
   }
 
