@@ -266,6 +266,7 @@ export class Engine implements EngineApi {
       apply: async (plan) => {
         target = applyToTarget(target, plan.next);
         transport.setEndpoints?.(plan.next.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined));
+        transport.setTrust?.(target.trust);
         await options.onProfileChange?.(target);
       },
       logger: this.logger,

@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { PinholeError } from '../../shared/errors.js';
 import type { GatewaysStatus, GatewaySwitch } from '../../shared/gateway-status.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../../shared/profile.js';
+import { formatEndpoint, parseEndpoint, type Endpoint, type Trust } from '../../shared/profile.js';
 import { GatewayChooser, type SwitchDecision } from '../gateways/chooser.js';
 import { SessionLiveness } from '../gateways/liveness.js';
 import { fetchProfileDocument, h2ProfileRequest, type ProfileFetchResult } from '../gateways/profile-fetch.js';
@@ -99,6 +99,10 @@ export class H2Transport extends EventEmitter implements Transport {
   /** The profile GET as one more stream on the session in use (authenticated like the tunnels). */
   async fetchProfile(etag: string | undefined): Promise<ProfileFetchResult> {
     return fetchProfileDocument(h2ProfileRequest(await this.currentSession(), this.credentials), this.options.user, etag);
+  }
+
+  setTrust(trust: Trust): void {
+    this.options.trust = trust;
   }
 
   setEndpoints(endpoints: readonly Endpoint[]): void {

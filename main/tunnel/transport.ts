@@ -86,6 +86,8 @@ export interface Transport extends EventEmitter {
   fetchProfile?(etag: string | undefined): Promise<ProfileFetchResult>;
   /** The profile's endpoints changed (a refresh): new ones are measured, a removed one in use is left. */
   setEndpoints?(endpoints: readonly Endpoint[]): void;
+  /** The profile's pins changed (a certificate rotation announced): the next dials verify with these. */
+  setTrust?(trust: Trust): void;
   close(): Promise<void>;
 }
 
