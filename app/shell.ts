@@ -163,6 +163,7 @@ export class DesktopShell {
       this.lastState = status.state;
       this.tray.state = status.state;
       if (status.gateway) this.tray.gateway = status.gateway;
+      this.tray.gateways = status.gateways;
       if (status.profile) {
         const match = this.tray.profiles.find((p) => p.name === status.profile);
         if (match) this.tray.activeProfileId = match.id;

@@ -76,3 +76,29 @@ test('the tray image shows the state, as template images on macOS', () => {
   assert.equal(trayImageFile('error', 'darwin'), 'tray-errorTemplate.png');
   assert.equal(trayImageFile('disconnected', 'darwin'), 'tray-disconnectedTemplate.png');
 });
+
+test('connected with several gateways: the menu names the one in use with its round trip, then the others\' state, in the user\'s words', async () => {
+  const { trayWords } = await import('./tray-words.js');
+  const tray: TrayState = {
+    ...base,
+    state: 'connected',
+    gateway: 'gw.example.com',
+    gateways: {
+      inUse: 'b.example.com:443',
+      endpoints: [
+        { endpoint: 'a.example.com:443', health: 'down', rttMs: null, current: false, failure: 'PINHOLE_GATEWAY_UNRESPONSIVE' },
+        { endpoint: 'b.example.com:443', health: 'up', rttMs: 12.4, current: true },
+        { endpoint: 'c.example.com:443', health: 'up', rttMs: 30, current: false },
+      ],
+    },
+  };
+  const labels = (menu: MenuItemConstructorOptions[]): string[] => menu.filter((i) => i.id?.startsWith('gateway:')).map((i) => String(i.label));
+  const menu = buildTrayMenu(tray, recorder().actions);
+  assert.deepEqual(labels(menu), ['Gateway b.example.com:443 · 12 ms', 'a.example.com:443 · not answering', 'c.example.com:443 · answering, 30 ms']);
+  assert.ok(menu.filter((i) => i.id?.startsWith('gateway:')).every((i) => i.enabled === false), 'lines to read, not actions');
+  assert.deepEqual(labels(buildTrayMenu(tray, recorder().actions, trayWords('es'))), ['Pasarela b.example.com:443 · 12 ms', 'a.example.com:443 · no responde', 'c.example.com:443 · responde, 30 ms']);
+  assert.equal(labels(buildTrayMenu(tray, recorder().actions, trayWords('zh-CN')))[1], 'a.example.com:443 · 无响应');
+  // One endpoint, or not connected: nothing to choose between, no lines.
+  assert.deepEqual(labels(buildTrayMenu({ ...tray, state: 'reconnecting' }, recorder().actions)), []);
+  assert.deepEqual(labels(buildTrayMenu({ ...tray, gateways: { inUse: 'b.example.com:443', endpoints: [tray.gateways!.endpoints[1]!] } }, recorder().actions)), []);
+});

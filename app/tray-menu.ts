@@ -4,6 +4,7 @@
  */
 import type { MenuItemConstructorOptions } from 'electron';
 import type { EngineState } from '../shared/engine-api.js';
+import type { ENDPOINT_HEALTH, GatewaysStatus } from '../shared/gateway-status.js';
 
 export interface TrayProfile {
   id: string;
@@ -13,6 +14,8 @@ export interface TrayProfile {
 export interface TrayState {
   state: EngineState;
   gateway?: string;
+  /** A profile with several endpoints: the one in use and the others' state. */
+  gateways?: GatewaysStatus;
   profiles: TrayProfile[];
   /** The profile connected now, or the one Connect would use. */
   activeProfileId: string | null;
@@ -39,6 +42,14 @@ export interface TrayWords {
   copyExport: string;
   quit: string;
   status: Record<EngineState, string>;
+  gateways: {
+    /** {{endpoint}}, {{rtt}} */
+    inUse: string;
+    /** {{endpoint}}, {{state}} */
+    other: string;
+    noRtt: string;
+    health: Record<(typeof ENDPOINT_HEALTH)[number], string>;
+  };
 }
 
 export const TRAY_WORDS_EN: TrayWords = {
@@ -57,6 +68,28 @@ export const TRAY_WORDS_EN: TrayWords = {
     reconnecting: 'Reconnecting…',
     error: 'Connection failed',
   },
+  gateways: {
+    inUse: 'Gateway {{endpoint}} · {{rtt}}',
+    other: '{{endpoint}} · {{state}}',
+    noRtt: 'no answer yet',
+    health: { up: 'answering', down: 'not answering', unknown: 'not measured yet' },
+  },
+};
+
+const fill = (template: string, values: Record<string, string>): string => template.replace(/\{\{(\w+)\}\}/g, (all: string, name: string) => values[name] ?? all);
+
+/** One disabled line per endpoint while connected with several: the one in use and its round trip first, then the others' state. */
+export const gatewayLines = (tray: TrayState, words: TrayWords = TRAY_WORDS_EN): string[] => {
+  const gateways = tray.gateways;
+  if (tray.state !== 'connected' || !gateways || gateways.endpoints.length < 2) return [];
+  const rtt = (ms: number | null): string => (ms === null ? words.gateways.noRtt : `${Math.round(ms)} ms`);
+  const inUse = gateways.endpoints.find((e) => e.endpoint === gateways.inUse);
+  return [
+    fill(words.gateways.inUse, { endpoint: gateways.inUse, rtt: rtt(inUse?.rttMs ?? null) }),
+    ...gateways.endpoints
+      .filter((e) => e.endpoint !== gateways.inUse)
+      .map((e) => fill(words.gateways.other, { endpoint: e.endpoint, state: e.health === 'up' && e.rttMs !== null ? `${words.gateways.health.up}, ${rtt(e.rttMs)}` : words.gateways.health[e.health] })),
+  ];
 };
 
 export type TrayImage = 'disconnected' | 'connecting' | 'connected' | 'error';
@@ -77,6 +110,7 @@ export const buildTrayMenu = (tray: TrayState, actions: TrayActions, words: Tray
   const statusLine = `${words.status[tray.state]}${tray.state === 'connected' && tray.gateway ? ` · ${tray.gateway}` : ''}`;
   const items: MenuItemConstructorOptions[] = [
     { id: 'status', label: statusLine, enabled: false },
+    ...gatewayLines(tray, words).map((label, i): MenuItemConstructorOptions => ({ id: `gateway:${i}`, label, enabled: false })),
     { type: 'separator' },
     on
       ? { id: 'disconnect', label: busy ? words.cancel : words.disconnect, click: () => actions.disconnect() }

@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover] [--profile | --no-profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -31,10 +31,11 @@ import { measureAuth } from './auth.js';
 import { measurePort443 } from './port443.js';
 import { measureFleet } from './fleet.js';
 import { measureUdp } from './udp.js';
+import { measureFailover } from './failover.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover'] as const;
 type Figure = (typeof FIGURES)[number];
 /** `floor`: the minimal Node TLS relay pair (bench/tls-relay-pair.ts), measured in the bulk figure only. */
 type Stack = 'direct' | 'seed' | 'pinhole' | 'floor';
@@ -221,6 +222,7 @@ interface Extra {
   auth?: Record<string, unknown>;
   fleet?: Record<string, unknown>;
   udp?: Record<string, unknown>;
+  failover?: Record<string, unknown>;
   profiles?: ProfileSummary[];
   /** The rendered profiles, printed after the tables. */
   profileText?: string;
@@ -238,8 +240,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443`, `--only auth`, `--only fleet` and `--only udp` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => figure !== 'port443' && figure !== 'auth' && figure !== 'fleet' && figure !== 'udp')) return stacks;
+  // `--only port443`, `auth`, `fleet`, `udp` and `failover` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover'].includes(figure))) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -630,7 +632,7 @@ const main = async (): Promise<void> => {
   const extra: Extra = { startErrors: {} };
   const rows: FigureRow[] = [];
   let churnGrowth = Number.NaN;
-  const authTargets: Target[] = [];
+  const caseTargets: Target[] = [];
   const started = new Date();
   const quit = (): void => {
     say('interrupted: stopping every process the benchmark started');
@@ -670,7 +672,7 @@ const main = async (): Promise<void> => {
       await attempt('auth', async () => {
         const result = await measureAuth(peers, { originPort: stacks.originPort, trust: stacks.trust, floodSeconds: 20, refusalSamples: options.quick ? 15 : 30, say });
         rows.push(...result.rows);
-        authTargets.push(...result.targets);
+        caseTargets.push(...result.targets);
         extra.auth = result.details;
       });
     }
@@ -686,6 +688,14 @@ const main = async (): Promise<void> => {
         const result = await measureUdp(peers, { roundTrips: options.quick ? 100 : 300, rateSeconds: options.quick ? 3 : 5, say });
         rows.push(...result.rows);
         extra.udp = result.details;
+      });
+    }
+    if (options.only.has('failover')) {
+      await attempt('failover', async () => {
+        const result = await measureFailover(peers, { originPort: stacks.originPort, trust: stacks.trust, runs: options.runs, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
+        extra.failover = result.details;
       });
     }
     if (options.only.has('idle')) await attempt('idle', async () => void rows.push(...(await measureIdle(stacks, options, extra))));
@@ -713,7 +723,7 @@ const main = async (): Promise<void> => {
     judge('churn', `no gateway fd growth after ${options.churnTunnels} tunnels`, churnGrowth, '<=', 0, `${Number.isFinite(churnGrowth) ? churnGrowth : '-'} fds`),
     judge('fleetRestart', 'no failed request during a rolling restart of 3 gateways under load', row('fleetRestart')?.pinhole ?? Number.NaN, '<=', 0, `${row('fleetRestart')?.pinhole ?? '-'} failed`),
     judge('handshakeScale', '--workers 2 scales handshakes near-linearly (>= 1.6x)', hsScale, '>=', 1.6, `${hsScale.toFixed(2)}x`),
-    ...authTargets,
+    ...caseTargets,
     // Issue 12 (one byte path): the same figures against the targets of that issue, and the floor.
     judge('cpuPerGiB', 'issue 12: CPU per GiB, client + gateway <= 1.0x seed', r('cpuPerGiB'), '<=', 1.0, `${r('cpuPerGiB').toFixed(2)}x`),
     judge('bulk', 'issue 12: one bulk download >= 1.0x seed', r('bulk'), '>=', 1.0, `${r('bulk').toFixed(2)}x`),

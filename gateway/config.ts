@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { PinholeError } from '../shared/errors.js';
 import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import { ProfileSettingsSchema } from './profile/profile-document.js';
 
 /** HOST:PORT where port 0 (any free port) is allowed too. */
 export const parseListen = (text: string): Endpoint | undefined => {
@@ -59,6 +60,8 @@ export const GatewayFileSchema = z
       .refine((v) => /^rediss?:\/\/[^/\s]+/.test(v), { message: 'must be redis://HOST:PORT (or rediss://)' })
       .optional(),
     mux: z.record(z.string(), z.unknown()).optional(),
+    /** What clients are told in their profile document (endpoints, next certificate, profile defaults). */
+    ...ProfileSettingsSchema.shape,
   })
   .strict();
 
@@ -69,6 +72,8 @@ export interface GatewayConfig extends GatewayFile {
   readonly certFile: string;
   readonly keyFile: string;
   readonly usersFile: string;
+  /** `run --endpoint` values, added to the file's `endpoints` again whenever the file is reloaded. */
+  readonly endpointFlags?: readonly string[];
 }
 
 export const configPath = (dir: string): string => join(dir, 'gateway.yaml');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { connect as h2connect, type ClientHttp2Stream } from 'node:http2';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -391,4 +391,25 @@ test('HTTP/2 CONNECT half-closes: END_STREAM after the request still gets the wh
   const received = Buffer.concat(chunks);
   assert.equal(received.length, size);
   assert.equal(received[0], 10);
+});
+
+test('the profile route over HTTP/1.1: no endpoints configured is a 404, endpoints configured serve the user\'s document, wrong credentials get 401, none get the web page', async (t) => {
+  const { gateway, port } = await startGateway(t);
+  const get = (auth?: string): Promise<string> =>
+    exchange(port, `GET /.well-known/pinhole/profile HTTP/1.1\r\nHost: gw.example.test\r\n${auth ? `Authorization: ${auth}\r\n` : ''}Connection: close\r\n\r\n`);
+  assert.match(await get(basic('alice', PASSWORD)), /^HTTP\/1\.1 404 /, 'no endpoints configured: no profile, clients keep their link');
+  // The operator adds endpoints to gateway.yaml; the running gateway re-reads it.
+  const file = join(gateway.config.dir, 'gateway.yaml');
+  await writeFile(file, `${await readFile(file, 'utf8')}\nendpoints: ["a.example.test:443", "b.example.test:8443"]\n`);
+  gateway.reloadProfile();
+  const served = await get(basic('alice', PASSWORD));
+  assert.match(served, /^HTTP\/1\.1 200 /);
+  const document = JSON.parse(served.slice(served.indexOf('\r\n\r\n') + 4)) as { user: string; endpoints: string[]; pins: string[] };
+  assert.equal(document.user, 'alice');
+  assert.deepEqual(document.endpoints, ['a.example.test:443', 'b.example.test:8443']);
+  assert.equal(document.pins.length, 1, 'the certificate\'s pin');
+  const wrong = await get(basic('alice', 'wrong'));
+  assert.match(wrong, /^HTTP\/1\.1 401 /);
+  assert.match(wrong, /pinhole-error: PINHOLE_AUTH_REJECTED/i);
+  assert.match(await get(), /^HTTP\/1\.1 404 /, 'no credentials: the ordinary web answer');
 });

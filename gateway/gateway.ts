@@ -11,7 +11,9 @@ import { createServer as createTlsServer, type SecureContextOptions, type Server
 import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import { accessLogTo, type AccessLog } from './access-log.js';
-import { parseListen, type GatewayConfig } from './config.js';
+import { configPath, loadConfig, parseListen, type GatewayConfig } from './config.js';
+import { createProfileHandler, type ProfileHandler } from './profile/handler.js';
+import { buildProfileDocument, loadProfileSource, type ProfileSource } from './profile/profile-document.js';
 import { H1Proxy } from './h1-proxy.js';
 import { H2Proxy } from './h2-proxy.js';
 import { DestinationPolicy, type Resolver } from './policy.js';
@@ -95,6 +97,9 @@ export class Gateway {
   private decryptOnly = new Map<string, TlsServer>();
   private readonly ticketKeysFile: string | undefined;
   private draining = false;
+  /** What the profile route serves (endpoints, pins, defaults); rebuilt when gateway.yaml or the certificate changes. */
+  private profileSource: ProfileSource;
+  private profileEndpointsConfigured = false;
 
   constructor(
     readonly config: GatewayConfig,
@@ -168,7 +173,17 @@ export class Gateway {
     };
     this.mux = deps.mux;
     const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger });
+    this.profileSource = this.readProfileSource(config);
+    const serveProfile = createProfileHandler((user) => buildProfileDocument(this.profileSource, user), this.logger);
+    // A gateway told no endpoints (gateway.yaml `endpoints:`, `run --endpoint`) cannot say which ones clients should use:
+    // it publishes no profile (404: clients keep the link's endpoints) rather than a guess that would drop theirs.
+    const profile: ProfileHandler = (req, res, user) => {
+      if (this.profileEndpointsConfigured) return serveProfile(req, res, user);
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('This gateway publishes no profile: no endpoints are configured.\n');
+    };
     this.h1 = new H1Proxy(proxyDeps, {
+      profile,
       headerTimeoutMs: config.headerTimeoutMs,
       maxHeaderBytes: config.maxHeaderBytes,
       ...(deps.mux === undefined ? {} : { wsPath: deps.mux.wsPath }),
@@ -189,6 +204,7 @@ export class Gateway {
           })
         : undefined;
     this.h2 = new H2Proxy(proxyDeps, {
+      profile,
       maxStreams: config.maxStreamsPerSession,
       maxHeaderBytes: config.maxHeaderBytes,
       ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
@@ -265,8 +281,28 @@ export class Gateway {
     }
   }
 
+  /** The profile document's source: the file's profile settings plus `run --endpoint`, and the certificates' pins. */
+  private readProfileSource(config: GatewayConfig): ProfileSource {
+    const endpoints = [...new Set([...config.endpoints, ...(this.config.endpointFlags ?? [])])];
+    this.profileEndpointsConfigured = endpoints.length > 0;
+    return loadProfileSource(config, { ...config, endpoints });
+  }
+
+  /** gateway.yaml changed: what clients are told in their profile (an endpoint added, a next certificate) follows without a restart. A bad file keeps the previous profile. */
+  reloadProfile(): void {
+    try {
+      const next = this.readProfileSource(loadConfig(this.config.dir));
+      const changed = JSON.stringify(next) !== JSON.stringify(this.profileSource);
+      this.profileSource = next;
+      if (changed) this.logger.info({ endpoints: next.endpoints, pins: next.pins.length }, 'The profile served to clients was reloaded.');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, file: configPath(this.config.dir) }, 'The profile settings could not be reloaded; clients keep getting the previous profile.');
+    }
+  }
+
   /** Reload cert/key from disk into the live TLS servers (no restart). */
   reloadCertificate(): void {
+    this.reloadProfile();
     try {
       this.tls.setSecureContext({ ...this.secureContextOptions(), minVersion: 'TLSv1.2' });
       for (const [, server] of this.decryptOnly) server.setSecureContext({ ...this.secureContextOptions(server.getTicketKeys()), minVersion: 'TLSv1.2' });
@@ -300,6 +336,7 @@ export class Gateway {
     const reload = (): void => this.reloadCertificate();
     watchFile(this.config.certFile, { interval: 2000 }, reload);
     watchFile(this.config.keyFile, { interval: 2000 }, reload);
+    watchFile(configPath(this.config.dir), { interval: 1000 }, () => this.reloadProfile());
     if (this.ticketKeysFile !== undefined) watchFile(this.ticketKeysFile, { interval: 1000 }, () => this.reloadTicketKeys());
     return this.net.address() as AddressInfo;
   }
@@ -438,6 +475,7 @@ export class Gateway {
     this.users.unwatch();
     unwatchFile(this.config.certFile);
     unwatchFile(this.config.keyFile);
+    unwatchFile(configPath(this.config.dir));
     if (this.ticketKeysFile !== undefined) unwatchFile(this.ticketKeysFile);
     await this.announceGoaway();
     this.h2.goaway();

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import type { ProxyDeps } from './proxy-deps.js';
+import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
 import { relay } from '../node/relay.js';
 import { asPinholeError, refusalBody, refusalHead, refusalHeaders } from '../node/refusal.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
@@ -49,6 +50,8 @@ export interface H1Options {
   readonly wsPath?: string;
   web?: WebFallback;
   upgrade?: UpgradeFallback;
+  /** GET /.well-known/pinhole/profile for an authenticated user (gateway/profile/handler.ts). */
+  profile?: ProfileHandler;
 }
 
 export class H1Proxy {
@@ -158,7 +161,14 @@ export class H1Proxy {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '';
     if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-      (this.options.web ?? notFoundFallback)(req, res);
+      const web = this.options.web ?? notFoundFallback;
+      const profile = this.options.profile;
+      if (profile && isProfileRequest(req)) {
+        const client = this.deps.connInfo(req.socket).client;
+        void serveProfileRequest(req, res, { authenticate: (header) => this.deps.authenticate(header, client), handler: profile, fallback: (r, s) => web(r as IncomingMessage, s as ServerResponse) });
+        return;
+      }
+      web(req, res);
       return;
     }
     void this.forward(req, res, url);

@@ -12,6 +12,7 @@ import { NOT_FOUND_PAGE } from './h1-proxy.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { handleConnectUdpStream, isConnectUdpRequest } from './udp/connect-udp.js';
 import { udpDepsFor } from './udp/proxy-udp.js';
+import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
 
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
@@ -35,6 +36,8 @@ export interface H2Options {
   /** The largest header list a client may send (SETTINGS_MAX_HEADER_LIST_SIZE). */
   readonly maxHeaderBytes?: number;
   web?: H2Fallback;
+  /** GET /.well-known/pinhole/profile for an authenticated user (gateway/profile/handler.ts). */
+  profile?: ProfileHandler;
 }
 
 export class H2Proxy {
@@ -68,12 +71,21 @@ export class H2Proxy {
       } else if (headers[':method'] === 'CONNECT') {
         stream.on('error', () => stream.destroy());
         void this.connect(stream, headers);
-      } else (this.options.web ?? h2NotFound)(new Http2ServerRequest(stream, headers, {}, rawHeaders), new Http2ServerResponse(stream));
+      } else this.web(new Http2ServerRequest(stream, headers, {}, rawHeaders), new Http2ServerResponse(stream));
     });
   }
 
   handle(socket: Socket): void {
     this.server.emit('connection', socket);
+  }
+
+  /** Every non-CONNECT request: the profile route for an authenticated user, else the web fallback. */
+  private web(req: Http2ServerRequest, res: Http2ServerResponse): void {
+    const web = this.options.web ?? h2NotFound;
+    const profile = this.options.profile;
+    if (!profile || !isProfileRequest(req)) return web(req, res);
+    const client = this.deps.connInfo(req.stream.session?.socket as Socket).client;
+    void serveProfileRequest(req, res, { authenticate: (header) => this.deps.authenticate(header, client), handler: profile, fallback: (r, s) => web(r as Http2ServerRequest, s as Http2ServerResponse) });
   }
 
   /** GOAWAY to every session: no new streams, open ones finish. */

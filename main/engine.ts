@@ -12,15 +12,18 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Disposer, EngineApi, EngineEvents, EngineState, EngineStats, EngineStatus, LogLine, SeenApp } from '../shared/engine-api.js';
 import { PinholeError, toWire } from '../shared/errors.js';
+import type { GatewaysStatus } from '../shared/gateway-status.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
 import { isConnectionFailure, isFatal } from './error-meaning.js';
 import { LogRing } from './log-ring.js';
 import { LocalProxy, type RouteRequest, type Router } from './proxy/local-proxy.js';
 import { TUNNEL, type CallingApp, type RouteDecision, type RouteQuery } from './routing.js';
+import { applyToTarget, viewOfTarget } from './gateways/profile-changes.js';
+import { ProfileRefresher, type RefreshOutcome } from './gateways/refresh.js';
 import { openTransport } from './tunnel/negotiate.js';
 import { RecentDestinations } from './tunnel/recent-destinations.js';
-import type { EarlyTunnel, Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
+import type { EarlyTunnel, GatewayChoiceOptions, Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
 import { INSECURE_WARNING, warnIfInsecure } from './tunnel/verify.js';
 
 export interface EngineConnectOptions {
@@ -41,6 +44,17 @@ export interface EngineConnectOptions {
   earlyStart?: boolean;
   /** LAN box mode (issue 14): the allow-list gate, --local-users, per-terminal counters (in getStats()). */
   lan?: { gate?: ConnectionGate; users?: LocalUsers; terminals?: TerminalStats };
+  /** How the gateway is chosen among the profile's endpoints (probe interval, tolerance, liveness timeout, the racing dial's stagger); defaults in main/gateways/. */
+  gatewayChoice?: GatewayChoiceOptions & { staggerMs?: number };
+  /**
+   * Fetch the user's profile from the gateway after connecting and every few hours after, and
+   * apply what changed (endpoints to the chooser); default true. `onProfileChange` gets the updated
+   * target to store it (the profile store; the command line keeps it for this run only).
+   */
+  refreshProfile?: boolean;
+  onProfileChange?: (target: GatewayTarget) => void | Promise<void>;
+  /** Refresh interval until the gateway's document suggests its own (tests). */
+  profileRefreshMs?: number;
 }
 
 export interface EngineOptions {
@@ -91,6 +105,8 @@ export class Engine implements EngineApi {
   private readonly apps = new Map<string, SeenApp>();
   private generation = 0;
   private readonly accepted = new RecentDestinations();
+  private refresher: ProfileRefresher | undefined;
+  private profileRefreshedAt: number | undefined;
 
   constructor(private readonly options: EngineOptions = {}) {
     this.ring = new LogRing(options.logCapacity ?? 2000);
@@ -111,7 +127,10 @@ export class Engine implements EngineApi {
   }
 
   getStatus(): EngineStatus {
-    return { ...this.status, warnings: [...this.status.warnings] };
+    // Round trips change with every sample: read them live rather than emitting a status per PING.
+    const live = this.status.gateways === undefined ? undefined : this.transport?.gateways?.();
+    const gateways = live && this.profileRefreshedAt !== undefined ? { ...live, profileRefreshedAt: this.profileRefreshedAt } : live;
+    return { ...this.status, warnings: [...this.status.warnings], ...(gateways ? { gateways } : {}) };
   }
 
   getStats(): EngineStats {
@@ -159,6 +178,7 @@ export class Engine implements EngineApi {
         wsPath: target.wsPath,
         logger: this.logger,
         ...(options.upstreamProxy ? { upstreamProxy: options.upstreamProxy } : {}),
+        ...(options.gatewayChoice ? { choice: options.gatewayChoice, ...(options.gatewayChoice.staggerMs === undefined ? {} : { staggerMs: options.gatewayChoice.staggerMs }) } : {}),
       });
     } catch (err) {
       const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
@@ -174,6 +194,10 @@ export class Engine implements EngineApi {
     transport.on('lost', (err: PinholeError) => this.lost(err, generation));
     transport.on('up', () => this.recovered(generation));
     this.terminals = options.lan?.terminals;
+    // The endpoint in use or an endpoint's health changed (the transport logged why).
+    transport.on('gateways', (gateways: GatewaysStatus) => {
+      if (generation === this.generation && this.status.state !== 'disconnected') this.setStatus({ ...this.status, gateways });
+    });
     const proxy: LocalProxy = new LocalProxy({
       host: listen.host,
       port: listen.port,
@@ -204,10 +228,12 @@ export class Engine implements EngineApi {
     this.proxy = proxy;
     const address = formatEndpoint(proxy.address);
     this.attempt = 0;
-    this.setStatus({ state: 'connected', ...base, transport: transport.kind, listen: address });
+    const gateways = transport.gateways?.();
+    this.setStatus({ state: 'connected', ...base, transport: transport.kind, listen: address, ...(gateways ? { gateways } : {}) });
     this.logger.info({ gateway: target.serverName, transport: transport.kind }, 'Connected to the gateway.');
     this.statsTimer = setInterval(() => this.events.emit('stats', this.getStats()), this.options.statsIntervalMs ?? 1_000);
     this.statsTimer.unref();
+    if (options.refreshProfile !== false) this.startRefresher(transport, target, options);
     return { listen: address };
   }
 
@@ -216,6 +242,8 @@ export class Engine implements EngineApi {
     clearInterval(this.statsTimer);
     clearTimeout(this.retryTimer);
     const { proxy, transport } = this;
+    this.refresher?.stop();
+    this.refresher = undefined;
     this.proxy = undefined;
     this.transport = undefined;
     await Promise.all([proxy?.stop(), transport?.close()]);
@@ -224,6 +252,41 @@ export class Engine implements EngineApi {
       this.setStatus({ state: 'disconnected', warnings: [] });
       if (was !== 'error') this.logger.info('Disconnected from the gateway.');
     }
+  }
+
+  /** Refresh the profile now (a "check for updates" action); undefined when not connected or the transport cannot fetch it. */
+  refreshProfile(): Promise<RefreshOutcome> | undefined {
+    return this.refresher?.refreshNow();
+  }
+
+  /** The profile refreshes itself over the connection in use (main/gateways/refresh.ts); changes apply without dropping tunnels. */
+  private startRefresher(transport: Transport, connected: GatewayTarget, options: EngineConnectOptions): void {
+    const fetch = transport.fetchProfile?.bind(transport);
+    if (!fetch) return;
+    let target = connected;
+    this.profileRefreshedAt = undefined;
+    const refresher = new ProfileRefresher({
+      fetch: async (etag) => {
+        const result = await fetch(etag);
+        this.profileRefreshedAt = Date.now();
+        return result;
+      },
+      stored: () => viewOfTarget(target),
+      context: () => ({
+        working: transport.gateways?.().endpoints.filter((e) => e.health === 'up').map((e) => e.endpoint) ?? [...target.endpoints],
+        ...(target.trust.kind === 'pin' ? { verifiedPin: target.trust.pin } : {}),
+      }),
+      apply: async (plan) => {
+        target = applyToTarget(target, plan.next);
+        transport.setEndpoints?.(plan.next.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined));
+        transport.setTrust?.(target.trust);
+        await options.onProfileChange?.(target);
+      },
+      logger: this.logger,
+      ...(options.profileRefreshMs === undefined ? {} : { intervalMs: options.profileRefreshMs }),
+    });
+    this.refresher = refresher;
+    void refresher.start();
   }
 
   /** Each request's route, once: the calling app (when it can be told, and recorded as seen), then the routing's decision. */

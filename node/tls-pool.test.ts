@@ -93,6 +93,52 @@ test('use() retries once on a fresh connection when a pooled one was stale', asy
   pool.close();
 });
 
+test('use() with an answer deadline: a pooled connection that does not answer is dropped and the tunnel goes through a fresh one', async () => {
+  const pool = new TlsPool<Socket>({ dial, size: 1 });
+  await pool.warm();
+  const used: Socket[] = [];
+  const started = Date.now();
+  const result = await pool.use(
+    (socket) => {
+      used.push(socket);
+      // The first (pooled) connection's gateway is frozen: no answer ever, until it is dropped.
+      if (used.length === 1) return new Promise<string>((_resolve, reject) => socket.once('close', () => reject(Object.assign(new Error('closed'), { code: 'STALE' }))));
+      return Promise.resolve('answered on a fresh connection');
+    },
+    (err) => (err as { code?: string }).code === 'STALE',
+    100,
+  );
+  assert.equal(result, 'answered on a fresh connection');
+  assert.equal(used.length, 2, 'tried once more, not more');
+  assert.ok(Date.now() - started >= 95, 'the fresh one only after the deadline');
+  await until(() => used[0]!.destroyed, 'the unanswering pooled connection dropped');
+  assert.equal(used[1]!.destroyed, false, 'the winner is the caller\'s');
+  used[1]!.destroy();
+  pool.close();
+});
+
+test('use() with an answer deadline: a slow answer on the pooled connection still wins over the fresh one, which is closed', async () => {
+  const pool = new TlsPool<Socket>({ dial, size: 1 });
+  await pool.warm();
+  const used: Socket[] = [];
+  let releaseFirst: () => void = () => undefined;
+  const result = await pool.use(
+    (socket) => {
+      used.push(socket);
+      if (used.length === 1) return new Promise<string>((resolve) => (releaseFirst = () => resolve('slow but alive')));
+      releaseFirst();
+      return new Promise<string>((_resolve, reject) => socket.once('close', () => reject(new Error('closed'))));
+    },
+    () => false,
+    50,
+  );
+  assert.equal(result, 'slow but alive');
+  await until(() => used.length === 2 && used[1]!.destroyed, 'the fresh connection closed');
+  assert.equal(used[0]!.destroyed, false);
+  used[0]!.destroy();
+  pool.close();
+});
+
 test('a failed refill is reported once per failure as refill-failed', async () => {
   let fail = false;
   const pool = new TlsPool<Socket>({ dial: () => (fail ? Promise.reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' })) : dial()), size: 1 });

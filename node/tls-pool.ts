@@ -8,7 +8,9 @@
  *   idle timeouts on the path) and is dropped instead of used;
  * - an idle connection the server talks on, ends or resets is dropped, and a replacement is dialled
  *   at once, so a gateway that went away is noticed before the next request needs it;
- * - `use` retries once on a fresh connection when a pooled one turns out stale;
+ * - `use` retries once on a fresh connection when a pooled one turns out stale, or, given
+ *   `answerWithinMs`, when a pooled one has not answered within that time (a frozen gateway keeps
+ *   the TCP connection up): the fresh one runs alongside, the first answer wins, the other is dropped;
  * - one failure event: 'refill-failed' (err) whenever a dial for the pool fails.
  */
 import { EventEmitter } from 'node:events';
@@ -84,15 +86,64 @@ export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolE
    * Run `start` on a connection; when a pooled one fails with an error `isStale` recognises (the
    * path closed it while idle), run it once more on a fresh connection.
    */
-  async use<T>(start: (socket: S) => Promise<T>, isStale: (err: unknown) => boolean): Promise<T> {
+  async use<T>(start: (socket: S) => Promise<T>, isStale: (err: unknown) => boolean, answerWithinMs?: number): Promise<T> {
     const { socket, pooled } = await this.take();
     if (!pooled) return start(socket);
-    try {
-      return await start(socket);
-    } catch (err) {
-      if (!isStale(err) || this.closed) throw err;
-      return start(await this.options.dial());
-    }
+    return new Promise<T>((resolve, reject) => {
+      const sockets: S[] = [socket];
+      let settled = false;
+      let running = 1;
+      let retried = false;
+      let lastError: unknown;
+      const finish = (err: unknown, value?: T, winner?: S): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        for (const other of sockets) if (other !== winner) other.destroy();
+        if (winner) resolve(value as T);
+        else reject(err);
+      };
+      const failed = (err: unknown): void => {
+        running -= 1;
+        lastError = err;
+        // A refusal or timeout is the answer; a stale connection waits for (or starts) the fresh one.
+        if (!isStale(err)) finish(err);
+        else if (!retried && !this.closed) retryOnFresh();
+        else if (running === 0) finish(lastError);
+      };
+      const run = (on: S): void => {
+        start(on).then(
+          (value) => {
+            if (settled) on.destroy();
+            else finish(undefined, value, on);
+          },
+          (err: unknown) => {
+            if (!settled) failed(err);
+          },
+        );
+      };
+      const retryOnFresh = (): void => {
+        if (retried || settled) return;
+        retried = true;
+        running += 1;
+        this.options.dial().then(
+          (fresh) => {
+            if (settled) {
+              fresh.destroy();
+              return;
+            }
+            sockets.push(fresh);
+            run(fresh);
+          },
+          (err: unknown) => {
+            running -= 1;
+            if (!settled && running === 0) finish(err);
+          },
+        );
+      };
+      const timer = answerWithinMs === undefined ? undefined : setTimeout(retryOnFresh, answerWithinMs);
+      run(socket);
+    });
   }
 
   close(): void {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ERRORS, type ErrorCode } from './errors.js';
+import { GatewaysStatusSchema } from './gateway-status.js';
 import { TransportSchema } from './profile.js';
 
 export const ENGINE_STATES = ['disconnected', 'connecting', 'connected', 'reconnecting', 'error'] as const;
@@ -34,6 +35,8 @@ export const EngineStatusSchema = z.object({
   retryAt: z.number().optional(),
   /** Non-fatal warnings the user should see (e.g. insecure mode, proxy changed outside Pinhole). */
   warnings: z.array(z.string()).default([]),
+  /** A profile with several endpoints: the one in use, its round trip, the others' state, the last switch. */
+  gateways: GatewaysStatusSchema.optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 

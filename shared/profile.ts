@@ -41,7 +41,8 @@ export const PinSchema = z
 export const formatPin = (hex: string): string => hex.replace(/[:\s]/g, '').toUpperCase().match(/../g)?.join(':') ?? '';
 
 export const TrustSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('pin'), pin: PinSchema }),
+  /** `nextPins`: certificates the gateway announced (profile refresh) for its next rotation, accepted as well. */
+  z.object({ kind: z.literal('pin'), pin: PinSchema, nextPins: z.array(PinSchema).optional() }),
   z.object({ kind: z.literal('ca'), caFile: z.string().min(1) }),
   z.object({ kind: z.literal('system') }),
   z.object({ kind: z.literal('insecure') }),

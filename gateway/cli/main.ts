@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
 import { chooseLogFormat } from '../../shared/log.js';
-import { TRANSPORTS, type Transport } from '../../shared/profile.js';
+import { parseEndpoint, TRANSPORTS, type Transport } from '../../shared/profile.js';
 import { loadConfig } from '../config.js';
 import { MUX_FLAG_OPTIONS, muxConfigFrom, type MuxConfigInput, type MuxFlagValues } from '../mux/config.js';
 import { generatePassword } from '../../node/htpasswd.js';
@@ -22,8 +22,11 @@ const HELP = `Usage:
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
-                      [--header-timeout S] [--connect-timeout S] [--log-format human|json]
+                      [--header-timeout S] [--connect-timeout S] [--log-format human|json] [--endpoint HOST:PORT]...
                       [--allow-udp-port N]... (UDP ports flows may reach, default 53 443) [--udp-timeout S] (idle UDP flows close, default 30)
+
+  --endpoint HOST:PORT       (run) an endpoint clients are told to use in their profile, repeatable; added to gateway.yaml's
+                             endpoints (clients pick it up at their next profile refresh; gateway.yaml is re-read when it changes)
 
 Running several gateways (run; a fleet behind a load balancer):
   --admin H:P                /metrics, /healthz, /readyz on this address (off by default; never the public port)
@@ -105,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
         await setUserPassword(config.usersFile, user, password);
       }
       process.stdout.write(
-        `${await provisionLink(config, { user, endpoints: values.endpoint ?? [], transport, domains: values.domain ?? [], password, wsPath: values['ws-path'] })}\n`,
+        `${await provisionLink(config, { user, endpoints: values.endpoint ?? config.endpoints, transport, domains: values.domain ?? [], password, wsPath: values['ws-path'] })}\n`,
       );
       return 0;
     }
@@ -119,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
           'allow-port': { type: 'string', multiple: true },
           'allow-udp-port': { type: 'string', multiple: true },
           'udp-timeout': { type: 'string' },
+          endpoint: { type: 'string', multiple: true },
           workers: { type: 'string' },
           'drain-seconds': { type: 'string' },
           'header-timeout': { type: 'string' },
@@ -138,7 +142,8 @@ async function main(argv: string[]): Promise<number> {
         return n;
       };
       const file = loadConfig(dir);
-      const config = loadConfig(dir, {
+      for (const e of values.endpoint ?? []) if (parseEndpoint(e) === undefined) usage(`--endpoint ${e} is not HOST:PORT.`);
+      const loaded = loadConfig(dir, {
         listen: values.listen,
         restrictTo: values['restrict-to'] === undefined ? undefined : [...file.restrictTo, ...values['restrict-to']],
         allowPorts: values['allow-port'] === undefined ? undefined : [...file.allowPorts, ...values['allow-port'].map((p) => port(p, '--allow-port'))],
@@ -148,7 +153,9 @@ async function main(argv: string[]): Promise<number> {
         headerTimeoutMs: values['header-timeout'] === undefined ? undefined : (num(values['header-timeout'], '--header-timeout') ?? 0) * 1000,
         connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : (num(values['connect-timeout'], '--connect-timeout') ?? 0) * 1000,
         ...guardOverrides(values),
+        endpoints: values.endpoint === undefined ? undefined : [...file.endpoints, ...values.endpoint],
       } as Parameters<typeof loadConfig>[1]);
+      const config = { ...loaded, endpointFlags: values.endpoint ?? [] };
       const workers = num(values.workers, '--workers') ?? 1;
       const mux = muxConfigFrom(values as MuxFlagValues, (file.mux ?? {}) as MuxConfigInput);
       const logFormat = chooseLogFormat(values['log-format'], process.stdout.isTTY);

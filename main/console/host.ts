@@ -263,7 +263,7 @@ export class EngineHost {
   }
 
   /** Connects the engine (after dropping any earlier connection) and sets the system proxy when the settings say so. */
-  private async connectTo(target: GatewayTarget, password: string, name: string, applyRules: () => Promise<unknown>): Promise<EngineStatus> {
+  private async connectTo(target: GatewayTarget, password: string, name: string, applyRules: () => Promise<unknown>, saveRefreshed?: (next: GatewayTarget) => Promise<void>): Promise<EngineStatus> {
     const { engine, profiles } = this.deps;
     if (engine.getStatus().state !== 'disconnected' && engine.getStatus().state !== 'error') await engine.disconnect();
     await applyRules();
@@ -274,6 +274,8 @@ export class EngineHost {
       decide: this.decide,
       pac: this.pac,
       ...(this.deps.identifyApp ? { identifyApp: this.deps.identifyApp } : {}),
+      // The gateway's profile changed (an endpoint added): a stored profile keeps the change.
+      ...(saveRefreshed ? { onProfileChange: saveRefreshed } : {}),
     });
     if (settings.systemProxyOnConnect && this.deps.systemProxy) {
       const endpoint = parseEndpoint(listen);
@@ -360,7 +362,10 @@ export class EngineHost {
         if (!password && this.deps.secretsControl?.state().available === false) throw new PinholeError('PINHOLE_KEYCHAIN_UNAVAILABLE', NO_PASSWORD_WITHOUT_STORE);
         if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password stored; enter it in the profile.`);
         this.activeProfileId = profile.id;
-        return this.connectTo(profile, password, profile.name, () => this.refreshRules());
+        return this.connectTo(profile, password, profile.name, () => this.refreshRules(), async (next) => {
+          await profiles.save({ ...profile, ...next });
+          this.emit('profiles', await this.profileList());
+        });
       },
       connectLink: async ({ link }) => {
         const { target, password, name } = targetFromLink(link);

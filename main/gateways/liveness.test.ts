@@ -207,3 +207,26 @@ test('a stopped watcher sends nothing and announces nothing', async (t) => {
   assert.equal(deaths, 0);
   await assert.rejects(watcher.probeNow(), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_NOT_CONNECTED');
 });
+
+test('a PING unanswered for half the timeout says "slow" once (time to ready the next endpoint); an answer in time says nothing', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const session = new ScriptedSession();
+  const watcher = new SessionLiveness(session, { idleIntervalMs: 60_000, timeoutMs: 1_000 });
+  let slow = 0;
+  watcher.on('slow', () => (slow += 1));
+  const first = watcher.probeNow();
+  t.mock.timers.tick(400);
+  session.answer(0);
+  await first;
+  t.mock.timers.tick(1_000);
+  assert.equal(slow, 0, 'answered after 400 ms: not slow');
+  watcher.probeNow().catch(() => undefined);
+  t.mock.timers.tick(499);
+  assert.equal(slow, 0);
+  t.mock.timers.tick(1);
+  assert.equal(slow, 1, 'half the timeout without an answer');
+  t.mock.timers.tick(500);
+  assert.equal(slow, 1, 'once per PING');
+  assert.equal(watcher.alive, false, 'then dead at the timeout');
+  watcher.stop();
+});

@@ -35,6 +35,8 @@ export interface LivenessOptions {
 
 export interface LivenessEvents {
   rtt: [rttMs: number];
+  /** A PING has waited half the timeout: time to get the next best endpoint ready, just in case. */
+  slow: [];
   dead: [error: PinholeError];
 }
 
@@ -43,6 +45,7 @@ export class SessionLiveness extends EventEmitter<LivenessEvents> {
   private readonly idleIntervalMs: number;
   private outstanding: Promise<number> | undefined;
   private deadline: ReturnType<typeof setTimeout> | undefined;
+  private halfway: ReturnType<typeof setTimeout> | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private lastHeard = Date.now();
   private lastRtt: number | null = null;
@@ -110,6 +113,8 @@ export class SessionLiveness extends EventEmitter<LivenessEvents> {
         reject(error);
       }, this.timeoutMs);
       this.deadline.unref?.();
+      this.halfway = setTimeout(() => this.emit('slow'), this.timeoutMs / 2);
+      this.halfway.unref?.();
       const send = (): void => {
         if (this.failure || this.stopped) {
           reject(this.failure ?? new PinholeError('PINHOLE_NOT_CONNECTED'));
@@ -119,6 +124,7 @@ export class SessionLiveness extends EventEmitter<LivenessEvents> {
         try {
           sent = this.session.ping((err, duration) => {
             clearTimeout(this.deadline);
+            clearTimeout(this.halfway);
             if (this.failure || this.stopped) {
               reject(this.failure ?? new PinholeError('PINHOLE_NOT_CONNECTED'));
               return;
@@ -141,6 +147,7 @@ export class SessionLiveness extends EventEmitter<LivenessEvents> {
         }
         if (!sent) {
           clearTimeout(this.deadline);
+          clearTimeout(this.halfway);
           const error = this.failure ?? new PinholeError('PINHOLE_GATEWAY_CLOSED', 'A PING could not be sent on the session.');
           this.declareDead(error);
           reject(error);
@@ -169,6 +176,7 @@ export class SessionLiveness extends EventEmitter<LivenessEvents> {
   private clearTimers(): void {
     clearTimeout(this.idleTimer);
     clearTimeout(this.deadline);
+    clearTimeout(this.halfway);
   }
 
   private declareDead(error: PinholeError): void {

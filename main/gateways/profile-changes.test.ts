@@ -67,7 +67,8 @@ test('the plan applies to a stored profile without touching what the document do
   const plan = planProfileUpdate(view, doc({ endpoints: [GW1, GW2, GW3], pins: [P2, P3] }), { working: [GW1], verifiedPin: P2 });
   const next = applyToTarget(target, plan.next);
   assert.deepEqual(next.endpoints, [GW1, GW2, GW3]);
-  assert.deepEqual(next.trust, { kind: 'pin', pin: P2 });
+  assert.deepEqual(next.trust, { kind: 'pin', pin: P2, nextPins: [P3] }, 'the announced next certificate is accepted too');
+  assert.deepEqual(viewOfTarget(next).pins, [P2, P3]);
   assert.equal(next.user, 'alice');
   const ca = GatewayTargetSchema.parse({ ...target, trust: { kind: 'system' } });
   assert.deepEqual(applyToTarget(ca, planProfileUpdate(viewOfTarget(ca), doc({ pins: [P2] }), { working: [GW1] }).next).trust, { kind: 'system' });

@@ -50,7 +50,7 @@ const norm = (pin: string): string => pin.replace(/[:\s]/g, '').toUpperCase();
 export const viewOfTarget = (target: GatewayTarget): ProfileView => ({
   endpoints: [...target.endpoints],
   serverName: target.serverName,
-  pins: target.trust.kind === 'pin' ? [norm(target.trust.pin)] : [],
+  pins: target.trust.kind === 'pin' ? [...new Set([target.trust.pin, ...(target.trust.nextPins ?? [])].map(norm))] : [],
   transport: target.transport,
   wsPath: target.wsPath,
   domains: [...target.domains],
@@ -111,9 +111,8 @@ export const planProfileUpdate = (stored: ProfileView, document: ProfileDocument
 };
 
 /**
- * The stored profile with the plan applied. Trust stays what it was unless it is by pin; today's
- * Trust holds one pin, so the first one (the certificate in use) is stored and the next pin takes
- * effect when Trust learns a list (see the wiring notes).
+ * The stored profile with the plan applied. Trust stays what it was unless it is by pin: then the
+ * first pin (the certificate in use) and the announced next ones (`nextPins`, accepted too).
  */
 export const applyToTarget = <T extends GatewayTarget>(target: T, next: ProfileView): T => ({
   ...target,
@@ -122,5 +121,8 @@ export const applyToTarget = <T extends GatewayTarget>(target: T, next: ProfileV
   transport: next.transport,
   wsPath: next.wsPath,
   domains: [...next.domains],
-  trust: target.trust.kind === 'pin' && next.pins[0] !== undefined ? { kind: 'pin', pin: next.pins[0] } : target.trust,
+  trust:
+    target.trust.kind === 'pin' && next.pins[0] !== undefined
+      ? { kind: 'pin', pin: next.pins[0], ...(next.pins.length > 1 ? { nextPins: next.pins.slice(1) } : {}) }
+      : target.trust,
 });

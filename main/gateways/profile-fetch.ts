@@ -119,7 +119,8 @@ export const h1ProfileRequest =
 export const fetchProfileDocument = async (request: ProfileRequest, user: string, etag?: string): Promise<ProfileFetchResult> => {
   const answer = await request(etag === undefined ? {} : { 'if-none-match': etag });
   if (answer.status === 304) return { kind: 'unchanged' };
-  if (answer.status === 404 || answer.status === 405 || answer.status === 501) return { kind: 'unsupported', status: answer.status };
+  // 400 too: a plain forward proxy (stunnel + Squid) refuses an origin-form request it does not serve.
+  if (answer.status === 400 || answer.status === 404 || answer.status === 405 || answer.status === 501) return { kind: 'unsupported', status: answer.status };
   if (answer.status === 401 || answer.status === 407) throw new PinholeError('PINHOLE_AUTH_REJECTED', 'The gateway refused the credentials when asked for the profile.');
   if (answer.status !== 200) throw new PinholeError('PINHOLE_PROFILE_DOCUMENT_INVALID', `The gateway answered HTTP ${answer.status} for the profile.`, { details: { status: answer.status } });
   let json: unknown;

@@ -167,7 +167,8 @@ export const raceDial = <T>(endpoints: readonly Endpoint[], dialOne: DialOne<T>,
         },
         fail,
       );
-      if (next < endpoints.length) staggerTimer = setTimeout(startNext, staggerMs);
+      // An infinite stagger is the old serial dial: the next endpoint only after a failure.
+      if (next < endpoints.length && Number.isFinite(staggerMs)) staggerTimer = setTimeout(startNext, staggerMs);
     };
 
     if (options.signal?.aborted) {

@@ -91,6 +91,7 @@ const validBody = JSON.stringify({ version: 1, user: 'alice', serverName: NAME, 
 
 const fetchRows: Array<{ story: string; answer: Partial<ProfileHttpAnswer>; expect: string }> = [
   { story: 'an older gateway without the route (404)', answer: { status: 404, body: 'not found' }, expect: 'unsupported' },
+  { story: 'stunnel + Squid, which refuses an origin-form request (400)', answer: { status: 400, body: 'Invalid URL' }, expect: 'unsupported' },
   { story: 'not JSON', answer: { body: '<html>' }, expect: 'PINHOLE_PROFILE_DOCUMENT_INVALID' },
   { story: 'JSON that is not a profile', answer: { body: JSON.stringify({ version: 1, user: 'alice', endpoints: ['no-port'] }) }, expect: 'PINHOLE_PROFILE_DOCUMENT_INVALID' },
   { story: 'a newer document version', answer: { body: validBody.replace('"version":1', '"version":2') }, expect: 'PINHOLE_PROFILE_DOCUMENT_INVALID' },

@@ -1,7 +1,7 @@
 /**
  * One TLS connection to the gateway: TCP (directly or through a corporate proxy's CONNECT), then
- * TLS with the gateway's name as SNI and the profile's verification, trying each endpoint in
- * order. TLS sessions are remembered per endpoint so the next connection resumes instead of
+ * TLS with the gateway's name as SNI and the profile's verification, racing the endpoints (the
+ * preferred one first, the next after a stagger). TLS sessions are remembered per endpoint so the next connection resumes instead of
  * paying a full handshake.
  */
 import type { Socket } from 'node:net';
@@ -13,6 +13,7 @@ import { sendConnect, type ConnectFailure } from '../../node/connect-client.js';
 import { dial, errorCode } from '../../node/dial.js';
 import { basicCredentials, type GatewayDialOptions, type UpstreamProxy } from './transport.js';
 import { gatewayError, tlsOptionsFor, verifyPeer } from './verify.js';
+import { raceDial, type RaceWinner } from '../gateways/race.js';
 
 export class TlsSessionCache {
   private readonly sessions = new Map<string, Buffer>();
@@ -64,12 +65,19 @@ const throughUpstream = async (proxy: UpstreamProxy, endpoint: Endpoint, timeout
   return socket;
 };
 
-const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions, alpn: string[], sessions: TlsSessionCache, timeoutMs: number): Promise<TLSSocket> =>
+const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions, alpn: string[], sessions: TlsSessionCache, timeoutMs: number, signal?: AbortSignal): Promise<TLSSocket> =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       tls.destroy();
       reject(timeoutError(endpoint, timeoutMs));
     }, timeoutMs);
+    // The racing dial lost interest (another endpoint verified first, or its own budget ran out).
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      tls.destroy();
+      socket.destroy();
+      reject(gatewayError(signal?.reason));
+    };
     const key = `${formatEndpoint(endpoint)}|${alpn.join(',')}`;
     const tls = tlsConnect({
       socket,
@@ -79,6 +87,7 @@ const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions
       minVersion: 'TLSv1.2',
       session: sessions.get(key),
     });
+    signal?.addEventListener('abort', onAbort, { once: true });
     // Only sessions from a verified handshake are kept: resuming one proves it is the same gateway.
     let verified = false;
     let pending: Buffer | undefined;
@@ -88,11 +97,13 @@ const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions
     });
     tls.once('error', (err) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       reject(gatewayError(err, 'tls'));
     });
     tls.once('secureConnect', () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       try {
         verifyPeer(tls, options.trust);
       } catch (err) {
@@ -107,27 +118,54 @@ const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions
     });
   });
 
-/** Dials the gateway; tries every endpoint; rejects with the first endpoint's error code. */
-export const dialGateway = async (options: GatewayDialOptions, alpn: string[], sessions: TlsSessionCache): Promise<TLSSocket> => {
+/** An unreachable or silent endpoint's error, naming the endpoint (and the system's errno). */
+const namingEndpoint = (error: PinholeError, endpoint: Endpoint): PinholeError =>
+  error.code === 'PINHOLE_GATEWAY_UNREACHABLE' || error.code === 'PINHOLE_GATEWAY_TIMEOUT'
+    ? new PinholeError(error.code, `${error.message.replace(/\.$/, '')} at ${formatEndpoint(endpoint)}${error.details?.['errno'] ? ` (${String(error.details['errno'])})` : ''}.`, { cause: error, details: { ...error.details, endpoint: formatEndpoint(endpoint) } })
+    : error;
+
+/** TCP (or the corporate proxy's CONNECT) and the verified TLS handshake to one endpoint, in one budget; gives up when `signal` aborts. */
+export const dialOneEndpoint = async (endpoint: Endpoint, options: GatewayDialOptions, alpn: string[], sessions: TlsSessionCache, signal?: AbortSignal): Promise<TLSSocket> => {
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
-  let firstError: PinholeError | undefined;
-  for (const endpoint of options.endpoints) {
-    try {
-      // One budget for TCP (or the corporate proxy's CONNECT) and the TLS handshake together.
-      const deadline = Date.now() + timeoutMs;
-      const left = (): number => Math.max(1, deadline - Date.now());
-      const raw = options.upstreamProxy ? await throughUpstream(options.upstreamProxy, endpoint, timeoutMs, left) : await tcpTo(endpoint, timeoutMs);
-      return await tlsOver(raw, endpoint, options, alpn, sessions, left());
-    } catch (err) {
-      const error = gatewayError(err);
-      // A certificate problem is the same on every endpoint: stop here.
-      if (error.code === 'PINHOLE_TLS_PIN_MISMATCH' || error.code === 'PINHOLE_TLS_UNTRUSTED') throw error;
-      firstError ??=
-        error.code === 'PINHOLE_GATEWAY_UNREACHABLE' || error.code === 'PINHOLE_GATEWAY_TIMEOUT'
-          ? new PinholeError(error.code, `${error.message.replace(/\.$/, '')} at ${formatEndpoint(endpoint)}${error.details?.['errno'] ? ` (${String(error.details['errno'])})` : ''}.`, { cause: error, details: { ...error.details, endpoint: formatEndpoint(endpoint) } })
-          : error;
-      options.logger.debug({ endpoint: formatEndpoint(endpoint), code: error.code }, 'A gateway endpoint could not be reached.');
+  const deadline = Date.now() + timeoutMs;
+  const left = (): number => Math.max(1, deadline - Date.now());
+  try {
+    const raw = options.upstreamProxy ? await throughUpstream(options.upstreamProxy, endpoint, timeoutMs, left) : await tcpTo(endpoint, timeoutMs);
+    if (signal?.aborted) {
+      raw.destroy();
+      throw gatewayError(signal.reason);
     }
+    return await tlsOver(raw, endpoint, options, alpn, sessions, left(), signal);
+  } catch (err) {
+    const error = namingEndpoint(gatewayError(err), endpoint);
+    if (!signal?.aborted) options.logger.debug({ endpoint: formatEndpoint(endpoint), code: error.code }, 'A gateway endpoint could not be reached.');
+    throw error;
   }
-  throw firstError ?? new PinholeError('PINHOLE_GATEWAY_UNREACHABLE');
 };
+
+/**
+ * Dials the gateway over every endpoint with the racing dial (main/gateways/race.ts): the first
+ * endpoint gets `staggerMs` (250 ms) of head start per endpoint, the first verified handshake wins.
+ * One endpoint's failure rejects with its own error; several with one error naming each.
+ */
+export const raceGateway = async (endpoints: readonly Endpoint[], options: GatewayDialOptions, alpn: string[], sessions: TlsSessionCache): Promise<RaceWinner<TLSSocket>> => {
+  const errors: PinholeError[] = [];
+  try {
+    return await raceDial(
+      endpoints,
+      (endpoint, signal) =>
+        dialOneEndpoint(endpoint, options, alpn, sessions, signal).catch((err: unknown) => {
+          if (!signal.aborted) errors.push(err as PinholeError);
+          throw err;
+        }),
+      { attemptTimeoutMs: options.connectTimeoutMs ?? 10_000, ...(options.staggerMs === undefined ? {} : { staggerMs: options.staggerMs }) },
+    );
+  } catch (err) {
+    if (endpoints.length === 1 && errors.length === 1) throw errors[0] as PinholeError;
+    throw gatewayError(err);
+  }
+};
+
+/** Dials the gateway (racing its endpoints) and resolves with the winning connection. */
+export const dialGateway = async (options: GatewayDialOptions, alpn: string[], sessions: TlsSessionCache): Promise<TLSSocket> =>
+  (await raceGateway(options.endpoints, options, alpn, sessions)).connection;

@@ -10,7 +10,10 @@ import type { TLSSocket } from 'node:tls';
 import { sendConnect, type ConnectFailure } from '../../node/connect-client.js';
 import { refusalError } from '../../node/refusal.js';
 import { TlsPool } from '../../node/tls-pool.js';
+import { DEFAULT_LIVENESS_TIMEOUT_MS } from '../gateways/liveness.js';
+import { fetchProfileDocument, h1ProfileRequest, type ProfileFetchResult } from '../gateways/profile-fetch.js';
 import { PinholeError } from '../../shared/errors.js';
+import type { Trust } from '../../shared/profile.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
 
@@ -63,7 +66,17 @@ export class H1Transport extends EventEmitter implements Transport {
 
   async open(target: TunnelTarget): Promise<Duplex> {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
-    return this.pool.use((socket) => this.connectOver(socket, target), isStale);
+    // A pooled connection that has not answered within the liveness timeout (a frozen gateway) gets one fresh connection alongside it.
+    return this.pool.use((socket) => this.connectOver(socket, target), isStale, this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS);
+  }
+
+  setTrust(trust: Trust): void {
+    this.options.trust = trust;
+  }
+
+  /** The profile GET on one connection from the pool (HTTP/1.1 gateways and stunnel + Squid, which answers 4xx: unsupported). */
+  fetchProfile(etag: string | undefined): Promise<ProfileFetchResult> {
+    return fetchProfileDocument(h1ProfileRequest(() => this.proxyConnection(), this.options.serverName, this.credentials), this.options.user, etag);
   }
 
   get proxyAuthorization(): string {

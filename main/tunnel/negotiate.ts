@@ -5,7 +5,7 @@
  * pre-warmed one.
  */
 import type { Transport as TransportKind } from '../../shared/profile.js';
-import { dialGateway, TlsSessionCache } from './dial.js';
+import { dialGateway, raceGateway, TlsSessionCache } from './dial.js';
 import { H1Transport } from './h1-transport.js';
 import { H2Transport } from './h2-transport.js';
 import { WssTransport } from './wss-transport.js';
@@ -23,8 +23,8 @@ export const openTransport = async (kind: TransportKind, options: GatewayDialOpt
     const transport = new H1Transport({ ...options, sessions, initialSocket: socket });
     return transport;
   }
-  const socket = await dialGateway(options, ['h2', 'http/1.1'], sessions);
-  if (socket.alpnProtocol === 'h2') return new H2Transport({ ...options, sessions, initialSocket: socket });
+  const { connection: socket, endpoint } = await raceGateway(options.endpoints, options, ['h2', 'http/1.1'], sessions);
+  if (socket.alpnProtocol === 'h2') return new H2Transport({ ...options, sessions, initialSocket: socket, initialEndpoint: endpoint });
   options.logger.info({ alpn: socket.alpnProtocol || 'none' }, 'The gateway does not speak HTTP/2; using one HTTP/1.1 tunnel per connection.');
   return new H1Transport({ ...options, sessions, initialSocket: socket });
 };

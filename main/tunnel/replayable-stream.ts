@@ -19,12 +19,16 @@ export class ReplayableStream extends Duplex {
   private keptBytes = 0;
   private writeDone: ((err?: Error | null) => void) | undefined;
   private innerEnded = false;
+  private settled = false;
+  /** The inner stream ended before the answer (its session died): held, since a replay may follow. */
+  private endHeld = false;
   private readonly onData = (chunk: Buffer): void => {
     if (!this.push(chunk)) this.inner.pause();
   };
   private readonly onEnd = (): void => {
     this.innerEnded = true;
-    this.push(null);
+    if (this.settled) this.push(null);
+    else this.endHeld = true;
   };
 
   constructor(first: Duplex) {
@@ -41,6 +45,11 @@ export class ReplayableStream extends Duplex {
   /** The gateway accepted: stop keeping bytes, and from now on the inner stream's failures are this stream's. */
   settle(): void {
     this.kept = undefined;
+    this.settled = true;
+    if (this.endHeld) {
+      this.endHeld = false;
+      this.push(null);
+    }
     this.inner.once('error', (err: Error) => this.destroy(err));
     this.inner.once('close', () => {
       if (!this.innerEnded && !this.destroyed) this.destroy(new Error('The tunnel stream closed before its end.'));
@@ -54,6 +63,8 @@ export class ReplayableStream extends Duplex {
     this.inner.off('end', this.onEnd);
     this.inner.destroy();
     this.inner = next;
+    this.innerEnded = false;
+    this.endHeld = false;
     for (const chunk of this.kept) next.write(chunk);
     if (this.writableFinished || this.writableEnded) next.end();
     this.wire();

@@ -7,8 +7,11 @@
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../shared/log.js';
+import type { GatewaysStatus } from '../../shared/gateway-status.js';
 import type { Endpoint, Trust } from '../../shared/profile.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
+import type { ChooserOptions } from '../gateways/chooser.js';
+import type { ProfileFetchResult } from '../gateways/profile-fetch.js';
 
 export interface TunnelTarget {
   host: string;
@@ -33,9 +36,18 @@ export interface GatewayDialOptions {
   logger: Logger;
   /** Connect + TLS handshake budget per endpoint. */
   connectTimeoutMs?: number;
+  /** Head start of each endpoint over the next in the racing dial (default 250 ms; Infinity dials one after the other). */
+  staggerMs?: number;
   /** Budget for the gateway's answer to one CONNECT. */
   replyTimeoutMs?: number;
+  /** How the gateway in use is chosen and watched (main/gateways/chooser.ts, liveness.ts); defaults there. */
+  choice?: GatewayChoiceOptions;
 }
+
+export type GatewayChoiceOptions = Partial<Pick<ChooserOptions, 'probeIntervalMs' | 'toleranceRatio' | 'toleranceMs' | 'confirmSamples' | 'retestMs'>> & {
+  /** A session that does not answer a PING within this is dead (default 1.5 s). */
+  livenessTimeoutMs?: number;
+};
 
 export interface TransportStats {
   gatewayConnections: number;
@@ -54,7 +66,8 @@ export interface EarlyTunnel {
 
 /**
  * Events: 'lost' (PinholeError) when the warm connection to the gateway dies unexpectedly;
- * 'up' when a connection to the gateway is (re-)established.
+ * 'up' when a connection to the gateway is (re-)established; 'gateways' (GatewaysStatus) when the
+ * endpoint in use or an endpoint's health changed.
  */
 export interface Transport extends EventEmitter {
   readonly kind: 'h1' | 'h2' | 'wss';
@@ -73,6 +86,14 @@ export interface Transport extends EventEmitter {
   /** Make sure a connection to the gateway is up (pre-warm, health). */
   warm(): Promise<void>;
   stats(): TransportStats;
+  /** Transports that choose among the endpoints (HTTP/2): which one is in use and how the others are. */
+  gateways?(): GatewaysStatus;
+  /** The user's current profile from the gateway, over the verified connection (conditional on `etag`). */
+  fetchProfile?(etag: string | undefined): Promise<ProfileFetchResult>;
+  /** The profile's endpoints changed (a refresh): new ones are measured, a removed one in use is left. */
+  setEndpoints?(endpoints: readonly Endpoint[]): void;
+  /** The profile's pins changed (a certificate rotation announced): the next dials verify with these. */
+  setTrust?(trust: Trust): void;
   close(): Promise<void>;
 }
 

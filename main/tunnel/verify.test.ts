@@ -51,6 +51,12 @@ test('the matching pin connects, with SNI set to the gateway name', async () => 
   assert.equal(serverNames.at(-1), 'gw.example.test');
 });
 
+test('a certificate announced as the next one (nextPins, from a profile refresh) is accepted after the rotation', async () => {
+  const socket = await dial({ kind: 'pin', pin: 'AA'.repeat(32), nextPins: [cert.sha256] });
+  await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await assert.rejects(dial({ kind: 'pin', pin: 'AA'.repeat(32), nextPins: ['BB'.repeat(32)] }), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_TLS_PIN_MISMATCH');
+});
+
 test('a mismatching pin is PINHOLE_TLS_PIN_MISMATCH with the sentence about TLS inspection', async () => {
   await assert.rejects(dial({ kind: 'pin', pin: 'AA'.repeat(32) }), (err: unknown) => {
     assert.ok(err instanceof PinholeError);

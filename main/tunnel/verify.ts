@@ -60,7 +60,7 @@ export const verifyPeer = (socket: TLSSocket, trust: Trust): void => {
   if (socket.isSessionReused()) return;
   const cert = socket.getPeerCertificate(false);
   const der = cert && 'raw' in cert ? cert.raw : undefined;
-  if (!der || !pinMatches(der, trust.pin)) {
+  if (!der || ![trust.pin, ...(trust.nextPins ?? [])].some((pin) => pinMatches(der, pin))) {
     throw new PinholeError('PINHOLE_TLS_PIN_MISMATCH', undefined, {
       details: { expected: trust.pin, presented: der ? certificateSha256(der) : 'none' },
     });

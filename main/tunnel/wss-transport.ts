@@ -17,6 +17,7 @@ import WebSocket from 'ws';
 import { errorCode } from '../../node/dial.js';
 import { refusalError } from '../../node/refusal.js';
 import { TlsPool } from '../../node/tls-pool.js';
+import { DEFAULT_LIVENESS_TIMEOUT_MS } from '../gateways/liveness.js';
 import { wsDuplex } from '../../node/ws-duplex.js';
 import { PinholeError } from '../../shared/errors.js';
 import { DEFAULT_WS_PATH, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
@@ -72,7 +73,8 @@ export class WssTransport extends EventEmitter {
   async open(target: TunnelTarget): Promise<Duplex> {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
     // A warm connection the path closed under us is not the destination's fault: retried fresh.
-    return this.pool.use((socket) => this.upgrade(socket, target), isStale);
+    // A pooled connection that has not answered within the liveness timeout (a frozen gateway) gets one fresh connection alongside it.
+    return this.pool.use((socket) => this.upgrade(socket, target), isStale, this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS);
   }
 
   /** UDP (issue 14): one WebSocket per flow on the gateway's UDP path, over a verified pooled TLS connection. */

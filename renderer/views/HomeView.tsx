@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Client } from '../../shared/contract.js';
+import type { GatewaysStatus } from '../../shared/gateway-status.js';
 import { Sparkline } from '../components/Sparkline.js';
 import { stateWords } from '../../shared/state-words.js';
 import { formatBytes, type EngineState } from '../engine-state.js';
@@ -13,6 +14,30 @@ const useNow = (active: boolean): number => {
     return () => clearInterval(timer);
   }, [active]);
   return now;
+};
+
+/** Several endpoints: which gateway new tunnels go to, its round trip, the others' state, and why the last switch happened. */
+const GatewaysCard = ({ gateways }: { gateways: GatewaysStatus }) => {
+  const { t } = useTranslation();
+  const rtt = (ms: number | null): string => (ms === null ? t('home.gateways.noRtt') : t('home.gateways.rttMs', { ms: Math.round(ms) }));
+  const ordered = [...gateways.endpoints].sort((a, b) => Number(b.endpoint === gateways.inUse) - Number(a.endpoint === gateways.inUse));
+  return (
+    <div className="card gateways-card" data-testid="gateways">
+      <span className="stat-label">{t('home.gateways.title')}</span>
+      <ul className="gateway-list">
+        {ordered.map((e) => (
+          <li key={e.endpoint} className={`gateway gateway-${e.health}${e.endpoint === gateways.inUse ? ' gateway-in-use' : ''}`} data-testid={e.endpoint === gateways.inUse ? 'gateway-in-use' : undefined}>
+            <code>{e.endpoint}</code>
+            <span className="muted">
+              {e.endpoint === gateways.inUse ? `${t('home.gateways.inUse')} · ${rtt(e.rttMs)}` : e.health === 'up' ? `${t('home.gateways.health.up')} · ${rtt(e.rttMs)}` : t(`home.gateways.health.${e.health}`)}
+            </span>
+          </li>
+        ))}
+      </ul>
+      {gateways.lastSwitch && <p className="stat-sub">{t('home.gateways.lastSwitch', { sentence: gateways.lastSwitch.sentence })}</p>}
+      {gateways.profileRefreshedAt !== undefined && <p className="stat-sub">{t('home.gateways.profileRefreshed', { time: new Date(gateways.profileRefreshedAt).toLocaleTimeString() })}</p>}
+    </div>
+  );
 };
 
 export const HomeView = ({ client, state, goTo }: { client: Client; state: EngineState; goTo: (page: 'profiles') => void }) => {
@@ -181,6 +206,7 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
           </table>
         </div>
       )}
+      {phase === 'connected' && status?.gateways && status.gateways.endpoints.length > 1 && <GatewaysCard gateways={status.gateways} />}
 
       {state.info && (
         <div className="card proxy-card">

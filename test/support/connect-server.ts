@@ -109,6 +109,11 @@ export const startConnectServer = async (options: ConnectServerOptions): Promise
   // Absolute-URI requests over HTTP/1.1 (what the client sends an HTTP/1.1 gateway for plain http://).
   if (options.http1Only) {
     (server as HttpsServer).on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // An origin-form request (the client's profile GET): this stand-in for stunnel + Squid has no such page.
+      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(req.url ?? '')) {
+        res.writeHead(404).end();
+        return;
+      }
       const verdict = decide(req.url ? new URL(req.url).host : undefined, req.headers['proxy-authorization']);
       if (!verdict.target || !req.url) {
         res.writeHead(verdict.status, { 'pinhole-error': verdict.code ?? '' }).end();

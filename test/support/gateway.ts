@@ -21,6 +21,8 @@ export interface GatewayOptions {
   /** Any further `run` flags. */
   runArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Another `run` on this gateway's directory (same certificate, users): a second gateway of one fleet. The directory stays its owner's. */
+  sameDirAs?: Pick<RunningGateway, 'dir' | 'hostname' | 'fingerprint' | 'users'>;
 }
 
 export interface RunningGateway {
@@ -31,8 +33,8 @@ export interface RunningGateway {
   fingerprint: string;
   users: GatewayUser[];
   program: Program;
-  /** `provision` for a user (the first by default), pointing at `endpoint` (this gateway by default). */
-  provision: (options?: { user?: GatewayUser; endpoint?: string }) => Promise<string>;
+  /** `provision` for a user (the first by default), pointing at `endpoint` (this gateway by default), or at every one of `endpoints` in order. */
+  provision: (options?: { user?: GatewayUser; endpoint?: string; endpoints?: string[] }) => Promise<string>;
   /** Access log records so far (one per tunnel or request: user, target, status, bytes, proto, connId). */
   accessLog: () => LogRecord[];
   stop: () => Promise<ExitStatus>;
@@ -53,15 +55,23 @@ export const gatewayCommand = (args: string[], stdin?: string, env?: NodeJS.Proc
   runCommandOk(gatewayBin, { name: 'pinhole-gateway', args, stdin, env });
 
 export const startGateway = async (options: GatewayOptions = {}): Promise<RunningGateway> => {
-  const hostname = options.hostname ?? 'gw.example.test';
-  const users = options.users ?? [DEFAULT_USER];
-  const dir = await mkdtemp(join(tmpdir(), 'pinhole-gateway-'));
+  const shared = options.sameDirAs;
+  const hostname = shared?.hostname ?? options.hostname ?? 'gw.example.test';
+  const users = shared?.users ?? options.users ?? [DEFAULT_USER];
   const env = options.env ?? process.env;
-  const init = await gatewayCommand(['init', '--dir', dir, '--hostname', hostname], undefined, env);
-  const fingerprint = fingerprintFrom(init.stdout);
-  for (const user of users) {
-    await gatewayCommand(['user', 'add', user.name, '--dir', dir, '--password-stdin'], `${user.password}\n`, env);
+  let dir: string;
+  let fingerprint: string;
+  if (shared) {
+    ({ dir, fingerprint } = shared);
+  } else {
+    dir = await mkdtemp(join(tmpdir(), 'pinhole-gateway-'));
+    const init = await gatewayCommand(['init', '--dir', dir, '--hostname', hostname], undefined, env);
+    fingerprint = fingerprintFrom(init.stdout);
+    for (const user of users) {
+      await gatewayCommand(['user', 'add', user.name, '--dir', dir, '--password-stdin'], `${user.password}\n`, env);
+    }
   }
+  const removeDir = (): Promise<void> => (shared ? Promise.resolve() : rm(dir, { recursive: true, force: true }));
   const args = ['run', '--dir', dir, '--listen', '127.0.0.1:0', ...(options.restrictTo ?? []).flatMap((r) => ['--restrict-to', r]), ...(options.runArgs ?? [])];
   const program = new Program(gatewayBin, { name: 'pinhole-gateway', args, env });
   let port: number;
@@ -69,7 +79,7 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
     port = listenPortOf(await program.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 20_000, '"The gateway is listening."'));
   } catch (err) {
     await program.stop('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
     throw err;
   }
   let stopped: Promise<ExitStatus> | undefined;
@@ -80,8 +90,8 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
     fingerprint,
     users,
     program,
-    provision: async ({ user = users[0] ?? DEFAULT_USER, endpoint = `127.0.0.1:${port}` } = {}) => {
-      const result = await gatewayCommand(['provision', '--dir', dir, '--user', user.name, '--endpoint', endpoint, '--password-stdin'], `${user.password}\n`, env);
+    provision: async ({ user = users[0] ?? DEFAULT_USER, endpoint = `127.0.0.1:${port}`, endpoints = [endpoint] } = {}) => {
+      const result = await gatewayCommand(['provision', '--dir', dir, '--user', user.name, ...endpoints.flatMap((e) => ['--endpoint', e]), '--password-stdin'], `${user.password}\n`, env);
       const lines = result.stdout.split('\n').filter((l) => l.trim() !== '');
       if (lines.length !== 1 || !lines[0]?.startsWith('pinhole://')) {
         throw new Error(`provision should print exactly one pinhole:// line, printed:\n${result.stdout}`);
@@ -91,7 +101,7 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
     accessLog: () => program.records.filter(isAccessRecord),
     stop: () =>
       (stopped ??= program.stop('SIGTERM', 10_000).then(async (status) => {
-        await rm(dir, { recursive: true, force: true });
+        await removeDir();
         return status;
       })),
   };
