@@ -481,7 +481,10 @@ export class Gateway {
     this.h2.goaway();
     this.h1.server.closeIdleConnections();
     const deadline = Date.now() + drainMs;
-    while (this.tunnels.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // A CONNECT accepted before the GOAWAY but still being checked or dialled becomes a tunnel in a
+    // moment: destroying its session now would fail a request the client can no longer re-send.
+    const busy = (): boolean => this.tunnels.size > 0 || this.h1.pendingConnects > 0 || this.h2.pendingConnects > 0;
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (this.tunnels.size > 0) this.logger.warn({ openTunnels: this.tunnels.size }, 'The drain time ran out; closing the open tunnels.');
     for (const abort of [...this.tunnels]) abort();
     for (const session of this.h2.sessions) session.destroy();

@@ -56,6 +56,8 @@ export interface H1Options {
 
 export class H1Proxy {
   readonly server: Server;
+  /** CONNECTs still being checked or dialled (not yet a tunnel): a drain waits for them too. */
+  pendingConnects = 0;
 
   constructor(
     private readonly deps: ProxyDeps,
@@ -70,7 +72,8 @@ export class H1Proxy {
     });
     this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.headArrived(socket);
-      void this.onConnect(req, socket as Socket, head);
+      this.pendingConnects++;
+      void this.onConnect(req, socket as Socket, head).finally(() => this.pendingConnects--);
     });
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.headArrived(req.socket);

@@ -42,6 +42,8 @@ export interface H2Options {
 
 export class H2Proxy {
   readonly server: Http2Server;
+  /** CONNECTs still being checked or dialled (not yet a tunnel): a drain waits for them too. */
+  pendingConnects = 0;
   readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(
@@ -70,7 +72,8 @@ export class H2Proxy {
         else this.refuseUdp(stream);
       } else if (headers[':method'] === 'CONNECT') {
         stream.on('error', () => stream.destroy());
-        void this.connect(stream, headers);
+        this.pendingConnects++;
+        void this.connect(stream, headers).finally(() => this.pendingConnects--);
       } else this.web(new Http2ServerRequest(stream, headers, {}, rawHeaders), new Http2ServerResponse(stream));
     });
   }
