@@ -29,6 +29,9 @@ async function startGateway(compat = false): Promise<{ h2Port: number; wsPort: n
     openFlow: (target) =>
       UdpFlow.open(target, {
         decide: async ({ host }) => {
+          // Allowed (as --restrict-to would), but the kernel connects no UDP socket there: no zone id, no SO_BROADCAST.
+          if (host === 'fe80::1') return { address: host, family: 6 };
+          if (host === '255.255.255.255') return { address: host, family: 4 };
           if (host !== '127.0.0.1') throw new PinholeError('PINHOLE_DEST_FORBIDDEN');
           return { address: host, family: 4 };
         },
@@ -132,6 +135,8 @@ for (const compat of [false, true]) {
 
 const refusals: Array<[string, (s: ClientHttp2Session) => ClientHttp2Stream, number, string]> = [
   ['a private destination', (s) => connectUdp(s, '10.0.0.1', 53), 403, 'PINHOLE_DEST_FORBIDDEN'],
+  ['a link-local address without a zone, which no UDP socket connects to', (s) => connectUdp(s, 'fe80::1', 53), 502, 'PINHOLE_CONNECT_FAILED'],
+  ['the broadcast address, which a UDP socket connects to only with SO_BROADCAST', (s) => connectUdp(s, '255.255.255.255', 53), 502, 'PINHOLE_CONNECT_FAILED'],
   ['no credentials', (s) => connectUdp(s, '127.0.0.1', 53, null), 407, 'PINHOLE_AUTH_MISSING'],
   ['a wrong password', (s) => connectUdp(s, '127.0.0.1', 53, 'Basic eDp5'), 407, 'PINHOLE_AUTH_REJECTED'],
   [
@@ -189,12 +194,14 @@ test('UDP over a real WebSocket: one datagram per BINARY message both ways; a TE
   }
 });
 
-test('a WebSocket UDP request without Pinhole-Target is a 400, one to a private address a 403, before any upgrade', async () => {
+test('a WebSocket UDP request without Pinhole-Target is a 400, one to a private address a 403, one the kernel cannot connect to a 502, before any upgrade', async () => {
   const gateway = await startGateway();
   try {
     for (const [headers, status, code] of [
       [{ Authorization: AUTH }, 400, 'PINHOLE_BAD_REQUEST'],
       [{ Authorization: AUTH, 'Pinhole-Target': '192.168.1.1:53' }, 403, 'PINHOLE_DEST_FORBIDDEN'],
+      [{ Authorization: AUTH, 'Pinhole-Target': '[fe80::1]:53' }, 502, 'PINHOLE_CONNECT_FAILED'],
+      [{ Authorization: AUTH, 'Pinhole-Target': '255.255.255.255:53' }, 502, 'PINHOLE_CONNECT_FAILED'],
     ] as const) {
       const ws = new WebSocket(`ws://127.0.0.1:${gateway.wsPort}${UDP_WS_PATH}`, { headers });
       ws.on('error', () => undefined);
