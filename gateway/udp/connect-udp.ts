@@ -52,6 +52,15 @@ export interface UdpProxyDeps {
 const asPinholeError = (err: unknown): PinholeError => (err instanceof PinholeError ? err : new PinholeError('PINHOLE_CONNECT_FAILED', undefined, { cause: err }));
 const targetName = (t: UdpTarget): string => (t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`);
 
+/** The target a CONNECT-UDP :path names, as the access log writes targets (host:port); the path itself when it names none. */
+const namedByPath = (path: string): string => {
+  try {
+    return targetName(parseConnectUdpPath(path));
+  } catch {
+    return path;
+  }
+};
+
 /** Is this HTTP/2 request CONNECT-UDP? (Call from the session's 'stream' handler before the TCP CONNECT path.) */
 export const isConnectUdpRequest = (headers: IncomingHttpHeaders): boolean => headers[':method'] === 'CONNECT' && headers[':protocol'] === CONNECT_UDP_PROTOCOL;
 
@@ -93,8 +102,9 @@ function refused(deps: UdpProxyDeps, user: string | undefined, target: string, e
 export async function handleConnectUdpStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, deps: UdpProxyDeps, body: Readable = stream): Promise<void> {
   const started = Date.now();
   stream.on('error', () => undefined);
+  const path = String(headers[':path'] ?? '');
   const refuse = (error: PinholeError, user: string | undefined): void => {
-    refused(deps, user, String(headers[':path'] ?? ''), error, started, 'h2-udp');
+    refused(deps, user, namedByPath(path), error, started, 'h2-udp');
     if (stream.destroyed || stream.headersSent) return;
     const response: Record<string, string | number> = { ':status': error.status, [ERROR_HEADER.toLowerCase()]: error.code, 'content-type': 'text/plain; charset=utf-8' };
     if (error.status === 407) response['proxy-authenticate'] = 'Basic realm="pinhole"';
@@ -103,7 +113,7 @@ export async function handleConnectUdpStream(stream: ServerHttp2Stream, headers:
   };
   const admitted = await admit(
     headers['proxy-authorization'] ?? headers.authorization,
-    () => parseConnectUdpPath(String(headers[':path'] ?? '')),
+    () => parseConnectUdpPath(path),
     deps,
     refuse,
     () => stream.destroyed,
