@@ -14,7 +14,6 @@
  *
  * socket-options.test.ts fails when a product file creates a server or a connection without them.
  */
-import type { Socket } from 'node:net';
 
 /** For `net.createServer`, `tls.createServer`, `http(s).createServer`, `http2.createServer`. */
 export const LISTENER_OPTIONS = { noDelay: true } as const;
@@ -23,7 +22,7 @@ export const LISTENER_OPTIONS = { noDelay: true } as const;
 export const DIAL_SOCKET_OPTIONS = { noDelay: true } as const;
 
 /** The same options for a socket that did not come from one of our listeners or dials; idempotent. */
-export function tuneSocket<S extends Pick<Socket, 'setNoDelay'>>(socket: S): S {
+export function tuneSocket<S extends { setNoDelay(noDelay?: boolean): unknown }>(socket: S): S {
   socket.setNoDelay(true);
   return socket;
 }

@@ -7,6 +7,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** What the client sends per exchange and how many bytes answer it. */
 export const EXCHANGE = {
@@ -20,36 +21,41 @@ export const TWO_WRITE_GAP_MS = 2;
 
 export interface TwoWriteServer {
   port: number;
-  close: () => Promise<void>;
+  stop: () => Promise<void>;
 }
 
-const answer = (socket: Socket, request: number): void => {
+const answer = (socket: Socket, request: number, timers: Set<NodeJS.Timeout>): void => {
   if (request === EXCHANGE.echo.request.charCodeAt(0)) {
     socket.write('E');
     return;
   }
   socket.write('T');
   const timer = setTimeout(() => {
-    if (!socket.destroyed) socket.write('U');
+    timers.delete(timer);
+    socket.write('U');
   }, TWO_WRITE_GAP_MS);
-  socket.once('close', () => clearTimeout(timer));
+  timers.add(timer);
 };
 
 export const startTwoWriteServer = async (): Promise<TwoWriteServer> => {
   const sockets = new Set<Socket>();
   const server = createServer({ noDelay: true }, (socket) => {
+    const timers = new Set<NodeJS.Timeout>();
     sockets.add(socket);
     socket.on('error', () => undefined);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      for (const timer of timers) clearTimeout(timer);
+    });
     socket.on('data', (chunk: Buffer) => {
-      for (const byte of chunk) answer(socket, byte);
+      for (const byte of chunk) answer(socket, byte, timers);
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
     port: (server.address() as AddressInfo).port,
-    close: async () => {
+    stop: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -60,7 +66,7 @@ export const startTwoWriteServer = async (): Promise<TwoWriteServer> => {
  * `count` exchanges of one kind, one at a time, over a stream that ends at the server; resolves
  * with each exchange's time in milliseconds (request written to last answer byte read).
  */
-export const timeExchanges = (stream: Socket, kind: ExchangeKind, count: number, timeoutMs = 30_000): Promise<number[]> =>
+export const timeExchanges = (stream: Duplex, kind: ExchangeKind, count: number, timeoutMs = 30_000): Promise<number[]> =>
   new Promise((resolve, reject) => {
     const { request, answerBytes } = EXCHANGE[kind];
     const times: number[] = [];
@@ -93,3 +99,23 @@ export const timeExchanges = (stream: Socket, kind: ExchangeKind, count: number,
     stream.once('close', onClose);
     send();
   });
+
+/** Exchanges per stall story (issue 24). */
+export const STALL_EXCHANGES = 20;
+/** A stall is 40 ms or more; two writes 2 ms apart take a few ms when nothing holds them. */
+export const STALL_FREE_MEDIAN_MS = 20;
+
+export const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+
+/**
+ * 20 two-write exchanges over `stream` (then destroyed); throws unless the median is far from a
+ * delayed ACK, naming the path and every exchange's time.
+ */
+export const assertNoStall = async (stream: Duplex, path: string): Promise<void> => {
+  const times = await timeExchanges(stream, 'twoWrites', STALL_EXCHANGES);
+  stream.destroy();
+  const median = medianOf(times);
+  if (!(median < STALL_FREE_MEDIAN_MS)) {
+    throw new Error(`${path}: median ${median.toFixed(1)} ms over ${STALL_EXCHANGES} two-write exchanges, a delayed-ACK stall (each: ${times.map((t) => t.toFixed(1)).join(', ')})`);
+  }
+};
