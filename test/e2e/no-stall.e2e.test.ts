@@ -10,15 +10,14 @@
  * against the seed's stunnel + Squid. `pinhole forward -L` is in no-stall-forward.e2e.test.ts.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { COMMAND, encodeGreeting, encodeRequest, parseReply } from '../../main/socks/codec.js';
 import { startClient, type RunningClient } from '../support/client.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { explainFailure, Peers } from '../support/processes.js';
 import { openTunnel } from '../support/proxy-requests.js';
 import { startSeedCloud } from '../support/seed.js';
+import { socksConnect } from '../support/socks-client.js';
 import { assertNoStall, startTwoWriteServer, type TwoWriteServer } from '../support/two-write-server.js';
 
 const TRANSPORTS = ['h2', 'h1', 'wss'] as const;
@@ -54,36 +53,12 @@ const connectTunnel = async (proxyPort: number): Promise<Socket> => {
   return tunnel.socket;
 };
 
-const socksTunnel = async (proxyPort: number): Promise<Socket> => {
-  const socket = netConnect({ host: '127.0.0.1', port: proxyPort, noDelay: true });
-  await once(socket, 'connect');
-  const reply = new Promise<void>((resolve, reject) => {
-    let got = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      got = Buffer.concat([got, chunk]);
-      const parsed = got.length > 2 ? parseReply(got.subarray(2)) : undefined;
-      if (parsed === undefined) return;
-      socket.off('data', onData);
-      const rest = got.subarray(2 + parsed.consumed);
-      if (rest.length > 0) socket.unshift(rest);
-      if (parsed.value.code === 0) resolve();
-      else reject(new Error(`SOCKS5 CONNECT answered ${parsed.value.code}`));
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-  });
-  socket.write(encodeGreeting([0]));
-  socket.write(encodeRequest(COMMAND.connect, '127.0.0.1', server.port));
-  await reply;
-  return socket;
-};
-
 for (const transport of TRANSPORTS) {
   test(`HTTP CONNECT through pinhole connect (${transport}): a two-write answer is not held for a delayed ACK`, () =>
     explainFailure(peers, async () => assertNoStall(await connectTunnel((await clientFor(transport)).port), `CONNECT ${transport}`)));
 
   test(`SOCKS5 through pinhole connect (${transport}): a two-write answer is not held for a delayed ACK`, () =>
-    explainFailure(peers, async () => assertNoStall(await socksTunnel((await clientFor(transport)).port), `SOCKS5 ${transport}`)));
+    explainFailure(peers, async () => assertNoStall(await socksConnect((await clientFor(transport)).port, '127.0.0.1', server.port), `SOCKS5 ${transport}`)));
 }
 
 test("pinhole connect --transport h1 against the seed's stunnel + Squid answers without a delayed-ACK stall", () =>
