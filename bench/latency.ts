@@ -121,41 +121,61 @@ export const measureInteractiveLatency = async (peers: Peers, options: LatencyOp
     openers.push({ path: 'forward -L', transport, open: forwardOpener(forwards)});
   }
 
-  const paths: LatencyPath[] = [];
-  for (const { path, transport, open } of openers) {
-    const entry: LatencyPath = { path, transport };
+  // The ProxyCommand shape: one process per connection, on the default transport (no new requests).
+  const stdio = { path: 'forward -L stdio', transport: 'h2', open: async (): Promise<Duplex> => stdioForward(peers, link, server.port) };
+  // Round robin: each round times one exchange on every path, so the machine's other load falls on
+  // all of them alike instead of on whichever path was being measured at the time.
+  const lanes: Array<{ entry: LatencyPath; open: Opener; stream?: Duplex; times: Record<ExchangeKind | 'newRequest', number[]> }> = [];
+  for (const { path, transport, open } of [...openers, stdio]) {
+    const lane = { entry: { path, transport } as LatencyPath, open, times: { echo: [], twoWrites: [], newRequest: [] } };
     try {
       const stream = await open(server.port);
       // Warm the path (JIT, windows) before timing it.
-      await timeExchanges(stream, 'echo', 5);
-      const kinds: ExchangeKind[] = ['echo', 'twoWrites'];
-      for (const kind of kinds) entry[kind] = percentiles(await timeExchanges(stream, kind, options.exchanges));
-      stream.destroy();
-      await newRequest(open, originPort, trust);
-      const times: number[] = [];
-      for (let i = 0; i < options.requests; i += 1) times.push(await newRequest(open, originPort, trust));
-      entry.newRequest = percentiles(times);
+      await timeExchanges(stream, 'echo', 5, 60_000);
+      lanes.push({ ...lane, stream });
     } catch (err) {
-      entry.error = (err as Error).message.split('\n')[0];
-      say(`latency: ${path} (${transport}) failed: ${entry.error}`);
+      lanes.push(failed(lane, err, say));
     }
-    say(`  ${path} ${transport}: echo ${fmt(entry.echo)}, two writes ${fmt(entry.twoWrites)}, new request ${fmt(entry.newRequest)}`);
-    paths.push(entry);
   }
-  // The ProxyCommand shape: one process per connection, on the default transport.
-  const stdio: LatencyPath = { path: 'forward -L stdio', transport: 'h2' };
-  try {
-    const stream = stdioForward(peers, link, server.port);
-    await timeExchanges(stream, 'echo', 5, 60_000);
-    stdio.echo = percentiles(await timeExchanges(stream, 'echo', options.exchanges));
-    stdio.twoWrites = percentiles(await timeExchanges(stream, 'twoWrites', options.exchanges));
-    stream.destroy();
-  } catch (err) {
-    stdio.error = (err as Error).message.split('\n')[0];
+  const rounds = async (count: number, each: (lane: (typeof lanes)[number]) => Promise<void>): Promise<void> => {
+    for (let i = 0; i < count; i += 1) {
+      for (const lane of lanes) {
+        if (lane.entry.error !== undefined) continue;
+        try {
+          await each(lane);
+        } catch (err) {
+          failed(lane, err, say);
+        }
+      }
+    }
+  };
+  for (const kind of ['echo', 'twoWrites'] as const) {
+    await rounds(options.exchanges, async (lane) => void lane.times[kind].push(...(await timeExchanges(lane.stream as Duplex, kind, 1))));
   }
-  say(`  forward -L stdio h2: echo ${fmt(stdio.echo)}, two writes ${fmt(stdio.twoWrites)}`);
-  paths.push(stdio);
+  for (const lane of lanes) lane.stream?.destroy();
+  const requesting = lanes.filter((lane) => lane.entry.path !== stdio.path);
+  for (const lane of requesting) await newRequest(lane.open, originPort, trust).catch((err: unknown) => failed(lane, err, say));
+  await rounds(options.requests, async (lane) => {
+    if (lane.entry.path !== stdio.path) lane.times.newRequest.push(await newRequest(lane.open, originPort, trust));
+  });
+  const paths = lanes.map(({ entry, times }) => {
+    const measured: LatencyPath = { ...entry };
+    if (times.echo.length > 0) measured.echo = percentiles(times.echo);
+    if (times.twoWrites.length > 0) measured.twoWrites = percentiles(times.twoWrites);
+    if (times.newRequest.length > 0) measured.newRequest = percentiles(times.newRequest);
+    say(`  ${measured.path} ${measured.transport}: echo ${fmt(measured.echo)}, two writes ${fmt(measured.twoWrites)}, new request ${fmt(measured.newRequest)}`);
+    return measured;
+  });
   return { ...judgeLatency(paths), paths, table: renderLatency(paths) };
+};
+
+/** Marks a lane failed (its first error is kept) and stops timing it. */
+const failed = <L extends { entry: LatencyPath }>(lane: L, err: unknown, say: (text: string) => void): L => {
+  if (lane.entry.error === undefined) {
+    lane.entry.error = (err as Error).message.split('\n')[0] ?? String(err);
+    say(`latency: ${lane.entry.path} (${lane.entry.transport}) failed: ${lane.entry.error}`);
+  }
+  return lane;
 };
 
 const fmt = (p: Percentiles | undefined): string => (p === undefined ? '-' : `${p.p50.toFixed(2)} / ${p.p99.toFixed(2)} ms`);
