@@ -3,25 +3,33 @@
  * in two small writes 2 ms apart answers in a few milliseconds through a TCP forward on each
  * transport (h2, h1, WebSocket) and through `-L stdio:` (an SSH ProxyCommand). A stall would be
  * 40 ms or more per exchange; the median of 20 must stay under 20 ms (test/support/two-write-server.ts).
+ * The gateway's own door is here too: an SNI pass-through route to a TLS server answering the same way.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { startGateway } from '../support/gateway.js';
+import { makeSelfSignedCertificate, type TestCertificate } from '../support/certs.js';
+import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { explainFailure, listenPortOf, Peers, pinholeBin, Program, repoRoot } from '../support/processes.js';
 import { assertNoStall, startTwoWriteServer, type TwoWriteServer } from '../support/two-write-server.js';
 
 const TRANSPORTS = ['h2', 'h1', 'wss'] as const;
 
 const peers = new Peers();
+const SNI_NAME = 'two-writes.test';
 let server: TwoWriteServer;
+let gateway: RunningGateway;
+let sniCert: TestCertificate;
 let link: string;
 
 before(async () => {
   server = peers.add(await startTwoWriteServer());
-  const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${server.port}`] }));
+  sniCert = await makeSelfSignedCertificate({ commonName: SNI_NAME, altNames: [SNI_NAME] });
+  const sniServer = peers.add(await startTwoWriteServer({ tls: { cert: sniCert.cert, key: sniCert.key } }));
+  gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${server.port}`], runArgs: ['--sni', `${SNI_NAME}=127.0.0.1:${sniServer.port}`] }));
   peers.watch(gateway.program);
   link = await gateway.provision();
 });
@@ -56,4 +64,12 @@ test('pinhole forward -L stdio: (an SSH ProxyCommand) answers without a delayed-
     } catch (err) {
       throw new Error(`${(err as Error).message}\nforward's stderr:\n${stderr}`, { cause: err });
     }
+  }));
+
+test("the gateway's SNI pass-through route answers without a delayed-ACK stall", () =>
+  explainFailure(peers, async () => {
+    const secure = tlsConnect({ host: '127.0.0.1', port: gateway.port, servername: SNI_NAME, ca: sniCert.cert });
+    secure.setNoDelay(true);
+    await once(secure, 'secureConnect');
+    await assertNoStall(secure, 'SNI pass-through');
   }));

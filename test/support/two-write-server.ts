@@ -6,7 +6,8 @@
  * acknowledged, and a delayed ACK makes that 40 ms: the signature these peers exist to catch.
  */
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 
 /** What the client sends per exchange and how many bytes answer it. */
@@ -37,9 +38,10 @@ const answer = (socket: Socket, request: number, timers: Set<NodeJS.Timeout>): v
   timers.add(timer);
 };
 
-export const startTwoWriteServer = async (): Promise<TwoWriteServer> => {
+/** With `tls`, the answers travel inside TLS (an SNI pass-through backend); each write is its own record. */
+export const startTwoWriteServer = async (options: { tls?: { cert: string; key: string } } = {}): Promise<TwoWriteServer> => {
   const sockets = new Set<Socket>();
-  const server = createServer({ noDelay: true }, (socket) => {
+  const serve = (socket: Socket): void => {
     const timers = new Set<NodeJS.Timeout>();
     sockets.add(socket);
     socket.on('error', () => undefined);
@@ -50,7 +52,8 @@ export const startTwoWriteServer = async (): Promise<TwoWriteServer> => {
     socket.on('data', (chunk: Buffer) => {
       for (const byte of chunk) answer(socket, byte, timers);
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer({ noDelay: true, ...options.tls }, serve) : createServer({ noDelay: true }, serve);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
