@@ -124,7 +124,7 @@ export class Gateway {
       metrics.authPenalties.inc();
     });
     this.authEvents.on('refusal', () => this.counters.limitRefusals++);
-    this.state = config.state === undefined ? undefined : connectSharedState(config.state, this.logger);
+    this.state = config.state === undefined ? undefined : connectSharedState(config.state, this.logger, config.stateTimeoutSeconds * 1000);
     const penalties = new Penalties(
       {
         maxFailures: config.authMaxFailures,
