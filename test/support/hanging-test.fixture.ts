@@ -5,12 +5,12 @@
  * so `npm test` does not run it by itself.
  */
 import { readFileSync } from 'node:fs';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { startGateway } from './gateway.js';
 
-// Started in a hook (no timeout): a busy machine may take long to start it; the test's timeout is
-// what this file is about.
-before(async () => {
+// Started by a test of its own (no timeout): a busy machine may take long to start it; the next
+// test's timeout is what this file is about.
+test('starts a gateway with two workers', async () => {
   const gw = await startGateway({ runArgs: ['--workers', '2'] });
   const pid = gw.program.pid ?? 0;
   const workers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);

@@ -6,7 +6,8 @@
  * No program outlives the process that started it, however that one ends (a test that timed out,
  * a failed assertion, a runner that moved on): each program leads its own process group (its
  * cluster workers and helpers with it), and
- * - the 'exit' handler below SIGKILLs every group still running, synchronously;
+ * - the 'exit' handler below SIGKILLs every group still running, synchronously, and so does a
+ *   SIGTERM, SIGINT or SIGHUP to this process (which then dies of it as it would have);
  * - where util-linux's setpriv exists, the kernel SIGKILLs the program when its parent dies
  *   (PR_SET_PDEATHSIG), which covers a parent killed by a signal too, when no handler runs.
  */
@@ -57,9 +58,18 @@ const killGroup = (pid: number | undefined): void => {
   }
 };
 
-process.on('exit', () => {
+const killAll = (): void => {
   for (const program of live) killGroup(program.pid);
-});
+};
+process.on('exit', killAll);
+// A test file ended by a signal (a runner cancelling it, a CI timeout) runs no 'exit' handler:
+// kill what it started, then die of the same signal as if nothing had been listening.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal);
+  });
+}
 
 const SETPRIV = '/usr/bin/setpriv';
 const dieWithParent = existsSync(SETPRIV);
