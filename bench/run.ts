@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,redis] [--profile | --no-profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -32,11 +32,12 @@ import { measurePort443 } from './port443.js';
 import { measureFleet } from './fleet.js';
 import { measureUdp } from './udp.js';
 import { measureFailover } from './failover.js';
+import { measureRedis } from './redis.js';
 import { measureInteractiveLatency } from './latency.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover', 'redis'] as const;
 type Figure = (typeof FIGURES)[number];
 /** `floor`: the minimal Node TLS relay pair (bench/tls-relay-pair.ts), measured in the bulk figure only. */
 type Stack = 'direct' | 'seed' | 'pinhole' | 'floor';
@@ -229,6 +230,7 @@ interface Extra {
   fleet?: Record<string, unknown>;
   udp?: Record<string, unknown>;
   failover?: Record<string, unknown>;
+  redis?: Record<string, unknown>;
   latency?: Record<string, unknown>;
   /** Issue 24's per-path table, printed after the targets. */
   latencyText?: string;
@@ -249,8 +251,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443`, `auth`, `fleet`, `udp`, `failover` and `latency` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'latency'].includes(figure))) return stacks;
+  // `--only port443`, `auth`, `fleet`, `udp`, `failover`, `latency` and `redis` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'latency', 'redis'].includes(figure))) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -714,6 +716,14 @@ const main = async (): Promise<void> => {
         rows.push(...result.rows);
         caseTargets.push(...result.targets);
         extra.failover = result.details;
+      });
+    }
+    if (options.only.has('redis')) {
+      await attempt('redis', async () => {
+        const result = await measureRedis(peers, { originPort: stacks.originPort, samples: options.quick ? 5 : 15, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
+        extra.redis = result.details;
       });
     }
     if (options.only.has('idle')) await attempt('idle', async () => void rows.push(...(await measureIdle(stacks, options, extra))));

@@ -59,6 +59,8 @@ export const GatewayFileSchema = z
       .string()
       .refine((v) => /^rediss?:\/\/[^/\s]+/.test(v), { message: 'must be redis://HOST:PORT (or rediss://)' })
       .optional(),
+    /** The deadline of one Redis call: past it the gateway counts alone until Redis answers again. */
+    stateTimeoutSeconds: z.number().min(0.01).max(10).default(0.25),
     mux: z.record(z.string(), z.unknown()).optional(),
     /** What clients are told in their profile document (endpoints, next certificate, profile defaults). */
     ...ProfileSettingsSchema.shape,

@@ -125,7 +125,7 @@ export class Gateway {
       metrics.authPenalties.inc();
     });
     this.authEvents.on('refusal', () => this.counters.limitRefusals++);
-    this.state = config.state === undefined ? undefined : connectSharedState(config.state, this.logger);
+    this.state = config.state === undefined ? undefined : connectSharedState(config.state, this.logger, config.stateTimeoutSeconds * 1000);
     const penalties = new Penalties(
       {
         maxFailures: config.authMaxFailures,
@@ -473,6 +473,8 @@ export class Gateway {
   async close(drainMs = this.config.drainSeconds * 1000): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // The drain deadline counts from the stop, GOAWAY round trip included (a client may not answer it).
+    const deadline = Date.now() + drainMs;
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     this.users.unwatch();
     unwatchFile(this.config.certFile);
@@ -482,7 +484,6 @@ export class Gateway {
     await this.announceGoaway();
     this.h2.goaway();
     this.h1.server.closeIdleConnections();
-    const deadline = Date.now() + drainMs;
     // A CONNECT accepted before the GOAWAY but still being checked or dialled becomes a tunnel in a
     // moment: destroying its session now would fail a request the client can no longer re-send.
     const busy = (): boolean => this.tunnels.size > 0 || this.h1.pendingConnects > 0 || this.h2.pendingConnects > 0;

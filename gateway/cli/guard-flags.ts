@@ -29,6 +29,7 @@ export const GUARD_FLAGS: Readonly<Record<string, GuardFlag>> = {
   'max-streams-per-session': { field: 'maxStreamsPerSession', kind: 'count', help: 'concurrent HTTP/2 streams per connection (default 20000)' },
   'max-header-bytes': { field: 'maxHeaderBytes', kind: 'count', help: 'largest request head, HTTP/1.1 and HTTP/2 (default 16384)' },
   state: { field: 'state', kind: 'text', help: 'redis://HOST:PORT: share penalties between gateways (local counting while it is away)' },
+  'state-timeout': { field: 'stateTimeoutSeconds', kind: 'seconds', help: 'a Redis call unanswered this long: count locally until Redis answers (default 0.25)' },
 };
 
 /** parseArgs options for every guard flag. */

@@ -80,7 +80,7 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
   const program = new Program(command.command, { name: 'pinhole-gateway', args: command.args, env });
   let port: number;
   try {
-    port = listenPortOf(await program.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 20_000, '"The gateway is listening."'));
+    port = listenPortOf(await program.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 60_000, '"The gateway is listening."'));
   } catch (err) {
     await program.stop('SIGKILL');
     await removeDir();
