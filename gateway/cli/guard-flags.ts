@@ -29,6 +29,7 @@ export const GUARD_FLAGS: Readonly<Record<string, GuardFlag>> = {
   'max-streams-per-session': { field: 'maxStreamsPerSession', kind: 'count', help: 'concurrent HTTP/2 streams per connection (default 20000)' },
   'max-header-bytes': { field: 'maxHeaderBytes', kind: 'count', help: 'largest request head, HTTP/1.1 and HTTP/2 (default 16384)' },
   state: { field: 'state', kind: 'text', help: 'redis://HOST:PORT: share penalties between gateways (local counting while it is away)' },
+  'tls-profile': { field: 'tlsProfile', kind: 'text', help: 'the TLS offer: intermediate (TLS 1.2 AEAD suites and 1.3, default) or modern (TLS 1.3 only)' },
 };
 
 /** parseArgs options for every guard flag. */
@@ -39,7 +40,7 @@ export const GUARD_FLAG_OPTIONS = Object.fromEntries(Object.keys(GUARD_FLAGS).ma
 
 /** The --help lines. */
 export const GUARD_FLAG_HELP = Object.entries(GUARD_FLAGS)
-  .map(([flag, { help }]) => `  --${`${flag} ${flag === 'state' ? 'URL' : GUARD_FLAGS[flag]?.kind === 'seconds' ? 'S' : 'N'}`.padEnd(30)} ${help}`)
+  .map(([flag, { help }]) => `  --${`${flag} ${flag === 'state' ? 'URL' : flag === 'tls-profile' ? 'NAME' : GUARD_FLAGS[flag]?.kind === 'seconds' ? 'S' : 'N'}`.padEnd(30)} ${help}`)
   .join('\n');
 
 /** The config overrides the given flags ask for (numbers checked here, ranges by the schema). */
