@@ -103,10 +103,9 @@ export function refusalHead(err: PinholeError): string {
  */
 export function refusalError(status: number, pinholeError: string | undefined, user: string, target: string): PinholeError {
   let code: ErrorCode = isErrorCode(pinholeError) ? pinholeError : status === 503 ? 'PINHOLE_CONNECT_FAILED' : codeForStatus(status);
-  // We always send credentials, so "missing" from the gateway's point of view means "not accepted";
-  // a gateway tells a client whose credentials it did not accept nothing more than the status.
+  // We always send credentials, so "missing" from the gateway's point of view means "not accepted"
+  // (a gateway tells a client whose credentials it did not accept nothing more than the status).
   if (status === 407) code = 'PINHOLE_AUTH_REJECTED';
-  else if (status === 429 && pinholeError === undefined) code = 'PINHOLE_AUTH_THROTTLED';
   const message = code === 'PINHOLE_AUTH_REJECTED' ? `The gateway rejected the user name or password for ${user}.` : undefined;
   return new PinholeError(code, message, { details: { status, target, user } });
 }
