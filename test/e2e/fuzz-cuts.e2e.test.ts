@@ -8,14 +8,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
 import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { DEFAULT_USER } from '../support/gateway.js';
 import { explainFailure } from '../support/processes.js';
-import { basicAuth, requestThroughProxy } from '../support/proxy-requests.js';
+import { assertDescriptorsReturn, assertServes, descriptorsOf } from '../support/door-health.js';
+import { basicAuth } from '../support/proxy-requests.js';
 import { startPinholeStack } from '../support/stack.js';
 
 type Mode = 'rst' | 'fin';
@@ -28,8 +27,6 @@ interface Door {
   /** Bytes of the exchange that form its handshake heads: every position there is cut. */
   readonly head: number;
 }
-
-const fdCount = (pid: number | undefined): number => (pid === undefined ? Number.NaN : readdirSync(`/proc/${pid}/fd`).length);
 
 /** Every position of the head and the end; beyond the head, about 40 samples. */
 const positions = (door: Door): number[] => {
@@ -81,16 +78,10 @@ const h2HeadersComplete = (bytes: Buffer): boolean => {
 test('a valid exchange cut by a reset or a FIN at every byte position, at every door: both processes stay up, keep serving, and give their descriptors back', { timeout: 175_000 }, async (t) => {
   const stack = await startPinholeStack();
   t.after(() => stack.stop());
-  const hello = `https://127.0.0.1:${stack.origin.httpsPort}/hello`;
-  const serves = async (): Promise<void> => {
-    assert.ok(stack.gateway.program.running, 'the gateway is running');
-    assert.ok(stack.client.program.running, 'the client is running');
-    const res = await requestThroughProxy({ proxy: stack.proxy, url: hello, timeoutMs: 20_000 });
-    assert.equal(res.status, 200);
-  };
+  const serves = (): Promise<void> => assertServes(stack);
   await explainFailure(stack.peers, async () => {
     await serves();
-    const before = { gateway: fdCount(stack.gateway.program.pid), client: fdCount(stack.client.program.pid) };
+    const before = descriptorsOf(stack);
     const target = `127.0.0.1:${stack.origin.httpsPort}`;
     const plainTarget = `127.0.0.1:${stack.origin.httpPort}`;
     const auth = basicAuth(DEFAULT_USER.name, DEFAULT_USER.password);
@@ -164,16 +155,8 @@ test('a valid exchange cut by a reset or a FIN at every byte position, at every 
     }
     assert.ok(cuts > 1_000, `${cuts} cuts`);
     await serves();
-    // Descriptors come back (refusals linger up to 2 s, header timers up to 10 s): wait for them, bounded.
-    const deadline = Date.now() + 40_000;
-    let after = { gateway: fdCount(stack.gateway.program.pid), client: fdCount(stack.client.program.pid) };
-    while ((after.gateway > before.gateway + 4 || after.client > before.client + 4) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      after = { gateway: fdCount(stack.gateway.program.pid), client: fdCount(stack.client.program.pid) };
-    }
-    const sockets = (pid: number | undefined): string => execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${pid},`)).join('\n');
-    assert.ok(after.gateway <= before.gateway + 4, `gateway descriptors ${before.gateway} -> ${after.gateway} after ${cuts} cuts:\n${sockets(stack.gateway.program.pid)}`);
-    assert.ok(after.client <= before.client + 4, `client descriptors ${before.client} -> ${after.client} after ${cuts} cuts:\n${sockets(stack.client.program.pid)}`);
+    // Descriptors come back: waited for, bounded.
+    await assertDescriptorsReturn(stack, before, `${cuts} cuts`);
     await serves();
   });
 });
