@@ -82,6 +82,8 @@ export class H1Proxy {
       this.onRequest(req, res);
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // node:http let go of the socket's 'error' before this event: whatever answers it, a reset must not throw.
+      socket.on('error', () => socket.destroy());
       this.headArrived(socket);
       this.onUpgrade(req, socket, head);
     });

@@ -92,6 +92,7 @@ test('a valid exchange cut by a reset or a FIN at every byte position, at every 
     const wsUpgrade = Buffer.from(
       `GET /pinhole/ws HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nPinhole-Target: ${target}\r\nAuthorization: ${auth}\r\n\r\n`,
     );
+    const otherUpgrade = Buffer.from('GET /chat HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
     const [portHigh, portLow] = [stack.origin.httpsPort >> 8, stack.origin.httpsPort & 0xff];
     const socks = Buffer.from([0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x01, 127, 0, 0, 1, portHigh, portLow]);
     const clientHello = await capture((port) => {
@@ -112,6 +113,7 @@ test('a valid exchange cut by a reset or a FIN at every byte position, at every 
       { name: 'gateway, HTTP/1.1: CONNECT', at: 'gateway', alpn: 'http/1.1', bytes: connect, head: connect.length },
       { name: 'gateway, HTTP/1.1: an absolute-URI GET', at: 'gateway', alpn: 'http/1.1', bytes: absolute(true), head: absolute(true).length },
       { name: 'gateway, HTTP/1.1: a WebSocket tunnel', at: 'gateway', alpn: 'http/1.1', bytes: wsUpgrade, head: wsUpgrade.length },
+      { name: 'gateway, HTTP/1.1: an Upgrade on another path (the web site\'s)', at: 'gateway', alpn: 'http/1.1', bytes: otherUpgrade, head: otherUpgrade.length },
       { name: 'gateway, HTTP/2: a CONNECT stream', at: 'gateway', alpn: 'h2', bytes: h2, head: h2.length },
       { name: 'pinhole connect: CONNECT', at: 'client', bytes: localConnect, head: localConnect.length },
       { name: 'pinhole connect: an absolute-URI GET', at: 'client', bytes: absolute(false), head: absolute(false).length },
