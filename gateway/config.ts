@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { PinholeError } from '../shared/errors.js';
 import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import { ProfileSettingsSchema } from './profile/profile-document.js';
+import { TLS_PROFILES } from './tls-profile.js';
 
 /** HOST:PORT where port 0 (any free port) is allowed too. */
 export const parseListen = (text: string): Endpoint | undefined => {
@@ -38,6 +39,8 @@ export const GatewayFileSchema = z
     headerTimeoutMs: z.number().int().positive().default(10_000),
     maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
     drainSeconds: z.number().min(0).default(10),
+    /** The TLS offer (tls-profile.ts): Mozilla's "intermediate" (TLS 1.2 AEAD + 1.3) or "modern" (TLS 1.3 only). */
+    tlsProfile: z.enum(TLS_PROFILES).default('intermediate'),
     /** Hostile clients (issue 9): penalties for wrong passwords, the check queue, limits. */
     authMaxFailures: z.number().int().min(1).default(10),
     authMaxSourceFailures: z.number().int().min(1).default(50),

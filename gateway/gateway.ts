@@ -35,6 +35,7 @@ import { connectSharedState, type SharedState } from './auth/shared-state.js';
 import { TunnelLimits } from './auth/tunnel-limits.js';
 import { GatewayMetrics } from './metrics.js';
 import { keyNameOf, readTicketKeys, ticketKeyNameOf } from './ticket-keys.js';
+import { tlsOffer } from './tls-profile.js';
 import { LISTENER_OPTIONS, tuneSocket } from '../node/socket-options.js';
 
 export interface GatewayStats {
@@ -221,6 +222,7 @@ export class Gateway {
 
   private secureContextOptions(ticketKeys = this.ticketKeys): SecureContextOptions & { ticketKeys?: Buffer } {
     return {
+      ...tlsOffer(this.config.tlsProfile),
       cert: readFileSync(this.config.certFile),
       key: readFileSync(this.config.keyFile),
       // Node's default context is a hash of this process's argv, which differs between the gateways
@@ -235,8 +237,6 @@ export class Gateway {
       ...LISTENER_OPTIONS,
       ...this.secureContextOptions(ticketKeys),
       ALPNProtocols: ['h2', 'http/1.1'],
-      minVersion: 'TLSv1.2',
-      honorCipherOrder: true,
       handshakeTimeout: 10_000,
     });
     tls.on('secureConnection', (socket: TLSSocket) => {
@@ -306,8 +306,8 @@ export class Gateway {
   reloadCertificate(): void {
     this.reloadProfile();
     try {
-      this.tls.setSecureContext({ ...this.secureContextOptions(), minVersion: 'TLSv1.2' });
-      for (const [, server] of this.decryptOnly) server.setSecureContext({ ...this.secureContextOptions(server.getTicketKeys()), minVersion: 'TLSv1.2' });
+      this.tls.setSecureContext(this.secureContextOptions());
+      for (const [, server] of this.decryptOnly) server.setSecureContext(this.secureContextOptions(server.getTicketKeys()));
       this.logger.info({ cert: this.config.certFile }, 'The certificate was reloaded.');
     } catch (err) {
       this.logger.warn({ err, cert: this.config.certFile }, 'The certificate could not be reloaded; the previous one stays.');

@@ -10,7 +10,7 @@ import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.
 import type { ProxyDeps } from './proxy-deps.js';
 import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
 import { relay } from '../node/relay.js';
-import { asPinholeError, refusalBody, refusalHead, refusalHeaders } from '../node/refusal.js';
+import { asPinholeError, plainRefusalHead, refusalFor, refusalHeadFor } from '../node/refusal.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
 import { handleUdpWebSocketUpgrade, isUdpUpgrade } from './udp/connect-udp.js';
 import { udpDepsFor } from './udp/proxy-udp.js';
@@ -82,6 +82,8 @@ export class H1Proxy {
       this.onRequest(req, res);
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // node:http let go of the socket's 'error' before this event: whatever answers it, a reset must not throw.
+      socket.on('error', () => socket.destroy());
       this.headArrived(socket);
       this.onUpgrade(req, socket, head);
     });
@@ -125,7 +127,8 @@ export class H1Proxy {
     this.deps.logger.info({ code, parserError: err.code, ...this.deps.connInfo(socket as Socket) }, 'A client sent a request the proxy could not accept.');
     if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
       // Answer, keep reading (so the peer's remaining bytes do not reset the answer away), then close.
-      socket.end(refusalHead(error));
+      // Nobody has authenticated on a connection whose request could not be read: the plain answer.
+      socket.end(plainRefusalHead(error));
       socket.resume();
       setTimeout(() => socket.destroy(), 2000).unref();
     } else socket.destroy();
@@ -159,7 +162,7 @@ export class H1Proxy {
     } catch (err) {
       const error = asPinholeError(err);
       this.deps.accessLog({ user, target: req.url ?? '', method: 'CONNECT', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'http/1.1', ...info });
-      if (!socket.destroyed) socket.end(refusalHead(error));
+      if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
     }
   }
 
@@ -190,8 +193,8 @@ export class H1Proxy {
         res.destroy();
         return;
       }
-      const body = refusalBody(error);
-      res.writeHead(error.status, refusalHeaders(error, body));
+      const { status, headers, body } = refusalFor(error, user);
+      res.writeHead(status, headers);
       res.end(body);
       req.resume();
     };
@@ -277,6 +280,6 @@ export class H1Proxy {
       this.options.upgrade(req, socket, head);
       return;
     }
-    socket.end(refusalHead(new PinholeError('PINHOLE_BAD_REQUEST', 'Not found.')));
+    socket.end(plainRefusalHead(new PinholeError('PINHOLE_BAD_REQUEST', 'Not found.')));
   }
 }

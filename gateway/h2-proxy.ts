@@ -6,7 +6,7 @@ import { constants, createServer, Http2ServerRequest, Http2ServerResponse, type 
 import type { Socket } from 'node:net';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
-import { asPinholeError, refusalBody, refusalHeaders } from '../node/refusal.js';
+import { asPinholeError, refusalFor } from '../node/refusal.js';
 import { relay } from '../node/relay.js';
 import { NOT_FOUND_PAGE } from './h1-proxy.js';
 import type { ProxyDeps } from './proxy-deps.js';
@@ -126,8 +126,8 @@ export class H2Proxy {
   private refuseUdp(stream: ServerHttp2Stream): void {
     stream.on('error', () => stream.destroy());
     const error = new PinholeError('PINHOLE_BAD_REQUEST', 'This gateway does not carry UDP.');
-    const body = refusalBody(error);
-    const { 'content-length': _length, ...headersOut } = refusalHeaders(error, body);
+    const { body, headers } = refusalFor(error, undefined);
+    const { 'content-length': _length, ...headersOut } = headers;
     stream.respond({ ':status': error.status, ...headersOut });
     stream.end(body);
   }
@@ -165,8 +165,8 @@ export class H2Proxy {
       const error = asPinholeError(err);
       this.deps.accessLog({ user, target: authority, method: 'CONNECT', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'h2', ...info });
       if (stream.destroyed || stream.closed) return;
-      const body = refusalBody(error);
-      const { 'content-length': _length, ...headersOut } = refusalHeaders(error, body);
+      const { body, headers } = refusalFor(error, user);
+      const { 'content-length': _length, ...headersOut } = headers;
       stream.respond({ ':status': error.status, ...headersOut });
       stream.end(body);
     }

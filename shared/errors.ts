@@ -115,6 +115,9 @@ export const codeForStatus = (status: number): ErrorCode => {
       return 'PINHOLE_DEST_FORBIDDEN';
     case 407:
       return 'PINHOLE_AUTH_REJECTED';
+    // A gateway answers a throttled guesser a plain 429 (limits on signed-in users carry their code).
+    case 429:
+      return 'PINHOLE_AUTH_THROTTLED';
     case 504:
       return 'PINHOLE_CONNECT_TIMEOUT';
     case 431:

@@ -30,6 +30,7 @@ export const GUARD_FLAGS: Readonly<Record<string, GuardFlag>> = {
   'max-header-bytes': { field: 'maxHeaderBytes', kind: 'count', help: 'largest request head, HTTP/1.1 and HTTP/2 (default 16384)' },
   state: { field: 'state', kind: 'text', help: 'redis://HOST:PORT: share penalties between gateways (local counting while it is away)' },
   'state-timeout': { field: 'stateTimeoutSeconds', kind: 'seconds', help: 'a Redis call unanswered this long: count locally until Redis answers (default 0.25)' },
+  'tls-profile': { field: 'tlsProfile', kind: 'text', help: 'the TLS offer: intermediate (TLS 1.2 AEAD suites and 1.3, default) or modern (TLS 1.3 only)' },
 };
 
 /** parseArgs options for every guard flag. */
@@ -40,7 +41,7 @@ export const GUARD_FLAG_OPTIONS = Object.fromEntries(Object.keys(GUARD_FLAGS).ma
 
 /** The --help lines. */
 export const GUARD_FLAG_HELP = Object.entries(GUARD_FLAGS)
-  .map(([flag, { help }]) => `  --${`${flag} ${flag === 'state' ? 'URL' : GUARD_FLAGS[flag]?.kind === 'seconds' ? 'S' : 'N'}`.padEnd(30)} ${help}`)
+  .map(([flag, { help }]) => `  --${`${flag} ${flag === 'state' ? 'URL' : flag === 'tls-profile' ? 'NAME' : GUARD_FLAGS[flag]?.kind === 'seconds' ? 'S' : 'N'}`.padEnd(30)} ${help}`)
   .join('\n');
 
 /** The config overrides the given flags ask for (numbers checked here, ranges by the schema). */

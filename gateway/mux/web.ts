@@ -133,11 +133,11 @@ export class WebFallback {
   /** An HTTP/1.1 Upgrade (e.g. the web site's own WebSockets) that is not the tunnel path: spliced to the web site. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const web = this.options.web;
+    socket.on('error', () => undefined);
     if (web === undefined) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    socket.on('error', () => undefined);
     dial({ host: web.host, port: web.port, timeoutMs: this.options.timeoutMs ?? 30_000 }).then(
       (upstream) => {
         if (socket.destroyed) {

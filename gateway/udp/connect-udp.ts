@@ -7,7 +7,7 @@
  *   - WebSocket: the TCP tunnel's upgrade (Pinhole-Target, Basic auth) on the UDP path, one
  *     datagram per BINARY message (shared/udp/ws-frame.ts).
  * Authentication and the destination policy happen before the 2xx/101, so every refusal is an
- * HTTP status with `Pinhole-Error: CODE`, exactly as for TCP tunnels.
+ * HTTP status: with `Pinhole-Error: CODE` once authenticated, exactly as for TCP tunnels, plain before.
  */
 import type { IncomingMessage } from 'node:http';
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
@@ -19,8 +19,8 @@ import { parseEndpoint } from '../../shared/profile.js';
 import { CapsuleReader, encodeDatagramCapsule } from '../../shared/udp/capsule.js';
 import { CONNECT_UDP_PROTOCOL, parseConnectUdpPath } from '../../shared/udp/connect-udp-path.js';
 import { UDP_WS_CLOSE, UDP_WS_MAX_PAYLOAD, UDP_WS_PATH, datagramOfMessage } from '../../shared/udp/ws-frame.js';
-import { ERROR_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
-import { refusalHead } from '../../node/refusal.js';
+import { TARGET_HEADER } from '../../shared/ws-tunnel.js';
+import { refusalFor, refusalHeadFor } from '../../node/refusal.js';
 import type { UdpFlow, UdpTarget } from './flows.js';
 
 export interface UdpAccessRecord {
@@ -106,10 +106,10 @@ export async function handleConnectUdpStream(stream: ServerHttp2Stream, headers:
   const refuse = (error: PinholeError, user: string | undefined): void => {
     refused(deps, user, namedByPath(path), error, started, 'h2-udp');
     if (stream.destroyed || stream.headersSent) return;
-    const response: Record<string, string | number> = { ':status': error.status, [ERROR_HEADER.toLowerCase()]: error.code, 'content-type': 'text/plain; charset=utf-8' };
-    if (error.status === 407) response['proxy-authenticate'] = 'Basic realm="pinhole"';
-    stream.respond(response);
-    stream.end(`${error.message}\n`);
+    const { body, headers: refusal } = refusalFor(error, user);
+    const { 'content-length': _length, ...headersOut } = refusal;
+    stream.respond({ ':status': error.status, ...headersOut });
+    stream.end(body);
   };
   const admitted = await admit(
     headers['proxy-authorization'] ?? headers.authorization,
@@ -169,7 +169,7 @@ export async function handleUdpWebSocketUpgrade(req: IncomingMessage, socket: Du
   socket.on('error', () => socket.destroy());
   const refuse = (error: PinholeError, user: string | undefined): void => {
     refused(deps, user, text ?? '', error, started, 'wss-udp');
-    if (!socket.destroyed) socket.end(refusalHead(error));
+    if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
   };
   const admitted = await admit(
     req.headers.authorization ?? req.headers['proxy-authorization'],
