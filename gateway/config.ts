@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import type { RelayTimeouts } from '../node/relay.js';
 import { PinholeError } from '../shared/errors.js';
+import { DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, TimeoutSecondsSchema } from '../shared/tunnel-timeouts.js';
 import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import { ProfileSettingsSchema } from './profile/profile-document.js';
 
@@ -40,8 +40,8 @@ export const GatewayFileSchema = z
     maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
     drainSeconds: z.number().min(0).default(10),
     /** Silent tunnels end (issue 28), in seconds, 0 = never: after one direction ended (HAProxy's timeout client-fin), and with no byte either way (timeout tunnel). */
-    halfCloseTimeout: z.number().min(0).default(30),
-    idleTimeout: z.number().min(0).default(3600),
+    halfCloseTimeout: TimeoutSecondsSchema.default(DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS),
+    idleTimeout: TimeoutSecondsSchema.default(DEFAULT_IDLE_TIMEOUT_SECONDS),
     /** Connections (accepted and dialled) before new requests get 503 (HAProxy's maxconn); default: the descriptor limit less a reserve. */
     maxConnections: z.number().int().min(1).optional(),
     /** Hostile clients (issue 9): penalties for wrong passwords, the check queue, limits. */
@@ -100,12 +100,6 @@ export function loadConfig(dir: string, overrides: Partial<GatewayFile> = {}): G
   const at = (p: string): string => (isAbsolute(p) ? p : join(dir, p));
   return { ...file, dir, certFile: at(file.cert), keyFile: at(file.key), usersFile: at(file.users) };
 }
-
-/** The relay timeouts gateway.yaml (or the flags) ask for, in milliseconds. */
-export const relayTimeoutsOf = (config: Pick<GatewayFile, 'halfCloseTimeout' | 'idleTimeout'>): RelayTimeouts => ({
-  halfCloseTimeoutMs: config.halfCloseTimeout * 1000,
-  idleTimeoutMs: config.idleTimeout * 1000,
-});
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

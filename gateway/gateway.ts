@@ -11,7 +11,8 @@ import { createServer as createTlsServer, type SecureContextOptions, type Server
 import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import { accessLogTo, type AccessLog } from './access-log.js';
-import { configPath, loadConfig, parseListen, relayTimeoutsOf, type GatewayConfig } from './config.js';
+import { tunnelTimeoutsOf } from '../shared/tunnel-timeouts.js';
+import { configPath, loadConfig, parseListen, type GatewayConfig } from './config.js';
 import { ConnectionCap, defaultMaxConnections } from './connection-cap.js';
 import { createProfileHandler, type ProfileHandler } from './profile/handler.js';
 import { buildProfileDocument, loadProfileSource, type ProfileSource } from './profile/profile-document.js';
@@ -149,7 +150,7 @@ export class Gateway {
     this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
     const udpCheck = createUdpDestinationCheck({ udpPorts: config.allowUdpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
     const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger: this.logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
-    const relayTimeouts = relayTimeoutsOf(config);
+    const relayTimeouts = tunnelTimeoutsOf(config);
     const proxyDeps: ProxyDeps = {
       authenticate: (header, client) => this.auth.authenticate(header, client),
       admitTunnel: (user, client) => {
@@ -422,7 +423,7 @@ export class Gateway {
     if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
     else if (this.mux !== undefined && (this.mux.ssh !== undefined || this.mux.openvpn !== undefined)) {
       const table = routeTableOf(this.mux);
-      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: this.mux.sniffTimeoutMs, relayTimeouts: relayTimeoutsOf(this.config), logger: this.logger, http1: (s) => this.h1.handle(s) });
+      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: this.mux.sniffTimeoutMs, relayTimeouts: tunnelTimeoutsOf(this.config), logger: this.logger, http1: (s) => this.h1.handle(s) });
     } else this.h1.handle(socket);
   }
 
