@@ -26,7 +26,7 @@ test('at --max-connections the gateway answers 503 with Retry-After, and still c
   });
   await explainFailure(peers, async () => {
     const adminPort = await freePort();
-    const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.port}`], runArgs: ['--max-connections', '6', '--admin', `127.0.0.1:${adminPort}`] }));
+    const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.port}`], runArgs: ['--max-connections', '6', '--half-close-timeout', '1', '--admin', `127.0.0.1:${adminPort}`] }));
     await waitUntil(() => gateway.program.records.some((r) => r.msg === 'The admin listener is up (/metrics, /healthz, /readyz).'), 10_000, 'the admin listener');
     const proxy: ProxyAddress = { port: gateway.port, tls: { servername: gateway.hostname, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, auth: { user: DEFAULT_USER.name, password: DEFAULT_USER.password } };
     // Each HTTP/1.1 tunnel holds two connections (the client's and the destination's): three fill the cap.
@@ -43,7 +43,7 @@ test('at --max-connections the gateway answers 503 with Retry-After, and still c
     const metrics = (await adminText(adminPort, '/metrics')).body;
     assert.ok(sampleOf(metrics, 'pinhole_connection_cap_refusals_total', 'refused="request"') >= 1);
     assert.ok(gateway.program.records.some((r) => r.msg?.toString().startsWith('The gateway holds as many connections as its cap allows')));
-    // Below the cap again, tunnels open.
+    // Below the cap again (the gateway lets go of a tunnel its client closed within --half-close-timeout), tunnels open.
     const freed = held.pop();
     freed?.destroy();
     await waitUntil(() => gateway.accessLog().some((r) => isAccessRecord(r) && r['status'] === 200) || undefined, 30_000, 'a held tunnel to close');
