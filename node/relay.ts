@@ -111,8 +111,12 @@ export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
   const tearDown = (err: Error): void => {
     error ??= err;
     stopWatch();
-    if (!a.destroyed) a.destroy();
-    if (!b.destroyed) b.destroy();
+    // A timeout destroys with its error: an HTTP/2 stream destroyed without one defers its
+    // RST_STREAM until its own END_STREAM is flushed, which for a stream half-closed before its
+    // answer never happens, and the peer would hold the tunnel forever.
+    const reason = err instanceof RelayTimeoutError ? err : undefined;
+    if (!a.destroyed) a.destroy(reason);
+    if (!b.destroyed) b.destroy(reason);
   };
   const onClose = (side: Duplex): void => {
     if (side === a) closedA = true;
