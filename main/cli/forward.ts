@@ -17,6 +17,7 @@ import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 import { relay } from '../../node/relay.js';
 import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
+import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 
@@ -118,7 +119,7 @@ async function listenUdp(spec: Extract<ForwardSpec, { kind: 'udp' }>, tunnels: T
 function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels, logger: Logger, locals: Set<Socket>, timeouts: TunnelTimeouts): Promise<Server> {
   const target = formatEndpoint(spec.target);
   // Half-open: the application's FIN ends only its direction of the tunnel.
-  const server = createServer({ allowHalfOpen: true }, (local: Socket) => {
+  const server = createServer({ ...LISTENER_OPTIONS, allowHalfOpen: true }, (local: Socket) => {
     locals.add(local);
     local.once('close', () => locals.delete(local));
     local.on('error', () => local.destroy());
