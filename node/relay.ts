@@ -111,12 +111,11 @@ export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
   const tearDown = (err: Error): void => {
     error ??= err;
     stopWatch();
-    // A timeout destroys with its error: an HTTP/2 stream destroyed without one defers its
-    // RST_STREAM until its own END_STREAM is flushed, which for a stream half-closed before its
-    // answer never happens, and the peer would hold the tunnel forever.
-    const reason = err instanceof RelayTimeoutError ? err : undefined;
-    if (!a.destroyed) a.destroy(reason);
-    if (!b.destroyed) b.destroy(reason);
+    // Destroyed with the error: an HTTP/2 stream destroyed without one defers its RST_STREAM
+    // until its own END_STREAM is flushed, which for a stream half-closed before its answer never
+    // happens, and the peer would hold the tunnel forever.
+    if (!a.destroyed) a.destroy(err);
+    if (!b.destroyed) b.destroy(err);
   };
   const onClose = (side: Duplex): void => {
     if (side === a) closedA = true;
