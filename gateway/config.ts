@@ -4,6 +4,7 @@ import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { PinholeError } from '../shared/errors.js';
+import { DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, TimeoutSecondsSchema } from '../shared/tunnel-timeouts.js';
 import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import { ProfileSettingsSchema } from './profile/profile-document.js';
 import { TLS_PROFILES } from './tls-profile.js';
@@ -41,6 +42,11 @@ export const GatewayFileSchema = z
     drainSeconds: z.number().min(0).default(10),
     /** The TLS offer (tls-profile.ts): Mozilla's "intermediate" (TLS 1.2 AEAD + 1.3) or "modern" (TLS 1.3 only). */
     tlsProfile: z.enum(TLS_PROFILES).default('intermediate'),
+    /** Silent tunnels end (issue 28), in seconds, 0 = never: after one direction ended (HAProxy's timeout client-fin), and with no byte either way (timeout tunnel). */
+    halfCloseTimeout: TimeoutSecondsSchema.default(DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS),
+    idleTimeout: TimeoutSecondsSchema.default(DEFAULT_IDLE_TIMEOUT_SECONDS),
+    /** Connections (accepted and dialled) before new requests get 503 (HAProxy's maxconn); default: the descriptor limit less a reserve. */
+    maxConnections: z.number().int().min(1).optional(),
     /** Hostile clients (issue 9): penalties for wrong passwords, the check queue, limits. */
     authMaxFailures: z.number().int().min(1).default(10),
     authMaxSourceFailures: z.number().int().min(1).default(50),

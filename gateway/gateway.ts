@@ -11,7 +11,9 @@ import { createServer as createTlsServer, type SecureContextOptions, type Server
 import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import { accessLogTo, type AccessLog } from './access-log.js';
+import { tunnelTimeoutsOf } from '../shared/tunnel-timeouts.js';
 import { configPath, loadConfig, parseListen, type GatewayConfig } from './config.js';
+import { ConnectionCap, defaultMaxConnections } from './connection-cap.js';
 import { createProfileHandler, type ProfileHandler } from './profile/handler.js';
 import { buildProfileDocument, loadProfileSource, type ProfileSource } from './profile/profile-document.js';
 import { H1Proxy } from './h1-proxy.js';
@@ -84,6 +86,8 @@ export class Gateway {
   readonly authEvents: AuthEvents;
   readonly auth: Authenticator;
   readonly limits: TunnelLimits;
+  /** --max-connections: accepted and dialled sockets, 503 for new requests beyond it (gateway/connection-cap.ts). */
+  readonly cap: ConnectionCap;
   private readonly state: SharedState | undefined;
   private readonly tunnels = new Set<() => void>();
   private readonly sockets = new Set<Socket>();
@@ -147,9 +151,12 @@ export class Gateway {
     });
     this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
     const udpCheck = createUdpDestinationCheck({ udpPorts: config.allowUdpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
+    const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger: this.logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
+    const relayTimeouts = tunnelTimeoutsOf(config);
     const proxyDeps: ProxyDeps = {
       authenticate: (header, client) => this.auth.authenticate(header, client),
       admitTunnel: (user, client) => {
+        cap.admit();
         try {
           this.limits.admit(user, client);
         } catch (err) {
@@ -157,8 +164,9 @@ export class Gateway {
           throw err;
         }
       },
-      openUpstream: (target, kind) => metrics.timeOpen(() => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs })),
+      openUpstream: (target, kind) => metrics.timeOpen(() => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs })).then((s) => cap.track(s)),
       accessLog,
+      relayTimeouts,
       logger: this.logger,
       trackTunnel: (abort, owner) => {
         this.counters.totalTunnels++;
@@ -174,7 +182,7 @@ export class Gateway {
       openUdpFlow: (target) => UdpFlow.open(target, { decide: udpCheck, idleTimeoutMs: config.udpTimeoutSeconds * 1000 }),
     };
     this.mux = deps.mux;
-    const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger });
+    const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger, relayTimeouts });
     this.profileSource = this.readProfileSource(config);
     const serveProfile = createProfileHandler((user) => buildProfileDocument(this.profileSource, user), this.logger);
     // A gateway told no endpoints (gateway.yaml `endpoints:`, `run --endpoint`) cannot say which ones clients should use:
@@ -200,6 +208,7 @@ export class Gateway {
             ...(trusted === undefined ? {} : { trustedProxies: trusted }),
             sniffTimeoutMs: deps.mux.sniffTimeoutMs,
             connectTimeoutMs: config.connectTimeoutMs,
+            relayTimeouts,
             logger: this.logger,
             terminate: (socket) => this.terminateTls(socket),
             onRoute: (route) => metrics.connections.inc({ route }),
@@ -349,6 +358,7 @@ export class Gateway {
 
   /** Every accepted TCP socket: through the multiplexer when routes are configured, else straight to TLS. */
   private accept(socket: Socket): void {
+    if (!this.cap.accepted(socket)) return;
     if (this.front === undefined) {
       this.handleRawSocket(socket);
       return;
@@ -415,7 +425,7 @@ export class Gateway {
     if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
     else if (this.mux !== undefined && (this.mux.ssh !== undefined || this.mux.openvpn !== undefined)) {
       const table = routeTableOf(this.mux);
-      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: this.mux.sniffTimeoutMs, logger: this.logger, http1: (s) => this.h1.handle(s) });
+      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: this.mux.sniffTimeoutMs, relayTimeouts: tunnelTimeoutsOf(this.config), logger: this.logger, http1: (s) => this.h1.handle(s) });
     } else this.h1.handle(socket);
   }
 

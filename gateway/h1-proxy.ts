@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import { relayEnd } from './access-log.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
 import { relay } from '../node/relay.js';
@@ -153,9 +154,10 @@ export class H1Proxy {
       if (head.length > 0) upstream.write(head);
       // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
       const tunnel = relay(socket, upstream, {
-        done: ({ bytesUp, bytesDown }) => {
+        ...this.deps.relayTimeouts,
+        done: ({ bytesUp, bytesDown, timedOut }) => {
           untrack();
-          this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp: bytesUp + head.length, bytesDown, durationMs: Date.now() - started, proto: 'http/1.1', ...info });
+          this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp: bytesUp + head.length, bytesDown, durationMs: Date.now() - started, proto: 'http/1.1', ...info, ...relayEnd(timedOut) });
         },
       });
       const untrack = this.deps.trackTunnel(() => tunnel.destroy(), { user, client: info.client });
@@ -270,6 +272,7 @@ export class H1Proxy {
             return up;
           },
           logger: this.deps.logger,
+          relayTimeouts: this.deps.relayTimeouts,
           accessLog: (record) => this.deps.accessLog({ ...record, method: 'CONNECT', connId: info.connId, client: record.client ?? info.client }),
         },
         { connId: info.connId, client: info.client },

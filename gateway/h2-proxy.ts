@@ -9,6 +9,7 @@ import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
 import { asPinholeError, refusalFor } from '../node/refusal.js';
 import { relay } from '../node/relay.js';
 import { NOT_FOUND_PAGE } from './h1-proxy.js';
+import { relayEnd } from './access-log.js';
 import type { ProxyDeps } from './proxy-deps.js';
 import { handleConnectUdpStream, isConnectUdpRequest } from './udp/connect-udp.js';
 import { udpDepsFor } from './udp/proxy-udp.js';
@@ -152,9 +153,10 @@ export class H2Proxy {
       // END_STREAM from the client is a FIN to the destination and the other way round; an error
       // or reset on either side tears both down.
       const tunnel = relay(stream, upstream, {
-        done: ({ bytesUp, bytesDown }) => {
+        ...this.deps.relayTimeouts,
+        done: ({ bytesUp, bytesDown, timedOut }) => {
           untrack();
-          this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp, bytesDown, durationMs: Date.now() - started, proto: 'h2', ...info });
+          this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp, bytesDown, durationMs: Date.now() - started, proto: 'h2', ...info, ...relayEnd(timedOut) });
         },
       });
       const untrack = this.deps.trackTunnel(() => {

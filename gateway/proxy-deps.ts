@@ -1,5 +1,6 @@
 /** What the HTTP/1.1 and HTTP/2 proxies need from the gateway. */
 import type { Socket } from 'node:net';
+import type { RelayTimeouts } from '../node/relay.js';
 import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import type { AccessLog } from './access-log.js';
@@ -17,6 +18,8 @@ export interface ProxyDeps {
   /** Policy + connect; throws PinholeError. */
   readonly openUpstream: (target: Endpoint, kind: TargetKind) => Promise<Socket>;
   readonly accessLog: AccessLog;
+  /** --half-close-timeout and --idle-timeout, for every relay a door starts. */
+  readonly relayTimeouts: RelayTimeouts;
   readonly logger: Logger;
   /** Count an open tunnel (against `owner`'s limits); call the returned function when it ends. `abort` is used when a drain runs out. */
   readonly trackTunnel: (abort: () => void, owner?: { user: string; client: string | undefined }) => () => void;

@@ -44,7 +44,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { destinationError } from '../node/dial.js';
-import { relay } from '../node/relay.js';
+import { relay, type RelayTimeouts } from '../node/relay.js';
+import { relayEnd } from './access-log.js';
 import { refusalHeadFor } from '../node/refusal.js';
 import { wsDuplex } from '../node/ws-duplex.js';
 import { PinholeError, type ErrorCode } from '../shared/errors.js';
@@ -76,6 +77,8 @@ export interface TunnelAccessRecord {
   proto: 'wss';
   client: string | undefined;
   connId: string | number | undefined;
+  /** 'idle-timeout' or 'half-close-timeout' when the relay ended the tunnel for silence. */
+  end?: string;
 }
 
 export interface TunnelUpgradeDeps {
@@ -88,6 +91,8 @@ export interface TunnelUpgradeDeps {
   readonly openUpstream: (target: Endpoint, user: string) => Promise<Socket>;
   readonly logger: Logger;
   readonly accessLog: (record: TunnelAccessRecord) => void;
+  /** --half-close-timeout and --idle-timeout for the tunnel's relay. */
+  readonly relayTimeouts?: RelayTimeouts;
 }
 
 /** Is this upgrade request a Pinhole tunnel on `wsPath`? (Query strings are ignored.) */
@@ -178,7 +183,8 @@ export async function handleTunnelUpgrade(
     deps.logger.debug({ target: targetName, user, client: context.client }, 'A WebSocket tunnel is open.');
     // With half-close (the client offered it; the 101 echoes it) each direction ends on its own.
     relay(wsDuplex(ws, { halfClose: offersHalfClose(req), brokenCode: 'PINHOLE_CONNECT_FAILED' }), upstream, {
-      done: ({ bytesUp, bytesDown }) =>
+      ...deps.relayTimeouts,
+      done: ({ bytesUp, bytesDown, timedOut }) =>
         deps.accessLog({
           user,
           target: targetName,
@@ -189,6 +195,7 @@ export async function handleTunnelUpgrade(
           proto: 'wss',
           client: context.client,
           connId: context.connId,
+          ...relayEnd(timedOut),
         }),
     });
   });

@@ -15,6 +15,7 @@ import { PinholeError, toWire } from '../shared/errors.js';
 import type { GatewaysStatus } from '../shared/gateway-status.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
+import type { TunnelTimeouts } from '../shared/tunnel-timeouts.js';
 import { isConnectionFailure, isFatal } from './error-meaning.js';
 import { LogRing } from './log-ring.js';
 import { LocalProxy, type RouteRequest, type Router } from './proxy/local-proxy.js';
@@ -55,6 +56,8 @@ export interface EngineConnectOptions {
   onProfileChange?: (target: GatewayTarget) => void | Promise<void>;
   /** Refresh interval until the gateway's document suggests its own (tests). */
   profileRefreshMs?: number;
+  /** --half-close-timeout, --idle-timeout (issue 28); default DEFAULT_TUNNEL_TIMEOUTS. */
+  tunnelTimeouts?: TunnelTimeouts;
 }
 
 export interface EngineOptions {
@@ -202,6 +205,7 @@ export class Engine implements EngineApi {
       host: listen.host,
       port: listen.port,
       logger: this.logger,
+      ...(options.tunnelTimeouts === undefined ? {} : { tunnelTimeouts: options.tunnelTimeouts }),
       open: (t) => this.openTunnel(t, generation),
       ...(transport.openEarly && options.earlyStart !== false ? { openEarly: (t) => this.openEarly(t, generation) } : {}),
       ...(transport.proxyConnection && transport.proxyAuthorization

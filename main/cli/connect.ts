@@ -14,6 +14,7 @@ import { targetFromLink } from '../../shared/link-target.js';
 import { chooseLogFormat, logDestination, type LogFormat } from '../../shared/log.js';
 import { GatewayTargetSchema, parseEndpoint, PinSchema, type GatewayTarget, type Trust } from '../../shared/profile.js';
 import { stateSentence } from '../../shared/state-words.js';
+import { TIMEOUT_FLAG_HELP, TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 import { createAppLookup } from '../apps/index.js';
 import { ConnectionGate, checkListen, type AllowList } from '../lan/allow-list.js';
 import { HtpasswdCheck } from '../lan/htpasswd-check.js';
@@ -45,6 +46,7 @@ const USAGE = [
   '                            (http://user:password@host:port) or, for auto, from the GNOME proxy settings',
   '  --listen ADDR:PORT --allow-from CIDR...   LAN box mode: share the proxy (HTTP and SOCKS5 on one port) with the terminals',
   '                            in these ranges (a non-loopback --listen needs --allow-from); others are closed unread',
+  TIMEOUT_FLAG_HELP,
   '  --local-users FILE        terminals must sign in (htpasswd file: bcrypt, apr1 or SHA1 lines, as the gateway reads)',
   '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
   '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
@@ -69,6 +71,7 @@ const OPTIONS = {
   'no-early-start': { type: 'boolean' },
   'allow-from': { type: 'string', multiple: true },
   'local-users': { type: 'string' },
+  ...TIMEOUT_FLAG_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -195,6 +198,7 @@ export async function run(argv: string[]): Promise<number> {
   let logFormat: LogFormat;
   let allowList: AllowList | undefined;
   let localUsersFile: string | undefined;
+  let tunnelTimeouts: TunnelTimeouts;
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const { 'allow-from': _allowFrom, ...single } = parsed.values;
@@ -211,6 +215,7 @@ export async function run(argv: string[]): Promise<number> {
     // LAN box mode: a non-loopback --listen only with --allow-from (PINHOLE_LAN_ALLOW_LIST_REQUIRED otherwise).
     allowList = checkListen(address, parsed.values['allow-from'] ?? []);
     localUsersFile = parsed.values['local-users'];
+    tunnelTimeouts = tunnelTimeoutsFromFlags(parsed.values);
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
@@ -256,6 +261,7 @@ export async function run(argv: string[]): Promise<number> {
       listen,
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
+      tunnelTimeouts,
       decide: (query) => plan.routing.decide(query),
       pac: (address) => plan.routing.pac(address),
       ...(lookup

@@ -16,12 +16,14 @@ import type { GatewayDialOptions, TunnelTarget, UpstreamProxy } from '../tunnel/
 import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 import { relay } from '../../node/relay.js';
+import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 
 const USAGE =
   'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json]\n' +
+  '                       [--half-close-timeout S] [--idle-timeout S]   (silent tunnels end; defaults 30 and 3600, 0 = never)\n' +
   '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)';
 
 /** What `forward` needs from a transport: a byte stream to a target, UDP flows (h2, wss), and a way to stop. */
@@ -38,6 +40,7 @@ interface Invocation {
   insecure: boolean;
   upstreamProxy?: UpstreamProxy;
   logFormat?: string;
+  tunnelTimeouts: TunnelTimeouts;
 }
 
 function parseInvocation(argv: string[]): Invocation | 'help' {
@@ -50,6 +53,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
       insecure: { type: 'boolean' },
       'upstream-proxy': { type: 'string' },
       'log-format': { type: 'string' },
+      ...TIMEOUT_FLAG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -73,6 +77,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
     link,
     transport: typeof kind === 'string' ? kind : kind.data,
     insecure: values.insecure === true,
+    tunnelTimeouts: tunnelTimeoutsFromFlags(values),
     ...(upstreamProxy === undefined ? {} : { upstreamProxy }),
     ...(values['log-format'] === undefined ? {} : { logFormat: values['log-format'] }),
   };
@@ -111,7 +116,7 @@ async function listenUdp(spec: Extract<ForwardSpec, { kind: 'udp' }>, tunnels: T
   return forward;
 }
 
-function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels, logger: Logger, locals: Set<Socket>): Promise<Server> {
+function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels, logger: Logger, locals: Set<Socket>, timeouts: TunnelTimeouts): Promise<Server> {
   const target = formatEndpoint(spec.target);
   // Half-open: the application's FIN ends only its direction of the tunnel.
   const server = createServer({ ...LISTENER_OPTIONS, allowHalfOpen: true }, (local: Socket) => {
@@ -128,7 +133,7 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels
         }
         // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
         // still read the whole answer; a failure on either side tears the pair down.
-        relay(local, tunnel);
+        relay(local, tunnel, timeouts);
       },
       (err: unknown) => {
         const wire = toWire(err);
@@ -147,11 +152,11 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels
   });
 }
 
-async function stdio(spec: Extract<ForwardSpec, { kind: 'stdio' }>, tunnels: Tunnels): Promise<void> {
+async function stdio(spec: Extract<ForwardSpec, { kind: 'stdio' }>, tunnels: Tunnels, timeouts: TunnelTimeouts): Promise<void> {
   const tunnel = await tunnels.open(spec.target);
   // Standard input and output are the connection: ssh's EOF is a FIN, the destination's FIN closes stdout.
   const local = Duplex.from({ readable: process.stdin, writable: process.stdout });
-  await new Promise<void>((resolve) => relay(local, tunnel, { done: () => resolve() }));
+  await new Promise<void>((resolve) => relay(local, tunnel, { ...timeouts, done: () => resolve() }));
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -186,13 +191,13 @@ export async function run(argv: string[]): Promise<number> {
   try {
     tunnels = await openTunnels(inv, logger);
     if (isStdio) {
-      await stdio(inv.specs[0] as Extract<ForwardSpec, { kind: 'stdio' }>, tunnels);
+      await stdio(inv.specs[0] as Extract<ForwardSpec, { kind: 'stdio' }>, tunnels, inv.tunnelTimeouts);
       await tunnels.close();
       return 0;
     }
     for (const spec of inv.specs) {
       if (spec.kind === 'udp') udps.push(await listenUdp(spec, tunnels, logger));
-      else if (spec.kind === 'listen') servers.push(await listen(spec, tunnels, logger, locals));
+      else if (spec.kind === 'listen') servers.push(await listen(spec, tunnels, logger, locals, inv.tunnelTimeouts));
     }
   } catch (err) {
     const wire = toWire(err);

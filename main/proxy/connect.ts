@@ -49,7 +49,7 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
   if (head.length > 0) upstream.write(head);
   // Each direction ends on its own (a FIN from the application still lets the whole answer arrive);
   // an early tunnel delivers nothing until the gateway accepted it, so no refusal reaches the application.
-  relay(socket, upstream, { done: release, ...(answered ? { holdDown: answered } : {}) });
+  relay(socket, upstream, { ...context.relayTimeouts, done: release, ...(answered ? { holdDown: answered } : {}) });
   // Started early, the application already has its 200: a refusal can only end the connection.
   answered?.catch((err: unknown) => {
     context.refused(asPinholeError(err, 'PINHOLE_CONNECT_FAILED'), where, 'tunnel, started early');

@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { RelayTimeouts } from '../../node/relay.js';
 import type { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { RouteDecision } from '../routing.js';
@@ -67,6 +68,8 @@ export interface ProxyContext {
   readonly forwardHttp: ForwardHttp | undefined;
   /** How long an origin may take to start answering a forwarded request. */
   readonly responseTimeoutMs: number;
+  /** --half-close-timeout and --idle-timeout for every CONNECT and SOCKS5 tunnel. */
+  readonly relayTimeouts: RelayTimeouts;
   /** Logs a request that could not be carried and tells the proxy's listeners ('refused'). */
   refused(err: PinholeError, target: string, route: string): void;
 }

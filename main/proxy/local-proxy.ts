@@ -29,6 +29,7 @@ import type { ConnectionGate } from '../lan/allow-list.js';
 import type { LocalUsers } from '../lan/local-users.js';
 import type { TerminalStats } from '../lan/terminal-stats.js';
 import type { SocksSessionRecord } from '../socks/server.js';
+import { DEFAULT_TUNNEL_TIMEOUTS, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 
 export type { ForwardHttp, OpenTunnel, RouteRequest, Router } from './context.js';
 
@@ -52,6 +53,8 @@ export interface LocalProxyOptions {
   directConnectTimeoutMs?: number;
   /** How long an origin may take to start answering a forwarded request. */
   responseTimeoutMs?: number;
+  /** Silent tunnels end (issue 28); default DEFAULT_TUNNEL_TIMEOUTS. */
+  tunnelTimeouts?: TunnelTimeouts;
   /** SOCKS5 on the same port (issue 14): UDP ASSOCIATE through this when the transport carries UDP. */
   openUdpFlow?: OpenUdpFlow;
   /** LAN box mode (issue 14): terminals outside --allow-from are closed before anything is read. */
@@ -95,6 +98,7 @@ export class LocalProxy extends EventEmitter {
       openEarly: (target) => options.openEarly?.(target),
       forwardHttp: options.forwardHttp,
       responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
+      relayTimeouts: options.tunnelTimeouts ?? DEFAULT_TUNNEL_TIMEOUTS,
       refused: (err, target, route) => {
         const fields = { code: err.code, target, route, ...(err.cause instanceof Error ? { reason: err.cause.message } : {}), ...(err.details ?? {}) };
         if (err.code === 'PINHOLE_AUTH_REJECTED') logger.error(fields, err.message);

@@ -29,6 +29,7 @@ export const socksJob =
       ...(options.openUdpFlow === undefined ? {} : { openUdpFlow: options.openUdpFlow }),
       ...(options.users === undefined ? {} : { users: options.users }),
       ...(options.onSession === undefined ? {} : { onSession: options.onSession }),
+      relayTimeouts: context.relayTimeouts,
       openTunnel: async (host, port) => {
         const target = { host, port };
         const where = formatEndpoint(target);
