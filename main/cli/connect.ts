@@ -27,6 +27,7 @@ import { ProfileStore } from '../profiles/store.js';
 import { createRouting, routingForProfile, type Routing } from '../routing.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
+import { sessionTimeoutMs } from './session-timeout.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
 
@@ -46,6 +47,8 @@ const USAGE = [
   '  --listen ADDR:PORT --allow-from CIDR...   LAN box mode: share the proxy (HTTP and SOCKS5 on one port) with the terminals',
   '                            in these ranges (a non-loopback --listen needs --allow-from); others are closed unread',
   '  --local-users FILE        terminals must sign in (htpasswd file: bcrypt, apr1 or SHA1 lines, as the gateway reads)',
+  '  --session-timeout SECONDS a gateway that stops answering gets no new tunnels at once, but the tunnels already open on',
+  '                            it run on until nothing arrived from it for this long (default 15), then they are reset',
   '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
   '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
 ].join('\n');
@@ -67,6 +70,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'no-early-start': { type: 'boolean' },
+  'session-timeout': { type: 'string' },
   'allow-from': { type: 'string', multiple: true },
   'local-users': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -195,6 +199,7 @@ export async function run(argv: string[]): Promise<number> {
   let logFormat: LogFormat;
   let allowList: AllowList | undefined;
   let localUsersFile: string | undefined;
+  let sessionTimeout: number | undefined;
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const { 'allow-from': _allowFrom, ...single } = parsed.values;
@@ -212,6 +217,7 @@ export async function run(argv: string[]): Promise<number> {
     allowList = checkListen(address, parsed.values['allow-from'] ?? []);
     localUsersFile = parsed.values['local-users'];
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
+    sessionTimeout = sessionTimeoutMs(typeof values['session-timeout'] === 'string' ? values['session-timeout'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
     const secretsFile = typeof values['secrets-file'] === 'string' ? values['secrets-file'] : undefined;
@@ -256,6 +262,7 @@ export async function run(argv: string[]): Promise<number> {
       listen,
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
+      ...(sessionTimeout === undefined ? {} : { gatewayChoice: { sessionTimeoutMs: sessionTimeout } }),
       decide: (query) => plan.routing.decide(query),
       pac: (address) => plan.routing.pac(address),
       ...(lookup

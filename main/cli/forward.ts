@@ -12,6 +12,7 @@ import { decodeLink, type LinkPayload } from '../../shared/link.js';
 import { chooseLogFormat, createLogger, logDestination, type LogFormat, type Logger } from '../../shared/log.js';
 import { TransportSchema, formatEndpoint, parseEndpoint, type Endpoint, type Transport as TransportKind, type Trust } from '../../shared/profile.js';
 import { openTransport } from '../tunnel/negotiate.js';
+import { sessionTimeoutMs } from './session-timeout.js';
 import type { GatewayDialOptions, TunnelTarget, UpstreamProxy } from '../tunnel/transport.js';
 import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
@@ -20,7 +21,7 @@ import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 
 const USAGE =
-  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json]\n' +
+  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +
   '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)';
 
 /** What `forward` needs from a transport: a byte stream to a target, UDP flows (h2, wss), and a way to stop. */
@@ -37,6 +38,8 @@ interface Invocation {
   insecure: boolean;
   upstreamProxy?: UpstreamProxy;
   logFormat?: string;
+  /** `--session-timeout`: how long open tunnels outlive a gateway that stopped answering. */
+  sessionTimeoutMs?: number;
 }
 
 function parseInvocation(argv: string[]): Invocation | 'help' {
@@ -49,6 +52,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
       insecure: { type: 'boolean' },
       'upstream-proxy': { type: 'string' },
       'log-format': { type: 'string' },
+      'session-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -67,6 +71,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
     if (endpoint === undefined) throw new PinholeError('PINHOLE_USAGE', `--upstream-proxy ${values['upstream-proxy']} is not HOST:PORT.`);
     upstreamProxy = { host: endpoint.host, port: endpoint.port };
   }
+  const sessionTimeout = sessionTimeoutMs(values['session-timeout']);
   return {
     specs,
     link,
@@ -74,6 +79,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
     insecure: values.insecure === true,
     ...(upstreamProxy === undefined ? {} : { upstreamProxy }),
     ...(values['log-format'] === undefined ? {} : { logFormat: values['log-format'] }),
+    ...(sessionTimeout === undefined ? {} : { sessionTimeoutMs: sessionTimeout }),
   };
 }
 
@@ -89,6 +95,7 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Tunnels> {
     password: inv.link.secret,
     logger,
     ...(inv.upstreamProxy === undefined ? {} : { upstreamProxy: inv.upstreamProxy }),
+    ...(inv.sessionTimeoutMs === undefined ? {} : { choice: { sessionTimeoutMs: inv.sessionTimeoutMs } }),
   };
   if (inv.transport === 'wss') {
     const stdio = inv.specs[0]?.kind === 'stdio';

@@ -45,6 +45,11 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
     return;
   }
   const release = context.tunnels.opened();
+  // A tunnel broken on the gateway's side (its session gone after a long stall) reaches the
+  // application as a reset, as a broken TCP path would: never as a clean end, never as a hang.
+  upstream.once('error', () => {
+    if (!socket.destroyed) socket.resetAndDestroy();
+  });
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (head.length > 0) upstream.write(head);
   // Each direction ends on its own (a FIN from the application still lets the whole answer arrive);
