@@ -28,6 +28,7 @@ import { ProfileStore } from '../profiles/store.js';
 import { createRouting, routingForProfile, type Routing } from '../routing.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
+import { sessionTimeoutMs } from './session-timeout.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
 
@@ -48,6 +49,8 @@ const USAGE = [
   '                            in these ranges (a non-loopback --listen needs --allow-from); others are closed unread',
   TIMEOUT_FLAG_HELP,
   '  --local-users FILE        terminals must sign in (htpasswd file: bcrypt, apr1 or SHA1 lines, as the gateway reads)',
+  '  --session-timeout SECONDS a gateway that stops answering gets no new tunnels at once, but the tunnels already open on',
+  '                            it run on until nothing arrived from it for this long (default 15), then they are reset',
   '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
   '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
 ].join('\n');
@@ -69,6 +72,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'no-early-start': { type: 'boolean' },
+  'session-timeout': { type: 'string' },
   'allow-from': { type: 'string', multiple: true },
   'local-users': { type: 'string' },
   ...TIMEOUT_FLAG_OPTIONS,
@@ -199,6 +203,7 @@ export async function run(argv: string[]): Promise<number> {
   let allowList: AllowList | undefined;
   let localUsersFile: string | undefined;
   let tunnelTimeouts: TunnelTimeouts;
+  let sessionTimeout: number | undefined;
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const { 'allow-from': _allowFrom, ...single } = parsed.values;
@@ -217,6 +222,7 @@ export async function run(argv: string[]): Promise<number> {
     localUsersFile = parsed.values['local-users'];
     tunnelTimeouts = tunnelTimeoutsFromFlags(parsed.values);
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
+    sessionTimeout = sessionTimeoutMs(typeof values['session-timeout'] === 'string' ? values['session-timeout'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
     const secretsFile = typeof values['secrets-file'] === 'string' ? values['secrets-file'] : undefined;
@@ -262,6 +268,7 @@ export async function run(argv: string[]): Promise<number> {
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
       tunnelTimeouts,
+      ...(sessionTimeout === undefined ? {} : { gatewayChoice: { sessionTimeoutMs: sessionTimeout } }),
       decide: (query) => plan.routing.decide(query),
       pac: (address) => plan.routing.pac(address),
       ...(lookup

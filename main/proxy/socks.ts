@@ -10,7 +10,7 @@ import { asPinholeError } from '../../node/refusal.js';
 import type { LocalUsers } from '../lan/local-users.js';
 import { createSocksHandler, type SocksSessionRecord } from '../socks/server.js';
 import type { OpenUdpFlow } from '../udp/local-udp.js';
-import type { ProxyContext } from './context.js';
+import { reach, type ProxyContext } from './context.js';
 import { blockRefusal } from './refusal.js';
 
 export interface SocksJobOptions {
@@ -40,7 +40,7 @@ export const socksJob =
           throw err;
         }
         try {
-          const stream = await context.reach(target, decision.route);
+          const stream = await reach(context, target, decision.route);
           const release = context.tunnels.opened();
           stream.once('close', release);
           return stream;
