@@ -4,7 +4,7 @@
  * limiter has an in-memory twin (rate-limiter-flexible's insurance limiter) that answers whenever
  * Redis is not ready, the loss is logged once, and the return once.
  */
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../../shared/log.js';
 import type { LimiterFactory } from './penalties.js';
@@ -28,8 +28,12 @@ export const describeStateUrl = (url: string): string => {
   }
 };
 
+/** ioredis (some 60 modules) is loaded only by a gateway started with --state, synchronously so that setup stays synchronous. */
+const loadRedis = (): typeof import('ioredis').Redis => (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+
 export function connectSharedState(url: string, logger: Logger): SharedState {
   const where = describeStateUrl(url);
+  const Redis = loadRedis();
   const redis = new Redis(url, {
     // Fail fast instead of queueing: a command that cannot run now goes to the local twin.
     enableOfflineQueue: false,

@@ -18,10 +18,7 @@ import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 import { relay } from '../../node/relay.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
-
-const USAGE =
-  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json]\n' +
-  '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)';
+import { USAGE } from './usage.js';
 
 /** What `forward` needs from a transport: a byte stream to a target, UDP flows (h2, wss), and a way to stop. */
 interface Tunnels {
@@ -159,11 +156,11 @@ export async function run(argv: string[]): Promise<number> {
     inv = parseInvocation(argv);
   } catch (err) {
     const message = err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole forward: ${message}\n${USAGE}\n`);
+    process.stderr.write(`pinhole forward: ${message}\n${USAGE.forward}\n`);
     return 2;
   }
   if (inv === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE.forward}\n`);
     return 0;
   }
   const isStdio = inv.specs[0]?.kind === 'stdio';
@@ -174,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     format = chooseLogFormat(inv.logFormat, logStream.isTTY);
   } catch (err) {
-    process.stderr.write(`pinhole forward: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    process.stderr.write(`pinhole forward: ${err instanceof Error ? err.message : String(err)}\n${USAGE.forward}\n`);
     return 2;
   }
   const logger = createLogger({ name: 'pinhole-forward', level, destination: logDestination(format, logStream) });
