@@ -3,7 +3,6 @@
 // `bin/` starts plain JavaScript and stack traces still name the TypeScript lines. esbuild, not
 // tsc: it only strips types (tsc --noEmit checks them in `npm test`), 0.3 s of CPU against tsc's
 // 9 s with --noCheck and 25 s with the check. Then the Electron bundles (build/build-app.mjs).
-import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
@@ -16,10 +15,17 @@ const walk = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)]));
 const files = roots.flatMap((dir) => walk(join(root, dir))).filter((file) => !/\.test\.tsx?$/.test(file));
 
+// esbuild is a development dependency: a production install (npm ci --omit=dev) cannot build.
+const esbuild = await import('esbuild').catch(() => undefined);
+if (esbuild === undefined) {
+  console.error('scripts/build.mjs: esbuild is not installed (npm ci --omit=dev?). Install with the development dependencies (npm ci builds dist/), then drop them: npm prune --omit=dev.');
+  process.exit(1);
+}
+
 const started = performance.now();
 // A file deleted from the sources must not live on in dist/.
 rmSync(out, { recursive: true, force: true });
-await build({
+await esbuild.build({
   absWorkingDir: root,
   entryPoints: files.filter((file) => /\.tsx?$/.test(file) && !file.endsWith('.d.ts')),
   outdir: out,
