@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,startup] [--profile | --no-profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -32,10 +32,11 @@ import { measurePort443 } from './port443.js';
 import { measureFleet } from './fleet.js';
 import { measureUdp } from './udp.js';
 import { measureFailover } from './failover.js';
+import { measureStartup } from './startup.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover', 'startup'] as const;
 type Figure = (typeof FIGURES)[number];
 /** `floor`: the minimal Node TLS relay pair (bench/tls-relay-pair.ts), measured in the bulk figure only. */
 type Stack = 'direct' | 'seed' | 'pinhole' | 'floor';
@@ -240,8 +241,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443`, `auth`, `fleet`, `udp` and `failover` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover'].includes(figure))) return stacks;
+  // `--only port443`, `auth`, `fleet`, `udp`, `failover` and `startup` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'startup'].includes(figure))) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -696,6 +697,13 @@ const main = async (): Promise<void> => {
         rows.push(...result.rows);
         caseTargets.push(...result.targets);
         extra.failover = result.details;
+      });
+    }
+    if (options.only.has('startup')) {
+      await attempt('startup', async () => {
+        const result = await measureStartup({ runs: options.quick ? 5 : 11, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
       });
     }
     if (options.only.has('idle')) await attempt('idle', async () => void rows.push(...(await measureIdle(stacks, options, extra))));
