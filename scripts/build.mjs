@@ -32,7 +32,8 @@ await esbuild.build({
   outbase: root,
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  // package.json's engines: from Node 20.19 on, whose import attributes (JSON catalogues) must be kept.
+  target: 'node20.19',
   sourcemap: 'linked',
   // The map names the .ts file and line; the sources themselves need not be copied into it.
   sourcesContent: false,
