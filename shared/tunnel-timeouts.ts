@@ -33,11 +33,6 @@ export const tunnelTimeoutsOf = (seconds: { halfCloseTimeout: number; idleTimeou
 /** parseArgs options for the client's two flags. */
 export const TIMEOUT_FLAG_OPTIONS = { 'half-close-timeout': { type: 'string' }, 'idle-timeout': { type: 'string' } } as const;
 
-export const TIMEOUT_FLAG_HELP = [
-  `  --half-close-timeout S    a tunnel one side has closed ends after S seconds without a byte (default ${DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS}, 0 = never)`,
-  `  --idle-timeout S          a tunnel ends after S seconds without a byte either way (default ${DEFAULT_IDLE_TIMEOUT_SECONDS}, 0 = never)`,
-].join('\n');
-
 /** The two flags' values (strings from parseArgs, absent = default); throws PINHOLE_USAGE for a value that is not seconds. */
 export function tunnelTimeoutsFromFlags(values: { 'half-close-timeout'?: string | undefined; 'idle-timeout'?: string | undefined }): TunnelTimeouts {
   const seconds = (flag: 'half-close-timeout' | 'idle-timeout', fallback: number): number => {

@@ -6,7 +6,7 @@
  * hangs costs one deadline, then the gateway counts alone (one line) until Redis answers again
  * (one line).
  */
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../../shared/log.js';
 import type { Limiter, LimiterFactory } from './penalties.js';
@@ -44,8 +44,12 @@ const hostOf = (url: string): string => {
   }
 };
 
+/** ioredis (some 60 modules) is loaded only by a gateway started with --state, synchronously so that setup stays synchronous. */
+const loadRedis = (): typeof import('ioredis').Redis => (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+
 export function connectSharedState(url: string, logger: Logger, timeoutMs: number): SharedState {
   const where = describeStateUrl(url);
+  const Redis = loadRedis();
   const redis = new Redis(url, {
     // Fail fast instead of queueing: a command that cannot run now goes to the local twin.
     enableOfflineQueue: false,

@@ -14,7 +14,7 @@ import { targetFromLink } from '../../shared/link-target.js';
 import { chooseLogFormat, logDestination, type LogFormat } from '../../shared/log.js';
 import { GatewayTargetSchema, parseEndpoint, PinSchema, type GatewayTarget, type Trust } from '../../shared/profile.js';
 import { stateSentence } from '../../shared/state-words.js';
-import { TIMEOUT_FLAG_HELP, TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
+import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 import { createAppLookup } from '../apps/index.js';
 import { ConnectionGate, checkListen, type AllowList } from '../lan/allow-list.js';
 import { HtpasswdCheck } from '../lan/htpasswd-check.js';
@@ -31,29 +31,7 @@ import type { UpstreamProxy } from '../tunnel/transport.js';
 import { sessionTimeoutMs } from './session-timeout.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
-
-const USAGE = [
-  'usage: pinhole connect LINK|PROFILE [--listen ADDR:PORT [--allow-from CIDR]... [--local-users FILE]] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file FILE]',
-  '       pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)',
-  '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT|auto]',
-  '',
-  '  PROFILE                   a profile stored with `pinhole profile import` (none given: the default profile);',
-  '                            its password is read from the OS keychain',
-  '  --secrets-file FILE       read passwords from this passphrase-encrypted file instead of the OS keychain',
-  '                            (passphrase in PINHOLE_SECRETS_PASSPHRASE); for machines without a keychain',
-  '  --log-format human|json   log lines for a person or for a machine (default: human on a terminal, JSON otherwise)',
-  '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
-  '                            a proxy that wants a sign-in gets the user and password from https_proxy & co.',
-  '                            (http://user:password@host:port) or, for auto, from the GNOME proxy settings',
-  '  --listen ADDR:PORT --allow-from CIDR...   LAN box mode: share the proxy (HTTP and SOCKS5 on one port) with the terminals',
-  '                            in these ranges (a non-loopback --listen needs --allow-from); others are closed unread',
-  TIMEOUT_FLAG_HELP,
-  '  --local-users FILE        terminals must sign in (htpasswd file: bcrypt, apr1 or SHA1 lines, as the gateway reads)',
-  '  --session-timeout SECONDS a gateway that stops answering gets no new tunnels at once, but the tunnels already open on',
-  '                            it run on until nothing arrived from it for this long (default 15), then they are reset',
-  '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
-  '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
-].join('\n');
+import { USAGE } from './usage.js';
 
 const OPTIONS = {
   listen: { type: 'string' },
@@ -209,7 +187,7 @@ export async function run(argv: string[]): Promise<number> {
     const { 'allow-from': _allowFrom, ...single } = parsed.values;
     values = single;
     if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${USAGE.connect}\n`);
       return 0;
     }
     const [first, ...extra] = parsed.positionals;
@@ -232,7 +210,7 @@ export async function run(argv: string[]): Promise<number> {
     else plan = await fromProfile(undefined, secretsFile);
   } catch (err) {
     const message = err instanceof UsageError || err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE}\n` : ''}`);
+    process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE.connect}\n` : ''}`);
     // Bad input is 2; a keychain, disk or missing password is trouble in the environment: 1.
     return err instanceof PinholeError && /^PINHOLE_(KEYCHAIN_|AUTH_MISSING|DISK_FULL|WRITE_FAILED)/.test(err.code) ? 1 : 2;
   }

@@ -21,11 +21,7 @@ import { relay } from '../../node/relay.js';
 import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
-
-const USAGE =
-  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +
-  '                       [--half-close-timeout S] [--idle-timeout S]   (silent tunnels end; defaults 30 and 3600, 0 = never)\n' +
-  '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)';
+import { USAGE } from './usage.js';
 
 interface Invocation {
   specs: ForwardSpec[];
@@ -165,11 +161,11 @@ export async function run(argv: string[]): Promise<number> {
     inv = parseInvocation(argv);
   } catch (err) {
     const message = err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole forward: ${message}\n${USAGE}\n`);
+    process.stderr.write(`pinhole forward: ${message}\n${USAGE.forward}\n`);
     return 2;
   }
   if (inv === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE.forward}\n`);
     return 0;
   }
   const isStdio = inv.specs[0]?.kind === 'stdio';
@@ -180,7 +176,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     format = chooseLogFormat(inv.logFormat, logStream.isTTY);
   } catch (err) {
-    process.stderr.write(`pinhole forward: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    process.stderr.write(`pinhole forward: ${err instanceof Error ? err.message : String(err)}\n${USAGE.forward}\n`);
     return 2;
   }
   const logger = createLogger({ name: 'pinhole-forward', level, destination: logDestination(format, logStream) });
