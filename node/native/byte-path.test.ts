@@ -12,7 +12,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { makeSelfSignedCertificate } from '../../test/support/certs.js';
-import { chooseBytePath, type NativeBytePath, type NativeRelayResult } from './byte-path.js';
+import { chooseBytePath, type NativeBytePath, type NativeRelay, type NativeRelayResult } from './byte-path.js';
 
 const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
 
@@ -62,6 +62,16 @@ const closed = (events: { close?: (r: NativeRelayResult) => void }): Promise<Nat
     events.close = resolve;
   });
 
+/** The application's connection relayed natively to an origin's: both far ends are the test's. */
+async function plainRelay(path: NativeBytePath): Promise<{ app: Socket; originAccepted: Socket; relay: NativeRelay; done: Promise<NativeRelayResult> }> {
+  const [app, appAccepted] = await socketPair();
+  const [origin, originAccepted] = await socketPair();
+  const events: Parameters<NativeBytePath['relayPlain']>[2] = {};
+  const done = closed(events);
+  const relay = path.relayPlain(appAccepted, origin, events);
+  return { app, originAccepted, relay, done };
+}
+
 test('on Linux the addon loads and runs with the OpenSSL that node exports', () => {
   const path = nativePath();
   assert.match(path.openssl, new RegExp(`OpenSSL ${process.versions.openssl.replace(/\+.*$/, '').replace(/\./g, '\\.')}`));
@@ -70,12 +80,8 @@ test('on Linux the addon loads and runs with the OpenSSL that node exports', () 
 test('a plain relay carries bytes both ways, each direction ends on its own, counts both and gives every descriptor back', async () => {
   const path = nativePath();
   const before = openDescriptors();
-  const [app, appAccepted] = await socketPair();
-  const [origin, originAccepted] = await socketPair();
+  const { app, originAccepted, done } = await plainRelay(path);
   originAccepted.resume();
-  const events: Parameters<NativeBytePath['relayPlain']>[2] = {};
-  const done = closed(events);
-  path.relayPlain(appAccepted, origin, events);
 
   const upload = Buffer.alloc(3 * 1024 * 1024 + 7, 'u');
   const download = Buffer.alloc(5 * 1024 * 1024 + 3, 'd');
@@ -98,11 +104,7 @@ test('a plain relay carries bytes both ways, each direction ends on its own, cou
 
 test('a peer that resets mid-stream ends the relay with an error and closes the other side', async () => {
   const path = nativePath();
-  const [app, appAccepted] = await socketPair();
-  const [origin, originAccepted] = await socketPair();
-  const events: Parameters<NativeBytePath['relayPlain']>[2] = {};
-  const done = closed(events);
-  path.relayPlain(appAccepted, origin, events);
+  const { app, originAccepted, done } = await plainRelay(path);
   app.on('error', () => undefined);
   app.resume();
   originAccepted.write(Buffer.alloc(64 * 1024, 1));
@@ -230,11 +232,7 @@ test('garbage instead of a TLS handshake ends the session with an error before a
 
 test('a relay destroyed by its owner ends at once and closes both sides', async () => {
   const path = nativePath();
-  const [app, appAccepted] = await socketPair();
-  const [origin, originAccepted] = await socketPair();
-  const events: Parameters<NativeBytePath['relayPlain']>[2] = {};
-  const done = closed(events);
-  const relay = path.relayPlain(appAccepted, origin, events);
+  const { app, originAccepted, done, relay } = await plainRelay(path);
   relay.destroy();
   const result = await done;
   assert.equal(result.error?.message, 'destroyed');
@@ -245,11 +243,7 @@ test('a relay destroyed by its owner ends at once and closes both sides', async 
 
 test('a slow reader stops the writer at the kernel buffers: the native path never queues without bound, and every byte arrives once the reader reads', async () => {
   const path = nativePath();
-  const [app, appAccepted] = await socketPair();
-  const [origin, originAccepted] = await socketPair();
-  const events: Parameters<NativeBytePath['relayPlain']>[2] = {};
-  const done = closed(events);
-  path.relayPlain(appAccepted, origin, events);
+  const { app, originAccepted, done } = await plainRelay(path);
   app.pause();
   const total = 64 * 1024 * 1024;
   // 1 MiB writes, each flushed to the kernel when its callback runs.
