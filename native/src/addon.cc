@@ -159,76 +159,87 @@ napi_value Init(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-napi_value TlsConnect(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Addon* addon = running(env);
-  if (addon == nullptr) return nullptr;
-  int32_t fd;
-  if (argc < 3 || !argInt(env, argv[0], &fd)) return throwError(env, "tlsConnect(fd, servername, alpn) needs a descriptor.");
-  char servername[256];
-  size_t length = 0;
-  if (napi_get_value_string_utf8(env, argv[1], servername, sizeof servername, &length) != napi_ok) return throwError(env, "tlsConnect: the server name must be a string.");
-  Command command;
-  command.type = Command::Type::TlsConnect;
-  if (!argBytes(env, argv[2], &command.alpn)) return throwError(env, "tlsConnect: ALPN must be a Buffer in wire format.");
-  command.fd = duplicate(fd);
-  if (command.fd < 0) return throwError(env, std::string("tlsConnect: the descriptor cannot be duplicated: ") + std::strerror(errno));
-  command.servername.assign(servername, length);
-  command.id = addon->nextId++;
-  holdLoop(env, addon);
+// One call's arguments, checked for count, and the started engine they go to.
+template <size_t N>
+struct Call {
+  napi_value argv[N];
+  size_t argc = N;
+  Addon* addon = nullptr;
+  const char* usage;
+
+  Call(napi_env env, napi_callback_info info, const char* usage_) : usage(usage_) {
+    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < N) {
+      throwError(env, usage);
+      return;
+    }
+    addon = running(env);
+  }
+  bool ok() const { return addon != nullptr; }
+};
+
+// Queues the command; a new relay holds the event loop until its close event.
+napi_value post(napi_env env, Addon* addon, Command command, bool newRelay) {
+  if (newRelay) {
+    command.id = addon->nextId++;
+    holdLoop(env, addon);
+  }
   uint32_t id = command.id;
   addon->engine->post(std::move(command));
-  return number(env, id);
+  return newRelay ? number(env, id) : nullptr;
+}
+
+napi_value TlsConnect(napi_env env, napi_callback_info info) {
+  Call<3> call(env, info, "tlsConnect(fd, servername, alpn) needs a descriptor, a server name and ALPN in wire format.");
+  if (!call.ok()) return nullptr;
+  int32_t fd;
+  char servername[256];
+  size_t length = 0;
+  Command command;
+  command.type = Command::Type::TlsConnect;
+  if (!argInt(env, call.argv[0], &fd) || napi_get_value_string_utf8(env, call.argv[1], servername, sizeof servername, &length) != napi_ok ||
+      !argBytes(env, call.argv[2], &command.alpn))
+    return throwError(env, call.usage);
+  command.servername.assign(servername, length);
+  command.fd = duplicate(fd);
+  if (command.fd < 0) return throwError(env, std::string("tlsConnect: the descriptor cannot be duplicated: ") + std::strerror(errno));
+  return post(env, call.addon, std::move(command), true);
 }
 
 napi_value Verified(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Addon* addon = running(env);
-  if (addon == nullptr) return nullptr;
+  Call<2> call(env, info, "verified(id, head) needs an id and a Buffer.");
+  if (!call.ok()) return nullptr;
   int32_t id;
   Command command;
   command.type = Command::Type::Verified;
-  if (argc < 2 || !argInt(env, argv[0], &id) || !argBytes(env, argv[1], &command.bytes)) return throwError(env, "verified(id, head) needs an id and a Buffer.");
+  if (!argInt(env, call.argv[0], &id) || !argBytes(env, call.argv[1], &command.bytes)) return throwError(env, call.usage);
   command.id = static_cast<uint32_t>(id);
-  addon->engine->post(std::move(command));
-  return nullptr;
+  return post(env, call.addon, std::move(command), false);
 }
 
 napi_value Attach(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Addon* addon = running(env);
-  if (addon == nullptr) return nullptr;
+  Call<4> call(env, info, "attach(id, fd, toGateway, toApplication) needs an id, a descriptor and two Buffers.");
+  if (!call.ok()) return nullptr;
   int32_t id;
   int32_t fd;
   Command command;
   command.type = Command::Type::Attach;
-  if (argc < 4 || !argInt(env, argv[0], &id) || !argInt(env, argv[1], &fd) || !argBytes(env, argv[2], &command.bytes) || !argBytes(env, argv[3], &command.bytes2))
-    return throwError(env, "attach(id, fd, toGateway, toApplication) needs an id, a descriptor and two Buffers.");
+  if (!argInt(env, call.argv[0], &id) || !argInt(env, call.argv[1], &fd) || !argBytes(env, call.argv[2], &command.bytes) || !argBytes(env, call.argv[3], &command.bytes2))
+    return throwError(env, call.usage);
   command.fd = duplicate(fd);
   if (command.fd < 0) return throwError(env, std::string("attach: the descriptor cannot be duplicated: ") + std::strerror(errno));
   command.id = static_cast<uint32_t>(id);
-  addon->engine->post(std::move(command));
-  return nullptr;
+  return post(env, call.addon, std::move(command), false);
 }
 
 napi_value RelayPlain(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Addon* addon = running(env);
-  if (addon == nullptr) return nullptr;
+  Call<4> call(env, info, "relayPlain(fdA, fdB, toB, toA) needs two descriptors and two Buffers.");
+  if (!call.ok()) return nullptr;
   int32_t a;
   int32_t b;
   Command command;
   command.type = Command::Type::Plain;
-  if (argc < 4 || !argInt(env, argv[0], &a) || !argInt(env, argv[1], &b) || !argBytes(env, argv[2], &command.bytes) || !argBytes(env, argv[3], &command.bytes2))
-    return throwError(env, "relayPlain(fdA, fdB, toB, toA) needs two descriptors and two Buffers.");
+  if (!argInt(env, call.argv[0], &a) || !argInt(env, call.argv[1], &b) || !argBytes(env, call.argv[2], &command.bytes) || !argBytes(env, call.argv[3], &command.bytes2))
+    return throwError(env, call.usage);
   command.fd = duplicate(a);
   command.fd2 = command.fd < 0 ? -1 : duplicate(b);
   if (command.fd < 0 || command.fd2 < 0) {
@@ -236,26 +247,18 @@ napi_value RelayPlain(napi_env env, napi_callback_info info) {
     if (command.fd >= 0) close(command.fd);
     return throwError(env, std::string("relayPlain: a descriptor cannot be duplicated: ") + std::strerror(saved));
   }
-  command.id = addon->nextId++;
-  holdLoop(env, addon);
-  uint32_t id = command.id;
-  addon->engine->post(std::move(command));
-  return number(env, id);
+  return post(env, call.addon, std::move(command), true);
 }
 
 napi_value Destroy(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Addon* addon = running(env);
-  if (addon == nullptr) return nullptr;
+  Call<1> call(env, info, "destroy(id) needs an id.");
+  if (!call.ok()) return nullptr;
   int32_t id;
-  if (argc < 1 || !argInt(env, argv[0], &id)) return throwError(env, "destroy(id) needs an id.");
+  if (!argInt(env, call.argv[0], &id)) return throwError(env, call.usage);
   Command command;
   command.type = Command::Type::Destroy;
   command.id = static_cast<uint32_t>(id);
-  addon->engine->post(std::move(command));
-  return nullptr;
+  return post(env, call.addon, std::move(command), false);
 }
 
 napi_value OpenSsl(napi_env env, napi_callback_info info) {
