@@ -118,6 +118,10 @@ struct Relay {
   bool halfCloseDownSent = false;
   std::string servername;
   bool closed = false;
+  Engine* engine = nullptr;
+  // TLS: the peer was accepted by JavaScript; only then is a session offered for resumption.
+  bool verified = false;
+  SSL_SESSION* unverifiedSession = nullptr;
 };
 
 namespace {
@@ -240,7 +244,9 @@ bool Engine::start(std::string* error) {
   SSL_CTX_set_mode(clientContext_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   // A gateway that closes without close_notify ends its direction, as Node's TLS socket reads it.
   SSL_CTX_set_options(clientContext_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // Sessions arrive through the callback (TLS 1.3 tickets come after the handshake), kept by server name.
   SSL_CTX_set_session_cache_mode(clientContext_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(clientContext_, &Engine::onNewSession);
   running_ = true;
   thread_ = std::thread([this] { run(); });
   return true;
@@ -333,6 +339,8 @@ void Engine::handle(Command& command) {
         return;
       }
       r.b.ssl = ssl;
+      r.engine = this;
+      SSL_set_app_data(ssl, &r);
       SSL_set_connect_state(ssl);
       if (!r.servername.empty()) SSL_set_tlsext_host_name(ssl, r.servername.c_str());
       if (!command.alpn.empty()) SSL_set_alpn_protos(ssl, command.alpn.data(), static_cast<unsigned>(command.alpn.size()));
@@ -345,6 +353,11 @@ void Engine::handle(Command& command) {
       auto found = relays_.find(command.id);
       if (found == relays_.end() || found->second->state != Relay::State::AwaitVerdict) return;
       Relay& r = *found->second;
+      r.verified = true;
+      if (r.unverifiedSession != nullptr) {
+        keepSession(r, r.unverifiedSession);
+        r.unverifiedSession = nullptr;
+      }
       if (!r.up.append(command.bytes)) {
         fail(r, "the CONNECT head is too large");
         return;
@@ -423,14 +436,6 @@ void Engine::handshake(Relay& relay) {
   errno = 0;
   int rc = SSL_do_handshake(relay.b.ssl);
   if (rc == 1) {
-    if (!SSL_session_reused(relay.b.ssl)) {
-      SSL_SESSION* session = SSL_get1_session(relay.b.ssl);
-      if (session != nullptr) {
-        auto& slot = sessions_[relay.servername];
-        if (slot != nullptr) SSL_SESSION_free(slot);
-        slot = session;
-      }
-    }
     relay.state = Relay::State::AwaitVerdict;
     emitSecure(relay);
     return;
@@ -441,6 +446,24 @@ void Engine::handshake(Relay& relay) {
     return;
   }
   fail(relay, outcome.io == Io::Ended ? "TLS handshake: the gateway closed the connection" : outcome.error);
+}
+
+int Engine::onNewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* relay = static_cast<Relay*>(SSL_get_app_data(ssl));
+  if (relay == nullptr || relay->engine == nullptr) return 0;
+  if (relay->verified) {
+    relay->engine->keepSession(*relay, session);
+  } else {
+    if (relay->unverifiedSession != nullptr) SSL_SESSION_free(relay->unverifiedSession);
+    relay->unverifiedSession = session;
+  }
+  return 1;  // the reference is ours
+}
+
+void Engine::keepSession(Relay& relay, SSL_SESSION* session) {
+  auto& slot = sessions_[relay.servername];
+  if (slot != nullptr) SSL_SESSION_free(slot);
+  slot = session;
 }
 
 void Engine::emitSecure(Relay& relay) {
@@ -622,20 +645,23 @@ void Engine::finish(Relay& relay, const std::string& error, bool notify) {
     if (side->registered != 0) ::epoll_ctl(epoll_, EPOLL_CTL_DEL, side->fd, nullptr);
     side->registered = 0;
     if (side->ssl != nullptr) {
-      // A TLS session that failed must not be offered for resumption.
-      if (!error.empty()) {
+      // A session whose handshake failed, or that was refused, is not offered again.
+      if (!error.empty() && (relay.state == Relay::State::Handshake || relay.state == Relay::State::AwaitVerdict)) {
         auto cached = sessions_.find(relay.servername);
-        if (cached != sessions_.end() && relay.state == Relay::State::Handshake) {
+        if (cached != sessions_.end()) {
           SSL_SESSION_free(cached->second);
           sessions_.erase(cached);
         }
       }
+      SSL_set_app_data(side->ssl, nullptr);
       SSL_free(side->ssl);
       side->ssl = nullptr;
     }
     if (side->fd >= 0) ::close(side->fd);
     side->fd = -1;
   }
+  if (relay.unverifiedSession != nullptr) SSL_SESSION_free(relay.unverifiedSession);
+  relay.unverifiedSession = nullptr;
   relay.up.release();
   relay.down.release();
   ERR_clear_error();

@@ -78,6 +78,8 @@ class Engine {
   void fail(Relay& relay, const std::string& error);
   void finish(Relay& relay, const std::string& error, bool notify = true);
   void emitSecure(Relay& relay);
+  void keepSession(Relay& relay, SSL_SESSION* session);
+  static int onNewSession(SSL* ssl, SSL_SESSION* session);
 
   Emit emit_;
   int epoll_ = -1;
