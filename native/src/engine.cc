@@ -244,6 +244,10 @@ bool Engine::start(std::string* error) {
   SSL_CTX_set_mode(clientContext_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   // A gateway that closes without close_notify ends its direction, as Node's TLS socket reads it.
   SSL_CTX_set_options(clientContext_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // Read several records per recv() instead of a header and a body each: SSL_read is always called
+  // until it wants more (the relay loop), so records held inside OpenSSL are never left waiting.
+  SSL_CTX_set_read_ahead(clientContext_, 1);
+  SSL_CTX_set_default_read_buffer_len(clientContext_, kBufferSize);
   // Sessions arrive through the callback (TLS 1.3 tickets come after the handshake), kept by server name.
   SSL_CTX_set_session_cache_mode(clientContext_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(clientContext_, &Engine::onNewSession);
