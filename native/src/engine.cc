@@ -21,8 +21,12 @@ namespace {
 
 // One TLS record's payload: stunnel, HAProxy and nginx size their buffers around it (NATIVE.md 3).
 constexpr size_t kRecord = 16384;
-// Per direction; allocated while bytes wait, released when empty (idle relays hold no buffer).
-constexpr size_t kBufferSize = 4 * kRecord;
+// Per direction; allocated while bytes wait, released when empty (idle relays hold no buffer). Each
+// pass reads until it is full (many TLS records, or the socket's whole receive queue) and writes it
+// in one send(), so a pass costs few syscalls: 256 KiB measured faster than 64 KiB towards the application.
+constexpr size_t kBufferSize = 16 * kRecord;
+// OpenSSL's read-ahead buffer: several records per recv().
+constexpr size_t kReadAhead = 4 * kRecord;
 // The longest answer head accepted from the gateway (Squid's default reply header limit is 64 KiB;
 // Pinhole's gateway answers in a few hundred bytes).
 constexpr size_t kHeadLimit = 16384;
@@ -247,7 +251,7 @@ bool Engine::start(std::string* error) {
   // Read several records per recv() instead of a header and a body each: SSL_read is always called
   // until it wants more (the relay loop), so records held inside OpenSSL are never left waiting.
   SSL_CTX_set_read_ahead(clientContext_, 1);
-  SSL_CTX_set_default_read_buffer_len(clientContext_, kBufferSize);
+  SSL_CTX_set_default_read_buffer_len(clientContext_, kReadAhead);
   // Sessions arrive through the callback (TLS 1.3 tickets come after the handshake), kept by server name.
   SSL_CTX_set_session_cache_mode(clientContext_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(clientContext_, &Engine::onNewSession);
@@ -560,34 +564,36 @@ void Engine::relayBytes(Relay& relay) {
   for (;;) {
     bool moved = false;
     for (Direction& d : directions) {
-      if (!d.from.readEnded) {
+      // Fill the buffer (one TLS record per SSL_read, so several), then empty it: few large writes.
+      while (!d.from.readEnded) {
         size_t room = d.buffer.room();
-        if (room > 0) {
-          Outcome outcome = readFrom(d.from, d.buffer.tail(), room);
-          if (outcome.io == Io::Done) {
-            d.buffer.end += outcome.n;
-            d.count += static_cast<double>(outcome.n);
-            moved = true;
-          } else if (outcome.io == Io::Again) {
-            d.from.wants |= outcome.want;
-            if (d.buffer.empty()) d.buffer.release();
-          } else if (outcome.io == Io::Ended) {
-            d.from.readEnded = true;
-            if (d.buffer.empty()) d.buffer.release();
-            moved = true;
-          } else {
-            fail(relay, outcome.error);
-            return;
-          }
+        if (room == 0) break;
+        Outcome outcome = readFrom(d.from, d.buffer.tail(), room);
+        if (outcome.io == Io::Done) {
+          d.buffer.end += outcome.n;
+          d.count += static_cast<double>(outcome.n);
+          moved = true;
+        } else if (outcome.io == Io::Again) {
+          d.from.wants |= outcome.want;
+          if (d.buffer.empty()) d.buffer.release();
+          break;
+        } else if (outcome.io == Io::Ended) {
+          d.from.readEnded = true;
+          if (d.buffer.empty()) d.buffer.release();
+          moved = true;
+        } else {
+          fail(relay, outcome.error);
+          return;
         }
       }
-      if (!d.buffer.empty()) {
+      while (!d.buffer.empty()) {
         Outcome outcome = writeTo(d.to, d.buffer.data(), d.buffer.size());
         if (outcome.io == Io::Done) {
           d.buffer.consume(outcome.n);
           moved = true;
         } else if (outcome.io == Io::Again) {
           d.to.wants |= outcome.want;
+          break;
         } else {
           fail(relay, outcome.error);
           return;
