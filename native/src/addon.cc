@@ -4,13 +4,13 @@
 //   tlsConnect(fd, servername, alpnWire) -> id      TLS client handshake on a copy of fd
 //   verified(id, head)                              the peer was accepted: send head, read the answer's head
 //   attach(id, fd, toGateway, toApplication)        relay between a copy of fd and the TLS session
-//   relayPlain(fdA, fdB, toB, toA) -> id            relay between copies of two plain descriptors
+//   relayPlain(fdA, fdB, toB, toA, copy) -> id      relay between copies of two plain descriptors (splice unless copy)
 //   destroy(id)                                     end a relay at once
 //   openssl()                                       the OpenSSL version the addon runs with
 //
 // Descriptors are duplicated here (F_DUPFD_CLOEXEC) before the call returns, so JavaScript may
 // destroy its socket right after. Events: 1 secure (payload: DER certificates, text: ALPN, up: 1 when
-// resumed), 2 head (payload: the head), 3 half-close (up: direction), 4 close (text: error or '').
+// resumed), 2 head (payload: the head), 3 half-close (up: direction), 4 close (text: error or '', payload: bytes spliced).
 #include <node_api.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -84,6 +84,8 @@ void callJs(napi_env env, napi_value callback, void* context, void* data) {
     for (size_t i = 0; i < event->certificates.size(); i++) napi_set_element(env, payload, static_cast<uint32_t>(i), buffer(env, event->certificates[i]));
   } else if (event->kind == EventKind::Head) {
     payload = buffer(env, event->data);
+  } else if (event->kind == EventKind::Close) {
+    payload = number(env, event->spliced);
   }
   napi_value text;
   napi_create_string_utf8(env, event->text.c_str(), event->text.size(), &text);
@@ -232,13 +234,14 @@ napi_value Attach(napi_env env, napi_callback_info info) {
 }
 
 napi_value RelayPlain(napi_env env, napi_callback_info info) {
-  Call<4> call(env, info, "relayPlain(fdA, fdB, toB, toA) needs two descriptors and two Buffers.");
+  Call<5> call(env, info, "relayPlain(fdA, fdB, toB, toA, copy) needs two descriptors, two Buffers and a boolean.");
   if (!call.ok()) return nullptr;
   int32_t a;
   int32_t b;
   Command command;
   command.type = Command::Type::Plain;
-  if (!argInt(env, call.argv[0], &a) || !argInt(env, call.argv[1], &b) || !argBytes(env, call.argv[2], &command.bytes) || !argBytes(env, call.argv[3], &command.bytes2))
+  if (!argInt(env, call.argv[0], &a) || !argInt(env, call.argv[1], &b) || !argBytes(env, call.argv[2], &command.bytes) || !argBytes(env, call.argv[3], &command.bytes2) ||
+      napi_get_value_bool(env, call.argv[4], &command.copy) != napi_ok)
     return throwError(env, call.usage);
   command.fd = duplicate(a);
   command.fd2 = command.fd < 0 ? -1 : duplicate(b);

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +31,11 @@ constexpr size_t kReadAhead = 4 * kRecord;
 // The longest answer head accepted from the gateway (Squid's default reply header limit is 64 KiB;
 // Pinhole's gateway answers in a few hundred bytes).
 constexpr size_t kHeadLimit = 16384;
+
+// Plain relays splice through a pipe per direction (HAProxy's `option splice-auto`), pipes from a
+// bounded pool; a direction with no pipe, or where splice() is not supported, copies through its buffer.
+constexpr size_t kMaxPipes = 1024;
+constexpr int kPipeSize = 256 * 1024;
 
 std::string sslError(const char* what) {
   unsigned long code = ERR_get_error();
@@ -104,6 +110,9 @@ struct Side {
   bool readEnded = false;   // nothing more will come from this side
   bool writeEnded = false;  // this side's write direction has been shut (FIN or close_notify)
   int pendingWrite = 0;     // TLS: the length of an SSL_write to repeat after WANT_*
+  Pipe pipe;                // plain relays: the pipe towards the other side (read from this side)
+  size_t piped = 0;         // bytes in that pipe
+  bool copyOnly = false;    // never splice from this side (no pipe free, unsupported, or asked)
   uint32_t wants = 0;       // what the last attempts on this descriptor wait for (EPOLLIN/EPOLLOUT)
   uint32_t registered = 0;  // what the epoll set holds for it (0: not in the set)
 };
@@ -118,6 +127,7 @@ struct Relay {
   Buffer down;  // b -> a
   double bytesUp = 0;
   double bytesDown = 0;
+  double spliced = 0;
   bool halfCloseUpSent = false;
   bool halfCloseDownSent = false;
   std::string servername;
@@ -214,6 +224,10 @@ Engine::Engine(Emit emit) : emit_(std::move(emit)) {}
 Engine::~Engine() {
   stop();
   for (auto& entry : sessions_) SSL_SESSION_free(entry.second);
+  for (auto& pipe : pipes_) {
+    ::close(pipe.read);
+    ::close(pipe.write);
+  }
   if (clientContext_ != nullptr) SSL_CTX_free(clientContext_);
   if (wake_ >= 0) ::close(wake_);
   if (epoll_ >= 0) ::close(epoll_);
@@ -398,6 +412,7 @@ void Engine::handle(Command& command) {
       relay->a.fd = command.fd;
       relay->b.fd = command.fd2;
       command.fd = command.fd2 = -1;
+      relay->a.copyOnly = relay->b.copyOnly = command.copy;
       Relay& r = *relay;
       relays_[command.id] = std::move(relay);
       if (!r.up.append(command.bytes) || !r.down.append(command.bytes2)) {
@@ -564,8 +579,9 @@ void Engine::relayBytes(Relay& relay) {
   for (;;) {
     bool moved = false;
     for (Direction& d : directions) {
+      if (!spliceDirection(relay, d.from, d.to, d.buffer, d.count, moved)) return;
       // Fill the buffer (one TLS record per SSL_read, so several), then empty it: few large writes.
-      while (!d.from.readEnded) {
+      while (!d.from.readEnded && d.from.pipe.read < 0) {
         size_t room = d.buffer.room();
         if (room == 0) break;
         Outcome outcome = readFrom(d.from, d.buffer.tail(), room);
@@ -599,7 +615,8 @@ void Engine::relayBytes(Relay& relay) {
           return;
         }
       }
-      if (d.from.readEnded && d.buffer.empty() && !d.to.writeEnded) {
+      if (d.from.readEnded && d.buffer.empty() && d.from.piped == 0 && !d.to.writeEnded) {
+        if (d.from.pipe.read >= 0) givePipe(&d.from.pipe, true);
         Outcome outcome = shutWrite(d.to);
         if (outcome.io == Io::Done) {
           d.to.writeEnded = true;
@@ -630,6 +647,88 @@ void Engine::relayBytes(Relay& relay) {
   }
 }
 
+bool Engine::takePipe(Pipe* pipe) {
+  if (!pipes_.empty()) {
+    *pipe = pipes_.back();
+    pipes_.pop_back();
+    return true;
+  }
+  if (pipesOpen_ >= kMaxPipes) return false;
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  // Larger than the default 64 KiB when the system allows it (pipe-user-pages-soft); fine either way.
+  (void)::fcntl(ends[1], F_SETPIPE_SZ, kPipeSize);
+  pipe->read = ends[0];
+  pipe->write = ends[1];
+  pipesOpen_++;
+  return true;
+}
+
+void Engine::givePipe(Pipe* pipe, bool empty) {
+  if (pipe->read < 0) return;
+  if (empty) {
+    pipes_.push_back(*pipe);
+  } else {
+    ::close(pipe->read);
+    ::close(pipe->write);
+    pipesOpen_--;
+  }
+  pipe->read = pipe->write = -1;
+}
+
+// One direction of a plain relay through its pipe: the socket's bytes into the pipe, the pipe's into
+// the other socket, until either would block. Returns false when the relay failed. A side takes a pipe
+// only once its buffer is empty (bytes handed over go first) and keeps it until its direction ends.
+bool Engine::spliceDirection(Relay& relay, Side& from, Side& to, Buffer& buffer, double& count, bool& moved) {
+  if (from.ssl != nullptr || to.ssl != nullptr || from.copyOnly) return true;
+  if (from.pipe.read < 0) {
+    if (from.readEnded || !buffer.empty()) return true;
+    if (!takePipe(&from.pipe)) {
+      from.copyOnly = true;
+      return true;
+    }
+  }
+  for (;;) {
+    bool progress = false;
+    if (!from.readEnded) {
+      ssize_t n = ::splice(from.fd, nullptr, from.pipe.write, nullptr, kPipeSize, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        from.piped += static_cast<size_t>(n);
+        count += static_cast<double>(n);
+        relay.spliced += static_cast<double>(n);
+        progress = moved = true;
+      } else if (n == 0) {
+        from.readEnded = true;
+        progress = moved = true;
+      } else if (errno == EAGAIN || errno == EINTR) {
+        // With bytes in the pipe, EAGAIN may mean the pipe is full: draining it pumps again, and
+        // waiting for input on a readable socket would spin the level-triggered loop.
+        if (from.piped == 0) from.wants |= EPOLLIN;
+      } else if ((errno == EINVAL || errno == ENOSYS) && from.piped == 0 && count == 0) {
+        givePipe(&from.pipe, true);  // not spliceable here: copy instead
+        from.copyOnly = true;
+        return true;
+      } else {
+        fail(relay, systemError("read"));
+        return false;
+      }
+    }
+    if (from.piped > 0) {
+      ssize_t n = ::splice(from.pipe.read, nullptr, to.fd, nullptr, from.piped, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        from.piped -= static_cast<size_t>(n);
+        progress = moved = true;
+      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        to.wants |= EPOLLOUT;
+      } else {
+        fail(relay, systemError("write"));
+        return false;
+      }
+    }
+    if (!progress) return true;
+  }
+}
+
 void Engine::updateInterest(Relay& relay) {
   for (int i = 0; i < 2; i++) {
     Side& side = i == 0 ? relay.a : relay.b;
@@ -652,6 +751,8 @@ void Engine::finish(Relay& relay, const std::string& error, bool notify) {
   if (relay.closed) return;
   relay.closed = true;
   for (Side* side : {&relay.a, &relay.b}) {
+    if (side->pipe.read >= 0) givePipe(&side->pipe, side->piped == 0);
+    side->piped = 0;
     if (side->registered != 0) ::epoll_ctl(epoll_, EPOLL_CTL_DEL, side->fd, nullptr);
     side->registered = 0;
     if (side->ssl != nullptr) {
@@ -681,6 +782,7 @@ void Engine::finish(Relay& relay, const std::string& error, bool notify) {
   event->id = relay.id;
   event->bytesUp = relay.bytesUp;
   event->bytesDown = relay.bytesDown;
+  event->spliced = relay.spliced;
   event->text = error;
   emit_(event);
 }

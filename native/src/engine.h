@@ -34,6 +34,7 @@ struct Event {
   bool resumed = false;             // Secure: the TLS session was resumed
   int direction = 0;                // HalfClose: 0 = up (a -> b) ended, 1 = down (b -> a) ended
   Bytes data;                       // Head: the answer's head, up to and including the blank line
+  double spliced = 0;               // Close: bytes moved with splice() (plain relays), not copied
 };
 
 // Called on the engine thread; the receiver owns the event.
@@ -48,9 +49,18 @@ struct Command {
   Bytes alpn;    // wire format: length-prefixed protocol names
   Bytes bytes;   // Verified: the head to send; Attach/Plain: bytes for side b first
   Bytes bytes2;  // Attach/Plain: bytes for side a first
+  bool copy = false;  // Plain: copy through buffers, never splice (tests, and a fallback to compare)
+};
+
+// A pipe for splice(): the kernel moves bytes socket -> pipe -> socket without copying them to us.
+struct Pipe {
+  int read = -1;
+  int write = -1;
 };
 
 struct Relay;
+struct Side;
+struct Buffer;
 
 class Engine {
  public:
@@ -74,12 +84,17 @@ class Engine {
   void handshake(Relay& relay);
   void exchangeHead(Relay& relay);
   void relayBytes(Relay& relay);
+  bool spliceDirection(Relay& relay, Side& from, Side& to, Buffer& buffer, double& count, bool& moved);
   void updateInterest(Relay& relay);
   void fail(Relay& relay, const std::string& error);
   void finish(Relay& relay, const std::string& error, bool notify = true);
   void emitSecure(Relay& relay);
   void keepSession(Relay& relay, SSL_SESSION* session);
   static int onNewSession(SSL* ssl, SSL_SESSION* session);
+  // A pipe from the bounded pool (HAProxy's maxpipes), or none: that direction then copies.
+  bool takePipe(Pipe* pipe);
+  // Back to the pool when empty; closed when bytes are still in it (a relay torn down mid-way).
+  void givePipe(Pipe* pipe, bool empty);
 
   Emit emit_;
   int epoll_ = -1;
@@ -90,6 +105,8 @@ class Engine {
   std::deque<Command> commands_;
   std::unordered_map<uint32_t, std::unique_ptr<Relay>> relays_;
   std::unordered_map<std::string, SSL_SESSION*> sessions_;  // client sessions by server name, engine thread only
+  std::vector<Pipe> pipes_;  // free pipes, engine thread only
+  size_t pipesOpen_ = 0;     // pipes that exist (free or in use)
   bool running_ = false;
 };
 

@@ -22,7 +22,7 @@ interface Addon {
   tlsConnect(fd: number, servername: string, alpn: Buffer): number;
   verified(id: number, head: Buffer): void;
   attach(id: number, fd: number, toGateway: Buffer | undefined, toApplication: Buffer | undefined): void;
-  relayPlain(fdA: number, fdB: number, toB: Buffer | undefined, toA: Buffer | undefined): number;
+  relayPlain(fdA: number, fdB: number, toB: Buffer | undefined, toA: Buffer | undefined, copy: boolean): number;
   destroy(id: number): void;
   openssl(): string;
 }
@@ -38,6 +38,8 @@ export interface NativeRelayResult {
   readonly bytesDown: number;
   /** Why the relay ended when it did not end cleanly in both directions. */
   readonly error?: Error;
+  /** Of those bytes, how many the kernel moved with splice() (plain relays), never copied to user space. */
+  readonly splicedBytes?: number;
 }
 
 /** What a relay owner hears; every member optional. */
@@ -101,7 +103,8 @@ export class NativeRelay {
         this.ended = true;
         this.bytesUp = first;
         this.bytesDown = second;
-        const result: NativeRelayResult = text === '' ? { bytesUp: first, bytesDown: second } : { bytesUp: first, bytesDown: second, error: new Error(text) };
+        const counts = { bytesUp: first, bytesDown: second, splicedBytes: typeof payload === 'number' ? payload : 0 };
+        const result: NativeRelayResult = text === '' ? counts : { ...counts, error: new Error(text) };
         this.events.close?.(result);
         return;
       }
@@ -166,12 +169,16 @@ export class NativeBytePath {
   }
 
   /** Relay between two plain sockets (pass-through routes, a plain hop). */
-  relayPlain(a: Socket, b: Socket, events: NativeRelayEvents): NativeRelay {
+  /**
+   * Relay two plain sockets. Each direction splices through a pipe from a bounded pool (copying when
+   * none is free or splice() is not supported); `copy: true` always copies (to compare, and tests).
+   */
+  relayPlain(a: Socket, b: Socket, events: NativeRelayEvents, options: { copy?: boolean } = {}): NativeRelay {
     const fdA = descriptorOf(a);
     const fdB = descriptorOf(b);
     const toB = takeReadable(a);
     const toA = takeReadable(b);
-    const id = this.addon.relayPlain(fdA, fdB, toB, toA);
+    const id = this.addon.relayPlain(fdA, fdB, toB, toA, options.copy === true);
     a.destroy();
     b.destroy();
     return this.track(id, events);
