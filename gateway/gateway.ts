@@ -35,6 +35,7 @@ import { connectSharedState, type SharedState } from './auth/shared-state.js';
 import { TunnelLimits } from './auth/tunnel-limits.js';
 import { GatewayMetrics } from './metrics.js';
 import { keyNameOf, readTicketKeys, ticketKeyNameOf } from './ticket-keys.js';
+import { LISTENER_OPTIONS, tuneSocket } from '../node/socket-options.js';
 
 export interface GatewayStats {
   tlsConnections: number;
@@ -215,7 +216,7 @@ export class Gateway {
     if (fileKeys !== undefined) this.ticketKeys = fileKeys[0];
     this.tls = this.createTls(this.ticketKeys);
     if (fileKeys !== undefined) this.useDecryptOnlyKeys(fileKeys.slice(1));
-    this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.net = createNetServer(LISTENER_OPTIONS, (socket) => this.accept(socket));
   }
 
   private secureContextOptions(ticketKeys = this.ticketKeys): SecureContextOptions & { ticketKeys?: Buffer } {
@@ -231,6 +232,7 @@ export class Gateway {
 
   private createTls(ticketKeys: Buffer | undefined): TlsServer {
     const tls = createTlsServer({
+      ...LISTENER_OPTIONS,
       ...this.secureContextOptions(ticketKeys),
       ALPNProtocols: ['h2', 'http/1.1'],
       minVersion: 'TLSv1.2',
@@ -409,7 +411,7 @@ export class Gateway {
     this.connIds.set(socket, (parent && this.connIds.get(parent)) ?? this.nextConnId++);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    socket.setNoDelay(true);
+    tuneSocket(socket);
     if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
     else if (this.mux !== undefined && (this.mux.ssh !== undefined || this.mux.openvpn !== undefined)) {
       const table = routeTableOf(this.mux);
