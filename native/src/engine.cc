@@ -2,7 +2,8 @@
 // nothing moves, then each descriptor is registered for exactly what the last attempts were waiting
 // for (and removed from the set while it waits for nothing, so a hung-up socket cannot spin the loop).
 // Flow control is the buffers' size: a side is read only while the buffer towards the other side has
-// room, so a slow reader stops the writer at its kernel buffer, never in ours.
+// room, so a slow reader stops the writer at its kernel buffer, never in ours. Plain-to-plain
+// directions splice through a pipe instead (the pipe is that direction's bounded buffer).
 #include "engine.h"
 
 #include <openssl/err.h>
