@@ -47,8 +47,12 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
   const release = context.tunnels.opened();
   // A tunnel broken on the gateway's side (its session gone after a long stall) reaches the
   // application as a reset, as a broken TCP path would: never as a clean end, never as a hang.
+  // Once our write side is shut, a plain destroy: a reset then kept the process from ever
+  // exiting (seen in engine.test.ts after disconnect).
   upstream.once('error', () => {
-    if (!socket.destroyed) socket.resetAndDestroy();
+    if (socket.destroyed) return;
+    if (socket.writableEnded) socket.destroy();
+    else socket.resetAndDestroy();
   });
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (head.length > 0) upstream.write(head);
