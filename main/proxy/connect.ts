@@ -45,14 +45,12 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
     return;
   }
   const release = context.tunnels.opened();
-  // A tunnel broken on the gateway's side (its session gone after a long stall) reaches the
-  // application as a reset, as a broken TCP path would: never as a clean end, never as a hang.
-  // Once our write side is shut, a plain destroy: a reset then kept the process from ever
-  // exiting (seen in engine.test.ts after disconnect).
-  upstream.once('error', () => {
-    if (socket.destroyed) return;
-    if (socket.writableEnded) socket.destroy();
-    else socket.resetAndDestroy();
+  // A tunnel whose gateway session was given up (nothing arrived for the session timeout) reaches
+  // the application as a reset, as a broken TCP path would: never as a clean end, never as a hang.
+  // Other ends (a gateway's own timeout, a refusal) close it as before.
+  upstream.once('error', (err: unknown) => {
+    if (socket.destroyed || socket.writableEnded) return;
+    if (err instanceof PinholeError && err.code === 'PINHOLE_GATEWAY_UNRESPONSIVE') socket.resetAndDestroy();
   });
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (head.length > 0) upstream.write(head);
