@@ -17,12 +17,12 @@ import { buildProfileDocument, loadProfileSource, type ProfileSource } from './p
 import { H1Proxy } from './h1-proxy.js';
 import { H2Proxy } from './h2-proxy.js';
 import { DestinationPolicy, type Resolver } from './policy.js';
-import type { ProxyDeps } from './proxy-deps.js';
-import { UdpFlow } from './udp/flows.js';
 import { createUdpDestinationCheck } from './udp/udp-policy.js';
-import { openUpstream, systemResolver } from './upstream.js';
+import { systemResolver } from './upstream.js';
 import { multiplexes, routeTableOf, trustedProxyList, webTargetOf, type MuxConfig } from './mux/config.js';
-import { clientAddressOf, formatClient } from './mux/client-address.js';
+import { connectionOf, numberConnection, type Connection } from './mux/connection.js';
+import { TunnelRegistry } from './tunnel-registry.js';
+import { TunnelRequest } from './tunnel-request.js';
 import { dispatchInsideTls } from './mux/inside-tls.js';
 import { Multiplexer } from './mux/multiplexer.js';
 import { TLS_ONLY, sniff } from './sniff/index.js';
@@ -77,16 +77,14 @@ export class Gateway {
   readonly tls: TlsServer;
   private readonly net: NetServer;
   private readonly logger: Logger;
-  private readonly counters = { tlsConnections: 0, totalTunnels: 0, rejectedNotTls: 0, authFailures: 0, authPenalties: 0, limitRefusals: 0 };
+  private readonly counters = { tlsConnections: 0, rejectedNotTls: 0, authFailures: 0, authPenalties: 0, limitRefusals: 0 };
   /** 'failure' | 'penalty' | 'refusal', each with { client, source, user, code, ... } (gateway/auth/events.ts). */
   readonly authEvents: AuthEvents;
   readonly auth: Authenticator;
   readonly limits: TunnelLimits;
   private readonly state: SharedState | undefined;
-  private readonly tunnels = new Set<() => void>();
+  readonly tunnels: TunnelRegistry;
   private readonly sockets = new Set<Socket>();
-  private readonly connIds = new WeakMap<Socket, number>();
-  private nextConnId = 1;
   private closing = false;
   /** The sniffer/router in front of TLS, when routes are configured. */
   readonly front: Multiplexer | undefined;
@@ -110,10 +108,6 @@ export class Gateway {
     this.policy = new DestinationPolicy({ allowPorts: config.allowPorts, httpPorts: config.httpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
     const metrics = (this.metrics = deps.metrics ?? new GatewayMetrics({ defaultMetrics: false }));
     const writeAccess = deps.accessLog ?? accessLogTo(this.logger);
-    const accessLog: AccessLog = (record) => {
-      metrics.tunnelEnded(record);
-      writeAccess(record);
-    };
     this.authEvents = new AuthEvents(deps.authEvents);
     this.authEvents.on('failure', () => {
       this.counters.authFailures++;
@@ -145,32 +139,19 @@ export class Gateway {
     });
     this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
     const udpCheck = createUdpDestinationCheck({ udpPorts: config.allowUdpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
-    const proxyDeps: ProxyDeps = {
-      authenticate: (header, client) => this.auth.authenticate(header, client),
-      admitTunnel: (user, client) => {
-        try {
-          this.limits.admit(user, client);
-        } catch (err) {
-          this.refusedByLimit(err, user, client);
-          throw err;
-        }
-      },
-      openUpstream: (target, kind) => metrics.timeOpen(() => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs })),
-      accessLog,
+    this.tunnels = new TunnelRegistry(this.limits, metrics);
+    const requests = new TunnelRequest({
+      auth: this.auth,
+      authEvents: this.authEvents,
+      limits: this.limits,
+      policy: this.policy,
+      registry: this.tunnels,
+      metrics,
+      accessLog: writeAccess,
       logger: this.logger,
-      trackTunnel: (abort, owner) => {
-        this.counters.totalTunnels++;
-        this.tunnels.add(abort);
-        const release = owner === undefined ? undefined : this.limits.hold(owner.user, owner.client);
-        metrics.tunnelsActive.inc();
-        return () => {
-          release?.();
-          if (this.tunnels.delete(abort)) metrics.tunnelsActive.dec();
-        };
-      },
-      connInfo: (socket) => this.connInfo(socket),
-      openUdpFlow: (target) => UdpFlow.open(target, { decide: udpCheck, idleTimeoutMs: config.udpTimeoutSeconds * 1000 }),
-    };
+      connectTimeoutMs: config.connectTimeoutMs,
+      udp: { decide: udpCheck, idleTimeoutMs: config.udpTimeoutSeconds * 1000 },
+    });
     this.mux = deps.mux;
     const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger });
     this.profileSource = this.readProfileSource(config);
@@ -182,7 +163,7 @@ export class Gateway {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end('This gateway publishes no profile: no endpoints are configured.\n');
     };
-    this.h1 = new H1Proxy(proxyDeps, {
+    this.h1 = new H1Proxy(requests, {
       profile,
       headerTimeoutMs: config.headerTimeoutMs,
       maxHeaderBytes: config.maxHeaderBytes,
@@ -203,7 +184,7 @@ export class Gateway {
             onRoute: (route) => metrics.connections.inc({ route }),
           })
         : undefined;
-    this.h2 = new H2Proxy(proxyDeps, {
+    this.h2 = new H2Proxy(requests, {
       profile,
       maxStreams: config.maxStreamsPerSession,
       maxHeaderBytes: config.maxHeaderBytes,
@@ -246,13 +227,6 @@ export class Gateway {
       socket.destroy();
     });
     return tls;
-  }
-
-  private refusedByLimit(err: unknown, user: string, client: string | undefined): void {
-    const details = (err as { details?: Record<string, unknown> }).details ?? {};
-    const source = String(details['source'] ?? '');
-    this.authEvents.refusal({ client, source, user, code: 'PINHOLE_LIMIT_REACHED' });
-    this.logger.warn({ client, source, user, scope: details['scope'] }, 'A tunnel was refused: the user or address holds as many tunnels as allowed.');
   }
 
   private useDecryptOnlyKeys(keys: readonly Buffer[]): void {
@@ -366,8 +340,7 @@ export class Gateway {
       socket.destroy();
       return;
     }
-    const connId = this.nextConnId++;
-    this.connIds.set(socket, connId);
+    const connId = numberConnection(socket);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
@@ -388,7 +361,6 @@ export class Gateway {
 
   /** Hand a raw socket (its first bytes put back) to the TLS server. */
   terminateTls(socket: Socket): void {
-    if (!this.connIds.has(socket)) this.connIds.set(socket, this.nextConnId++);
     this.tlsServerFor(socket).emit('connection', socket);
   }
 
@@ -405,8 +377,6 @@ export class Gateway {
   /** Inside TLS: dispatch by ALPN. */
   handleTlsSocket(socket: TLSSocket): void {
     this.counters.tlsConnections++;
-    const parent = (socket as TLSSocket & { _parent?: Socket })._parent;
-    this.connIds.set(socket, (parent && this.connIds.get(parent)) ?? this.nextConnId++);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
@@ -417,12 +387,8 @@ export class Gateway {
     } else this.h1.handle(socket);
   }
 
-  connInfo(socket: Socket | undefined): { connId: number | undefined; client: string | undefined } {
-    if (socket === undefined) return { connId: undefined, client: undefined };
-    const parent = (socket as Socket & { _parent?: Socket })._parent;
-    const connId = this.connIds.get(socket) ?? (parent ? this.connIds.get(parent) : undefined);
-    // The real client: from a trusted PROXY header when the multiplexer recorded one, else the TCP peer.
-    return { connId, client: formatClient(clientAddressOf(socket)) };
+  connInfo(socket: Socket | undefined): Connection {
+    return connectionOf(socket);
   }
 
   stats(): GatewayStats {
@@ -430,7 +396,7 @@ export class Gateway {
       tlsConnections: this.counters.tlsConnections,
       activeTlsConnections: [...this.sockets].filter((s) => 'encrypted' in s).length,
       activeTunnels: this.tunnels.size,
-      totalTunnels: this.counters.totalTunnels,
+      totalTunnels: this.tunnels.total,
       h2Sessions: this.h2.sessions.size,
       rejectedNotTls: this.counters.rejectedNotTls,
       authFailures: this.counters.authFailures,
@@ -483,10 +449,10 @@ export class Gateway {
     const deadline = Date.now() + drainMs;
     // A CONNECT accepted before the GOAWAY but still being checked or dialled becomes a tunnel in a
     // moment: destroying its session now would fail a request the client can no longer re-send.
-    const busy = (): boolean => this.tunnels.size > 0 || this.h1.pendingConnects > 0 || this.h2.pendingConnects > 0;
+    const busy = (): boolean => this.tunnels.size > 0 || this.tunnels.pending > 0;
     while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (this.tunnels.size > 0) this.logger.warn({ openTunnels: this.tunnels.size }, 'The drain time ran out; closing the open tunnels.');
-    for (const abort of [...this.tunnels]) abort();
+    this.tunnels.abortAll();
     for (const session of this.h2.sessions) session.destroy();
     this.h1.server.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
