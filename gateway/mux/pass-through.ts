@@ -14,7 +14,7 @@ import type { MuxTarget } from './config.js';
 
 export interface PassThroughContext {
   readonly route: string;
-  readonly connId: string;
+  readonly connId: number | string | undefined;
   readonly client: ClientAddress;
   readonly serverName?: string | undefined;
   readonly logger: Logger;
