@@ -50,7 +50,7 @@ export const ratio = (a: number | undefined, b: number | undefined): number =>
 
 const pad = (cells: string[], widths: number[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
 
-const renderTable = (header: string[], rows: string[][]): string => {
+export const renderTable = (header: string[], rows: string[][]): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   return [pad(header, widths), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map((r) => pad(r, widths))].join('\n');
 };

@@ -32,6 +32,7 @@ import { measurePort443 } from './port443.js';
 import { measureFleet } from './fleet.js';
 import { measureUdp } from './udp.js';
 import { measureFailover } from './failover.js';
+import { measureInteractiveLatency } from './latency.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
@@ -55,6 +56,9 @@ interface Options {
   rttBulkBytes: number;
   rttTimeBoxMs: number;
   latencySamples: number;
+  /** Issue 24: exchanges per path for the echo and two-write figures, and new requests per path. */
+  latencyExchanges: number;
+  latencyRequests: number;
   rttLatencySamples: number;
   idleTunnels: number;
   churnTunnels: number;
@@ -84,6 +88,8 @@ const parseOptions = (argv: string[]): Options => {
     rttBulkBytes: (quick ? 32 : 64) * MiB,
     rttTimeBoxMs: quick ? 15_000 : 30_000,
     latencySamples: quick ? 10 : 25,
+    latencyExchanges: quick ? 50 : 200,
+    latencyRequests: quick ? 15 : 40,
     rttLatencySamples: quick ? 4 : 8,
     idleTunnels: quick ? 1_000 : 10_000,
     churnTunnels: quick ? 10_000 : 100_000,
@@ -223,6 +229,9 @@ interface Extra {
   fleet?: Record<string, unknown>;
   udp?: Record<string, unknown>;
   failover?: Record<string, unknown>;
+  latency?: Record<string, unknown>;
+  /** Issue 24's per-path table, printed after the targets. */
+  latencyText?: string;
   profiles?: ProfileSummary[];
   /** The rendered profiles, printed after the tables. */
   profileText?: string;
@@ -240,8 +249,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443`, `auth`, `fleet`, `udp` and `failover` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover'].includes(figure))) return stacks;
+  // `--only port443`, `auth`, `fleet`, `udp`, `failover` and `latency` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'latency'].includes(figure))) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -653,7 +662,16 @@ const main = async (): Promise<void> => {
     };
     if (options.only.has('bulk')) await attempt('bulk', async () => void rows.push(...(await measureBulk(stacks, options, extra))));
     if (options.only.has('latency')) {
-      await attempt('latency', async () => void rows.push(await measureLatency(stacks.routes, stacks, options.runs, options.latencySamples, 'latency', 'new HTTPS request on a new connection, loopback')));
+      if (stacks.routes.pinhole) {
+        await attempt('latency', async () => void rows.push(await measureLatency(stacks.routes, stacks, options.runs, options.latencySamples, 'latency', 'new HTTPS request on a new connection, loopback')));
+      }
+      await attempt('interactive', async () => {
+        const result = await measureInteractiveLatency(peers, { originPort: stacks.originPort, trust: stacks.trust, exchanges: options.latencyExchanges, requests: options.latencyRequests, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
+        extra.latency = { paths: result.paths };
+        extra.latencyText = result.table;
+      });
     }
     if (options.only.has('rtt')) {
       await attempt('rttLatency', async () =>
@@ -737,6 +755,7 @@ const main = async (): Promise<void> => {
   if (breakdown.length > 0) process.stdout.write(`\n${renderCpuBreakdown(breakdown)}\n`);
   const closing = whatWouldCloseIt(targets);
   if (closing) process.stdout.write(`\n${closing}\n`);
+  if (extra.latencyText) process.stdout.write(`\nInteractive latency on loopback (issue 24), p50 / p99 of ${options.latencyExchanges} exchanges and ${options.latencyRequests} new requests per path:\n\n${extra.latencyText}\n`);
   if (extra.profileText) process.stdout.write(`\nProfiles of a bulk download through Pinhole (node --cpu-prof, self time):\n\n${extra.profileText}\n`);
   for (const [what, message] of Object.entries(extra.startErrors)) process.stdout.write(`\n${what} did not start: ${message.split('\n').slice(0, 12).join('\n  ')}\n`);
 

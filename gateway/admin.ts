@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import type { MetricsSource } from './metrics.js';
+import { LISTENER_OPTIONS } from '../node/socket-options.js';
 
 export interface AdminOptions {
   readonly listen: Endpoint;
@@ -26,7 +27,7 @@ export interface AdminListener {
 const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
 
 export async function startAdmin({ listen, metrics, ready, logger }: AdminOptions): Promise<AdminListener> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(LISTENER_OPTIONS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { ...TEXT, allow: 'GET, HEAD' }).end('Only GET.\n');

@@ -5,6 +5,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
+import { tuneSocket } from '../node/socket-options.js';
 import { H1Proxy, type H1Options } from './h1-proxy.js';
 import { H2Proxy, type H2Options } from './h2-proxy.js';
 import { routeTableOf, type MuxConfig } from './mux/config.js';
@@ -37,7 +38,7 @@ export class Doors implements TlsConnectionHandler {
     this.tlsConnections++;
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
-    socket.setNoDelay(true);
+    tuneSocket(socket);
     if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
     else if (this.mux !== undefined && (this.mux.ssh !== undefined || this.mux.openvpn !== undefined)) {
       const table = routeTableOf(this.mux);

@@ -32,6 +32,7 @@ import { TunnelRequest } from './tunnel-request.js';
 import { createUdpDestinationCheck } from './udp/udp-policy.js';
 import { systemResolver } from './upstream.js';
 import { UserStore } from './users.js';
+import { LISTENER_OPTIONS } from '../node/socket-options.js';
 
 export type { GatewayStats } from './stats.js';
 
@@ -125,19 +126,18 @@ export class Gateway {
     const mux = deps.mux;
     const web = mux === undefined ? undefined : new WebFallback({ web: webTargetOf(mux), logger });
     this.profile = new PublishedProfile(config, logger);
-    const profile = this.profile.handler;
     this.doors = new Doors(
       requests,
       {
         h1: {
-          profile,
+          profile: this.profile.handler,
           headerTimeoutMs: config.headerTimeoutMs,
           maxHeaderBytes: config.maxHeaderBytes,
           ...(mux === undefined ? {} : { wsPath: mux.wsPath }),
           ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res), upgrade: (req, socket, head) => web.upgrade(req, socket, head) }),
         },
         h2: {
-          profile,
+          profile: this.profile.handler,
           maxStreams: config.maxStreamsPerSession,
           maxHeaderBytes: config.maxHeaderBytes,
           ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
@@ -166,7 +166,7 @@ export class Gateway {
       tls: this.tlsService,
       onRoute: (route, sniffed) => this.counters.routed(route, sniffed),
     });
-    this.net = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.net = createNetServer(LISTENER_OPTIONS, (socket) => this.accept(socket));
   }
 
   /** The TLS server whose ticket key encrypts new tickets. */

@@ -14,6 +14,7 @@ import type { ExchangeOutcome, TunnelRequest } from './tunnel-request.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
 import { handleUdpWebSocketUpgrade, isUdpUpgrade } from './udp/connect-udp.js';
 import { udpDepsFor } from './udp/proxy-udp.js';
+import { LISTENER_OPTIONS } from '../node/socket-options.js';
 
 export type WebFallback = (req: IncomingMessage, res: ServerResponse) => void;
 export type UpgradeFallback = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -63,6 +64,7 @@ export class H1Proxy {
     private readonly options: H1Options,
   ) {
     this.server = createServer({
+      ...LISTENER_OPTIONS,
       maxHeaderSize: options.maxHeaderBytes,
       headersTimeout: options.headerTimeoutMs,
       requestTimeout: 0,

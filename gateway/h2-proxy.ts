@@ -13,6 +13,7 @@ import type { TunnelRequest } from './tunnel-request.js';
 import { handleConnectUdpStream, isConnectUdpRequest } from './udp/connect-udp.js';
 import { udpDepsFor } from './udp/proxy-udp.js';
 import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
+import { LISTENER_OPTIONS } from '../node/socket-options.js';
 
 export const H2_STREAM_WINDOW = 16 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 64 * 1024 * 1024;
@@ -50,6 +51,7 @@ export class H2Proxy {
     private readonly options: H2Options = {},
   ) {
     this.server = createServer({
+      ...LISTENER_OPTIONS,
       maxSessionMemory: 256,
       settings: {
         initialWindowSize: H2_STREAM_WINDOW,

@@ -10,6 +10,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
+import { LISTENER_OPTIONS } from '../node/socket-options.js';
 import type { GatewayMetrics } from './metrics.js';
 import { connectionOf } from './mux/connection.js';
 import type { ClientHello } from './sniff/index.js';
@@ -70,6 +71,7 @@ export class TlsService {
 
   private createTls(ticketKeys: Buffer | undefined): TlsServer {
     const tls = createTlsServer({
+      ...LISTENER_OPTIONS,
       ...this.secureContextOptions(ticketKeys),
       ALPNProtocols: ['h2', 'http/1.1'],
       minVersion: 'TLSv1.2',

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { decodeLink } from '../shared/link.js';
 import { GatewayTargetSchema } from '../shared/profile.js';
 import { Engine } from './engine.js';
+import { DIAL_SOCKET_OPTIONS, LISTENER_OPTIONS } from '../node/socket-options.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -61,7 +62,7 @@ const startGateway = (dir: string, restrictTo: string): Promise<{ child: ChildPr
 /** GET https://127.0.0.1:PORT/ through the local proxy: CONNECT, then TLS to the site inside the tunnel. */
 const fetchThroughProxy = (proxyPort: number, sitePort: number, ca: string): Promise<{ status: number; body: string }> =>
   new Promise((resolve, reject) => {
-    const socket = netConnect({ host: '127.0.0.1', port: proxyPort });
+    const socket = netConnect({ ...DIAL_SOCKET_OPTIONS, host: '127.0.0.1', port: proxyPort });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error('No answer through the proxy within 15 s.'));
@@ -98,7 +99,7 @@ const main = async (): Promise<number> => {
     say('1. Making a small HTTPS web site with its own self-signed certificate (it stands in for a cloud service).');
     await run('openssl', ['req', '-x509', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'site.key'), '-out', join(dir, 'site.crt')]);
     const [siteCert, siteKey] = await Promise.all([readFile(join(dir, 'site.crt'), 'utf8'), readFile(join(dir, 'site.key'), 'utf8')]);
-    const site = createHttpsServer({ cert: siteCert, key: siteKey }, (_req, res) => {
+    const site = createHttpsServer({ ...LISTENER_OPTIONS, cert: siteCert, key: siteKey }, (_req, res) => {
       const page = 'Hello from the site behind the gateway.\n';
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(page) });
       res.end(page);

@@ -9,13 +9,12 @@
  */
 import { connect, type LookupFunction, type Socket } from 'node:net';
 import { PinholeError } from '../shared/errors.js';
+import { DIAL_SOCKET_OPTIONS } from './socket-options.js';
 
 export interface DialOptions {
   readonly host: string;
   readonly port: number;
   readonly timeoutMs: number;
-  /** Default true: a relay that batches small writes delays every handshake it carries. */
-  readonly noDelay?: boolean;
   /** Race the addresses `lookup` returns (Happy Eyeballs, RFC 8305). */
   readonly autoSelectFamily?: boolean;
   readonly lookup?: LookupFunction;
@@ -42,7 +41,8 @@ export function dial(options: DialOptions): Promise<Socket> {
     const socket = connect({
       host: options.host,
       port: options.port,
-      noDelay: options.noDelay ?? true,
+      // TCP_NODELAY (node/socket-options.ts): a relay that batches small writes delays every handshake it carries.
+      ...DIAL_SOCKET_OPTIONS,
       allowHalfOpen: options.allowHalfOpen ?? false,
       ...(options.autoSelectFamily === undefined ? {} : { autoSelectFamily: options.autoSelectFamily }),
       ...(options.lookup === undefined ? {} : { lookup: options.lookup }),

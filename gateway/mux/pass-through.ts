@@ -11,6 +11,7 @@ import { formatEndpoint } from '../../shared/profile.js';
 import { encodeProxyV1, encodeProxyV2, type ProxyEndpoint } from '../sniff/index.js';
 import { formatClient, type ClientAddress } from './client-address.js';
 import type { MuxTarget } from './config.js';
+import { tuneSocket } from '../../node/socket-options.js';
 
 export interface PassThroughContext {
   readonly route: string;
@@ -29,7 +30,7 @@ export function passThrough(socket: Socket, target: MuxTarget, { route, connId, 
   const started = Date.now();
   const targetText = formatEndpoint(target);
   // No Nagle on either leg: a relay that batches small writes adds a delay to every handshake it carries.
-  socket.setNoDelay(true);
+  tuneSocket(socket);
   const fields = (): Record<string, unknown> => ({
     connId,
     route,

@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
 import { clientAddressOf } from './client-address.js';
 import type { MuxTarget } from './config.js';
+import { DIAL_SOCKET_OPTIONS } from '../../node/socket-options.js';
 
 /** Headers that describe one hop and must not be forwarded (RFC 9110 7.6.1), plus proxy credentials. */
 const HOP_BY_HOP = new Set([
@@ -101,6 +102,7 @@ export class WebFallback {
       return;
     }
     const upstream = httpRequest({
+      ...DIAL_SOCKET_OPTIONS,
       host: web.host,
       port: web.port,
       method: req.method,

@@ -16,6 +16,7 @@ import type { GatewayDialOptions, TunnelTarget, UpstreamProxy } from '../tunnel/
 import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 import { relay } from '../../node/relay.js';
+import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 
@@ -113,7 +114,7 @@ async function listenUdp(spec: Extract<ForwardSpec, { kind: 'udp' }>, tunnels: T
 function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels, logger: Logger, locals: Set<Socket>): Promise<Server> {
   const target = formatEndpoint(spec.target);
   // Half-open: the application's FIN ends only its direction of the tunnel.
-  const server = createServer({ allowHalfOpen: true }, (local: Socket) => {
+  const server = createServer({ ...LISTENER_OPTIONS, allowHalfOpen: true }, (local: Socket) => {
     locals.add(local);
     local.once('close', () => locals.delete(local));
     local.on('error', () => local.destroy());

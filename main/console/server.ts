@@ -18,6 +18,7 @@ import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { parseEndpoint } from '../../shared/profile.js';
 import { rendererContentType } from './mime.js';
+import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 
 export const SESSION_COOKIE = 'pinhole_console';
 export const WS_PATH = '/ws';
@@ -125,7 +126,7 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
     return true;
   };
 
-  const http: Server = createHttpServer((req, res) => {
+  const http: Server = createHttpServer(LISTENER_OPTIONS, (req, res) => {
     void (async () => {
       if (!allowedHosts.includes(req.headers.host ?? '')) return refuse(res, 421, 'This console answers only on its own address.');
       if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Method not allowed.');

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { PinholeError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
+import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { TUNNEL, type RouteDecision } from '../routing.js';
 import type { EarlyTunnel, TunnelTarget } from '../tunnel/transport.js';
 import { handleConnect } from './connect.js';
@@ -121,6 +122,7 @@ export class LocalProxy extends EventEmitter {
 
   async start(): Promise<{ host: string; port: number }> {
     const http = createServer({
+      ...LISTENER_OPTIONS,
       maxHeaderSize: this.options.maxHeaderSize ?? 16 * 1024,
       headersTimeout: this.options.headersTimeoutMs ?? 10_000,
       requestTimeout: 0,
@@ -142,7 +144,7 @@ export class LocalProxy extends EventEmitter {
       onSession: (record) => this.socksSession(record),
     });
     const toHttp = toHttpServer(http);
-    const server = createNetServer({ pauseOnConnect: true }, (socket: Socket) => {
+    const server = createNetServer({ ...LISTENER_OPTIONS, pauseOnConnect: true }, (socket: Socket) => {
       if (gate !== undefined && !gate.admit(socket)) {
         terminals?.refusal(socket.remoteAddress ?? '');
         return;

@@ -19,6 +19,7 @@ import { envCredentialsFor, type CredentialsReader, type ProxyCredentials } from
 import { readGnomeCredentials } from './gnome-credentials.js';
 import { osProxyFrom, osProxyFromEnv, type OsProxy } from './os-proxy.js';
 import { evaluatePac } from './pac-eval.js';
+import { DIAL_SOCKET_OPTIONS } from '../../node/socket-options.js';
 
 const PAC_MAX_BYTES = 1024 * 1024;
 
@@ -38,7 +39,7 @@ export const fetchPac = (url: string, timeoutMs = 5_000): Promise<string> =>
     }
     const fail = (why: string, cause?: unknown): void =>
       reject(new PinholeError('PINHOLE_UPSTREAM_PROXY_FAILED', `The proxy auto-configuration file at ${url} could not be read: ${why}.`, { cause }));
-    const req = httpGet(parsed, { timeout: timeoutMs, headers: { accept: 'application/x-ns-proxy-autoconfig, */*' } }, (res) => {
+    const req = httpGet(parsed, { ...DIAL_SOCKET_OPTIONS, timeout: timeoutMs, headers: { accept: 'application/x-ns-proxy-autoconfig, */*' } }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         fail(`HTTP ${res.statusCode}`);
