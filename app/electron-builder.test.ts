@@ -13,6 +13,7 @@ const config = parse(readFileSync(`${root}electron-builder.yml`, 'utf8')) as Rec
   protocols: { schemes: string[] }[];
   directories: { output: string };
   files: string[];
+  extraMetadata: { main: string };
 };
 
 test('electron-builder.yml matches the JSON schema electron-builder ships', () => {
@@ -38,7 +39,11 @@ test('the installers are the promised ones: dmg x64+arm64, per-user NSIS, AppIma
   assert.deepEqual(config.linux.target, ['AppImage', 'deb']);
   assert.deepEqual(config.protocols[0]?.schemes, ['pinhole']);
   assert.equal(config.directories.output, 'release');
-  assert.ok(config.files.includes('dist/**') && config.files.includes('renderer/dist/**'));
+  assert.ok(config.files.includes('dist/app/**') && config.files.includes('renderer/dist/**'));
+  // What the packaged app starts is the bundle it packs, and what package.json names.
+  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { main: string };
+  assert.equal(config.extraMetadata.main, 'dist/app/main.js');
+  assert.equal(pkg.main, config.extraMetadata.main);
 });
 
 test('the icons and entitlements the config names exist', () => {

@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,redis,startup] [--profile | --no-profile]
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -32,11 +32,13 @@ import { measurePort443 } from './port443.js';
 import { measureFleet } from './fleet.js';
 import { measureUdp } from './udp.js';
 import { measureFailover } from './failover.js';
+import { measureRedis } from './redis.js';
 import { measureInteractiveLatency } from './latency.js';
+import { measureStartup } from './startup.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover', 'redis', 'startup'] as const;
 type Figure = (typeof FIGURES)[number];
 /** `floor`: the minimal Node TLS relay pair (bench/tls-relay-pair.ts), measured in the bulk figure only. */
 type Stack = 'direct' | 'seed' | 'pinhole' | 'floor';
@@ -229,6 +231,7 @@ interface Extra {
   fleet?: Record<string, unknown>;
   udp?: Record<string, unknown>;
   failover?: Record<string, unknown>;
+  redis?: Record<string, unknown>;
   latency?: Record<string, unknown>;
   /** Issue 24's per-path table, printed after the targets. */
   latencyText?: string;
@@ -249,8 +252,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443`, `auth`, `fleet`, `udp`, `failover` and `latency` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'latency'].includes(figure))) return stacks;
+  // `--only port443`, `auth`, `fleet`, `udp`, `failover`, `latency`, `redis` and `startup` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'latency', 'redis', 'startup'].includes(figure))) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -491,8 +494,9 @@ const measureChurn = async (stacks: Stacks, options: Options, extra: Extra): Pro
   // Tunnels of earlier figures may still be closing: start from a count that holds still.
   const before = { gateway: await steadyFdCount(gatewayPid, 30_000), client: clientPid ? await steadyFdCount(clientPid, 10_000) : Number.NaN };
   const result = await churnTunnels(route, stacks.holdPort, n, 256);
-  const gatewayAfter = await settle(() => fdCount(gatewayPid), before.gateway, 15_000);
-  const after = { gateway: gatewayAfter, client: clientPid ? await settle(() => fdCount(clientPid), before.client, 5_000) : Number.NaN };
+  // The tunnels the applications closed end on both sides within the half-close timeout (30 s by default, issue 28).
+  const gatewayAfter = await settle(() => fdCount(gatewayPid), before.gateway, 45_000);
+  const after = { gateway: gatewayAfter, client: clientPid ? await settle(() => fdCount(clientPid), before.client, 15_000) : Number.NaN };
   const growth = after.gateway - before.gateway;
   extra.churn = { tunnels: n, seconds: result.seconds, perSecond: n / result.seconds, failed: result.errors.length, firstError: result.errors[0]?.message, before, after, growth };
   say(`  ${n} in ${result.seconds.toFixed(1)} s (${(n / result.seconds).toFixed(0)}/s), ${result.errors.length} failed; gateway fds ${before.gateway} -> ${after.gateway}, client fds ${before.client} -> ${after.client}`);
@@ -714,6 +718,21 @@ const main = async (): Promise<void> => {
         rows.push(...result.rows);
         caseTargets.push(...result.targets);
         extra.failover = result.details;
+      });
+    }
+    if (options.only.has('redis')) {
+      await attempt('redis', async () => {
+        const result = await measureRedis(peers, { originPort: stacks.originPort, samples: options.quick ? 5 : 15, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
+        extra.redis = result.details;
+      });
+    }
+    if (options.only.has('startup')) {
+      await attempt('startup', async () => {
+        const result = await measureStartup({ runs: options.quick ? 5 : 11, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
       });
     }
     if (options.only.has('idle')) await attempt('idle', async () => void rows.push(...(await measureIdle(stacks, options, extra))));

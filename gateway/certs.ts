@@ -1,9 +1,8 @@
-/** Self-signed ECDSA P-256 certificates for `init`, and their SHA-256 fingerprints. */
+/**
+ * Self-signed ECDSA P-256 certificates for `init`, and their SHA-256 fingerprints. @peculiar/x509
+ * (with its ASN.1 stack, a few hundred modules) is loaded only by `init`, not by every start.
+ */
 import { X509Certificate, createHash, webcrypto } from 'node:crypto';
-import 'reflect-metadata'; // @peculiar/x509 (through tsyringe) needs the Reflect metadata polyfill.
-import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export interface SelfSigned {
   readonly certPem: string;
@@ -12,7 +11,15 @@ export interface SelfSigned {
   readonly sha256: string;
 }
 
+const loadX509 = async (): Promise<typeof import('@peculiar/x509')> => {
+  await import('reflect-metadata'); // @peculiar/x509 (through tsyringe) needs the Reflect metadata polyfill first.
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  return x509;
+};
+
 export async function createSelfSigned(hostname: string, days = 825): Promise<SelfSigned> {
+  const x509 = await loadX509();
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const notBefore = new Date(Date.now() - 60_000);

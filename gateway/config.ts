@@ -4,8 +4,11 @@ import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { PinholeError } from '../shared/errors.js';
+import { DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, TimeoutSecondsSchema } from '../shared/tunnel-timeouts.js';
 import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import type { PenaltySettings } from './auth/penalties.js';
 import { ProfileSettingsSchema } from './profile/profile-document.js';
+import { TLS_PROFILES } from './tls-profile.js';
 
 /** HOST:PORT where port 0 (any free port) is allowed too. */
 export const parseListen = (text: string): Endpoint | undefined => {
@@ -38,6 +41,13 @@ export const GatewayFileSchema = z
     headerTimeoutMs: z.number().int().positive().default(10_000),
     maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
     drainSeconds: z.number().min(0).default(10),
+    /** The TLS offer (tls-profile.ts): Mozilla's "intermediate" (TLS 1.2 AEAD + 1.3) or "modern" (TLS 1.3 only). */
+    tlsProfile: z.enum(TLS_PROFILES).default('intermediate'),
+    /** Silent tunnels end (issue 28), in seconds, 0 = never: after one direction ended (HAProxy's timeout client-fin), and with no byte either way (timeout tunnel). */
+    halfCloseTimeout: TimeoutSecondsSchema.default(DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS),
+    idleTimeout: TimeoutSecondsSchema.default(DEFAULT_IDLE_TIMEOUT_SECONDS),
+    /** Connections (accepted and dialled) before new requests get 503 (HAProxy's maxconn); default: the descriptor limit less a reserve. */
+    maxConnections: z.number().int().min(1).optional(),
     /** Hostile clients (issue 9): penalties for wrong passwords, the check queue, limits. */
     authMaxFailures: z.number().int().min(1).default(10),
     authMaxSourceFailures: z.number().int().min(1).default(50),
@@ -59,6 +69,8 @@ export const GatewayFileSchema = z
       .string()
       .refine((v) => /^rediss?:\/\/[^/\s]+/.test(v), { message: 'must be redis://HOST:PORT (or rediss://)' })
       .optional(),
+    /** The deadline of one Redis call: past it the gateway counts alone until Redis answers again. */
+    stateTimeoutSeconds: z.number().min(0.01).max(10).default(0.25),
     mux: z.record(z.string(), z.unknown()).optional(),
     /** What clients are told in their profile document (endpoints, next certificate, profile defaults). */
     ...ProfileSettingsSchema.shape,
@@ -77,6 +89,18 @@ export interface GatewayConfig extends GatewayFile {
 }
 
 export const configPath = (dir: string): string => join(dir, 'gateway.yaml');
+
+/** The password-failure penalties gateway.yaml sets (auth/penalties.ts). */
+export const penaltySettingsOf = (config: GatewayFile): PenaltySettings => ({
+  maxFailures: config.authMaxFailures,
+  maxSourceFailures: config.authMaxSourceFailures,
+  delayAfter: config.authDelayAfter,
+  delayMs: config.authDelaySeconds * 1000,
+  delayMaxMs: config.authDelayMaxSeconds * 1000,
+  windowSeconds: config.authWindowSeconds,
+  blockSeconds: config.authBlockSeconds,
+  blockMaxSeconds: config.authBlockMaxSeconds,
+});
 
 export function loadConfig(dir: string, overrides: Partial<GatewayFile> = {}): GatewayConfig {
   let raw: unknown;

@@ -8,6 +8,7 @@ import type { Logger } from '../shared/log.js';
 import { tuneSocket } from '../node/socket-options.js';
 import { H1Proxy, type H1Options } from './h1-proxy.js';
 import { H2Proxy, type H2Options } from './h2-proxy.js';
+import type { RelayTimeouts } from '../node/relay.js';
 import { routeTableOf, type MuxConfig } from './mux/config.js';
 import { dispatchInsideTls } from './mux/inside-tls.js';
 import type { TlsConnectionHandler } from './tls-service.js';
@@ -23,7 +24,7 @@ export class Doors implements TlsConnectionHandler {
   constructor(
     requests: TunnelRequest,
     options: { h1: H1Options; h2: H2Options },
-    private readonly mux: MuxConfig | undefined,
+    private readonly inside: { readonly mux: MuxConfig | undefined; readonly relayTimeouts: RelayTimeouts },
     private readonly logger: Logger,
   ) {
     this.h1 = new H1Proxy(requests, options.h1);
@@ -39,10 +40,11 @@ export class Doors implements TlsConnectionHandler {
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
     tuneSocket(socket);
+    const mux = this.inside.mux;
     if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
-    else if (this.mux !== undefined && (this.mux.ssh !== undefined || this.mux.openvpn !== undefined)) {
-      const table = routeTableOf(this.mux);
-      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: this.mux.sniffTimeoutMs, logger: this.logger, http1: (s) => this.h1.handle(s) });
+    else if (mux !== undefined && (mux.ssh !== undefined || mux.openvpn !== undefined)) {
+      const table = routeTableOf(mux);
+      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: mux.sniffTimeoutMs, relayTimeouts: this.inside.relayTimeouts, logger: this.logger, http1: (s) => this.h1.handle(s) });
     } else this.h1.handle(socket);
   }
 

@@ -35,12 +35,15 @@ async function announceGoaway(doors: Doors): Promise<void> {
   );
 }
 
-/** GOAWAY h2 sessions, close idle HTTP/1.1 connections, wait up to drainMs for open and pending tunnels, then end them. */
-export async function drain(doors: Doors, tunnels: TunnelRegistry, drainMs: number, logger: Logger): Promise<void> {
+/**
+ * GOAWAY h2 sessions, close idle HTTP/1.1 connections, wait for open and pending tunnels until
+ * `deadline` (a Date.now() time, counted from the stop so the GOAWAY round trip is inside it: a
+ * client may not answer it), then end them.
+ */
+export async function drain(doors: Doors, tunnels: TunnelRegistry, deadline: number, logger: Logger): Promise<void> {
   await announceGoaway(doors);
   doors.h2.goaway();
   doors.h1.server.closeIdleConnections();
-  const deadline = Date.now() + drainMs;
   // A CONNECT accepted before the GOAWAY but still being checked or dialled becomes a tunnel in a
   // moment: destroying its session now would fail a request the client can no longer re-send.
   const busy = (): boolean => tunnels.size > 0 || tunnels.pending > 0;

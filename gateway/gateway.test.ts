@@ -105,16 +105,16 @@ test('keep-alive and pipelined absolute-URI requests are answered in order on on
   assert.deepEqual(order, ['/one', '/two', '/three']);
 });
 
-test('missing or wrong credentials get 407 with a Basic challenge and the error code', async (t) => {
+test('missing or wrong credentials get a plain 407 with a Basic challenge, as Squid sends it: no code, no product words', async (t) => {
   const origin = await startOrigin(t);
   const { port, gateway } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`] });
   const missing = await exchange(port, `CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
   assert.match(missing, /^HTTP\/1\.1 407 /);
-  assert.match(missing, /Proxy-Authenticate: Basic realm="Pinhole"/);
-  assert.match(missing, /Pinhole-Error: PINHOLE_AUTH_MISSING/);
+  assert.match(missing, /Proxy-Authenticate: Basic realm="proxy"/);
+  assert.doesNotMatch(missing, /pinhole/i);
   const wrong = await exchange(port, `CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nProxy-Authorization: ${basic('alice', 'nope')}\r\n\r\n`);
   assert.match(wrong, /^HTTP\/1\.1 407 /);
-  assert.match(wrong, /Pinhole-Error: PINHOLE_AUTH_REJECTED/);
+  assert.doesNotMatch(wrong, /pinhole/i);
   const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--proxy-insecure', '-x', `https://alice:bad@127.0.0.1:${port}`, `http://127.0.0.1:${origin.port}/`]);
   assert.equal(stdout, '407');
   assert.equal(gateway.stats().totalTunnels, 0);
@@ -239,8 +239,9 @@ test('HTTP/2 carries many CONNECT streams over one TLS connection, with auth per
       stream.on('response', (h) => resolve({ status: Number(h[':status']), code: h['pinhole-error'] as string | undefined }));
       stream.resume();
     });
-  assert.deepEqual(await status({ ':authority': `127.0.0.1:${echoPort}` }), { status: 407, code: 'PINHOLE_AUTH_MISSING' });
-  assert.deepEqual(await status({ ':authority': `127.0.0.1:${echoPort}`, 'proxy-authorization': basic('alice', 'x') }), { status: 407, code: 'PINHOLE_AUTH_REJECTED' });
+  // Before authentication a plain 407 (no code); once signed in, the refusal carries its code.
+  assert.deepEqual(await status({ ':authority': `127.0.0.1:${echoPort}` }), { status: 407, code: undefined });
+  assert.deepEqual(await status({ ':authority': `127.0.0.1:${echoPort}`, 'proxy-authorization': basic('alice', 'x') }), { status: 407, code: undefined });
   assert.deepEqual(await status({ ':authority': '127.0.0.1:1', 'proxy-authorization': basic('alice', PASSWORD) }), { status: 403, code: 'PINHOLE_DEST_FORBIDDEN' });
   await new Promise((r) => setTimeout(r, 50));
   const stats = gateway.stats();
@@ -413,6 +414,6 @@ test('the profile route over HTTP/1.1: no endpoints configured is a 404, endpoin
   assert.equal(document.pins.length, 1, 'the certificate\'s pin');
   const wrong = await get(basic('alice', 'wrong'));
   assert.match(wrong, /^HTTP\/1\.1 401 /);
-  assert.match(wrong, /pinhole-error: PINHOLE_AUTH_REJECTED/i);
+  assert.doesNotMatch(wrong, /pinhole/i, 'a plain 401: nothing names the product to a client not signed in');
   assert.match(await get(), /^HTTP\/1\.1 404 /, 'no credentials: the ordinary web answer');
 });

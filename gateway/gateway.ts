@@ -15,7 +15,8 @@ import { AuthEvents, type AuthObserver } from './auth/events.js';
 import { Penalties } from './auth/penalties.js';
 import { connectSharedState, type SharedState } from './auth/shared-state.js';
 import { TunnelLimits } from './auth/tunnel-limits.js';
-import { parseListen, type GatewayConfig } from './config.js';
+import { parseListen, penaltySettingsOf, type GatewayConfig } from './config.js';
+import { ConnectionCap, defaultMaxConnections } from './connection-cap.js';
 import { Doors } from './doors.js';
 import { drain } from './drain.js';
 import { GatewayMetrics } from './metrics.js';
@@ -33,6 +34,7 @@ import { createUdpDestinationCheck } from './udp/udp-policy.js';
 import { systemResolver } from './upstream.js';
 import { UserStore } from './users.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
+import { tunnelTimeoutsOf } from '../shared/tunnel-timeouts.js';
 
 export type { GatewayStats } from './stats.js';
 
@@ -66,6 +68,8 @@ export class Gateway {
   readonly auth: Authenticator;
   readonly limits: TunnelLimits;
   readonly tunnels: TunnelRegistry;
+  /** --max-connections: accepted and dialled sockets, 503 for new requests beyond it (gateway/connection-cap.ts). */
+  readonly cap: ConnectionCap;
   readonly doors: Doors;
   readonly tlsService: TlsService;
   /** The front door: every accepted connection goes through it. */
@@ -90,20 +94,8 @@ export class Gateway {
     const metrics = (this.metrics = deps.metrics ?? new GatewayMetrics({ defaultMetrics: false }));
     this.authEvents = new AuthEvents(deps.authEvents);
     this.counters = new GatewayCounters(this.authEvents, metrics);
-    this.state = config.state === undefined ? undefined : connectSharedState(config.state, logger);
-    const penalties = new Penalties(
-      {
-        maxFailures: config.authMaxFailures,
-        maxSourceFailures: config.authMaxSourceFailures,
-        delayAfter: config.authDelayAfter,
-        delayMs: config.authDelaySeconds * 1000,
-        delayMaxMs: config.authDelayMaxSeconds * 1000,
-        windowSeconds: config.authWindowSeconds,
-        blockSeconds: config.authBlockSeconds,
-        blockMaxSeconds: config.authBlockMaxSeconds,
-      },
-      this.state?.limiters,
-    );
+    this.state = config.state === undefined ? undefined : connectSharedState(config.state, logger, config.stateTimeoutSeconds * 1000);
+    const penalties = new Penalties(penaltySettingsOf(config), this.state?.limiters);
     this.auth = new Authenticator(this.users, penalties, this.authEvents, logger, {
       concurrency: config.authConcurrency ?? defaultAuthConcurrency(),
       maxPending: config.authMaxPending,
@@ -111,12 +103,16 @@ export class Gateway {
     });
     this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
     this.tunnels = new TunnelRegistry(this.limits, metrics);
+    const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
+    const relayTimeouts = tunnelTimeoutsOf(config);
     const requests = new TunnelRequest({
       auth: this.auth,
       authEvents: this.authEvents,
       limits: this.limits,
       policy: this.policy,
       registry: this.tunnels,
+      cap,
+      relayTimeouts,
       metrics,
       accessLog: deps.accessLog ?? accessLogTo(logger),
       logger,
@@ -124,7 +120,7 @@ export class Gateway {
       udp: { decide: createUdpDestinationCheck({ udpPorts: config.allowUdpPorts, restrictTo: config.restrictTo }, resolver), idleTimeoutMs: config.udpTimeoutSeconds * 1000 },
     });
     const mux = deps.mux;
-    const web = mux === undefined ? undefined : new WebFallback({ web: webTargetOf(mux), logger });
+    const web = mux === undefined ? undefined : new WebFallback({ web: webTargetOf(mux), logger, relayTimeouts });
     this.profile = new PublishedProfile(config, logger);
     this.doors = new Doors(
       requests,
@@ -143,11 +139,11 @@ export class Gateway {
           ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
         },
       },
-      mux,
+      { mux, relayTimeouts },
       logger,
     );
     this.tlsService = new TlsService(
-      { certFile: config.certFile, keyFile: config.keyFile, hostname: config.hostname, ticketKeys: deps.ticketKeys, ticketKeysFile: deps.ticketKeysFile },
+      { certFile: config.certFile, keyFile: config.keyFile, hostname: config.hostname, tlsProfile: config.tlsProfile, ticketKeys: deps.ticketKeys, ticketKeysFile: deps.ticketKeysFile },
       this.doors,
       metrics,
       logger,
@@ -162,6 +158,7 @@ export class Gateway {
       ...(trusted === undefined ? {} : { trustedProxies: trusted }),
       sniffTimeoutMs: routed ? mux.sniffTimeoutMs : FIRST_BYTES_TIMEOUT_MS,
       connectTimeoutMs: config.connectTimeoutMs,
+      relayTimeouts,
       logger,
       tls: this.tlsService,
       onRoute: (route, sniffed) => this.counters.routed(route, sniffed),
@@ -224,6 +221,7 @@ export class Gateway {
       socket.destroy();
       return;
     }
+    if (!this.cap.accepted(socket)) return;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     this.front.accept(socket);
@@ -237,11 +235,13 @@ export class Gateway {
   async close(drainMs = this.config.drainSeconds * 1000): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // The drain deadline counts from the stop, GOAWAY round trip included (a client may not answer it).
+    const deadline = Date.now() + drainMs;
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     this.users.unwatch();
     this.tlsService.unwatch();
     this.profile.unwatch();
-    await drain(this.doors, this.tunnels, drainMs, this.logger);
+    await drain(this.doors, this.tunnels, deadline, this.logger);
     for (const socket of this.sockets) socket.destroy();
     await closed;
     await this.state?.close();

@@ -9,7 +9,7 @@ import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
 import { connectionOf } from './mux/connection.js';
 import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
-import { refusalBody, refusalHead, refusalHeaders } from '../node/refusal.js';
+import { plainRefusalHead, refusalFor, refusalHeadFor } from '../node/refusal.js';
 import type { ExchangeOutcome, TunnelRequest } from './tunnel-request.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
 import { handleUdpWebSocketUpgrade, isUdpUpgrade } from './udp/connect-udp.js';
@@ -80,6 +80,8 @@ export class H1Proxy {
       this.onRequest(req, res);
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // node:http let go of the socket's 'error' before this event: whatever answers it, a reset must not throw.
+      socket.on('error', () => socket.destroy());
       this.headArrived(socket);
       this.onUpgrade(req, socket, head);
     });
@@ -123,7 +125,8 @@ export class H1Proxy {
     this.requests.logger.info({ code, parserError: err.code, ...connectionOf(socket as Socket) }, 'A client sent a request the proxy could not accept.');
     if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
       // Answer, keep reading (so the peer's remaining bytes do not reset the answer away), then close.
-      socket.end(refusalHead(error));
+      // Nobody has authenticated on a connection whose request could not be read: the plain answer.
+      socket.end(plainRefusalHead(error));
       socket.resume();
       setTimeout(() => socket.destroy(), 2000).unref();
     } else socket.destroy();
@@ -149,8 +152,8 @@ export class H1Proxy {
         socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         return socket;
       },
-      refuse: (error) => {
-        if (!socket.destroyed) socket.end(refusalHead(error));
+      refuse: (error, user) => {
+        if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
       },
     });
   }
@@ -201,13 +204,13 @@ export class H1Proxy {
         ended: this.exchange(req, res, parsed!, upstream),
         abort: () => upstream.destroy(),
       }),
-      refuse: (error) => {
+      refuse: (error, user) => {
         if (res.headersSent) {
           res.destroy();
           return;
         }
-        const body = refusalBody(error);
-        res.writeHead(error.status, refusalHeaders(error, body));
+        const { status, headers, body } = refusalFor(error, user);
+        res.writeHead(status, headers);
         res.end(body);
         req.resume();
       },
@@ -255,6 +258,6 @@ export class H1Proxy {
       this.options.upgrade(req, socket, head);
       return;
     }
-    socket.end(refusalHead(new PinholeError('PINHOLE_BAD_REQUEST', 'Not found.')));
+    socket.end(plainRefusalHead(new PinholeError('PINHOLE_BAD_REQUEST', 'Not found.')));
   }
 }

@@ -6,7 +6,7 @@ import { constants, createServer, Http2ServerRequest, Http2ServerResponse, type 
 import type { Socket } from 'node:net';
 import { PinholeError } from '../shared/errors.js';
 import { parseEndpoint } from '../shared/profile.js';
-import { refusalBody, refusalHeaders } from '../node/refusal.js';
+import { refusalFor } from '../node/refusal.js';
 import { NOT_FOUND_PAGE } from './h1-proxy.js';
 import { connectionOf } from './mux/connection.js';
 import type { TunnelRequest } from './tunnel-request.js';
@@ -123,7 +123,7 @@ export class H2Proxy {
 
   private refuseUdp(stream: ServerHttp2Stream): void {
     stream.on('error', () => stream.destroy());
-    respondRefusal(stream, new PinholeError('PINHOLE_BAD_REQUEST', 'This gateway does not carry UDP.'));
+    respondRefusal(stream, new PinholeError('PINHOLE_BAD_REQUEST', 'This gateway does not carry UDP.'), undefined);
   }
 
   private connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
@@ -148,8 +148,8 @@ export class H2Proxy {
         stream.respond({ ':status': 200 });
         return stream;
       },
-      refuse: (error) => {
-        if (!stream.destroyed && !stream.closed) respondRefusal(stream, error);
+      refuse: (error, user) => {
+        if (!stream.destroyed && !stream.closed) respondRefusal(stream, error, user);
       },
       abort: () => {
         if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
@@ -158,9 +158,10 @@ export class H2Proxy {
   }
 }
 
-function respondRefusal(stream: ServerHttp2Stream, error: PinholeError): void {
-  const body = refusalBody(error);
-  const { 'content-length': _length, ...headersOut } = refusalHeaders(error, body);
-  stream.respond({ ':status': error.status, ...headersOut });
+/** A refusal on a stream: with the code for an authenticated `user`, plain for a stranger (node/refusal.ts). */
+function respondRefusal(stream: ServerHttp2Stream, error: PinholeError, user: string | undefined): void {
+  const { status, headers, body } = refusalFor(error, user);
+  const { 'content-length': _length, ...headersOut } = headers;
+  stream.respond({ ':status': status, ...headersOut });
   stream.end(body);
 }

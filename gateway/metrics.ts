@@ -23,6 +23,9 @@ export class GatewayMetrics {
   readonly authPenalties: Counter;
   readonly tlsHandshakes: Counter<'resumed'>;
   readonly connections: Counter<'route'>;
+  readonly tunnelsTimedOut: Counter<'reason'>;
+  readonly connectionsOpen: Gauge;
+  readonly capRefusals: Counter<'refused'>;
 
   constructor({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -50,6 +53,21 @@ export class GatewayMetrics {
     this.authPenalties = new Counter({ name: 'pinhole_auth_penalties_total', help: 'Requests delayed or refused by an authentication penalty.', registers });
     this.tlsHandshakes = new Counter({ name: 'pinhole_tls_handshakes_total', help: 'TLS handshakes completed, by whether a session was resumed.', labelNames: ['resumed'], registers });
     this.connections = new Counter({ name: 'pinhole_connections_total', help: 'Accepted connections by the route the sniffer chose.', labelNames: ['route'], registers });
+    this.tunnelsTimedOut = new Counter({
+      name: 'pinhole_tunnels_timed_out_total',
+      help: 'Tunnels the gateway ended for silence, by reason: idle (no byte either way for --idle-timeout) or half-close (one side closed, then --half-close-timeout without a byte).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.connectionsOpen = new Gauge({ name: 'pinhole_connections_open', help: 'Connections the gateway holds now, accepted and dialled, counted against --max-connections.', registers });
+    this.capRefusals = new Counter({
+      name: 'pinhole_connection_cap_refusals_total',
+      help: 'Refusals by the connection cap (--max-connections): request = a tunnel or request answered 503, connection = a connection closed at accept.',
+      labelNames: ['refused'],
+      registers,
+    });
+    for (const reason of ['idle', 'half-close']) this.tunnelsTimedOut.inc({ reason }, 0);
+    for (const refused of ['request', 'connection']) this.capRefusals.inc({ refused }, 0);
     for (const direction of ['up', 'down']) this.tunnelBytes.inc({ direction }, 0);
     for (const resumed of ['true', 'false']) this.tlsHandshakes.inc({ resumed }, 0);
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -60,6 +78,8 @@ export class GatewayMetrics {
     this.tunnelsOpened.inc({ transport: TRANSPORT_OF[record.proto], result: resultOf(record.status) });
     if (record.bytesUp > 0) this.tunnelBytes.inc({ direction: 'up' }, record.bytesUp);
     if (record.bytesDown > 0) this.tunnelBytes.inc({ direction: 'down' }, record.bytesDown);
+    if (record.end === 'idle-timeout') this.tunnelsTimedOut.inc({ reason: 'idle' });
+    else if (record.end === 'half-close-timeout') this.tunnelsTimedOut.inc({ reason: 'half-close' });
   }
 
   /** Times a dial to the destination; the dial's own result (or error) passes through. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PinholeError } from '../shared/errors.js';
+import { ALLOWED_SPELLINGS, REFUSED_SPELLINGS } from '../test/support/address-spellings.js';
 import { DestinationPolicy, isForbiddenAddress, type Resolver } from './policy.js';
 
 test('special-purpose addresses are forbidden, public ones allowed', () => {
@@ -63,4 +64,32 @@ test('--restrict-to allows exactly its destinations, even private ones, and noth
   assert.equal(await codeOf(policy.decide({ host: '127.0.0.1', port: 8444 }, 'connect')), 'PINHOLE_DEST_FORBIDDEN');
   assert.equal(await codeOf(policy.decide({ host: 'good.test', port: 443 }, 'connect')), 'PINHOLE_DEST_FORBIDDEN');
   assert.equal(await codeOf(policy.decide({ host: 'localhost', port: 8443 }, 'connect')), 'PINHOLE_DEST_FORBIDDEN');
+});
+
+test('every spelling of a refused address is refused, as a literal, bracketed, or as what a name resolves to', async () => {
+  for (const { text, what } of REFUSED_SPELLINGS) {
+    const policy = new DestinationPolicy({}, fixed({ 'rebind.test': [text] }));
+    for (const host of [text, `[${text}]`, 'rebind.test'])
+      assert.equal(await codeOf(policy.decide({ host, port: 443 }, 'connect')), 'PINHOLE_DEST_FORBIDDEN', `${host} (${what})`);
+  }
+});
+
+test('an allowed address in any spelling is connected to in its canonical form, with its own family', async () => {
+  for (const { text, canonical } of ALLOWED_SPELLINGS) {
+    // The resolver's family label is wrong on purpose: the address decides the socket's family.
+    const policy = new DestinationPolicy({}, async () => [{ address: text, family: text.includes(':') ? 4 : 6 }]);
+    for (const host of [text, `[${text}]`, 'odd.test']) {
+      const decision = await policy.decide({ host, port: 443 }, 'connect');
+      assert.equal(decision.address, canonical, host);
+      assert.equal(decision.family, canonical.includes(':') ? 6 : 4, host);
+    }
+  }
+});
+
+test('--restrict-to compares addresses, not spellings, and still allows exactly its destinations', async () => {
+  const policy = new DestinationPolicy({ restrictTo: ['[::1]:443', '[64:ff9b::a00:35]:53'] }, fixed({}));
+  assert.equal((await policy.decide({ host: '0:0:0:0:0:0:0:1', port: 443 }, 'connect')).address, '::1');
+  assert.equal((await policy.decide({ host: '[0064:FF9B:0::10.0.0.53]', port: 53 }, 'connect')).address, '64:ff9b::a00:35');
+  assert.equal(await codeOf(policy.decide({ host: '::1', port: 53 }, 'connect')), 'PINHOLE_DEST_FORBIDDEN');
+  assert.equal(await codeOf(policy.decide({ host: '::2', port: 443 }, 'connect')), 'PINHOLE_DEST_FORBIDDEN');
 });

@@ -1,12 +1,17 @@
 /**
  * DestinationPolicy: which destinations the gateway may connect to. Pure; the resolver is injected.
- * Private, loopback, link-local, CGNAT, multicast, metadata and other special addresses are refused
- * on the RESOLVED address (the caller connects to exactly that address, so DNS rebinding cannot
- * slip past). `restrictTo` allows exactly its destinations and overrides the address check.
+ * Private, loopback, link-local, CGNAT, multicast, metadata and other special addresses
+ * (special-addresses.ts) are refused on the RESOLVED address, parsed into its canonical form (the
+ * caller connects to exactly that address, so neither DNS rebinding nor another spelling of a
+ * refused address can slip past). `restrictTo` allows exactly its destinations and overrides the
+ * address check.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import { canonicalText, parseIpLiteral, refusedRange, type IpAddress } from './special-addresses.js';
+
+export { isForbiddenAddress } from './special-addresses.js';
 
 export type TargetKind = 'connect' | 'http';
 
@@ -29,67 +34,14 @@ export interface PolicyDecision {
   readonly all: readonly { address: string; family: 4 | 6 }[];
 }
 
-const forbidden = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const)
-  forbidden.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-  ['64:ff9b:1::', 48],
-  ['2001:db8::', 32],
-] as const)
-  forbidden.addSubnet(net, prefix, 'ipv6');
+/** A host as the policy compares it: lower case, no brackets, no root dot; an IP literal in its canonical form. */
+const normaliseHost = (host: string): string => {
+  const bare = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const literal = parseIpLiteral(bare);
+  return literal === undefined ? bare : canonicalText(literal);
+};
 
-/** An IPv4 address hidden in an IPv6 form (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, NAT64 64:ff9b::/96). */
-function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:(?:0:)?|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted?.[1] !== undefined) return dotted[1];
-  const hex = /^(?:::ffff:(?:0:)?|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex?.[1] !== undefined && hex[2] !== undefined) {
-    const hi = parseInt(hex[1], 16);
-    const lo = parseInt(hex[2], 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  // Fully expanded forms: 0:0:0:0:0:ffff:xxxx:xxxx
-  const full = /^0{1,4}:0{1,4}:0{1,4}:0{1,4}:0{1,4}:ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (full?.[1] !== undefined && full[2] !== undefined) {
-    const hi = parseInt(full[1], 16);
-    const lo = parseInt(full[2], 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return undefined;
-}
-
-/** Is this IP address one the gateway must never reach by default? Pure. */
-export function isForbiddenAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return address === '255.255.255.255' || forbidden.check(address, 'ipv4');
-  if (family === 6) {
-    const v4 = embeddedIpv4(address);
-    if (v4 !== undefined) return isForbiddenAddress(v4);
-    if (address.toLowerCase() === 'fd00:ec2::254') return true;
-    return forbidden.check(address, 'ipv6');
-  }
-  return true;
-}
-
-const normaliseHost = (host: string): string => host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+const familyOf = (address: IpAddress): 4 | 6 => (address.kind() === 'ipv6' ? 6 : 4);
 
 export class DestinationPolicy {
   private readonly allowPorts: ReadonlySet<number>;
@@ -130,20 +82,25 @@ export class DestinationPolicy {
   async decide(target: Endpoint, kind: TargetKind): Promise<PolicyDecision> {
     const { explicit } = this.checkName(target, kind);
     const host = normaliseHost(target.host);
-    const literal = isIP(host);
-    let candidates: { address: string; family: 4 | 6 }[];
-    if (literal !== 0) candidates = [{ address: host, family: literal as 4 | 6 }];
+    let texts: string[];
+    if (isIP(host) !== 0) texts = [host];
     else {
       try {
-        candidates = await this.resolve(host);
+        texts = (await this.resolve(host)).map((answer) => answer.address);
       } catch (cause) {
         throw new PinholeError('PINHOLE_DNS_FAILED', `${host} could not be resolved.`, { cause });
       }
-      if (candidates.length === 0) throw new PinholeError('PINHOLE_DNS_FAILED', `${host} has no address.`);
+      if (texts.length === 0) throw new PinholeError('PINHOLE_DNS_FAILED', `${host} has no address.`);
     }
-    if (explicit) return { ...candidates[0]!, all: candidates };
-    const allowed = candidates.filter((c) => !isForbiddenAddress(c.address));
-    if (allowed.length === 0) throw new PinholeError('PINHOLE_DEST_FORBIDDEN', `${formatEndpoint(target)} resolves to a forbidden address.`);
-    return { ...allowed[0]!, all: allowed };
+    // Each answer in its canonical form, with the family of the address itself (never a label beside it).
+    const addresses = texts.map(parseIpLiteral);
+    const allowed = addresses.filter((a): a is IpAddress => a !== undefined && (explicit || refusedRange(a) === undefined));
+    if (allowed.length === 0) {
+      const first = addresses[0];
+      const why = first === undefined ? 'not an IP address' : (refusedRange(first) ?? 'none');
+      throw new PinholeError('PINHOLE_DEST_FORBIDDEN', `${formatEndpoint(target)} resolves to a forbidden address (${why}).`);
+    }
+    const all = allowed.map((a) => ({ address: canonicalText(a), family: familyOf(a) }));
+    return { ...all[0]!, all };
   }
 }

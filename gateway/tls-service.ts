@@ -3,7 +3,8 @@
  * encrypts, every one decrypts) and their reload without a restart. Node's `ticketKeys` takes
  * exactly one key, so there is one TLS server per key; the multiplexer hands each connection here
  * with the ClientHello it already parsed, whose ticket's key name picks the server that can
- * resume it. A finished handshake goes to the doors (doors.ts), by ALPN.
+ * resume it. What the servers offer (versions, ciphers) is the TLS profile (tls-profile.ts,
+ * --tls-profile). A finished handshake goes to the doors (doors.ts), by ALPN.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
@@ -15,11 +16,14 @@ import type { GatewayMetrics } from './metrics.js';
 import { connectionOf } from './mux/connection.js';
 import type { ClientHello } from './sniff/index.js';
 import { keyNameOf, readTicketKeys } from './ticket-keys.js';
+import { tlsOffer, type TlsProfile } from './tls-profile.js';
 
 export interface TlsSettings {
   readonly certFile: string;
   readonly keyFile: string;
   readonly hostname: string;
+  /** --tls-profile: Mozilla intermediate (TLS 1.2 ECDHE+AEAD, TLS 1.3) or modern (TLS 1.3 only). */
+  readonly tlsProfile: TlsProfile;
   /** 48 bytes of session-ticket keys shared by every worker, so a ticket from one resumes on another. */
   readonly ticketKeys?: Buffer | undefined;
   /** A ticket-keys file (first key encrypts, all decrypt; reloaded when it changes). */
@@ -60,6 +64,7 @@ export class TlsService {
 
   private secureContextOptions(ticketKeys = this.ticketKeys): SecureContextOptions & { ticketKeys?: Buffer } {
     return {
+      ...tlsOffer(this.settings.tlsProfile),
       cert: readFileSync(this.settings.certFile),
       key: readFileSync(this.settings.keyFile),
       // Node's default context is a hash of this process's argv, which differs between the gateways
@@ -74,8 +79,6 @@ export class TlsService {
       ...LISTENER_OPTIONS,
       ...this.secureContextOptions(ticketKeys),
       ALPNProtocols: ['h2', 'http/1.1'],
-      minVersion: 'TLSv1.2',
-      honorCipherOrder: true,
       handshakeTimeout: 10_000,
     });
     tls.on('secureConnection', (socket: TLSSocket) => {
@@ -119,8 +122,8 @@ export class TlsService {
   /** Reload cert/key from disk into the live TLS servers (no restart). */
   reloadCertificate(): void {
     try {
-      this.tls.setSecureContext({ ...this.secureContextOptions(), minVersion: 'TLSv1.2' });
-      for (const [, server] of this.decryptOnly) server.setSecureContext({ ...this.secureContextOptions(server.getTicketKeys()), minVersion: 'TLSv1.2' });
+      this.tls.setSecureContext(this.secureContextOptions());
+      for (const [, server] of this.decryptOnly) server.setSecureContext(this.secureContextOptions(server.getTicketKeys()));
       this.logger.info({ cert: this.settings.certFile }, 'The certificate was reloaded.');
     } catch (err) {
       this.logger.warn({ err, cert: this.settings.certFile }, 'The certificate could not be reloaded; the previous one stays.');

@@ -4,20 +4,24 @@
  * track -> access log, written once, in `runTunnelRequest`. A door (h1-proxy.ts, h2-proxy.ts,
  * ws-tunnel.ts) only translates its framing into a `TunnelDoor`: where the target and the
  * credentials are, how a yes and a refusal look on its wire, and which Duplex carries the bytes.
+ * Here too, once for every door: the connection cap's check (503 PINHOLE_GATEWAY_FULL), the relay's
+ * half-close and idle timeouts with the access log's `end` reason, and who is refused plainly: a
+ * door's `refuse` gets the user only once authenticated (a stranger's answer names nothing).
  * This is where a byte path other than `relay` takes over an answered tunnel.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { destinationError } from '../node/dial.js';
-import { relay } from '../node/relay.js';
+import { relay, type RelayTimeouts } from '../node/relay.js';
 import { asPinholeError } from '../node/refusal.js';
 import type { PinholeError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { formatEndpoint, type Endpoint } from '../shared/profile.js';
-import type { AccessLog, AccessRecord } from './access-log.js';
+import { relayEnd, type AccessLog, type AccessRecord } from './access-log.js';
 import type { AuthEvents } from './auth/events.js';
 import type { Authenticator } from './auth/authenticator.js';
 import type { TunnelLimits } from './auth/tunnel-limits.js';
+import type { ConnectionCap } from './connection-cap.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Connection } from './mux/connection.js';
 import type { DestinationPolicy, TargetKind } from './policy.js';
@@ -40,6 +44,8 @@ export interface TunnelServices {
   /** Run a request counted as pending until it settles (a drain waits for it). */
   whilePending?(request: () => Promise<void>): Promise<void>;
   accessLog(record: AccessRecord): void;
+  /** --half-close-timeout and --idle-timeout, for every relay a request starts. */
+  readonly relayTimeouts?: RelayTimeouts | undefined;
 }
 
 /** What ended a request a door carries itself: its status and bytes, a refusal, or nothing worth a line. */
@@ -71,7 +77,7 @@ export interface TunnelDoor {
   gone(): boolean;
   /** Say yes (200, 101) and give what carries the client's side: a Duplex to relay, an Exchange, or undefined when the client left meanwhile. */
   answer(upstream: Socket): Duplex | Exchange | undefined | Promise<Duplex | undefined>;
-  /** Say no on the wire (the request is already logged). */
+  /** Say no on the wire (the request is already logged): with the code for an authenticated `user`, plain when it is undefined (`refusalFor`). */
   refuse(error: PinholeError, user: string | undefined): void;
   /** Extra teardown when a drain ends the tunnel (the relay ends both sides in any case). */
   abort?(): void;
@@ -84,7 +90,7 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
   const started = Date.now();
   let user: string | undefined;
   let target: Endpoint | undefined;
-  const log = (record: Pick<AccessRecord, 'target' | 'status' | 'bytesUp' | 'bytesDown'> & { code?: string }): void =>
+  const log = (record: Pick<AccessRecord, 'target' | 'status' | 'bytesUp' | 'bytesDown' | 'end'> & { code?: string }): void =>
     services.accessLog({ user, method: door.method, durationMs: Date.now() - started, proto: door.proto, ...door.connection, ...record });
   const refuse = (error: PinholeError): void => {
     log({ target: door.targetText, status: error.status, code: error.code, bytesUp: 0, bytesDown: 0 });
@@ -123,9 +129,10 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
     const tracked = { release: (): void => undefined };
     // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
     const tunnel = relay(carrier, upstream, {
-      done: ({ bytesUp, bytesDown }) => {
+      ...services.relayTimeouts,
+      done: ({ bytesUp, bytesDown, timedOut }) => {
         tracked.release();
-        log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown });
+        log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut) });
       },
     });
     const release = services.hold?.(() => {
@@ -146,6 +153,9 @@ export interface TunnelRequestParts {
   readonly limits: TunnelLimits;
   readonly policy: DestinationPolicy;
   readonly registry: TunnelRegistry;
+  /** --max-connections: checked before each dial, and each dialled socket counted. */
+  readonly cap: ConnectionCap;
+  readonly relayTimeouts: RelayTimeouts;
   readonly metrics: GatewayMetrics;
   readonly accessLog: AccessLog;
   readonly logger: Logger;
@@ -157,9 +167,11 @@ export interface TunnelRequestParts {
 /** The gateway's tunnel services, each a named part; every door runs its requests through `run`. */
 export class TunnelRequest implements TunnelServices {
   readonly logger: Logger;
+  readonly relayTimeouts: RelayTimeouts;
 
   constructor(private readonly parts: TunnelRequestParts) {
     this.logger = parts.logger;
+    this.relayTimeouts = parts.relayTimeouts;
   }
 
   run(door: TunnelDoor): Promise<void> {
@@ -170,8 +182,12 @@ export class TunnelRequest implements TunnelServices {
     return this.parts.auth.authenticate(credentials, client);
   }
 
-  /** Throws PINHOLE_LIMIT_REACHED when the owner or its source holds as many tunnels as allowed (and says so once, in the log and the events). */
+  /**
+   * Throws PINHOLE_GATEWAY_FULL (503) at the connection cap, PINHOLE_LIMIT_REACHED when the owner or
+   * its source holds as many tunnels as allowed (and says so once, in the log and the events).
+   */
   admit(owner: TunnelOwner): void {
+    this.parts.cap.admit();
     try {
       this.parts.limits.admit(owner.user, owner.client);
     } catch (err) {
@@ -186,7 +202,8 @@ export class TunnelRequest implements TunnelServices {
 
   async openUpstream(target: Endpoint, kind: TargetKind, owner: TunnelOwner): Promise<Socket> {
     this.admit(owner);
-    return this.parts.metrics.timeOpen(() => openUpstream(target, kind, { policy: this.parts.policy, connectTimeoutMs: this.parts.connectTimeoutMs }));
+    const upstream = await this.parts.metrics.timeOpen(() => openUpstream(target, kind, { policy: this.parts.policy, connectTimeoutMs: this.parts.connectTimeoutMs }));
+    return this.parts.cap.track(upstream);
   }
 
   /** Whether this gateway carries UDP (CONNECT-UDP, the UDP WebSocket). */

@@ -20,7 +20,8 @@
  *     400 PINHOLE_BAD_REQUEST (no or malformed Pinhole-Target), 407 PINHOLE_AUTH_MISSING /
  *     PINHOLE_AUTH_REJECTED (with Proxy-Authenticate), 403 PINHOLE_DEST_FORBIDDEN /
  *     PINHOLE_PORT_FORBIDDEN, 502 PINHOLE_CONNECT_FAILED / PINHOLE_DNS_FAILED, 504
- *     PINHOLE_CONNECT_TIMEOUT; the code is in the `Pinhole-Error` header, the sentence in the body.
+ *     PINHOLE_CONNECT_TIMEOUT; once authenticated the code is in the `Pinhole-Error` header, the sentence
+ *     in the body (before, a plain status: node/refusal.ts).
  *   On success: 101 Switching Protocols, then the TCP stream's bytes as BINARY messages both ways
  *   (message boundaries mean nothing). permessage-deflate is off (the payload is usually TLS,
  *   incompressible).
@@ -41,7 +42,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { refusalHead } from '../node/refusal.js';
+import { refusalHeadFor } from '../node/refusal.js';
 import { wsDuplex } from '../node/ws-duplex.js';
 import { PinholeError } from '../shared/errors.js';
 import { parseEndpoint } from '../shared/profile.js';
@@ -126,7 +127,7 @@ export async function handleTunnelUpgrade(
       }),
     refuse: (error, user) => {
       services.logger.info({ target: targetText, user, client: connection.client, code: error.code, status: error.status }, 'A WebSocket tunnel was refused.');
-      if (!socket.destroyed) socket.end(refusalHead(error));
+      if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
     },
     abort: () => socket.destroy(),
   });

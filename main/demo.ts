@@ -10,15 +10,15 @@ import { connect as netConnect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { packageRoot } from '../node/package-root.js';
 import { decodeLink } from '../shared/link.js';
 import { GatewayTargetSchema } from '../shared/profile.js';
 import { Engine } from './engine.js';
 import { DIAL_SOCKET_OPTIONS, LISTENER_OPTIONS } from '../node/socket-options.js';
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = packageRoot(import.meta.url);
 const gatewayBin = join(root, 'bin', 'pinhole-gateway');
 const say = (sentence: string): void => void process.stdout.write(`${sentence}\n`);
 

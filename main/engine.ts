@@ -9,21 +9,21 @@ import type { LocalUsers } from './lan/local-users.js';
 import type { TerminalStats } from './lan/terminal-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Disposer, EngineApi, EngineEvents, EngineState, EngineStats, EngineStatus, LogLine, SeenApp } from '../shared/engine-api.js';
 import { PinholeError, toWire } from '../shared/errors.js';
 import type { GatewaysStatus } from '../shared/gateway-status.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
-import { isConnectionFailure, isFatal } from './error-meaning.js';
+import type { TunnelTimeouts } from '../shared/tunnel-timeouts.js';
+import { isFatal } from './error-meaning.js';
 import { LogRing } from './log-ring.js';
 import { LocalProxy, type RouteRequest, type Router } from './proxy/local-proxy.js';
 import { TUNNEL, type CallingApp, type RouteDecision, type RouteQuery } from './routing.js';
 import { applyToTarget, viewOfTarget } from './gateways/profile-changes.js';
 import { ProfileRefresher, type RefreshOutcome } from './gateways/refresh.js';
 import { openTransport } from './tunnel/negotiate.js';
-import { RecentDestinations } from './tunnel/recent-destinations.js';
-import type { EarlyTunnel, GatewayChoiceOptions, Transport, TunnelTarget, UpstreamProxy } from './tunnel/transport.js';
+import { TunnelOpener } from './tunnel/opener.js';
+import type { GatewayChoiceOptions, Transport, UpstreamProxy } from './tunnel/transport.js';
 import { INSECURE_WARNING, warnIfInsecure } from './tunnel/verify.js';
 
 export interface EngineConnectOptions {
@@ -55,6 +55,8 @@ export interface EngineConnectOptions {
   onProfileChange?: (target: GatewayTarget) => void | Promise<void>;
   /** Refresh interval until the gateway's document suggests its own (tests). */
   profileRefreshMs?: number;
+  /** --half-close-timeout, --idle-timeout (issue 28); default DEFAULT_TUNNEL_TIMEOUTS. */
+  tunnelTimeouts?: TunnelTimeouts;
 }
 
 export interface EngineOptions {
@@ -104,7 +106,7 @@ export class Engine implements EngineApi {
   private attempt = 0;
   private readonly apps = new Map<string, SeenApp>();
   private generation = 0;
-  private readonly accepted = new RecentDestinations();
+  private opener: TunnelOpener | undefined;
   private refresher: ProfileRefresher | undefined;
   private profileRefreshedAt: number | undefined;
 
@@ -157,8 +159,6 @@ export class Engine implements EngineApi {
   async connect(target: GatewayTarget, password: string, options: EngineConnectOptions = {}): Promise<{ listen: string }> {
     if (this.status.state !== 'disconnected' && this.status.state !== 'error') await this.disconnect();
     const generation = ++this.generation;
-    // Another gateway or user may have another policy: acceptances are per connection.
-    this.accepted.clear();
     const listen = parseListen(options.listen ?? '127.0.0.1:8080');
     if (!listen) throw new PinholeError('PINHOLE_CONFIG_INVALID', `The listen address "${options.listen}" must be HOST:PORT.`);
     const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
@@ -198,15 +198,22 @@ export class Engine implements EngineApi {
     transport.on('gateways', (gateways: GatewaysStatus) => {
       if (generation === this.generation && this.status.state !== 'disconnected') this.setStatus({ ...this.status, gateways });
     });
+    // One opener per connection (its generation): another gateway or user may have another policy.
+    const opener = new TunnelOpener({
+      transport,
+      earlyStart: options.earlyStart !== false,
+      mayStartEarly: () => this.status.state === 'connected',
+      onConnectionFailure: (err) => this.lost(err, generation),
+      onOpened: () => this.recovered(generation),
+    });
+    this.opener = opener;
     const proxy: LocalProxy = new LocalProxy({
       host: listen.host,
       port: listen.port,
       logger: this.logger,
-      open: (t) => this.openTunnel(t, generation),
-      ...(transport.openEarly && options.earlyStart !== false ? { openEarly: (t) => this.openEarly(t, generation) } : {}),
-      ...(transport.proxyConnection && transport.proxyAuthorization
-        ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, open: () => this.proxyConnection(generation) } }
-        : {}),
+      ...(options.tunnelTimeouts === undefined ? {} : { tunnelTimeouts: options.tunnelTimeouts }),
+      opener,
+      ...(transport.proxyConnection && transport.proxyAuthorization ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, connections: opener } } : {}),
       ...(options.pac ? { pac: ((pac) => (): string => pac(formatEndpoint(proxy.address)))(options.pac) } : {}),
       ...(options.decide || options.identifyApp ? { router: this.router(options) } : {}),
       ...(options.lan?.gate === undefined ? {} : { gate: options.lan.gate }),
@@ -218,6 +225,7 @@ export class Engine implements EngineApi {
     try {
       await proxy.start();
     } catch (err) {
+      opener.retire();
       await transport.close();
       this.transport = undefined;
       const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
@@ -242,6 +250,8 @@ export class Engine implements EngineApi {
     clearInterval(this.statsTimer);
     clearTimeout(this.retryTimer);
     const { proxy, transport } = this;
+    this.opener?.retire();
+    this.opener = undefined;
     this.refresher?.stop();
     this.refresher = undefined;
     this.proxy = undefined;
@@ -304,55 +314,6 @@ export class Engine implements EngineApi {
     const seen = this.apps.get(app.path);
     this.apps.set(app.path, { path: app.path, name: app.name, lastSeen: Date.now(), connections: (seen?.connections ?? 0) + 1 });
     if (!seen) this.events.emit('apps', this.getApps());
-  }
-
-  private async openTunnel(target: TunnelTarget, generation: number): Promise<Duplex> {
-    const transport = this.transport;
-    if (!transport || generation !== this.generation) throw new PinholeError('PINHOLE_NOT_CONNECTED');
-    try {
-      const stream = await transport.open(target);
-      this.accepted.remember(target);
-      if (this.status.state === 'reconnecting') this.recovered(generation);
-      return stream;
-    } catch (err) {
-      this.tunnelFailed(target, err, generation);
-      throw err;
-    }
-  }
-
-  /** An early tunnel for a destination accepted recently; `undefined` sends it the usual way. */
-  private openEarly(target: TunnelTarget, generation: number): Promise<EarlyTunnel> | undefined {
-    const transport = this.transport;
-    if (!transport?.openEarly || generation !== this.generation || this.status.state !== 'connected' || !this.accepted.has(target)) return undefined;
-    return transport.openEarly(target).then(
-      (tunnel) => {
-        tunnel.answered.then(
-          () => this.accepted.remember(target),
-          (err: unknown) => this.tunnelFailed(target, err, generation),
-        );
-        return tunnel;
-      },
-      (err: unknown) => {
-        this.tunnelFailed(target, err, generation);
-        throw err;
-      },
-    );
-  }
-
-  private tunnelFailed(target: TunnelTarget, err: unknown, generation: number): void {
-    this.accepted.forget(target);
-    if (isConnectionFailure(err)) this.lost(err, generation);
-  }
-
-  private async proxyConnection(generation: number): Promise<Duplex> {
-    const transport = this.transport;
-    if (!transport?.proxyConnection || generation !== this.generation) throw new PinholeError('PINHOLE_NOT_CONNECTED');
-    try {
-      return await transport.proxyConnection();
-    } catch (err) {
-      if (isConnectionFailure(err)) this.lost(err, generation);
-      throw err;
-    }
   }
 
   /** The gateway went away: say so, and try again with exponential backoff and jitter. */

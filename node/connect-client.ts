@@ -54,13 +54,20 @@ export class ConnectFailure extends Error {
   }
 }
 
+/** The request head, written once for both byte paths (this module's and the native one). */
+export const connectRequestHead = (request: Pick<ConnectRequest, 'target' | 'headers'>): string => {
+  const authority = authorityOf(request.target);
+  let head = `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n`;
+  for (const [name, value] of Object.entries(request.headers ?? {})) head += `${name}: ${value}\r\n`;
+  return `${head}\r\n`;
+};
+
 /**
  * Send `CONNECT target` on `socket` and resolve with the reply. On 2xx the socket is the tunnel
  * (paused, any early tunnel bytes put back); on any other status it is already destroyed and the
  * answer is only for the caller's error. Rejects with a ConnectFailure (the socket destroyed).
  */
 export function sendConnect(socket: Duplex, request: ConnectRequest): Promise<ConnectAnswer> {
-  const authority = authorityOf(request.target);
   return new Promise((resolve, reject) => {
     let buffered: Buffer = Buffer.alloc(0);
     const finish = (): void => {
@@ -96,8 +103,6 @@ export function sendConnect(socket: Duplex, request: ConnectRequest): Promise<Co
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
-    let head = `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n`;
-    for (const [name, value] of Object.entries(request.headers ?? {})) head += `${name}: ${value}\r\n`;
-    socket.write(`${head}\r\n`);
+    socket.write(connectRequestHead(request));
   });
 }

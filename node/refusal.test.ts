@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConnectReply } from './connect-reply.js';
 import { PinholeError } from '../shared/errors.js';
-import { AUTH_CHALLENGE, refusalBody, refusalError, refusalHead, refusalHeaders } from './refusal.js';
+import { AUTH_CHALLENGE, plainRefusalHead, refusalBody, refusalError, refusalFor, refusalHead, refusalHeadFor, refusalHeaders } from './refusal.js';
 
 test('a 407 carries the code, the one challenge and a body whose length matches', () => {
   const err = new PinholeError('PINHOLE_AUTH_MISSING');
@@ -34,4 +34,22 @@ test('reading a refusal back: the gateway code wins, Squid statuses map, 407 is 
   assert.equal(refusalError(407, 'PINHOLE_AUTH_MISSING', 'alice', 'a:1').code, 'PINHOLE_AUTH_REJECTED');
   assert.match(refusalError(407, undefined, 'alice', 'a:1').message, /alice/);
   assert.equal(refusalError(403, 'NOT_A_CODE', 'u', 'a:1').code, 'PINHOLE_DEST_FORBIDDEN');
+});
+
+test('a stranger\'s refusal is plain: the status, a bare page, a Basic challenge on 407, Retry-After; no code, no product words', () => {
+  const missing = refusalFor(new PinholeError('PINHOLE_AUTH_MISSING'), undefined);
+  assert.equal(missing.status, 407);
+  assert.equal(missing.headers['proxy-authenticate'], 'Basic realm="proxy"');
+  assert.equal(missing.headers['pinhole-error'], undefined);
+  assert.match(missing.body, /<h1>407 Proxy Authentication Required<\/h1>/);
+  const throttled = new PinholeError('PINHOLE_AUTH_THROTTLED', undefined, { details: { retryAfterSeconds: 30 } });
+  const head = refusalHeadFor(throttled, undefined);
+  assert.match(head, /^HTTP\/1\.1 429 Too Many Requests\r\nRetry-After: 30\r\n/);
+  for (const text of [head, plainRefusalHead(new PinholeError('PINHOLE_REQUEST_TIMEOUT')), JSON.stringify(missing)]) assert.doesNotMatch(text, /pinhole/i);
+  // Signed in, the same refusal carries its code.
+  assert.equal(refusalFor(new PinholeError('PINHOLE_DEST_FORBIDDEN'), 'alice').headers['pinhole-error'], 'PINHOLE_DEST_FORBIDDEN');
+  // And the client reads the plain answers back: 407 is a wrong password, 429 a throttled one.
+  assert.equal(refusalError(407, undefined, 'alice', 'x:443').code, 'PINHOLE_AUTH_REJECTED');
+  assert.equal(refusalError(429, undefined, 'alice', 'x:443').code, 'PINHOLE_AUTH_THROTTLED');
+  assert.equal(refusalError(429, 'PINHOLE_LIMIT_REACHED', 'alice', 'x:443').code, 'PINHOLE_LIMIT_REACHED');
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { relay, type RelayResult } from './relay.js';
 
 /** Two ends of one TCP connection, both half-open. */
@@ -139,4 +139,110 @@ test('holdDown keeps the answer from the application until it resolves, and a re
   const refused = new Promise<RelayResult>((resolve) => relay(near2, far2, { holdDown: Promise.reject(new Error('refused')), done: resolve }));
   await ends;
   assert.equal((await refused).error?.message, 'refused');
+});
+
+/**
+ * The silence timeouts (issue 28), on mock timers: sockets stay real, the relay's one timer is
+ * driven by hand, so no test waits for a wall-clock second.
+ */
+const timed = async (t: TestContext, timeouts: { idleTimeoutMs?: number; halfCloseTimeoutMs?: number }) => {
+  const [app, near] = await socketPair();
+  const [far, destination] = await socketPair();
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let ended: RelayResult | undefined;
+  const result = new Promise<RelayResult>((resolve) => relay(near, far, { ...timeouts, done: (r) => resolve((ended = r)) }));
+  app.on('error', () => undefined);
+  destination.on('error', () => undefined);
+  return { app, destination, result, ended: () => ended };
+};
+
+/** Mock time forward in 10 ms steps (a single mock tick runs each timer at most once, so a re-armed timer needs steps). */
+const advance = (t: TestContext, ms: number): void => {
+  for (let left = ms; left > 0; left -= 10) t.mock.timers.tick(Math.min(10, left));
+};
+
+/** Lets the sockets' I/O callbacks run between two mock ticks. */
+const ioTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('a tunnel with no byte either way for the idle timeout is torn down on both sides', async (t) => {
+  const { app, destination, result, ended } = await timed(t, { idleTimeoutMs: 1000 });
+  const appEnded = once(app, 'end');
+  const destinationEnded = once(destination, 'end');
+  app.resume();
+  destination.resume();
+  advance(t, 999);
+  await ioTurn();
+  assert.equal(ended(), undefined, 'not before the timeout');
+  advance(t, 251);
+  const done = await result;
+  assert.equal(done.timedOut, 'idle');
+  assert.equal((done.error as { code?: string } | undefined)?.code, 'ERR_RELAY_TIMEOUT');
+  await Promise.all([appEnded, destinationEnded]);
+  app.destroy();
+  destination.destroy();
+});
+
+test('bytes in either direction keep a tunnel open past its idle timeout', async (t) => {
+  const { app, destination, result, ended } = await timed(t, { idleTimeoutMs: 1000 });
+  for (let i = 0; i < 8; i += 1) {
+    const sender = i % 2 === 0 ? app : destination;
+    const receiver = i % 2 === 0 ? destination : app;
+    const arrived = once(receiver, 'data');
+    sender.write('x');
+    await arrived;
+    advance(t, 500);
+    await ioTurn();
+  }
+  assert.equal(ended(), undefined, '4 s of tunnel, never 1 s of silence');
+  advance(t, 1500);
+  assert.equal((await result).timedOut, 'idle');
+});
+
+test('after the application half-closes, a silent destination gets the half-close timeout, not the idle one', async (t) => {
+  const { app, destination, result, ended } = await timed(t, { idleTimeoutMs: 3_600_000, halfCloseTimeoutMs: 1000 });
+  const fin = once(destination, 'end');
+  destination.resume();
+  app.resume();
+  app.end();
+  await fin;
+  advance(t, 999);
+  await ioTurn();
+  assert.equal(ended(), undefined);
+  advance(t, 251);
+  const done = await result;
+  assert.equal(done.timedOut, 'half-close');
+  assert.equal(done.bytesUp, 0);
+});
+
+test('an answer that keeps flowing after the FIN is not cut by the half-close timeout', async (t) => {
+  const { app, destination, result, ended } = await timed(t, { halfCloseTimeoutMs: 1000 });
+  const fin = once(destination, 'end');
+  destination.resume();
+  app.end('request');
+  await fin;
+  const answer = readAll(app);
+  for (let i = 0; i < 6; i += 1) {
+    const arrived = once(app, 'data');
+    destination.write('part');
+    await arrived;
+    advance(t, 750);
+    await ioTurn();
+  }
+  assert.equal(ended(), undefined);
+  destination.end();
+  assert.equal((await answer).toString(), 'part'.repeat(6));
+  const done = await result;
+  assert.equal(done.error, undefined);
+  assert.equal(done.timedOut, undefined);
+});
+
+test('without timeouts a silent tunnel stays open (the relay sets no timer)', async (t) => {
+  const { app, destination, result, ended } = await timed(t, {});
+  app.end();
+  await once(destination, 'end');
+  advance(t, 60_000);
+  await ioTurn();
+  assert.equal(ended(), undefined);
+  destination.end();
+  assert.equal((await result).error, undefined);
 });

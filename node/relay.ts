@@ -6,7 +6,18 @@
  *     END_STREAM, or the WebSocket `end` message) and the other direction keeps flowing;
  *   - an error on either side, or either side closing before both of its directions are done,
  *     tears both down at once;
- *   - bytes are counted both ways; `done` runs once, when both sides have closed.
+ *   - bytes are counted both ways; `done` runs once, when both sides have closed;
+ *   - a tunnel nobody uses ends (issue 28): with no byte either way for `idleTimeoutMs` (stunnel's
+ *     TIMEOUTidle, HAProxy's `timeout tunnel`), or, once one direction has ended, for
+ *     `halfCloseTimeoutMs` (HAProxy's `timeout client-fin` / `server-fin`; Squid closes a
+ *     half-closed client at once), both sides are torn down with a RelayTimeoutError.
+ *
+ * The timeouts cost nothing per chunk: the byte counters the relay keeps anyway are the activity
+ * mark. One coarse timer per relay (a quarter of the timeout) compares them, and the bytes queued
+ * at each side, with what it saw last; four quiet ticks in a row end the tunnel, so a tunnel ends
+ * between 1 and 1.25 timeouts after its last byte. A per-chunk `Date.now()` or a socket's
+ * `setTimeout` (re-armed on every read and write, and absent on h2 streams and WebSockets) would
+ * put work on the hot path for a deadline that is minutes away.
  *
  * The hot path is one 'data' listener per direction that counts and writes: no allocation, no
  * logging and no promise per chunk. Backpressure: the source pauses once RELAY_HIGH_WATER bytes are
@@ -21,9 +32,21 @@ export interface RelayResult {
   readonly bytesDown: number;
   /** The first error on either side, or a premature close; absent when both directions ended cleanly. */
   readonly error?: Error;
+  /** Set when the relay ended it for silence: 'idle' (no byte either way) or 'half-close' (one direction ended, then silence). */
+  readonly timedOut?: RelayTimeoutReason;
 }
 
-export interface RelayOptions {
+export type RelayTimeoutReason = 'idle' | 'half-close';
+
+/** How long a tunnel may stay silent; absent or 0: no limit. Both sides pass the same pair to every relay. */
+export interface RelayTimeouts {
+  /** No byte either way for this long ends the tunnel (stunnel's TIMEOUTidle, HAProxy's `timeout tunnel`). */
+  readonly idleTimeoutMs?: number;
+  /** Once one direction has ended, this long without a byte ends the tunnel (HAProxy's `timeout client-fin` / `server-fin`). */
+  readonly halfCloseTimeoutMs?: number;
+}
+
+export interface RelayOptions extends RelayTimeouts {
   /** Runs once, after both sides have closed. */
   readonly done?: (result: RelayResult) => void;
   /**
@@ -57,6 +80,20 @@ export class PrematureCloseError extends Error {
   }
 }
 
+/** The relay ended a silent tunnel (see RelayTimeouts). */
+export class RelayTimeoutError extends Error {
+  readonly code = 'ERR_RELAY_TIMEOUT';
+  constructor(
+    readonly reason: RelayTimeoutReason,
+    readonly timeoutMs: number,
+  ) {
+    super(reason === 'idle' ? `No byte moved either way for ${timeoutMs} ms.` : `One direction had ended and no byte moved for ${timeoutMs} ms.`);
+  }
+}
+
+/** Quiet timer ticks in a row that end a tunnel: the timer runs at a quarter of the timeout. */
+const QUIET_TICKS = 4;
+
 const cleanlyDone = (s: Duplex): boolean => s.readableEnded && s.writableFinished;
 
 /** Relay bytes between `a` and `b` both ways; see the module comment for the close semantics. */
@@ -73,8 +110,12 @@ export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
 
   const tearDown = (err: Error): void => {
     error ??= err;
-    if (!a.destroyed) a.destroy();
-    if (!b.destroyed) b.destroy();
+    stopWatch();
+    // Destroyed with the error: an HTTP/2 stream destroyed without one defers its RST_STREAM
+    // until its own END_STREAM is flushed, which for a stream half-closed before its answer never
+    // happens, and the peer would hold the tunnel forever.
+    if (!a.destroyed) a.destroy(err);
+    if (!b.destroyed) b.destroy(err);
   };
   const onClose = (side: Duplex): void => {
     if (side === a) closedA = true;
@@ -82,7 +123,9 @@ export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
     if (!cleanlyDone(side)) tearDown(new PrematureCloseError());
     if (closedA && closedB && !finished) {
       finished = true;
-      options.done?.(error === undefined ? { bytesUp, bytesDown } : { bytesUp, bytesDown, error });
+      stopWatch();
+      const timedOut = error instanceof RelayTimeoutError ? { timedOut: error.reason } : {};
+      options.done?.(error === undefined ? { bytesUp, bytesDown } : { bytesUp, bytesDown, error, ...timedOut });
     }
   };
 
@@ -101,11 +144,52 @@ export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
     b.resume();
   };
   const endB = (): void => {
+    watchHalfClosed();
     if (!b.writableEnded) b.end();
   };
   const endA = (): void => {
+    watchHalfClosed();
     if (!a.writableEnded) a.end();
   };
+
+  // The silence watch: one timer, re-armed each tick; see the module comment.
+  let timer: NodeJS.Timeout | undefined;
+  let limitMs = 0;
+  let reason: RelayTimeoutReason = 'idle';
+  let quiet = 0;
+  let moved = 0;
+  let queued = 0;
+  const stopWatch = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+  const tick = (): void => {
+    const nowMoved = bytesUp + bytesDown;
+    const nowQueued = a.writableLength + b.writableLength;
+    if (nowMoved !== moved || nowQueued !== queued) quiet = 0;
+    else quiet += 1;
+    moved = nowMoved;
+    queued = nowQueued;
+    if (quiet >= QUIET_TICKS) tearDown(new RelayTimeoutError(reason, limitMs));
+    else arm();
+  };
+  const arm = (): void => {
+    timer = setTimeout(tick, limitMs / QUIET_TICKS);
+    timer.unref();
+  };
+  const watch = (ms: number | undefined, why: RelayTimeoutReason): void => {
+    // A shorter limit already running stays; the half-close limit is set once.
+    if (ms === undefined || !(ms > 0) || finished || (limitMs > 0 && (limitMs < ms || reason === why))) return;
+    stopWatch();
+    limitMs = ms;
+    reason = why;
+    quiet = 0;
+    moved = bytesUp + bytesDown;
+    queued = a.writableLength + b.writableLength;
+    arm();
+  };
+  const watchHalfClosed = (): void => watch(options.halfCloseTimeoutMs, 'half-close');
+  watch(options.idleTimeoutMs, 'idle');
 
   a.on('error', tearDown);
   b.on('error', tearDown);

@@ -1,5 +1,6 @@
-// `npm test`: type check, lint, every Node test (unit beside the code, end to end in test/e2e),
-// then the browser tests (Playwright in Debian's Chromium), and one closing summary line.
+// `npm test`: build dist/ (what bin/ runs, so the tests exercise what ships and never a stale
+// build), type check, lint, every Node test (unit beside the code, end to end in test/e2e), then
+// the browser tests (Playwright in Debian's Chromium), and one closing summary line.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -21,6 +22,11 @@ const run = (cmd, args, env = {}) => {
 };
 
 let failedSteps = 0;
+// Also for a few files: they may start bin/pinhole or bin/pinhole-gateway, which run dist/.
+if (run(process.execPath, ['scripts/build.mjs']) !== 0) {
+  console.log('\nThe build failed: nothing to test.');
+  process.exit(1);
+}
 if (only.length === 0) {
   failedSteps += run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']) === 0 ? 0 : 1;
   failedSteps += run('npx', ['eslint', '.']) === 0 ? 0 : 1;

@@ -8,6 +8,7 @@ export const ERRORS = {
   PINHOLE_AUTH_MISSING: { status: 407, sentence: 'The gateway requires a user name and password.' },
   PINHOLE_AUTH_THROTTLED: { status: 429, sentence: 'Too many wrong passwords came from this address; the gateway refuses sign-ins for a while.' },
   PINHOLE_AUTH_BUSY: { status: 503, sentence: 'The gateway is busy checking passwords; try again in a moment.' },
+  PINHOLE_GATEWAY_FULL: { status: 503, sentence: 'The gateway holds as many connections as it can; try again in a moment.' },
   PINHOLE_LIMIT_REACHED: { status: 429, sentence: 'This user or address already holds as many tunnels as the gateway allows.' },
   PINHOLE_DEST_FORBIDDEN: { status: 403, sentence: 'The gateway does not allow connections to this destination.' },
   PINHOLE_PORT_FORBIDDEN: { status: 403, sentence: 'The gateway does not allow connections to this port.' },
@@ -115,6 +116,9 @@ export const codeForStatus = (status: number): ErrorCode => {
       return 'PINHOLE_DEST_FORBIDDEN';
     case 407:
       return 'PINHOLE_AUTH_REJECTED';
+    // A gateway answers a throttled guesser a plain 429 (limits on signed-in users carry their code).
+    case 429:
+      return 'PINHOLE_AUTH_THROTTLED';
     case 504:
       return 'PINHOLE_CONNECT_TIMEOUT';
     case 431:

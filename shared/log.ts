@@ -4,7 +4,6 @@
  * facts go in fields.
  */
 import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
-import { prettyFactory } from 'pino-pretty';
 import { PinholeError } from './errors.js';
 
 export type { Logger } from 'pino';
@@ -58,12 +57,22 @@ export const chooseLogFormat = (flag: string | undefined, isTTY: boolean | undef
 };
 
 /**
+ * pino-pretty (some 30 modules) is loaded when a human log is asked for, not by every process that
+ * logs JSON. It is required synchronously so that every write stays synchronous; shared/ imports
+ * no Node built-in, so `node:module` is reached through process.getBuiltinModule (Node 20.16+).
+ */
+const loadPrettyFactory = (): typeof import('pino-pretty').prettyFactory => {
+  const { createRequire } = process.getBuiltinModule('node:module');
+  return (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).prettyFactory;
+};
+
+/**
  * A pino destination that turns each JSON line into one human line (time, level, sentence, the
  * fields), written to `out`. pino-pretty's formatter runs in this thread, synchronously: no
  * transport worker, so it works the same under tsx, compiled, and bundled into Electron's main.
  */
 export const humanLines = (out: { write(text: string): unknown }, { colorize = false }: { colorize?: boolean } = {}): DestinationStream => {
-  const pretty = prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true });
+  const pretty = loadPrettyFactory()({ colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true });
   return {
     write(text: string): void {
       out.write(pretty(text));

@@ -58,7 +58,10 @@ export interface LimiterOptions {
   readonly duration: number;
 }
 
-export type LimiterFactory = (options: LimiterOptions) => RateLimiterAbstract;
+/** What Penalties asks of a limiter (a rate-limiter-flexible limiter, or one behind the Redis breaker). */
+export type Limiter = Pick<RateLimiterAbstract, 'get' | 'penalty' | 'delete' | 'set' | 'block'>;
+
+export type LimiterFactory = (options: LimiterOptions) => Limiter;
 
 export const memoryLimiters: LimiterFactory = (options) => new RateLimiterMemory({ ...options });
 
@@ -66,9 +69,9 @@ export const memoryLimiters: LimiterFactory = (options) => new RateLimiterMemory
 const MAX_KEY_USER = 256;
 
 export class Penalties {
-  private readonly userFailures: RateLimiterAbstract;
-  private readonly sourceFailures: RateLimiterAbstract;
-  private readonly strikes: RateLimiterAbstract;
+  private readonly userFailures: Limiter;
+  private readonly sourceFailures: Limiter;
+  private readonly strikes: Limiter;
   private readonly strikeSeconds: number;
   private readonly sourceDelayAfter: number;
 
@@ -126,7 +129,7 @@ export class Penalties {
     await this.userFailures.delete(Penalties.userKey(source, user));
   }
 
-  private async block(limiter: RateLimiterAbstract, key: string, strikeKey: string): Promise<number> {
+  private async block(limiter: Limiter, key: string, strikeKey: string): Promise<number> {
     const strike = (await this.strikes.penalty(strikeKey, 1)).consumedPoints;
     // Refresh the strike's lifetime: a key is forgiven only after a quiet stretch.
     await this.strikes.set(strikeKey, strike, this.strikeSeconds);

@@ -28,7 +28,12 @@ export const GUARD_FLAGS: Readonly<Record<string, GuardFlag>> = {
   'max-tunnels-per-source': { field: 'maxTunnelsPerSource', kind: 'count', help: 'open tunnels one source address may hold (default 50000)' },
   'max-streams-per-session': { field: 'maxStreamsPerSession', kind: 'count', help: 'concurrent HTTP/2 streams per connection (default 20000)' },
   'max-header-bytes': { field: 'maxHeaderBytes', kind: 'count', help: 'largest request head, HTTP/1.1 and HTTP/2 (default 16384)' },
+  'half-close-timeout': { field: 'halfCloseTimeout', kind: 'seconds', help: 'a tunnel one side has closed ends after this long without a byte (default 30, 0 = never)' },
+  'idle-timeout': { field: 'idleTimeout', kind: 'seconds', help: 'a tunnel ends after this long without a byte either way (default 3600, 0 = never)' },
+  'max-connections': { field: 'maxConnections', kind: 'count', help: 'connections held before new requests get 503 (default: the descriptor limit less a tenth)' },
   state: { field: 'state', kind: 'text', help: 'redis://HOST:PORT: share penalties between gateways (local counting while it is away)' },
+  'state-timeout': { field: 'stateTimeoutSeconds', kind: 'seconds', help: 'a Redis call unanswered this long: count locally until Redis answers (default 0.25)' },
+  'tls-profile': { field: 'tlsProfile', kind: 'text', help: 'the TLS offer: intermediate (TLS 1.2 AEAD suites and 1.3, default) or modern (TLS 1.3 only)' },
 };
 
 /** parseArgs options for every guard flag. */
@@ -39,7 +44,7 @@ export const GUARD_FLAG_OPTIONS = Object.fromEntries(Object.keys(GUARD_FLAGS).ma
 
 /** The --help lines. */
 export const GUARD_FLAG_HELP = Object.entries(GUARD_FLAGS)
-  .map(([flag, { help }]) => `  --${`${flag} ${flag === 'state' ? 'URL' : GUARD_FLAGS[flag]?.kind === 'seconds' ? 'S' : 'N'}`.padEnd(30)} ${help}`)
+  .map(([flag, { help }]) => `  --${`${flag} ${flag === 'state' ? 'URL' : flag === 'tls-profile' ? 'NAME' : GUARD_FLAGS[flag]?.kind === 'seconds' ? 'S' : 'N'}`.padEnd(30)} ${help}`)
   .join('\n');
 
 /** The config overrides the given flags ask for (numbers checked here, ranges by the schema). */

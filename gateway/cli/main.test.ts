@@ -106,7 +106,15 @@ test('run logs where it listens and SIGTERM drains an open tunnel, then exits 0'
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
+  // The drain has begun when the gateway says so: only then does the tunnel's survival mean anything.
+  await new Promise<void>((r) => {
+    const check = setInterval(() => {
+      if (out.includes('"msg":"The gateway is stopping: no new connections, open tunnels drain."')) {
+        clearInterval(check);
+        r();
+      }
+    }, 20);
+  });
   tunnel.write('still here');
   await new Promise<void>((r) => {
     const check = setInterval(() => {

@@ -1,20 +1,13 @@
 /**
  * pinhole-gateway: init, user add, provision, run. Bad input: one human line, exit 2.
+ * Each command imports what it needs when it runs, so `--help` and the small commands do not
+ * pay for loading the server (TLS, HTTP/2, metrics, Redis) at start-up.
  */
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
-import { chooseLogFormat } from '../../shared/log.js';
-import { parseEndpoint, TRANSPORTS, type Transport } from '../../shared/profile.js';
-import { loadConfig } from '../config.js';
-import { MUX_FLAG_OPTIONS, muxConfigFrom, type MuxConfigInput, type MuxFlagValues } from '../mux/config.js';
-import { generatePassword } from '../../node/htpasswd.js';
-import { readPasswordFromStdin, UsageError, usage } from './common.js';
-import { GUARD_FLAG_HELP, GUARD_FLAG_OPTIONS, guardOverrides } from './guard-flags.js';
-import { init } from './init.js';
-import { checkPassword, provisionLink } from './provision.js';
-import { run } from './run.js';
-import { FLEET_FLAG_OPTIONS, fleetOptionsFrom, ticketKeysCommand } from './fleet.js';
-import { setUserPassword } from './user.js';
+import { UsageError, usage } from './common.js';
+import { GUARD_FLAG_HELP } from './guard-flags.js';
+import type { MuxConfigInput, MuxFlagValues } from '../mux/config.js';
 
 const HELP = `Usage:
   pinhole-gateway init --dir DIR --hostname NAME [--force]
@@ -62,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'init': {
       const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' }, hostname: { type: 'string' }, force: { type: 'boolean' } }, strict: true });
+      const { init } = await import('./init.js');
       const pin = await init({ dir: need(values.dir, '--dir'), hostname: need(values.hostname, '--hostname'), force: values.force === true });
       process.stdout.write(`${pin}\n`);
       return 0;
@@ -70,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({ args: rest, options: { dir: { type: 'string' }, 'password-stdin': { type: 'boolean' } }, allowPositionals: true, strict: true });
       if (positionals[0] !== 'add' || positionals[1] === undefined || positionals.length > 2) usage('Use: user add NAME --dir DIR [--password-stdin]');
       const name = positionals[1]!;
+      const { loadConfig } = await import('../config.js');
+      const { generatePassword } = await import('../../node/htpasswd.js');
+      const { readPasswordFromStdin } = await import('./common.js');
+      const { setUserPassword } = await import('./user.js');
       const config = loadConfig(need(values.dir, '--dir'));
       const fromStdin = values['password-stdin'] === true;
       const password = fromStdin ? await readPasswordFromStdin() : generatePassword();
@@ -92,9 +90,15 @@ async function main(argv: string[]): Promise<number> {
         },
         strict: true,
       });
+      const { loadConfig } = await import('../config.js');
+      const { generatePassword } = await import('../../node/htpasswd.js');
+      const { readPasswordFromStdin } = await import('./common.js');
+      const { setUserPassword } = await import('./user.js');
+      const { checkPassword, provisionLink } = await import('./provision.js');
+      const { TRANSPORTS } = await import('../../shared/profile.js');
       const config = loadConfig(need(values.dir, '--dir'));
       const user = need(values.user, '--user');
-      const transport = (values.transport ?? 'h2') as Transport;
+      const transport = (values.transport ?? 'h2') as (typeof TRANSPORTS)[number];
       if (!TRANSPORTS.includes(transport)) usage(`--transport ${values.transport} must be h2, h1 or wss.`);
       let password: string;
       if (values['password-stdin'] === true) {
@@ -113,6 +117,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
+      const { loadConfig } = await import('../config.js');
+      const { parseEndpoint } = await import('../../shared/profile.js');
+      const { MUX_FLAG_OPTIONS, muxConfigFrom } = await import('../mux/config.js');
+      const { GUARD_FLAG_OPTIONS, guardOverrides } = await import('./guard-flags.js');
+      const { FLEET_FLAG_OPTIONS, fleetOptionsFrom } = await import('./fleet.js');
+      const { chooseLogFormat } = await import('../../shared/log.js');
+      const { run } = await import('./run.js');
       const { values } = parseArgs({
         args: rest,
         options: {
@@ -162,8 +173,10 @@ async function main(argv: string[]): Promise<number> {
       const fleet = fleetOptionsFrom(values, config);
       return run({ config, mux, fleet, workers: Math.max(1, Math.floor(workers)), logFormat });
     }
-    case 'ticket-keys':
+    case 'ticket-keys': {
+      const { ticketKeysCommand } = await import('./fleet.js');
       return ticketKeysCommand(rest);
+    }
     case undefined:
     case 'help':
     case '--help':

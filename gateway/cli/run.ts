@@ -1,6 +1,7 @@
 /** `run`: the gateway in the foreground (optionally N cluster workers), graceful stop on SIGTERM/SIGINT. */
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
 import { createLogger, logDestination, type LogFormat, type Logger } from '../../shared/log.js';
 import { parseListen, type GatewayConfig } from '../config.js';
 import type { MuxConfig } from '../mux/config.js';
@@ -48,6 +49,36 @@ const startAdminIf = (fleet: FleetOptions, metrics: MetricsSource, ready: () => 
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long past its drain deadline a stopping gateway may take to close what is left. */
+const STOP_SLACK_MS = 1_000;
+
+/**
+ * Once a stop has begun, nothing a peer does may keep the process: it exits `deadlineMs` later
+ * whatever is still open (a frozen Redis, a socket a server still counts, a timer), and, where
+ * `secondSignal`, a second SIGTERM or SIGINT exits at once (128 + the signal's number). The
+ * timer is unref'd: a stop that finishes first exits as usual. `last` runs before either exit.
+ */
+const armStopDeadline = (logger: Logger, deadlineMs: number, secondSignal: boolean, last: () => void = () => undefined): void => {
+  setTimeout(() => {
+    logger.warn({ deadlineSeconds: deadlineMs / 1000 }, 'The gateway did not finish stopping by its drain deadline plus one second; exiting now.');
+    last();
+    process.exit(0);
+  }, deadlineMs).unref();
+  if (!secondSignal) {
+    // Without a listener a second signal would kill at once: a worker leaves that to its primary.
+    process.on('SIGTERM', () => undefined);
+    process.on('SIGINT', () => undefined);
+    return;
+  }
+  const now = (signal: 'SIGTERM' | 'SIGINT'): void => {
+    logger.warn({ signal }, `A second ${signal}: the gateway exits at once, without waiting for the drain.`);
+    last();
+    process.exit(128 + constants.signals[signal]);
+  };
+  process.once('SIGTERM', () => now('SIGTERM'));
+  process.once('SIGINT', () => now('SIGINT'));
+};
+
 const listenLine = (logger: Logger, config: GatewayConfig, address: string, port: number, extra: Record<string, unknown> = {}): void => {
   logger.info(
     { listen: `${address.includes(':') ? `[${address}]` : address}:${port}`, hostname: config.hostname, restrictTo: config.restrictTo, allowPorts: config.allowPorts, ...extra },
@@ -88,6 +119,8 @@ export async function run({ config, workers, mux, logFormat = 'json', fleet = NO
   gateway.beginDrain();
   // Under a cluster primary, the primary has already waited out the grace period.
   const graceSeconds = cluster.isPrimary ? fleet.drainGraceSeconds : 0;
+  // A worker's second signal is the primary forwarding a terminal's Ctrl-C: the primary decides.
+  armStopDeadline(logger, (graceSeconds + config.drainSeconds) * 1000 + STOP_SLACK_MS, cluster.isPrimary);
   if (graceSeconds > 0) {
     logger.info({ signal, drainGraceSeconds: graceSeconds }, 'The gateway is draining: /readyz says 503, new connections are still taken during the grace period.');
     await sleep(graceSeconds * 1000);
@@ -129,6 +162,11 @@ async function runPrimary(config: GatewayConfig, workers: number, logger: Logger
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
+      // Workers exit by their own deadline; the primary's is the same plus its grace, and it kills what is left.
+      const killWorkers = (): void => {
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+      };
+      armStopDeadline(logger, (fleet.drainGraceSeconds + config.drainSeconds) * 1000 + STOP_SLACK_MS, true, killWorkers);
       const forward = (): void => {
         logger.info({ signal, workers }, 'The gateway is stopping: forwarding the signal to the workers.');
         for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');

@@ -6,6 +6,7 @@
  * is set (as outside TLS), otherwise to HTTP.
  */
 import type { TLSSocket } from 'node:tls';
+import type { RelayTimeouts } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import { httpProbe, openvpnProbe, sniff, sshProbe, tableMaxBytes } from '../sniff/index.js';
 import { clientAddressOf } from './client-address.js';
@@ -20,6 +21,8 @@ export interface InsideTlsOptions {
   readonly openvpn?: MuxTarget | undefined;
   readonly sniffTimeoutMs?: number;
   readonly logger: Logger;
+  /** --half-close-timeout and --idle-timeout for the pass-through. */
+  readonly relayTimeouts?: RelayTimeouts | undefined;
   /** The HTTP/1.1 side; gets the socket with its first bytes put back (it must resume it). */
   readonly http1: (socket: TLSSocket) => void;
 }
@@ -53,5 +56,5 @@ export async function dispatchInsideTls(socket: TLSSocket, options: InsideTlsOpt
     return;
   }
   const client = clientAddressOf(socket) ?? { address: '', port: 0, viaProxyHeader: false };
-  passThrough(socket, target, { route: `${route}-in-tls`, connId: connectionIdOf(socket), client, logger: options.logger });
+  passThrough(socket, target, { route: `${route}-in-tls`, connId: connectionIdOf(socket), client, logger: options.logger, relayTimeouts: options.relayTimeouts });
 }

@@ -11,6 +11,7 @@
  * Bytes between sockets are a plain pipe; nothing here looks at them after the first read.
  */
 import { isIPv4, type BlockList, type Socket } from 'node:net';
+import type { RelayTimeouts } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import {
   PROBES,
@@ -37,6 +38,8 @@ export interface MultiplexerOptions {
   readonly sniffTimeoutMs?: number;
   readonly proxyHeaderTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /** --half-close-timeout and --idle-timeout for pass-through routes. */
+  readonly relayTimeouts?: RelayTimeouts;
   readonly probes?: readonly Probe[];
   readonly logger: Logger;
   /** The gateway's own TLS service: receives the socket paused, with the sniffed bytes put back, and the ClientHello already parsed. */
@@ -134,7 +137,7 @@ export class Multiplexer {
         this.stats.passedThrough++;
         this.passThrough.add(socket);
         socket.once('close', () => this.passThrough.delete(socket));
-        passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs });
+        passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs, relayTimeouts: this.options.relayTimeouts });
     }
   }
 }

@@ -5,9 +5,10 @@
  */
 import type { Socket } from 'node:net';
 import { dial, errorCode } from '../../node/dial.js';
-import { relay } from '../../node/relay.js';
+import { relay, type RelayTimeouts } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
+import { relayEnd } from '../access-log.js';
 import { encodeProxyV1, encodeProxyV2, type ProxyEndpoint } from '../sniff/index.js';
 import { formatClient, type ClientAddress } from './client-address.js';
 import type { MuxTarget } from './config.js';
@@ -20,13 +21,15 @@ export interface PassThroughContext {
   readonly serverName?: string | undefined;
   readonly logger: Logger;
   readonly connectTimeoutMs?: number | undefined;
+  /** --half-close-timeout and --idle-timeout. */
+  readonly relayTimeouts?: RelayTimeouts | undefined;
 }
 
 /**
  * Connect to `target` and relay: the client's bytes (already sniffed and put back) flow first,
  * after our own PROXY header when the route asks for one. Logs one line when both sides are done.
  */
-export function passThrough(socket: Socket, target: MuxTarget, { route, connId, client, serverName, logger, connectTimeoutMs }: PassThroughContext): void {
+export function passThrough(socket: Socket, target: MuxTarget, { route, connId, client, serverName, logger, connectTimeoutMs, relayTimeouts }: PassThroughContext): void {
   const started = Date.now();
   const targetText = formatEndpoint(target);
   // No Nagle on either leg: a relay that batches small writes adds a delay to every handshake it carries.
@@ -59,7 +62,10 @@ export function passThrough(socket: Socket, target: MuxTarget, { route, connId, 
         }
       }
       // The client's bytes (sniffed and put back) flow first; each direction ends on its own.
-      relay(socket, upstream, { done: ({ bytesUp, bytesDown }) => logger.info({ ...fields(), bytesUp, bytesDown }, 'A pass-through connection ended.') });
+      relay(socket, upstream, {
+        ...relayTimeouts,
+        done: ({ bytesUp, bytesDown, timedOut }) => logger.info({ ...fields(), bytesUp, bytesDown, ...relayEnd(timedOut) }, 'A pass-through connection ended.'),
+      });
     },
     (err: unknown) => {
       logger.warn({ ...fields(), bytesUp: 0, bytesDown: 0, errno: errorCode(err) }, 'A pass-through backend could not be reached; the connection was closed.');

@@ -9,7 +9,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { dial, errorCode } from '../../node/dial.js';
-import { relay } from '../../node/relay.js';
+import { relay, type RelayTimeouts } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
 import { clientAddressOf } from './client-address.js';
@@ -51,6 +51,8 @@ export interface WebFallbackOptions {
   readonly logger: Logger;
   /** Give up on the web site after this long without an answer. */
   readonly timeoutMs?: number;
+  /** --half-close-timeout and --idle-timeout for the web site's own upgraded connections. */
+  readonly relayTimeouts?: RelayTimeouts;
 }
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -133,11 +135,11 @@ export class WebFallback {
   /** An HTTP/1.1 Upgrade (e.g. the web site's own WebSockets) that is not the tunnel path: spliced to the web site. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const web = this.options.web;
+    socket.on('error', () => undefined);
     if (web === undefined) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    socket.on('error', () => undefined);
     dial({ host: web.host, port: web.port, timeoutMs: this.options.timeoutMs ?? 30_000 }).then(
       (upstream) => {
         if (socket.destroyed) {
@@ -151,7 +153,7 @@ export class WebFallback {
         }
         upstream.write(`${text}\r\n`);
         if (head.length > 0) upstream.write(head);
-        relay(socket, upstream);
+        relay(socket, upstream, { ...this.options.relayTimeouts });
       },
       (err: unknown) => {
         this.options.logger.warn({ web: formatEndpoint(web), errno: errorCode(err) }, 'The web site behind the gateway did not answer.');

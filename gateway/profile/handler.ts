@@ -4,14 +4,14 @@
  * both node:http (HTTP/1.1) and the node:http2 compatibility API (the proxies' request events).
  *
  * A request without any credentials is handed to the web fallback, so to an unauthenticated
- * prober the path looks like the rest of the web site; wrong credentials get a 401 with the
- * refusal code, like every other refusal.
+ * prober the path looks like the rest of the web site; wrong credentials get a plain 401 with a
+ * Basic challenge, as any web server's protected page (nothing more for a client not signed in).
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from '../../shared/log.js';
 import { PROFILE_DOCUMENT_PATH, PROFILE_DOCUMENT_TYPE, type ProfileDocument } from '../../shared/profile-document.js';
-import { AUTH_CHALLENGE, asPinholeError, ERROR_HEADER } from '../../node/refusal.js';
+import { ERROR_HEADER, plainBody } from '../../node/refusal.js';
 import { serializeProfileDocument } from './profile-document.js';
 
 export type ProfileHttpRequest = IncomingMessage | Http2ServerRequest;
@@ -79,7 +79,7 @@ export interface ProfileRouteDeps {
   fallback: (req: ProfileHttpRequest, res: ProfileHttpResponse) => void;
 }
 
-/** The whole route: no credentials -> fallback; wrong ones -> 401; right ones -> the document. */
+/** The whole route: no credentials -> fallback; wrong ones -> a plain 401; right ones -> the document. */
 export const serveProfileRequest = async (req: ProfileHttpRequest, res: ProfileHttpResponse, deps: ProfileRouteDeps): Promise<void> => {
   const credentials = profileCredentials(req.headers);
   if (credentials === undefined || credentials.trim() === '') {
@@ -89,9 +89,10 @@ export const serveProfileRequest = async (req: ProfileHttpRequest, res: ProfileH
   let user: string;
   try {
     user = await deps.authenticate(credentials);
-  } catch (err) {
-    const error = asPinholeError(err);
-    writePlain(res, 401, error.code, error.message, { 'www-authenticate': AUTH_CHALLENGE });
+  } catch {
+    const body = plainBody(401);
+    res.writeHead(401, { 'content-type': 'text/html', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', 'www-authenticate': 'Basic realm="restricted"' });
+    res.end(body);
     return;
   }
   deps.handler(req, res, user);

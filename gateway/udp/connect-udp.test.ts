@@ -29,6 +29,9 @@ async function startGateway(compat = false): Promise<{ h2Port: number; wsPort: n
     openFlow: (target) =>
       UdpFlow.open(target, {
         decide: async ({ host }) => {
+          // Allowed (as --restrict-to would), but the kernel connects no UDP socket there: no zone id, no SO_BROADCAST.
+          if (host === 'fe80::1') return { address: host, family: 6 };
+          if (host === '255.255.255.255') return { address: host, family: 4 };
           if (host !== '127.0.0.1') throw new PinholeError('PINHOLE_DEST_FORBIDDEN');
           return { address: host, family: 4 };
         },
@@ -132,6 +135,8 @@ for (const compat of [false, true]) {
 
 const refusals: Array<[string, (s: ClientHttp2Session) => ClientHttp2Stream, number, string]> = [
   ['a private destination', (s) => connectUdp(s, '10.0.0.1', 53), 403, 'PINHOLE_DEST_FORBIDDEN'],
+  ['a link-local address without a zone, which no UDP socket connects to', (s) => connectUdp(s, 'fe80::1', 53), 502, 'PINHOLE_CONNECT_FAILED'],
+  ['the broadcast address, which a UDP socket connects to only with SO_BROADCAST', (s) => connectUdp(s, '255.255.255.255', 53), 502, 'PINHOLE_CONNECT_FAILED'],
   ['no credentials', (s) => connectUdp(s, '127.0.0.1', 53, null), 407, 'PINHOLE_AUTH_MISSING'],
   ['a wrong password', (s) => connectUdp(s, '127.0.0.1', 53, 'Basic eDp5'), 407, 'PINHOLE_AUTH_REJECTED'],
   [
@@ -142,15 +147,16 @@ const refusals: Array<[string, (s: ClientHttp2Session) => ClientHttp2Stream, num
   ],
 ];
 for (const [name, open, status, code] of refusals) {
-  test(`CONNECT-UDP refused for ${name}: ${status} with Pinhole-Error ${code}`, async () => {
+  test(`CONNECT-UDP refused for ${name}: ${status}, with Pinhole-Error ${code} once authenticated, plain before`, async () => {
     const gateway = await startGateway();
     const s = await session(gateway.h2Port);
     try {
       const stream = open(s);
       const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
       assert.equal(headers[':status'], status);
-      assert.equal(headers['pinhole-error'], code);
-      if (status === 407) assert.equal(headers['proxy-authenticate'], 'Basic realm="pinhole"');
+      const authenticated = status === 403;
+      assert.equal(headers['pinhole-error'], authenticated ? code : undefined);
+      if (status === 407) assert.equal(headers['proxy-authenticate'], 'Basic realm="proxy"');
       stream.resume();
       await once(stream, 'end');
       assert.equal(gateway.access[0]?.code, code);
@@ -189,18 +195,20 @@ test('UDP over a real WebSocket: one datagram per BINARY message both ways; a TE
   }
 });
 
-test('a WebSocket UDP request without Pinhole-Target is a 400, one to a private address a 403, before any upgrade', async () => {
+test('a WebSocket UDP request without Pinhole-Target is a 400, one to a private address a 403, one the kernel cannot connect to a 502, before any upgrade', async () => {
   const gateway = await startGateway();
   try {
     for (const [headers, status, code] of [
       [{ Authorization: AUTH }, 400, 'PINHOLE_BAD_REQUEST'],
       [{ Authorization: AUTH, 'Pinhole-Target': '192.168.1.1:53' }, 403, 'PINHOLE_DEST_FORBIDDEN'],
+      [{ Authorization: AUTH, 'Pinhole-Target': '[fe80::1]:53' }, 502, 'PINHOLE_CONNECT_FAILED'],
+      [{ Authorization: AUTH, 'Pinhole-Target': '255.255.255.255:53' }, 502, 'PINHOLE_CONNECT_FAILED'],
     ] as const) {
       const ws = new WebSocket(`ws://127.0.0.1:${gateway.wsPort}${UDP_WS_PATH}`, { headers });
       ws.on('error', () => undefined);
       const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number; headers: Record<string, string> }];
       assert.equal(res.statusCode, status);
-      assert.equal(res.headers['pinhole-error'], code);
+      assert.equal(res.headers['pinhole-error'], status === 403 ? code : undefined, 'the code once authenticated; a malformed request gets a plain 400');
       ws.terminate();
     }
   } finally {

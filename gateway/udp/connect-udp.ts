@@ -7,7 +7,7 @@
  *   - WebSocket: the TCP tunnel's upgrade (Pinhole-Target, Basic auth) on the UDP path, one
  *     datagram per BINARY message (shared/udp/ws-frame.ts).
  * Authentication and the destination policy happen before the 2xx/101, so every refusal is an
- * HTTP status with `Pinhole-Error: CODE`, exactly as for TCP tunnels.
+ * HTTP status: with `Pinhole-Error: CODE` once authenticated, exactly as for TCP tunnels, plain before.
  */
 import type { IncomingMessage } from 'node:http';
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
@@ -19,8 +19,8 @@ import { parseEndpoint } from '../../shared/profile.js';
 import { CapsuleReader, encodeDatagramCapsule } from '../../shared/udp/capsule.js';
 import { CONNECT_UDP_PROTOCOL, parseConnectUdpPath } from '../../shared/udp/connect-udp-path.js';
 import { UDP_WS_CLOSE, UDP_WS_MAX_PAYLOAD, UDP_WS_PATH, datagramOfMessage } from '../../shared/udp/ws-frame.js';
-import { ERROR_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
-import { refusalHead } from '../../node/refusal.js';
+import { TARGET_HEADER } from '../../shared/ws-tunnel.js';
+import { refusalFor, refusalHeadFor } from '../../node/refusal.js';
 import type { UdpFlow, UdpTarget } from './flows.js';
 
 export interface UdpAccessRecord {
@@ -51,6 +51,15 @@ export interface UdpProxyDeps {
 
 const asPinholeError = (err: unknown): PinholeError => (err instanceof PinholeError ? err : new PinholeError('PINHOLE_CONNECT_FAILED', undefined, { cause: err }));
 const targetName = (t: UdpTarget): string => (t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`);
+
+/** The target a CONNECT-UDP :path names, as the access log writes targets (host:port); the path itself when it names none. */
+const namedByPath = (path: string): string => {
+  try {
+    return targetName(parseConnectUdpPath(path));
+  } catch {
+    return path;
+  }
+};
 
 /** Is this HTTP/2 request CONNECT-UDP? (Call from the session's 'stream' handler before the TCP CONNECT path.) */
 export const isConnectUdpRequest = (headers: IncomingHttpHeaders): boolean => headers[':method'] === 'CONNECT' && headers[':protocol'] === CONNECT_UDP_PROTOCOL;
@@ -93,17 +102,18 @@ function refused(deps: UdpProxyDeps, user: string | undefined, target: string, e
 export async function handleConnectUdpStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, deps: UdpProxyDeps, body: Readable = stream): Promise<void> {
   const started = Date.now();
   stream.on('error', () => undefined);
+  const path = String(headers[':path'] ?? '');
   const refuse = (error: PinholeError, user: string | undefined): void => {
-    refused(deps, user, String(headers[':path'] ?? ''), error, started, 'h2-udp');
+    refused(deps, user, namedByPath(path), error, started, 'h2-udp');
     if (stream.destroyed || stream.headersSent) return;
-    const response: Record<string, string | number> = { ':status': error.status, [ERROR_HEADER.toLowerCase()]: error.code, 'content-type': 'text/plain; charset=utf-8' };
-    if (error.status === 407) response['proxy-authenticate'] = 'Basic realm="pinhole"';
-    stream.respond(response);
-    stream.end(`${error.message}\n`);
+    const { body, headers: refusal } = refusalFor(error, user);
+    const { 'content-length': _length, ...headersOut } = refusal;
+    stream.respond({ ':status': error.status, ...headersOut });
+    stream.end(body);
   };
   const admitted = await admit(
     headers['proxy-authorization'] ?? headers.authorization,
-    () => parseConnectUdpPath(String(headers[':path'] ?? '')),
+    () => parseConnectUdpPath(path),
     deps,
     refuse,
     () => stream.destroyed,
@@ -159,7 +169,7 @@ export async function handleUdpWebSocketUpgrade(req: IncomingMessage, socket: Du
   socket.on('error', () => socket.destroy());
   const refuse = (error: PinholeError, user: string | undefined): void => {
     refused(deps, user, text ?? '', error, started, 'wss-udp');
-    if (!socket.destroyed) socket.end(refusalHead(error));
+    if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
   };
   const admitted = await admit(
     req.headers.authorization ?? req.headers['proxy-authorization'],

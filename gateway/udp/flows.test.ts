@@ -71,6 +71,16 @@ test('a refused destination opens no socket and the refusal keeps its code', asy
   );
 });
 
+test('a destination the kernel connects no UDP socket to is PINHOLE_CONNECT_FAILED at open, not a flow that fails later', async () => {
+  for (const [address, family, port] of [['fe80::1', 6, 53], ['255.255.255.255', 4, 53], ['127.0.0.1', 4, 0]] as const) {
+    await assert.rejects(
+      UdpFlow.open({ host: address, port }, { decide: async () => ({ address, family }) }),
+      (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_CONNECT_FAILED',
+      `${address} port ${port}`,
+    );
+  }
+});
+
 test('an idle flow closes itself after the timeout, and traffic postpones it', async () => {
   const echo = await startUdpEcho('re:');
   const flow = await UdpFlow.open({ host: '127.0.0.1', port: echo.port }, { decide: allowLoopback, idleTimeoutMs: 200 });

@@ -72,20 +72,28 @@ export class UdpFlow extends DatagramChannelBase {
     this.armIdle(idleTimeoutMs);
   }
 
-  /** Applies the policy, then connects a socket to the allowed address. Throws PinholeError. */
+  /**
+   * Applies the policy, then connects a socket to the allowed address, before anyone is told the
+   * flow is open. Throws PinholeError: the policy's refusals, or PINHOLE_CONNECT_FAILED when the
+   * kernel will not connect a UDP socket there (EINVAL, EACCES, ENETUNREACH...).
+   */
   static async open(target: UdpTarget, options: UdpFlowOptions): Promise<UdpFlow> {
     const decision = await options.decide(target);
     const socket = createSocket({ type: decision.family === 6 ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', (err) => {
-        socket.close();
-        reject(new PinholeError('PINHOLE_CONNECT_FAILED', undefined, { cause: err }));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        // dgram reports a failed connect to this callback, not as an 'error' event.
+        socket.connect(target.port, decision.address, (err?: Error) => (err ? reject(err) : resolve()));
       });
-      socket.connect(target.port, decision.address, () => {
-        socket.removeAllListeners('error');
-        resolve();
-      });
-    });
+    } catch (cause) {
+      socket.removeAllListeners('error');
+      socket.on('error', () => undefined);
+      socket.close();
+      const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+      throw new PinholeError('PINHOLE_CONNECT_FAILED', `A UDP socket cannot be connected to ${decision.address} port ${target.port} (${reason}).`, { cause });
+    }
+    socket.removeAllListeners('error');
     return new UdpFlow(socket, decision.address, options.idleTimeoutMs ?? 30_000, options.maxInFlight ?? 256);
   }
 

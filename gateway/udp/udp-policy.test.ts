@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PinholeError } from '../../shared/errors.js';
 import type { Resolver } from '../policy.js';
+import { REFUSED_SPELLINGS } from '../../test/support/address-spellings.js';
 import { createUdpDestinationCheck } from './udp-policy.js';
 
 const resolver: Resolver = async (host) => {
@@ -40,3 +41,11 @@ for (const [name, options, target, expected] of cases) {
     else assert.equal((await decide(target)).address, expected);
   });
 }
+
+test('UDP policy: every spelling of a refused address is refused, literal or resolved', async () => {
+  for (const { text, what } of REFUSED_SPELLINGS) {
+    const decide = createUdpDestinationCheck({}, async () => [{ address: text, family: 6 }]);
+    for (const host of [text, `[${text}]`, 'rebind.example'])
+      await assert.rejects(decide({ host, port: 53 }), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_DEST_FORBIDDEN', `${host} (${what})`);
+  }
+});

@@ -14,6 +14,7 @@ import { targetFromLink } from '../../shared/link-target.js';
 import { chooseLogFormat, logDestination, type LogFormat } from '../../shared/log.js';
 import { GatewayTargetSchema, parseEndpoint, PinSchema, type GatewayTarget, type Trust } from '../../shared/profile.js';
 import { stateSentence } from '../../shared/state-words.js';
+import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 import { createAppLookup } from '../apps/index.js';
 import { ConnectionGate, checkListen, type AllowList } from '../lan/allow-list.js';
 import { HtpasswdCheck } from '../lan/htpasswd-check.js';
@@ -27,28 +28,10 @@ import { ProfileStore } from '../profiles/store.js';
 import { createRouting, routingForProfile, type Routing } from '../routing.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
+import { sessionTimeoutMs } from './session-timeout.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
-
-const USAGE = [
-  'usage: pinhole connect LINK|PROFILE [--listen ADDR:PORT [--allow-from CIDR]... [--local-users FILE]] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file FILE]',
-  '       pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)',
-  '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT|auto]',
-  '',
-  '  PROFILE                   a profile stored with `pinhole profile import` (none given: the default profile);',
-  '                            its password is read from the OS keychain',
-  '  --secrets-file FILE       read passwords from this passphrase-encrypted file instead of the OS keychain',
-  '                            (passphrase in PINHOLE_SECRETS_PASSPHRASE); for machines without a keychain',
-  '  --log-format human|json   log lines for a person or for a machine (default: human on a terminal, JSON otherwise)',
-  '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
-  '                            a proxy that wants a sign-in gets the user and password from https_proxy & co.',
-  '                            (http://user:password@host:port) or, for auto, from the GNOME proxy settings',
-  '  --listen ADDR:PORT --allow-from CIDR...   LAN box mode: share the proxy (HTTP and SOCKS5 on one port) with the terminals',
-  '                            in these ranges (a non-loopback --listen needs --allow-from); others are closed unread',
-  '  --local-users FILE        terminals must sign in (htpasswd file: bcrypt, apr1 or SHA1 lines, as the gateway reads)',
-  '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
-  '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
-].join('\n');
+import { USAGE } from './usage.js';
 
 const OPTIONS = {
   listen: { type: 'string' },
@@ -67,8 +50,10 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'no-early-start': { type: 'boolean' },
+  'session-timeout': { type: 'string' },
   'allow-from': { type: 'string', multiple: true },
   'local-users': { type: 'string' },
+  ...TIMEOUT_FLAG_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -195,12 +180,14 @@ export async function run(argv: string[]): Promise<number> {
   let logFormat: LogFormat;
   let allowList: AllowList | undefined;
   let localUsersFile: string | undefined;
+  let tunnelTimeouts: TunnelTimeouts;
+  let sessionTimeout: number | undefined;
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const { 'allow-from': _allowFrom, ...single } = parsed.values;
     values = single;
     if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${USAGE.connect}\n`);
       return 0;
     }
     const [first, ...extra] = parsed.positionals;
@@ -211,7 +198,9 @@ export async function run(argv: string[]): Promise<number> {
     // LAN box mode: a non-loopback --listen only with --allow-from (PINHOLE_LAN_ALLOW_LIST_REQUIRED otherwise).
     allowList = checkListen(address, parsed.values['allow-from'] ?? []);
     localUsersFile = parsed.values['local-users'];
+    tunnelTimeouts = tunnelTimeoutsFromFlags(parsed.values);
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
+    sessionTimeout = sessionTimeoutMs(typeof values['session-timeout'] === 'string' ? values['session-timeout'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
     const secretsFile = typeof values['secrets-file'] === 'string' ? values['secrets-file'] : undefined;
@@ -221,7 +210,7 @@ export async function run(argv: string[]): Promise<number> {
     else plan = await fromProfile(undefined, secretsFile);
   } catch (err) {
     const message = err instanceof UsageError || err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE}\n` : ''}`);
+    process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE.connect}\n` : ''}`);
     // Bad input is 2; a keychain, disk or missing password is trouble in the environment: 1.
     return err instanceof PinholeError && /^PINHOLE_(KEYCHAIN_|AUTH_MISSING|DISK_FULL|WRITE_FAILED)/.test(err.code) ? 1 : 2;
   }
@@ -256,6 +245,8 @@ export async function run(argv: string[]): Promise<number> {
       listen,
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
+      tunnelTimeouts,
+      ...(sessionTimeout === undefined ? {} : { gatewayChoice: { sessionTimeoutMs: sessionTimeout } }),
       decide: (query) => plan.routing.decide(query),
       pac: (address) => plan.routing.pac(address),
       ...(lookup

@@ -10,14 +10,7 @@ import { chooseLogFormat, createLogger, logDestination, type LogFormat } from '.
 import { composeHost } from '../console/compose.js';
 import { ensureRendererBuilt } from '../console/renderer-build.js';
 import { parseConsoleListen, startConsole } from '../console/server.js';
-
-const USAGE = [
-  'usage: pinhole console [--listen 127.0.0.1:PORT] [--secrets-file FILE] [--log-format human|json]',
-  '',
-  '  --secrets-file FILE       keep passwords in this passphrase-encrypted file instead of the OS keychain',
-  '                            (passphrase in PINHOLE_SECRETS_PASSPHRASE); without a keychain the UI offers the same',
-  '  --log-format human|json   log lines on stderr for a person or for a machine (default: human on a terminal, JSON otherwise)',
-].join('\n');
+import { USAGE } from './usage.js';
 
 export async function run(argv: string[]): Promise<number> {
   let listen: string | undefined;
@@ -30,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
       allowPositionals: false,
     });
     if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${USAGE.console}\n`);
       return 0;
     }
     listen = values.listen;
@@ -40,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     if (secretsFile !== undefined && !process.env.PINHOLE_SECRETS_PASSPHRASE)
       throw new PinholeError('PINHOLE_USAGE', '--secrets-file needs the passphrase in PINHOLE_SECRETS_PASSPHRASE (or leave it out and enter both in the UI).');
   } catch (error) {
-    process.stderr.write(`pinhole console: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    process.stderr.write(`pinhole console: ${error instanceof Error ? error.message : String(error)}\n${USAGE.console}\n`);
     return 2;
   }
   const logger = createLogger({ name: 'pinhole-console', level: (process.env.PINHOLE_LOG_LEVEL as 'info' | undefined) ?? 'info', destination: logDestination(logFormat, process.stderr) });

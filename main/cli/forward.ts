@@ -12,24 +12,16 @@ import { decodeLink, type LinkPayload } from '../../shared/link.js';
 import { chooseLogFormat, createLogger, logDestination, type LogFormat, type Logger } from '../../shared/log.js';
 import { TransportSchema, formatEndpoint, parseEndpoint, type Endpoint, type Transport as TransportKind, type Trust } from '../../shared/profile.js';
 import { openTransport } from '../tunnel/negotiate.js';
-import type { GatewayDialOptions, TunnelTarget, UpstreamProxy } from '../tunnel/transport.js';
+import { TunnelOpener } from '../tunnel/opener.js';
+import { sessionTimeoutMs } from './session-timeout.js';
+import type { GatewayDialOptions, Transport, UpstreamProxy } from '../tunnel/transport.js';
 import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 import { relay } from '../../node/relay.js';
+import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
-import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
-
-const USAGE =
-  'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json]\n' +
-  '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)';
-
-/** What `forward` needs from a transport: a byte stream to a target, UDP flows (h2, wss), and a way to stop. */
-interface Tunnels {
-  open(target: TunnelTarget): Promise<Duplex>;
-  openUdpFlow?(target: TunnelTarget): Promise<DatagramChannel>;
-  close(): Promise<void>;
-}
+import { USAGE } from './usage.js';
 
 interface Invocation {
   specs: ForwardSpec[];
@@ -38,6 +30,9 @@ interface Invocation {
   insecure: boolean;
   upstreamProxy?: UpstreamProxy;
   logFormat?: string;
+  tunnelTimeouts: TunnelTimeouts;
+  /** `--session-timeout`: how long open tunnels outlive a gateway that stopped answering. */
+  sessionTimeoutMs?: number;
 }
 
 function parseInvocation(argv: string[]): Invocation | 'help' {
@@ -50,6 +45,8 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
       insecure: { type: 'boolean' },
       'upstream-proxy': { type: 'string' },
       'log-format': { type: 'string' },
+      ...TIMEOUT_FLAG_OPTIONS,
+      'session-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -68,17 +65,20 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
     if (endpoint === undefined) throw new PinholeError('PINHOLE_USAGE', `--upstream-proxy ${values['upstream-proxy']} is not HOST:PORT.`);
     upstreamProxy = { host: endpoint.host, port: endpoint.port };
   }
+  const sessionTimeout = sessionTimeoutMs(values['session-timeout']);
   return {
     specs,
     link,
     transport: typeof kind === 'string' ? kind : kind.data,
     insecure: values.insecure === true,
+    tunnelTimeouts: tunnelTimeoutsFromFlags(values),
     ...(upstreamProxy === undefined ? {} : { upstreamProxy }),
     ...(values['log-format'] === undefined ? {} : { logFormat: values['log-format'] }),
+    ...(sessionTimeout === undefined ? {} : { sessionTimeoutMs: sessionTimeout }),
   };
 }
 
-async function openTunnels(inv: Invocation, logger: Logger): Promise<Tunnels> {
+async function openTunnels(inv: Invocation, logger: Logger): Promise<Transport> {
   const endpoints = inv.link.endpoints.map((e) => parseEndpoint(e)).filter((e): e is Endpoint => e !== undefined);
   const trust: Trust = inv.insecure ? { kind: 'insecure' } : inv.link.pin !== undefined ? { kind: 'pin', pin: inv.link.pin } : { kind: 'system' };
   if (trust.kind === 'insecure') logger.warn({ code: 'PINHOLE_TLS_INSECURE' }, 'TLS verification is off: anyone on the path can read your traffic and password.');
@@ -90,6 +90,7 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Tunnels> {
     password: inv.link.secret,
     logger,
     ...(inv.upstreamProxy === undefined ? {} : { upstreamProxy: inv.upstreamProxy }),
+    ...(inv.sessionTimeoutMs === undefined ? {} : { choice: { sessionTimeoutMs: inv.sessionTimeoutMs } }),
   };
   if (inv.transport === 'wss') {
     const stdio = inv.specs[0]?.kind === 'stdio';
@@ -102,7 +103,7 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Tunnels> {
 }
 
 /** `-L udp:[BIND:]PORT:HOST:PORT`: a local UDP socket, one flow through the tunnel per source address. */
-async function listenUdp(spec: Extract<ForwardSpec, { kind: 'udp' }>, tunnels: Tunnels, logger: Logger): Promise<LocalUdpForward> {
+async function listenUdp(spec: Extract<ForwardSpec, { kind: 'udp' }>, tunnels: Transport, logger: Logger): Promise<LocalUdpForward> {
   const open = tunnels.openUdpFlow?.bind(tunnels);
   if (open === undefined) throw new PinholeError('PINHOLE_UDP_UNSUPPORTED');
   const forward = await LocalUdpForward.listen({ bindHost: spec.bindHost, bindPort: spec.bindPort, target: spec.target, openUdpFlow: (host, port) => open({ host, port }), logger });
@@ -111,7 +112,7 @@ async function listenUdp(spec: Extract<ForwardSpec, { kind: 'udp' }>, tunnels: T
   return forward;
 }
 
-function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels, logger: Logger, locals: Set<Socket>): Promise<Server> {
+function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: TunnelOpener, logger: Logger, locals: Set<Socket>, timeouts: TunnelTimeouts): Promise<Server> {
   const target = formatEndpoint(spec.target);
   // Half-open: the application's FIN ends only its direction of the tunnel.
   const server = createServer({ ...LISTENER_OPTIONS, allowHalfOpen: true }, (local: Socket) => {
@@ -128,7 +129,7 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels
         }
         // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
         // still read the whole answer; a failure on either side tears the pair down.
-        relay(local, tunnel);
+        relay(local, tunnel, timeouts);
       },
       (err: unknown) => {
         const wire = toWire(err);
@@ -147,11 +148,11 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: Tunnels
   });
 }
 
-async function stdio(spec: Extract<ForwardSpec, { kind: 'stdio' }>, tunnels: Tunnels): Promise<void> {
+async function stdio(spec: Extract<ForwardSpec, { kind: 'stdio' }>, tunnels: TunnelOpener, timeouts: TunnelTimeouts): Promise<void> {
   const tunnel = await tunnels.open(spec.target);
   // Standard input and output are the connection: ssh's EOF is a FIN, the destination's FIN closes stdout.
   const local = Duplex.from({ readable: process.stdin, writable: process.stdout });
-  await new Promise<void>((resolve) => relay(local, tunnel, { done: () => resolve() }));
+  await new Promise<void>((resolve) => relay(local, tunnel, { ...timeouts, done: () => resolve() }));
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -160,11 +161,11 @@ export async function run(argv: string[]): Promise<number> {
     inv = parseInvocation(argv);
   } catch (err) {
     const message = err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole forward: ${message}\n${USAGE}\n`);
+    process.stderr.write(`pinhole forward: ${message}\n${USAGE.forward}\n`);
     return 2;
   }
   if (inv === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE.forward}\n`);
     return 0;
   }
   const isStdio = inv.specs[0]?.kind === 'stdio';
@@ -175,24 +176,26 @@ export async function run(argv: string[]): Promise<number> {
   try {
     format = chooseLogFormat(inv.logFormat, logStream.isTTY);
   } catch (err) {
-    process.stderr.write(`pinhole forward: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    process.stderr.write(`pinhole forward: ${err instanceof Error ? err.message : String(err)}\n${USAGE.forward}\n`);
     return 2;
   }
   const logger = createLogger({ name: 'pinhole-forward', level, destination: logDestination(format, logStream) });
-  let tunnels: Tunnels | undefined;
+  let tunnels: Transport | undefined;
   const servers: Server[] = [];
   const locals = new Set<Socket>();
   const udps: LocalUdpForward[] = [];
   try {
     tunnels = await openTunnels(inv, logger);
+    // Each forwarded connection waits for the gateway's answer (nothing to start early: no request is read first).
+    const opener = new TunnelOpener({ transport: tunnels, earlyStart: false });
     if (isStdio) {
-      await stdio(inv.specs[0] as Extract<ForwardSpec, { kind: 'stdio' }>, tunnels);
+      await stdio(inv.specs[0] as Extract<ForwardSpec, { kind: 'stdio' }>, opener, inv.tunnelTimeouts);
       await tunnels.close();
       return 0;
     }
     for (const spec of inv.specs) {
       if (spec.kind === 'udp') udps.push(await listenUdp(spec, tunnels, logger));
-      else if (spec.kind === 'listen') servers.push(await listen(spec, tunnels, logger, locals));
+      else if (spec.kind === 'listen') servers.push(await listen(spec, opener, logger, locals, inv.tunnelTimeouts));
     }
   } catch (err) {
     const wire = toWire(err);

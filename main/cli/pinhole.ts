@@ -1,11 +1,12 @@
 /**
  * `pinhole`: the headless engine's command line. Each subcommand lives in its own module that
- * exports `run(argv): Promise<number>`, loaded only when used.
+ * exports `run(argv): Promise<number>`, loaded only when used; `pinhole CMD --help` loads none.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { USAGE } from './usage.js';
 
-const COMMANDS: Record<string, { module: string; summary: string }> = {
+const COMMANDS: Record<keyof typeof USAGE, { module: string; summary: string }> = {
   connect: { module: './connect.js', summary: 'connect LINK|PROFILE | --server H:P ... run the local proxy through a gateway' },
   forward: { module: './forward.js', summary: 'forward -L [BIND:]PORT:HOST:PORT LINK   forward one TCP port through a gateway' },
   console: { module: './console.js', summary: 'console [--listen 127.0.0.1:PORT]       the UI in a browser against this engine' },
@@ -27,10 +28,14 @@ export const main = async (argv: string[]): Promise<number> => {
     process.stdout.write(`${usage()}\n`);
     return command === undefined ? 2 : 0;
   }
-  const entry = COMMANDS[command];
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command as keyof typeof COMMANDS] : undefined;
   if (!entry) {
     process.stderr.write(`pinhole: unknown command '${command}'.\n${usage()}\n`);
     return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${USAGE[command as keyof typeof USAGE]}\n`);
+    return 0;
   }
   if (!moduleExists(entry.module)) {
     process.stderr.write(`pinhole: '${command}' is not available in this build.\n`);

@@ -10,16 +10,7 @@ import { formatEndpoint, formatPin, parseEndpoint, type Profile } from '../../sh
 import { openSecretStore } from '../keychain/keychain.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
-
-const USAGE = [
-  'usage: pinhole profile import LINK [--name NAME] [--secrets-file FILE]',
-  '       pinhole profile list [--json]',
-  '       pinhole profile show NAME [--json]',
-  '       pinhole profile remove NAME [--secrets-file FILE]',
-  '',
-  '  --secrets-file FILE   keep passwords in this passphrase-encrypted file instead of the OS keychain',
-  '                        (passphrase in PINHOLE_SECRETS_PASSPHRASE); only for machines without a keychain',
-].join('\n');
+import { USAGE } from './usage.js';
 
 const usageError = (message: string): PinholeError => new PinholeError('PINHOLE_USAGE', message);
 
@@ -80,7 +71,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
     })();
     const [sub, arg, extra] = positionals;
     if (values.help || sub === 'help') {
-      out(`${USAGE}\n`);
+      out(`${USAGE.profile}\n`);
       return 0;
     }
     if (!sub) throw usageError('profile needs a subcommand: import, list, show or remove.');

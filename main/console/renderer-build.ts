@@ -4,9 +4,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../node/package-root.js';
 
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const repoRoot = packageRoot(import.meta.url);
 export const rendererDist = join(repoRoot, 'renderer', 'dist');
 
 const newestMtime = async (dir: string): Promise<number> => {

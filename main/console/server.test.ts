@@ -2,6 +2,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, mkdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -196,4 +198,27 @@ test('a frame far over the limit closes the socket (1009) without touching state
   ws.send(JSON.stringify({ t: 'call', id: 1, name: 'setSettings', input: { upstreamProxy: 'y'.repeat(2 * 1024 * 1024) } }));
   assert.equal((await closed).code, 1009);
   assert.equal(profiles.getSettings().upstreamProxy, '');
+});
+
+test('an upgrade request on another path, cut by a reset or a FIN at every byte position, never takes the console down', async (t) => {
+  const { console: c } = await start(t);
+  const upgrade = Buffer.from(`GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1:${c.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  const uncaught: Error[] = [];
+  const onUncaught = (err: Error): void => void uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  t.after(() => process.off('uncaughtException', onUncaught));
+  for (let at = 0; at <= upgrade.length; at++) {
+    for (const mode of ['rst', 'fin'] as const) {
+      const socket = connect(c.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      await once(socket, 'connect');
+      const prefix = upgrade.subarray(0, at);
+      if (mode === 'fin') socket.end(prefix);
+      else socket.write(prefix, () => socket.resetAndDestroy());
+      if (!socket.closed) await once(socket, 'close');
+    }
+  }
+  assert.deepEqual(uncaught, []);
+  assert.equal((await get(c.url)).status < 500, true, 'the console still answers');
 });

@@ -200,6 +200,8 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
   });
 
   http.on('upgrade', (req, socket, head) => {
+    // node:http let go of the socket's 'error' before this event: a client that resets must not throw.
+    socket.on('error', () => socket.destroy());
     const reject = (reason: string): void => {
       log.warn({ event: 'console-ws-rejected', origin: req.headers.origin ?? null }, reason);
       wss.handleUpgrade(req, socket, head, (ws) => ws.close(POLICY_VIOLATION, reason));

@@ -296,3 +296,103 @@ test("the chooser's snapshot is what the UI's gateway status schema carries", ()
     { endpoint: B, health: 'down', rttMs: null, current: false, failure: 'PINHOLE_GATEWAY_UNREACHABLE' },
   ]);
 });
+
+/**
+ * The chooser driven the way h2-transport.ts drives it, on a simulated clock: a background probe
+ * whenever one is due (answered at once), and the session in use PINGed every `idlePingMs`.
+ * `rtt(endpoint, t)` is the link. Returns the decisions with their times.
+ */
+const drive = (
+  chooser: GatewayChooser,
+  clock: { now: number },
+  rtt: (endpoint: string, t: number) => number,
+  durationMs: number,
+  idlePingMs = 10_000,
+): Array<{ at: number; decision: SwitchDecision }> => {
+  const end = clock.now + durationMs;
+  const decisions: Array<{ at: number; decision: SwitchDecision }> = [];
+  let nextPing = clock.now + idlePingMs;
+  const note = (decision: SwitchDecision | undefined): void => {
+    if (decision) decisions.push({ at: clock.now, decision });
+  };
+  while (clock.now < end) {
+    const probeAt = chooser.nextProbeAt() ?? Number.POSITIVE_INFINITY;
+    clock.now = Math.max(clock.now, Math.min(probeAt, nextPing, end));
+    if (clock.now >= end) break;
+    if (clock.now >= nextPing) {
+      note(chooser.record(chooser.current, rtt(chooser.current, clock.now), 'ping'));
+      nextPing = clock.now + idlePingMs;
+      continue;
+    }
+    const due = chooser.dueProbe();
+    if (due !== undefined) note(chooser.record(due, rtt(due, clock.now), due === chooser.current ? 'ping' : 'probe'));
+  }
+  return decisions;
+};
+
+test('the gateway in use gets 150 ms slower: its own PINGs show it, the others are measured at once, and new tunnels move within 30 s', () => {
+  const { chooser, clock } = make({ endpoints: [A, B], userKey: userPicking(A, [A, B]), current: A });
+  const start = clock.now;
+  // Both answer in about 20 ms; the user's share is A, and it stays there.
+  const settled = drive(chooser, clock, () => 20, 180_000);
+  assert.deepEqual(settled, [], 'no switch between equal gateways that the user already uses its share of');
+  assert.equal(chooser.current, A);
+  const slowedAt = clock.now;
+  const afterRise = drive(chooser, clock, (e) => (e === A ? 170 : 20), 60_000);
+  assert.equal(afterRise.length, 1, `one move: ${afterRise.map((d) => d.decision.sentence).join(' | ')}`);
+  const [moved] = afterRise;
+  assert.equal(moved?.decision.to, B);
+  assert.equal(moved?.decision.reason, 'faster');
+  const took = (moved?.at ?? Number.POSITIVE_INFINITY) - slowedAt;
+  assert.ok(took <= 30_000, `moved ${took} ms after the rise (the issue: within 30 s; the old rule took about three minutes)`);
+  assert.ok(clock.now > start);
+});
+
+test('one slow answer on the gateway in use is measured again within a second, and moves nobody', () => {
+  const { chooser, clock } = make({ endpoints: [A, B], userKey: userPicking(A, [A, B]), current: A });
+  drive(chooser, clock, () => 20, 180_000);
+  assert.equal(chooser.record(A, 400, 'ping'), undefined);
+  const next = chooser.nextProbeAt() as number;
+  assert.ok(next - clock.now <= 1_000, `re-measured ${next - clock.now} ms later`);
+  assert.equal(chooser.comparing, false, 'one spike does not start a comparison');
+  assert.deepEqual(drive(chooser, clock, () => 20, 60_000), []);
+  assert.equal(chooser.current, A);
+});
+
+test('a slowdown that every gateway shares starts one comparison, moves nobody, and becomes the new usual', () => {
+  const { chooser, clock } = make({ endpoints: [A, B], userKey: userPicking(A, [A, B]), current: A });
+  drive(chooser, clock, () => 20, 180_000);
+  const decisions = drive(chooser, clock, () => 170, 120_000);
+  assert.deepEqual(decisions, []);
+  assert.equal(chooser.comparing, false, 'the comparison window ended; the slower level is accepted');
+});
+
+test('a jittery link never gets more than two switches in any minute, whatever the jitter and the slowdowns', () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        seed: fc.integer(),
+        user: fc.string({ minLength: 1, maxLength: 8 }),
+        bases: fc.tuple(fc.double({ min: 5, max: 200, noNaN: true }), fc.double({ min: 5, max: 200, noNaN: true }), fc.double({ min: 5, max: 200, noNaN: true })),
+        jitter: fc.double({ min: 0, max: 3, noNaN: true }),
+        three: fc.boolean(),
+        idlePingMs: fc.integer({ min: 200, max: 15_000 }),
+      }),
+      ({ seed, user, bases, jitter, three, idlePingMs }) => {
+        const endpoints = three ? [A, B, C] : [A, B];
+        const noise = seeded(seed);
+        const clock = { now: 1_000_000 };
+        const chooser = new GatewayChooser({ endpoints, userKey: user, now: () => clock.now, random: seeded(seed + 1) });
+        const base = new Map(endpoints.map((e, i) => [e, bases[i] as number]));
+        // Each answer anywhere between the base and (1 + 3 x jitter) times it: a link far noisier than the tolerance.
+        const decisions = drive(chooser, clock, (e) => (base.get(e) as number) * (1 + jitter * noise() * (noise() < 0.3 ? 3 : 1)), 600_000, idlePingMs);
+        const times = decisions.filter((d) => d.decision.reason !== 'failed' && d.decision.reason !== 'removed').map((d) => d.at);
+        for (const at of times) {
+          const inMinute = times.filter((other) => other >= at && other < at + 60_000).length;
+          assert.ok(inMinute <= 2, `${inMinute} switches in the minute from ${at}`);
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});

@@ -15,7 +15,13 @@
  *   jitter;
  * - everyone on the first gateway: among endpoints within tolerance of the best, each user takes
  *   the one a stable hash of their name picks (rendezvous hashing), so users spread and an
- *   endpoint added or removed moves only its own share.
+ *   endpoint added or removed moves only its own share;
+ * - staying minutes on a gateway that got slow (issue 28): the endpoint in use is watched through
+ *   its own PINGs; when the median of its recent round trips is clearly above its usual one (the
+ *   same tolerance as a switch), every endpoint is measured every second or so for a short window,
+ *   so a clearly faster one is confirmed within seconds instead of probe intervals;
+ * - flapping on a jittery link however many samples arrive: at most `maxSwitchesPerMinute`
+ *   switches of choice (faster, spread, recovered) in any minute; a failure still moves at once.
  */
 
 export interface ChooserOptions {
@@ -39,6 +45,12 @@ export interface ChooserOptions {
   jitterRatio?: number;
   /** First re-test of a failed endpoint; doubles per failure up to the probe interval. */
   retestMs?: number;
+  /** While the endpoint in use looks slower than usual, every endpoint is measured this often... */
+  fastProbeMs?: number;
+  /** ...for this long after the slowdown was seen. */
+  fastWindowMs?: number;
+  /** Switches of choice allowed in any 60 s (a failure or a removal always moves). */
+  maxSwitchesPerMinute?: number;
   now: () => number;
   /** In [0, 1), like Math.random. */
   random: () => number;
@@ -87,7 +99,14 @@ const DEFAULTS = {
   probeIntervalMs: 60_000,
   jitterRatio: 0.2,
   retestMs: 1_000,
+  fastProbeMs: 1_000,
+  fastWindowMs: 20_000,
+  maxSwitchesPerMinute: 2,
 };
+
+/** The recent round trips of the endpoint in use whose median is compared with its usual one. */
+const RECENT_SAMPLES = 3;
+const MINUTE_MS = 60_000;
 
 /** FNV-1a over UTF-16 units with a final avalanche (murmur3 fmix32): a stable 32-bit score. */
 export const stableHash = (text: string): number => {
@@ -133,6 +152,12 @@ export class GatewayChooser {
   private currentEndpoint: string;
   private pending: { to: string; count: number } | undefined;
   private inFlight: string | undefined;
+  /** The usual round trip of the endpoint in use: its lowest estimate since it became current. */
+  private baseline: number | undefined;
+  /** Until then, every endpoint is measured every `fastProbeMs` (the endpoint in use got slower). */
+  private fastUntil = 0;
+  /** When the recent switches of choice happened (for the rate limit). */
+  private switchTimes: number[] = [];
 
   constructor(options: ChooserOptions) {
     this.options = {
@@ -145,6 +170,9 @@ export class GatewayChooser {
       probeIntervalMs: options.probeIntervalMs ?? DEFAULTS.probeIntervalMs,
       jitterRatio: options.jitterRatio ?? DEFAULTS.jitterRatio,
       retestMs: options.retestMs ?? DEFAULTS.retestMs,
+      fastProbeMs: options.fastProbeMs ?? DEFAULTS.fastProbeMs,
+      fastWindowMs: options.fastWindowMs ?? DEFAULTS.fastWindowMs,
+      maxSwitchesPerMinute: options.maxSwitchesPerMinute ?? DEFAULTS.maxSwitchesPerMinute,
       now: options.now,
       random: options.random,
     };
@@ -170,8 +198,14 @@ export class GatewayChooser {
     if (!this.states.has(endpoint)) return;
     this.currentEndpoint = endpoint;
     this.pending = undefined;
+    this.baseline = undefined;
     const state = this.states.get(endpoint) as EndpointState;
     state.recovered = false;
+  }
+
+  /** True while every endpoint is measured quickly because the one in use got slower. */
+  get comparing(): boolean {
+    return this.options.now() < this.fastUntil;
   }
 
   /** A round trip measured to `endpoint` (handshake time, PING, probe). */
@@ -186,11 +220,13 @@ export class GatewayChooser {
     if (state.samples.length > this.options.window) state.samples.shift();
     if (this.inFlight === endpoint) {
       this.inFlight = undefined;
-      this.schedule(state, this.jittered(this.options.probeIntervalMs));
-    } else if (kind !== 'probe') {
+      if (this.comparing) this.schedule(state, this.jittered(this.options.fastProbeMs), this.options.fastProbeMs / (2 * this.states.size));
+      else this.schedule(state, this.jittered(this.options.probeIntervalMs));
+    } else if (kind !== 'probe' && !this.comparing) {
       // A fresh measurement from the traffic itself: the background probe can wait a full interval.
       state.nextProbeAt = Math.max(state.nextProbeAt, this.options.now() + this.options.probeIntervalMs / 2);
     }
+    if (endpoint === this.currentEndpoint) this.watchCurrent(state);
     return this.evaluate(endpoint);
   }
 
@@ -299,6 +335,43 @@ export class GatewayChooser {
     return current - candidate >= this.options.toleranceMs && candidate <= current * (1 - this.options.toleranceRatio);
   }
 
+  /**
+   * The endpoint in use, after one of its samples: one answer clearly slower than usual is measured
+   * again soon; the median of the recent ones clearly slower starts a comparison of every endpoint.
+   */
+  private watchCurrent(state: EndpointState): void {
+    const latest = state.samples.at(-1) as number;
+    if (this.baseline === undefined) {
+      if (state.samples.length >= Math.ceil(this.options.window / 2)) this.baseline = lowerMedian(state.samples) as number;
+      return;
+    }
+    if (!this.clearlyBetter(this.baseline, latest)) {
+      this.baseline = Math.min(this.baseline, lowerMedian(state.samples) as number);
+      return;
+    }
+    const now = this.options.now();
+    const recent = lowerMedian(state.samples.slice(-RECENT_SAMPLES)) as number;
+    if (state.samples.length < RECENT_SAMPLES || !this.clearlyBetter(this.baseline, recent)) {
+      state.nextProbeAt = Math.min(state.nextProbeAt, now + this.options.fastProbeMs);
+      return;
+    }
+    // Slower than usual for several answers: compare everyone now. The new level is the usual one
+    // from here, so only a further rise starts another comparison.
+    this.baseline = recent;
+    if (this.comparing) return;
+    this.fastUntil = now + this.options.fastWindowMs;
+    for (const other of this.states.values()) {
+      if (other.health !== 'down') other.nextProbeAt = Math.min(other.nextProbeAt, other === state ? now + this.options.fastProbeMs : now);
+    }
+  }
+
+  /** Switches of choice in the last minute. */
+  private recentSwitches(): number {
+    const since = this.options.now() - MINUTE_MS;
+    this.switchTimes = this.switchTimes.filter((at) => at > since);
+    return this.switchTimes.length;
+  }
+
   private fresh(endpoint: string, nextProbeAt: number): EndpointState {
     return { endpoint, health: 'unknown', samples: [], nextProbeAt, failures: 0, failure: undefined, recovered: false };
   }
@@ -317,8 +390,7 @@ export class GatewayChooser {
   }
 
   /** Next probe `delay` from now, moved later while it would land within the spacing of another's. */
-  private schedule(state: EndpointState, delay: number): void {
-    const spacing = this.spacing();
+  private schedule(state: EndpointState, delay: number, spacing = this.spacing()): void {
     let at = this.options.now() + delay;
     for (let i = 0; i < this.states.size; i++) {
       const clash = [...this.states.values()].find((o) => o !== state && Math.abs(o.nextProbeAt - at) < spacing);
@@ -359,6 +431,8 @@ export class GatewayChooser {
     if (this.pending?.to !== to) this.pending = { to, count: 0 };
     if (sampled === to) this.pending.count += 1;
     if (this.pending.count < this.options.confirmSamples) return undefined;
+    // A choice, not an emergency: it waits while the minute's switches are spent.
+    if (this.recentSwitches() >= this.options.maxSwitchesPerMinute) return undefined;
     const from = this.currentEndpoint;
     const target = this.states.get(to) as EndpointState;
     const theirs = this.estimate(to) as number;
@@ -388,6 +462,9 @@ export class GatewayChooser {
     const from = this.currentEndpoint;
     this.currentEndpoint = to;
     this.pending = undefined;
+    this.baseline = undefined;
+    this.fastUntil = 0;
+    if (reason !== 'failed' && reason !== 'removed') this.switchTimes.push(this.options.now());
     const state = this.states.get(to);
     if (state) state.recovered = false;
     return { from, to, reason, sentence };

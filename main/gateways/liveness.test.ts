@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { PinholeError } from '../../shared/errors.js';
 import { startFreezableRelay, type FreezableRelay } from '../../test/support/hung-endpoint.js';
 import { waitUntil } from '../../test/support/processes.js';
-import { SessionLiveness, type PingableSession } from './liveness.js';
+import { SessionDeadline, SessionLiveness, type PingableSession } from './liveness.js';
 
 let server: Http2Server;
 let serverPings = 0;
@@ -229,4 +229,63 @@ test('a PING unanswered for half the timeout says "slow" once (time to ready the
   assert.equal(slow, 1, 'once per PING');
   assert.equal(watcher.alive, false, 'then dead at the timeout');
   watcher.stop();
+});
+
+/** A session that stopped answering, as the deadline sees it: its socket's byte count and its PINGs. */
+class DrainingScript extends ScriptedSession {
+  socket = { bytesRead: 1_000 };
+}
+
+test('a session that stopped answering is gone only after the whole deadline of silence: bytes or a PING answer start it again', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  const session = new DrainingScript();
+  const deadline = new SessionDeadline(session, { deadlineMs: 15_000 });
+  const gone: PinholeError[] = [];
+  deadline.on('gone', (err) => gone.push(err));
+  t.mock.timers.tick(4_000);
+  assert.equal(session.pings.length, 0, 'quiet for less than a third of the deadline: no PING yet');
+  t.mock.timers.tick(1_000);
+  assert.equal(session.pings.length, 1, 'quiet for a third of the deadline: one PING');
+  t.mock.timers.tick(5_000);
+  assert.equal(session.pings.length, 1, 'one PING outstanding at a time');
+  session.socket.bytesRead += 1;
+  t.mock.timers.tick(1_000);
+  assert.ok(deadline.silentForMs <= 1_000, 'a byte from the gateway is a sign of life');
+  t.mock.timers.tick(14_000);
+  assert.equal(gone.length, 0, '14 s after the last byte: still waiting');
+  session.answer(0);
+  t.mock.timers.tick(14_000);
+  assert.equal(gone.length, 0, 'the late PING answer started the silence again');
+  t.mock.timers.tick(1_000);
+  assert.equal(gone.length, 1, 'fifteen seconds of silence: gone');
+  assert.equal(gone[0]?.code, 'PINHOLE_GATEWAY_UNRESPONSIVE');
+  t.mock.timers.tick(60_000);
+  assert.equal(gone.length, 1, 'once');
+});
+
+test('the deadline counts from when the silence began, a network change ends it at once, and a closed session needs no verdict', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  const early = new DrainingScript();
+  const started = Date.now();
+  const fromPing = new SessionDeadline(early, { deadlineMs: 3_000, silentSince: started - 1_500 });
+  let goneEarly = 0;
+  fromPing.on('gone', () => (goneEarly += 1));
+  t.mock.timers.tick(1_000);
+  assert.equal(goneEarly, 0);
+  t.mock.timers.tick(750);
+  assert.equal(goneEarly, 1, 'gone 3 s after the unanswered PING left, 1.5 s after it was noticed');
+
+  const roaming = new SessionDeadline(new DrainingScript(), { deadlineMs: 15_000 });
+  const reasons: string[] = [];
+  roaming.on('gone', (err) => reasons.push(err.message));
+  roaming.endNow(new PinholeError('PINHOLE_GATEWAY_UNRESPONSIVE', 'The network changed.'));
+  assert.deepEqual(reasons, ['The network changed.']);
+
+  const closing = new DrainingScript();
+  const closed = new SessionDeadline(closing, { deadlineMs: 1_000 });
+  let goneClosed = 0;
+  closed.on('gone', () => (goneClosed += 1));
+  closing.fire('close');
+  t.mock.timers.tick(10_000);
+  assert.equal(goneClosed, 0, 'a session that closed on its own is not declared gone');
 });

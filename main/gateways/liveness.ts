@@ -14,6 +14,8 @@ import { PinholeError } from '../../shared/errors.js';
 
 export const DEFAULT_LIVENESS_TIMEOUT_MS = 1_500;
 export const DEFAULT_IDLE_PING_MS = 10_000;
+/** A session that stopped answering keeps its open tunnels until nothing arrived for this long (issue 28). */
+export const DEFAULT_SESSION_TIMEOUT_MS = 15_000;
 
 /** What the watcher needs from a ClientHttp2Session (which has all of it). */
 export interface PingableSession {
@@ -185,5 +187,117 @@ export class SessionLiveness extends EventEmitter<LivenessEvents> {
     this.clearTimers();
     this.session.removeListener('close', this.onClose);
     this.emit('dead', error);
+  }
+}
+
+/** What the deadline needs from a ClientHttp2Session: its PING and the bytes its socket has read. */
+export interface DrainingSession {
+  readonly closed: boolean;
+  readonly destroyed: boolean;
+  readonly socket: { readonly bytesRead: number } | null | undefined;
+  ping(callback: (err: Error | null, duration: number, payload: Buffer) => void): boolean;
+  once(event: 'close', listener: () => void): unknown;
+  removeListener(event: 'close', listener: () => void): unknown;
+}
+
+export interface SessionDeadlineOptions {
+  /** Nothing heard (no byte, no PING answer) for this long and the session is gone (default 15 s). */
+  deadlineMs?: number;
+  /** When the silence began (the unanswered PING left then); default now. */
+  silentSince?: number;
+}
+
+export interface SessionDeadlineEvents {
+  gone: [error: PinholeError];
+}
+
+/**
+ * The second, longer verdict (issue 28): a session that stopped answering PINGs takes no new
+ * tunnels at once (SessionLiveness), but a stall of a few seconds on a congested path must not end
+ * the tunnels already open on it. This watches such a session: any byte read from its socket or any
+ * PING answer is a sign of life; `deadlineMs` of silence and it is 'gone' (once), and the caller
+ * resets its tunnels. A PING goes out when the session has been quiet for a third of the deadline,
+ * one at a time. `endNow()` is the stronger signal (a network change): gone at once.
+ */
+export class SessionDeadline extends EventEmitter<SessionDeadlineEvents> {
+  private readonly deadlineMs: number;
+  private heardAt: number;
+  private bytesSeen: number;
+  private pinging = false;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private over = false;
+  private readonly onClose = (): void => this.stop();
+
+  constructor(
+    private readonly session: DrainingSession,
+    options: SessionDeadlineOptions = {},
+  ) {
+    super();
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    this.heardAt = options.silentSince ?? Date.now();
+    this.bytesSeen = session.socket?.bytesRead ?? 0;
+    if (session.closed || session.destroyed) {
+      this.over = true;
+      return;
+    }
+    session.once('close', this.onClose);
+    this.timer = setInterval(() => this.check(), Math.max(10, Math.min(1_000, this.deadlineMs / 4)));
+    this.timer.unref?.();
+  }
+
+  /** Silence so far, in ms (0 right after a sign of life). */
+  get silentForMs(): number {
+    return Date.now() - this.heardAt;
+  }
+
+  /** A stronger signal than silence (the network changed): the session is gone now. */
+  endNow(error: PinholeError): void {
+    this.declareGone(error);
+  }
+
+  stop(): void {
+    if (this.over) return;
+    this.over = true;
+    clearInterval(this.timer);
+    this.session.removeListener('close', this.onClose);
+  }
+
+  private check(): void {
+    if (this.over) return;
+    const bytes = this.session.socket?.bytesRead ?? this.bytesSeen;
+    if (bytes !== this.bytesSeen) {
+      this.bytesSeen = bytes;
+      this.heardAt = Date.now();
+    }
+    const silent = this.silentForMs;
+    if (silent >= this.deadlineMs) {
+      this.declareGone(
+        new PinholeError('PINHOLE_GATEWAY_UNRESPONSIVE', `Nothing arrived from the gateway for ${(silent / 1000).toFixed(1)} s; its tunnels are reset.`, {
+          details: { deadlineMs: this.deadlineMs },
+        }),
+      );
+      return;
+    }
+    if (!this.pinging && silent >= this.deadlineMs / 3) this.ping();
+  }
+
+  private ping(): void {
+    this.pinging = true;
+    let sent: boolean;
+    try {
+      sent = this.session.ping((err) => {
+        this.pinging = false;
+        if (!err && !this.over) this.heardAt = Date.now();
+      });
+    } catch {
+      sent = false;
+    }
+    if (!sent) this.pinging = false;
+  }
+
+  private declareGone(error: PinholeError): void {
+    if (this.over) return;
+    this.stop();
+    this.emit('gone', error);
   }
 }

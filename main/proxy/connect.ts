@@ -10,7 +10,7 @@ import { PinholeError } from '../../shared/errors.js';
 import { formatEndpoint, parseEndpoint } from '../../shared/profile.js';
 import { relay } from '../../node/relay.js';
 import { asPinholeError } from '../../node/refusal.js';
-import type { ProxyContext } from './context.js';
+import { reach, type ProxyContext } from './context.js';
 import { blockRefusal, refusalHead } from './refusal.js';
 
 export const handleConnect = async (context: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> => {
@@ -28,12 +28,12 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
     socket.end(refusalHead(err));
     return;
   }
-  const early = decision.route === 'tunnel' ? context.openEarly(target) : undefined;
+  const early = decision.route === 'tunnel' ? context.opener.openEarly(target) : undefined;
   let upstream: Duplex;
   let answered: Promise<void> | undefined;
   try {
     if (early) ({ stream: upstream, answered } = await early);
-    else upstream = await context.reach(target, decision.route);
+    else upstream = await reach(context, target, decision.route);
   } catch (err) {
     const error = asPinholeError(err, 'PINHOLE_CONNECT_FAILED');
     context.refused(error, where, decision.route);
@@ -45,11 +45,16 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
     return;
   }
   const release = context.tunnels.opened();
+  // A tunnel broken on the gateway's side (its session gone after a long stall) reaches the
+  // application as a reset, as a broken TCP path would: never as a clean end, never as a hang.
+  upstream.once('error', () => {
+    if (!socket.destroyed) socket.resetAndDestroy();
+  });
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (head.length > 0) upstream.write(head);
   // Each direction ends on its own (a FIN from the application still lets the whole answer arrive);
   // an early tunnel delivers nothing until the gateway accepted it, so no refusal reaches the application.
-  relay(socket, upstream, { done: release, ...(answered ? { holdDown: answered } : {}) });
+  relay(socket, upstream, { ...context.relayTimeouts, done: release, ...(answered ? { holdDown: answered } : {}) });
   // Started early, the application already has its 200: a refusal can only end the connection.
   answered?.catch((err: unknown) => {
     context.refused(asPinholeError(err, 'PINHOLE_CONNECT_FAILED'), where, 'tunnel, started early');

@@ -1,14 +1,17 @@
 /**
- * What the local proxy's jobs (CONNECT, absolute-URI forwarding) share: where a request goes (the
- * router), the ways to reach a destination (the tunnel, an early tunnel, a direct dial), the
- * tunnel counters and the refusal log. The listener (local-proxy.ts) builds one per proxy.
+ * What the local proxy's jobs (CONNECT, absolute-URI forwarding, SOCKS5) share: where a request
+ * goes (the router), the named tunnel opener (main/tunnel/opener.ts: the tunnel, an early tunnel),
+ * a direct dial, the tunnel counters and the refusal log. The listener (local-proxy.ts) builds one
+ * per proxy from its own parts; nothing in it calls back into the engine.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { RelayTimeouts } from '../../node/relay.js';
 import type { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { RouteDecision } from '../routing.js';
-import type { EarlyTunnel, TunnelTarget } from '../tunnel/transport.js';
+import type { TunnelOpening } from '../tunnel/opener.js';
+import type { TunnelTarget } from '../tunnel/transport.js';
 
 /** What the local proxy knows when it asks where a request goes. */
 export interface RouteRequest {
@@ -23,9 +26,6 @@ export interface Router {
   route(request: RouteRequest): Promise<RouteDecision> | RouteDecision;
 }
 
-/** Opens a tunnel through the gateway (the transport); rejects with a PinholeError. */
-export type OpenTunnel = (target: TunnelTarget) => Promise<Duplex>;
-
 /**
  * For HTTP/1.1 gateways (Squid refuses CONNECT to non-TLS ports): a connection to the gateway that
  * takes absolute-URI requests with this Proxy-Authorization. Plain HTTP then travels as a proxy
@@ -34,7 +34,8 @@ export type OpenTunnel = (target: TunnelTarget) => Promise<Duplex>;
 export interface ForwardHttp {
   authorization: string;
   user: string;
-  open: () => Promise<Duplex>;
+  /** Where those connections come from (the tunnel opener). */
+  connections: { proxyConnection(): Promise<Duplex> };
 }
 
 /** Open and total tunnels, counted where a tunnel opens and where it closes: nothing per chunk. */
@@ -60,13 +61,19 @@ export interface ProxyContext {
   readonly tunnels: TunnelCount;
   /** Where a request goes, asked once per request; a failing router sends it through the tunnel. */
   route(request: RouteRequest): Promise<RouteDecision>;
-  /** A byte stream to the destination by a decided route. */
-  reach(target: TunnelTarget, route: 'tunnel' | 'direct'): Promise<Duplex>;
-  /** A tunnel that takes the application's bytes before the gateway answers, or undefined (CONNECT only). */
-  openEarly(target: TunnelTarget): Promise<EarlyTunnel> | undefined;
+  /** Tunnels through the gateway: waiting for its answer, or started early (CONNECT only). */
+  readonly opener: TunnelOpening;
+  /** A direct connection to the destination (a route that bypasses the tunnel). */
+  dialDirect(target: TunnelTarget): Promise<Duplex>;
   readonly forwardHttp: ForwardHttp | undefined;
   /** How long an origin may take to start answering a forwarded request. */
   readonly responseTimeoutMs: number;
+  /** --half-close-timeout and --idle-timeout for every CONNECT and SOCKS5 tunnel. */
+  readonly relayTimeouts: RelayTimeouts;
   /** Logs a request that could not be carried and tells the proxy's listeners ('refused'). */
   refused(err: PinholeError, target: string, route: string): void;
 }
+
+/** A byte stream to the destination by a decided route: the tunnel (waiting for the gateway's answer) or a direct dial. */
+export const reach = (context: ProxyContext, target: TunnelTarget, route: 'tunnel' | 'direct'): Promise<Duplex> =>
+  route === 'direct' ? context.dialDirect(target) : context.opener.open(target);

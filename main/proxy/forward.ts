@@ -10,7 +10,7 @@ import { pipeline, type Duplex } from 'node:stream';
 import { PinholeError } from '../../shared/errors.js';
 import { formatEndpoint } from '../../shared/profile.js';
 import { asPinholeError, refusalError } from '../../node/refusal.js';
-import type { ProxyContext } from './context.js';
+import { reach, type ProxyContext } from './context.js';
 import { answerRefusal, blockRefusal } from './refusal.js';
 import type { ConnectionAgents } from './tunnel-agent.js';
 
@@ -83,8 +83,8 @@ export const forwardRequest = async (context: ProxyContext, agents: ConnectionAg
     headers,
     setHost: false,
     agent: forward
-      ? agents.for(req.socket, 'gateway-proxy', () => counted(forward.open()))
-      : agents.for(req.socket, route, (to) => counted(context.reach(to, route))),
+      ? agents.for(req.socket, 'gateway-proxy', () => counted(forward.connections.proxyConnection()))
+      : agents.for(req.socket, route, (to) => counted(reach(context, to, route))),
   });
   upstreamReq.setTimeout(context.responseTimeoutMs, () => upstreamReq.destroy(new PinholeError('PINHOLE_CONNECT_TIMEOUT', 'The destination did not answer in time.')));
   upstreamReq.once('error', (err) => {

@@ -27,7 +27,7 @@ before(async () => {
     headersTimeoutMs: 1_500,
     // No gateway here: "tunnel" destinations fail the way an unreachable gateway does; the origin's ports go direct.
     router: { route: ({ port: p }) => (p === origin.httpPort || p === origin.httpsPort || p === fin.port ? DIRECT : TUNNEL) },
-    open: () => Promise.reject(new PinholeError('PINHOLE_GATEWAY_UNREACHABLE')),
+    opener: { open: () => Promise.reject(new PinholeError('PINHOLE_GATEWAY_UNREACHABLE')), openEarly: () => undefined },
   });
   ({ port } = await proxy.start());
 });
@@ -141,10 +141,12 @@ test('half-close on the direct route: a request sent with a FIN gets the whole a
 test('half-close on a tunnel started early: the request and its FIN go at once, the answer waits for the gateway, then arrives whole', async () => {
   const early = new LocalProxy({
     logger: createLogger({ name: 'test', level: 'silent' }),
-    open: () => Promise.reject(new PinholeError('PINHOLE_GATEWAY_UNREACHABLE')),
-    // A stand-in for an HTTP/2 stream started before the gateway's answer: the destination itself,
-    // and a gateway that answers only once the destination has the whole request, FIN included.
-    openEarly: (target) => dialDirect(target, 5_000).then((stream) => ({ stream, answered: fin.nextAnswer() })),
+    opener: {
+      open: () => Promise.reject(new PinholeError('PINHOLE_GATEWAY_UNREACHABLE')),
+      // A stand-in for an HTTP/2 stream started before the gateway's answer: the destination itself,
+      // and a gateway that answers only once the destination has the whole request, FIN included.
+      openEarly: (target) => dialDirect(target, 5_000).then((stream) => ({ stream, answered: fin.nextAnswer() })),
+    },
   });
   const { port: earlyPort } = await early.start();
   try {

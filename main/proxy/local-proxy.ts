@@ -14,9 +14,9 @@ import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { TUNNEL, type RouteDecision } from '../routing.js';
-import type { EarlyTunnel, TunnelTarget } from '../tunnel/transport.js';
+import type { TunnelOpening } from '../tunnel/opener.js';
 import { handleConnect } from './connect.js';
-import { TunnelCount, type ForwardHttp, type OpenTunnel, type ProxyContext, type RouteRequest, type Router } from './context.js';
+import { TunnelCount, type ForwardHttp, type ProxyContext, type RouteRequest, type Router } from './context.js';
 import { dialDirect } from './direct.js';
 import { forwardRequest } from './forward.js';
 import { everythingThrough, isPacRequest, servePac } from './pac.js';
@@ -29,18 +29,15 @@ import type { ConnectionGate } from '../lan/allow-list.js';
 import type { LocalUsers } from '../lan/local-users.js';
 import type { TerminalStats } from '../lan/terminal-stats.js';
 import type { SocksSessionRecord } from '../socks/server.js';
+import { DEFAULT_TUNNEL_TIMEOUTS, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 
-export type { ForwardHttp, OpenTunnel, RouteRequest, Router } from './context.js';
+export type { ForwardHttp, RouteRequest, Router } from './context.js';
 
 export interface LocalProxyOptions {
   host?: string;
   port?: number;
-  open: OpenTunnel;
-  /**
-   * A tunnel that takes the application's bytes before the gateway answers, or `undefined` when
-   * this destination must wait for the answer (see RecentDestinations). CONNECT only.
-   */
-  openEarly?: (target: TunnelTarget) => Promise<EarlyTunnel> | undefined;
+  /** Opens tunnels through the gateway (main/tunnel/opener.ts), early ones included. */
+  opener: TunnelOpening;
   /** Where each request goes; without one, everything goes through the tunnel. */
   router?: Router;
   forwardHttp?: ForwardHttp;
@@ -52,6 +49,8 @@ export interface LocalProxyOptions {
   directConnectTimeoutMs?: number;
   /** How long an origin may take to start answering a forwarded request. */
   responseTimeoutMs?: number;
+  /** Silent tunnels end (issue 28); default DEFAULT_TUNNEL_TIMEOUTS. */
+  tunnelTimeouts?: TunnelTimeouts;
   /** SOCKS5 on the same port (issue 14): UDP ASSOCIATE through this when the transport carries UDP. */
   openUdpFlow?: OpenUdpFlow;
   /** LAN box mode (issue 14): terminals outside --allow-from are closed before anything is read. */
@@ -91,10 +90,11 @@ export class LocalProxy extends EventEmitter {
       logger,
       tunnels: this.tunnels,
       route: (request) => this.route(request),
-      reach: (target, route) => (route === 'direct' ? dialDirect(target, options.directConnectTimeoutMs ?? 10_000) : options.open(target)),
-      openEarly: (target) => options.openEarly?.(target),
+      opener: options.opener,
+      dialDirect: (target) => dialDirect(target, options.directConnectTimeoutMs ?? 10_000),
       forwardHttp: options.forwardHttp,
       responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
+      relayTimeouts: options.tunnelTimeouts ?? DEFAULT_TUNNEL_TIMEOUTS,
       refused: (err, target, route) => {
         const fields = { code: err.code, target, route, ...(err.cause instanceof Error ? { reason: err.cause.message } : {}), ...(err.details ?? {}) };
         if (err.code === 'PINHOLE_AUTH_REJECTED') logger.error(fields, err.message);

@@ -10,7 +10,7 @@ import { asPinholeError } from '../../node/refusal.js';
 import type { LocalUsers } from '../lan/local-users.js';
 import { createSocksHandler, type SocksSessionRecord } from '../socks/server.js';
 import type { OpenUdpFlow } from '../udp/local-udp.js';
-import type { ProxyContext } from './context.js';
+import { reach, type ProxyContext } from './context.js';
 import { blockRefusal } from './refusal.js';
 
 export interface SocksJobOptions {
@@ -29,6 +29,7 @@ export const socksJob =
       ...(options.openUdpFlow === undefined ? {} : { openUdpFlow: options.openUdpFlow }),
       ...(options.users === undefined ? {} : { users: options.users }),
       ...(options.onSession === undefined ? {} : { onSession: options.onSession }),
+      relayTimeouts: context.relayTimeouts,
       openTunnel: async (host, port) => {
         const target = { host, port };
         const where = formatEndpoint(target);
@@ -39,7 +40,7 @@ export const socksJob =
           throw err;
         }
         try {
-          const stream = await context.reach(target, decision.route);
+          const stream = await reach(context, target, decision.route);
           const release = context.tunnels.opened();
           stream.once('close', release);
           return stream;

@@ -4,6 +4,9 @@
  * failure status, reply 0x07/0x08) and closes the socket; on success it leaves the socket paused
  * with any bytes the client sent after its request pushed back (unshift), and the caller sends the
  * reply. Domain names are returned as names: nothing is resolved here (no DNS leak).
+ * The socket never goes without an 'error' listener: on success it keeps one that ignores errors (a
+ * write of this handshake may still fail after it resolved, before the caller attached its own),
+ * and the caller learns of a failure from 'close' as it does anyway.
  */
 import type { Socket } from 'node:net';
 import { PinholeError } from '../../shared/errors.js';
@@ -41,6 +44,9 @@ export interface SocksHandshakeOptions {
 /** Largest handshake buffered: a greeting (257) + RFC 1929 (513) + a request (262) fit many times over. */
 const MAX_HANDSHAKE = 4096;
 
+/** Once the handshake has ended, a socket error only means 'close' follows. */
+const ignoreError = (): void => undefined;
+
 /** Runs the handshake; resolves to the command, or rejects with a PinholeError after answering and closing. */
 export function socksHandshake(socket: Socket, options: SocksHandshakeOptions = {}): Promise<SocksCommand> {
   return new Promise((resolve, reject) => {
@@ -56,11 +62,11 @@ export function socksHandshake(socket: Socket, options: SocksHandshakeOptions = 
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
+      socket.on('error', ignoreError);
       socket.off('error', onError);
       socket.off('close', onEnd);
       socket.pause();
       if (err) {
-        socket.on('error', () => undefined);
         if (answer && socket.writable) socket.end(answer);
         else socket.destroy();
         reject(err);

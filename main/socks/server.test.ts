@@ -251,3 +251,31 @@ test('UDP ASSOCIATE relays datagrams with the SOCKS UDP header both ways, and en
     await socks.stop();
   }
 });
+
+test('a client that sends the greeting and CONNECT in one write and then resets does not take the process down', async () => {
+  // The bug (issue 28): the method selection's write failed after the handshake had let go of the
+  // socket's 'error' and before the server had its own, and Node threw the unhandled 'error'.
+  const origin = await startOrigin();
+  const socks = await startSocks({ openTunnel: directDial([]) });
+  const uncaught: Error[] = [];
+  const onUncaught = (err: Error): void => {
+    uncaught.push(err);
+  };
+  process.on('uncaughtException', onUncaught);
+  try {
+    for (let i = 0; i < 40; i++) {
+      const client = connect(socks.port, '127.0.0.1');
+      client.on('error', () => undefined);
+      await once(client, 'connect');
+      client.write(Buffer.concat([encodeGreeting([0]), encodeRequest(COMMAND.connect, '127.0.0.1', origin.httpPort)]));
+      client.resetAndDestroy();
+      await once(client, 'close');
+    }
+    await waitUntil(() => socks.sessions.length === 40, 20_000, 'every session to end');
+    assert.deepEqual(uncaught, []);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    await socks.stop();
+    await origin.stop();
+  }
+});

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { relay, type RelayTimeouts } from '../../node/relay.js';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { LocalUsers } from '../lan/local-users.js';
@@ -43,6 +43,8 @@ export interface SocksServerDeps {
   readonly users?: LocalUsers;
   readonly logger: Logger;
   readonly handshakeTimeoutMs?: number;
+  /** --half-close-timeout and --idle-timeout for CONNECT tunnels. */
+  readonly relayTimeouts?: RelayTimeouts;
   /** One record per connection when it ends (access log, per-terminal counters). */
   readonly onSession?: (record: SocksSessionRecord) => void;
 }
@@ -101,18 +103,8 @@ export function createSocksHandler(deps: SocksServerDeps): (socket: Socket, head
       return;
     }
     socket.write(encodeReply(REPLY.succeeded));
-    await new Promise<void>((resolve) => {
-      let open = 2;
-      const done = (err: Error | null | undefined): void => {
-        if (err) {
-          socket.destroy();
-          tunnel.destroy();
-        }
-        if (--open === 0) resolve();
-      };
-      pipeline(socket, tunnel, done);
-      pipeline(tunnel, socket, done);
-    });
+    // The one relay (node/relay.ts): half-close both ways, silent tunnels end after the timeouts.
+    await new Promise<void>((resolve) => relay(socket, tunnel, { ...deps.relayTimeouts, done: () => resolve() }));
     record(REPLY.succeeded, undefined);
   };
 }

@@ -8,6 +8,8 @@ import { createSocket } from 'node:dgram';
 import { isIPv6, type Socket } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
+import { formatEndpoint } from '../../shared/profile.js';
+import { logUdpFlowRefused } from '../udp/flow-refusal.js';
 import type { OpenUdpFlow } from '../udp/local-udp.js';
 import { REPLY, encodeReply, encodeUdpDatagram, parseUdpDatagram } from './codec.js';
 import type { SocksCommand } from './handshake.js';
@@ -63,7 +65,10 @@ export async function runUdpAssociation(control: Socket, command: Extract<SocksC
           for (const p of created.pending) channel.send(p);
           created.pending = [];
         },
-        () => flows.delete(key),
+        (err: unknown) => {
+          if (flows.get(key) === created) flows.delete(key);
+          logUdpFlowRefused(logger, formatEndpoint({ host: client, port: clientPort ?? 0 }), { host, port }, err);
+        },
       );
     }
     // Copy: the payload is a view into a buffer dgram may reuse.

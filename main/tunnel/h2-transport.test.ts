@@ -5,6 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createLogger } from '../../shared/log.js';
 import { PinholeError } from '../../shared/errors.js';
@@ -76,8 +78,10 @@ test('after a GOAWAY the open stream keeps working and the next tunnel rides a f
     const first = await transport.open({ host: '127.0.0.1', port: echoPort });
     assert.equal(await roundTrip(first, 'before'), 'before');
     const before = server.tlsConnections;
+    // The tunnel is the HTTP/2 stream itself: its session is the connection that gets the GOAWAY.
+    const goaway = once((first as ClientHttp2Stream).session as ClientHttp2Session, 'goaway');
     server.goaway();
-    await new Promise((r) => setTimeout(r, 100));
+    await goaway;
     const second = await transport.open({ host: '127.0.0.1', port: echoPort });
     assert.equal(await roundTrip(second, 'after'), 'after');
     assert.equal(server.tlsConnections - before, 1, 'one new TLS connection');

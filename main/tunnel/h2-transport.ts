@@ -17,7 +17,7 @@ import { PinholeError } from '../../shared/errors.js';
 import type { GatewaysStatus, GatewaySwitch } from '../../shared/gateway-status.js';
 import { formatEndpoint, parseEndpoint, type Endpoint, type Trust } from '../../shared/profile.js';
 import { GatewayChooser, type SwitchDecision } from '../gateways/chooser.js';
-import { SessionLiveness } from '../gateways/liveness.js';
+import { DEFAULT_LIVENESS_TIMEOUT_MS, SessionDeadline, SessionLiveness } from '../gateways/liveness.js';
 import { fetchProfileDocument, h2ProfileRequest, type ProfileFetchResult } from '../gateways/profile-fetch.js';
 import type { RaceWinner } from '../gateways/race.js';
 import { dialOneEndpoint, raceGateway, TlsSessionCache } from './dial.js';
@@ -58,11 +58,19 @@ export class H2Transport extends EventEmitter implements Transport {
   private readonly chooser: GatewayChooser;
   /** Which endpoint each session goes to, and its PING watcher. */
   private readonly endpointOf = new WeakMap<ClientHttp2Session, string>();
+  /** Each session's TLS connection: a session given up is ended with it, even while its path is stalled. */
+  private readonly socketOf = new WeakMap<ClientHttp2Session, TLSSocket>();
   private readonly watchers = new Map<ClientHttp2Session, SessionLiveness>();
-  /** Sessions declared dead: their waiting tunnels may be sent again. */
+  /** Sessions that stopped answering: their waiting tunnels may be sent again. */
   private readonly dead = new WeakSet<ClientHttp2Session>();
+  /** Per session, the tunnels waiting for their CONNECT answer: a session that stops answering sends them elsewhere. */
+  private readonly waiting = new Map<ClientHttp2Session, Set<(err: PinholeError) => void>>();
+  /** Sessions that take no new tunnels but still carry open ones, each with its deadline. */
+  private readonly draining = new Map<ClientHttp2Session, SessionDeadline>();
   private readonly streamSession = new WeakMap<ClientHttp2Stream, ClientHttp2Session>();
   private probeTimer: NodeJS.Timeout | undefined;
+  /** A background probe is in flight (its end re-arms the timer). */
+  private probing = false;
   /** The next best endpoint, dialled when a PING was slow to answer, so a dead session's successor is ready. */
   private standby: Promise<RaceWinner<TLSSocket> | undefined> | undefined;
   private lastSwitch: GatewaySwitch | undefined;
@@ -76,7 +84,7 @@ export class H2Transport extends EventEmitter implements Transport {
     this.credentials = basicCredentials(options.user, options.password);
     const endpoints = [...new Set(options.endpoints.map(formatEndpoint))];
     const initial = options.initialSocket ? formatEndpoint(options.initialEndpoint ?? (options.endpoints[0] as Endpoint)) : undefined;
-    const { livenessTimeoutMs: _liveness, ...tuning } = options.choice ?? {};
+    const { livenessTimeoutMs: _liveness, sessionTimeoutMs: _session, ...tuning } = options.choice ?? {};
     this.chooser = new GatewayChooser({ endpoints, userKey: options.user, ...(initial === undefined ? {} : { current: initial }), ...tuning, now: Date.now, random: Math.random });
     if (options.initialSocket && initial !== undefined) this.session = this.adopt(options.initialSocket, initial);
     this.armProbe();
@@ -179,14 +187,23 @@ export class H2Transport extends EventEmitter implements Transport {
     }
   }
 
+  private waitersOf(session: ClientHttp2Session): Set<(err: PinholeError) => void> {
+    const waiters = this.waiting.get(session) ?? new Set<(err: PinholeError) => void>();
+    this.waiting.set(session, waiters);
+    return waiters;
+  }
+
   private awaitResponse(stream: ClientHttp2Stream, authority: string): Promise<Duplex> {
     const session = this.streamSession.get(stream);
     return new Promise((resolve, reject) => {
       let settled = false;
+      const waiters = session === undefined ? undefined : this.waitersOf(session);
       const settle = (err?: PinholeError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        waiters?.delete(settle);
+        if (waiters?.size === 0 && session) this.waiting.delete(session);
         if (err) {
           if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
           reject(err);
@@ -196,6 +213,7 @@ export class H2Transport extends EventEmitter implements Transport {
         () => settle(new PinholeError('PINHOLE_GATEWAY_TIMEOUT', 'The gateway did not answer CONNECT in time.', { details: { target: authority } })),
         this.options.replyTimeoutMs ?? 20_000,
       );
+      waiters?.add(settle);
       // A waiting tunnel asks whether the session is alive: a PING rides along with the CONNECT, one
       // outstanding at a time for all of them, so a frozen gateway is noticed within the liveness timeout.
       if (session) this.watchers.get(session)?.probeNow().catch(() => undefined);
@@ -221,13 +239,15 @@ export class H2Transport extends EventEmitter implements Transport {
     void this.standby?.then((winner) => winner?.connection.destroy());
     for (const watcher of this.watchers.values()) watcher.stop();
     this.watchers.clear();
+    for (const deadline of this.draining.values()) deadline.stop();
+    this.draining.clear();
     const all = [...this.sessionsAlive];
     await Promise.all(
       all.map(
         (session) =>
           new Promise<void>((resolve) => {
             session.once('close', () => resolve());
-            session.destroy();
+            this.end(session);
           }),
       ),
     );
@@ -290,6 +310,7 @@ export class H2Transport extends EventEmitter implements Transport {
     session.setLocalWindowSize(H2_SESSION_WINDOW);
     this.sessionsAlive.add(session);
     this.endpointOf.set(session, endpoint);
+    this.socketOf.set(session, socket);
     // An idle session must not keep a stopping process alive; open streams ref it.
     session.unref();
     session.on('error', () => undefined);
@@ -302,10 +323,12 @@ export class H2Transport extends EventEmitter implements Transport {
     watcher.on('rtt', (rttMs) => {
       if (this.session === session || this.session === undefined) this.rttMs = rttMs;
       this.apply(this.chooser.record(endpoint, rttMs, 'ping'));
+      // A slower round trip on the session in use may have brought the next probes forward.
+      if (!this.probing) this.armProbe();
     });
     // A session that closed is handled by its 'close' below (lost, reconnecting); 'dead' here is one that went silent.
     watcher.on('dead', (err) => {
-      if (!session.closed && !session.destroyed) this.declareDead(session, err);
+      if (!session.closed && !session.destroyed) this.stoppedAnswering(session, err);
     });
     watcher.on('slow', () => {
       if (this.session === session) this.prepareStandby(endpoint);
@@ -366,8 +389,12 @@ export class H2Transport extends EventEmitter implements Transport {
     return { ...winner, failures: [] };
   }
 
-  /** A session that stopped answering PINGs: leave its endpoint, dial the next best, end it (its waiting tunnels are re-sent). */
-  private declareDead(session: ClientHttp2Session, err: PinholeError): void {
+  /**
+   * A session that stopped answering PINGs: leave its endpoint and dial the next best at once; the
+   * tunnels still waiting for their answer are sent again there. Tunnels already open on it keep
+   * running (a stall of a few seconds is not a dead gateway) until the session's deadline.
+   */
+  private stoppedAnswering(session: ClientHttp2Session, err: PinholeError): void {
     this.dead.add(session);
     const endpoint = this.endpointOf.get(session);
     const wasCurrent = this.session === session;
@@ -383,8 +410,48 @@ export class H2Transport extends EventEmitter implements Transport {
         if (!this.closed) this.emit('lost', error instanceof PinholeError ? error : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: error }));
       });
     }
-    session.destroy();
+    this.watchers.get(session)?.stop();
+    this.watchers.delete(session);
+    for (const cancel of [...(this.waiting.get(session) ?? [])]) cancel(err);
+    // The silence began when the unanswered PING left.
+    this.retire(session, Date.now() - (this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS));
     this.changed();
+  }
+
+  /**
+   * A session that takes no new tunnels (it stopped answering, or new tunnels moved elsewhere): it
+   * closes after its last open tunnel, unless nothing arrives on it for the session timeout, when
+   * it is destroyed and those tunnels are reset.
+   */
+  private retire(session: ClientHttp2Session, silentSince = Date.now()): void {
+    if (this.draining.has(session) || session.closed || session.destroyed) return;
+    const deadlineMs = this.options.choice?.sessionTimeoutMs;
+    const deadline = new SessionDeadline(session, { silentSince, ...(deadlineMs === undefined ? {} : { deadlineMs }) });
+    this.draining.set(session, deadline);
+    session.once('close', () => this.draining.delete(session));
+    deadline.once('gone', (error) => {
+      this.draining.delete(session);
+      const endpoint = this.endpointOf.get(session);
+      this.options.logger.warn({ endpoint, code: error.code, ...(error.details ?? {}) }, `${endpoint ?? 'The gateway'}: ${error.message}`);
+      this.end(session, error);
+    });
+    session.close();
+  }
+
+  /**
+   * Destroys a session and its connection. A session that was closing gracefully would otherwise
+   * wait for its connection to flush and end, which a stalled path never does.
+   */
+  private end(session: ClientHttp2Session, error?: PinholeError): void {
+    session.destroy(error);
+    this.socketOf.get(session)?.destroy();
+  }
+
+  /** The network changed: sessions that already stopped answering are not waited for any longer. */
+  networkChanged(): void {
+    for (const [session, deadline] of [...this.draining]) {
+      if (this.dead.has(session)) deadline.endNow(new PinholeError('PINHOLE_GATEWAY_UNRESPONSIVE', 'The network changed while the gateway was not answering; its tunnels are reset.'));
+    }
   }
 
   /** The chooser moved new tunnels elsewhere: log why, and point new tunnels at a session on the new endpoint. */
@@ -398,7 +465,7 @@ export class H2Transport extends EventEmitter implements Transport {
       this.forget(session);
       this.watchers.get(session)?.stop();
       this.watchers.delete(session);
-      session.close();
+      this.retire(session);
       this.currentSession().catch(() => undefined);
     }
     this.changed();
@@ -429,7 +496,9 @@ export class H2Transport extends EventEmitter implements Transport {
       this.armProbe();
       return;
     }
+    this.probing = true;
     const done = (): void => {
+      this.probing = false;
       this.changed();
       this.armProbe();
     };

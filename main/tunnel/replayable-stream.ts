@@ -109,7 +109,8 @@ export class ReplayableStream extends Duplex {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.inner.off('data', this.onData);
-    this.inner.destroy();
+    // The error goes on: an h2 stream destroyed with one sends its RST at once (node/relay.ts).
+    this.inner.destroy(err ?? undefined);
     callback(err);
   }
 }

@@ -45,8 +45,13 @@ export interface GatewayDialOptions {
 }
 
 export type GatewayChoiceOptions = Partial<Pick<ChooserOptions, 'probeIntervalMs' | 'toleranceRatio' | 'toleranceMs' | 'confirmSamples' | 'retestMs'>> & {
-  /** A session that does not answer a PING within this is dead (default 1.5 s). */
+  /** A session that does not answer a PING within this gets no new tunnels (default 1.5 s). */
   livenessTimeoutMs?: number;
+  /**
+   * Its open tunnels keep running until nothing (no byte, no PING answer) arrived for this long;
+   * then they are reset (default 15 s; `--session-timeout`).
+   */
+  sessionTimeoutMs?: number;
 };
 
 export interface TransportStats {
@@ -94,6 +99,11 @@ export interface Transport extends EventEmitter {
   setEndpoints?(endpoints: readonly Endpoint[]): void;
   /** The profile's pins changed (a certificate rotation announced): the next dials verify with these. */
   setTrust?(trust: Trust): void;
+  /**
+   * The network changed (roaming; detected by a later issue): sessions that already stopped
+   * answering are ended now, their tunnels reset, instead of at their deadline.
+   */
+  networkChanged?(): void;
   close(): Promise<void>;
 }
 

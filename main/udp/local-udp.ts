@@ -9,7 +9,9 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { isIPv6 } from 'node:net';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import { formatEndpoint } from '../../shared/profile.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
+import { logUdpFlowRefused } from './flow-refusal.js';
 
 /** Opens one UDP flow to host:port through the tunnel (a name stays a name). Throws PinholeError. */
 export type OpenUdpFlow = (host: string, port: number) => Promise<DatagramChannel>;
@@ -139,8 +141,7 @@ export class LocalUdpForward {
         this.counters.flowsFailed++;
         this.counters.dropped += flow.pending.length;
         if (this.flows.get(key) === flow) this.flows.delete(key);
-        const code = err instanceof PinholeError ? err.code : 'PINHOLE_CONNECT_FAILED';
-        this.options.logger?.warn({ source: `${rinfo.address}:${rinfo.port}`, target: `${host}:${port}`, code }, 'A UDP flow through the tunnel could not be opened.');
+        logUdpFlowRefused(this.options.logger, formatEndpoint({ host: rinfo.address, port: rinfo.port }), { host, port }, err);
       },
     );
   }

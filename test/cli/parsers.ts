@@ -38,6 +38,30 @@ const unwrap = (node: ts.Expression): ts.Expression => {
   return current;
 };
 
+/**
+ * Where each imported name of `source` comes from: static imports (`import { A } from './m.js'`)
+ * and the lazy ones a command makes when it runs (`const { A } = await import('./m.js')`).
+ */
+const importsOf = (source: ts.SourceFile): Map<string, { module: string; name: string }> => {
+  const names = new Map<string, { module: string; name: string }>();
+  walk(source, (n) => {
+    if (ts.isImportDeclaration(n) && ts.isStringLiteral(n.moduleSpecifier) && n.importClause?.namedBindings && ts.isNamedImports(n.importClause.namedBindings)) {
+      for (const element of n.importClause.namedBindings.elements) names.set(element.name.text, { module: n.moduleSpecifier.text, name: (element.propertyName ?? element.name).text });
+    }
+    if (ts.isVariableDeclaration(n) && ts.isObjectBindingPattern(n.name) && n.initializer && ts.isAwaitExpression(n.initializer)) {
+      const call = n.initializer.expression;
+      const specifier = ts.isCallExpression(call) && call.expression.kind === ts.SyntaxKind.ImportKeyword ? call.arguments[0] : undefined;
+      if (!specifier || !ts.isStringLiteral(specifier)) return;
+      for (const element of n.name.elements) {
+        if (!ts.isIdentifier(element.name)) continue;
+        const imported = element.propertyName === undefined ? element.name.text : propertyName(element.propertyName);
+        if (imported !== undefined) names.set(element.name.text, { module: specifier.text, name: imported });
+      }
+    }
+  });
+  return names;
+};
+
 /** The keys of an object literal (or of the const it names, here or in an imported module). */
 const objectKeys = async (expression: ts.Expression, source: ts.SourceFile): Promise<string[]> => {
   const node = unwrap(expression);
@@ -54,15 +78,10 @@ const objectKeys = async (expression: ts.Expression, source: ts.SourceFile): Pro
   }
   if (!ts.isIdentifier(node)) return [];
   let found: ts.Expression | undefined;
-  let importedFrom: { module: string; name: string } | undefined;
   walk(source, (n) => {
     if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.name.text === node.text && n.initializer) found = n.initializer;
-    if (ts.isImportDeclaration(n) && ts.isStringLiteral(n.moduleSpecifier) && n.importClause?.namedBindings && ts.isNamedImports(n.importClause.namedBindings)) {
-      for (const element of n.importClause.namedBindings.elements) {
-        if (element.name.text === node.text) importedFrom = { module: n.moduleSpecifier.text, name: (element.propertyName ?? element.name).text };
-      }
-    }
   });
+  const importedFrom = importsOf(source).get(node.text);
   if (found) return objectKeys(found, source);
   if (importedFrom) {
     const path = resolve(dirname(source.fileName), importedFrom.module.replace(/\.js$/, '.ts'));
@@ -124,13 +143,8 @@ export const readPinholeCli = async (): Promise<Cli> => {
 
 /** Where an imported name comes from: the module file it is imported from, or undefined. */
 const importedModule = (name: string, source: ts.SourceFile): string | undefined => {
-  let module: string | undefined;
-  walk(source, (n) => {
-    if (!ts.isImportDeclaration(n) || !ts.isStringLiteral(n.moduleSpecifier) || !n.moduleSpecifier.text.startsWith('.')) return;
-    const bindings = n.importClause?.namedBindings;
-    if (bindings && ts.isNamedImports(bindings) && bindings.elements.some((e) => e.name.text === name)) module = n.moduleSpecifier.text;
-  });
-  return module === undefined ? undefined : resolve(dirname(source.fileName), module.replace(/\.js$/, '.ts'));
+  const module = importsOf(source).get(name)?.module;
+  return module === undefined || !module.startsWith('.') ? undefined : resolve(dirname(source.fileName), module.replace(/\.js$/, '.ts'));
 };
 
 /**

@@ -134,10 +134,10 @@ test('missing or wrong credentials at the gateway get 407 with Proxy-Authenticat
     const missing = await openTunnel({ proxy: gatewayTls, target: originHttps() });
     assert.equal(missing.status, 407);
     assert.match(missing.headers['proxy-authenticate'] ?? '', /^Basic/i);
-    assert.equal(missing.headers['pinhole-error'], 'PINHOLE_AUTH_MISSING');
+    assert.equal(missing.headers['pinhole-error'], undefined, 'a plain 407, as Squid sends it');
     const wrong = await openTunnel({ proxy: { ...gatewayTls, auth: { user: 'alice', password: 'wrong' } }, target: originHttps() });
     assert.equal(wrong.status, 407);
-    assert.equal(wrong.headers['pinhole-error'], 'PINHOLE_AUTH_REJECTED');
+    assert.equal(wrong.headers['pinhole-error'], undefined);
     const unknown = await openTunnel({ proxy: { ...gatewayTls, auth: { user: 'mallory', password: 'x' } }, target: originHttps() });
     assert.equal(unknown.status, 407);
     const plain = await sendRaw(gatewayTls, `GET http://${originHttps()}/hello HTTP/1.1\r\nHost: ${originHttps()}\r\n\r\n`);

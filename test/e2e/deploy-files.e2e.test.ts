@@ -5,7 +5,8 @@
  * directives blanked (the GitHub workflow renders and lints them with helm itself).
  */
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
@@ -88,6 +89,40 @@ test('the Dockerfile runs as non-root, exposes the ports its CMD uses, and check
   assert.ok(expose.includes(portOf(flagValue(cmd, '--listen'))) && expose.includes(portOf(flagValue(cmd, '--admin'))));
   assert.match(final, new RegExp(`HEALTHCHECK [\\s\\S]*http://127\\.0\\.0\\.1:${portOf(flagValue(cmd, '--admin'))}/healthz`));
   await assertFlagsKnown(cmd, 'the Dockerfile CMD');
+});
+
+test('the image runs compiled JavaScript: laid out as its runtime stage copies it, without sources or tsx, the gateway answers and works', async (t) => {
+  const dockerfile = await text(join(deploy, 'Dockerfile'));
+  const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  assert.match(dockerfile.slice(0, dockerfile.lastIndexOf('\nFROM ')), /^RUN node scripts\/build\.mjs\b/m, 'the build stage compiles');
+  const instructions = final.split('\n').filter((line) => !line.startsWith('#')).join('\n');
+  assert.doesNotMatch(instructions, /tsx|\.ts\b/, 'the runtime stage has no TypeScript and no tsx');
+  // Every COPY of the runtime stage, rebuilt from this checkout (dist/ is built by npm test).
+  const copies = [...final.matchAll(/^COPY (--from=build )?(\S+) (\S+)$/gm)].map((m) => ({ from: m[2]!.replace(/^\/app\//, ''), to: m[3]!.replace(/^\.\//, '') }));
+  assert.deepEqual(copies.map((c) => c.to).sort(), ['bin', 'dist', 'node_modules', 'package.json']);
+  const image = await mkdtemp(join(tmpdir(), 'pinhole-image-'));
+  t.after(() => rm(image, { recursive: true, force: true }));
+  for (const { from, to } of copies) {
+    if (to === 'node_modules') await symlink(join(repoRoot, 'node_modules'), join(image, to));
+    else await cp(join(repoRoot, from), join(image, to), { recursive: true });
+  }
+  const bin = join(image, 'bin', 'pinhole-gateway');
+  const help = await runCommand(bin, { args: ['--help'] });
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /pinhole-gateway run/);
+  assert.equal(help.stderr, '', 'no warning about sources: there are none');
+  const init = await runCommand(bin, { args: ['init', '--dir', join(image, 'etc'), '--hostname', 'gw.example.test'] });
+  assert.equal(init.code, 0, init.stderr);
+  assert.match(init.stdout, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/m);
+});
+
+test('the systemd units start bin/, which runs the compiled JavaScript in dist/', async () => {
+  for (const [unit, program] of [[join(deploy, 'systemd', 'pinhole-gateway.service'), 'pinhole-gateway'], [join(deploy, 'pinhole-connect.service'), 'pinhole']] as const) {
+    assert.match(await text(unit), new RegExp(`^ExecStart=/opt/pinhole/bin/${program} `, 'm'));
+    const launcher = await text(join(repoRoot, 'bin', program));
+    assert.match(launcher, /^exec node --enable-source-maps "\$root\/dist\/\S+\.js" "\$@"$/m);
+    assert.doesNotMatch(launcher, /tsx/);
+  }
 });
 
 test('the systemd unit is hardened, binds 443 by capability only, and waits longer than the drain', async () => {

@@ -7,14 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import fc from 'fast-check';
 import { DEFAULT_USER } from '../support/gateway.js';
 import { explainFailure } from '../support/processes.js';
-import { basicAuth, requestThroughProxy } from '../support/proxy-requests.js';
+import { assertDescriptorsReturn, assertServes, descriptorsOf } from '../support/door-health.js';
+import { basicAuth } from '../support/proxy-requests.js';
 import { startPinholeStack } from '../support/stack.js';
 
 type Door = 'gateway-raw' | 'gateway-h1' | 'gateway-h2' | 'local';
@@ -22,8 +21,6 @@ interface Shot {
   door: Door;
   bytes: Uint8Array;
 }
-
-const fdCount = (pid: number | undefined): number => (pid === undefined ? Number.NaN : readdirSync(`/proc/${pid}/fd`).length);
 
 /** A real ClientHello, as Node's TLS client sends it (captured from a socket that never answers). */
 const captureClientHello = (): Promise<Buffer> =>
@@ -70,16 +67,10 @@ const wsFrame = fc
 test('random and mutated bytes at both doors: both processes stay up, keep serving, and give their descriptors back', { timeout: 300_000 }, async (t) => {
   const stack = await startPinholeStack();
   t.after(() => stack.stop());
-  const hello = `https://127.0.0.1:${stack.origin.httpsPort}/hello`;
-  const serves = async (): Promise<void> => {
-    assert.ok(stack.gateway.program.running, 'the gateway is running');
-    assert.ok(stack.client.program.running, 'the client is running');
-    const res = await requestThroughProxy({ proxy: stack.proxy, url: hello, timeoutMs: 20_000 });
-    assert.equal(res.status, 200);
-  };
+  const serves = (): Promise<void> => assertServes(stack);
   await explainFailure(stack.peers, async () => {
     await serves();
-    const before = { gateway: fdCount(stack.gateway.program.pid), client: fdCount(stack.client.program.pid) };
+    const before = descriptorsOf(stack);
     const target = `127.0.0.1:${stack.origin.httpsPort}`;
     const auth = basicAuth(DEFAULT_USER.name, DEFAULT_USER.password);
     const connectRequest = Buffer.from(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: ${auth}\r\n\r\n`);
@@ -135,16 +126,8 @@ test('random and mutated bytes at both doors: both processes stay up, keep servi
     );
     assert.ok(runs >= 50, `only ${runs} shots fired within the time limit`);
     await serves();
-    // Descriptors come back (refusals linger up to 2 s, header timers up to 10 s).
-    const deadline = Date.now() + 30_000;
-    let after = { gateway: fdCount(stack.gateway.program.pid), client: fdCount(stack.client.program.pid) };
-    while ((after.gateway > before.gateway + 4 || after.client > before.client + 4) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      after = { gateway: fdCount(stack.gateway.program.pid), client: fdCount(stack.client.program.pid) };
-    }
-    const sockets = (pid: number | undefined): string => execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${pid},`)).join('\n');
-    assert.ok(after.gateway <= before.gateway + 4, `gateway descriptors ${before.gateway} -> ${after.gateway} after ${runs} shots:\n${sockets(stack.gateway.program.pid)}`);
-    assert.ok(after.client <= before.client + 4, `client descriptors ${before.client} -> ${after.client} after ${runs} shots:\n${sockets(stack.client.program.pid)}`);
+    // Descriptors come back: waited for, bounded.
+    await assertDescriptorsReturn(stack, before, `${runs} shots`);
     await serves();
   });
 });

@@ -38,7 +38,7 @@ test('two gateways sharing one Redis penalise a guesser spread across both; a lo
     for (const gw of gateways) {
       const next = await guessOnce(on(gw, ALICE.name), `spread-next-${gw.port}`);
       assert.equal(next.status, 429, `gateway ${gw.port} refuses: the guesses were counted as one`);
-      assert.equal(next.code, 'PINHOLE_AUTH_THROTTLED');
+      assert.ok(gw.accessLog().some((r) => r['code'] === 'PINHOLE_AUTH_THROTTLED'), 'the refusal is a plain 429 and the gateway logs why');
     }
 
     // Redis vanishes: sign-ins go on (counted locally), and each gateway says so once.

@@ -14,7 +14,7 @@ export type ClientOptions = (
       ca?: string;
       insecure?: boolean;
       serverName?: string;
-      transport?: 'h1' | 'h2';
+      transport?: 'h1' | 'h2' | 'wss';
     }
 ) & { extraArgs?: string[]; env?: NodeJS.ProcessEnv; name?: string };
 

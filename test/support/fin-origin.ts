@@ -75,3 +75,39 @@ export const requestThenFin = async (proxy: ProxyAddress, target: string, reques
     socket.end(request);
   });
 };
+
+/**
+ * A destination that never says a word (a long poll, an idle keep-alive, a held socket): it
+ * accepts, reads, and keeps every connection open after the client's FIN until the other side
+ * closes it or the test stops it. `open()` is how many it still holds.
+ */
+export interface SilentOrigin {
+  port: number;
+  open(): number;
+  accepted(): number;
+  stop(): Promise<void>;
+}
+
+export const startSilentOrigin = async (): Promise<SilentOrigin> => {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    accepted += 1;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 2048 });
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    open: () => sockets.size,
+    accepted: () => accepted,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+};

@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { insideNetns } from './netns.js';
 import { Program, gatewayBin, listenPortOf, runCommandOk, type ExitStatus, type LogRecord } from './processes.js';
 
 export interface GatewayUser {
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   /** Any further `run` flags. */
   runArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Run inside this network namespace (test/support/netns.ts); `port` is then a port on the namespace's loopback. */
+  netns?: string;
   /** Another `run` on this gateway's directory (same certificate, users): a second gateway of one fleet. The directory stays its owner's. */
   sameDirAs?: Pick<RunningGateway, 'dir' | 'hostname' | 'fingerprint' | 'users'>;
 }
@@ -73,10 +76,11 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
   }
   const removeDir = (): Promise<void> => (shared ? Promise.resolve() : rm(dir, { recursive: true, force: true }));
   const args = ['run', '--dir', dir, '--listen', '127.0.0.1:0', ...(options.restrictTo ?? []).flatMap((r) => ['--restrict-to', r]), ...(options.runArgs ?? [])];
-  const program = new Program(gatewayBin, { name: 'pinhole-gateway', args, env });
+  const command = options.netns === undefined ? { command: gatewayBin, args } : insideNetns(options.netns, gatewayBin, args);
+  const program = new Program(command.command, { name: 'pinhole-gateway', args: command.args, env });
   let port: number;
   try {
-    port = listenPortOf(await program.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 20_000, '"The gateway is listening."'));
+    port = listenPortOf(await program.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 60_000, '"The gateway is listening."'));
   } catch (err) {
     await program.stop('SIGKILL');
     await removeDir();

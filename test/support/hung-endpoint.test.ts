@@ -66,6 +66,7 @@ test('a frozen relay holds bytes in both directions on open connections and deli
   relay.freeze();
   assert.equal(relay.frozen, true);
   client.write('during');
+  // Not a wait for an event: a stretch in which nothing must happen is the behaviour under test.
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(got, 'before ', 'nothing moves while frozen');
   assert.equal(client.destroyed, false, 'the connection stays up');

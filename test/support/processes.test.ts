@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Peers, Program, listenPortOf, runCommand } from './processes.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Peers, Program, listenPortOf, runCommand, waitUntil } from './processes.js';
 
 // The SIGTERM handler goes first: the test signals as soon as it sees the lines, and a busy
 // machine can pause the child between printing them and installing the handler.
@@ -36,4 +38,33 @@ test('a short command is run with stdin and its output and exit code are returne
   const result = await runCommand(process.execPath, { args: ['-e', 'process.stdin.pipe(process.stdout); process.exitCode = 3'], stdin: 'secret in\n' });
   assert.equal(result.code, 3);
   assert.equal(result.stdout, 'secret in');
+});
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('a test file that starts a gateway (two workers) and hangs past its timeout, then is ended, leaves no process behind', { timeout: 180_000 }, async (t) => {
+  const fixture = fileURLToPath(new URL('./hanging-test.fixture.ts', import.meta.url));
+  // As scripts/test.mjs runs files, without this runner's NODE_TEST_CONTEXT, which would make the
+  // inner `node --test` report to it.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_TEST_CONTEXT'));
+  const runner = new Program(process.execPath, { name: 'node --test (hanging file)', args: ['--import', 'tsx', '--test', '--test-reporter=tap', fixture], env });
+  t.after(() => runner.stop('SIGKILL'));
+  const started = await runner.waitForLine((l) => l.text.includes('"msg":"Started."'), 150_000, 'the started line');
+  const pids = (JSON.parse(started.text.slice(started.text.indexOf('{'))) as { pids: number[] }).pids;
+  assert.equal(pids.length, 3, 'the gateway and its two workers');
+  assert.ok(pids.every(alive), 'running while the file runs');
+  await runner.waitForLine((l) => /not ok .* hangs past its timeout/.test(l.text), 30_000, 'the timed-out test');
+  // The file process (the gateway's parent) is still there, holding the gateway: end it as a
+  // runner or a CI timeout would.
+  const file = Number(readFileSync(`/proc/${pids[0]}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+  assert.ok(alive(file), 'the test file is still running after its timeout');
+  process.kill(file, 'SIGTERM');
+  await waitUntil(() => !pids.some(alive), 30_000, `no process of ${pids.join(', ')} left`);
 });

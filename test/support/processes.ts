@@ -2,8 +2,17 @@
  * Real programs under test (bin/pinhole, bin/pinhole-gateway, squid, stunnel4): spawn one, keep
  * every line it prints, parse JSON log lines, wait for a line that says it is ready, and stop it
  * by its own PID only. Free of test-framework imports so bench/ can use it too.
+ *
+ * No program outlives the process that started it, however that one ends (a test that timed out,
+ * a failed assertion, a runner that moved on): each program leads its own process group (its
+ * cluster workers and helpers with it), and
+ * - the 'exit' handler below SIGKILLs every group still running, synchronously, and so does a
+ *   SIGTERM, SIGINT or SIGHUP to this process (which then dies of it as it would have);
+ * - where util-linux's setpriv exists, the kernel SIGKILLs the program when its parent dies
+ *   (PR_SET_PDEATHSIG), which covers a parent killed by a signal too, when no handler runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -37,6 +46,34 @@ export interface ExitStatus {
   signal: NodeJS.Signals | null;
 }
 
+/** Programs started and not yet exited: killed, with their groups, when this process exits. */
+const live = new Set<Program>();
+
+const killGroup = (pid: number | undefined): void => {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // the group is already gone
+  }
+};
+
+const killAll = (): void => {
+  for (const program of live) killGroup(program.pid);
+};
+process.on('exit', killAll);
+// A test file ended by a signal (a runner cancelling it, a CI timeout) runs no 'exit' handler:
+// kill what it started, then die of the same signal as if nothing had been listening.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal);
+  });
+}
+
+const SETPRIV = '/usr/bin/setpriv';
+const dieWithParent = existsSync(SETPRIV);
+
 export class Program {
   readonly name: string;
   readonly child: ChildProcess;
@@ -47,17 +84,25 @@ export class Program {
 
   constructor(command: string, options: ProgramOptions = {}) {
     this.name = options.name ?? command;
-    this.child = spawn(command, options.args ?? [], {
+    // setpriv execs the command: the PID is the program's own.
+    const [file, args] = dieWithParent ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...(options.args ?? [])]] : [command, options.args ?? []];
+    this.child = spawn(file, args, {
       cwd: options.cwd ?? repoRoot,
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
     });
+    live.add(this);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
+        live.delete(this);
+        // What the program started in its group (cluster workers) goes with it.
+        killGroup(this.child.pid);
         this.exitStatus = { code, signal };
         resolve(this.exitStatus);
       });
       this.child.once('error', (err) => {
+        live.delete(this);
         this.push('stderr', `spawn failed: ${err.message}`);
         this.exitStatus ??= { code: 127, signal: null };
         resolve(this.exitStatus);

@@ -108,7 +108,10 @@ export interface DelayRelayOptions {
 
 export interface DelayRelay {
   port: number;
-  delayMs: number;
+  /** The one-way delay now. */
+  readonly delayMs: number;
+  /** A new one-way delay for the chunks that arrive from now on (order is kept: none leaves before an earlier one). */
+  setDelayMs: (delayMs: number) => void;
   /** Connections accepted so far. */
   accepted: () => number;
   stop: () => Promise<void>;
@@ -124,12 +127,13 @@ class DelayedDirection {
   private timer: NodeJS.Timeout | undefined;
   private held = 0;
   private notBefore = 0;
+  private lastRelease = 0;
   private destination: Socket | undefined;
   private ended = false;
 
   constructor(
     private readonly source: Socket,
-    private readonly delayMs: number,
+    private readonly delay: { ms: number },
     private readonly maxInFlight: number,
   ) {
     source.on('data', (chunk: Buffer) => this.push(chunk));
@@ -153,7 +157,8 @@ class DelayedDirection {
   }
 
   private push(chunk: Buffer | null): void {
-    const releaseAt = Math.max(Date.now() + this.delayMs, this.notBefore);
+    const releaseAt = Math.max(Date.now() + this.delay.ms, this.notBefore, this.lastRelease);
+    this.lastRelease = releaseAt;
     this.queue.push({ chunk, releaseAt });
     if (chunk) {
       this.held += chunk.length;
@@ -206,7 +211,8 @@ class DelayedDirection {
 }
 
 export const startDelayRelay = async (options: DelayRelayOptions): Promise<DelayRelay> => {
-  const { target, delayMs } = options;
+  const { target } = options;
+  const delay = { ms: options.delayMs };
   const maxInFlight = options.maxInFlightBytes ?? 64 * 1024 * 1024;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -216,7 +222,8 @@ export const startDelayRelay = async (options: DelayRelayOptions): Promise<Delay
     track(sockets, client);
     client.setNoDelay(true);
     const acceptedAt = Date.now();
-    const up = new DelayedDirection(client, delayMs, maxInFlight);
+    const delayMs = delay.ms;
+    const up = new DelayedDirection(client, delay, maxInFlight);
     // A real client's first bytes reach the server no earlier than one round trip (the TCP
     // handshake) plus one way after it called connect().
     up.holdUntil(acceptedAt + 3 * delayMs);
@@ -237,7 +244,7 @@ export const startDelayRelay = async (options: DelayRelayOptions): Promise<Delay
       timers.delete(timer);
       if (client.destroyed) return;
       upstream = track(sockets, connect({ host: target.host ?? '127.0.0.1', port: target.port, noDelay: true, allowHalfOpen: true }));
-      down = new DelayedDirection(upstream, delayMs, maxInFlight);
+      down = new DelayedDirection(upstream, delay, maxInFlight);
       upstream.once('connect', () => {
         if (!upstream || !down) return;
         up.attach(upstream);
@@ -254,7 +261,12 @@ export const startDelayRelay = async (options: DelayRelayOptions): Promise<Delay
   let stopped: Promise<void> | undefined;
   return {
     port,
-    delayMs,
+    get delayMs() {
+      return delay.ms;
+    },
+    setDelayMs: (delayMs: number) => {
+      delay.ms = Math.max(0, delayMs);
+    },
     accepted: () => accepted,
     stop: () =>
       (stopped ??= (() => {

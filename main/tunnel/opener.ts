@@ -1,0 +1,109 @@
+/**
+ * Opening a tunnel for a target, in one place (issue 26): the proxy's CONNECT, its absolute-URI
+ * forwarding, the SOCKS5 job and `pinhole forward` call this named object, never a closure back
+ * into the engine. It owns, once each:
+ * - the generation check: an opener belongs to one connection; once `retire()`d (a disconnect or
+ *   a new connect), every call fails with PINHOLE_NOT_CONNECTED;
+ * - early start: whether this tunnel may take the application's bytes before the gateway answers
+ *   (the transport can, early start is on, the engine is connected, and the gateway accepted this
+ *   destination recently: RecentDestinations);
+ * - recent destinations: remembered on an answer, forgotten on a refusal;
+ * - what a failure means: a connection failure is reported once (`onConnectionFailure`: the engine
+ *   reconnects); a success while reconnecting reports the connection back (`onOpened`).
+ * The retry of a CONNECT that never reached a gateway (refused unprocessed, or left waiting on a
+ * session that stopped answering) is the transport's, which alone knows whether it was processed.
+ */
+import type { Duplex } from 'node:stream';
+import { PinholeError } from '../../shared/errors.js';
+import { isConnectionFailure } from '../error-meaning.js';
+import { RecentDestinations } from './recent-destinations.js';
+import type { EarlyTunnel, Transport, TunnelTarget } from './transport.js';
+
+/** What the proxy jobs need: a tunnel that waits for the gateway's answer, or one started early. */
+export interface TunnelOpening {
+  open(target: TunnelTarget): Promise<Duplex>;
+  /** A tunnel that takes the application's bytes at once, or undefined: this one must wait for the answer (open()). */
+  openEarly(target: TunnelTarget): Promise<EarlyTunnel> | undefined;
+}
+
+export interface TunnelOpenerOptions {
+  transport: Transport;
+  /** Early start on (default true) and allowed now (the engine is connected, not reconnecting). */
+  earlyStart?: boolean;
+  mayStartEarly?: () => boolean;
+  /** The gateway went away (a connection failure while opening). */
+  onConnectionFailure?: (err: PinholeError) => void;
+  /** A tunnel opened (the gateway is there). */
+  onOpened?: () => void;
+}
+
+export class TunnelOpener implements TunnelOpening {
+  /** Destinations the gateway accepted recently (per connection: another gateway may have another policy). */
+  private readonly accepted = new RecentDestinations();
+  private retired = false;
+
+  constructor(private readonly options: TunnelOpenerOptions) {}
+
+  get transport(): Transport {
+    return this.options.transport;
+  }
+
+  /** The connection this opener belongs to ended: nothing opens through it any more. */
+  retire(): void {
+    this.retired = true;
+    this.accepted.clear();
+  }
+
+  async open(target: TunnelTarget): Promise<Duplex> {
+    const transport = this.live();
+    try {
+      const stream = await transport.open(target);
+      this.accepted.remember(target);
+      this.options.onOpened?.();
+      return stream;
+    } catch (err) {
+      this.failed(target, err);
+      throw err;
+    }
+  }
+
+  openEarly(target: TunnelTarget): Promise<EarlyTunnel> | undefined {
+    const transport = this.options.transport;
+    if (!transport.openEarly || this.retired || this.options.earlyStart === false || this.options.mayStartEarly?.() === false || !this.accepted.has(target)) return undefined;
+    return transport.openEarly(target).then(
+      (tunnel) => {
+        tunnel.answered.then(
+          () => this.accepted.remember(target),
+          (err: unknown) => this.failed(target, err),
+        );
+        return tunnel;
+      },
+      (err: unknown) => {
+        this.failed(target, err);
+        throw err;
+      },
+    );
+  }
+
+  /** HTTP/1.1 gateways: a connection for one absolute-URI request (undefined when the transport has none). */
+  async proxyConnection(): Promise<Duplex> {
+    const transport = this.live();
+    if (!transport.proxyConnection) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    try {
+      return await transport.proxyConnection();
+    } catch (err) {
+      if (!this.retired && isConnectionFailure(err)) this.options.onConnectionFailure?.(err);
+      throw err;
+    }
+  }
+
+  private live(): Transport {
+    if (this.retired) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    return this.options.transport;
+  }
+
+  private failed(target: TunnelTarget, err: unknown): void {
+    this.accepted.forget(target);
+    if (!this.retired && isConnectionFailure(err)) this.options.onConnectionFailure?.(err);
+  }
+}

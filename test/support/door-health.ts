@@ -1,0 +1,43 @@
+/**
+ * After hostile or broken clients at a stack's doors (the fuzz tests): both processes are up and
+ * still serve a real request, and their descriptors come back to where they were.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { requestThroughProxy } from './proxy-requests.js';
+import type { PinholeStack } from './stack.js';
+
+export interface Descriptors {
+  readonly gateway: number;
+  readonly client: number;
+}
+
+const fdCount = (pid: number | undefined): number => (pid === undefined ? Number.NaN : readdirSync(`/proc/${pid}/fd`).length);
+
+/** Open descriptors of the gateway and the client, from /proc. */
+export const descriptorsOf = (stack: PinholeStack): Descriptors => ({ gateway: fdCount(stack.gateway.program.pid), client: fdCount(stack.client.program.pid) });
+
+/** Both processes run, and a real HTTPS request through the client's proxy gets 200. */
+export const assertServes = async (stack: PinholeStack): Promise<void> => {
+  assert.ok(stack.gateway.program.running, 'the gateway is running');
+  assert.ok(stack.client.program.running, 'the client is running');
+  const res = await requestThroughProxy({ proxy: stack.proxy, url: `https://127.0.0.1:${stack.origin.httpsPort}/hello`, timeoutMs: 20_000 });
+  assert.equal(res.status, 200);
+};
+
+/**
+ * Waits (up to `withinMs`) until both processes hold at most `slack` descriptors more than `before`
+ * (pools refill, a refusal lingers up to 2 s, header timers up to 10 s); fails naming their sockets.
+ */
+export const assertDescriptorsReturn = async (stack: PinholeStack, before: Descriptors, what: string, withinMs = 40_000, slack = 4): Promise<void> => {
+  const deadline = Date.now() + withinMs;
+  let after = descriptorsOf(stack);
+  while ((after.gateway > before.gateway + slack || after.client > before.client + slack) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    after = descriptorsOf(stack);
+  }
+  const sockets = (pid: number | undefined): string => execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${pid},`)).join('\n');
+  assert.ok(after.gateway <= before.gateway + slack, `gateway descriptors ${before.gateway} -> ${after.gateway} after ${what}:\n${sockets(stack.gateway.program.pid)}`);
+  assert.ok(after.client <= before.client + slack, `client descriptors ${before.client} -> ${after.client} after ${what}:\n${sockets(stack.client.program.pid)}`);
+};

@@ -1,0 +1,43 @@
+/**
+ * What the tests of tunnels that end (issue 28 item 8: half-close and idle timeouts, the
+ * connection cap) share: a process's descriptor count, a CONNECT to a silent origin, a socket's
+ * close, the admin listener's answers and the access records that ended for silence.
+ */
+import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { SilentOrigin } from './fin-origin.js';
+import { isAccessRecord, type RunningGateway } from './gateway.js';
+import { openTunnel, type ProxyAddress } from './proxy-requests.js';
+
+export const fdCount = (pid: number | undefined): number => (pid === undefined ? Number.NaN : readdirSync(`/proc/${pid}/fd`).length);
+
+export const adminText = async (port: number, path: string): Promise<{ status: number; body: string }> => {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+};
+
+/** CONNECT through `proxy` to the silent origin; anything but 200 throws. */
+export const tunnelTo = async (proxy: ProxyAddress, origin: SilentOrigin): Promise<Socket> => {
+  const tunnel = await openTunnel({ proxy, target: `127.0.0.1:${origin.port}`, timeoutMs: 60_000 });
+  if (tunnel.status !== 200) throw new Error(`the CONNECT was answered ${tunnel.status} ${tunnel.headers['pinhole-error'] ?? ''}`);
+  tunnel.socket.on('error', () => undefined);
+  return tunnel.socket;
+};
+
+/** Runs `count` jobs, `lanes` at a time. */
+export const inLanes = async (count: number, lanes: number, job: (i: number) => Promise<void>): Promise<void> => {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < count) await job(next++);
+    }),
+  );
+};
+
+export const closed = (socket: Socket): Promise<void> => (socket.closed ? Promise.resolve() : once(socket, 'close').then(() => undefined));
+
+/** Access records of tunnels that ended with `end` ('idle-timeout', 'half-close-timeout'). */
+export const endedBy = (gateway: RunningGateway, end: string): number => gateway.accessLog().filter((r) => isAccessRecord(r) && r['end'] === end).length;
+
+export const tunnelRecords = (gateway: RunningGateway): number => gateway.accessLog().filter(isAccessRecord).length;
