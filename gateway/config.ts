@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { PinholeError } from '../shared/errors.js';
 import { DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, TimeoutSecondsSchema } from '../shared/tunnel-timeouts.js';
 import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import type { PenaltySettings } from './auth/penalties.js';
 import { ProfileSettingsSchema } from './profile/profile-document.js';
 import { TLS_PROFILES } from './tls-profile.js';
 
@@ -88,6 +89,18 @@ export interface GatewayConfig extends GatewayFile {
 }
 
 export const configPath = (dir: string): string => join(dir, 'gateway.yaml');
+
+/** The password-failure penalties gateway.yaml sets (auth/penalties.ts). */
+export const penaltySettingsOf = (config: GatewayFile): PenaltySettings => ({
+  maxFailures: config.authMaxFailures,
+  maxSourceFailures: config.authMaxSourceFailures,
+  delayAfter: config.authDelayAfter,
+  delayMs: config.authDelaySeconds * 1000,
+  delayMaxMs: config.authDelayMaxSeconds * 1000,
+  windowSeconds: config.authWindowSeconds,
+  blockSeconds: config.authBlockSeconds,
+  blockMaxSeconds: config.authBlockMaxSeconds,
+});
 
 export function loadConfig(dir: string, overrides: Partial<GatewayFile> = {}): GatewayConfig {
   let raw: unknown;

@@ -1,57 +1,42 @@
 /**
- * The gateway: one listener, TLS terminated here, then HTTP/2 or HTTP/1.1 by ALPN.
- * Accept pipeline seams: handleRawSocket (the sniffer plugs in here) -> handleTlsSocket.
+ * The gateway's composition root: one listener whose every connection enters through the
+ * multiplexer (the front door; a TLS-only listener is the sniffer with one row), then the TLS
+ * service, then the doors by ALPN, each door running its requests through one TunnelRequest.
+ * See docs/request-path.md for one CONNECT's path.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { constants as h2constants } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import { accessLogTo, type AccessLog } from './access-log.js';
-import { tunnelTimeoutsOf } from '../shared/tunnel-timeouts.js';
-import { configPath, loadConfig, parseListen, type GatewayConfig } from './config.js';
-import { ConnectionCap, defaultMaxConnections } from './connection-cap.js';
-import { createProfileHandler, type ProfileHandler } from './profile/handler.js';
-import { buildProfileDocument, loadProfileSource, type ProfileSource } from './profile/profile-document.js';
-import { H1Proxy } from './h1-proxy.js';
-import { H2Proxy } from './h2-proxy.js';
-import { DestinationPolicy, type Resolver } from './policy.js';
-import type { ProxyDeps } from './proxy-deps.js';
-import { UdpFlow } from './udp/flows.js';
-import { createUdpDestinationCheck } from './udp/udp-policy.js';
-import { openUpstream, systemResolver } from './upstream.js';
-import { multiplexes, routeTableOf, trustedProxyList, webTargetOf, type MuxConfig } from './mux/config.js';
-import { clientAddressOf, formatClient } from './mux/client-address.js';
-import { dispatchInsideTls } from './mux/inside-tls.js';
-import { Multiplexer } from './mux/multiplexer.js';
-import { TLS_ONLY, sniff } from './sniff/index.js';
-import { WebFallback } from './mux/web.js';
-import { UserStore } from './users.js';
 import { Authenticator } from './auth/authenticator.js';
 import { AuthEvents, type AuthObserver } from './auth/events.js';
 import { Penalties } from './auth/penalties.js';
 import { connectSharedState, type SharedState } from './auth/shared-state.js';
 import { TunnelLimits } from './auth/tunnel-limits.js';
+import { parseListen, penaltySettingsOf, type GatewayConfig } from './config.js';
+import { ConnectionCap, defaultMaxConnections } from './connection-cap.js';
+import { Doors } from './doors.js';
+import { drain } from './drain.js';
 import { GatewayMetrics } from './metrics.js';
-import { keyNameOf, readTicketKeys, ticketKeyNameOf } from './ticket-keys.js';
-import { tlsOffer } from './tls-profile.js';
-import { LISTENER_OPTIONS, tuneSocket } from '../node/socket-options.js';
+import { multiplexes, routeTableOf, trustedProxyList, webTargetOf, type MuxConfig } from './mux/config.js';
+import { Multiplexer } from './mux/multiplexer.js';
+import { WebFallback } from './mux/web.js';
+import { DestinationPolicy, type Resolver } from './policy.js';
+import { PublishedProfile } from './profile/published.js';
+import { TLS_HELLO_ONLY } from './sniff/index.js';
+import { GatewayCounters, type GatewayStats } from './stats.js';
+import { TlsService } from './tls-service.js';
+import { TunnelRegistry } from './tunnel-registry.js';
+import { TunnelRequest } from './tunnel-request.js';
+import { createUdpDestinationCheck } from './udp/udp-policy.js';
+import { systemResolver } from './upstream.js';
+import { UserStore } from './users.js';
+import { LISTENER_OPTIONS } from '../node/socket-options.js';
+import { tunnelTimeoutsOf } from '../shared/tunnel-timeouts.js';
 
-export interface GatewayStats {
-  tlsConnections: number;
-  activeTlsConnections: number;
-  activeTunnels: number;
-  totalTunnels: number;
-  h2Sessions: number;
-  rejectedNotTls: number;
-  authFailures: number;
-  authPenalties: number;
-  /** Requests refused by a limit: the check queue full (503) or too many tunnels (429). */
-  limitRefusals: number;
-}
+export type { GatewayStats } from './stats.js';
 
 export interface GatewayDeps {
   readonly logger: Logger;
@@ -71,256 +56,133 @@ export interface GatewayDeps {
 /** Password checks at once: leave one core to the event loop, and thread-pool threads to DNS. */
 const defaultAuthConcurrency = (): number => Math.max(1, Math.min(availableParallelism() - 1, 3));
 
-const FIRST_BYTE_TIMEOUT_MS = 10_000;
+/** How long a TLS-only listener waits for a ClientHello. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
 export class Gateway {
   readonly users: UserStore;
   readonly policy: DestinationPolicy;
-  readonly h1: H1Proxy;
-  readonly h2: H2Proxy;
-  readonly tls: TlsServer;
-  private readonly net: NetServer;
-  private readonly logger: Logger;
-  private readonly counters = { tlsConnections: 0, totalTunnels: 0, rejectedNotTls: 0, authFailures: 0, authPenalties: 0, limitRefusals: 0 };
+  readonly metrics: GatewayMetrics;
   /** 'failure' | 'penalty' | 'refusal', each with { client, source, user, code, ... } (gateway/auth/events.ts). */
   readonly authEvents: AuthEvents;
   readonly auth: Authenticator;
   readonly limits: TunnelLimits;
+  readonly tunnels: TunnelRegistry;
   /** --max-connections: accepted and dialled sockets, 503 for new requests beyond it (gateway/connection-cap.ts). */
   readonly cap: ConnectionCap;
+  readonly doors: Doors;
+  readonly tlsService: TlsService;
+  /** The front door: every accepted connection goes through it. */
+  readonly front: Multiplexer;
+  private readonly net: NetServer;
+  private readonly logger: Logger;
+  private readonly counters: GatewayCounters;
+  private readonly profile: PublishedProfile;
   private readonly state: SharedState | undefined;
-  private readonly tunnels = new Set<() => void>();
   private readonly sockets = new Set<Socket>();
-  private readonly connIds = new WeakMap<Socket, number>();
-  private nextConnId = 1;
   private closing = false;
-  /** The sniffer/router in front of TLS, when routes are configured. */
-  readonly front: Multiplexer | undefined;
-  private readonly mux: MuxConfig | undefined;
-  private ticketKeys: Buffer | undefined;
-  readonly metrics: GatewayMetrics;
-  /** Fleet: one TLS server per older ticket key, by key name, so tickets they issued still resume. */
-  private decryptOnly = new Map<string, TlsServer>();
-  private readonly ticketKeysFile: string | undefined;
   private draining = false;
-  /** What the profile route serves (endpoints, pins, defaults); rebuilt when gateway.yaml or the certificate changes. */
-  private profileSource: ProfileSource;
-  private profileEndpointsConfigured = false;
 
   constructor(
     readonly config: GatewayConfig,
     deps: GatewayDeps,
   ) {
-    this.logger = deps.logger;
-    this.users = new UserStore(config.usersFile, this.logger);
-    this.policy = new DestinationPolicy({ allowPorts: config.allowPorts, httpPorts: config.httpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
+    const logger = (this.logger = deps.logger);
+    const resolver = deps.resolver ?? systemResolver;
+    this.users = new UserStore(config.usersFile, logger);
+    this.policy = new DestinationPolicy({ allowPorts: config.allowPorts, httpPorts: config.httpPorts, restrictTo: config.restrictTo }, resolver);
     const metrics = (this.metrics = deps.metrics ?? new GatewayMetrics({ defaultMetrics: false }));
-    const writeAccess = deps.accessLog ?? accessLogTo(this.logger);
-    const accessLog: AccessLog = (record) => {
-      metrics.tunnelEnded(record);
-      writeAccess(record);
-    };
     this.authEvents = new AuthEvents(deps.authEvents);
-    this.authEvents.on('failure', () => {
-      this.counters.authFailures++;
-      metrics.authFailures.inc();
-    });
-    this.authEvents.on('penalty', () => {
-      this.counters.authPenalties++;
-      metrics.authPenalties.inc();
-    });
-    this.authEvents.on('refusal', () => this.counters.limitRefusals++);
-    this.state = config.state === undefined ? undefined : connectSharedState(config.state, this.logger, config.stateTimeoutSeconds * 1000);
-    const penalties = new Penalties(
-      {
-        maxFailures: config.authMaxFailures,
-        maxSourceFailures: config.authMaxSourceFailures,
-        delayAfter: config.authDelayAfter,
-        delayMs: config.authDelaySeconds * 1000,
-        delayMaxMs: config.authDelayMaxSeconds * 1000,
-        windowSeconds: config.authWindowSeconds,
-        blockSeconds: config.authBlockSeconds,
-        blockMaxSeconds: config.authBlockMaxSeconds,
-      },
-      this.state?.limiters,
-    );
-    this.auth = new Authenticator(this.users, penalties, this.authEvents, this.logger, {
+    this.counters = new GatewayCounters(this.authEvents, metrics);
+    this.state = config.state === undefined ? undefined : connectSharedState(config.state, logger, config.stateTimeoutSeconds * 1000);
+    const penalties = new Penalties(penaltySettingsOf(config), this.state?.limiters);
+    this.auth = new Authenticator(this.users, penalties, this.authEvents, logger, {
       concurrency: config.authConcurrency ?? defaultAuthConcurrency(),
       maxPending: config.authMaxPending,
       negativeCacheMs: config.authNegativeCacheSeconds * 1000,
     });
     this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
-    const udpCheck = createUdpDestinationCheck({ udpPorts: config.allowUdpPorts, restrictTo: config.restrictTo }, deps.resolver ?? systemResolver);
-    const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger: this.logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
+    this.tunnels = new TunnelRegistry(this.limits, metrics);
+    const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
     const relayTimeouts = tunnelTimeoutsOf(config);
-    const proxyDeps: ProxyDeps = {
-      authenticate: (header, client) => this.auth.authenticate(header, client),
-      admitTunnel: (user, client) => {
-        cap.admit();
-        try {
-          this.limits.admit(user, client);
-        } catch (err) {
-          this.refusedByLimit(err, user, client);
-          throw err;
-        }
-      },
-      openUpstream: (target, kind) => metrics.timeOpen(() => openUpstream(target, kind, { policy: this.policy, connectTimeoutMs: config.connectTimeoutMs })).then((s) => cap.track(s)),
-      accessLog,
+    const requests = new TunnelRequest({
+      auth: this.auth,
+      authEvents: this.authEvents,
+      limits: this.limits,
+      policy: this.policy,
+      registry: this.tunnels,
+      cap,
       relayTimeouts,
-      logger: this.logger,
-      trackTunnel: (abort, owner) => {
-        this.counters.totalTunnels++;
-        this.tunnels.add(abort);
-        const release = owner === undefined ? undefined : this.limits.hold(owner.user, owner.client);
-        metrics.tunnelsActive.inc();
-        return () => {
-          release?.();
-          if (this.tunnels.delete(abort)) metrics.tunnelsActive.dec();
-        };
+      metrics,
+      accessLog: deps.accessLog ?? accessLogTo(logger),
+      logger,
+      connectTimeoutMs: config.connectTimeoutMs,
+      udp: { decide: createUdpDestinationCheck({ udpPorts: config.allowUdpPorts, restrictTo: config.restrictTo }, resolver), idleTimeoutMs: config.udpTimeoutSeconds * 1000 },
+    });
+    const mux = deps.mux;
+    const web = mux === undefined ? undefined : new WebFallback({ web: webTargetOf(mux), logger, relayTimeouts });
+    this.profile = new PublishedProfile(config, logger);
+    this.doors = new Doors(
+      requests,
+      {
+        h1: {
+          profile: this.profile.handler,
+          headerTimeoutMs: config.headerTimeoutMs,
+          maxHeaderBytes: config.maxHeaderBytes,
+          ...(mux === undefined ? {} : { wsPath: mux.wsPath }),
+          ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res), upgrade: (req, socket, head) => web.upgrade(req, socket, head) }),
+        },
+        h2: {
+          profile: this.profile.handler,
+          maxStreams: config.maxStreamsPerSession,
+          maxHeaderBytes: config.maxHeaderBytes,
+          ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
+        },
       },
-      connInfo: (socket) => this.connInfo(socket),
-      openUdpFlow: (target) => UdpFlow.open(target, { decide: udpCheck, idleTimeoutMs: config.udpTimeoutSeconds * 1000 }),
-    };
-    this.mux = deps.mux;
-    const web = deps.mux === undefined ? undefined : new WebFallback({ web: webTargetOf(deps.mux), logger: this.logger, relayTimeouts });
-    this.profileSource = this.readProfileSource(config);
-    const serveProfile = createProfileHandler((user) => buildProfileDocument(this.profileSource, user), this.logger);
-    // A gateway told no endpoints (gateway.yaml `endpoints:`, `run --endpoint`) cannot say which ones clients should use:
-    // it publishes no profile (404: clients keep the link's endpoints) rather than a guess that would drop theirs.
-    const profile: ProfileHandler = (req, res, user) => {
-      if (this.profileEndpointsConfigured) return serveProfile(req, res, user);
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-      res.end('This gateway publishes no profile: no endpoints are configured.\n');
-    };
-    this.h1 = new H1Proxy(proxyDeps, {
-      profile,
-      headerTimeoutMs: config.headerTimeoutMs,
-      maxHeaderBytes: config.maxHeaderBytes,
-      ...(deps.mux === undefined ? {} : { wsPath: deps.mux.wsPath }),
-      ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res), upgrade: (req, socket, head) => web.upgrade(req, socket, head) }),
+      { mux, relayTimeouts },
+      logger,
+    );
+    this.tlsService = new TlsService(
+      { certFile: config.certFile, keyFile: config.keyFile, hostname: config.hostname, tlsProfile: config.tlsProfile, ticketKeys: deps.ticketKeys, ticketKeysFile: deps.ticketKeysFile },
+      this.doors,
+      metrics,
+      logger,
+    );
+    const routed = mux !== undefined && multiplexes(mux);
+    const trusted = mux === undefined ? undefined : trustedProxyList(mux.trustedProxies);
+    this.front = new Multiplexer({
+      // Without routes the front door is the sniffer with one row: a TLS ClientHello.
+      table: routed ? routeTableOf(mux) : { sni: [] },
+      ...(routed ? {} : { probes: TLS_HELLO_ONLY }),
+      ownNames: [config.hostname],
+      ...(trusted === undefined ? {} : { trustedProxies: trusted }),
+      sniffTimeoutMs: routed ? mux.sniffTimeoutMs : FIRST_BYTES_TIMEOUT_MS,
+      connectTimeoutMs: config.connectTimeoutMs,
+      relayTimeouts,
+      logger,
+      tls: this.tlsService,
+      onRoute: (route, sniffed) => this.counters.routed(route, sniffed),
     });
-    const trusted = deps.mux === undefined ? undefined : trustedProxyList(deps.mux.trustedProxies);
-    this.front =
-      deps.mux !== undefined && multiplexes(deps.mux)
-        ? new Multiplexer({
-            table: routeTableOf(deps.mux),
-            ownNames: [config.hostname],
-            ...(trusted === undefined ? {} : { trustedProxies: trusted }),
-            sniffTimeoutMs: deps.mux.sniffTimeoutMs,
-            connectTimeoutMs: config.connectTimeoutMs,
-            relayTimeouts,
-            logger: this.logger,
-            terminate: (socket) => this.terminateTls(socket),
-            onRoute: (route) => metrics.connections.inc({ route }),
-          })
-        : undefined;
-    this.h2 = new H2Proxy(proxyDeps, {
-      profile,
-      maxStreams: config.maxStreamsPerSession,
-      maxHeaderBytes: config.maxHeaderBytes,
-      ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
-    });
-    this.ticketKeys = deps.ticketKeys;
-    this.ticketKeysFile = deps.ticketKeysFile;
-    const fileKeys = this.ticketKeysFile === undefined ? undefined : readTicketKeys(this.ticketKeysFile);
-    if (fileKeys !== undefined) this.ticketKeys = fileKeys[0];
-    this.tls = this.createTls(this.ticketKeys);
-    if (fileKeys !== undefined) this.useDecryptOnlyKeys(fileKeys.slice(1));
     this.net = createNetServer(LISTENER_OPTIONS, (socket) => this.accept(socket));
   }
 
-  private secureContextOptions(ticketKeys = this.ticketKeys): SecureContextOptions & { ticketKeys?: Buffer } {
-    return {
-      ...tlsOffer(this.config.tlsProfile),
-      cert: readFileSync(this.config.certFile),
-      key: readFileSync(this.config.keyFile),
-      // Node's default context is a hash of this process's argv, which differs between the gateways
-      // of a fleet and would make OpenSSL refuse every ticket another gateway issued.
-      sessionIdContext: createHash('sha256').update(`pinhole-gateway ${this.config.hostname}`).digest('hex').slice(0, 32),
-      ...(ticketKeys === undefined ? {} : { ticketKeys }),
-    };
+  /** The TLS server whose ticket key encrypts new tickets. */
+  get tls(): TlsServer {
+    return this.tlsService.tls;
   }
 
-  private createTls(ticketKeys: Buffer | undefined): TlsServer {
-    const tls = createTlsServer({
-      ...LISTENER_OPTIONS,
-      ...this.secureContextOptions(ticketKeys),
-      ALPNProtocols: ['h2', 'http/1.1'],
-      handshakeTimeout: 10_000,
-    });
-    tls.on('secureConnection', (socket: TLSSocket) => {
-      this.metrics.tlsHandshakes.inc({ resumed: String(socket.isSessionReused()) });
-      this.handleTlsSocket(socket);
-    });
-    tls.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-      this.logger.info({ err: err.message, client: this.connInfo(socket).client }, 'A TLS handshake failed.');
-      socket.destroy();
-    });
-    return tls;
-  }
-
-  private refusedByLimit(err: unknown, user: string, client: string | undefined): void {
-    const details = (err as { details?: Record<string, unknown> }).details ?? {};
-    const source = String(details['source'] ?? '');
-    this.authEvents.refusal({ client, source, user, code: 'PINHOLE_LIMIT_REACHED' });
-    this.logger.warn({ client, source, user, scope: details['scope'] }, 'A tunnel was refused: the user or address holds as many tunnels as allowed.');
-  }
-
-  private useDecryptOnlyKeys(keys: readonly Buffer[]): void {
-    const next = new Map<string, TlsServer>();
-    for (const key of keys) {
-      const name = keyNameOf(key);
-      if (this.ticketKeys !== undefined && name === keyNameOf(this.ticketKeys)) continue;
-      const server = this.decryptOnly.get(name) ?? this.createTls(key);
-      server.setTicketKeys(key);
-      next.set(name, server);
-    }
-    this.decryptOnly = next;
-  }
-
-  /** Re-read the ticket-keys file: the first key encrypts from now on, the others still decrypt. A bad file keeps the keys in use. */
   reloadTicketKeys(): void {
-    if (this.ticketKeysFile === undefined) return;
-    try {
-      const [first, ...older] = readTicketKeys(this.ticketKeysFile);
-      this.ticketKeys = first;
-      if (first !== undefined) this.tls.setTicketKeys(first);
-      this.useDecryptOnlyKeys(older);
-      this.logger.info({ file: this.ticketKeysFile, keys: older.length + 1 }, 'The TLS session-ticket keys were reloaded.');
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message, file: this.ticketKeysFile }, 'The TLS session-ticket keys could not be reloaded; the previous ones stay.');
-    }
+    this.tlsService.reloadTicketKeys();
   }
 
-  /** The profile document's source: the file's profile settings plus `run --endpoint`, and the certificates' pins. */
-  private readProfileSource(config: GatewayConfig): ProfileSource {
-    const endpoints = [...new Set([...config.endpoints, ...(this.config.endpointFlags ?? [])])];
-    this.profileEndpointsConfigured = endpoints.length > 0;
-    return loadProfileSource(config, { ...config, endpoints });
-  }
-
-  /** gateway.yaml changed: what clients are told in their profile (an endpoint added, a next certificate) follows without a restart. A bad file keeps the previous profile. */
   reloadProfile(): void {
-    try {
-      const next = this.readProfileSource(loadConfig(this.config.dir));
-      const changed = JSON.stringify(next) !== JSON.stringify(this.profileSource);
-      this.profileSource = next;
-      if (changed) this.logger.info({ endpoints: next.endpoints, pins: next.pins.length }, 'The profile served to clients was reloaded.');
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message, file: configPath(this.config.dir) }, 'The profile settings could not be reloaded; clients keep getting the previous profile.');
-    }
+    this.profile.reload();
   }
 
-  /** Reload cert/key from disk into the live TLS servers (no restart). */
+  /** Reload cert/key from disk into the live TLS servers (no restart); the profile's pins follow. */
   reloadCertificate(): void {
-    this.reloadProfile();
-    try {
-      this.tls.setSecureContext(this.secureContextOptions());
-      for (const [, server] of this.decryptOnly) server.setSecureContext(this.secureContextOptions(server.getTicketKeys()));
-      this.logger.info({ cert: this.config.certFile }, 'The certificate was reloaded.');
-    } catch (err) {
-      this.logger.warn({ err, cert: this.config.certFile }, 'The certificate could not be reloaded; the previous one stays.');
-    }
+    this.profile.reload();
+    this.tlsService.reloadCertificate();
   }
 
   /** True while the gateway takes new tunnels: false from the moment a drain starts (`/readyz`). */
@@ -344,11 +206,8 @@ export class Gateway {
       });
     });
     this.users.watch();
-    const reload = (): void => this.reloadCertificate();
-    watchFile(this.config.certFile, { interval: 2000 }, reload);
-    watchFile(this.config.keyFile, { interval: 2000 }, reload);
-    watchFile(configPath(this.config.dir), { interval: 1000 }, () => this.reloadProfile());
-    if (this.ticketKeysFile !== undefined) watchFile(this.ticketKeysFile, { interval: 1000 }, () => this.reloadTicketKeys());
+    this.tlsService.watch(() => this.profile.reload());
+    this.profile.watch();
     return this.net.address() as AddressInfo;
   }
 
@@ -356,127 +215,20 @@ export class Gateway {
     return this.net.address() as AddressInfo;
   }
 
-  /** Every accepted TCP socket: through the multiplexer when routes are configured, else straight to TLS. */
+  /** Every accepted TCP socket, owned here until it closes, enters through the front door. */
   private accept(socket: Socket): void {
-    if (!this.cap.accepted(socket)) return;
-    if (this.front === undefined) {
-      this.handleRawSocket(socket);
-      return;
-    }
     if (this.closing) {
       socket.destroy();
       return;
     }
+    if (!this.cap.accepted(socket)) return;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     this.front.accept(socket);
   }
 
-  /** Accept seam: every raw TCP socket comes here (a sniffer can sit in front and call handleTlsSocket's TLS side). */
-  handleRawSocket(socket: Socket): void {
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    const connId = this.nextConnId++;
-    this.connIds.set(socket, connId);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    // A TLS-only listener is the sniffer with one row (the first byte of a TLS record).
-    void sniff(socket, { probes: TLS_ONLY, timeoutMs: FIRST_BYTE_TIMEOUT_MS }).then((verdict) => {
-      this.metrics.connections.inc({ route: verdict.result === 'match' ? 'gateway' : 'closed' });
-      if (verdict.result === 'match') {
-        this.terminateTls(socket);
-        return;
-      }
-      if (verdict.result === 'none') {
-        this.counters.rejectedNotTls++;
-        this.logger.info({ connId, client: socket.remoteAddress, firstByte: verdict.head[0] }, 'A client sent bytes that are not TLS.');
-      }
-      socket.destroy();
-    });
-  }
-
-  /** Hand a raw socket (its first bytes put back) to the TLS server. */
-  terminateTls(socket: Socket): void {
-    if (!this.connIds.has(socket)) this.connIds.set(socket, this.nextConnId++);
-    this.tlsServerFor(socket).emit('connection', socket);
-  }
-
-  /** The TLS server whose ticket key the ClientHello's ticket names (peeked, put back), else the one that encrypts. */
-  private tlsServerFor(socket: Socket): TlsServer {
-    if (this.decryptOnly.size === 0) return this.tls;
-    const head = socket.read() as Buffer | null;
-    if (head === null) return this.tls;
-    socket.unshift(head);
-    const name = ticketKeyNameOf(head);
-    return (name === undefined ? undefined : this.decryptOnly.get(name)) ?? this.tls;
-  }
-
-  /** Inside TLS: dispatch by ALPN. */
-  handleTlsSocket(socket: TLSSocket): void {
-    this.counters.tlsConnections++;
-    const parent = (socket as TLSSocket & { _parent?: Socket })._parent;
-    this.connIds.set(socket, (parent && this.connIds.get(parent)) ?? this.nextConnId++);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    tuneSocket(socket);
-    if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
-    else if (this.mux !== undefined && (this.mux.ssh !== undefined || this.mux.openvpn !== undefined)) {
-      const table = routeTableOf(this.mux);
-      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: this.mux.sniffTimeoutMs, relayTimeouts: tunnelTimeoutsOf(this.config), logger: this.logger, http1: (s) => this.h1.handle(s) });
-    } else this.h1.handle(socket);
-  }
-
-  connInfo(socket: Socket | undefined): { connId: number | undefined; client: string | undefined } {
-    if (socket === undefined) return { connId: undefined, client: undefined };
-    const parent = (socket as Socket & { _parent?: Socket })._parent;
-    const connId = this.connIds.get(socket) ?? (parent ? this.connIds.get(parent) : undefined);
-    // The real client: from a trusted PROXY header when the multiplexer recorded one, else the TCP peer.
-    return { connId, client: formatClient(clientAddressOf(socket)) };
-  }
-
   stats(): GatewayStats {
-    return {
-      tlsConnections: this.counters.tlsConnections,
-      activeTlsConnections: [...this.sockets].filter((s) => 'encrypted' in s).length,
-      activeTunnels: this.tunnels.size,
-      totalTunnels: this.counters.totalTunnels,
-      h2Sessions: this.h2.sessions.size,
-      rejectedNotTls: this.counters.rejectedNotTls,
-      authFailures: this.counters.authFailures,
-      authPenalties: this.counters.authPenalties,
-      limitRefusals: this.counters.limitRefusals,
-    };
-  }
-
-  /**
-   * HTTP/2 graceful shutdown (RFC 9113 6.8): a first GOAWAY naming the highest possible stream, so
-   * clients stop opening streams here while every stream already on its way is still served, then
-   * one PING round trip, after which the final GOAWAY (the last stream really received) refuses
-   * nothing a client had sent. Without it, a CONNECT crossing the GOAWAY on the wire is refused.
-   */
-  private async announceGoaway(): Promise<void> {
-    const sessions = [...this.h2.sessions].filter((s) => !s.closed && !s.destroyed);
-    await Promise.all(
-      sessions.map(
-        (session) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 2_000);
-            try {
-              session.goaway(h2constants.NGHTTP2_NO_ERROR, 2 ** 31 - 1);
-              session.ping(() => {
-                clearTimeout(timer);
-                resolve();
-              });
-            } catch {
-              clearTimeout(timer);
-              resolve();
-            }
-          }),
-      ),
-    );
+    return this.counters.stats(this.doors, this.tunnels);
   }
 
   /** Stop accepting, GOAWAY h2 sessions, wait up to drainMs for open tunnels, then close everything. */
@@ -487,21 +239,9 @@ export class Gateway {
     const deadline = Date.now() + drainMs;
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     this.users.unwatch();
-    unwatchFile(this.config.certFile);
-    unwatchFile(this.config.keyFile);
-    unwatchFile(configPath(this.config.dir));
-    if (this.ticketKeysFile !== undefined) unwatchFile(this.ticketKeysFile);
-    await this.announceGoaway();
-    this.h2.goaway();
-    this.h1.server.closeIdleConnections();
-    // A CONNECT accepted before the GOAWAY but still being checked or dialled becomes a tunnel in a
-    // moment: destroying its session now would fail a request the client can no longer re-send.
-    const busy = (): boolean => this.tunnels.size > 0 || this.h1.pendingConnects > 0 || this.h2.pendingConnects > 0;
-    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (this.tunnels.size > 0) this.logger.warn({ openTunnels: this.tunnels.size }, 'The drain time ran out; closing the open tunnels.');
-    for (const abort of [...this.tunnels]) abort();
-    for (const session of this.h2.sessions) session.destroy();
-    this.h1.server.closeAllConnections();
+    this.tlsService.unwatch();
+    this.profile.unwatch();
+    await drain(this.doors, this.tunnels, deadline, this.logger);
     for (const socket of this.sockets) socket.destroy();
     await closed;
     await this.state?.close();

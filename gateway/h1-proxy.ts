@@ -6,12 +6,11 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type In
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PinholeError } from '../shared/errors.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
-import { relayEnd } from './access-log.js';
-import type { ProxyDeps } from './proxy-deps.js';
+import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
+import { connectionOf } from './mux/connection.js';
 import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
-import { relay } from '../node/relay.js';
-import { asPinholeError, plainRefusalHead, refusalFor, refusalHeadFor } from '../node/refusal.js';
+import { plainRefusalHead, refusalFor, refusalHeadFor } from '../node/refusal.js';
+import type { ExchangeOutcome, TunnelRequest } from './tunnel-request.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
 import { handleUdpWebSocketUpgrade, isUdpUpgrade } from './udp/connect-udp.js';
 import { udpDepsFor } from './udp/proxy-udp.js';
@@ -56,13 +55,12 @@ export interface H1Options {
   profile?: ProfileHandler;
 }
 
+/** The HTTP/1.1 door: translates CONNECT, absolute-URI requests and WebSocket upgrades into tunnel requests. */
 export class H1Proxy {
   readonly server: Server;
-  /** CONNECTs still being checked or dialled (not yet a tunnel): a drain waits for them too. */
-  pendingConnects = 0;
 
   constructor(
-    private readonly deps: ProxyDeps,
+    private readonly requests: TunnelRequest,
     private readonly options: H1Options,
   ) {
     this.server = createServer({
@@ -75,8 +73,7 @@ export class H1Proxy {
     });
     this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.headArrived(socket);
-      this.pendingConnects++;
-      void this.onConnect(req, socket as Socket, head).finally(() => this.pendingConnects--);
+      void this.onConnect(req, socket as Socket, head);
     });
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.headArrived(req.socket);
@@ -125,7 +122,7 @@ export class H1Proxy {
     this.refused.add(socket);
     const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'PINHOLE_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'PINHOLE_REQUEST_TIMEOUT' : 'PINHOLE_BAD_REQUEST';
     const error = new PinholeError(code);
-    this.deps.logger.info({ code, parserError: err.code, ...this.deps.connInfo(socket as Socket) }, 'A client sent a request the proxy could not accept.');
+    this.requests.logger.info({ code, parserError: err.code, ...connectionOf(socket as Socket) }, 'A client sent a request the proxy could not accept.');
     if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
       // Answer, keep reading (so the peer's remaining bytes do not reset the answer away), then close.
       // Nobody has authenticated on a connection whose request could not be read: the plain answer.
@@ -135,37 +132,30 @@ export class H1Proxy {
     } else socket.destroy();
   }
 
-  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    const started = Date.now();
-    const info = this.deps.connInfo(socket);
-    const target = parseEndpoint(req.url ?? '');
-    let user: string | undefined;
+  private onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
-    try {
-      user = await this.deps.authenticate(req.headers['proxy-authorization'], info.client);
-      if (target === undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs host:port.');
-      this.deps.admitTunnel(user, info.client);
-      const upstream = await this.deps.openUpstream(target, 'connect');
-      if (socket.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
-      const tunnel = relay(socket, upstream, {
-        ...this.deps.relayTimeouts,
-        done: ({ bytesUp, bytesDown, timedOut }) => {
-          untrack();
-          this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp: bytesUp + head.length, bytesDown, durationMs: Date.now() - started, proto: 'http/1.1', ...info, ...relayEnd(timedOut) });
-        },
-      });
-      const untrack = this.deps.trackTunnel(() => tunnel.destroy(), { user, client: info.client });
-    } catch (err) {
-      const error = asPinholeError(err);
-      this.deps.accessLog({ user, target: req.url ?? '', method: 'CONNECT', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'http/1.1', ...info });
-      if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
-    }
+    return this.requests.run({
+      proto: 'http/1.1',
+      method: 'CONNECT',
+      kind: 'connect',
+      connection: connectionOf(socket),
+      credentials: req.headers['proxy-authorization'],
+      targetText: req.url ?? '',
+      early: head,
+      target: () => {
+        const target = parseEndpoint(req.url ?? '');
+        if (target === undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs host:port.');
+        return target;
+      },
+      gone: () => socket.destroyed,
+      answer: () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        return socket;
+      },
+      refuse: (error, user) => {
+        if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
+      },
+    });
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -174,8 +164,8 @@ export class H1Proxy {
       const web = this.options.web ?? notFoundFallback;
       const profile = this.options.profile;
       if (profile && isProfileRequest(req)) {
-        const client = this.deps.connInfo(req.socket).client;
-        void serveProfileRequest(req, res, { authenticate: (header) => this.deps.authenticate(header, client), handler: profile, fallback: (r, s) => web(r as IncomingMessage, s as ServerResponse) });
+        const client = connectionOf(req.socket).client;
+        void serveProfileRequest(req, res, { authenticate: (header) => this.requests.authenticate(header, client), handler: profile, fallback: (r, s) => web(r as IncomingMessage, s as ServerResponse) });
         return;
       }
       web(req, res);
@@ -184,39 +174,52 @@ export class H1Proxy {
     void this.forward(req, res, url);
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
-    const started = Date.now();
-    const info = this.deps.connInfo(req.socket);
-    let user: string | undefined;
-    let target: Endpoint | undefined;
-    const refuse = (error: PinholeError): void => {
-      this.deps.accessLog({ user, target: target ? formatEndpoint(target) : url.slice(0, 200), method: req.method ?? '', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'http/1.1', ...info });
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const { status, headers, body } = refusalFor(error, user);
-      res.writeHead(status, headers);
-      res.end(body);
-      req.resume();
-    };
-    try {
-      user = await this.deps.authenticate(req.headers['proxy-authorization'], info.client);
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        throw new PinholeError('PINHOLE_BAD_REQUEST', 'The request URL is malformed.');
-      }
-      if (parsed.protocol !== 'http:') throw new PinholeError('PINHOLE_BAD_REQUEST', 'Only http:// URLs can be proxied; use CONNECT for https.');
-      target = { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: parsed.port === '' ? 80 : Number(parsed.port) };
-      this.deps.admitTunnel(user, info.client);
-      const upstream = await this.deps.openUpstream(target, 'http');
-      if (req.socket.destroyed) {
-        upstream.destroy(); // the client left while it was checked and dialed
-        return;
-      }
-      const untrack = this.deps.trackTunnel(() => upstream.destroy(), { user, client: info.client });
+  /** An absolute-URI request (http:// only): the same request sequence, carried as one request and its answer. */
+  private forward(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    let parsed: URL | undefined;
+    let targetText = url.slice(0, 200);
+    return this.requests.run({
+      proto: 'http/1.1',
+      method: req.method ?? '',
+      kind: 'http',
+      connection: connectionOf(req.socket),
+      credentials: req.headers['proxy-authorization'],
+      get targetText() {
+        return targetText;
+      },
+      target: () => {
+        try {
+          parsed = new URL(url);
+        } catch {
+          throw new PinholeError('PINHOLE_BAD_REQUEST', 'The request URL is malformed.');
+        }
+        if (parsed.protocol !== 'http:') throw new PinholeError('PINHOLE_BAD_REQUEST', 'Only http:// URLs can be proxied; use CONNECT for https.');
+        const target = { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: parsed.port === '' ? 80 : Number(parsed.port) };
+        targetText = formatEndpoint(target);
+        return target;
+      },
+      // The client left while it was checked and dialed.
+      gone: () => req.socket.destroyed,
+      answer: (upstream) => ({
+        ended: this.exchange(req, res, parsed!, upstream),
+        abort: () => upstream.destroy(),
+      }),
+      refuse: (error, user) => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const { status, headers, body } = refusalFor(error, user);
+        res.writeHead(status, headers);
+        res.end(body);
+        req.resume();
+      },
+    });
+  }
+
+  /** Send the request to the destination and its answer back; settles when the client's response closes. */
+  private exchange(req: IncomingMessage, res: ServerResponse, parsed: URL, upstream: Socket): Promise<ExchangeOutcome> {
+    return new Promise((resolve) => {
       const headers = endToEndHeaders(req.headers);
       headers.host = parsed.host;
       const outgoing = httpRequest({ createConnection: () => upstream, method: req.method, path: `${parsed.pathname}${parsed.search}`, headers, setHost: false });
@@ -228,55 +231,27 @@ export class H1Proxy {
       });
       outgoing.on('error', (err) => {
         if (status === 0) {
-          this.deps.logger.info({ err: err.message }, 'The destination failed the request.');
-          refuse(new PinholeError('PINHOLE_CONNECT_FAILED', 'The destination closed the connection.', { cause: err }));
-        }
-        else res.destroy();
+          this.requests.logger.info({ err: err.message }, 'The destination failed the request.');
+          resolve(new PinholeError('PINHOLE_CONNECT_FAILED', 'The destination closed the connection.', { cause: err }));
+        } else res.destroy();
       });
-      const finish = (): void => {
-        untrack();
+      res.once('close', () => {
         upstream.destroy();
-        if (status !== 0) this.deps.accessLog({ user, target: formatEndpoint(target!), method: req.method ?? '', status, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, durationMs: Date.now() - started, proto: 'http/1.1', ...info });
-      };
-      res.once('close', finish);
+        resolve(status === 0 ? undefined : { status, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead });
+      });
       req.pipe(outgoing);
-    } catch (err) {
-      refuse(asPinholeError(err));
-    }
+    });
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // UDP over the WebSocket transport (issue 14): one datagram per binary message on UDP_WS_PATH.
-    const udp = isUdpUpgrade(req) ? udpDepsFor(this.deps, socket as Socket) : undefined;
+    const udp = isUdpUpgrade(req) ? udpDepsFor(this.requests, connectionOf(socket as Socket)) : undefined;
     if (udp !== undefined) {
       void handleUdpWebSocketUpgrade(req, socket, head, udp).catch(() => socket.destroy());
       return;
     }
     if (isTunnelUpgrade(req, this.options.wsPath)) {
-      const info = this.deps.connInfo(socket as Socket);
-      let untrack: (() => void) | undefined;
-      void handleTunnelUpgrade(
-        req,
-        socket,
-        head,
-        {
-          authenticate: (header) => this.deps.authenticate(header, info.client),
-          openUpstream: async (target, user) => {
-            this.deps.admitTunnel(user, info.client);
-            const up = await this.deps.openUpstream(target, 'connect');
-            untrack = this.deps.trackTunnel(() => {
-              up.destroy();
-              socket.destroy();
-            }, { user, client: info.client });
-            up.once('close', () => untrack?.());
-            return up;
-          },
-          logger: this.deps.logger,
-          relayTimeouts: this.deps.relayTimeouts,
-          accessLog: (record) => this.deps.accessLog({ ...record, method: 'CONNECT', connId: info.connId, client: record.client ?? info.client }),
-        },
-        { connId: info.connId, client: info.client },
-      ).catch(() => socket.destroy());
+      void this.requests.whilePending(() => handleTunnelUpgrade(req, socket, head, this.requests, connectionOf(socket as Socket))).catch(() => socket.destroy());
       return;
     }
     if (this.options.upgrade !== undefined) {

@@ -5,12 +5,11 @@
 import { constants, createServer, Http2ServerRequest, Http2ServerResponse, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { PinholeError } from '../shared/errors.js';
-import { formatEndpoint, parseEndpoint } from '../shared/profile.js';
-import { asPinholeError, refusalFor } from '../node/refusal.js';
-import { relay } from '../node/relay.js';
+import { parseEndpoint } from '../shared/profile.js';
+import { refusalFor } from '../node/refusal.js';
 import { NOT_FOUND_PAGE } from './h1-proxy.js';
-import { relayEnd } from './access-log.js';
-import type { ProxyDeps } from './proxy-deps.js';
+import { connectionOf } from './mux/connection.js';
+import type { TunnelRequest } from './tunnel-request.js';
 import { handleConnectUdpStream, isConnectUdpRequest } from './udp/connect-udp.js';
 import { udpDepsFor } from './udp/proxy-udp.js';
 import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
@@ -42,14 +41,13 @@ export interface H2Options {
   profile?: ProfileHandler;
 }
 
+/** The HTTP/2 door: translates CONNECT streams into tunnel requests. */
 export class H2Proxy {
   readonly server: Http2Server;
-  /** CONNECTs still being checked or dialled (not yet a tunnel): a drain waits for them too. */
-  pendingConnects = 0;
   readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(
-    private readonly deps: ProxyDeps,
+    private readonly requests: TunnelRequest,
     private readonly options: H2Options = {},
   ) {
     this.server = createServer({
@@ -70,13 +68,12 @@ export class H2Proxy {
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       if (isConnectUdpRequest(headers)) {
         // UDP (issue 14): CONNECT-UDP streams, refused with 501 when this gateway carries no UDP.
-        const udp = udpDepsFor(this.deps, stream.session?.socket as Socket);
+        const udp = udpDepsFor(this.requests, connectionOf(stream.session?.socket));
         if (udp !== undefined) void handleConnectUdpStream(stream, headers, udp).catch(() => stream.destroy());
         else this.refuseUdp(stream);
       } else if (headers[':method'] === 'CONNECT') {
         stream.on('error', () => stream.destroy());
-        this.pendingConnects++;
-        void this.connect(stream, headers).finally(() => this.pendingConnects--);
+        void this.connect(stream, headers);
       } else this.web(new Http2ServerRequest(stream, headers, {}, rawHeaders), new Http2ServerResponse(stream));
     });
   }
@@ -90,8 +87,8 @@ export class H2Proxy {
     const web = this.options.web ?? h2NotFound;
     const profile = this.options.profile;
     if (!profile || !isProfileRequest(req)) return web(req, res);
-    const client = this.deps.connInfo(req.stream.session?.socket as Socket).client;
-    void serveProfileRequest(req, res, { authenticate: (header) => this.deps.authenticate(header, client), handler: profile, fallback: (r, s) => web(r as Http2ServerRequest, s as Http2ServerResponse) });
+    const client = connectionOf(req.stream.session?.socket).client;
+    void serveProfileRequest(req, res, { authenticate: (header) => this.requests.authenticate(header, client), handler: profile, fallback: (r, s) => web(r as Http2ServerRequest, s as Http2ServerResponse) });
   }
 
   /** GOAWAY to every session: no new streams, open ones finish. */
@@ -126,51 +123,45 @@ export class H2Proxy {
 
   private refuseUdp(stream: ServerHttp2Stream): void {
     stream.on('error', () => stream.destroy());
-    const error = new PinholeError('PINHOLE_BAD_REQUEST', 'This gateway does not carry UDP.');
-    const { body, headers } = refusalFor(error, undefined);
-    const { 'content-length': _length, ...headersOut } = headers;
-    stream.respond({ ':status': error.status, ...headersOut });
-    stream.end(body);
+    respondRefusal(stream, new PinholeError('PINHOLE_BAD_REQUEST', 'This gateway does not carry UDP.'), undefined);
   }
 
-  private async connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
-    const started = Date.now();
-    const info = this.deps.connInfo(stream.session?.socket as Socket);
+  private connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     const authority = String(headers[':authority'] ?? '');
-    let user: string | undefined;
-    try {
-      const auth = headers['proxy-authorization'];
-      user = await this.deps.authenticate(Array.isArray(auth) ? auth[0] : auth, info.client);
-      const target = parseEndpoint(authority);
-      if (target === undefined || headers[':protocol'] !== undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs :authority host:port.');
-      this.deps.admitTunnel(user, info.client);
-      const upstream = await this.deps.openUpstream(target, 'connect');
-      if (stream.destroyed || stream.closed) {
-        upstream.destroy();
-        return;
-      }
-      stream.respond({ ':status': 200 });
+    const auth = headers['proxy-authorization'];
+    return this.requests.run({
+      proto: 'h2',
+      method: 'CONNECT',
+      kind: 'connect',
+      connection: connectionOf(stream.session?.socket),
+      credentials: Array.isArray(auth) ? auth[0] : auth,
+      targetText: authority,
+      target: () => {
+        const target = parseEndpoint(authority);
+        if (target === undefined || headers[':protocol'] !== undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'CONNECT needs :authority host:port.');
+        return target;
+      },
+      gone: () => stream.destroyed || stream.closed,
       // END_STREAM from the client is a FIN to the destination and the other way round; an error
       // or reset on either side tears both down.
-      const tunnel = relay(stream, upstream, {
-        ...this.deps.relayTimeouts,
-        done: ({ bytesUp, bytesDown, timedOut }) => {
-          untrack();
-          this.deps.accessLog({ user, target: formatEndpoint(target), method: 'CONNECT', status: 200, bytesUp, bytesDown, durationMs: Date.now() - started, proto: 'h2', ...info, ...relayEnd(timedOut) });
-        },
-      });
-      const untrack = this.deps.trackTunnel(() => {
+      answer: () => {
+        stream.respond({ ':status': 200 });
+        return stream;
+      },
+      refuse: (error, user) => {
+        if (!stream.destroyed && !stream.closed) respondRefusal(stream, error, user);
+      },
+      abort: () => {
         if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
-        tunnel.destroy();
-      }, { user, client: info.client });
-    } catch (err) {
-      const error = asPinholeError(err);
-      this.deps.accessLog({ user, target: authority, method: 'CONNECT', status: error.status, code: error.code, bytesUp: 0, bytesDown: 0, durationMs: Date.now() - started, proto: 'h2', ...info });
-      if (stream.destroyed || stream.closed) return;
-      const { body, headers } = refusalFor(error, user);
-      const { 'content-length': _length, ...headersOut } = headers;
-      stream.respond({ ':status': error.status, ...headersOut });
-      stream.end(body);
-    }
+      },
+    });
   }
+}
+
+/** A refusal on a stream: with the code for an authenticated `user`, plain for a stranger (node/refusal.ts). */
+function respondRefusal(stream: ServerHttp2Stream, error: PinholeError, user: string | undefined): void {
+  const { status, headers, body } = refusalFor(error, user);
+  const { 'content-length': _length, ...headersOut } = headers;
+  stream.respond({ ':status': status, ...headersOut });
+  stream.end(body);
 }

@@ -4,12 +4,13 @@
  * comments allowed): the first encrypts new tickets, every one decrypts. Node's `ticketKeys` takes
  * exactly one 48-byte key (16 bytes of name, 16 of HMAC key, 16 of AES key) and refuses tickets
  * with another name, so the gateway keeps one TLS server per key and hands each connection to the
- * server whose key name its ClientHello's ticket carries (see `ticketKeyNameOf`).
+ * server whose key name its ClientHello's ticket carries (`ClientHello.ticketKeyName`).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { PinholeError } from '../shared/errors.js';
+import { parseClientHello } from './sniff/client-hello.js';
 
 export const TICKET_KEY_BYTES = 48;
 const KEY_NAME_BYTES = 16;
@@ -62,39 +63,12 @@ export async function rotateTicketKeys(file: string, keep = ROTATE_KEEP): Promis
 
 export const keyNameOf = (key: Buffer): string => key.subarray(0, KEY_NAME_BYTES).toString('hex');
 
-const EXT_SESSION_TICKET = 35;
-const EXT_PRE_SHARED_KEY = 41;
-
 /**
- * The key name (hex) of the session ticket a ClientHello offers: TLS 1.2's session_ticket
- * extension or TLS 1.3's first pre_shared_key identity, both of which start with the 16-byte name
- * of the key that encrypted them. `undefined` when there is none or the hello is not whole in
- * `bytes` (the connection then gets the first key's server: at worst a full handshake).
+ * The key name (hex) of the session ticket a ClientHello offers (client-hello.ts reads it);
+ * `undefined` when there is none or the hello is not whole in `bytes` (the connection then gets
+ * the first key's server: at worst a full handshake).
  */
 export function ticketKeyNameOf(bytes: Buffer): string | undefined {
-  // TLS record (5) + handshake header (4) + legacy_version (2) + random (32).
-  if (bytes.length < 5 || bytes[0] !== 0x16 || bytes[5] !== 0x01) return undefined;
-  const end = Math.min(bytes.length, 5 + bytes.readUInt16BE(3));
-  let at = 5 + 4 + 2 + 32;
-  const skip = (lengthBytes: 1 | 2): boolean => {
-    if (at + lengthBytes > end) return false;
-    at += lengthBytes + (lengthBytes === 1 ? bytes[at]! : bytes.readUInt16BE(at));
-    return at <= end;
-  };
-  if (!skip(1) || !skip(2) || !skip(1) || at + 2 > end) return undefined;
-  const extensionsEnd = Math.min(end, at + 2 + bytes.readUInt16BE(at));
-  at += 2;
-  while (at + 4 <= extensionsEnd) {
-    const type = bytes.readUInt16BE(at);
-    const length = bytes.readUInt16BE(at + 2);
-    const body = at + 4;
-    if (body + length > extensionsEnd) return undefined;
-    if (type === EXT_SESSION_TICKET && length >= KEY_NAME_BYTES) return bytes.subarray(body, body + KEY_NAME_BYTES).toString('hex');
-    // identities<7..2^16-1>: identity<1..2^16-1> + obfuscated_ticket_age(4)
-    if (type === EXT_PRE_SHARED_KEY && length >= 4 && bytes.readUInt16BE(body + 2) >= KEY_NAME_BYTES && body + 4 + KEY_NAME_BYTES <= body + length) {
-      return bytes.subarray(body + 4, body + 4 + KEY_NAME_BYTES).toString('hex');
-    }
-    at = body + length;
-  }
-  return undefined;
+  const parsed = parseClientHello(bytes);
+  return parsed.kind === 'hello' ? parsed.hello.ticketKeyName : undefined;
 }

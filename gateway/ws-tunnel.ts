@@ -40,18 +40,15 @@
  *       once (the WebSocket is dropped, the sockets destroyed).
  */
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { destinationError } from '../node/dial.js';
-import { relay, type RelayTimeouts } from '../node/relay.js';
-import { relayEnd } from './access-log.js';
 import { refusalHeadFor } from '../node/refusal.js';
 import { wsDuplex } from '../node/ws-duplex.js';
-import { PinholeError, type ErrorCode } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../shared/profile.js';
+import { PinholeError } from '../shared/errors.js';
+import { parseEndpoint } from '../shared/profile.js';
 import { DEFAULT_WS_PATH, HALF_CLOSE_HEADER, TARGET_HEADER } from '../shared/ws-tunnel.js';
+import type { AccessRecord } from './access-log.js';
+import { runTunnelRequest, type Connection, type TunnelServices } from './tunnel-request.js';
 
 export { DEFAULT_WS_PATH } from '../shared/ws-tunnel.js';
 /**
@@ -60,40 +57,8 @@ export { DEFAULT_WS_PATH } from '../shared/ws-tunnel.js';
  */
 export const WS_MAX_PAYLOAD = 16 * 1024 * 1024;
 
-export interface TunnelRequestContext {
-  /** The real client address (from a trusted PROXY header when there is one). */
-  readonly client?: string;
-  readonly connId?: string | number;
-}
-
-export interface TunnelAccessRecord {
-  user: string | undefined;
-  target: string;
-  status: number;
-  code?: ErrorCode;
-  bytesUp: number;
-  bytesDown: number;
-  durationMs: number;
-  proto: 'wss';
-  client: string | undefined;
-  connId: string | number | undefined;
-  /** 'idle-timeout' or 'half-close-timeout' when the relay ended the tunnel for silence. */
-  end?: string;
-}
-
-export interface TunnelUpgradeDeps {
-  /**
-   * Checks the Basic credentials; resolves to the user name, or throws PinholeError
-   * PINHOLE_AUTH_MISSING / PINHOLE_AUTH_REJECTED.
-   */
-  readonly authenticate: (authorization: string | undefined) => Promise<string>;
-  /** Applies the destination policy and --restrict-to, then connects; throws PinholeError on refusal or failure. */
-  readonly openUpstream: (target: Endpoint, user: string) => Promise<Socket>;
-  readonly logger: Logger;
-  readonly accessLog: (record: TunnelAccessRecord) => void;
-  /** --half-close-timeout and --idle-timeout for the tunnel's relay. */
-  readonly relayTimeouts?: RelayTimeouts;
-}
+/** A WebSocket tunnel's access log line (proto 'wss'). */
+export type TunnelAccessRecord = AccessRecord;
 
 /** Is this upgrade request a Pinhole tunnel on `wsPath`? (Query strings are ignored.) */
 export function isTunnelUpgrade(req: IncomingMessage, wsPath: string = DEFAULT_WS_PATH): boolean {
@@ -116,87 +81,54 @@ function handshaker(): WebSocketServer {
 }
 
 /**
- * Handle an HTTP upgrade request already known to be on the tunnel path (see isTunnelUpgrade).
- * Resolves once the tunnel is established or refused; the tunnel then runs on its own.
+ * The WebSocket door: handle an HTTP upgrade request already known to be on the tunnel path (see
+ * isTunnelUpgrade). Resolves once the tunnel is established or refused; the tunnel then runs on its own.
  */
 export async function handleTunnelUpgrade(
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
-  deps: TunnelUpgradeDeps,
-  context: TunnelRequestContext = {},
+  services: TunnelServices,
+  connection: Partial<Connection> = {},
 ): Promise<void> {
-  const started = Date.now();
   const rawTarget = req.headers[TARGET_HEADER.toLowerCase()];
   const targetText = Array.isArray(rawTarget) ? rawTarget[0] : rawTarget;
-  let user: string | undefined;
-  const refuse = (error: PinholeError): void => {
-    deps.logger.info(
-      { target: targetText, user, client: context.client, code: error.code, status: error.status },
-      'A WebSocket tunnel was refused.',
-    );
-    deps.accessLog({
-      user,
-      target: targetText ?? '',
-      status: error.status,
-      code: error.code,
-      bytesUp: 0,
-      bytesDown: 0,
-      durationMs: Date.now() - started,
-      proto: 'wss',
-      client: context.client,
-      connId: context.connId,
-    });
-    if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
-  };
   socket.on('error', () => socket.destroy());
-
-  if (typeof req.headers['sec-websocket-key'] !== 'string' || req.method !== 'GET') {
-    refuse(new PinholeError('PINHOLE_BAD_REQUEST', 'A WebSocket tunnel needs GET with Upgrade: websocket and Sec-WebSocket-Key.'));
-    return;
-  }
-  const target = targetText === undefined ? undefined : parseEndpoint(targetText.trim());
-  if (target === undefined) {
-    refuse(new PinholeError('PINHOLE_BAD_REQUEST', 'The WebSocket tunnel request needs a Pinhole-Target: host:port header.'));
-    return;
-  }
-  let upstream: Socket;
-  try {
-    user = await deps.authenticate(req.headers.authorization ?? req.headers['proxy-authorization']);
-    upstream = await deps.openUpstream(target, user);
-  } catch (err) {
-    refuse(destinationError(err, targetText ?? ''));
-    return;
-  }
-  if (socket.destroyed) {
-    upstream.destroy();
-    return;
-  }
-  // A client gone (or half-closed) while it was checked: ws drops the socket without calling back.
-  let upgraded = false;
-  socket.once('close', () => {
-    if (!upgraded) upstream.destroy();
-  });
-  const targetName = formatEndpoint(target);
-  handshaker().handleUpgrade(req, socket, head, (ws) => {
-    upgraded = true;
-    deps.logger.debug({ target: targetName, user, client: context.client }, 'A WebSocket tunnel is open.');
-    // With half-close (the client offered it; the 101 echoes it) each direction ends on its own.
-    relay(wsDuplex(ws, { halfClose: offersHalfClose(req), brokenCode: 'PINHOLE_CONNECT_FAILED' }), upstream, {
-      ...deps.relayTimeouts,
-      done: ({ bytesUp, bytesDown, timedOut }) =>
-        deps.accessLog({
-          user,
-          target: targetName,
-          status: 200,
-          bytesUp,
-          bytesDown,
-          durationMs: Date.now() - started,
-          proto: 'wss',
-          client: context.client,
-          connId: context.connId,
-          ...relayEnd(timedOut),
-        }),
-    });
+  await runTunnelRequest(services, {
+    proto: 'wss',
+    method: 'CONNECT',
+    kind: 'connect',
+    connection: { connId: connection.connId, client: connection.client },
+    credentials: req.headers.authorization ?? req.headers['proxy-authorization'],
+    targetText: targetText ?? '',
+    targetFirst: true,
+    target: () => {
+      if (typeof req.headers['sec-websocket-key'] !== 'string' || req.method !== 'GET') {
+        throw new PinholeError('PINHOLE_BAD_REQUEST', 'A WebSocket tunnel needs GET with Upgrade: websocket and Sec-WebSocket-Key.');
+      }
+      const target = targetText === undefined ? undefined : parseEndpoint(targetText.trim());
+      if (target === undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'The WebSocket tunnel request needs a Pinhole-Target: host:port header.');
+      return target;
+    },
+    gone: () => socket.destroyed,
+    answer: () =>
+      new Promise<Duplex | undefined>((resolve) => {
+        // A client gone (or half-closed) while it was checked: ws drops the socket without calling back.
+        let upgraded = false;
+        socket.once('close', () => {
+          if (!upgraded) resolve(undefined);
+        });
+        handshaker().handleUpgrade(req, socket, head, (ws) => {
+          upgraded = true;
+          services.logger.debug({ target: targetText, client: connection.client }, 'A WebSocket tunnel is open.');
+          // With half-close (the client offered it; the 101 echoes it) each direction ends on its own.
+          resolve(wsDuplex(ws, { halfClose: offersHalfClose(req), brokenCode: 'PINHOLE_CONNECT_FAILED' }));
+        });
+      }),
+    refuse: (error, user) => {
+      services.logger.info({ target: targetText, user, client: connection.client, code: error.code, status: error.status }, 'A WebSocket tunnel was refused.');
+      if (!socket.destroyed) socket.end(refusalHeadFor(error, user));
+    },
+    abort: () => socket.destroy(),
   });
 }

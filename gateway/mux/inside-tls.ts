@@ -10,6 +10,7 @@ import type { RelayTimeouts } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import { httpProbe, openvpnProbe, sniff, sshProbe, tableMaxBytes } from '../sniff/index.js';
 import { clientAddressOf } from './client-address.js';
+import { connectionIdOf } from './connection.js';
 import type { MuxTarget } from './config.js';
 import { passThrough } from './pass-through.js';
 
@@ -25,8 +26,6 @@ export interface InsideTlsOptions {
   /** The HTTP/1.1 side; gets the socket with its first bytes put back (it must resume it). */
   readonly http1: (socket: TLSSocket) => void;
 }
-
-let nextConn = 1;
 
 /** Route one terminated, non-h2 TLS connection. Never throws. */
 export async function dispatchInsideTls(socket: TLSSocket, options: InsideTlsOptions): Promise<void> {
@@ -57,5 +56,5 @@ export async function dispatchInsideTls(socket: TLSSocket, options: InsideTlsOpt
     return;
   }
   const client = clientAddressOf(socket) ?? { address: '', port: 0, viaProxyHeader: false };
-  passThrough(socket, target, { route: `${route}-in-tls`, connId: `t${nextConn++}`, client, logger: options.logger, relayTimeouts: options.relayTimeouts });
+  passThrough(socket, target, { route: `${route}-in-tls`, connId: connectionIdOf(socket), client, logger: options.logger, relayTimeouts: options.relayTimeouts });
 }

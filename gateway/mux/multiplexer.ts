@@ -19,10 +19,13 @@ import {
   parseProxyHeader,
   readProxyHeader,
   sniff,
+  type ClientHello,
   type Probe,
   type RouteTable,
+  type SniffResult,
 } from '../sniff/index.js';
 import { formatClient, setClientAddress, type ClientAddress } from './client-address.js';
+import { numberConnection } from './connection.js';
 import type { MuxTarget } from './config.js';
 import { passThrough } from './pass-through.js';
 
@@ -39,10 +42,14 @@ export interface MultiplexerOptions {
   readonly relayTimeouts?: RelayTimeouts;
   readonly probes?: readonly Probe[];
   readonly logger: Logger;
-  /** The gateway's own TLS service: receives the socket paused, with the sniffed bytes put back. */
-  readonly terminate: (socket: Socket) => void;
-  /** Observer of each route decision ('gateway' when terminated here, 'closed', or the route's name), for metrics. */
-  readonly onRoute?: (route: string) => void;
+  /** The gateway's own TLS service: receives the socket paused, with the sniffed bytes put back, and the ClientHello already parsed. */
+  readonly tls: TlsTerminator;
+  /** Observer of each route decision ('gateway' when terminated here, 'closed', or the route's name) and what was sniffed, for metrics. */
+  readonly onRoute?: (route: string, sniffed: SniffResult) => void;
+}
+
+export interface TlsTerminator {
+  terminate(socket: Socket, hello: ClientHello | undefined): void;
 }
 
 export interface MultiplexerStats {
@@ -63,16 +70,19 @@ const looksLikeProxyHeader = (head: Buffer): boolean => head.length >= 6 && pars
 
 export class Multiplexer {
   readonly stats: MultiplexerStats = { accepted: 0, terminated: 0, passedThrough: 0, closed: 0, refusedProxyHeaders: 0 };
-  private nextConn = 1;
   private readonly passThrough = new Set<Socket>();
 
   constructor(private readonly options: MultiplexerOptions) {}
 
-  /** Use as the listening server's connection handler. Never throws; every path ends the socket or hands it on. */
+  /**
+   * The gateway's front door: every accepted connection comes here and gets its one connection id.
+   * Never throws; every path ends the socket or hands it on.
+   */
   accept(socket: Socket): void {
     this.stats.accepted++;
+    const connId = numberConnection(socket);
     socket.on('error', () => socket.destroy());
-    this.route(socket).catch((err: unknown) => {
+    this.route(socket, connId).catch((err: unknown) => {
       this.options.logger.warn({ err }, 'A connection could not be routed.');
       socket.destroy();
     });
@@ -83,9 +93,8 @@ export class Multiplexer {
     for (const s of this.passThrough) s.destroy();
   }
 
-  private async route(socket: Socket): Promise<void> {
+  private async route(socket: Socket, connId: number): Promise<void> {
     const { logger } = this.options;
-    const connId = `m${this.nextConn++}`;
     const peer = peerAddress(socket);
     let client: ClientAddress = { address: peer, port: socket.remotePort ?? 0, viaProxyHeader: false };
     const trusted = this.options.trustedProxies?.check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6') === true;
@@ -113,15 +122,15 @@ export class Multiplexer {
       return;
     }
     const decision = chooseRoute(verdict, this.options.table, this.options.ownNames);
-    this.options.onRoute?.(decision.kind === 'terminate' ? 'gateway' : decision.kind === 'close' ? 'closed' : decision.name);
+    this.options.onRoute?.(decision.kind === 'terminate' ? 'gateway' : decision.kind === 'close' ? 'closed' : decision.name, verdict);
     switch (decision.kind) {
       case 'terminate':
         this.stats.terminated++;
-        this.options.terminate(socket);
+        this.options.tls.terminate(socket, verdict.result === 'match' ? verdict.hello : undefined);
         return;
       case 'close':
         this.stats.closed++;
-        logger.info({ connId, client: formatClient(client), reason: decision.reason }, 'A connection was closed without a route.');
+        logger.info({ connId, client: formatClient(client), reason: decision.reason, firstByte: verdict.head[0] }, 'A connection was closed without a route.');
         socket.destroy();
         return;
       case 'forward':

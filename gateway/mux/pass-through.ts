@@ -16,7 +16,7 @@ import { tuneSocket } from '../../node/socket-options.js';
 
 export interface PassThroughContext {
   readonly route: string;
-  readonly connId: string;
+  readonly connId: number | string | undefined;
   readonly client: ClientAddress;
   readonly serverName?: string | undefined;
   readonly logger: Logger;

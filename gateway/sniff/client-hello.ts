@@ -43,6 +43,12 @@ export interface ClientHello {
   readonly records: number;
   /** Offset in the stream just after the hello's last byte. */
   readonly end: number;
+  /**
+   * The name (hex) of the key that encrypted the session ticket the hello offers: TLS 1.2's
+   * session_ticket extension or TLS 1.3's first pre_shared_key identity, both of which start with
+   * the 16-byte key name. The gateway hands the connection to the TLS server holding that key.
+   */
+  readonly ticketKeyName?: string;
 }
 
 export type ClientHelloInvalidReason =
@@ -191,6 +197,7 @@ function readHello(message: Uint8Array, gathered: Gathered): ClientHello {
   const compression = r.vector8('legacy_compression_methods');
   if (compression.left < 1) throw new Malformed('no compression method');
   let serverName: string | undefined;
+  let ticketKeyName: string | undefined;
   let versions: number[] | undefined;
   const alpn: string[] = [];
   const extensions: number[] = [];
@@ -207,6 +214,7 @@ function readHello(message: Uint8Array, gathered: Gathered): ClientHello {
       else if (type === 16) readAlpn(data, alpn);
       else if (type === 43) versions = readVersions(data);
       else if (type === 51) readKeyShare(data, keyShareGroups);
+      else if (type === EXT_SESSION_TICKET || type === EXT_PRE_SHARED_KEY) ticketKeyName ??= readTicketKeyName(type, data);
     }
   }
   const hello: ClientHello = {
@@ -221,7 +229,29 @@ function readHello(message: Uint8Array, gathered: Gathered): ClientHello {
     records: gathered.records,
     end: gathered.end,
   };
-  return serverName === undefined ? hello : { ...hello, serverName };
+  return { ...hello, ...(serverName === undefined ? {} : { serverName }), ...(ticketKeyName === undefined ? {} : { ticketKeyName }) };
+}
+
+const EXT_SESSION_TICKET = 35;
+const EXT_PRE_SHARED_KEY = 41;
+const TICKET_KEY_NAME_BYTES = 16;
+
+/** The ticket's key name, leniently: a ticket too short to carry one (or a cut PSK list) gives none, never a malformed hello. */
+function readTicketKeyName(type: number, data: Reader): string | undefined {
+  const hex = (r: Reader): string => {
+    let s = '';
+    for (let i = 0; i < TICKET_KEY_NAME_BYTES; i++) s += r.u8('ticket key name').toString(16).padStart(2, '0');
+    return s;
+  };
+  try {
+    if (type === EXT_SESSION_TICKET) return data.left >= TICKET_KEY_NAME_BYTES ? hex(data) : undefined;
+    // identities<7..2^16-1>: identity<1..2^16-1> + obfuscated_ticket_age(4)
+    const identity = data.vector16('psk identities').vector16('psk identity');
+    return identity.left >= TICKET_KEY_NAME_BYTES ? hex(identity) : undefined;
+  } catch (err) {
+    if (err instanceof Malformed) return undefined;
+    throw err;
+  }
 }
 
 function readServerName(data: Reader): string | undefined {

@@ -4,6 +4,8 @@ export { CLIENT_HELLO_MAX_BYTES, parseClientHello, type ClientHello, type Client
 export {
   PROBES,
   TLS_ONLY,
+  TLS_HELLO_ONLY,
+  tlsHelloProbe,
   classify,
   tlsRecordProbe,
   customProbe,

@@ -186,8 +186,28 @@ export const tlsRecordProbe: Probe = {
   probe: (bytes) => (bytes.length === 0 ? 'again' : bytes[0] === 0x16 ? 'match' : 'no'),
 };
 
-/** The table of a TLS-only listener. */
+/** The first-byte table of a TLS-only listener. */
 export const TLS_ONLY: readonly Probe[] = [tlsRecordProbe];
+
+/**
+ * The gateway's TLS-only listener: a connection starting with a TLS record is TLS's (as with
+ * `tlsRecordProbe`), and its ClientHello is read whole first and handed on (the ticket's key name
+ * chooses the TLS server); a hello this parser refuses is still TLS's, for OpenSSL to answer.
+ */
+export const tlsHelloProbe: Probe = {
+  name: 'tls',
+  maxBytes: CLIENT_HELLO_MAX_BYTES,
+  probe(bytes): ProbeAnswer {
+    if (bytes.length === 0) return 'again';
+    if (bytes[0] !== 0x16) return 'no';
+    const parsed = parseClientHello(bytes);
+    if (parsed.kind === 'hello') return { result: 'match', hello: parsed.hello };
+    return parsed.kind === 'again' ? 'again' : 'match';
+  },
+};
+
+/** The table of the gateway's TLS-only listener (no routes configured). */
+export const TLS_HELLO_ONLY: readonly Probe[] = [tlsHelloProbe];
 
 /** After this many bytes the table has decided, whatever they are. */
 export const tableMaxBytes = (probes: readonly Probe[]): number => Math.max(0, ...probes.map((p) => p.maxBytes));

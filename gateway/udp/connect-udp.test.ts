@@ -154,6 +154,7 @@ for (const [name, open, status, code] of refusals) {
       const stream = open(s);
       const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
       assert.equal(headers[':status'], status);
+      // Refused after authentication (the policy's 403, the connect's 502): the code; before it, plain.
       const authenticated = status === 403 || status === 502;
       assert.equal(headers['pinhole-error'], authenticated ? code : undefined);
       if (status === 407) assert.equal(headers['proxy-authenticate'], 'Basic realm="proxy"');

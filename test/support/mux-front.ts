@@ -82,7 +82,7 @@ export const startMuxFront = async ({ cert, ownName, flags }: { cert: TestCertif
     ...(trustedProxies === undefined ? {} : { trustedProxies }),
     sniffTimeoutMs: config.sniffTimeoutMs,
     logger,
-    terminate: (socket) => tls.emit('connection', socket),
+    tls: { terminate: (socket) => tls.emit('connection', socket) },
   });
   const sockets = new Set<Socket>();
   const server = createNetServer((socket) => {

@@ -1,0 +1,236 @@
+/**
+ * One tunnel request, whichever door it came through (HTTP/1.1 CONNECT or absolute URI, HTTP/2
+ * CONNECT, WebSocket): authenticate -> parse -> admit -> open upstream -> answer -> relay ->
+ * track -> access log, written once, in `runTunnelRequest`. A door (h1-proxy.ts, h2-proxy.ts,
+ * ws-tunnel.ts) only translates its framing into a `TunnelDoor`: where the target and the
+ * credentials are, how a yes and a refusal look on its wire, and which Duplex carries the bytes.
+ * Here too, once for every door: the connection cap's check (503 PINHOLE_GATEWAY_FULL), the relay's
+ * half-close and idle timeouts with the access log's `end` reason, and who is refused plainly: a
+ * door's `refuse` gets the user only once authenticated (a stranger's answer names nothing).
+ * This is where a byte path other than `relay` takes over an answered tunnel.
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { destinationError } from '../node/dial.js';
+import { relay, type RelayTimeouts } from '../node/relay.js';
+import { asPinholeError } from '../node/refusal.js';
+import type { PinholeError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { formatEndpoint, type Endpoint } from '../shared/profile.js';
+import { relayEnd, type AccessLog, type AccessRecord } from './access-log.js';
+import type { AuthEvents } from './auth/events.js';
+import type { Authenticator } from './auth/authenticator.js';
+import type { TunnelLimits } from './auth/tunnel-limits.js';
+import type { ConnectionCap } from './connection-cap.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { Connection } from './mux/connection.js';
+import type { DestinationPolicy, TargetKind } from './policy.js';
+import type { TunnelOwner, TunnelRegistry } from './tunnel-registry.js';
+import { UdpFlow, type UdpDestinationCheck, type UdpTarget } from './udp/flows.js';
+import { openUpstream } from './upstream.js';
+
+export type { Connection } from './mux/connection.js';
+export type { TunnelOwner } from './tunnel-registry.js';
+
+/** What a tunnel request needs from the gateway; `TunnelRequest` is the gateway's, tests pass their own. */
+export interface TunnelServices {
+  readonly logger: Logger;
+  /** The user name, or throws PINHOLE_AUTH_MISSING / _REJECTED / _THROTTLED (429) / _BUSY (503); `client` is what penalties count against. */
+  authenticate(credentials: string | undefined, client: string | undefined): Promise<string>;
+  /** Admission (the owner's tunnel limits), the destination policy and the dial. Throws PinholeError (or a dial's error). */
+  openUpstream(target: Endpoint, kind: TargetKind, owner: TunnelOwner): Promise<Socket>;
+  /** Count the open tunnel until the returned function is called; `abort` ends it when a drain runs out. */
+  hold?(abort: () => void, owner: TunnelOwner): () => void;
+  /** Run a request counted as pending until it settles (a drain waits for it). */
+  whilePending?(request: () => Promise<void>): Promise<void>;
+  accessLog(record: AccessRecord): void;
+  /** --half-close-timeout and --idle-timeout, for every relay a request starts. */
+  readonly relayTimeouts?: RelayTimeouts | undefined;
+}
+
+/** What ended a request a door carries itself: its status and bytes, a refusal, or nothing worth a line. */
+export type ExchangeOutcome = { readonly status: number; readonly bytesUp: number; readonly bytesDown: number } | PinholeError | undefined;
+
+/** A request the door carries itself (HTTP/1.1 absolute URI: a request and its answer, not a byte stream). */
+export interface Exchange {
+  readonly ended: Promise<ExchangeOutcome>;
+  abort(): void;
+}
+
+/** One door's framing of a tunnel request. */
+export interface TunnelDoor {
+  readonly proto: AccessRecord['proto'];
+  /** The access log's method: CONNECT, or the forwarded request's. */
+  readonly method: string;
+  readonly kind: TargetKind;
+  readonly connection: Connection;
+  readonly credentials: string | undefined;
+  /** The target as the request named it (for a refusal's log line). */
+  readonly targetText: string;
+  /** Read the target before the credentials (a malformed WebSocket upgrade is refused before any password check). */
+  readonly targetFirst?: boolean;
+  /** Bytes that came with the request head (HTTP/1.1 CONNECT): the destination gets them first, counted up. */
+  readonly early?: Buffer;
+  /** The destination, or throws PINHOLE_BAD_REQUEST. */
+  target(): Endpoint;
+  /** The client left while the request was checked or dialled. */
+  gone(): boolean;
+  /** Say yes (200, 101) and give what carries the client's side: a Duplex to relay, an Exchange, or undefined when the client left meanwhile. */
+  answer(upstream: Socket): Duplex | Exchange | undefined | Promise<Duplex | undefined>;
+  /** Say no on the wire (the request is already logged): with the code for an authenticated `user`, plain when it is undefined (`refusalFor`). */
+  refuse(error: PinholeError, user: string | undefined): void;
+  /** Extra teardown when a drain ends the tunnel (the relay ends both sides in any case). */
+  abort?(): void;
+}
+
+const isExchange = (carrier: Duplex | Exchange): carrier is Exchange => 'ended' in carrier && !('pipe' in carrier);
+
+/** authenticate -> parse -> admit -> open upstream -> answer -> relay -> track -> access log. Never throws. */
+export async function runTunnelRequest(services: TunnelServices, door: TunnelDoor): Promise<void> {
+  const started = Date.now();
+  let user: string | undefined;
+  let target: Endpoint | undefined;
+  const log = (record: Pick<AccessRecord, 'target' | 'status' | 'bytesUp' | 'bytesDown' | 'end'> & { code?: string }): void =>
+    services.accessLog({ user, method: door.method, durationMs: Date.now() - started, proto: door.proto, ...door.connection, ...record });
+  const refuse = (error: PinholeError): void => {
+    log({ target: door.targetText, status: error.status, code: error.code, bytesUp: 0, bytesDown: 0 });
+    door.refuse(error, user);
+  };
+  try {
+    if (door.targetFirst === true) target = door.target();
+    user = await services.authenticate(door.credentials, door.connection.client);
+    target ??= door.target();
+    const owner: TunnelOwner = { user, client: door.connection.client };
+    const upstream = await services.openUpstream(target, door.kind, owner).catch((err: unknown) => {
+      throw destinationError(err, door.targetText);
+    });
+    if (door.gone()) {
+      upstream.destroy();
+      return;
+    }
+    const answered = door.answer(upstream);
+    const carrier = answered instanceof Promise ? await answered : answered;
+    if (carrier === undefined) {
+      upstream.destroy();
+      return;
+    }
+    const name = formatEndpoint(target);
+    if (isExchange(carrier)) {
+      const release = services.hold?.(() => carrier.abort(), owner);
+      const outcome = await carrier.ended;
+      release?.();
+      if (outcome instanceof Error) refuse(outcome);
+      else if (outcome !== undefined) log({ target: name, ...outcome });
+      return;
+    }
+    const early = door.early ?? EMPTY;
+    if (early.length > 0) upstream.write(early);
+    // Tracked from the answer until the relay is done; the relay ends on a later close, never before the hold below.
+    const tracked = { release: (): void => undefined };
+    // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
+    const tunnel = relay(carrier, upstream, {
+      ...services.relayTimeouts,
+      done: ({ bytesUp, bytesDown, timedOut }) => {
+        tracked.release();
+        log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut) });
+      },
+    });
+    const release = services.hold?.(() => {
+      door.abort?.();
+      tunnel.destroy();
+    }, owner);
+    if (release !== undefined) tracked.release = release;
+  } catch (err) {
+    refuse(asPinholeError(err));
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export interface TunnelRequestParts {
+  readonly auth: Authenticator;
+  readonly authEvents: AuthEvents;
+  readonly limits: TunnelLimits;
+  readonly policy: DestinationPolicy;
+  readonly registry: TunnelRegistry;
+  /** --max-connections: checked before each dial, and each dialled socket counted. */
+  readonly cap: ConnectionCap;
+  readonly relayTimeouts: RelayTimeouts;
+  readonly metrics: GatewayMetrics;
+  readonly accessLog: AccessLog;
+  readonly logger: Logger;
+  readonly connectTimeoutMs: number;
+  /** UDP flows (CONNECT-UDP, the UDP WebSocket); absent, the gateway carries no UDP. */
+  readonly udp?: { readonly decide: UdpDestinationCheck; readonly idleTimeoutMs: number };
+}
+
+/** The gateway's tunnel services, each a named part; every door runs its requests through `run`. */
+export class TunnelRequest implements TunnelServices {
+  readonly logger: Logger;
+  readonly relayTimeouts: RelayTimeouts;
+
+  constructor(private readonly parts: TunnelRequestParts) {
+    this.logger = parts.logger;
+    this.relayTimeouts = parts.relayTimeouts;
+  }
+
+  run(door: TunnelDoor): Promise<void> {
+    return this.whilePending(() => runTunnelRequest(this, door));
+  }
+
+  authenticate(credentials: string | undefined, client: string | undefined): Promise<string> {
+    return this.parts.auth.authenticate(credentials, client);
+  }
+
+  /**
+   * Throws PINHOLE_GATEWAY_FULL (503) at the connection cap, PINHOLE_LIMIT_REACHED when the owner or
+   * its source holds as many tunnels as allowed (and says so once, in the log and the events).
+   */
+  admit(owner: TunnelOwner): void {
+    this.parts.cap.admit();
+    try {
+      this.parts.limits.admit(owner.user, owner.client);
+    } catch (err) {
+      const details = (err as { details?: Record<string, unknown> }).details ?? {};
+      const source = String(details['source'] ?? '');
+      const { user, client } = owner;
+      this.parts.authEvents.refusal({ client, source, user, code: 'PINHOLE_LIMIT_REACHED' });
+      this.logger.warn({ client, source, user, scope: details['scope'] }, 'A tunnel was refused: the user or address holds as many tunnels as allowed.');
+      throw err;
+    }
+  }
+
+  async openUpstream(target: Endpoint, kind: TargetKind, owner: TunnelOwner): Promise<Socket> {
+    this.admit(owner);
+    const upstream = await this.parts.metrics.timeOpen(() => openUpstream(target, kind, { policy: this.parts.policy, connectTimeoutMs: this.parts.connectTimeoutMs }));
+    return this.parts.cap.track(upstream);
+  }
+
+  /** Whether this gateway carries UDP (CONNECT-UDP, the UDP WebSocket). */
+  get carriesUdp(): boolean {
+    return this.parts.udp !== undefined;
+  }
+
+  /** Admission, the UDP policy and the flow, held until it closes. Throws PinholeError. */
+  async openUdpFlow(target: UdpTarget, owner: TunnelOwner): Promise<UdpFlow> {
+    const udp = this.parts.udp;
+    if (udp === undefined) throw new Error('This gateway carries no UDP.');
+    this.admit(owner);
+    const flow = await UdpFlow.open(target, udp);
+    flow.onClose(this.hold(() => flow.close(), owner));
+    return flow;
+  }
+
+  hold(abort: () => void, owner: TunnelOwner): () => void {
+    return this.parts.registry.hold(abort, owner);
+  }
+
+  whilePending(request: () => Promise<void>): Promise<void> {
+    return this.parts.registry.whilePending(request);
+  }
+
+  accessLog(record: AccessRecord): void {
+    this.parts.metrics.tunnelEnded(record);
+    this.parts.accessLog(record);
+  }
+}
