@@ -246,3 +246,27 @@ test('without timeouts a silent tunnel stays open (the relay sets no timer)', as
   destination.end();
   assert.equal((await result).error, undefined);
 });
+
+test('a side that had already ended before the relay started still forwards its FIN and gets the half-close timeout', { timeout: 10_000 }, async (t) => {
+  // An HTTP/2 stream whose END_STREAM came, without data, while its CONNECT was being checked has
+  // emitted 'end' already: the relay must not wait for another one.
+  const [app, near] = await socketPair();
+  const nearEnded = once(near, 'end');
+  app.end();
+  near.resume();
+  await nearEnded;
+  near.pause();
+  const [far, destination] = await socketPair();
+  destination.on('error', () => undefined);
+  const fin = once(destination, 'end');
+  destination.resume();
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let ended: RelayResult | undefined;
+  const result = new Promise<RelayResult>((resolve) => relay(near, far, { idleTimeoutMs: 3_600_000, halfCloseTimeoutMs: 1000, done: (r) => resolve((ended = r)) }));
+  await fin;
+  advance(t, 999);
+  await ioTurn();
+  assert.equal(ended, undefined);
+  advance(t, 251);
+  assert.equal((await result).timedOut, 'half-close');
+});

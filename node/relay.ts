@@ -96,6 +96,17 @@ const QUIET_TICKS = 4;
 
 const cleanlyDone = (s: Duplex): boolean => s.readableEnded && s.writableFinished;
 
+/**
+ * `then` once `s` has ended: at its 'end', or at once when it already had. A stream can end before
+ * the relay starts: an HTTP/2 stream whose END_STREAM came without data while the gateway was still
+ * checking its CONNECT has emitted 'end' already (Node ends an empty readable without a reader), and
+ * waiting for a second one would never forward the FIN nor start the half-close timeout.
+ */
+const onceEnded = (s: Duplex, then: () => void): void => {
+  if (s.readableEnded) process.nextTick(then);
+  else s.once('end', then);
+};
+
 /** Relay bytes between `a` and `b` both ways; see the module comment for the close semantics. */
 export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
   let bytesUp = 0;
@@ -198,14 +209,14 @@ export function relay(a: Duplex, b: Duplex, options: RelayOptions = {}): Relay {
 
   a.on('data', up);
   b.on('drain', resumeA);
-  a.once('end', endB);
+  onceEnded(a, endB);
   a.resume();
 
   const startDown = (): void => {
     if (b.destroyed && !b.readableEnded) return;
     b.on('data', down);
     a.on('drain', resumeB);
-    b.once('end', endA);
+    onceEnded(b, endA);
     b.resume();
   };
   if (options.holdDown === undefined) startDown();

@@ -4,7 +4,7 @@
  * close, the admin listener's answers and the access records that ended for silence.
  */
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { SilentOrigin } from './fin-origin.js';
 import { isAccessRecord, type RunningGateway } from './gateway.js';
@@ -41,3 +41,17 @@ export const closed = (socket: Socket): Promise<void> => (socket.closed ? Promis
 export const endedBy = (gateway: RunningGateway, end: string): number => gateway.accessLog().filter((r) => isAccessRecord(r) && r['end'] === end).length;
 
 export const tunnelRecords = (gateway: RunningGateway): number => gateway.accessLog().filter(isAccessRecord).length;
+
+/** Open sockets of a process (a native splice path may keep a bounded pool of pipes on purpose: not counted). */
+export const socketCount = (pid: number | undefined): number => {
+  if (pid === undefined) return Number.NaN;
+  let sockets = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) sockets += 1;
+    } catch {
+      // Closed between the listing and the look.
+    }
+  }
+  return sockets;
+};
