@@ -3,9 +3,11 @@
  * descriptor limit, where `accept` and every dial fail with EMFILE and not even a TLS handshake or
  * a health check can be answered.
  *
- * Counted: every accepted client connection and every destination socket the gateway dialled,
- * each until it closes (an HTTP/2 session is one connection however many streams it carries).
- * At `max`, a new tunnel or proxied request is refused with 503 and Retry-After (`admit`), while
+ * Counted: every accepted client connection and every destination socket the gateway dialled
+ * (tunnels, proxied requests, and the backends of pass-through routes), each until it closes (an
+ * HTTP/2 session is one connection however many streams it carries). At `max`, a new tunnel or
+ * proxied request is refused with 503 and Retry-After (`admit`), a pass-through connection closed
+ * (a raw protocol has no 503), while
  * new connections are still accepted, so a client still completes its TLS handshake and reads the
  * refusal. Above `max` plus half the reserve even accepted connections are closed at once (a flood
  * of bare connections): the other half of the reserve stays for the admin listener (health checks,

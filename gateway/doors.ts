@@ -11,6 +11,7 @@ import { H2Proxy, type H2Options } from './h2-proxy.js';
 import type { RelayTimeouts } from '../node/relay.js';
 import { routeTableOf, type MuxConfig } from './mux/config.js';
 import { dispatchInsideTls } from './mux/inside-tls.js';
+import type { PassThroughCap } from './mux/pass-through.js';
 import type { TlsConnectionHandler } from './tls-service.js';
 import type { TunnelRequest } from './tunnel-request.js';
 
@@ -24,7 +25,7 @@ export class Doors implements TlsConnectionHandler {
   constructor(
     requests: TunnelRequest,
     options: { h1: H1Options; h2: H2Options },
-    private readonly inside: { readonly mux: MuxConfig | undefined; readonly relayTimeouts: RelayTimeouts },
+    private readonly inside: { readonly mux: MuxConfig | undefined; readonly relayTimeouts: RelayTimeouts; readonly cap?: PassThroughCap },
     private readonly logger: Logger,
   ) {
     this.h1 = new H1Proxy(requests, options.h1);
@@ -44,7 +45,7 @@ export class Doors implements TlsConnectionHandler {
     if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
     else if (mux !== undefined && (mux.ssh !== undefined || mux.openvpn !== undefined)) {
       const table = routeTableOf(mux);
-      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: mux.sniffTimeoutMs, relayTimeouts: this.inside.relayTimeouts, logger: this.logger, http1: (s) => this.h1.handle(s) });
+      void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: mux.sniffTimeoutMs, relayTimeouts: this.inside.relayTimeouts, cap: this.inside.cap, logger: this.logger, http1: (s) => this.h1.handle(s) });
     } else this.h1.handle(socket);
   }
 

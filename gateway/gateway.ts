@@ -139,7 +139,7 @@ export class Gateway {
           ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
         },
       },
-      { mux, relayTimeouts },
+      { mux, relayTimeouts, cap },
       logger,
     );
     this.tlsService = new TlsService(
@@ -159,6 +159,7 @@ export class Gateway {
       sniffTimeoutMs: routed ? mux.sniffTimeoutMs : FIRST_BYTES_TIMEOUT_MS,
       connectTimeoutMs: config.connectTimeoutMs,
       relayTimeouts,
+      cap,
       logger,
       tls: this.tlsService,
       onRoute: (route, sniffed) => this.counters.routed(route, sniffed),

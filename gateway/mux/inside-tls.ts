@@ -12,7 +12,7 @@ import { httpProbe, openvpnProbe, sniff, sshProbe, tableMaxBytes } from '../snif
 import { clientAddressOf } from './client-address.js';
 import { connectionIdOf } from './connection.js';
 import type { MuxTarget } from './config.js';
-import { passThrough } from './pass-through.js';
+import { passThrough, type PassThroughCap } from './pass-through.js';
 
 const INSIDE_PROBES = [sshProbe, httpProbe, openvpnProbe] as const;
 
@@ -23,6 +23,8 @@ export interface InsideTlsOptions {
   readonly logger: Logger;
   /** --half-close-timeout and --idle-timeout for the pass-through. */
   readonly relayTimeouts?: RelayTimeouts | undefined;
+  /** --max-connections, for the dialled backend. */
+  readonly cap?: PassThroughCap | undefined;
   /** The HTTP/1.1 side; gets the socket with its first bytes put back (it must resume it). */
   readonly http1: (socket: TLSSocket) => void;
 }
@@ -56,5 +58,5 @@ export async function dispatchInsideTls(socket: TLSSocket, options: InsideTlsOpt
     return;
   }
   const client = clientAddressOf(socket) ?? { address: '', port: 0, viaProxyHeader: false };
-  passThrough(socket, target, { route: `${route}-in-tls`, connId: connectionIdOf(socket), client, logger: options.logger, relayTimeouts: options.relayTimeouts });
+  passThrough(socket, target, { route: `${route}-in-tls`, connId: connectionIdOf(socket), client, logger: options.logger, relayTimeouts: options.relayTimeouts, cap: options.cap });
 }

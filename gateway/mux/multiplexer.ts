@@ -27,7 +27,7 @@ import {
 import { formatClient, setClientAddress, type ClientAddress } from './client-address.js';
 import { numberConnection } from './connection.js';
 import type { MuxTarget } from './config.js';
-import { passThrough } from './pass-through.js';
+import { passThrough, type PassThroughCap } from './pass-through.js';
 
 export interface MultiplexerOptions {
   readonly table: RouteTable<MuxTarget>;
@@ -40,6 +40,8 @@ export interface MultiplexerOptions {
   readonly connectTimeoutMs?: number;
   /** --half-close-timeout and --idle-timeout for pass-through routes. */
   readonly relayTimeouts?: RelayTimeouts;
+  /** --max-connections, for the backends pass-through routes dial. */
+  readonly cap?: PassThroughCap;
   readonly probes?: readonly Probe[];
   readonly logger: Logger;
   /** The gateway's own TLS service: receives the socket paused, with the sniffed bytes put back, and the ClientHello already parsed. */
@@ -137,7 +139,7 @@ export class Multiplexer {
         this.stats.passedThrough++;
         this.passThrough.add(socket);
         socket.once('close', () => this.passThrough.delete(socket));
-        passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs, relayTimeouts: this.options.relayTimeouts });
+        passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs, relayTimeouts: this.options.relayTimeouts, cap: this.options.cap });
     }
   }
 }

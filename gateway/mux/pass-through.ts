@@ -9,6 +9,7 @@ import { relay, type RelayTimeouts } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
 import { relayEnd } from '../access-log.js';
+import type { ConnectionCap } from '../connection-cap.js';
 import { encodeProxyV1, encodeProxyV2, type ProxyEndpoint } from '../sniff/index.js';
 import { formatClient, type ClientAddress } from './client-address.js';
 import type { MuxTarget } from './config.js';
@@ -23,13 +24,18 @@ export interface PassThroughContext {
   readonly connectTimeoutMs?: number | undefined;
   /** --half-close-timeout and --idle-timeout. */
   readonly relayTimeouts?: RelayTimeouts | undefined;
+  /** --max-connections: checked before the backend is dialled (at the cap the connection is closed), the dialled socket counted. */
+  readonly cap?: PassThroughCap | undefined;
 }
+
+/** What a pass-through needs of the connection cap (gateway/connection-cap.ts). */
+export type PassThroughCap = Pick<ConnectionCap, 'admit' | 'track'>;
 
 /**
  * Connect to `target` and relay: the client's bytes (already sniffed and put back) flow first,
  * after our own PROXY header when the route asks for one. Logs one line when both sides are done.
  */
-export function passThrough(socket: Socket, target: MuxTarget, { route, connId, client, serverName, logger, connectTimeoutMs, relayTimeouts }: PassThroughContext): void {
+export function passThrough(socket: Socket, target: MuxTarget, { route, connId, client, serverName, logger, connectTimeoutMs, relayTimeouts, cap }: PassThroughContext): void {
   const started = Date.now();
   const targetText = formatEndpoint(target);
   // No Nagle on either leg: a relay that batches small writes adds a delay to every handshake it carries.
@@ -42,8 +48,17 @@ export function passThrough(socket: Socket, target: MuxTarget, { route, connId, 
     ...(serverName === undefined ? {} : { serverName }),
     durationMs: Date.now() - started,
   });
+  try {
+    cap?.admit();
+  } catch {
+    // A raw protocol has no 503: at the cap the connection is closed (the cap logs when it fills).
+    logger.info({ ...fields(), bytesUp: 0, bytesDown: 0 }, 'A pass-through connection was closed: the gateway is at its connection cap.');
+    socket.destroy();
+    return;
+  }
   dial({ host: target.host, port: target.port, timeoutMs: connectTimeoutMs ?? 10_000 }).then(
-    (upstream) => {
+    (dialled) => {
+      const upstream = cap?.track(dialled) ?? dialled;
       // The client may have given up while the backend was being dialled.
       if (socket.destroyed) {
         upstream.destroy();
