@@ -27,7 +27,7 @@ test('each side alone ends a half-closed tunnel and a silent one, over h2, h1 an
       await startGateway({ restrictTo: [`127.0.0.1:${origin.port}`], runArgs: ['--half-close-timeout', '1', '--idle-timeout', '2', '--admin', `127.0.0.1:${adminPort}`] }),
     );
     for (const transport of ['h2', 'h1', 'wss'] as const) {
-      // --no-early-start: an early-started tunnel's FIN is not forwarded before the gateway's answer (reported separately).
+      // Early start stays on (h2): a FIN that reaches the gateway before its answer starts its half-close timeout too.
       const client = peers.add(
         await startClient({
           server: `127.0.0.1:${gateway.port}`,
@@ -36,7 +36,7 @@ test('each side alone ends a half-closed tunnel and a silent one, over h2, h1 an
           pin: gateway.fingerprint,
           serverName: gateway.hostname,
           name: `pinhole-${transport}`,
-          extraArgs: ['--transport', transport, '--no-early-start', '--half-close-timeout', '0', '--idle-timeout', '0'],
+          extraArgs: ['--transport', transport, '--half-close-timeout', '0', '--idle-timeout', '0'],
         }),
       );
       const proxy = { port: client.port };
@@ -63,7 +63,7 @@ test('each side alone ends a half-closed tunnel and a silent one, over h2, h1 an
 
     // Now the client times out and the gateway never does.
     const patient = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.port}`], runArgs: ['--half-close-timeout', '0', '--idle-timeout', '0'] }));
-    const client = peers.add(await startClient({ link: await patient.provision(), name: 'pinhole-times-out', extraArgs: ['--no-early-start', '--half-close-timeout', '1', '--idle-timeout', '2'] }));
+    const client = peers.add(await startClient({ link: await patient.provision(), name: 'pinhole-times-out', extraArgs: ['--half-close-timeout', '1', '--idle-timeout', '2'] }));
     const proxy = { port: client.port };
     const halfClosed = await tunnelTo(proxy, origin);
     halfClosed.resume();
