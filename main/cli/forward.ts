@@ -120,23 +120,27 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: TunnelO
     local.once('close', () => locals.delete(local));
     local.on('error', () => local.destroy());
     local.pause();
-    tunnels.open(spec.target).then(
-      (tunnel) => {
-        tunnel.on('error', () => tunnel.destroy());
-        if (local.destroyed) {
-          tunnel.destroy();
-          return;
-        }
-        // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
-        // still read the whole answer; a failure on either side tears the pair down.
-        relay(local, tunnel, timeouts);
-      },
-      (err: unknown) => {
-        const wire = toWire(err);
-        logger.warn({ target, code: wire.code }, `A forwarded connection could not be opened: ${wire.message}`);
-        local.destroy();
-      },
-    );
+    // Started early when the opener allows it (the gateway accepted this target recently): the
+    // application's first bytes travel right behind the CONNECT instead of a round trip later.
+    const early = tunnels.openEarly(spec.target);
+    const refused = (err: unknown): void => {
+      const wire = toWire(err);
+      logger.warn({ target, code: wire.code, ...(early ? { startedEarly: true } : {}) }, `A forwarded connection could not be opened: ${wire.message}`);
+      local.destroy();
+    };
+    const opening = early ?? tunnels.open(spec.target).then((stream) => ({ stream, answered: undefined }));
+    opening.then(({ stream: tunnel, answered }) => {
+      tunnel.on('error', () => tunnel.destroy());
+      if (local.destroyed) {
+        tunnel.destroy();
+        return;
+      }
+      // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
+      // still read the whole answer; a failure on either side tears the pair down. An early
+      // tunnel delivers nothing until the gateway accepted it; a refusal then ends the connection.
+      relay(local, tunnel, { ...timeouts, ...(answered ? { holdDown: answered } : {}) });
+      answered?.catch(refused);
+    }, refused);
   });
   return new Promise<Server>((resolve, reject) => {
     server.once('error', (err) => reject(new PinholeError('PINHOLE_USAGE', `Cannot listen on ${formatEndpoint({ host: spec.bindHost, port: spec.bindPort })}: ${err.message}.`)));
@@ -186,8 +190,8 @@ export async function run(argv: string[]): Promise<number> {
   const udps: LocalUdpForward[] = [];
   try {
     tunnels = await openTunnels(inv, logger);
-    // Each forwarded connection waits for the gateway's answer (nothing to start early: no request is read first).
-    const opener = new TunnelOpener({ transport: tunnels, earlyStart: false });
+    // A target the gateway accepted recently is opened early (transports that can: h2).
+    const opener = new TunnelOpener({ transport: tunnels });
     if (isStdio) {
       await stdio(inv.specs[0] as Extract<ForwardSpec, { kind: 'stdio' }>, opener, inv.tunnelTimeouts);
       await tunnels.close();
