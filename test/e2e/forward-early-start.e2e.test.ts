@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { explainFailure, listenPortOf, Peers, pinholeBin, Program } from '../support/processes.js';
 import { startTwoWriteServer, timeExchanges, type TwoWriteServer } from '../support/two-write-server.js';
+import { bytesUntilClose } from '../support/tunnel-ends.js';
 
 const peers = new Peers();
 let server: TwoWriteServer;
@@ -35,15 +36,6 @@ const connectTo = async (port: number): Promise<Socket> => {
   return socket;
 };
 
-/** Bytes the forward delivers on `socket` until it closes. */
-const drained = (socket: Socket): Promise<number> =>
-  new Promise((resolve) => {
-    let bytes = 0;
-    socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    socket.on('error', () => undefined);
-    socket.once('close', () => resolve(bytes));
-  });
-
 test('pinhole forward -L (h2): a target the gateway accepted starts early and carries the exchange; a refused early start ends the connection and the log says so', () =>
   explainFailure(peers, async () => {
     const forward = new Program(pinholeBin, { name: 'forward-h2', args: ['forward', '-L', `127.0.0.1:0:127.0.0.1:${server.port}`, link, '--transport', 'h2', '--log-format', 'json'] });
@@ -61,13 +53,13 @@ test('pinhole forward -L (h2): a target the gateway accepted starts early and ca
     await server.stop();
     const early = await connectTo(port);
     early.write('e');
-    assert.equal(await drained(early), 0, 'the refused early tunnel ends without a byte');
+    assert.equal(await bytesUntilClose(early), 0, 'the refused early tunnel ends without a byte');
     const earlyLine = await forward.waitForLog((r) => r['startedEarly'] === true, 15_000, 'the early refusal');
     assert.equal(earlyLine['code'], 'PINHOLE_CONNECT_FAILED');
     assert.match(String(earlyLine.msg), /^A forwarded connection could not be opened: /);
 
     const waited = await connectTo(port);
-    assert.equal(await drained(waited), 0);
+    assert.equal(await bytesUntilClose(waited), 0);
     const waitedLine = await forward.waitForLog((r) => r['code'] === 'PINHOLE_CONNECT_FAILED' && r['startedEarly'] === undefined, 15_000, 'the refusal of a tunnel that waited');
     assert.match(String(waitedLine.msg), /^A forwarded connection could not be opened: /);
   }));
