@@ -79,8 +79,26 @@ async function bundleCommands() {
     external: ['@node-rs/bcrypt', '@napi-rs/keyring', 'pino-pretty', 'ioredis', 'electron', 'vite', '@peculiar/x509', 'reflect-metadata'],
     // Bundled CommonJS dependencies call require() for Node's built-ins.
     banner: { js: "import { createRequire as __pinholeRequire } from 'node:module'; const require = __pinholeRequire(import.meta.url);" },
+    plugins: [zodEnglishOnly()],
     logLevel: 'warning',
   });
+}
+
+/**
+ * zod's `z` namespace carries its error messages in 48 languages (`z.locales`, 360 KB the gateway
+ * would parse at every start); Pinhole's messages are its own and zod's default is English, so
+ * the bundle keeps English alone. Tests run the sources and keep them all.
+ */
+function zodEnglishOnly() {
+  return {
+    name: 'zod-english-only',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({
+        contents: 'export { default as en } from "./en.js";\n',
+        resolveDir: dirname(args.path),
+      }));
+    },
+  };
 }
 
 if (existsSync(join(root, 'app'))) {
