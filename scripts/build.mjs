@@ -79,7 +79,7 @@ async function bundleCommands() {
     external: ['@node-rs/bcrypt', '@napi-rs/keyring', 'pino-pretty', 'ioredis', 'electron', 'vite', '@peculiar/x509', 'reflect-metadata'],
     // Bundled CommonJS dependencies call require() for Node's built-ins.
     banner: { js: "import { createRequire as __pinholeRequire } from 'node:module'; const require = __pinholeRequire(import.meta.url);" },
-    plugins: [zodEnglishOnly()],
+    plugins: [zodEnglishOnly(), rateLimitersUsed()],
     logLevel: 'warning',
   });
 }
@@ -89,6 +89,24 @@ async function bundleCommands() {
  * would parse at every start); Pinhole's messages are its own and zod's default is English, so
  * the bundle keeps English alone. Tests run the sources and keep them all.
  */
+/**
+ * rate-limiter-flexible's index loads every store it supports (Mongo, MySQL, Postgres, Dynamo,
+ * etcd, ...: 170 KB); the gateway uses two. A name imported from it that is not listed here fails
+ * the build (esbuild checks named imports), never the gateway at run time.
+ */
+function rateLimitersUsed() {
+  return {
+    name: 'rate-limiters-used',
+    setup(build) {
+      build.onResolve({ filter: /^rate-limiter-flexible$/ }, () => ({ path: 'rate-limiter-flexible', namespace: 'rate-limiters-used' }));
+      build.onLoad({ filter: /.*/, namespace: 'rate-limiters-used' }, () => ({
+        contents: ['RateLimiterMemory', 'RateLimiterRedis'].map((name) => `export { default as ${name} } from 'rate-limiter-flexible/lib/${name}.js';`).join('\n'),
+        resolveDir: root,
+      }));
+    },
+  };
+}
+
 function zodEnglishOnly() {
   return {
     name: 'zod-english-only',
