@@ -22,6 +22,7 @@ import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } fr
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 import { USAGE } from './usage.js';
+import { listenError } from '../../node/listen-error.js';
 
 interface Invocation {
   specs: ForwardSpec[];
@@ -139,7 +140,7 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: TunnelO
     );
   });
   return new Promise<Server>((resolve, reject) => {
-    server.once('error', (err) => reject(new PinholeError('PINHOLE_USAGE', `Cannot listen on ${formatEndpoint({ host: spec.bindHost, port: spec.bindPort })}: ${err.message}.`)));
+    server.once('error', (err) => reject(listenError(err, { host: spec.bindHost, port: spec.bindPort, what: 'The forward', flag: '-L' })));
     server.listen(spec.bindPort, spec.bindHost, () => {
       const address = server.address() as AddressInfo;
       logger.info({ listen: formatEndpoint({ host: address.address, port: address.port }), target }, 'The forward is listening.');
