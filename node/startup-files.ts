@@ -60,6 +60,13 @@ export const invalidFile = (
   });
 };
 
+/** A file that could not be written: PINHOLE_WRITE_FAILED naming it and why. */
+export const unwritableFile = (err: unknown, file: string, what: string): PinholeError =>
+  new PinholeError('PINHOLE_WRITE_FAILED', `${capitalise(what)} ${file} could not be written: ${reason(err).replace('may not read it', 'may not write it')}; nothing was changed.`, {
+    cause: err,
+    details: { file, errno: (err as NodeJS.ErrnoException | undefined)?.code },
+  });
+
 export function readStartupFile(file: string, what: string, advice?: string): Buffer {
   try {
     return readFileSync(file);

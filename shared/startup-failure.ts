@@ -18,6 +18,10 @@ export const STARTUP_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PINHOLE_ADMIN_ON_PUBLIC_ADDRESS',
   'PINHOLE_LAN_ALLOW_LIST_REQUIRED',
   'PINHOLE_PASSPHRASE_WRONG',
+  'PINHOLE_PROFILE_NOT_FOUND',
+  'PINHOLE_LINK_INVALID',
+  'PINHOLE_LINK_TRUNCATED',
+  'PINHOLE_LINK_VERSION',
 ]);
 
 export interface StartupFailure {
@@ -40,5 +44,6 @@ export function startupFailure(err: unknown, logWhere: string): StartupFailure {
   return { code, message: (err as PinholeError).message, exitCode: STARTUP_CODES.has(code) ? 2 : 1 };
 }
 
-/** "pinhole console: SENTENCE (PINHOLE_CODE)", the line a command prints on stderr. */
-export const startupLine = (program: string, failure: StartupFailure): string => `${program}: ${failure.message} (${failure.code})`;
+/** "pinhole console: SENTENCE (PINHOLE_CODE)", the line a command prints on stderr (a usage mistake's line needs no code). */
+export const startupLine = (program: string, failure: StartupFailure): string =>
+  failure.code === 'PINHOLE_USAGE' ? `${program}: ${failure.message}` : `${program}: ${failure.message} (${failure.code})`;

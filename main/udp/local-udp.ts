@@ -7,7 +7,6 @@
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
