@@ -23,6 +23,7 @@ import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 import { USAGE } from './usage.js';
 import { listenError } from '../../node/listen-error.js';
+import { reportStartFailure } from '../../node/start-failure.js';
 
 interface Invocation {
   specs: ForwardSpec[];
@@ -199,13 +200,10 @@ export async function run(argv: string[]): Promise<number> {
       else if (spec.kind === 'listen') servers.push(await listen(spec, opener, logger, locals, inv.tunnelTimeouts));
     }
   } catch (err) {
-    const wire = toWire(err);
-    logger.error({ code: wire.code }, wire.message);
-    process.stderr.write(`pinhole forward: ${wire.message}\n`);
     for (const server of servers) server.close();
     await Promise.all(udps.map((udp) => udp.close()));
     await tunnels?.close().catch(() => undefined);
-    return 1;
+    return reportStartFailure('pinhole forward', err, { logWhere: isStdio ? 'on standard error' : 'on standard output', logger });
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
