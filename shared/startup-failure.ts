@@ -47,3 +47,9 @@ export function startupFailure(err: unknown, logWhere: string): StartupFailure {
 /** "pinhole console: SENTENCE (PINHOLE_CODE)", the line a command prints on stderr (a usage mistake's line needs no code). */
 export const startupLine = (program: string, failure: StartupFailure): string =>
   failure.code === 'PINHOLE_USAGE' ? `${program}: ${failure.message}` : `${program}: ${failure.message} (${failure.code})`;
+
+/** The desktop app's error dialog for a start that failed: the same sentence and code as the CLIs print. */
+export const startupDialog = (err: unknown, logWhere: string): { title: string; message: string; exitCode: number } => {
+  const failure = startupFailure(err, logWhere);
+  return { title: 'Pinhole could not start', message: `${failure.message}\n\n(${failure.code})`, exitCode: failure.exitCode };
+};
