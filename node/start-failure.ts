@@ -4,6 +4,7 @@
  * the stack first (through the command's logger when it has one), since the line asks for a
  * report with the log.
  */
+import { PinholeError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { startupFailure, startupLine } from '../shared/startup-failure.js';
 
@@ -20,8 +21,10 @@ export function reportStartFailure(program: string, err: unknown, options: Start
   const write = options.stderr ?? ((text: string) => void process.stderr.write(text));
   const failure = startupFailure(err, options.logWhere);
   if (failure.code === 'PINHOLE_INTERNAL') {
-    if (options.logger !== undefined) options.logger.error({ code: failure.code, err }, 'A command failed inside Pinhole.');
-    else write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // A bug wrapped on its way up (the engine's PINHOLE_INTERNAL) is reported by its cause's stack.
+    const bug = err instanceof PinholeError && err.cause !== undefined ? err.cause : err;
+    if (options.logger !== undefined) options.logger.error({ code: failure.code, err: bug }, 'A command failed inside Pinhole.');
+    else write(`${bug instanceof Error ? (bug.stack ?? bug.message) : String(bug)}\n`);
   }
   write(`${startupLine(program, failure)}\n`);
   return failure.exitCode;
