@@ -22,6 +22,8 @@ import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } fr
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 import { USAGE } from './usage.js';
+import { listenError } from '../../node/listen-error.js';
+import { reportStartFailure } from '../../node/start-failure.js';
 
 interface Invocation {
   specs: ForwardSpec[];
@@ -143,7 +145,7 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: TunnelO
     }, refused);
   });
   return new Promise<Server>((resolve, reject) => {
-    server.once('error', (err) => reject(new PinholeError('PINHOLE_USAGE', `Cannot listen on ${formatEndpoint({ host: spec.bindHost, port: spec.bindPort })}: ${err.message}.`)));
+    server.once('error', (err) => reject(listenError(err, { host: spec.bindHost, port: spec.bindPort, what: 'The forward', flag: '-L' })));
     server.listen(spec.bindPort, spec.bindHost, () => {
       const address = server.address() as AddressInfo;
       logger.info({ listen: formatEndpoint({ host: address.address, port: address.port }), target }, 'The forward is listening.');
@@ -202,13 +204,10 @@ export async function run(argv: string[]): Promise<number> {
       else if (spec.kind === 'listen') servers.push(await listen(spec, opener, logger, locals, inv.tunnelTimeouts));
     }
   } catch (err) {
-    const wire = toWire(err);
-    logger.error({ code: wire.code }, wire.message);
-    process.stderr.write(`pinhole forward: ${wire.message}\n`);
     for (const server of servers) server.close();
     await Promise.all(udps.map((udp) => udp.close()));
     await tunnels?.close().catch(() => undefined);
-    return 1;
+    return reportStartFailure('pinhole forward', err, { logWhere: isStdio ? 'on standard error' : 'on standard output', logger });
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

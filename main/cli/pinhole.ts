@@ -42,8 +42,8 @@ main(process.argv.slice(2)).then(
     // A finished command should not linger on a forgotten handle.
     setTimeout(() => process.exit(code), 2_000).unref();
   },
-  (err: unknown) => {
-    process.stderr.write(`pinhole: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+  async (err: unknown) => {
+    const { reportStartFailure } = await import('../../node/start-failure.js');
+    process.exitCode = reportStartFailure('pinhole', err, { logWhere: 'on standard error, just above this line' });
   },
 );
