@@ -107,9 +107,18 @@ export class H2Proxy {
       }
     });
     const interval = this.options.pingIntervalMs ?? 30_000;
+    // A PING still unanswered a whole interval later: the client is gone, or the connection is no
+    // longer read; the session and its socket end rather than stay held (issue 28 item 8).
+    let unanswered = false;
     const timer = setInterval(() => {
       if (session.closed || session.destroyed) return;
+      if (unanswered) {
+        session.destroy();
+        return;
+      }
+      unanswered = true;
       const sent = session.ping((err) => {
+        unanswered = false;
         if (err !== null && !session.destroyed) session.destroy();
       });
       if (!sent) session.destroy();
