@@ -182,6 +182,14 @@ export class Program {
     return line.json as LogRecord;
   }
 
+  /** Resolves with the matching records once there are `count` of them (already printed or future). */
+  async waitForLogs(predicate: (record: LogRecord) => boolean, count: number, timeoutMs = 15_000, what = `${count} matching log lines`): Promise<LogRecord[]> {
+    // Each line reaches the predicate once: the printed ones first, then each new one as it comes.
+    let seen = 0;
+    await this.waitForLog((record) => predicate(record) && ++seen >= count, timeoutMs, what);
+    return this.records.filter(predicate);
+  }
+
   /** Sends `signal` to this program's own PID and resolves with how it exited; SIGKILL after `graceMs`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<ExitStatus> {
     if (this.exitStatus) return this.exitStatus;
