@@ -37,3 +37,9 @@ export class RecordList<T> {
     return items.find(match) as T;
   }
 }
+
+/** A pino destination (`createLogger({ destination })`) whose JSON lines a test can wait on. */
+export const recordingDestination = (): { destination: { write: (line: string) => void }; lines: RecordList<Record<string, unknown>> } => {
+  const lines = new RecordList<Record<string, unknown>>();
+  return { destination: { write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }, lines };
+};
