@@ -14,6 +14,7 @@ import { LinuxAppLookup } from '../../main/apps/linux.js';
 import type { AppIdentity } from '../../main/apps/types.js';
 import { blockRefusal, refusalHead } from '../../main/proxy/refusal.js';
 import { createRouting } from '../../main/routing.js';
+import { killOnExit } from '../support/processes.js';
 
 const CURL = realpathSync('/usr/bin/curl');
 const NODE = realpathSync(process.execPath);
@@ -25,7 +26,7 @@ const listen = async <S extends Server | HttpServer>(server: S): Promise<number>
 };
 
 const run = (file: string, args: string[], children: ChildProcess[]): { child: ChildProcess; output: Promise<{ code: number | null; stdout: string; stderr: string }> } => {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = killOnExit(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   children.push(child);
   let stdout = '';
   let stderr = '';

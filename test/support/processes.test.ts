@@ -68,3 +68,24 @@ test('a test file that starts a gateway (two workers) and hangs past its timeout
   process.kill(file, 'SIGTERM');
   await waitUntil(() => !pids.some(alive), 30_000, `no process of ${pids.join(', ')} left`);
 });
+
+for (const [how, end] of [
+  ['exits', 'exit'],
+  ['is ended by SIGTERM', 'wait'],
+] as const) {
+  test(`children spawned outside Program and given to killOnExit die with a process that ${how}, group and all`, { timeout: 60_000 }, async (t) => {
+    const fixture = fileURLToPath(new URL('./spawned-child.fixture.ts', import.meta.url));
+    const parent = new Program(process.execPath, { name: 'spawner', args: ['--import', 'tsx', fixture, end] });
+    t.after(() => parent.stop('SIGKILL'));
+    const line = await parent.waitForLog((r) => r.msg === 'Spawned.', 30_000, 'the spawned line');
+    const pids = line['pids'] as number[];
+    assert.equal(pids.length, 3);
+    assert.ok(pids.every((pid) => Number.isInteger(pid) && pid > 0), JSON.stringify(pids));
+    if (end === 'wait') {
+      assert.ok(pids.every(alive), 'running while their parent runs');
+      parent.signal('SIGTERM');
+    }
+    await parent.exited;
+    await waitUntil(() => !pids.some(alive), 10_000, `no process of ${pids.join(', ')} left`);
+  });
+}

@@ -58,8 +58,31 @@ const killGroup = (pid: number | undefined): void => {
   }
 };
 
+/** Children a test spawned itself (not as a Program): killed, with their groups, when this process exits. */
+const spawned = new Set<ChildProcess>();
+
+/**
+ * For a child that cannot be a Program (a session holder that needs its stdin open, a client
+ * whose executable /proc must name): it, and its process group when it leads one, are SIGKILLed
+ * when this process exits or is ended by a signal, as Programs are. Returns the child.
+ */
+export const killOnExit = <C extends ChildProcess>(child: C): C => {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return child;
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
+  return child;
+};
+
 const killAll = (): void => {
   for (const program of live) killGroup(program.pid);
+  for (const child of spawned) {
+    killGroup(child.pid);
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 };
 process.on('exit', killAll);
 // A test file ended by a signal (a runner cancelling it, a CI timeout) runs no 'exit' handler:

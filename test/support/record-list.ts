@@ -39,7 +39,7 @@ export class RecordList<T> {
 }
 
 /** A pino destination (`createLogger({ destination })`) whose JSON lines a test can wait on. */
-export const recordingDestination = (): { destination: { write: (line: string) => void }; lines: RecordList<Record<string, unknown>> } => {
-  const lines = new RecordList<Record<string, unknown>>();
-  return { destination: { write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }, lines };
+export const recordingDestination = <T extends Record<string, unknown> = Record<string, unknown>>(): { destination: { write: (line: string) => void }; lines: RecordList<T> } => {
+  const lines = new RecordList<T>();
+  return { destination: { write: (line) => lines.push(JSON.parse(line) as T) }, lines };
 };
