@@ -18,6 +18,11 @@ import { killOnExit } from '../support/processes.js';
 
 const CURL = realpathSync('/usr/bin/curl');
 const NODE = realpathSync(process.execPath);
+/**
+ * The product gives a /proc search 2 s and then attributes nothing; a machine under load can take
+ * longer than that to walk /proc, and the attribution, not the time limit, is what these tests check.
+ */
+const lookupForTests = (): LinuxAppLookup => new LinuxAppLookup({ timeLimitMs: 60_000 });
 
 const listen = async <S extends Server | HttpServer>(server: S): Promise<number> => {
   server.listen(0, '127.0.0.1');
@@ -48,7 +53,7 @@ test('each connection to the local proxy is attributed to the executable that op
   const children: ChildProcess[] = [];
   const server = createServer();
   t.after(cleanup(children, [server]));
-  const lookup = new LinuxAppLookup();
+  const lookup = lookupForTests();
   const attributed: Promise<{ app: AppIdentity | undefined; firstLine: string }>[] = [];
   server.on('connection', (socket: Socket) => {
     attributed.push(
@@ -81,7 +86,7 @@ test('each connection to the local proxy is attributed to the executable that op
 
 test('a blocked app gets a clear 403 refusal while other apps pass', { skip: process.platform !== 'linux' ? 'Linux /proc lookup' : false }, async (t) => {
   const children: ChildProcess[] = [];
-  const lookup = new LinuxAppLookup();
+  const lookup = lookupForTests();
   const routing = createRouting({ appRules: { appRules: { [CURL]: 'block' }, defaultAppAction: 'tunnel' } });
   const seen = new SeenApps();
   // What the local proxy does with these APIs: identify, record, decide, refuse.

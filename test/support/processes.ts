@@ -12,10 +12,11 @@
  *   (PR_SET_PDEATHSIG), which covers a parent killed by a signal too, when no handler runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const pinholeBin = join(repoRoot, 'bin', 'pinhole');
@@ -331,6 +332,38 @@ export const waitForPort = async (port: number, timeoutMs = 15_000, isAlive: () 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };
+
+/**
+ * Resolves with the text of a log file a program writes (Squid's access.log) once `pattern`
+ * matches it: re-read on each change in its folder (the file may not exist yet), not on a timer.
+ */
+export const waitForFileText = (file: string, pattern: RegExp, timeoutMs: number, what: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let done = false;
+    let last = '';
+    // Watching starts before the first read, so no write falls between the two.
+    const watcher = watch(dirname(file));
+    const finish = (result: { text: string } | { error: Error }): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if ('text' in result) resolve(result.text);
+      else reject(result.error);
+    };
+    const check = (): void =>
+      void readFile(file, 'utf8').then(
+        (text) => {
+          last = text;
+          if (pattern.test(text)) finish({ text });
+        },
+        () => undefined,
+      );
+    const timer = setTimeout(() => finish({ error: new Error(`${what} did not appear in ${file} within ${timeoutMs} ms; it holds:\n${last}`) }), timeoutMs);
+    watcher.on('change', check);
+    watcher.on('error', (error) => finish({ error }));
+    check();
+  });
 
 /** Reads `"listen":"127.0.0.1:PORT"` from a log record. */
 export const listenPortOf = (record: LogRecord): number => {
