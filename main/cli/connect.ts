@@ -6,6 +6,7 @@
  * with --log-format json), one of them "The local proxy is listening." with `listen`;
  * SIGTERM/SIGINT stop it gracefully (exit 0).
  */
+import { BYTE_PATH_FLAG_OPTIONS, bytePathFlag, startBytePath } from './byte-path.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,6 +55,7 @@ const OPTIONS = {
   'allow-from': { type: 'string', multiple: true },
   'local-users': { type: 'string' },
   ...TIMEOUT_FLAG_OPTIONS,
+  ...BYTE_PATH_FLAG_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -182,6 +184,7 @@ export async function run(argv: string[]): Promise<number> {
   let localUsersFile: string | undefined;
   let tunnelTimeouts: TunnelTimeouts;
   let sessionTimeout: number | undefined;
+  let bytePath: 'js' | 'native' | 'auto';
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const { 'allow-from': _allowFrom, ...single } = parsed.values;
@@ -199,6 +202,7 @@ export async function run(argv: string[]): Promise<number> {
     allowList = checkListen(address, parsed.values['allow-from'] ?? []);
     localUsersFile = parsed.values['local-users'];
     tunnelTimeouts = tunnelTimeoutsFromFlags(parsed.values);
+    bytePath = bytePathFlag(parsed.values['byte-path']);
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
     sessionTimeout = sessionTimeoutMs(typeof values['session-timeout'] === 'string' ? values['session-timeout'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
@@ -237,6 +241,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`pinhole connect: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
+  const nativeBytePath = startBytePath(bytePath, logger);
   const lookup = plan.identifyApps ? createAppLookup() : undefined;
   let result: { listen: string };
   try {
@@ -246,6 +251,7 @@ export async function run(argv: string[]): Promise<number> {
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
       tunnelTimeouts,
+      ...(nativeBytePath === undefined ? {} : { nativeBytePath }),
       ...(sessionTimeout === undefined ? {} : { gatewayChoice: { sessionTimeoutMs: sessionTimeout } }),
       decide: (query) => plan.routing.decide(query),
       pac: (address) => plan.routing.pac(address),
