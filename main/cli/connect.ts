@@ -212,6 +212,11 @@ export async function run(argv: string[]): Promise<number> {
     else if (values.server !== undefined) plan = await fromFlags(values);
     // Nothing named: the default profile, if any profile was ever stored.
     else plan = await fromProfile(undefined, secretsFile);
+    // --transport overrides a link's or a profile's transport (as `pinhole forward` does).
+    if (values.server === undefined && values.transport !== undefined) {
+      if (values.transport !== 'h2' && values.transport !== 'h1' && values.transport !== 'wss') throw new UsageError('--transport must be h2, h1 or wss.');
+      plan = { ...plan, target: { ...plan.target, transport: values.transport } };
+    }
   } catch (err) {
     const message = err instanceof UsageError || err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE.connect}\n` : ''}`);
