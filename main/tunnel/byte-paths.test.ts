@@ -88,7 +88,7 @@ for (const bytePath of paths()) {
     app.on('error', () => undefined);
     const done = new Promise<RelayResult>((resolve) => relayTunnel(accepted, tunnel, { ...timeouts, toApplication: Buffer.from('OK\n'), done: resolve }));
     assert.equal(nativeRelayOf(accepted) !== undefined, bytePath === 'native', 'the application was handed over only on the native path');
-    return { transport, app, done };
+    return { transport, app, accepted, done };
   };
 
   test(`${bytePath}: a request sent with a FIN still gets the whole answer, and both directions are counted`, async () => {
@@ -135,6 +135,18 @@ for (const bytePath of paths()) {
     app.end();
     await done;
     await transport.close();
+  });
+
+  test(`${bytePath}: closing the transport (a disconnect, a stop) ends its open tunnels, and their bytes are counted while they run`, async () => {
+    onOrigin = (socket) => socket.on('data', (chunk: Buffer) => socket.write(chunk));
+    const { transport, app, accepted, done } = await opened();
+    app.write('ping');
+    const echoed = await new Promise<Buffer>((resolve) => app.once('data', (first: Buffer) => (first.length > 3 ? resolve(first) : app.once('data', resolve))));
+    assert.match(echoed.toString(), /ping$/);
+    if (bytePath === 'native') assert.equal(nativeRelayOf(accepted)?.bytesUp, 4, 'the live count is readable while the relay runs');
+    await transport.close();
+    await readAll(app);
+    assert.ok((await done).error !== undefined, 'the relay says it was ended, not finished');
   });
 
   test(`${bytePath}: a tunnel with no byte either way for the idle timeout is torn down`, async () => {

@@ -87,9 +87,11 @@ export class NativeTunnelStream extends Duplex {
     this.stream().end(callback);
   }
 
+  // Ends the native relay too (a transport closing, a proxy stopping); one that already ended is left
+  // alone. Used as a stream, closing our end of the pair lets the engine finish what it holds.
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.inner !== undefined) this.inner.destroy();
-    else if (!this.handedOver) this.tunnel.destroy();
+    else this.tunnel.destroy();
     callback(error);
   }
 }
