@@ -51,33 +51,9 @@ std::string systemError(const char* what) { return std::string(what) + ": " + st
 
 }  // namespace
 
-// Buffers of kBufferSize kept for reuse (engine thread only). Without them every pass allocated and
-// freed 256 KiB: the engine thread's malloc arena gave the pages back (madvise) and took them again,
-// so each pass paid page faults and zeroing (the profile showed clear_page and exc_page_fault). Idle
-// relays still hold no buffer; at most kSpareBuffers wait here.
-constexpr size_t kSpareBuffers = 32;
-
-struct BufferDeleter {
-  void operator()(unsigned char* memory) const;
-};
-
-thread_local std::vector<unsigned char*> spareBuffers;
-
-void BufferDeleter::operator()(unsigned char* memory) const {
-  if (spareBuffers.size() < kSpareBuffers) spareBuffers.push_back(memory);
-  else delete[] memory;
-}
-
-unsigned char* takeBuffer() {
-  if (spareBuffers.empty()) return new unsigned char[kBufferSize];
-  unsigned char* memory = spareBuffers.back();
-  spareBuffers.pop_back();
-  return memory;
-}
-
 // A byte queue for one direction.
 struct Buffer {
-  std::unique_ptr<unsigned char[], BufferDeleter> memory;
+  std::unique_ptr<unsigned char[]> memory;
   size_t start = 0;
   size_t end = 0;
 
@@ -96,7 +72,7 @@ struct Buffer {
     return kBufferSize - end;
   }
   unsigned char* tail() {
-    if (!memory) memory.reset(takeBuffer());
+    if (!memory) memory.reset(new unsigned char[kBufferSize]);
     return memory.get() + end;
   }
   void consume(size_t n) {
@@ -111,7 +87,7 @@ struct Buffer {
   bool prepend(const Bytes& bytes) {
     if (bytes.empty()) return true;
     if (size() + bytes.size() > kBufferSize) return false;
-    std::unique_ptr<unsigned char[], BufferDeleter> next(takeBuffer());
+    std::unique_ptr<unsigned char[]> next(new unsigned char[kBufferSize]);
     std::memcpy(next.get(), bytes.data(), bytes.size());
     if (!empty()) std::memcpy(next.get() + bytes.size(), data(), size());
     end = bytes.size() + size();
@@ -350,8 +326,6 @@ void Engine::run() {
   }
   for (auto& entry : relays_) finish(*entry.second, "the native byte path stopped", false);
   relays_.clear();
-  for (unsigned char* memory : spareBuffers) delete[] memory;
-  spareBuffers.clear();
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& command : commands_) {
     if (command.fd >= 0) ::close(command.fd);
