@@ -796,10 +796,13 @@ int Engine::sweep() {
       r.halfClosed = true;
       r.lastActive = now;
     }
+    // The tick follows the shortest limit the relay can have (a half-close may come at any time).
+    uint32_t possible = r.limits.idleMs;
+    if (r.limits.halfCloseMs > 0 && (possible == 0 || r.limits.halfCloseMs < possible)) possible = r.limits.halfCloseMs;
+    if (shortest == 0 || possible < shortest) shortest = possible;
     uint32_t limit = r.limits.idleMs;
     if (r.halfClosed && r.limits.halfCloseMs > 0 && (limit == 0 || r.limits.halfCloseMs < limit)) limit = r.limits.halfCloseMs;
     if (limit == 0) continue;
-    if (shortest == 0 || limit < shortest) shortest = limit;
     double moved = r.bytesUp + r.bytesDown;
     size_t queued = r.up.size() + r.down.size() + r.a.piped + r.b.piped;
     if (moved != r.seenMoved || queued != r.seenQueued) {
