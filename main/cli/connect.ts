@@ -33,6 +33,7 @@ import { sessionTimeoutMs } from './session-timeout.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
 import { USAGE } from './usage.js';
+import { reportStartFailure } from '../../node/start-failure.js';
 
 const OPTIONS = {
   listen: { type: 'string' },
@@ -60,6 +61,9 @@ const OPTIONS = {
 } as const;
 
 class UsageError extends Error {}
+
+/** Where `pinhole connect` logs (for a bug's report). */
+const CONNECT_LOG_WHERE = 'on standard output (add --log-format json for every field)';
 
 const readStdinLine = async (): Promise<string> => {
   const chunks: Buffer[] = [];
@@ -218,10 +222,12 @@ export async function run(argv: string[]): Promise<number> {
       plan = { ...plan, target: { ...plan.target, transport: values.transport } };
     }
   } catch (err) {
-    const message = err instanceof UsageError || err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE.connect}\n` : ''}`);
-    // Bad input is 2; a keychain, disk or missing password is trouble in the environment: 1.
-    return err instanceof PinholeError && /^PINHOLE_(KEYCHAIN_|AUTH_MISSING|DISK_FULL|WRITE_FAILED)/.test(err.code) ? 1 : 2;
+    // Bad input is 2, with the usage; a file, a profile or a link the sentence names is 2 too; a keychain or a missing password is 1.
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      process.stderr.write(`pinhole connect: ${(err as Error).message}\n${USAGE.connect}\n`);
+      return 2;
+    }
+    return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE });
   }
 
   const level = values['log-level'];
@@ -243,8 +249,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     lan = await lanOptions(allowList, localUsersFile, logger);
   } catch (err) {
-    process.stderr.write(`pinhole connect: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
+    return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });
   }
   const nativeBytePath = startBytePath(bytePath, logger);
   const lookup = plan.identifyApps ? createAppLookup() : undefined;
@@ -273,10 +278,8 @@ export async function run(argv: string[]): Promise<number> {
     };
     result = await engine.connect(plan.target, plan.password, options);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole connect: ${message}\n`);
     await engine.disconnect();
-    return 1;
+    return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });
   }
   const address = parseListen(result.listen);
   // Caught from here on, before the ready line: a stop sent the moment that line appears (or while

@@ -24,6 +24,8 @@ import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } fr
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 import { USAGE } from './usage.js';
+import { listenError } from '../../node/listen-error.js';
+import { reportStartFailure } from '../../node/start-failure.js';
 
 interface Invocation {
   specs: ForwardSpec[];
@@ -127,27 +129,31 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: TunnelO
     local.once('close', () => locals.delete(local));
     local.on('error', () => local.destroy());
     local.pause();
-    tunnels.open(spec.target).then(
-      (tunnel) => {
-        tunnel.on('error', () => tunnel.destroy());
-        if (local.destroyed) {
-          tunnel.destroy();
-          return;
-        }
-        // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
-        // still read the whole answer; a failure on either side tears the pair down. A native
-        // tunnel takes both ends over (node/native/tunnel-stream.ts).
-        relayTunnel(local, tunnel, timeouts);
-      },
-      (err: unknown) => {
-        const wire = toWire(err);
-        logger.warn({ target, code: wire.code }, `A forwarded connection could not be opened: ${wire.message}`);
-        local.destroy();
-      },
-    );
+    // Started early when the opener allows it (the gateway accepted this target recently): the
+    // application's first bytes travel right behind the CONNECT instead of a round trip later.
+    const early = tunnels.openEarly(spec.target);
+    const refused = (err: unknown): void => {
+      const wire = toWire(err);
+      logger.warn({ target, code: wire.code, ...(early ? { startedEarly: true } : {}) }, `A forwarded connection could not be opened: ${wire.message}`);
+      local.destroy();
+    };
+    const opening = early ?? tunnels.open(spec.target).then((stream) => ({ stream, answered: undefined }));
+    opening.then(({ stream: tunnel, answered }) => {
+      tunnel.on('error', () => tunnel.destroy());
+      if (local.destroyed) {
+        tunnel.destroy();
+        return;
+      }
+      // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
+      // still read the whole answer; a failure on either side tears the pair down. An early
+      // tunnel delivers nothing until the gateway accepted it; a refusal then ends the connection.
+      // A native tunnel takes both ends over (node/native/tunnel-stream.ts).
+      relayTunnel(local, tunnel, { ...timeouts, ...(answered ? { holdDown: answered } : {}) });
+      answered?.catch(refused);
+    }, refused);
   });
   return new Promise<Server>((resolve, reject) => {
-    server.once('error', (err) => reject(new PinholeError('PINHOLE_USAGE', `Cannot listen on ${formatEndpoint({ host: spec.bindHost, port: spec.bindPort })}: ${err.message}.`)));
+    server.once('error', (err) => reject(listenError(err, { host: spec.bindHost, port: spec.bindPort, what: 'The forward', flag: '-L' })));
     server.listen(spec.bindPort, spec.bindHost, () => {
       const address = server.address() as AddressInfo;
       logger.info({ listen: formatEndpoint({ host: address.address, port: address.port }), target }, 'The forward is listening.');
@@ -194,8 +200,8 @@ export async function run(argv: string[]): Promise<number> {
   const udps: LocalUdpForward[] = [];
   try {
     tunnels = await openTunnels(inv, logger);
-    // Each forwarded connection waits for the gateway's answer (nothing to start early: no request is read first).
-    const opener = new TunnelOpener({ transport: tunnels, earlyStart: false });
+    // A target the gateway accepted recently is opened early (transports that can: h2).
+    const opener = new TunnelOpener({ transport: tunnels });
     if (isStdio) {
       await stdio(inv.specs[0] as Extract<ForwardSpec, { kind: 'stdio' }>, opener, inv.tunnelTimeouts);
       await tunnels.close();
@@ -206,13 +212,10 @@ export async function run(argv: string[]): Promise<number> {
       else if (spec.kind === 'listen') servers.push(await listen(spec, opener, logger, locals, inv.tunnelTimeouts));
     }
   } catch (err) {
-    const wire = toWire(err);
-    logger.error({ code: wire.code }, wire.message);
-    process.stderr.write(`pinhole forward: ${wire.message}\n`);
     for (const server of servers) server.close();
     await Promise.all(udps.map((udp) => udp.close()));
     await tunnels?.close().catch(() => undefined);
-    return 1;
+    return reportStartFailure('pinhole forward', err, { logWhere: isStdio ? 'on standard error' : 'on standard output', logger });
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

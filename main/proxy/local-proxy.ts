@@ -31,6 +31,7 @@ import type { LocalUsers } from '../lan/local-users.js';
 import type { TerminalStats } from '../lan/terminal-stats.js';
 import type { SocksSessionRecord } from '../socks/server.js';
 import { DEFAULT_TUNNEL_TIMEOUTS, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
+import { listenError } from '../../node/listen-error.js';
 
 export type { ForwardHttp, RouteRequest, Router } from './context.js';
 
@@ -185,9 +186,7 @@ export class LocalProxy extends EventEmitter {
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new PinholeError('PINHOLE_CONFIG_INVALID', `The local proxy cannot listen on ${this.options.host ?? '127.0.0.1'}:${this.options.port ?? 0}: ${err.code ?? err.message}.`, { cause: err })),
-      );
+      server.once('error', (err) => reject(listenError(err, { host: this.options.host ?? '127.0.0.1', port: this.options.port ?? 0, what: 'The local proxy', flag: '--listen' })));
       server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
     });
     server.on('error', (err) => this.options.logger.error({ err }, 'The local proxy reported an error.'));
