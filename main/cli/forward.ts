@@ -4,6 +4,7 @@
  * standard input/output the connection, for `ssh -o ProxyCommand='pinhole forward -L stdio:%h:%p LINK'`.
  * In stdio mode stdout carries the tunnel's bytes, so logs go to stderr.
  */
+import { BYTE_PATH_FLAG_OPTIONS, bytePathFlag, startBytePath } from './byte-path.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,7 @@ import type { GatewayDialOptions, Transport, UpstreamProxy } from '../tunnel/tra
 import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 import { relay } from '../../node/relay.js';
+import { relayTunnel } from '../../node/native/tunnel-stream.js';
 import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
@@ -33,6 +35,7 @@ interface Invocation {
   upstreamProxy?: UpstreamProxy;
   logFormat?: string;
   tunnelTimeouts: TunnelTimeouts;
+  bytePath: 'js' | 'native' | 'auto';
   /** `--session-timeout`: how long open tunnels outlive a gateway that stopped answering. */
   sessionTimeoutMs?: number;
 }
@@ -48,6 +51,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
       'upstream-proxy': { type: 'string' },
       'log-format': { type: 'string' },
       ...TIMEOUT_FLAG_OPTIONS,
+      ...BYTE_PATH_FLAG_OPTIONS,
       'session-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -74,6 +78,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
     transport: typeof kind === 'string' ? kind : kind.data,
     insecure: values.insecure === true,
     tunnelTimeouts: tunnelTimeoutsFromFlags(values),
+    bytePath: bytePathFlag(values['byte-path']),
     ...(upstreamProxy === undefined ? {} : { upstreamProxy }),
     ...(values['log-format'] === undefined ? {} : { logFormat: values['log-format'] }),
     ...(sessionTimeout === undefined ? {} : { sessionTimeoutMs: sessionTimeout }),
@@ -94,6 +99,8 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Transport> 
     ...(inv.upstreamProxy === undefined ? {} : { upstreamProxy: inv.upstreamProxy }),
     ...(inv.sessionTimeoutMs === undefined ? {} : { choice: { sessionTimeoutMs: inv.sessionTimeoutMs } }),
   };
+  const nativeBytePath = startBytePath(inv.bytePath, logger);
+  if (nativeBytePath !== undefined) options.nativeBytePath = nativeBytePath;
   if (inv.transport === 'wss') {
     const stdio = inv.specs[0]?.kind === 'stdio';
     const transport = new WssTransport({ ...options, ...(inv.link.wsPath === undefined ? {} : { wsPath: inv.link.wsPath }), poolSize: stdio ? 0 : 2 });
@@ -140,7 +147,8 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: TunnelO
       // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
       // still read the whole answer; a failure on either side tears the pair down. An early
       // tunnel delivers nothing until the gateway accepted it; a refusal then ends the connection.
-      relay(local, tunnel, { ...timeouts, ...(answered ? { holdDown: answered } : {}) });
+      // A native tunnel takes both ends over (node/native/tunnel-stream.ts).
+      relayTunnel(local, tunnel, { ...timeouts, ...(answered ? { holdDown: answered } : {}) });
       answered?.catch(refused);
     }, refused);
   });

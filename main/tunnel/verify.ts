@@ -50,10 +50,16 @@ const identityCheck =
 /** Called on secureConnect, before anything is written. Throws PINHOLE_TLS_PIN_MISMATCH. */
 export const verifyPeer = (socket: TLSSocket, trust: Trust): void => {
   if (trust.kind !== 'pin') return;
-  // A resumed session was cached only after its full handshake passed this check (dial.ts).
-  if (socket.isSessionReused()) return;
   const cert = socket.getPeerCertificate(false);
-  const der = cert && 'raw' in cert ? cert.raw : undefined;
+  verifyLeaf(cert && 'raw' in cert ? cert.raw : undefined, socket.isSessionReused(), trust);
+};
+
+/**
+ * The pin check on the leaf's DER bytes (a TLS session of the native byte path reports them).
+ * A resumed session was kept only after its full handshake passed this check (dial.ts, the engine).
+ */
+export const verifyLeaf = (der: Buffer | undefined, resumed: boolean, trust: Trust): void => {
+  if (trust.kind !== 'pin' || resumed) return;
   if (!der || ![trust.pin, ...(trust.nextPins ?? [])].some((pin) => pinMatches(der, pin))) {
     throw new PinholeError('PINHOLE_TLS_PIN_MISMATCH', undefined, {
       details: { expected: trust.pin, presented: der ? certificateSha256(der) : 'none' },

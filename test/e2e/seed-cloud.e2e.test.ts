@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startClient, type ClientOptions } from '../support/client.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { explainFailure, Peers, waitUntil } from '../support/processes.js';
+import { explainFailure, Peers } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 import { startSeedCloud, type SeedCloud } from '../support/seed.js';
 
@@ -26,8 +26,12 @@ after(() => peers.close());
 
 const server = (): string => `127.0.0.1:${cloud.port}`;
 
-const passesHttpsAndHttp = async (options: ClientOptions): Promise<void> => {
+const passesHttpsAndHttp = async (options: ClientOptions, bytePath?: 'native' | 'js'): Promise<void> => {
   const client = peers.add(await startClient(options));
+  if (bytePath !== undefined) {
+    const said = await client.program.waitForLog((r) => typeof r['bytePath'] === 'string', 5_000, 'the byte path log line');
+    assert.equal(said['bytePath'], bytePath, 'the start-up log says which byte path runs');
+  }
   const secure = await requestThroughProxy({ proxy: { port: client.port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });
   assert.equal(secure.status, 200);
   assert.equal(secure.body.toString(), 'hello from the origin\n');
@@ -46,18 +50,25 @@ const passesHttpsAndHttp = async (options: ClientOptions): Promise<void> => {
   assert.equal(exit.code, 0, 'the client exits 0 on SIGTERM');
 };
 
-test('the client with --transport h1 and a pinned certificate passes HTTPS and HTTP through stunnel + Squid', () =>
-  explainFailure(peers, () =>
-    passesHttpsAndHttp({
-      server: server(),
-      user: seedUser.name,
-      password: seedUser.password,
-      pin: cloud.stunnel.cert.sha256,
-      serverName: 'gw.example.test',
-      transport: 'h1',
-      name: 'pinhole-h1',
-    }),
-  ));
+// Both byte paths (issue 27): the native one carries HTTP/1.1 tunnels' bytes, the JavaScript one is the reference.
+for (const bytePath of ['native', 'js'] as const) {
+  test(`the client with --transport h1, a pinned certificate and --byte-path ${bytePath} passes HTTPS and HTTP through stunnel + Squid`, () =>
+    explainFailure(peers, () =>
+      passesHttpsAndHttp(
+        {
+          server: server(),
+          user: seedUser.name,
+          password: seedUser.password,
+          pin: cloud.stunnel.cert.sha256,
+          serverName: 'gw.example.test',
+          transport: 'h1',
+          name: `pinhole-h1-${bytePath}`,
+          extraArgs: ['--byte-path', bytePath],
+        },
+        bytePath,
+      ),
+    ));
+}
 
 test('the client left to negotiate (h2 offered, stunnel + Squid answer HTTP/1.1) falls back and passes, trusting a CA file', () =>
   explainFailure(peers, () =>
@@ -82,9 +93,9 @@ test('a wrong password gives the application a clear auth error from the client,
     const plain = await requestThroughProxy({ proxy: { port: client.port }, url: `http://127.0.0.1:${origin.httpPort}/hello`, timeoutMs: 15_000 });
     assert.notEqual(plain.status, 200, 'a plain HTTP request is refused too');
     assert.equal(plain.headers['pinhole-error'], 'PINHOLE_AUTH_REJECTED');
-    const line = await waitUntil(
-      () => client.program.records.find((r) => JSON.stringify(r).includes('PINHOLE_AUTH_REJECTED') || /password|credential|auth/i.test(String(r.msg ?? ''))),
-      5_000,
+    const line = await client.program.waitForLog(
+      (r) => JSON.stringify(r).includes('PINHOLE_AUTH_REJECTED') || /password|credential|auth/i.test(String(r.msg ?? '')),
+      15_000,
       'a client log line about the rejected credentials',
     );
     assert.ok(line);
