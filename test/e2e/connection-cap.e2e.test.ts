@@ -10,7 +10,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { startSilentOrigin } from '../support/fin-origin.js';
 import { DEFAULT_USER, isAccessRecord, startGateway } from '../support/gateway.js';
-import { explainFailure, freePort, Peers } from '../support/processes.js';
+import { explainFailure, freePort, Peers, waitUntil } from '../support/processes.js';
 import { openTunnel, type ProxyAddress } from '../support/proxy-requests.js';
 import { sampleOf } from '../support/fleet.js';
 import { adminText, tunnelTo } from '../support/tunnel-ends.js';
