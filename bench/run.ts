@@ -504,7 +504,7 @@ const measureChurn = async (stacks: Stacks, options: Options, extra: Extra): Pro
   // Tunnels of earlier figures may still be closing: start from a count that holds still.
   const before = { gateway: await steadyFdCount(gatewayPid, 30_000), client: clientPid ? await steadyFdCount(clientPid, 10_000) : Number.NaN };
   const result = await churnTunnels(route, stacks.holdPort, n, 256);
-  // The tunnels the applications closed end on both sides within the half-close timeout (30 s by default, issue 28).
+  // The tunnels the applications closed end on both sides within the half-close timeout (15 s by default, issue 28).
   const gatewayAfter = await settle(() => fdCount(gatewayPid), before.gateway, 45_000);
   const after = { gateway: gatewayAfter, client: clientPid ? await settle(() => fdCount(clientPid), before.client, 15_000) : Number.NaN };
   const growth = after.gateway - before.gateway;

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { PinholeError } from './errors.js';
 
-export const DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS = 30;
+export const DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS = 15;
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 3600;
 
 /** Seconds, 0 = never; at most a week (a timer's range is about 24.8 days). */

@@ -28,7 +28,7 @@ export const GUARD_FLAGS: Readonly<Record<string, GuardFlag>> = {
   'max-tunnels-per-source': { field: 'maxTunnelsPerSource', kind: 'count', help: 'open tunnels one source address may hold (default 50000)' },
   'max-streams-per-session': { field: 'maxStreamsPerSession', kind: 'count', help: 'concurrent HTTP/2 streams per connection (default 20000)' },
   'max-header-bytes': { field: 'maxHeaderBytes', kind: 'count', help: 'largest request head, HTTP/1.1 and HTTP/2 (default 16384)' },
-  'half-close-timeout': { field: 'halfCloseTimeout', kind: 'seconds', help: 'a tunnel one side has closed ends after this long without a byte (default 30, 0 = never)' },
+  'half-close-timeout': { field: 'halfCloseTimeout', kind: 'seconds', help: 'a tunnel one side has closed ends after this long without a byte (default 15, 0 = never)' },
   'idle-timeout': { field: 'idleTimeout', kind: 'seconds', help: 'a tunnel ends after this long without a byte either way (default 3600, 0 = never)' },
   'max-connections': { field: 'maxConnections', kind: 'count', help: 'connections held before new requests get 503 (default: the descriptor limit less a tenth)' },
   state: { field: 'state', kind: 'text', help: 'redis://HOST:PORT: share penalties between gateways (local counting while it is away)' },

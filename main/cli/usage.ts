@@ -18,7 +18,7 @@ export const USAGE = {
     '                            (http://user:password@host:port) or, for auto, from the GNOME proxy settings',
     '  --listen ADDR:PORT --allow-from CIDR...   LAN box mode: share the proxy (HTTP and SOCKS5 on one port) with the terminals',
     '                            in these ranges (a non-loopback --listen needs --allow-from); others are closed unread',
-    '  --half-close-timeout S    a tunnel one side has closed ends after S seconds without a byte (default 30, 0 = never)',
+    '  --half-close-timeout S    a tunnel one side has closed ends after S seconds without a byte (default 15, 0 = never)',
     '  --idle-timeout S          a tunnel ends after S seconds without a byte either way (default 3600, 0 = never)',
     '  --local-users FILE        terminals must sign in (htpasswd file: bcrypt, apr1 or SHA1 lines, as the gateway reads)',
     '  --session-timeout SECONDS a gateway that stops answering gets no new tunnels at once, but the tunnels already open on',
@@ -30,7 +30,7 @@ export const USAGE = {
   ].join('\n'),
   forward:
     'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +
-    '                       [--half-close-timeout S] [--idle-timeout S]   (silent tunnels end; defaults 30 and 3600, 0 = never)\n' +
+    '                       [--half-close-timeout S] [--idle-timeout S]   (silent tunnels end; defaults 15 and 3600, 0 = never)\n' +
     '                       [--byte-path js|native|auto]   (which code moves the bytes; default auto: native for HTTP/1.1 tunnels where built)\n' +
     '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)',
   console: [
