@@ -78,12 +78,17 @@ export class TunnelOpener implements TunnelOpening {
     const transport = this.options.transport;
     if (!transport.openEarly || this.retired || this.options.earlyStart === false || this.options.connection?.up === false || !this.accepted.has(target)) return undefined;
     return transport.openEarly(target).then(
-      (tunnel) => {
-        tunnel.answered.then(
+      ({ stream, answered }) => {
+        // The one chain the gateway's answer travels: recorded here, then the proxy job's to act on.
+        const recorded = answered.then(
           () => this.accepted.remember(target),
-          (err: unknown) => this.failed(target, err),
+          (err: unknown) => {
+            this.failed(target, err);
+            throw err;
+          },
         );
-        return tunnel;
+        recorded.catch(() => undefined);
+        return { stream, answered: recorded };
       },
       (err: unknown) => {
         this.failed(target, err);
