@@ -207,7 +207,7 @@ export class Engine implements EngineApi {
     this.logger.info({ gateway: target.serverName, transport: transport.kind }, 'Connected to the gateway.');
     this.statsTimer = setInterval(() => this.events.emit('stats', this.getStats()), this.options.statsIntervalMs ?? 1_000);
     this.statsTimer.unref();
-    if (options.refreshProfile !== false) this.profile = ConnectionProfile.start(transport, target, { logger: this.logger, ...options });
+    if (options.refreshProfile !== false) this.profile = ConnectionProfile.start(transport, target, { ...options, logger: this.logger });
     return { listen: address };
   }
 
