@@ -4,10 +4,11 @@
  * app, tray, window, protocol, power monitor and notifications.
  */
 import { BrowserWindow, Menu, Notification, Tray, app, clipboard, dialog, ipcMain, nativeImage, powerMonitor, protocol, shell } from 'electron';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../shared/log.js';
+import { startupDialog } from '../shared/startup-failure.js';
 import { composeHost } from '../main/console/compose.js';
 import { APP_INDEX_URL, APP_SCHEME } from './channels.js';
 import { setLinuxAutostart } from './autostart.js';
@@ -51,11 +52,15 @@ if (!app.requestSingleInstanceLock()) {
     try {
       ({ host } = await composeHost({ logger }));
     } catch (error) {
-      // Typically no reachable keychain: say so in words and stop, rather than run without one.
-      const message = error instanceof Error ? error.message : String(error);
+      // Say the cause in words and stop (the CLIs' sentence and code); a bug's details go to a file the dialog names.
+      const logFile = join(app.getPath('logs'), 'startup-error.log');
+      const written = await mkdir(dirname(logFile), { recursive: true })
+        .then(() => writeFile(logFile, `${new Date().toISOString()} ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`))
+        .then(() => true, () => false);
+      const shown = startupDialog(error, written ? `in ${logFile}` : 'on the standard output of the terminal that started Pinhole');
       logger.error({ err: error }, 'Pinhole could not start.');
-      dialog.showErrorBox('Pinhole could not start', message);
-      app.exit(1);
+      dialog.showErrorBox(shown.title, shown.message);
+      app.exit(shown.exitCode);
       return;
     }
 

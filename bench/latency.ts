@@ -6,6 +6,8 @@
  *       connection to the gateway is already warm,
  * directly, through the seed's stunnel + Squid, and through Pinhole: `pinhole connect`'s local
  * proxy (HTTP CONNECT and SOCKS5) and `pinhole forward -L` (TCP; stdio on h2), on h2, h1 and wss.
+ * The floor row is two plain Node TCP relays in a chain (bench/plain-relay.ts, two processes as
+ * Pinhole's client and gateway are): what any two-process Node path costs before TLS or HTTP/2.
  * Everything is on loopback, in the same run; it brings its own gateway, clients and seed stack.
  */
 import { connect as netConnect, type Socket } from 'node:net';
@@ -19,6 +21,7 @@ import { startSeedStack } from '../test/support/seed.js';
 import { socksConnect } from '../test/support/socks-client.js';
 import { startTwoWriteServer, timeExchanges, type ExchangeKind } from '../test/support/two-write-server.js';
 import { fetchAndDiscard, openStream, originTls, type OriginTrust, type Route } from './load.js';
+import { startPlainRelay } from './port443.js';
 import { judge, renderTable, type FigureRow, type Target } from './report.js';
 
 export interface LatencyOptions {
@@ -37,7 +40,7 @@ interface Percentiles {
 }
 
 export interface LatencyPath {
-  /** `direct`, `seed`, `connect`, `socks5`, `forward`, `forward stdio`. */
+  /** `direct`, the floor, `seed`, `connect`, `socks5`, `forward`, `forward stdio`. */
   path: string;
   transport: string;
   echo?: Percentiles;
@@ -59,6 +62,7 @@ const percentiles = (values: number[]): Percentiles => ({ p50: percentile(values
 type Opener = (targetPort: number) => Promise<Duplex>;
 
 const SEED_USER = { name: 'test', password: 'qY8kd0Cf' };
+const FLOOR = 'floor: two Node TCP relays';
 const TRANSPORTS = ['h2', 'h1', 'wss'] as const;
 
 const routeOpener = (route: Route): Opener => (port) => openStream(route, port);
@@ -110,6 +114,9 @@ export const measureInteractiveLatency = async (peers: Peers, options: LatencyOp
   const link = await gateway.provision();
   // openStream's direct route connects to route.port: each target is its own route.
   const openers: Array<{ path: string; transport: string; open: Opener }> = [{ path: 'direct', transport: '-', open: (port) => openStream({ kind: 'direct', port }, port) }];
+  const floor = new Map<number, number>();
+  for (const target of allowed) floor.set(target, await startPlainRelay(peers, await startPlainRelay(peers, target, `plain-relay-${target}-b`), `plain-relay-${target}-a`));
+  openers.push({ path: FLOOR, transport: '-', open: (port) => openStream({ kind: 'direct', port: floor.get(port) ?? port }, port) });
   const seed = await startSeedStack({ users: [SEED_USER], connectPorts: allowed }).then((s) => peers.add(s), (err: unknown) => err as Error);
   if (seed instanceof Error) say(`latency: the seed stack did not start: ${seed.message.split('\n')[0]}`);
   else openers.push({ path: 'seed (stunnel + Squid)', transport: 'h1', open: routeOpener({ kind: 'proxy', port: seed.port, auth: { user: SEED_USER.name, password: SEED_USER.password } })});
@@ -123,8 +130,10 @@ export const measureInteractiveLatency = async (peers: Peers, options: LatencyOp
 
   // The ProxyCommand shape: one process per connection, on the default transport (no new requests).
   const stdio = { path: 'forward -L stdio', transport: 'h2', open: async (): Promise<Duplex> => stdioForward(peers, link, server.port) };
-  // Round robin: each round times one exchange on every path, so the machine's other load falls on
-  // all of them alike instead of on whichever path was being measured at the time.
+  // Rounds: each times one exchange on every path, so the machine's other load falls on all of them
+  // alike instead of on whichever path was being measured at the time. The order is shuffled every
+  // round: in a fixed order the path timed right after direct or the seed (while Pinhole's
+  // processes sat idle) paid their wake-up every time, 0.5-1.5 ms on a loaded machine.
   const lanes: Array<{ entry: LatencyPath; open: Opener; stream?: Duplex; times: Record<ExchangeKind | 'newRequest', number[]> }> = [];
   for (const { path, transport, open } of [...openers, stdio]) {
     const lane = { entry: { path, transport } as LatencyPath, open, times: { echo: [], twoWrites: [], newRequest: [] } };
@@ -139,7 +148,7 @@ export const measureInteractiveLatency = async (peers: Peers, options: LatencyOp
   }
   const rounds = async (count: number, each: (lane: (typeof lanes)[number]) => Promise<void>): Promise<void> => {
     for (let i = 0; i < count; i += 1) {
-      for (const lane of lanes) {
+      for (const lane of shuffled(lanes)) {
         if (lane.entry.error !== undefined) continue;
         try {
           await each(lane);
@@ -169,6 +178,16 @@ export const measureInteractiveLatency = async (peers: Peers, options: LatencyOp
   return { ...judgeLatency(paths), paths, table: renderLatency(paths) };
 };
 
+/** A copy of `items` in random order (Fisher-Yates). */
+const shuffled = <T>(items: readonly T[]): T[] => {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+};
+
 /** Marks a lane failed (its first error is kept) and stops timing it. */
 const failed = <L extends { entry: LatencyPath }>(lane: L, err: unknown, say: (text: string) => void): L => {
   if (lane.entry.error === undefined) {
@@ -180,7 +199,7 @@ const failed = <L extends { entry: LatencyPath }>(lane: L, err: unknown, say: (t
 
 const fmt = (p: Percentiles | undefined): string => (p === undefined ? '-' : `${p.p50.toFixed(2)} / ${p.p99.toFixed(2)} ms`);
 
-const isPinhole = (p: LatencyPath): boolean => p.path !== 'direct' && !p.path.startsWith('seed');
+const isPinhole = (p: LatencyPath): boolean => p.path !== 'direct' && p.path !== FLOOR && !p.path.startsWith('seed');
 
 /** The issue's targets, each judged on the worst Pinhole path. */
 export const judgeLatency = (paths: LatencyPath[]): { rows: FigureRow[]; targets: Target[] } => {

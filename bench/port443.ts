@@ -49,7 +49,8 @@ type Way = 'direct' | 'relay' | 'gateway';
 const WAYS: Way[] = ['direct', 'relay', 'gateway'];
 const relayScript = fileURLToPath(new URL('./plain-relay.ts', import.meta.url));
 
-const startPlainRelay = async (peers: Peers, targetPort: number, name: string): Promise<number> => {
+/** A plain TCP relay to `targetPort` in its own process; resolves with its port. */
+export const startPlainRelay = async (peers: Peers, targetPort: number, name: string): Promise<number> => {
   const program = peers.add(new Program(process.execPath, { name, args: ['--import', 'tsx', relayScript, String(targetPort)], cwd: repoRoot }));
   return listenPortOf(await program.waitForLog((r) => r.msg === 'The plain relay is listening.', 20_000, 'its listening line'));
 };

@@ -4,6 +4,11 @@
  * what each figure means; the targets are issue 6's.
  *
  *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,redis,startup] [--profile | --no-profile]
+ *                    [--byte-path js|native|auto] [--transport h2|h1|wss]
+ *
+ * `--byte-path` and `--transport` are given to the measured `pinhole connect` (issue 27: the native
+ * byte path carries HTTP/1.1 tunnels, so `--transport h1 --byte-path native` measures it and
+ * `--transport h1 --byte-path js` is its JavaScript reference).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -49,6 +54,8 @@ const FILE_LIMIT = 200_000;
 
 interface Options {
   quick: boolean;
+  /** Flags for the measured `pinhole connect` (--byte-path, --transport). */
+  clientArgs: string[];
   runs: number;
   only: Set<Figure>;
   profile: boolean;
@@ -78,8 +85,11 @@ const parseOptions = (argv: string[]): Options => {
   for (const name of only) if (!(FIGURES as readonly string[]).includes(name)) throw new Error(`unknown figure "${name}" (known: ${FIGURES.join(', ')})`);
   const runs = Number(value('--runs') ?? 3);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number >= 1');
+  const bytePath = value('--byte-path');
+  const transport = value('--transport');
   return {
     quick,
+    clientArgs: [...(bytePath === undefined ? [] : ['--byte-path', bytePath]), ...(transport === undefined ? [] : ['--transport', transport])],
     runs,
     only: new Set(only as Figure[]),
     // The bulk figures come with the profile of both halves unless asked not to: it is what shows
@@ -271,7 +281,7 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   try {
     const gateway = peers.add(await startGateway({ restrictTo: allowedPorts.map((p) => `127.0.0.1:${p}`) }));
     stacks.gateway = gateway;
-    const client = peers.add(await startClient({ link: await gateway.provision() }));
+    const client = peers.add(await startClient({ link: await gateway.provision(), extraArgs: options.clientArgs }));
     stacks.client = client;
     stacks.routes.pinhole = { kind: 'proxy', port: client.port };
     stacks.cpuRoots.pinhole = pids(client.program, gateway.program);
@@ -310,7 +320,7 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
     try {
       if (stacks.gateway) {
         const relay = await startRelay(peers, stacks.gateway.port, options.delayMs, 'relay-pinhole');
-        const far = peers.add(await startClient({ link: await stacks.gateway.provision({ endpoint: `127.0.0.1:${relay}` }), name: 'pinhole-rtt' }));
+        const far = peers.add(await startClient({ link: await stacks.gateway.provision({ endpoint: `127.0.0.1:${relay}` }), name: 'pinhole-rtt', extraArgs: options.clientArgs }));
         stacks.rttRoutes.pinhole = { kind: 'proxy', port: far.port };
       }
     } catch (err) {
@@ -605,7 +615,7 @@ const profilePinhole = async (stacks: Stacks, options: Options, extra: Extra): P
     const gatewayPort = listenPortOf(await gateway.waitForLog((r) => r.msg === 'The gateway is listening.' && typeof r['listen'] === 'string', 20_000, 'its listening line'));
     const provision = await gatewayCommand(['provision', '--dir', home, '--user', user.name, '--endpoint', `127.0.0.1:${gatewayPort}`, '--password-stdin'], `${user.password}\n`);
     const link = provision.stdout.trim().split('\n').at(-1) ?? '';
-    const client = peers.add(new Program(process.execPath, { name: 'client-profiled', args: profiledNode('main/cli/pinhole.ts', clientDir, ['connect', link, '--listen', '127.0.0.1:0']) }));
+    const client = peers.add(new Program(process.execPath, { name: 'client-profiled', args: profiledNode('main/cli/pinhole.ts', clientDir, ['connect', link, '--listen', '127.0.0.1:0', ...options.clientArgs]) }));
     const clientPort = listenPortOf(await client.waitForLog((r) => r.msg === 'The local proxy is listening.' && typeof r['listen'] === 'string', 20_000, 'its listening line'));
     const route: Route = { kind: 'proxy', port: clientPort };
     for (let i = 0; i < 3; i += 1) {

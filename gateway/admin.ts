@@ -11,6 +11,7 @@ import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import type { MetricsSource } from './metrics.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
+import { listenError } from '../node/listen-error.js';
 
 export interface AdminOptions {
   readonly listen: Endpoint;
@@ -57,9 +58,10 @@ export async function startAdmin({ listen, metrics, ready, logger }: AdminOption
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error): void => reject(listenError(err, { host: listen.host, port: listen.port, what: 'The admin listener', flag: '--admin' }));
+    server.once('error', failed);
     server.listen({ host: listen.host, port: listen.port }, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -1,9 +1,9 @@
 /** gateway.yaml: the one schema for the file, merged with `run` flags. */
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { parse } from 'yaml';
+import { LineCounter, isMap, isNode, isScalar, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { PinholeError } from '../shared/errors.js';
+import { invalidFile, readStartupFile } from '../node/startup-files.js';
 import { DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, TimeoutSecondsSchema } from '../shared/tunnel-timeouts.js';
 import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import type { PenaltySettings } from './auth/penalties.js';
@@ -102,22 +102,42 @@ export const penaltySettingsOf = (config: GatewayFile): PenaltySettings => ({
   blockMaxSeconds: config.authBlockMaxSeconds,
 });
 
+const WHAT = 'the gateway configuration';
+const CONFIG = { code: 'PINHOLE_CONFIG_INVALID' } as const;
+
 export function loadConfig(dir: string, overrides: Partial<GatewayFile> = {}): GatewayConfig {
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(configPath(dir), 'utf8'));
-  } catch (cause) {
-    throw new PinholeError('PINHOLE_CONFIG_INVALID', `${configPath(dir)} could not be read (run init first).`, { cause });
+  const file = configPath(dir);
+  const text = readStartupFile(file, WHAT, `Run \`pinhole-gateway init --dir ${dir} --hostname NAME\` first.`).toString('utf8');
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax !== undefined) {
+    throw invalidFile(file, WHAT, `this is not valid YAML (${syntax.message.split('\n')[0]}).`, { line: lines.linePos(syntax.pos[0]).line }, CONFIG);
   }
+  const raw: unknown = doc.toJS();
+  if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) throw invalidFile(file, WHAT, 'it must be a YAML mapping of field: value lines.', { line: 1 }, CONFIG);
   const parsed = GatewayFileSchema.safeParse({ ...(raw as object), ...stripUndefined(overrides) });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new PinholeError('PINHOLE_CONFIG_INVALID', `${configPath(dir)}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
-  }
-  const file = parsed.data;
+  if (!parsed.success) throw configIssue(file, parsed.error.issues[0], doc, lines, overrides);
+  const config = parsed.data;
   const at = (p: string): string => (isAbsolute(p) ? p : join(dir, p));
-  return { ...file, dir, certFile: at(file.cert), keyFile: at(file.key), usersFile: at(file.users) };
+  return { ...config, dir, certFile: at(config.cert), keyFile: at(config.key), usersFile: at(config.users) };
 }
+
+/** A schema issue in words: the field's dotted path and, where the file holds it, its line. */
+function configIssue(file: string, issue: z.core.$ZodIssue | undefined, doc: Document, lines: LineCounter, overrides: Partial<GatewayFile>): PinholeError {
+  const path = (issue?.path ?? []).map(String);
+  const unknownKey = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  const fieldPath = unknownKey === undefined ? path : [...path, unknownKey];
+  const field = fieldPath.join('.');
+  const fromFlag = path.length > 0 && path[0] !== undefined && Object.hasOwn(stripUndefined(overrides), path[0]);
+  const node = unknownKey === undefined ? doc.getIn(path, true) : keyNodeOf(doc.getIn(path, true) ?? (path.length === 0 ? doc.contents : undefined), unknownKey);
+  const offset = isNode(node) ? node.range?.[0] : undefined;
+  const problem = unknownKey === undefined ? `${issue?.message ?? 'not valid'}${fromFlag ? ' (the value given on the command line)' : ''}.` : 'there is no such field (see the README for the fields gateway.yaml takes).';
+  return invalidFile(file, WHAT, problem, { ...(offset === undefined ? {} : { line: lines.linePos(offset).line }), ...(field === '' ? {} : { field }) }, CONFIG);
+}
+
+/** The key node of `key` in a YAML map node, for the line of a field the schema does not know. */
+const keyNodeOf = (map: unknown, key: string): unknown => (isMap(map) ? map.items.find((pair) => isScalar(pair.key) && pair.key.value === key)?.key : undefined);
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

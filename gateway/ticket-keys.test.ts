@@ -18,9 +18,9 @@ const key = (): Buffer => randomBytes(48);
 test('a ticket-keys file: base64 keys of 48 bytes one a line, comments and blank lines ignored; anything else names its line', () => {
   const [a, b] = [key(), key()];
   assert.deepEqual(parseTicketKeys(`# comment\n\n${a.toString('base64')}\r\n${b.toString('base64')}\n`), [a, b]);
-  assert.throws(() => parseTicketKeys(`${a.toString('base64')}\n${randomBytes(32).toString('base64')}\n`), { code: 'PINHOLE_CONFIG_INVALID', message: /line 2: a key must be 48 bytes/ });
-  assert.throws(() => parseTicketKeys('not base64 at all!\n'), { code: 'PINHOLE_CONFIG_INVALID', message: /line 1/ });
-  assert.throws(() => parseTicketKeys('# only a comment\n'), { code: 'PINHOLE_CONFIG_INVALID', message: /holds no key/ });
+  assert.throws(() => parseTicketKeys(`${a.toString('base64')}\n${randomBytes(32).toString('base64')}\n`), { code: 'PINHOLE_FILE_INVALID', message: /line 2: a key must be 48 bytes/ });
+  assert.throws(() => parseTicketKeys('not base64 at all!\n'), { code: 'PINHOLE_FILE_INVALID', message: /line 1/ });
+  assert.throws(() => parseTicketKeys('# only a comment\n'), { code: 'PINHOLE_FILE_INVALID', message: /holds no key/ });
 });
 
 test('rotate puts a new key first, keeps the older ones up to --keep, and writes the file for its owner only', async (t) => {
@@ -37,7 +37,7 @@ test('rotate puts a new key first, keeps the older ones up to --keep, and writes
   assert.deepEqual(parseTicketKeys(await readFile(file, 'utf8')), fourth);
   assert.equal((await stat(file)).mode & 0o777, 0o600);
   await writeFile(file, 'garbage\n');
-  await assert.rejects(rotateTicketKeys(file), { code: 'PINHOLE_CONFIG_INVALID' });
+  await assert.rejects(rotateTicketKeys(file), { code: 'PINHOLE_FILE_INVALID' });
   assert.equal(await readFile(file, 'utf8'), 'garbage\n', 'a bad file is left as it was');
 });
 

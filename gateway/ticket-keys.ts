@@ -7,41 +7,33 @@
  * server whose key name its ClientHello's ticket carries (`ClientHello.ticketKeyName`).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { PinholeError } from '../shared/errors.js';
+import { invalidFile, readStartupFile, unreadableFile } from '../node/startup-files.js';
 import { parseClientHello } from './sniff/client-hello.js';
 
+const WHAT = 'the ticket-keys file';
 export const TICKET_KEY_BYTES = 48;
 const KEY_NAME_BYTES = 16;
 /** Keys kept by `rotate`: the new one and the two before it (tickets live hours, not days). */
 export const ROTATE_KEEP = 3;
 
-/** The keys in a ticket-keys file's text; throws PINHOLE_CONFIG_INVALID naming the bad line. */
-export function parseTicketKeys(text: string, where = 'the ticket-keys file'): Buffer[] {
+/** The keys in a ticket-keys file's text; throws PINHOLE_FILE_INVALID naming the file and the bad line. */
+export function parseTicketKeys(text: string, file = '(unnamed)'): Buffer[] {
   const keys: Buffer[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const key = /^[A-Za-z0-9+/]+={0,2}$/.test(line) ? Buffer.from(line, 'base64') : undefined;
     if (key?.length !== TICKET_KEY_BYTES) {
-      throw new PinholeError('PINHOLE_CONFIG_INVALID', `${where} line ${i + 1}: a key must be ${TICKET_KEY_BYTES} bytes in base64 (make one with: pinhole-gateway ticket-keys rotate --file FILE).`);
+      throw invalidFile(file, WHAT, `a key must be ${TICKET_KEY_BYTES} bytes in base64 (make one with: pinhole-gateway ticket-keys rotate --file FILE).`, { line: i + 1 });
     }
     keys.push(key);
   });
-  if (keys.length === 0) throw new PinholeError('PINHOLE_CONFIG_INVALID', `${where} holds no key (make one with: pinhole-gateway ticket-keys rotate --file FILE).`);
+  if (keys.length === 0) throw invalidFile(file, WHAT, 'it holds no key (make one with: pinhole-gateway ticket-keys rotate --file FILE).');
   return keys;
 }
 
-export const readTicketKeys = (file: string): Buffer[] => {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new PinholeError('PINHOLE_CONFIG_INVALID', `${file} could not be read.`, { cause });
-  }
-  return parseTicketKeys(text, file);
-};
+export const readTicketKeys = (file: string): Buffer[] => parseTicketKeys(readStartupFile(file, WHAT).toString('utf8'), file);
 
 export const formatTicketKeys = (keys: readonly Buffer[]): string =>
   `# Pinhole TLS session-ticket keys: the first encrypts, all decrypt. Rotate with: pinhole-gateway ticket-keys rotate --file FILE\n${keys.map((k) => k.toString('base64')).join('\n')}\n`;
@@ -51,7 +43,7 @@ export async function rotateTicketKeys(file: string, keep = ROTATE_KEEP): Promis
   let old: Buffer[] = [];
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
-    throw new PinholeError('PINHOLE_CONFIG_INVALID', `${file} could not be read.`, { cause: err });
+    throw unreadableFile(err, file, WHAT);
   });
   if (text !== undefined) old = parseTicketKeys(text, file);
   const keys = [randomBytes(TICKET_KEY_BYTES), ...old].slice(0, Math.max(1, keep));

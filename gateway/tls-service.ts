@@ -7,7 +7,7 @@
  * --tls-profile). A finished handshake goes to the doors (doors.ts), by ALPN.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { unwatchFile, watchFile } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
@@ -16,6 +16,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { connectionOf } from './mux/connection.js';
 import type { ClientHello } from './sniff/index.js';
 import { keyNameOf, readTicketKeys } from './ticket-keys.js';
+import { readCertificateAndKey } from './tls-files.js';
 import { tlsOffer, type TlsProfile } from './tls-profile.js';
 
 export interface TlsSettings {
@@ -65,8 +66,7 @@ export class TlsService {
   private secureContextOptions(ticketKeys = this.ticketKeys): SecureContextOptions & { ticketKeys?: Buffer } {
     return {
       ...tlsOffer(this.settings.tlsProfile),
-      cert: readFileSync(this.settings.certFile),
-      key: readFileSync(this.settings.keyFile),
+      ...readCertificateAndKey(this.settings.certFile, this.settings.keyFile),
       // Node's default context is a hash of this process's argv, which differs between the gateways
       // of a fleet and would make OpenSSL refuse every ticket another gateway issued.
       sessionIdContext: createHash('sha256').update(`pinhole-gateway ${this.settings.hostname}`).digest('hex').slice(0, 32),

@@ -5,7 +5,8 @@
  */
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import type { Logger } from '../shared/log.js';
-import { BCRYPT_COST, bcryptCostOf, decoyHash, parseHtpasswd, verifyPassword, type HashScheme, type HtpasswdEntry } from '../node/htpasswd.js';
+import { invalidFile, unreadableFile } from '../node/startup-files.js';
+import { BCRYPT_COST, bcryptCostOf, decoyHash, malformedHtpasswdLine, parseHtpasswd, verifyPassword, type HashScheme, type HtpasswdEntry } from '../node/htpasswd.js';
 
 /** Parse `Basic base64(user:password)`; undefined when it is not one. Pure. */
 export function parseBasicAuth(header: string | undefined): { user: string; password: string } | undefined {
@@ -33,6 +34,26 @@ export function usualSchemeOf(entries: Iterable<HtpasswdEntry>): { scheme: HashS
   return { scheme: scheme as HashScheme, cost: cost === undefined ? BCRYPT_COST : Number(cost) };
 }
 
+const WHAT = 'the users file';
+
+/**
+ * The users file's entries. A file that cannot be read, or a line that is not NAME:HASH, stops
+ * with the file's name (and the line): a line dropped quietly would lock a user out unexplained.
+ * `missing: 'empty'` reads a file that does not exist yet as no users (`user add`).
+ */
+export function readUsersFile(file: string, missing: 'empty' | 'error' = 'error'): Map<string, HtpasswdEntry> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (missing === 'empty' && (err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw unreadableFile(err, file, WHAT, 'Add a user with `pinhole-gateway user add NAME --dir DIR`.');
+  }
+  const line = malformedHtpasswdLine(text);
+  if (line !== undefined) throw invalidFile(file, WHAT, 'this line is not NAME:HASH (htpasswd: bcrypt, apr1 or SHA1 hashes); fix or remove it.', { line });
+  return parseHtpasswd(text);
+}
+
 export class UserStore {
   private users = new Map<string, HtpasswdEntry>();
   private decoy: Promise<string> | undefined;
@@ -46,7 +67,7 @@ export class UserStore {
   }
 
   load(): void {
-    this.users = parseHtpasswd(readFileSync(this.file, 'utf8'));
+    this.users = readUsersFile(this.file);
     const { scheme, cost } = usualSchemeOf(this.users.values());
     const kind = `${scheme}:${cost}`;
     if (kind !== this.decoyKind || this.decoy === undefined) {

@@ -6,6 +6,7 @@
  * holds the connection state (connection-status.ts), live stats and the bounded log (engine-log.ts).
  * No Electron, no UI here.
  */
+import type { NativeBytePath } from '../node/native/byte-path.js';
 import type { ConnectionGate } from './lan/allow-list.js';
 import type { LocalUsers } from './lan/local-users.js';
 import type { TerminalStats } from './lan/terminal-stats.js';
@@ -63,6 +64,8 @@ export interface EngineConnectOptions {
   profileRefreshMs?: number;
   /** --half-close-timeout, --idle-timeout (issue 28); default DEFAULT_TUNNEL_TIMEOUTS. */
   tunnelTimeouts?: TunnelTimeouts;
+  /** `--byte-path`: the native byte path when it was chosen (HTTP/1.1 tunnels use it); absent: JavaScript. */
+  nativeBytePath?: NativeBytePath;
 }
 
 export interface EngineOptions extends EngineLogOptions {
@@ -150,6 +153,7 @@ export class Engine implements EngineApi {
         wsPath: target.wsPath,
         logger: this.logger,
         ...(options.upstreamProxy ? { upstreamProxy: options.upstreamProxy } : {}),
+        ...(options.nativeBytePath ? { nativeBytePath: options.nativeBytePath } : {}),
         ...(options.gatewayChoice ? { choice: options.gatewayChoice, ...(options.gatewayChoice.staggerMs === undefined ? {} : { staggerMs: options.gatewayChoice.staggerMs }) } : {}),
       });
     } catch (err) {

@@ -38,6 +38,13 @@ export function parseHtpasswdLine(line: string): HtpasswdEntry | undefined {
   return { user, hash, scheme: schemeOf(hash) };
 }
 
+/** The first line (1-based) that is neither blank, a comment nor NAME:HASH; undefined when every line is. */
+export function malformedHtpasswdLine(text: string): number | undefined {
+  const lines = text.split('\n');
+  const at = lines.findIndex((line) => line.trim() !== '' && !line.trimStart().startsWith('#') && parseHtpasswdLine(line) === undefined);
+  return at === -1 ? undefined : at + 1;
+}
+
 export function parseHtpasswd(text: string): Map<string, HtpasswdEntry> {
   const users = new Map<string, HtpasswdEntry>();
   for (const line of text.split('\n')) {

@@ -126,7 +126,7 @@ test('errors cross as { code, message } only: no cause, details or internal text
   const known = await dispatch('deleteProfile', { id: 'x' });
   assert.deepEqual(known, { ok: false, error: { code: 'PINHOLE_PROFILE_NOT_FOUND', message: 'There is no profile "x".' } });
   const unknown = await dispatch('disconnect', {});
-  assert.deepEqual(unknown, { ok: false, error: { code: 'PINHOLE_INTERNAL', message: 'Something went wrong inside Pinhole.' } });
+  assert.deepEqual(unknown, { ok: false, error: { code: 'PINHOLE_INTERNAL', message: 'Something went wrong inside Pinhole: this is a bug. Please report it to the Pinhole project together with the log.' } });
   assert.doesNotMatch(JSON.stringify(unknown), /hunter2|alice/);
 });
 

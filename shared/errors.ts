@@ -73,7 +73,25 @@ export const ERRORS = {
   PINHOLE_SOCKS_UNSUPPORTED: { status: 400, sentence: 'The SOCKS5 command or address type is not supported.' },
   PINHOLE_UDP_MALFORMED: { status: 400, sentence: 'The UDP datagram framing is malformed.' },
   PINHOLE_UDP_UNSUPPORTED: { status: 501, sentence: 'This transport cannot carry UDP: use the h2 or wss transport (stunnel + Squid carry TCP only).' },
-  PINHOLE_INTERNAL: { status: 500, sentence: 'Something went wrong inside Pinhole.' },
+  // Start-up: each names what stopped the start and what to do (README, Troubleshooting).
+  PINHOLE_ADDRESS_IN_USE: { status: 409, sentence: 'The address is already in use by another program; stop that program or choose another port.' },
+  PINHOLE_PORT_PRIVILEGED: {
+    status: 403,
+    sentence:
+      'Ports below 1024 need the CAP_NET_BIND_SERVICE capability: `setcap cap_net_bind_service=+ep $(readlink -f $(which node))`, or AmbientCapabilities=CAP_NET_BIND_SERVICE in the systemd unit; or listen on a higher port behind the load balancer.',
+  },
+  PINHOLE_ADDRESS_NOT_LOCAL: { status: 400, sentence: 'The address is not one of this machine\'s; listen on one of its addresses (ip -br addr), or 0.0.0.0 for all.' },
+  PINHOLE_FILE_UNREADABLE: { status: 500, sentence: 'A file Pinhole needs could not be read; check its path and that the user running Pinhole may read it.' },
+  PINHOLE_FILE_INVALID: { status: 400, sentence: 'A file Pinhole needs is not in the expected format; fix it or write it again.' },
+  PINHOLE_ADMIN_ON_PUBLIC_ADDRESS: { status: 400, sentence: 'The admin listener cannot share the public address; give --admin another port (it is for the balancer and Prometheus only).' },
+  PINHOLE_STATE_UNREACHABLE: {
+    status: 503,
+    sentence: 'The shared state (Redis) does not answer; the gateway counts penalties on its own until it does. Check the state: URL and that Redis runs.',
+  },
+  PINHOLE_INTERNAL: {
+    status: 500,
+    sentence: 'Something went wrong inside Pinhole: this is a bug. Please report it to the Pinhole project together with the log.',
+  },
 } as const satisfies Record<string, { status: number; sentence: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

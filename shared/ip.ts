@@ -25,3 +25,6 @@ export const formatIPv6 = (bytes: ArrayLike<number>, at = 0): string => {
   if (bestStart < 0) return hex(groups);
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
 };
+
+/** "::ffff:127.0.0.1" -> "127.0.0.1". */
+export const unmapV4 = (address: string): string => (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address);

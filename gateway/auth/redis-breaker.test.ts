@@ -19,6 +19,8 @@ test('the first timeout opens the breaker once; calls then go local without aski
     probeEveryMs: 60_000, // probed by hand below
     logger,
   });
+  breaker.answered(); // Redis answered at start: what follows is an outage, not a start without Redis
+  lines.splice(0);
   let redisCalls = 0;
   const viaRedis = async (): Promise<string> => {
     redisCalls++;
@@ -57,9 +59,22 @@ test('a limiter refusal (not an Error) passes through; a refused connection says
     (err) => err === refusal,
   );
   assert.equal(breaker.state, 'closed');
+  breaker.answered();
+  lines.splice(0);
   breaker.trip('unreachable', 'connect ECONNREFUSED');
   assert.deepEqual(lines, ['The shared state (Redis) is unreachable; penalties are counted on this gateway alone until it returns.']);
   breaker.stop();
   breaker.answered();
   assert.equal(lines.length, 1);
+});
+
+test('a Redis that never answered since the start is reported as such: the gateway runs with local state and says so, with its code', () => {
+  const records: Record<string, unknown>[] = [];
+  const logger = createLogger({ name: 'test', level: 'debug', destination: { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) } });
+  const breaker = new RedisBreaker({ where: '127.0.0.1:6379', probe: () => Promise.reject(new Error('down')), probeEveryMs: 60_000, logger });
+  breaker.trip('unreachable', 'connect ECONNREFUSED');
+  assert.equal(records.length, 1);
+  assert.equal(records[0]?.['code'], 'PINHOLE_STATE_UNREACHABLE');
+  assert.match(String(records[0]?.['msg']), /^Redis at 127\.0\.0\.1:6379 does not answer at start; the gateway starts with local state/);
+  breaker.stop();
 });

@@ -82,11 +82,13 @@ export class RedisBreaker {
   trip(kind: TripKind, reason: string): void {
     if (this.current === 'open' || this.stopped) return;
     this.current = 'open';
-    const message =
-      kind === 'timeout'
+    // At start (Redis never answered yet), the gateway starts anyway, with local state, and says so.
+    const message = !this.answeredOnce
+      ? `Redis at ${this.options.where} does not answer at start; the gateway starts with local state (penalties counted on this gateway alone) and shares them once Redis answers. Check the state: URL in gateway.yaml and that Redis runs there.`
+      : kind === 'timeout'
         ? `Redis at ${this.options.where} stopped answering; counting on this gateway alone until it answers again.`
         : 'The shared state (Redis) is unreachable; penalties are counted on this gateway alone until it returns.';
-    this.options.logger.warn({ state: this.options.where, reason }, message);
+    this.options.logger.warn({ state: this.options.where, reason, code: 'PINHOLE_STATE_UNREACHABLE' }, message);
     this.probeTimer = setInterval(() => this.probeNow(), this.options.probeEveryMs);
     this.probeTimer.unref();
   }

@@ -4,6 +4,7 @@ import { parseListen, type GatewayConfig } from '../config.js';
 import { ROTATE_KEEP, readTicketKeys, rotateTicketKeys } from '../ticket-keys.js';
 import type { FleetOptions } from './run.js';
 import { usage } from './common.js';
+import { PinholeError } from '../../shared/errors.js';
 
 /** Option definitions for node:util parseArgs, merged into `run`'s own. */
 export const FLEET_FLAG_OPTIONS = {
@@ -22,7 +23,10 @@ export function fleetOptionsFrom(values: FleetFlagValues, config: GatewayConfig)
   const admin = values.admin === undefined ? undefined : (parseListen(values.admin) ?? usage(`--admin ${values.admin} is not HOST:PORT.`));
   const listen = parseListen(config.listen);
   if (admin !== undefined && listen !== undefined && admin.port !== 0 && admin.port === listen.port) {
-    usage(`--admin ${values.admin} uses the public port; the admin listener must be on another port (it is for the balancer and Prometheus only).`);
+    throw new PinholeError(
+      'PINHOLE_ADMIN_ON_PUBLIC_ADDRESS',
+      `--admin ${values.admin} uses the public port ${listen.port} (--listen ${config.listen}); the admin listener must be on another port, e.g. --admin 127.0.0.1:9090 (it is for the balancer and Prometheus only).`,
+    );
   }
   const grace = values['drain-grace'] === undefined ? 0 : Number(values['drain-grace']);
   if (!Number.isFinite(grace) || grace < 0) usage(`--drain-grace ${values['drain-grace']} is not a number of seconds.`);

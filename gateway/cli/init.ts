@@ -6,6 +6,16 @@ import { formatPin } from '../../shared/profile.js';
 import { createSelfSigned } from '../certs.js';
 import { configPath } from '../config.js';
 import { usage } from './common.js';
+import { unwritableFile } from '../../node/startup-files.js';
+
+/** One step of writing the gateway's directory; a failure names the file (PINHOLE_WRITE_FAILED). */
+const writing = async (file: string, what: string, step: () => Promise<unknown>): Promise<void> => {
+  try {
+    await step();
+  } catch (err) {
+    throw unwritableFile(err, file, what);
+  }
+};
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
 
@@ -16,18 +26,24 @@ export async function init(opts: { dir: string; hostname: string; force: boolean
     () => false,
   );
   if (exists && !opts.force) usage(`${configPath(opts.dir)} already exists; use --force to replace it.`);
-  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  await writing(opts.dir, 'the gateway directory (--dir)', () => mkdir(opts.dir, { recursive: true, mode: 0o700 }));
   const cert = await createSelfSigned(opts.hostname);
-  await writeFile(join(opts.dir, 'key.pem'), cert.keyPem, { mode: 0o600 });
-  await chmod(join(opts.dir, 'key.pem'), 0o600);
-  await writeFile(join(opts.dir, 'cert.pem'), cert.certPem, { mode: 0o644 });
+  const keyFile = join(opts.dir, 'key.pem');
+  await writing(keyFile, 'the key file', async () => {
+    await writeFile(keyFile, cert.keyPem, { mode: 0o600 });
+    await chmod(keyFile, 0o600);
+  });
+  const certFile = join(opts.dir, 'cert.pem');
+  await writing(certFile, 'the certificate file', () => writeFile(certFile, cert.certPem, { mode: 0o644 }));
   const users = join(opts.dir, 'users.htpasswd');
   const usersExist = await stat(users).then(
     () => true,
     () => false,
   );
-  if (!usersExist) await writeFile(users, '', { mode: 0o600 });
-  await chmod(users, 0o600);
+  await writing(users, 'the users file', async () => {
+    if (!usersExist) await writeFile(users, '', { mode: 0o600 });
+    await chmod(users, 0o600);
+  });
   const config = {
     hostname: opts.hostname,
     listen: '0.0.0.0:443',
@@ -39,6 +55,6 @@ export async function init(opts: { dir: string; hostname: string; force: boolean
     restrictTo: [],
   };
   const header = '# Pinhole gateway. Set cert/key to your own files and operatorCert: true to use a CA-issued certificate.\n';
-  await writeFile(configPath(opts.dir), header + stringify(config), { mode: 0o600 });
+  await writing(configPath(opts.dir), 'the gateway configuration', () => writeFile(configPath(opts.dir), header + stringify(config), { mode: 0o600 }));
   return formatPin(cert.sha256);
 }

@@ -4,7 +4,6 @@
  * pay for loading the server (TLS, HTTP/2, metrics, Redis) at start-up.
  */
 import { parseArgs } from 'node:util';
-import { PinholeError } from '../../shared/errors.js';
 import { UsageError, usage } from './common.js';
 import { GUARD_FLAG_HELP } from './guard-flags.js';
 import type { MuxConfigInput, MuxFlagValues } from '../mux/config.js';
@@ -188,23 +187,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Where a bug's details are: the stack on stderr; a running gateway's log is JSON on stdout (journalctl -u pinhole-gateway under systemd). */
+const LOG_WHERE = 'on standard error just above this line, and the gateway\'s log on standard output (under systemd: journalctl -u pinhole-gateway)';
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof PinholeError && (err.code === 'PINHOLE_USAGE' || err.code === 'PINHOLE_CONFIG_INVALID'))) {
-      process.stderr.write(`pinhole-gateway: ${err.message}\n`);
-      process.exit(2);
-    }
+  async (err: unknown) => {
     const code = (err as { code?: string }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`pinhole-gateway: ${(err as Error).message}\n`);
       process.exit(2);
     }
-    if (code === 'EADDRINUSE' || code === 'EACCES') {
-      process.stderr.write(`pinhole-gateway: cannot listen: ${(err as Error).message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`pinhole-gateway: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    const { reportStartFailure } = await import('../../node/start-failure.js');
+    process.exit(reportStartFailure('pinhole-gateway', err, { logWhere: LOG_WHERE }));
   },
 );

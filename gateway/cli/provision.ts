@@ -1,8 +1,8 @@
 /** `provision`: one line, the provisioning link for a user. */
-import { readFileSync } from 'node:fs';
 import { encodeLink } from '../../shared/link.js';
 import { parseEndpoint, type Transport } from '../../shared/profile.js';
 import { fingerprintOf } from '../certs.js';
+import { readCertificate } from '../tls-files.js';
 import type { GatewayConfig } from '../config.js';
 import { UserStore } from '../users.js';
 import { usage } from './common.js';
@@ -19,7 +19,7 @@ export interface ProvisionOptions {
 export async function provisionLink(config: GatewayConfig, opts: ProvisionOptions): Promise<string> {
   const endpoints = opts.endpoints.length > 0 ? opts.endpoints : [`${config.hostname}:443`];
   for (const e of endpoints) if (parseEndpoint(e) === undefined) usage(`--endpoint ${e} is not HOST:PORT.`);
-  const pin = config.operatorCert ? undefined : fingerprintOf(readFileSync(config.certFile));
+  const pin = config.operatorCert ? undefined : fingerprintOf(readCertificate(config.certFile));
   return encodeLink({
     name: config.hostname,
     endpoints: [...endpoints],

@@ -139,6 +139,8 @@ async function runPrimary(config: GatewayConfig, workers: number, logger: Logger
   if (process.env['NODE_CLUSTER_SCHED_POLICY'] === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   let announced = false;
+  let startFailed: (code: number) => void = () => undefined;
+  const failedStart = new Promise<number>((resolve) => (startFailed = resolve));
   // One set of session-ticket keys for all workers: a ticket issued by one worker resumes on any.
   const ticketKeys = randomBytes(48).toString('base64');
   const spawn = (): void => {
@@ -151,6 +153,13 @@ async function runPrimary(config: GatewayConfig, workers: number, logger: Logger
     });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
+      // A worker that dies before any listens could not start (it printed why): respawning would repeat that forever.
+      if (!announced) {
+        stopping = true;
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+        startFailed(code === null || code === 0 ? 1 : code);
+        return;
+      }
       logger.warn({ worker: worker.process.pid, code, signal }, 'A gateway worker died; starting another.');
       setTimeout(spawn, 500).unref();
     });
@@ -158,7 +167,7 @@ async function runPrimary(config: GatewayConfig, workers: number, logger: Logger
   for (let i = 0; i < workers; i++) spawn();
   // The primary answers the admin listener; /metrics asks every worker and sums (prom-client's AggregatorRegistry).
   const admin = await startAdminIf(fleet, clusterSource(), () => announced && !stopping, logger);
-  return new Promise<number>((resolve) => {
+  const stopped = new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
@@ -188,4 +197,7 @@ async function runPrimary(config: GatewayConfig, workers: number, logger: Logger
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  const code = await Promise.race([stopped, failedStart]);
+  if (code !== 0) await admin?.close();
+  return code;
 }

@@ -176,7 +176,7 @@ test('the source comes from the config: certificate pin, next certificate pin, e
   assert.deepEqual(defaults.endpoints, [`${NAME}:443`], 'like provision: the hostname on 443');
   assert.deepEqual(defaults.pins, [cert.sha256]);
   assert.deepEqual(loadProfileSource({ ...config, operatorCert: true }, settings).pins, [], 'a CA-issued certificate is verified by name, not pinned');
-  assert.throws(() => loadProfileSource(config, ProfileSettingsSchema.parse({ nextCert: 'missing.pem' })), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_CONFIG_INVALID' && /next certificate/.test(err.message));
+  assert.throws(() => loadProfileSource(config, ProfileSettingsSchema.parse({ nextCert: 'missing.pem' })), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_FILE_UNREADABLE' && /next certificate/.test(err.message));
   assert.equal(ProfileSettingsSchema.safeParse({ endpoints: ['no-port'] }).success, false);
   assert.equal(ProfileSettingsSchema.safeParse({ profile: { transport: 'carrier-pigeon' } }).success, false);
 });

@@ -5,13 +5,12 @@
  * it happens), and the profile defaults (transport, domains, WebSocket path, refresh interval).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { PinholeError } from '../../shared/errors.js';
 import { ProfileDocumentSchema, PROFILE_DOCUMENT_VERSION, type ProfileDocument } from '../../shared/profile-document.js';
 import { EndpointSchema, TransportSchema, type Transport } from '../../shared/profile.js';
 import { fingerprintOf } from '../certs.js';
+import { readCertificate } from '../tls-files.js';
 
 /** The gateway.yaml fields that feed the document (to be merged into GatewayFileSchema). */
 export const ProfileSettingsSchema = z.object({
@@ -50,13 +49,7 @@ export interface ProfileSourceConfig {
   operatorCert: boolean;
 }
 
-const readPin = (file: string, what: string): string => {
-  try {
-    return fingerprintOf(readFileSync(file));
-  } catch (cause) {
-    throw new PinholeError('PINHOLE_CONFIG_INVALID', `The ${what} ${file} cannot be read as a PEM certificate.`, { cause });
-  }
-};
+const readPin = (file: string, what: string): string => fingerprintOf(readCertificate(file, `the ${what}`));
 
 /** Reads the certificates and merges the settings; call again after a certificate reload. */
 export const loadProfileSource = (config: ProfileSourceConfig, settings: ProfileSettings): ProfileSource => {

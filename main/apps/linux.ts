@@ -6,7 +6,7 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { Socket } from 'node:net';
-import { parseProcNetTcp } from './proc-net-tcp.js';
+import { parseProcNetTcp } from '../../shared/proc-net-tcp.js';
 import { displayName, endsOf, type AppIdentity, type AppLookup, type ConnectionEnds } from './types.js';
 
 

@@ -1,5 +1,6 @@
 /** Per-app routing: who owns a connection that arrived at the local proxy. */
 import type { Socket } from 'node:net';
+import { unmapV4 } from '../../shared/ip.js';
 
 export interface AppIdentity {
   pid: number;
@@ -28,8 +29,6 @@ export const endsOf = (socket: Socket): ConnectionEnds | undefined => {
   return { clientAddress: unmapV4(remoteAddress), clientPort: remotePort, proxyAddress: unmapV4(localAddress), proxyPort: localPort };
 };
 
-/** "::ffff:127.0.0.1" -> "127.0.0.1". */
-export const unmapV4 = (address: string): string => (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address);
 
 /** "Safari" for "/Applications/Safari.app/Contents/MacOS/Safari", else the file name. */
 export const displayName = (path: string): string => {

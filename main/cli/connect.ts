@@ -6,6 +6,7 @@
  * with --log-format json), one of them "The local proxy is listening." with `listen`;
  * SIGTERM/SIGINT stop it gracefully (exit 0).
  */
+import { BYTE_PATH_FLAG_OPTIONS, bytePathFlag, startBytePath } from './byte-path.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +33,7 @@ import { sessionTimeoutMs } from './session-timeout.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
 import { USAGE } from './usage.js';
+import { reportStartFailure } from '../../node/start-failure.js';
 
 const OPTIONS = {
   listen: { type: 'string' },
@@ -54,10 +56,14 @@ const OPTIONS = {
   'allow-from': { type: 'string', multiple: true },
   'local-users': { type: 'string' },
   ...TIMEOUT_FLAG_OPTIONS,
+  ...BYTE_PATH_FLAG_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 class UsageError extends Error {}
+
+/** Where `pinhole connect` logs (for a bug's report). */
+const CONNECT_LOG_WHERE = 'on standard output (add --log-format json for every field)';
 
 const readStdinLine = async (): Promise<string> => {
   const chunks: Buffer[] = [];
@@ -182,6 +188,7 @@ export async function run(argv: string[]): Promise<number> {
   let localUsersFile: string | undefined;
   let tunnelTimeouts: TunnelTimeouts;
   let sessionTimeout: number | undefined;
+  let bytePath: 'js' | 'native' | 'auto';
   try {
     const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     const { 'allow-from': _allowFrom, ...single } = parsed.values;
@@ -199,6 +206,7 @@ export async function run(argv: string[]): Promise<number> {
     allowList = checkListen(address, parsed.values['allow-from'] ?? []);
     localUsersFile = parsed.values['local-users'];
     tunnelTimeouts = tunnelTimeoutsFromFlags(parsed.values);
+    bytePath = bytePathFlag(parsed.values['byte-path']);
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
     sessionTimeout = sessionTimeoutMs(typeof values['session-timeout'] === 'string' ? values['session-timeout'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
@@ -208,11 +216,18 @@ export async function run(argv: string[]): Promise<number> {
     else if (values.server !== undefined) plan = await fromFlags(values);
     // Nothing named: the default profile, if any profile was ever stored.
     else plan = await fromProfile(undefined, secretsFile);
+    // --transport overrides a link's or a profile's transport (as `pinhole forward` does).
+    if (values.server === undefined && values.transport !== undefined) {
+      if (values.transport !== 'h2' && values.transport !== 'h1' && values.transport !== 'wss') throw new UsageError('--transport must be h2, h1 or wss.');
+      plan = { ...plan, target: { ...plan.target, transport: values.transport } };
+    }
   } catch (err) {
-    const message = err instanceof UsageError || err instanceof PinholeError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole connect: ${message}\n${err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${USAGE.connect}\n` : ''}`);
-    // Bad input is 2; a keychain, disk or missing password is trouble in the environment: 1.
-    return err instanceof PinholeError && /^PINHOLE_(KEYCHAIN_|AUTH_MISSING|DISK_FULL|WRITE_FAILED)/.test(err.code) ? 1 : 2;
+    // Bad input is 2, with the usage; a file, a profile or a link the sentence names is 2 too; a keychain or a missing password is 1.
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      process.stderr.write(`pinhole connect: ${(err as Error).message}\n${USAGE.connect}\n`);
+      return 2;
+    }
+    return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE });
   }
 
   const level = values['log-level'];
@@ -234,9 +249,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     lan = await lanOptions(allowList, localUsersFile, logger);
   } catch (err) {
-    process.stderr.write(`pinhole connect: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
+    return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });
   }
+  const nativeBytePath = startBytePath(bytePath, logger);
   const lookup = plan.identifyApps ? createAppLookup() : undefined;
   let result: { listen: string };
   try {
@@ -246,6 +261,7 @@ export async function run(argv: string[]): Promise<number> {
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
       tunnelTimeouts,
+      ...(nativeBytePath === undefined ? {} : { nativeBytePath }),
       ...(sessionTimeout === undefined ? {} : { gatewayChoice: { sessionTimeoutMs: sessionTimeout } }),
       decide: (query) => plan.routing.decide(query),
       pac: (address) => plan.routing.pac(address),
@@ -262,10 +278,8 @@ export async function run(argv: string[]): Promise<number> {
     };
     result = await engine.connect(plan.target, plan.password, options);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`pinhole connect: ${message}\n`);
     await engine.disconnect();
-    return 1;
+    return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });
   }
   const address = parseListen(result.listen);
   // Caught from here on, before the ready line: a stop sent the moment that line appears (or while

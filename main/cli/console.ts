@@ -5,7 +5,8 @@
  * without a keychain too: the UI then says so and offers a passphrase-encrypted secrets file.
  */
 import { parseArgs } from 'node:util';
-import { PinholeError, toWire } from '../../shared/errors.js';
+import { PinholeError } from '../../shared/errors.js';
+import { reportStartFailure } from '../../node/start-failure.js';
 import { chooseLogFormat, createLogger, logDestination, type LogFormat } from '../../shared/log.js';
 import { composeHost } from '../console/compose.js';
 import { ensureRendererBuilt } from '../console/renderer-build.js';
@@ -48,11 +49,8 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.stdout.write(`${running.url}\n`);
   } catch (error) {
-    const wire = toWire(error);
-    logger.error({ code: wire.code, err: error instanceof PinholeError ? undefined : error }, wire.message);
-    process.stderr.write(`pinhole console: ${wire.message}\n`);
     await stop?.();
-    return 1;
+    return reportStartFailure('pinhole console', error, { logWhere: 'on standard error, just above this line', logger });
   }
   await new Promise<void>((resolve) => {
     const done = (): void => resolve();

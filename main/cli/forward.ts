@@ -4,6 +4,7 @@
  * standard input/output the connection, for `ssh -o ProxyCommand='pinhole forward -L stdio:%h:%p LINK'`.
  * In stdio mode stdout carries the tunnel's bytes, so logs go to stderr.
  */
+import { BYTE_PATH_FLAG_OPTIONS, bytePathFlag, startBytePath } from './byte-path.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -18,10 +19,13 @@ import type { GatewayDialOptions, Transport, UpstreamProxy } from '../tunnel/tra
 import { WssTransport } from '../tunnel/wss-transport.js';
 import { parseForwardSpec, type ForwardSpec } from './forward-spec.js';
 import { relay } from '../../node/relay.js';
+import { relayTunnel } from '../../node/native/tunnel-stream.js';
 import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 import { USAGE } from './usage.js';
+import { listenError } from '../../node/listen-error.js';
+import { reportStartFailure } from '../../node/start-failure.js';
 
 interface Invocation {
   specs: ForwardSpec[];
@@ -31,6 +35,7 @@ interface Invocation {
   upstreamProxy?: UpstreamProxy;
   logFormat?: string;
   tunnelTimeouts: TunnelTimeouts;
+  bytePath: 'js' | 'native' | 'auto';
   /** `--session-timeout`: how long open tunnels outlive a gateway that stopped answering. */
   sessionTimeoutMs?: number;
 }
@@ -46,6 +51,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
       'upstream-proxy': { type: 'string' },
       'log-format': { type: 'string' },
       ...TIMEOUT_FLAG_OPTIONS,
+      ...BYTE_PATH_FLAG_OPTIONS,
       'session-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -72,6 +78,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
     transport: typeof kind === 'string' ? kind : kind.data,
     insecure: values.insecure === true,
     tunnelTimeouts: tunnelTimeoutsFromFlags(values),
+    bytePath: bytePathFlag(values['byte-path']),
     ...(upstreamProxy === undefined ? {} : { upstreamProxy }),
     ...(values['log-format'] === undefined ? {} : { logFormat: values['log-format'] }),
     ...(sessionTimeout === undefined ? {} : { sessionTimeoutMs: sessionTimeout }),
@@ -92,6 +99,8 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Transport> 
     ...(inv.upstreamProxy === undefined ? {} : { upstreamProxy: inv.upstreamProxy }),
     ...(inv.sessionTimeoutMs === undefined ? {} : { choice: { sessionTimeoutMs: inv.sessionTimeoutMs } }),
   };
+  const nativeBytePath = startBytePath(inv.bytePath, logger);
+  if (nativeBytePath !== undefined) options.nativeBytePath = nativeBytePath;
   if (inv.transport === 'wss') {
     const stdio = inv.specs[0]?.kind === 'stdio';
     const transport = new WssTransport({ ...options, ...(inv.link.wsPath === undefined ? {} : { wsPath: inv.link.wsPath }), poolSize: stdio ? 0 : 2 });
@@ -120,26 +129,31 @@ function listen(spec: Extract<ForwardSpec, { kind: 'listen' }>, tunnels: TunnelO
     local.once('close', () => locals.delete(local));
     local.on('error', () => local.destroy());
     local.pause();
-    tunnels.open(spec.target).then(
-      (tunnel) => {
-        tunnel.on('error', () => tunnel.destroy());
-        if (local.destroyed) {
-          tunnel.destroy();
-          return;
-        }
-        // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
-        // still read the whole answer; a failure on either side tears the pair down.
-        relay(local, tunnel, timeouts);
-      },
-      (err: unknown) => {
-        const wire = toWire(err);
-        logger.warn({ target, code: wire.code }, `A forwarded connection could not be opened: ${wire.message}`);
-        local.destroy();
-      },
-    );
+    // Started early when the opener allows it (the gateway accepted this target recently): the
+    // application's first bytes travel right behind the CONNECT instead of a round trip later.
+    const early = tunnels.openEarly(spec.target);
+    const refused = (err: unknown): void => {
+      const wire = toWire(err);
+      logger.warn({ target, code: wire.code, ...(early ? { startedEarly: true } : {}) }, `A forwarded connection could not be opened: ${wire.message}`);
+      local.destroy();
+    };
+    const opening = early ?? tunnels.open(spec.target).then((stream) => ({ stream, answered: undefined }));
+    opening.then(({ stream: tunnel, answered }) => {
+      tunnel.on('error', () => tunnel.destroy());
+      if (local.destroyed) {
+        tunnel.destroy();
+        return;
+      }
+      // Half-close, as `ssh -L` does: a client may send its request, shut down its side and
+      // still read the whole answer; a failure on either side tears the pair down. An early
+      // tunnel delivers nothing until the gateway accepted it; a refusal then ends the connection.
+      // A native tunnel takes both ends over (node/native/tunnel-stream.ts).
+      relayTunnel(local, tunnel, { ...timeouts, ...(answered ? { holdDown: answered } : {}) });
+      answered?.catch(refused);
+    }, refused);
   });
   return new Promise<Server>((resolve, reject) => {
-    server.once('error', (err) => reject(new PinholeError('PINHOLE_USAGE', `Cannot listen on ${formatEndpoint({ host: spec.bindHost, port: spec.bindPort })}: ${err.message}.`)));
+    server.once('error', (err) => reject(listenError(err, { host: spec.bindHost, port: spec.bindPort, what: 'The forward', flag: '-L' })));
     server.listen(spec.bindPort, spec.bindHost, () => {
       const address = server.address() as AddressInfo;
       logger.info({ listen: formatEndpoint({ host: address.address, port: address.port }), target }, 'The forward is listening.');
@@ -186,8 +200,8 @@ export async function run(argv: string[]): Promise<number> {
   const udps: LocalUdpForward[] = [];
   try {
     tunnels = await openTunnels(inv, logger);
-    // Each forwarded connection waits for the gateway's answer (nothing to start early: no request is read first).
-    const opener = new TunnelOpener({ transport: tunnels, earlyStart: false });
+    // A target the gateway accepted recently is opened early (transports that can: h2).
+    const opener = new TunnelOpener({ transport: tunnels });
     if (isStdio) {
       await stdio(inv.specs[0] as Extract<ForwardSpec, { kind: 'stdio' }>, opener, inv.tunnelTimeouts);
       await tunnels.close();
@@ -198,13 +212,10 @@ export async function run(argv: string[]): Promise<number> {
       else if (spec.kind === 'listen') servers.push(await listen(spec, opener, logger, locals, inv.tunnelTimeouts));
     }
   } catch (err) {
-    const wire = toWire(err);
-    logger.error({ code: wire.code }, wire.message);
-    process.stderr.write(`pinhole forward: ${wire.message}\n`);
     for (const server of servers) server.close();
     await Promise.all(udps.map((udp) => udp.close()));
     await tunnels?.close().catch(() => undefined);
-    return 1;
+    return reportStartFailure('pinhole forward', err, { logWhere: isStdio ? 'on standard error' : 'on standard output', logger });
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

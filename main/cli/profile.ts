@@ -11,6 +11,7 @@ import { openSecretStore } from '../keychain/keychain.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
 import { USAGE } from './usage.js';
+import { reportStartFailure } from '../../node/start-failure.js';
 
 const usageError = (message: string): PinholeError => new PinholeError('PINHOLE_USAGE', message);
 
@@ -150,10 +151,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
         throw usageError(`unknown profile subcommand "${sub}" (use import, list, show or remove).`);
     }
   } catch (error) {
-    const e = error instanceof PinholeError ? error : undefined;
-    const message = e?.message ?? (error instanceof Error ? error.message : String(error));
-    err(`pinhole profile: ${message.split('\n')[0]}\n`);
-    if (!e) return 1;
-    return e.code === 'PINHOLE_KEYCHAIN_UNAVAILABLE' || e.code === 'PINHOLE_KEYCHAIN_FAILED' || e.code === 'PINHOLE_DISK_FULL' || e.code === 'PINHOLE_WRITE_FAILED' ? 1 : 2;
+    // Bad input, a file or a link the line names: 2; the keychain, the disk, a bug: 1.
+    return reportStartFailure('pinhole profile', error, { logWhere: 'on standard error, just above this line', stderr: err });
   }
 };

@@ -23,12 +23,15 @@ export const USAGE = {
     '  --local-users FILE        terminals must sign in (htpasswd file: bcrypt, apr1 or SHA1 lines, as the gateway reads)',
     '  --session-timeout SECONDS a gateway that stops answering gets no new tunnels at once, but the tunnels already open on',
     '                            it run on until nothing arrived from it for this long (default 15), then they are reset',
+    '  --byte-path js|native|auto which code moves the tunnels\' bytes (default auto: the native byte path where it is built,',
+    '                            for HTTP/1.1 tunnels; js: the JavaScript path everywhere); the start-up log says which runs',
     '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
     '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
   ].join('\n'),
   forward:
     'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +
     '                       [--half-close-timeout S] [--idle-timeout S]   (silent tunnels end; defaults 30 and 3600, 0 = never)\n' +
+    '                       [--byte-path js|native|auto]   (which code moves the bytes; default auto: native for HTTP/1.1 tunnels where built)\n' +
     '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)',
   console: [
     'usage: pinhole console [--listen 127.0.0.1:PORT] [--secrets-file FILE] [--log-format human|json]',

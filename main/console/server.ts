@@ -19,6 +19,7 @@ import type { Logger } from '../../shared/log.js';
 import { parseEndpoint } from '../../shared/profile.js';
 import { rendererContentType } from './mime.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
+import { listenError } from '../../node/listen-error.js';
 
 export const SESSION_COOKIE = 'pinhole_console';
 export const WS_PATH = '/ws';
@@ -224,9 +225,10 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
   });
 
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    const failed = (err: Error): void => reject(listenError(err, { host: listen.host, port: listen.port, what: 'The console', flag: '--listen' }));
+    http.once('error', failed);
     http.listen(listen.port, listen.host === 'localhost' ? '127.0.0.1' : listen.host, () => {
-      http.off('error', reject);
+      http.off('error', failed);
       resolve();
     });
   });

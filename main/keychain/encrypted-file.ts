@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { PinholeError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../profiles/atomic-write.js';
 import type { SecretStore } from './secret-store.js';
+import { invalidFile, unreadableFile } from '../../node/startup-files.js';
 
 export const SECRETS_FILE_NAME = 'secrets.enc.json';
 
@@ -58,7 +59,7 @@ export class EncryptedFileStore implements SecretStore {
     try {
       raw = await readFile(file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new PinholeError('PINHOLE_KEYCHAIN_FAILED', `${file} could not be read.`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadableFile(error, file, 'the secrets file');
     }
     if (raw === undefined) {
       const salt = randomBytes(16);
@@ -68,7 +69,7 @@ export class EncryptedFileStore implements SecretStore {
     try {
       parsed = FileSchema.parse(JSON.parse(raw));
     } catch (error) {
-      throw new PinholeError('PINHOLE_KEYCHAIN_FAILED', `${file} is not a Pinhole secrets file.`, { cause: error });
+      throw invalidFile(file, 'the secrets file', 'this is not a Pinhole secrets file (it is written by Pinhole, encrypted with your passphrase); give another path to start a new one.', {}, { cause: error });
     }
     const salt = Buffer.from(parsed.kdf.salt, 'base64');
     const key = await deriveKey(passphrase, salt, { N: parsed.kdf.N, r: parsed.kdf.r, p: parsed.kdf.p, maxmem: KDF.maxmem });

@@ -30,9 +30,9 @@ test('a terminal user in the htpasswd file passes with its password and fails wi
 
 test('a missing or empty users file is a clear configuration error', async () => {
   await withFile(undefined, async (file) => {
-    await assert.rejects(HtpasswdCheck.load(file), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_CONFIG_INVALID' && /could not be read/.test(err.message));
+    await assert.rejects(HtpasswdCheck.load(file), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_FILE_UNREADABLE' && /could not be read/.test(err.message));
   });
   await withFile('# nobody yet\n', async (file) => {
-    await assert.rejects(HtpasswdCheck.load(file), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_CONFIG_INVALID' && /names no user/.test(err.message));
+    await assert.rejects(HtpasswdCheck.load(file), (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_FILE_INVALID' && /names no user/.test(err.message));
   });
 });

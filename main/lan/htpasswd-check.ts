@@ -3,10 +3,11 @@
  * verifier as the gateway (node/htpasswd.ts): bcrypt, apr1 and SHA1 lines, an unknown user costs
  * the same bcrypt work as a wrong password (a decoy hash), so answers do not reveal who exists.
  */
-import { readFile } from 'node:fs/promises';
-import { PinholeError } from '../../shared/errors.js';
-import { decoyHash, parseHtpasswd, verifyPassword, type HtpasswdEntry } from '../../node/htpasswd.js';
+import { decoyHash, malformedHtpasswdLine, parseHtpasswd, verifyPassword, type HtpasswdEntry } from '../../node/htpasswd.js';
+import { invalidFile, readStartupFileAsync } from '../../node/startup-files.js';
 import type { PasswordCheck } from './local-users.js';
+
+const WHAT = 'the --local-users file';
 
 export class HtpasswdCheck implements PasswordCheck {
   private constructor(
@@ -14,16 +15,13 @@ export class HtpasswdCheck implements PasswordCheck {
     private readonly decoy: string,
   ) {}
 
-  /** Reads FILE once; throws PINHOLE_CONFIG_INVALID when it cannot be read or names no user. */
+  /** Reads FILE once; throws PINHOLE_FILE_UNREADABLE or PINHOLE_FILE_INVALID (naming the line) when it cannot be used. */
   static async load(file: string): Promise<HtpasswdCheck> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (cause) {
-      throw new PinholeError('PINHOLE_CONFIG_INVALID', `--local-users ${file} could not be read.`, { cause });
-    }
+    const text = (await readStartupFileAsync(file, WHAT)).toString('utf8');
+    const line = malformedHtpasswdLine(text);
+    if (line !== undefined) throw invalidFile(file, WHAT, 'this line is not NAME:HASH (htpasswd: bcrypt, apr1 or SHA1 hashes); fix or remove it.', { line });
     const users = parseHtpasswd(text);
-    if (users.size === 0) throw new PinholeError('PINHOLE_CONFIG_INVALID', `--local-users ${file} names no user (expected htpasswd lines user:hash).`);
+    if (users.size === 0) throw invalidFile(file, WHAT, 'it names no user (expected htpasswd lines NAME:HASH).');
     return new HtpasswdCheck(users, await decoyHash('bcrypt'));
   }
 

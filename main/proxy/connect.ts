@@ -8,10 +8,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PinholeError } from '../../shared/errors.js';
 import { formatEndpoint, parseEndpoint } from '../../shared/profile.js';
-import { relay } from '../../node/relay.js';
+import { relayTunnel } from '../../node/native/tunnel-stream.js';
 import { asPinholeError } from '../../node/refusal.js';
 import { reach, type ProxyContext } from './context.js';
 import { blockRefusal, refusalHead } from './refusal.js';
+
+const ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n', 'latin1');
 
 export const handleConnect = async (context: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> => {
   socket.on('error', () => undefined);
@@ -52,11 +54,10 @@ export const handleConnect = async (context: ProxyContext, req: IncomingMessage,
     if (socket.destroyed || socket.writableEnded) return;
     if (err instanceof PinholeError && err.code === 'PINHOLE_GATEWAY_UNRESPONSIVE') socket.resetAndDestroy();
   });
-  socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-  if (head.length > 0) upstream.write(head);
   // Each direction ends on its own (a FIN from the application still lets the whole answer arrive);
   // an early tunnel delivers nothing until the gateway accepted it, so no refusal reaches the application.
-  relay(socket, upstream, { ...context.relayTimeouts, done: release, ...(answered ? { holdDown: answered } : {}) });
+  // A native tunnel takes both ends over (node/native/tunnel-stream.ts).
+  relayTunnel(socket, upstream, { ...context.relayTimeouts, toApplication: ESTABLISHED, toGateway: head, done: release, ...(answered ? { holdDown: answered } : {}) });
   // Started early, the application already has its 200: a refusal can only end the connection.
   answered?.catch((err: unknown) => {
     context.refused(asPinholeError(err, 'PINHOLE_CONNECT_FAILED'), where, 'tunnel, started early');

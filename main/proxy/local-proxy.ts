@@ -5,6 +5,7 @@
  * transport, a direct connection from direct.ts. Every failure becomes an HTTP answer with a
  * `Pinhole-Error` code, never a hang: headers have a deadline, tunnels and origins have timeouts.
  */
+import { nativeRelayOf, type NativeRelay } from '../../node/native/byte-path.js';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
@@ -30,6 +31,7 @@ import type { LocalUsers } from '../lan/local-users.js';
 import type { TerminalStats } from '../lan/terminal-stats.js';
 import type { SocksSessionRecord } from '../socks/server.js';
 import { DEFAULT_TUNNEL_TIMEOUTS, type TunnelTimeouts } from '../../shared/tunnel-timeouts.js';
+import { listenError } from '../../node/listen-error.js';
 
 export type { ForwardHttp, RouteRequest, Router } from './context.js';
 
@@ -80,6 +82,8 @@ export class LocalProxy extends EventEmitter {
   private closedDown = 0;
   private bound: AddressInfo | undefined;
   private readonly tunnels = new TunnelCount();
+  /** Application connections the native byte path carries now (their sockets are closed here). */
+  private readonly handedOver = new Set<NativeRelay>();
   private readonly agents = new ConnectionAgents();
   private readonly context: ProxyContext;
 
@@ -116,6 +120,10 @@ export class LocalProxy extends EventEmitter {
     for (const socket of this.sockets) {
       up += socket.bytesRead;
       down += socket.bytesWritten;
+    }
+    for (const relay of this.handedOver) {
+      up += relay.bytesUp;
+      down += relay.bytesDown;
     }
     return { openTunnels: this.tunnels.open, totalTunnels: this.tunnels.total, bytesUp: up, bytesDown: down };
   }
@@ -154,15 +162,31 @@ export class LocalProxy extends EventEmitter {
         this.sockets.delete(socket);
         this.closedUp += socket.bytesRead;
         this.closedDown += socket.bytesWritten;
-        terminals?.bytes(socket.remoteAddress ?? '', socket.bytesRead, socket.bytesWritten);
+        // Handed to the native byte path: its relay goes on counting until it closes.
+        const relay = nativeRelayOf(socket);
+        const source = socket.remoteAddress ?? '';
+        if (relay === undefined || relay.closed) {
+          terminals?.bytes(source, socket.bytesRead + (relay?.bytesUp ?? 0), socket.bytesWritten + (relay?.bytesDown ?? 0));
+          if (relay !== undefined) {
+            this.closedUp += relay.bytesUp;
+            this.closedDown += relay.bytesDown;
+          }
+          return;
+        }
+        const [jsUp, jsDown] = [socket.bytesRead, socket.bytesWritten];
+        this.handedOver.add(relay);
+        void relay.done.then((result) => {
+          this.handedOver.delete(relay);
+          this.closedUp += result.bytesUp;
+          this.closedDown += result.bytesDown;
+          terminals?.bytes(source, jsUp + result.bytesUp, jsDown + result.bytesDown);
+        });
       });
       dispatchByFirstByte(socket, { socks, http: toHttp });
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new PinholeError('PINHOLE_CONFIG_INVALID', `The local proxy cannot listen on ${this.options.host ?? '127.0.0.1'}:${this.options.port ?? 0}: ${err.code ?? err.message}.`, { cause: err })),
-      );
+      server.once('error', (err) => reject(listenError(err, { host: this.options.host ?? '127.0.0.1', port: this.options.port ?? 0, what: 'The local proxy', flag: '--listen' })));
       server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
     });
     server.on('error', (err) => this.options.logger.error({ err }, 'The local proxy reported an error.'));
@@ -178,6 +202,7 @@ export class LocalProxy extends EventEmitter {
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const socket of this.sockets) socket.destroy();
+      for (const relay of this.handedOver) relay.destroy();
     });
   }
 

@@ -6,7 +6,9 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { relay, type RelayTimeouts } from '../../node/relay.js';
+import { nativeRelayOf } from '../../node/native/byte-path.js';
+import { relayTunnel } from '../../node/native/tunnel-stream.js';
+import type { RelayResult, RelayTimeouts } from '../../node/relay.js';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { LocalUsers } from '../lan/local-users.js';
@@ -57,7 +59,8 @@ export function createSocksHandler(deps: SocksServerDeps): (socket: Socket, head
     const started = Date.now();
     const source = socket.remoteAddress ?? 'unknown';
     let command: SocksCommand | undefined;
-    const record = (reply: number, code: string | undefined): void => {
+    // A socket handed to the native byte path counts its bytes there (`handedOver`).
+    const record = (reply: number, code: string | undefined, handedOver?: { bytesUp: number; bytesDown: number }): void => {
       deps.onSession?.({
         source,
         user: command?.user,
@@ -65,8 +68,8 @@ export function createSocksHandler(deps: SocksServerDeps): (socket: Socket, head
         target: command && targetText(command.host, command.port),
         reply,
         code,
-        bytesUp: socket.bytesRead,
-        bytesDown: socket.bytesWritten,
+        bytesUp: handedOver?.bytesUp ?? socket.bytesRead,
+        bytesDown: handedOver?.bytesDown ?? socket.bytesWritten,
         durationMs: Date.now() - started,
       });
     };
@@ -102,9 +105,11 @@ export function createSocksHandler(deps: SocksServerDeps): (socket: Socket, head
       record(REPLY.generalFailure, 'PINHOLE_REQUEST_TIMEOUT');
       return;
     }
-    socket.write(encodeReply(REPLY.succeeded));
-    // The one relay (node/relay.ts): half-close both ways, silent tunnels end after the timeouts.
-    await new Promise<void>((resolve) => relay(socket, tunnel, { ...deps.relayTimeouts, done: () => resolve() }));
-    record(REPLY.succeeded, undefined);
+    // The one relay (node/relay.ts, or the native byte path for a native tunnel): half-close both
+    // ways, silent tunnels end after the timeouts.
+    const handedUp = socket.bytesRead;
+    const handedDown = socket.bytesWritten;
+    const result = await new Promise<RelayResult>((resolve) => relayTunnel(socket, tunnel, { ...deps.relayTimeouts, toApplication: Buffer.from(encodeReply(REPLY.succeeded)), done: resolve }));
+    record(REPLY.succeeded, undefined, nativeRelayOf(socket) === undefined ? undefined : { bytesUp: handedUp + result.bytesUp, bytesDown: handedDown + result.bytesDown });
   };
 }

@@ -118,6 +118,23 @@ const tlsOver = (socket: Socket, endpoint: Endpoint, options: GatewayDialOptions
     });
   });
 
+/**
+ * TCP to one endpoint (directly or through the corporate proxy's CONNECT), paused, for a TLS
+ * session that is not Node's (the native byte path's handshake runs on its own copy of the descriptor).
+ */
+export const rawConnection = async (endpoint: Endpoint, options: GatewayDialOptions): Promise<Socket> => {
+  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  const left = (): number => Math.max(1, deadline - Date.now());
+  try {
+    const raw = options.upstreamProxy ? await throughUpstream(options.upstreamProxy, endpoint, timeoutMs, left) : await tcpTo(endpoint, timeoutMs);
+    raw.pause();
+    return raw;
+  } catch (err) {
+    throw namingEndpoint(gatewayError(err, 'tcp'), endpoint);
+  }
+};
+
 /** An unreachable or silent endpoint's error, naming the endpoint (and the system's errno). */
 const namingEndpoint = (error: PinholeError, endpoint: Endpoint): PinholeError =>
   error.code === 'PINHOLE_GATEWAY_UNREACHABLE' || error.code === 'PINHOLE_GATEWAY_TIMEOUT'

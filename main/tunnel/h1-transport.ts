@@ -5,16 +5,20 @@
  * waits for a handshake.
  */
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { sendConnect, type ConnectFailure } from '../../node/connect-client.js';
+import { ConnectFailure, sendConnect, type ConnectAnswer, type ConnectRequest } from '../../node/connect-client.js';
+import { connectNative } from '../../node/native/connect-tunnel.js';
+import { NativeTunnelStream } from '../../node/native/tunnel-stream.js';
 import { refusalError } from '../../node/refusal.js';
 import { TlsPool } from '../../node/tls-pool.js';
 import { DEFAULT_LIVENESS_TIMEOUT_MS } from '../gateways/liveness.js';
 import { fetchProfileDocument, h1ProfileRequest, type ProfileFetchResult } from '../gateways/profile-fetch.js';
 import { PinholeError } from '../../shared/errors.js';
 import type { Trust } from '../../shared/profile.js';
-import { dialGateway, TlsSessionCache } from './dial.js';
+import { dialGateway, rawConnection, TlsSessionCache } from './dial.js';
+import { gatewayError, verifyLeaf } from './verify.js';
 import { authorityOf, basicCredentials, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
 
 export interface H1TransportOptions extends GatewayDialOptions {
@@ -25,12 +29,26 @@ export interface H1TransportOptions extends GatewayDialOptions {
   sessions?: TlsSessionCache;
 }
 
+/**
+ * Trust the native byte path can judge: a pin (the leaf's SHA-256) or none (--insecure). A CA
+ * file or the OS store needs chain verification, which stays with Node's TLS (the JavaScript path).
+ */
+export const nativeTrusted = (options: GatewayDialOptions): boolean => options.trust.kind === 'pin' || options.trust.kind === 'insecure';
+
+/** The gateway's answer to CONNECT as the transport's error (the same codes on both byte paths). */
+const connectError = (err: unknown, authority: string): PinholeError => {
+  if (!(err instanceof ConnectFailure)) return err instanceof PinholeError ? err : gatewayError(err);
+  if (err.code === 'CONNECT_TIMEOUT') return new PinholeError('PINHOLE_GATEWAY_TIMEOUT', 'The gateway did not answer CONNECT in time.', { details: { target: authority } });
+  if (err.code === 'CONNECT_REPLY_INVALID') return new PinholeError('PINHOLE_TLS_FAILED', `The gateway answered CONNECT with something that is not HTTP: ${err.message}`);
+  return new PinholeError('PINHOLE_GATEWAY_CLOSED', 'The gateway closed the connection before answering CONNECT.', { cause: err });
+};
+
 /** A pooled connection the path closed while it was idle: the tunnel is retried once on a fresh one. */
 const isStale = (err: unknown): boolean => err instanceof PinholeError && err.code === 'PINHOLE_GATEWAY_CLOSED';
 
 export class H1Transport extends EventEmitter implements Transport {
   readonly kind = 'h1' as const;
-  private readonly live = new Set<TLSSocket>();
+  private readonly live = new Set<TLSSocket | NativeTunnelStream>();
   private readonly sessions: TlsSessionCache;
   private readonly credentials: string;
   private readonly pool: TlsPool;
@@ -51,6 +69,11 @@ export class H1Transport extends EventEmitter implements Transport {
     }
   }
 
+  /** Whether tunnels run their TLS session on the native byte path. */
+  get bytePath(): 'native' | 'js' {
+    return this.options.nativeBytePath !== undefined && nativeTrusted(this.options) ? 'native' : 'js';
+  }
+
   stats(): TransportStats {
     return { gatewayConnections: this.live.size, rttMs: this.rttMs };
   }
@@ -66,6 +89,7 @@ export class H1Transport extends EventEmitter implements Transport {
 
   async open(target: TunnelTarget): Promise<Duplex> {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    if (this.bytePath === 'native') return this.openNative(target);
     // A pooled connection that has not answered within the liveness timeout (a frozen gateway) gets one fresh connection alongside it.
     return this.pool.use((socket) => this.connectOver(socket, target), isStale, this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS);
   }
@@ -105,6 +129,41 @@ export class H1Transport extends EventEmitter implements Transport {
     return socket;
   }
 
+  /**
+   * A tunnel on the native byte path: TCP from here, the TLS handshake natively (sessions resumed
+   * by the engine), the certificate judged here before the CONNECT is written, the answer parsed
+   * here; endpoints are tried in order. The relay call site hands the application over
+   * (node/native/tunnel-stream.ts).
+   */
+  private async openNative(target: TunnelTarget): Promise<Duplex> {
+    const path = this.options.nativeBytePath;
+    if (path === undefined) throw new PinholeError('PINHOLE_INTERNAL');
+    const authority = authorityOf(target);
+    const request: ConnectRequest = { target, headers: { 'Proxy-Authorization': this.credentials }, timeoutMs: this.options.replyTimeoutMs ?? 20_000 };
+    const servername = isIP(this.options.serverName) === 0 ? this.options.serverName : '';
+    let lastError: PinholeError | undefined;
+    for (const endpoint of this.options.endpoints) {
+      let tunnel;
+      try {
+        const socket = await rawConnection(endpoint, this.options);
+        tunnel = await connectNative(path, { socket, servername, request, verify: (certificates, resumed) => verifyLeaf(certificates[0], resumed, this.options.trust) });
+      } catch (err) {
+        lastError = connectError(err, authority);
+        // Only a gateway that could not be reached is worth the next endpoint.
+        if (lastError.code === 'PINHOLE_GATEWAY_UNREACHABLE' || lastError.code === 'PINHOLE_GATEWAY_TIMEOUT') continue;
+        throw lastError;
+      }
+      const answer: ConnectAnswer = tunnel.answer;
+      if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority);
+      const stream = new NativeTunnelStream(tunnel, path);
+      this.live.add(stream);
+      stream.once('close', () => this.live.delete(stream));
+      if (this.closed) stream.destroy();
+      return stream;
+    }
+    throw lastError ?? new PinholeError('PINHOLE_GATEWAY_UNREACHABLE');
+  }
+
   private track(socket: TLSSocket): void {
     this.live.add(socket);
     socket.once('close', () => this.live.delete(socket));
@@ -117,10 +176,8 @@ export class H1Transport extends EventEmitter implements Transport {
     try {
       answer = await sendConnect(socket, { target, headers: { 'Proxy-Authorization': this.credentials }, timeoutMs: this.options.replyTimeoutMs ?? 20_000 });
     } catch (err) {
-      const failure = err as ConnectFailure;
-      if (failure.code === 'CONNECT_TIMEOUT') throw new PinholeError('PINHOLE_GATEWAY_TIMEOUT', 'The gateway did not answer CONNECT in time.', { details: { target: authority } });
-      if (failure.code === 'CONNECT_REPLY_INVALID') throw new PinholeError('PINHOLE_TLS_FAILED', `The gateway answered CONNECT with something that is not HTTP: ${failure.message}`);
-      throw new PinholeError('PINHOLE_GATEWAY_CLOSED', 'The gateway closed the connection before answering CONNECT.', { cause: err });
+      // sendConnect fails with a ConnectFailure only; anything else is a closed connection too.
+      throw connectError(err instanceof ConnectFailure ? err : new ConnectFailure('CONNECT_CLOSED', 'The connection closed.', { cause: err }), authority);
     }
     if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority);
     // The caller's relay reports errors from here on; this keeps a late one from crashing us.

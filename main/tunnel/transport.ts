@@ -6,6 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import type { NativeBytePath } from '../../node/native/byte-path.js';
 import type { Logger } from '../../shared/log.js';
 import type { GatewaysStatus } from '../../shared/gateway-status.js';
 import type { Endpoint, Trust } from '../../shared/profile.js';
@@ -42,6 +43,11 @@ export interface GatewayDialOptions {
   replyTimeoutMs?: number;
   /** How the gateway in use is chosen and watched (main/gateways/chooser.ts, liveness.ts); defaults there. */
   choice?: GatewayChoiceOptions;
+  /**
+   * The native byte path, when chosen (`--byte-path`, node/native/byte-path.ts): HTTP/1.1 tunnels
+   * run their TLS session on it. Absent: every tunnel's bytes move in JavaScript.
+   */
+  nativeBytePath?: NativeBytePath;
 }
 
 export type GatewayChoiceOptions = Partial<Pick<ChooserOptions, 'probeIntervalMs' | 'toleranceRatio' | 'toleranceMs' | 'confirmSamples' | 'retestMs'>> & {

@@ -5,12 +5,12 @@
  * of ours (and so the password) is written.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { checkServerIdentity as tlsCheckServerIdentity, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { PinholeError, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Trust } from '../../shared/profile.js';
+import { readStartupFile } from '../../node/startup-files.js';
 
 export const INSECURE_WARNING = 'TLS verification is off: anyone on the path can read your traffic and password.';
 
@@ -39,13 +39,7 @@ export const tlsOptionsFor = (trust: Trust, serverName: string): ConnectionOptio
   }
 };
 
-const readCa = (file: string): Buffer => {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new PinholeError('PINHOLE_CONFIG_INVALID', `The CA file ${file} cannot be read.`, { cause: err });
-  }
-};
+const readCa = (file: string): Buffer => readStartupFile(file, 'the CA file (--ca)');
 
 // The certificate must name the gateway (serverName), whatever address we dialled.
 const identityCheck =
@@ -56,10 +50,16 @@ const identityCheck =
 /** Called on secureConnect, before anything is written. Throws PINHOLE_TLS_PIN_MISMATCH. */
 export const verifyPeer = (socket: TLSSocket, trust: Trust): void => {
   if (trust.kind !== 'pin') return;
-  // A resumed session was cached only after its full handshake passed this check (dial.ts).
-  if (socket.isSessionReused()) return;
   const cert = socket.getPeerCertificate(false);
-  const der = cert && 'raw' in cert ? cert.raw : undefined;
+  verifyLeaf(cert && 'raw' in cert ? cert.raw : undefined, socket.isSessionReused(), trust);
+};
+
+/**
+ * The pin check on the leaf's DER bytes (a TLS session of the native byte path reports them).
+ * A resumed session was kept only after its full handshake passed this check (dial.ts, the engine).
+ */
+export const verifyLeaf = (der: Buffer | undefined, resumed: boolean, trust: Trust): void => {
+  if (trust.kind !== 'pin' || resumed) return;
   if (!der || ![trust.pin, ...(trust.nextPins ?? [])].some((pin) => pinMatches(der, pin))) {
     throw new PinholeError('PINHOLE_TLS_PIN_MISMATCH', undefined, {
       details: { expected: trust.pin, presented: der ? certificateSha256(der) : 'none' },

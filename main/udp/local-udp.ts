@@ -7,11 +7,11 @@
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { formatEndpoint } from '../../shared/profile.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 import { logUdpFlowRefused } from './flow-refusal.js';
+import { listenError } from '../../node/listen-error.js';
 
 /** Opens one UDP flow to host:port through the tunnel (a name stays a name). Throws PinholeError. */
 export type OpenUdpFlow = (host: string, port: number) => Promise<DatagramChannel>;
@@ -65,7 +65,7 @@ export class LocalUdpForward {
   static listen(options: LocalUdpForwardOptions): Promise<LocalUdpForward> {
     const socket = createSocket({ type: isIPv6(options.bindHost) ? 'udp6' : 'udp4' });
     return new Promise((resolve, reject) => {
-      socket.once('error', (err) => reject(new PinholeError('PINHOLE_USAGE', `Cannot listen for UDP on ${options.bindHost}:${options.bindPort}: ${err.message}.`, { cause: err })));
+      socket.once('error', (err) => reject(listenError(err, { host: options.bindHost, port: options.bindPort, what: 'The UDP forward', flag: '-L', protocol: 'udp' })));
       socket.bind(options.bindPort, options.bindHost, () => {
         socket.removeAllListeners('error');
         const forward = new LocalUdpForward(socket, options);

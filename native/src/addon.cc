@@ -3,8 +3,12 @@
 //   init(onEvent)                                   start the engine; onEvent(kind, id, up, down, payload, text)
 //   tlsConnect(fd, servername, alpnWire) -> id      TLS client handshake on a copy of fd
 //   verified(id, head)                              the peer was accepted: send head, read the answer's head
-//   attach(id, fd, toGateway, toApplication)        relay between a copy of fd and the TLS session
-//   relayPlain(fdA, fdB, toB, toA, copy) -> id      relay between copies of two plain descriptors (splice unless copy)
+//   attach(id, fd, toGateway, toApplication[, idleMs, halfCloseMs])
+//                                                   relay between a copy of fd and the TLS session
+//   relayPlain(fdA, fdB, toB, toA, copy[, idleMs, halfCloseMs]) -> id
+//                                                   relay between copies of two plain descriptors (splice unless copy)
+//   counts(id) -> [up, down]                        a live relay's byte counts (status, metrics)
+//   socketPair() -> [fd, fd]                        a connected AF_UNIX stream pair (a tunnel used as a JS stream)
 //   destroy(id)                                     end a relay at once
 //   openssl()                                       the OpenSSL version the addon runs with
 //
@@ -14,11 +18,13 @@
 #include <node_api.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "engine.h"
 
@@ -26,6 +32,8 @@ namespace {
 
 using pinhole::Bytes;
 using pinhole::Command;
+using pinhole::Counters;
+using pinhole::Limits;
 using pinhole::Engine;
 using pinhole::Event;
 using pinhole::EventKind;
@@ -35,6 +43,8 @@ struct Addon {
   std::unique_ptr<Engine> engine;
   uint32_t nextId = 1;
   uint32_t live = 0;  // relays started and not yet closed; the loop is held open while > 0
+  // Live relays' counters by id (JavaScript thread only: added at the start, dropped at the close event).
+  std::unordered_map<uint32_t, std::shared_ptr<Counters>> counters;
 };
 
 #define CHECK(env, call)                                   \
@@ -93,6 +103,7 @@ void callJs(napi_env env, napi_value callback, void* context, void* data) {
   napi_value args[6] = {number(env, static_cast<int>(event->kind)), number(env, event->id), number(env, first), number(env, event->bytesDown), payload, text};
   napi_value global;
   napi_get_global(env, &global);
+  if (event->kind == EventKind::Close) addon->counters.erase(event->id);
   if (event->kind == EventKind::Close && addon->live > 0 && --addon->live == 0) napi_unref_threadsafe_function(env, addon->tsfn);
   napi_call_function(env, global, callback, 6, args, nullptr);
 }
@@ -164,8 +175,8 @@ napi_value Init(napi_env env, napi_callback_info info) {
 // One call's arguments, checked for count, and the started engine they go to.
 template <size_t N>
 struct Call {
-  napi_value argv[N];
-  size_t argc = N;
+  napi_value argv[N + 2];  // room for optional trailing arguments
+  size_t argc = N + 2;
   Addon* addon = nullptr;
   const char* usage;
 
@@ -179,10 +190,27 @@ struct Call {
   bool ok() const { return addon != nullptr; }
 };
 
+// Optional trailing (idleMs, halfCloseMs) at argv[at], argv[at + 1]; absent or 0: no limit.
+bool argLimits(napi_env env, napi_value* argv, size_t argc, size_t at, Limits* out) {
+  uint32_t values[2] = {0, 0};
+  for (size_t i = 0; i < 2; i++) {
+    if (argc <= at + i) continue;
+    napi_valuetype type;
+    napi_typeof(env, argv[at + i], &type);
+    if (type == napi_undefined) continue;
+    if (napi_get_value_uint32(env, argv[at + i], &values[i]) != napi_ok) return false;
+  }
+  out->idleMs = values[0];
+  out->halfCloseMs = values[1];
+  return true;
+}
+
 // Queues the command; a new relay holds the event loop until its close event.
 napi_value post(napi_env env, Addon* addon, Command command, bool newRelay) {
   if (newRelay) {
     command.id = addon->nextId++;
+    command.counters = std::make_shared<Counters>();
+    addon->counters[command.id] = command.counters;
     holdLoop(env, addon);
   }
   uint32_t id = command.id;
@@ -225,7 +253,8 @@ napi_value Attach(napi_env env, napi_callback_info info) {
   int32_t fd;
   Command command;
   command.type = Command::Type::Attach;
-  if (!argInt(env, call.argv[0], &id) || !argInt(env, call.argv[1], &fd) || !argBytes(env, call.argv[2], &command.bytes) || !argBytes(env, call.argv[3], &command.bytes2))
+  if (!argInt(env, call.argv[0], &id) || !argInt(env, call.argv[1], &fd) || !argBytes(env, call.argv[2], &command.bytes) || !argBytes(env, call.argv[3], &command.bytes2) ||
+      !argLimits(env, call.argv, call.argc, 4, &command.limits))
     return throwError(env, call.usage);
   command.fd = duplicate(fd);
   if (command.fd < 0) return throwError(env, std::string("attach: the descriptor cannot be duplicated: ") + std::strerror(errno));
@@ -241,7 +270,7 @@ napi_value RelayPlain(napi_env env, napi_callback_info info) {
   Command command;
   command.type = Command::Type::Plain;
   if (!argInt(env, call.argv[0], &a) || !argInt(env, call.argv[1], &b) || !argBytes(env, call.argv[2], &command.bytes) || !argBytes(env, call.argv[3], &command.bytes2) ||
-      napi_get_value_bool(env, call.argv[4], &command.copy) != napi_ok)
+      napi_get_value_bool(env, call.argv[4], &command.copy) != napi_ok || !argLimits(env, call.argv, call.argc, 5, &command.limits))
     return throwError(env, call.usage);
   command.fd = duplicate(a);
   command.fd2 = command.fd < 0 ? -1 : duplicate(b);
@@ -264,6 +293,31 @@ napi_value Destroy(napi_env env, napi_callback_info info) {
   return post(env, call.addon, std::move(command), false);
 }
 
+napi_value Counts(napi_env env, napi_callback_info info) {
+  Call<1> call(env, info, "counts(id) needs an id.");
+  if (!call.ok()) return nullptr;
+  int32_t id;
+  if (!argInt(env, call.argv[0], &id)) return throwError(env, call.usage);
+  auto found = call.addon->counters.find(static_cast<uint32_t>(id));
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  double up = found == call.addon->counters.end() ? 0 : static_cast<double>(found->second->up.load(std::memory_order_relaxed));
+  double down = found == call.addon->counters.end() ? 0 : static_cast<double>(found->second->down.load(std::memory_order_relaxed));
+  napi_set_element(env, out, 0, number(env, up));
+  napi_set_element(env, out, 1, number(env, down));
+  return out;
+}
+
+napi_value SocketPair(napi_env env, napi_callback_info info) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0) return throwError(env, std::string("socketPair: ") + std::strerror(errno));
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, number(env, fds[0]));
+  napi_set_element(env, out, 1, number(env, fds[1]));
+  return out;
+}
+
 napi_value OpenSsl(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &out);
@@ -284,6 +338,8 @@ napi_value Module(napi_env env, napi_value exports) {
       {"attach", nullptr, Attach, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relayPlain", nullptr, RelayPlain, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"destroy", nullptr, Destroy, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"counts", nullptr, Counts, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"socketPair", nullptr, SocketPair, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"openssl", nullptr, OpenSsl, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -137,6 +137,13 @@ struct Relay {
   // TLS: the peer was accepted by JavaScript; only then is a session offered for resumption.
   bool verified = false;
   SSL_SESSION* unverifiedSession = nullptr;
+  std::shared_ptr<Counters> counters;
+  // The silence watch: what the last sweep saw, and when something last moved.
+  Limits limits;
+  bool halfClosed = false;
+  double seenMoved = -1;
+  size_t seenQueued = 0;
+  std::chrono::steady_clock::time_point lastActive{};
 };
 
 namespace {
@@ -295,8 +302,9 @@ void Engine::stop() {
 
 void Engine::run() {
   epoll_event events[64];
+  int timeout = -1;
   while (running_) {
-    int n = ::epoll_wait(epoll_, events, 64, -1);
+    int n = ::epoll_wait(epoll_, events, 64, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
@@ -314,6 +322,7 @@ void Engine::run() {
       if (found == relays_.end()) continue;
       pump(*found->second);
     }
+    timeout = sweep();
   }
   for (auto& entry : relays_) finish(*entry.second, "the native byte path stopped", false);
   relays_.clear();
@@ -353,6 +362,7 @@ void Engine::handle(Command& command) {
       relay->b.fd = command.fd;
       command.fd = -1;
       relay->servername = command.servername;
+      relay->counters = command.counters;
       Relay& r = *relay;
       relays_[command.id] = std::move(relay);
       SSL* ssl = SSL_new(clientContext_);
@@ -398,6 +408,7 @@ void Engine::handle(Command& command) {
       Relay& r = *found->second;
       r.a.fd = command.fd;
       command.fd = -1;
+      watch(r, command.limits);
       if (!r.up.append(command.bytes) || !r.down.prepend(command.bytes2)) {
         fail(r, "the bytes handed over are too many");
         return;
@@ -414,8 +425,10 @@ void Engine::handle(Command& command) {
       relay->b.fd = command.fd2;
       command.fd = command.fd2 = -1;
       relay->a.copyOnly = relay->b.copyOnly = command.copy;
+      relay->counters = command.counters;
       Relay& r = *relay;
       relays_[command.id] = std::move(relay);
+      watch(r, command.limits);
       if (!r.up.append(command.bytes) || !r.down.append(command.bytes2)) {
         fail(r, "the bytes handed over are too many");
         return;
@@ -448,6 +461,10 @@ void Engine::pump(Relay& relay) {
     case Relay::State::AwaitVerdict:
     case Relay::State::AwaitAttach:
       break;
+  }
+  if (relay.counters) {
+    relay.counters->up.store(static_cast<uint64_t>(relay.bytesUp), std::memory_order_relaxed);
+    relay.counters->down.store(static_cast<uint64_t>(relay.bytesDown), std::memory_order_relaxed);
   }
   if (!relay.closed) updateInterest(relay);
   if (relay.closed) {
@@ -744,6 +761,70 @@ void Engine::updateInterest(Relay& relay) {
     }
     side.registered = side.wants;
   }
+}
+
+void Engine::watch(Relay& relay, Limits limits) {
+  relay.limits = limits;
+  relay.lastActive = std::chrono::steady_clock::now();
+  uint32_t shortest = limits.idleMs;
+  if (limits.halfCloseMs > 0 && (shortest == 0 || limits.halfCloseMs < shortest)) shortest = limits.halfCloseMs;
+  if (shortest == 0) return;
+  uint32_t tick = shortest / 4 > 10 ? shortest / 4 : 10;
+  if (sweepMs_ == 0 || tick < sweepMs_) {
+    sweepMs_ = tick;
+    nextSweep_ = relay.lastActive + std::chrono::milliseconds(tick);
+  }
+}
+
+// The silence watch, as node/relay.ts keeps it: nothing per chunk; a coarse tick compares each
+// relay's byte counts and queued bytes with what the last tick saw. A relay with no change for its
+// limit (the idle limit, or once a direction has ended the shorter half-close limit) is ended.
+int Engine::sweep() {
+  if (sweepMs_ == 0) return -1;
+  auto now = std::chrono::steady_clock::now();
+  if (now < nextSweep_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(nextSweep_ - now).count();
+    return static_cast<int>(left) + 1;
+  }
+  uint32_t shortest = 0;
+  std::vector<Relay*> expired;
+  for (auto& entry : relays_) {
+    Relay& r = *entry.second;
+    if (r.closed || r.state != Relay::State::Relaying || (r.limits.idleMs == 0 && r.limits.halfCloseMs == 0)) continue;
+    bool halfClosed = r.a.readEnded || r.b.readEnded;
+    if (halfClosed && !r.halfClosed) {
+      r.halfClosed = true;
+      r.lastActive = now;
+    }
+    // The tick follows the shortest limit the relay can have (a half-close may come at any time).
+    uint32_t possible = r.limits.idleMs;
+    if (r.limits.halfCloseMs > 0 && (possible == 0 || r.limits.halfCloseMs < possible)) possible = r.limits.halfCloseMs;
+    if (shortest == 0 || possible < shortest) shortest = possible;
+    uint32_t limit = r.limits.idleMs;
+    if (r.halfClosed && r.limits.halfCloseMs > 0 && (limit == 0 || r.limits.halfCloseMs < limit)) limit = r.limits.halfCloseMs;
+    if (limit == 0) continue;
+    double moved = r.bytesUp + r.bytesDown;
+    size_t queued = r.up.size() + r.down.size() + r.a.piped + r.b.piped;
+    if (moved != r.seenMoved || queued != r.seenQueued) {
+      r.seenMoved = moved;
+      r.seenQueued = queued;
+      r.lastActive = now;
+    } else if (now - r.lastActive >= std::chrono::milliseconds(limit)) {
+      expired.push_back(&r);
+    }
+  }
+  for (Relay* r : expired) {
+    uint32_t id = r->id;
+    finish(*r, r->halfClosed ? "PINHOLE_RELAY_TIMEOUT half-close" : "PINHOLE_RELAY_TIMEOUT idle");
+    relays_.erase(id);
+  }
+  if (shortest == 0) {
+    sweepMs_ = 0;
+    return -1;
+  }
+  sweepMs_ = shortest / 4 > 10 ? shortest / 4 : 10;
+  nextSweep_ = now + std::chrono::milliseconds(sweepMs_);
+  return static_cast<int>(sweepMs_);
 }
 
 void Engine::fail(Relay& relay, const std::string& error) { finish(relay, error.empty() ? "failed" : error); }

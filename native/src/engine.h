@@ -8,6 +8,8 @@
 
 #include <openssl/ssl.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -37,6 +39,19 @@ struct Event {
   double spliced = 0;               // Close: bytes moved with splice() (plain relays), not copied
 };
 
+// A relay's byte counts as JavaScript may read them at any time (status, /metrics): written by the
+// engine thread once per pump, never per chunk.
+struct Counters {
+  std::atomic<uint64_t> up{0};
+  std::atomic<uint64_t> down{0};
+};
+
+// How long a relay may stay silent (node/relay.ts RelayTimeouts), in milliseconds; 0: no limit.
+struct Limits {
+  uint32_t idleMs = 0;
+  uint32_t halfCloseMs = 0;
+};
+
 // Called on the engine thread; the receiver owns the event.
 using Emit = std::function<void(Event*)>;
 
@@ -50,6 +65,8 @@ struct Command {
   Bytes bytes;   // Verified: the head to send; Attach/Plain: bytes for side b first
   Bytes bytes2;  // Attach/Plain: bytes for side a first
   bool copy = false;  // Plain: copy through buffers, never splice (tests, and a fallback to compare)
+  Limits limits;     // Attach/Plain
+  std::shared_ptr<Counters> counters;  // TlsConnect/Plain: shared with JavaScript
 };
 
 // A pipe for splice(): the kernel moves bytes socket -> pipe -> socket without copying them to us.
@@ -86,6 +103,9 @@ class Engine {
   void relayBytes(Relay& relay);
   bool spliceDirection(Relay& relay, Side& from, Side& to, Buffer& buffer, double& count, bool& moved);
   void updateInterest(Relay& relay);
+  // Ends relays that stayed silent past their limit; returns the epoll_wait timeout until the next sweep.
+  int sweep();
+  void watch(Relay& relay, Limits limits);
   void fail(Relay& relay, const std::string& error);
   void finish(Relay& relay, const std::string& error, bool notify = true);
   void emitSecure(Relay& relay);
@@ -108,6 +128,9 @@ class Engine {
   std::vector<Pipe> pipes_;  // free pipes, engine thread only
   size_t pipesOpen_ = 0;     // pipes that exist (free or in use)
   bool running_ = false;
+  // The silence watch (see sweep()): a coarse tick, a quarter of the shortest limit in use.
+  std::chrono::steady_clock::time_point nextSweep_{};
+  uint32_t sweepMs_ = 0;
 };
 
 }  // namespace pinhole

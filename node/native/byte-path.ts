@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
+import { RelayTimeoutError, type RelayTimeouts } from '../relay.js';
 
 export type BytePathKind = 'native' | 'js';
 
@@ -21,9 +22,11 @@ interface Addon {
   init(onEvent: (kind: number, id: number, first: number, second: number, payload: unknown, text: string) => void): void;
   tlsConnect(fd: number, servername: string, alpn: Buffer): number;
   verified(id: number, head: Buffer): void;
-  attach(id: number, fd: number, toGateway: Buffer | undefined, toApplication: Buffer | undefined): void;
-  relayPlain(fdA: number, fdB: number, toB: Buffer | undefined, toA: Buffer | undefined, copy: boolean): number;
+  attach(id: number, fd: number, toGateway: Buffer | undefined, toApplication: Buffer | undefined, idleMs?: number, halfCloseMs?: number): void;
+  relayPlain(fdA: number, fdB: number, toB: Buffer | undefined, toA: Buffer | undefined, copy: boolean, idleMs?: number, halfCloseMs?: number): number;
   destroy(id: number): void;
+  counts(id: number): [number, number];
+  socketPair(): [number, number];
   openssl(): string;
 }
 
@@ -55,17 +58,52 @@ export class HandoverError extends Error {
   readonly code = 'PINHOLE_NATIVE_HANDOVER';
 }
 
-/** A relay whose bytes move on the native thread. Byte counts are those of the last event. */
+/** The engine's close text for a relay it ended for silence (native/src/engine.cc sweep()). */
+const TIMEOUT_PREFIX = 'PINHOLE_RELAY_TIMEOUT ';
+
+/** The relay's timeouts in whole milliseconds for the engine (0: no limit). */
+const limitsOf = (timeouts: RelayTimeouts = {}): [number, number] => [Math.max(0, Math.round(timeouts.idleTimeoutMs ?? 0)), Math.max(0, Math.round(timeouts.halfCloseTimeoutMs ?? 0))];
+
+/** The application sockets handed over, with the relay that now carries their bytes (the local proxy's counters). */
+const handedOver = new WeakMap<Socket, NativeRelay>();
+
+/** The native relay that took over `socket`, if one did: its counts continue the socket's own. */
+export const nativeRelayOf = (socket: Socket): NativeRelay | undefined => handedOver.get(socket);
+
+/** A relay whose bytes move on the native thread. */
 export class NativeRelay {
-  bytesUp = 0;
-  bytesDown = 0;
   private ended = false;
+  private finalCounts: [number, number] | undefined;
+  private timeouts: RelayTimeouts = {};
+  private settle: ((result: NativeRelayResult) => void) | undefined;
+  /** Settles once, with the close event's result. */
+  readonly done: Promise<NativeRelayResult>;
 
   constructor(
     private readonly addon: Addon,
     readonly id: number,
     private readonly events: NativeRelayEvents,
-  ) {}
+  ) {
+    this.done = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  /** Bytes read from the application (up) and from the gateway (down) so far: live, no event needed. */
+  get bytesUp(): number {
+    return this.finalCounts?.[0] ?? this.addon.counts(this.id)[0];
+  }
+
+  get bytesDown(): number {
+    return this.finalCounts?.[1] ?? this.addon.counts(this.id)[1];
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Limits for relays started from here on (attach), the JavaScript relay's --idle-timeout / --half-close-timeout. */
+  setTimeouts(timeouts: RelayTimeouts): void {
+    this.timeouts = timeouts;
+  }
 
   /** The gateway's certificate was accepted: send the CONNECT head and read the answer's head. */
   verified(head: Buffer): void {
@@ -77,9 +115,11 @@ export class NativeRelay {
    * (read by JavaScript with its request head); `toApplication`: bytes to give it first (the 200).
    */
   attach(application: Socket, toGateway?: Buffer, toApplication?: Buffer): void {
+    const fd = descriptorOf(application);
     const pending = takeReadable(application);
     const up = pending === undefined ? toGateway : toGateway === undefined ? pending : Buffer.concat([toGateway, pending]);
-    this.addon.attach(this.id, descriptorOf(application), up, toApplication);
+    this.addon.attach(this.id, fd, up, toApplication, ...limitsOf(this.timeouts));
+    handedOver.set(application, this);
     application.destroy();
   }
 
@@ -101,16 +141,24 @@ export class NativeRelay {
         return;
       case EVENT_CLOSE: {
         this.ended = true;
-        this.bytesUp = first;
-        this.bytesDown = second;
+        this.finalCounts = [first, second];
         const counts = { bytesUp: first, bytesDown: second, splicedBytes: typeof payload === 'number' ? payload : 0 };
-        const result: NativeRelayResult = text === '' ? counts : { ...counts, error: new Error(text) };
+        const result: NativeRelayResult = text === '' ? counts : { ...counts, error: closeError(text, this.timeouts) };
+        this.settle?.(result);
         this.events.close?.(result);
         return;
       }
     }
   }
 }
+
+/** The engine's close text as an error: its silence timeouts become the JavaScript relay's RelayTimeoutError. */
+const closeError = (text: string, timeouts: RelayTimeouts): Error => {
+  if (!text.startsWith(TIMEOUT_PREFIX)) return new Error(text);
+  const reason = text.slice(TIMEOUT_PREFIX.length) === 'half-close' ? 'half-close' : 'idle';
+  const ms = reason === 'half-close' ? Math.min(timeouts.halfCloseTimeoutMs || Infinity, timeouts.idleTimeoutMs || Infinity) : (timeouts.idleTimeoutMs ?? 0);
+  return new RelayTimeoutError(reason, Number.isFinite(ms) ? ms : 0);
+};
 
 // libuv's stream handle exposes its descriptor (NATIVE.md section 2); undocumented, so read with care.
 const descriptorOf = (socket: Socket): number => {
@@ -173,15 +221,23 @@ export class NativeBytePath {
    * Relay two plain sockets. Each direction splices through a pipe from a bounded pool (copying when
    * none is free or splice() is not supported); `copy: true` always copies (to compare, and tests).
    */
-  relayPlain(a: Socket, b: Socket, events: NativeRelayEvents, options: { copy?: boolean } = {}): NativeRelay {
+  relayPlain(a: Socket, b: Socket, events: NativeRelayEvents, options: { copy?: boolean; timeouts?: RelayTimeouts } = {}): NativeRelay {
     const fdA = descriptorOf(a);
     const fdB = descriptorOf(b);
     const toB = takeReadable(a);
     const toA = takeReadable(b);
-    const id = this.addon.relayPlain(fdA, fdB, toB, toA, options.copy === true);
+    const id = this.addon.relayPlain(fdA, fdB, toB, toA, options.copy === true, ...limitsOf(options.timeouts));
+    const relay = this.track(id, events);
+    if (options.timeouts !== undefined) relay.setTimeouts(options.timeouts);
+    handedOver.set(a, relay);
     a.destroy();
     b.destroy();
-    return this.track(id, events);
+    return relay;
+  }
+
+  /** A connected pair of AF_UNIX stream descriptors (close-on-exec, non-blocking), both the caller's. */
+  socketPair(): [number, number] {
+    return this.addon.socketPair();
   }
 
   private track(id: number, events: NativeRelayEvents): NativeRelay {

@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import { ConnectFailure, connectRequestHead, type ConnectAnswer, type ConnectRequest } from '../connect-client.js';
 import { parseConnectReply } from '../connect-reply.js';
+import type { RelayTimeouts } from '../relay.js';
 import type { NativeBytePath, NativeRelay, NativeRelayEvents, NativeRelayResult } from './byte-path.js';
 
 export interface NativeConnectOptions {
@@ -25,8 +26,16 @@ export interface NativeConnectOptions {
 export interface NativeConnectTunnel {
   readonly answer: ConnectAnswer;
   /** Relay `application` through the tunnel; `toApplication` goes first (a 200 for the application). */
-  attach(application: Socket, options?: { toGateway?: Buffer; toApplication?: Buffer; halfClose?: NativeRelayEvents['halfClose'] }): Promise<NativeRelayResult>;
+  attach(application: Socket, options?: NativeAttachOptions): Promise<NativeRelayResult>;
   destroy(): void;
+}
+
+export interface NativeAttachOptions {
+  readonly toGateway?: Buffer;
+  readonly toApplication?: Buffer;
+  readonly halfClose?: NativeRelayEvents['halfClose'];
+  /** --idle-timeout / --half-close-timeout, kept by the engine as node/relay.ts keeps them. */
+  readonly timeouts?: RelayTimeouts;
 }
 
 /** Dial-level failures carry the same codes as the JavaScript path's ConnectFailure. */
@@ -77,6 +86,7 @@ export function connectNative(path: NativeBytePath, options: NativeConnectOption
                 return;
               }
               onClosed = resolveRelay;
+              if (attachOptions.timeouts !== undefined) tunnel.setTimeouts(attachOptions.timeouts);
               tunnel.attach(application, attachOptions.toGateway, attachOptions.toApplication);
             }),
           destroy: () => tunnel.destroy(),

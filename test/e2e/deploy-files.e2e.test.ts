@@ -125,6 +125,23 @@ test('the systemd units start bin/, which runs the compiled JavaScript in dist/'
   }
 });
 
+test('bin/ runs the bundles in dist/bin/, and an error thrown inside them names its TypeScript file and line', async () => {
+  for (const program of ['pinhole-gateway', 'pinhole']) {
+    assert.match(await text(join(repoRoot, 'bin', program)), new RegExp(`^exec node --enable-source-maps "\\$root/dist/bin/${program}\\.js" "\\$@"$`, 'm'));
+  }
+  // gateway/cli/common.ts's usage() throws; it is called from the chunk that holds it, as bin/ would load it.
+  const script = `
+    import { readdirSync, readFileSync } from 'node:fs';
+    const dir = ${JSON.stringify(join(repoRoot, 'dist', 'bin'))} + '/';
+    for (const file of readdirSync(dir).filter((f) => /^chunk-.*\\.js$/.test(f) && readFileSync(dir + f, 'utf8').includes('UsageError = class'))) {
+      const usage = Object.values(await import(dir + file)).find((v) => typeof v === 'function' && v.name === 'usage');
+      try { usage?.('x'); } catch (err) { console.log(err.stack.split('\\n')[1]); }
+    }`;
+  const mapped = await runCommand(process.execPath, { args: ['--enable-source-maps', '--input-type=module', '-e', script] });
+  assert.equal(mapped.code, 0, mapped.stderr);
+  assert.match(mapped.stdout, /at usage \(\S*\/gateway\/cli\/common\.ts:\d+:\d+\)/);
+});
+
 test('the systemd unit is hardened, binds 443 by capability only, and waits longer than the drain', async () => {
   const unit = await text(join(deploy, 'systemd', 'pinhole-gateway.service'));
   for (const line of ['DynamicUser=yes', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'ProtectHome=yes', 'PrivateTmp=yes']) {

@@ -6,13 +6,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { explainFailure } from '../support/processes.js';
 import { openTunnel, requestThroughProxy } from '../support/proxy-requests.js';
 import { startClient } from '../support/client.js';
 import { startGateway } from '../support/gateway.js';
 import { startOrigin } from '../support/origin.js';
 import { startPinholeStack, type PinholeStack } from '../support/stack.js';
+import { bytesUntilClose } from '../support/tunnel-ends.js';
 
 let stack: PinholeStack;
 
@@ -20,15 +20,6 @@ before(async () => {
   stack = await startPinholeStack();
 });
 after(() => stack?.stop());
-
-/** Everything the tunnel delivers until it closes. */
-const drained = (socket: Socket): Promise<number> =>
-  new Promise((resolve) => {
-    let bytes = 0;
-    socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    socket.on('error', () => undefined);
-    socket.once('close', () => resolve(bytes));
-  });
 
 test('a destination accepted before starts early; when it fails later the connection ends and the log says why, and the next attempt gets the clear 502', () =>
   explainFailure(stack.peers, async () => {
@@ -44,7 +35,7 @@ test('a destination accepted before starts early; when it fails later the connec
     const early = await openTunnel({ proxy: stack.proxy, target: origin });
     assert.equal(early.status, 200, 'the local proxy answered before the gateway: this is what saves the round trip');
     early.socket.write('an application ClientHello');
-    assert.equal(await drained(early.socket), 0, 'the refused early tunnel ends without a byte');
+    assert.equal(await bytesUntilClose(early.socket), 0, 'the refused early tunnel ends without a byte');
     const logged = await stack.client.program.waitForLog((r) => r['route'] === 'tunnel, started early' && r['code'] === 'PINHOLE_CONNECT_FAILED', 15_000, 'the early refusal');
     assert.match(String(logged.msg), /^A request could not be carried: /);
 

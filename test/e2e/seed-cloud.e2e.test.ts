@@ -26,8 +26,12 @@ after(() => peers.close());
 
 const server = (): string => `127.0.0.1:${cloud.port}`;
 
-const passesHttpsAndHttp = async (options: ClientOptions): Promise<void> => {
+const passesHttpsAndHttp = async (options: ClientOptions, bytePath?: 'native' | 'js'): Promise<void> => {
   const client = peers.add(await startClient(options));
+  if (bytePath !== undefined) {
+    const said = await client.program.waitForLog((r) => typeof r['bytePath'] === 'string', 5_000, 'the byte path log line');
+    assert.equal(said['bytePath'], bytePath, 'the start-up log says which byte path runs');
+  }
   const secure = await requestThroughProxy({ proxy: { port: client.port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });
   assert.equal(secure.status, 200);
   assert.equal(secure.body.toString(), 'hello from the origin\n');
@@ -46,18 +50,25 @@ const passesHttpsAndHttp = async (options: ClientOptions): Promise<void> => {
   assert.equal(exit.code, 0, 'the client exits 0 on SIGTERM');
 };
 
-test('the client with --transport h1 and a pinned certificate passes HTTPS and HTTP through stunnel + Squid', () =>
-  explainFailure(peers, () =>
-    passesHttpsAndHttp({
-      server: server(),
-      user: seedUser.name,
-      password: seedUser.password,
-      pin: cloud.stunnel.cert.sha256,
-      serverName: 'gw.example.test',
-      transport: 'h1',
-      name: 'pinhole-h1',
-    }),
-  ));
+// Both byte paths (issue 27): the native one carries HTTP/1.1 tunnels' bytes, the JavaScript one is the reference.
+for (const bytePath of ['native', 'js'] as const) {
+  test(`the client with --transport h1, a pinned certificate and --byte-path ${bytePath} passes HTTPS and HTTP through stunnel + Squid`, () =>
+    explainFailure(peers, () =>
+      passesHttpsAndHttp(
+        {
+          server: server(),
+          user: seedUser.name,
+          password: seedUser.password,
+          pin: cloud.stunnel.cert.sha256,
+          serverName: 'gw.example.test',
+          transport: 'h1',
+          name: `pinhole-h1-${bytePath}`,
+          extraArgs: ['--byte-path', bytePath],
+        },
+        bytePath,
+      ),
+    ));
+}
 
 test('the client left to negotiate (h2 offered, stunnel + Squid answer HTTP/1.1) falls back and passes, trusting a CA file', () =>
   explainFailure(peers, () =>

@@ -35,6 +35,15 @@ export const inLanes = async (count: number, lanes: number, job: (i: number) => 
   );
 };
 
+/** Bytes that reach `socket` until it closes (a refused early tunnel delivers none). */
+export const bytesUntilClose = (socket: Socket): Promise<number> =>
+  new Promise((resolve) => {
+    let bytes = 0;
+    socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    socket.on('error', () => undefined);
+    socket.once('close', () => resolve(bytes));
+  });
+
 export const closed = (socket: Socket): Promise<void> => (socket.closed ? Promise.resolve() : once(socket, 'close').then(() => undefined));
 
 /** Access records of tunnels that ended with `end` ('idle-timeout', 'half-close-timeout'). */

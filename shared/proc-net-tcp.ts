@@ -1,10 +1,10 @@
 /**
  * Parser for Linux /proc/net/tcp and /proc/net/tcp6. Addresses are hex words in the kernel's
  * byte order (little-endian on x86 and ARM): "0100007F:1F90" is 127.0.0.1:8080. IPv4-mapped
- * IPv6 addresses come out as plain IPv4 so both files compare alike.
+ * IPv6 addresses come out as plain IPv4 so both files compare alike. Pure: the client finds the
+ * application behind a connection with it, both CLIs the program that holds a port.
  */
-import { formatIPv6 } from '../../shared/ip.js';
-import { unmapV4 } from './types.js';
+import { formatIPv6, unmapV4 } from './ip.js';
 
 export interface ProcTcpEntry {
   localAddress: string;
