@@ -712,6 +712,7 @@ const main = async (): Promise<void> => {
       await attempt('fleet', async () => {
         const result = await measureFleet(peers, { originPort: stacks.originPort, trust: stacks.trust, runs: options.runs, bytes: options.port443Bytes, requests: options.quick ? 100 : 300, say });
         rows.push(...result.rows);
+        caseTargets.push(...result.targets);
         extra.fleet = result.details;
       });
     }

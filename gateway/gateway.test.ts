@@ -16,6 +16,7 @@ import { init } from './cli/init.js';
 import { setUserPassword } from './cli/user.js';
 import { loadConfig, type GatewayFile } from './config.js';
 import { Gateway, type GatewayDeps } from './gateway.js';
+import { RecordList } from '../test/support/record-list.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'correct horse';
@@ -44,14 +45,14 @@ async function startGateway(t: TestContext, overrides: Partial<GatewayFile> = {}
   await init({ dir, hostname: 'gw.example.test', force: false });
   await setUserPassword(join(dir, 'users.htpasswd'), 'alice', PASSWORD);
   const config = loadConfig(dir, { listen: '127.0.0.1:0', ...overrides });
-  const records: AccessRecord[] = [];
-  const gateway = new Gateway(config, { logger: createLogger({ name: 'test', level: process.env.GW_LOG ?? 'silent' }), accessLog: (r) => records.push(r), ...deps });
+  const access = new RecordList<AccessRecord>();
+  const gateway = new Gateway(config, { logger: createLogger({ name: 'test', level: process.env.GW_LOG ?? 'silent' }), accessLog: access.push, ...deps });
   const address = await gateway.listen();
   t.after(async () => {
     await gateway.close(0);
     await rm(dir, { recursive: true, force: true });
   });
-  return { gateway, port: address.port, records, dir };
+  return { gateway, port: address.port, records: access.items, access, dir };
 }
 
 const tlsTo = (port: number, alpn = ['http/1.1']): Promise<TLSSocket> =>
@@ -80,7 +81,7 @@ async function exchange(port: number, bytes: string, until?: RegExp): Promise<st
 
 test('curl reaches a local origin through the gateway by CONNECT and by absolute URI, with hop-by-hop headers removed', async (t) => {
   const origin = await startOrigin(t);
-  const { port, records } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`] });
+  const { port, records, access } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin.port}`] });
   const proxy = `https://alice:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}`;
   const viaConnect = await run('curl', ['-sS', '--proxy-insecure', '-p', '-x', proxy, `http://127.0.0.1:${origin.port}/tunnelled`]);
   assert.match(viaConnect.stdout, /^GET \/tunnelled $/);
@@ -89,6 +90,8 @@ test('curl reaches a local origin through the gateway by CONNECT and by absolute
   assert.match(viaUri.stdout, /x-seen-proxy-auth: none/i);
   const chunked = await run('curl', ['-sS', '--proxy-insecure', '-x', proxy, '-H', 'Transfer-Encoding: chunked', '--data-binary', 'chunky', `http://127.0.0.1:${origin.port}/chunked`]);
   assert.equal(chunked.stdout, 'POST /chunked chunky');
+  // A CONNECT's record is written when its tunnel ends, which may be just after curl has exited.
+  await access.until((all) => all.filter((r) => r.status === 200).length >= 3, 'three tunnels in the access log');
   const ok = records.filter((r) => r.status === 200);
   assert.equal(ok.length, 3);
   assert.ok(ok.every((r) => r.user === 'alice' && r.bytesDown > 0 && r.proto === 'http/1.1'));
@@ -201,7 +204,7 @@ test('HTTP/2 carries many CONNECT streams over one TLS connection, with auth per
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   t.after(() => echo.close());
   const echoPort = (echo.address() as AddressInfo).port;
-  const { port, gateway, records } = await startGateway(t, { restrictTo: [`127.0.0.1:${echoPort}`] });
+  const { port, gateway, records, access } = await startGateway(t, { restrictTo: [`127.0.0.1:${echoPort}`] });
   const session = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'gw.example.test' } as never);
   t.after(() => session.destroy());
   const tunnel = (i: number): Promise<string> =>
@@ -230,8 +233,7 @@ test('HTTP/2 carries many CONNECT streams over one TLS connection, with auth per
     });
   });
   assert.equal(cancelled, 200);
-  const deadline = Date.now() + 5000;
-  while (records.filter((r) => r.status === 200).length < 51 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await access.until((all) => all.filter((r) => r.status === 200).length >= 51, '51 tunnels in the access log');
   assert.equal(records.filter((r) => r.status === 200).length, 51);
   const status = (headers: Record<string, string>): Promise<{ status: number; code: string | undefined }> =>
     new Promise((resolve) => {
@@ -243,7 +245,8 @@ test('HTTP/2 carries many CONNECT streams over one TLS connection, with auth per
   assert.deepEqual(await status({ ':authority': `127.0.0.1:${echoPort}` }), { status: 407, code: undefined });
   assert.deepEqual(await status({ ':authority': `127.0.0.1:${echoPort}`, 'proxy-authorization': basic('alice', 'x') }), { status: 407, code: undefined });
   assert.deepEqual(await status({ ':authority': '127.0.0.1:1', 'proxy-authorization': basic('alice', PASSWORD) }), { status: 403, code: 'PINHOLE_DEST_FORBIDDEN' });
-  await new Promise((r) => setTimeout(r, 50));
+  // The refusals are accounted for (the last one is in the access log) before the counts are read.
+  await access.first((r) => r.status === 403, 'the 403 in the access log');
   const stats = gateway.stats();
   assert.equal(stats.tlsConnections, 1);
   assert.equal(stats.totalTunnels, 51);
@@ -349,7 +352,7 @@ async function startAnswerAfterFin(t: TestContext, size: number): Promise<number
 test('HTTP/1.1 CONNECT half-closes: a client that sends its request and a FIN still gets the whole answer', async (t) => {
   const size = 3 * 1024 * 1024 + 17;
   const origin = await startAnswerAfterFin(t, size);
-  const { port, records } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin}`] });
+  const { port, access } = await startGateway(t, { restrictTo: [`127.0.0.1:${origin}`] });
   const socket = await tlsTo(port);
   const received = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -372,10 +375,8 @@ test('HTTP/1.1 CONNECT half-closes: a client that sends its request and a FIN st
   });
   assert.equal(received.length, size);
   assert.equal(received[0], 1000 % 251);
-  const deadline = Date.now() + 5_000;
-  while (!records.some((r) => r.method === 'CONNECT') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  const record = records.find((r) => r.method === 'CONNECT');
-  assert.deepEqual([record?.status, record?.bytesUp, record?.bytesDown], [200, 1000, size]);
+  const record = await access.first((r) => r.method === 'CONNECT', 'the CONNECT in the access log');
+  assert.deepEqual([record.status, record.bytesUp, record.bytesDown], [200, 1000, size]);
 });
 
 test('HTTP/2 CONNECT half-closes: END_STREAM after the request still gets the whole answer', async (t) => {

@@ -11,6 +11,7 @@ import { init } from './cli/init.js';
 import { loadConfig, type GatewayConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import { tlsHandshake, type Handshake } from '../test/support/tls-session.js';
+import { recordingDestination, type RecordList } from '../test/support/record-list.js';
 import { formatTicketKeys, keyNameOf, parseTicketKeys, rotateTicketKeys, ticketKeyNameOf } from './ticket-keys.js';
 
 const key = (): Buffer => randomBytes(48);
@@ -55,17 +56,18 @@ const clientHelloOffering = async (session: Buffer | undefined, maxVersion: 'TLS
   return bytes;
 };
 
-async function gatewayPair(t: TestContext, files: string[]): Promise<{ config: GatewayConfig; gateways: Gateway[]; ports: number[] }> {
+async function gatewayPair(t: TestContext, files: string[]): Promise<{ config: GatewayConfig; gateways: Gateway[]; ports: number[]; logs: RecordList<Record<string, unknown>> }> {
   const dir = await mkdtemp(join(tmpdir(), 'pinhole-tk-gw-'));
   await init({ dir, hostname: 'gw.example.test', force: false });
   const config = loadConfig(dir, { listen: '127.0.0.1:0' });
-  const gateways = files.map((file) => new Gateway(config, { logger: createLogger({ name: 'test', level: 'silent' }), ticketKeysFile: file }));
+  const { destination, lines: logs } = recordingDestination();
+  const gateways = files.map((file) => new Gateway(config, { logger: createLogger({ name: 'test', level: 'info', destination }), ticketKeysFile: file }));
   const ports = await Promise.all(gateways.map(async (g) => (await g.listen()).port));
   t.after(async () => {
     await Promise.all(gateways.map((g) => g.close(0)));
     await rm(dir, { recursive: true, force: true });
   });
-  return { config, gateways, ports };
+  return { config, gateways, ports, logs };
 }
 
 const handshake = (port: number, session?: Buffer, maxVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.3'): Promise<Handshake> =>
@@ -118,11 +120,12 @@ test('the gateway picks up a changed ticket-keys file by itself', async (t) => {
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'keys');
   const [old] = await rotateTicketKeys(file);
-  const { gateways } = await gatewayPair(t, [file]);
+  const { gateways, logs } = await gatewayPair(t, [file]);
   const gateway = gateways[0]!;
+  const reloaded = (all: readonly Record<string, unknown>[]): number => all.filter((r) => r['msg'] === 'The TLS session-ticket keys were reloaded.').length;
+  const before = reloaded(logs.items);
   const [next] = await rotateTicketKeys(file);
-  const deadline = Date.now() + 10_000;
-  while (keyNameOf(gateway.tls.getTicketKeys()) !== keyNameOf(next!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await logs.until((all) => reloaded(all) > before, 'the reload line after the file changed');
   assert.equal(keyNameOf(gateway.tls.getTicketKeys()), keyNameOf(next!));
   assert.notEqual(keyNameOf(next!), keyNameOf(old!));
 });

@@ -11,7 +11,7 @@
  * - `use` retries once on a fresh connection when a pooled one turns out stale, or, given
  *   `answerWithinMs`, when a pooled one has not answered within that time (a frozen gateway keeps
  *   the TCP connection up): the fresh one runs alongside, the first answer wins, the other is dropped;
- * - one failure event: 'refill-failed' (err) whenever a dial for the pool fails.
+ * - events: 'refill-failed' (err) whenever a dial for the pool fails; 'parked' when a connection is ready.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -38,6 +38,8 @@ const IDLE_EVENTS = ['close', 'end', 'error', 'data'] as const;
 
 export interface TlsPoolEvents {
   'refill-failed': [err: unknown];
+  /** A connection was parked, ready for a tunnel. */
+  parked: [];
 }
 
 export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolEvents> {
@@ -180,6 +182,7 @@ export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolE
     // Nothing should arrive on an idle connection; if the server talks or hangs up, drop it.
     for (const event of IDLE_EVENTS) socket.on(event, entry.drop);
     this.idle.push(entry);
+    this.emit('parked');
   }
 
   private unwatch(w: Idle<S>): void {

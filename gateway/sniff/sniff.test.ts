@@ -65,8 +65,8 @@ test('a ClientHello split across two TCP segments waits for the second and joins
   const hello = fixture(FIXTURES.tlsCurl);
   client.write(hello.subarray(0, 100));
   const sniffed = sniff(server, options);
-  // Not a wait for an event: the pause between the two segments is the behaviour under test.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The second segment is sent only once the sniffer has read the first on its own.
+  await once(server, 'data');
   client.write(hello.subarray(100));
   const result = await sniffed;
   assert.equal(result.result === 'match' && result.hello?.serverName, 'x.test');

@@ -11,16 +11,18 @@ import { CapsuleReader, encodeDatagramCapsule } from '../../shared/udp/capsule.j
 import { formatConnectUdpPath } from '../../shared/udp/connect-udp-path.js';
 import { UDP_WS_PATH } from '../../shared/udp/ws-frame.js';
 import { handleConnectUdpStream, handleUdpWebSocketUpgrade, isConnectUdpRequest, isUdpUpgrade, type UdpAccessRecord, type UdpProxyDeps } from './connect-udp.js';
+import { RecordList } from '../../test/support/record-list.js';
 import { startUdpEcho } from '../../test/support/udp-echo.js';
 import { UdpFlow } from './flows.js';
 
 const AUTH = `Basic ${Buffer.from('alice:pw').toString('base64')}`;
 
-async function startGateway(compat = false): Promise<{ h2Port: number; wsPort: number; access: UdpAccessRecord[]; stop: () => Promise<void> }> {
-  const access: UdpAccessRecord[] = [];
+async function startGateway(compat = false): Promise<{ h2Port: number; wsPort: number; access: UdpAccessRecord[]; accessLog: RecordList<UdpAccessRecord>; stop: () => Promise<void> }> {
+  const accessLog = new RecordList<UdpAccessRecord>();
+  const access = accessLog.items;
   const deps: UdpProxyDeps = {
     logger: createLogger({ name: 'connect-udp-test', level: 'silent' }),
-    accessLog: (r) => access.push(r),
+    accessLog: accessLog.push,
     authenticate: async (header) => {
       if (header === undefined) throw new PinholeError('PINHOLE_AUTH_MISSING');
       if (header !== AUTH) throw new PinholeError('PINHOLE_AUTH_REJECTED');
@@ -65,6 +67,7 @@ async function startGateway(compat = false): Promise<{ h2Port: number; wsPort: n
     h2Port: (h2.address() as AddressInfo).port,
     wsPort: (http.address() as AddressInfo).port,
     access,
+    accessLog,
     stop: async () => {
       for (const s of sockets) s.destroy();
       await Promise.all([new Promise((r) => h2.close(r)), new Promise((r) => http.close(r))]);
@@ -102,25 +105,21 @@ for (const compat of [false, true]) {
       const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders];
       assert.equal(headers[':status'], 200);
       assert.equal(headers['capsule-protocol'], '?1');
-      const got: string[] = [];
-      const reader = new CapsuleReader((p) => got.push(Buffer.from(p).toString()));
+      const received = new RecordList<string>();
+      const got = received.items;
+      const reader = new CapsuleReader((p) => received.push(Buffer.from(p).toString()));
       stream.on('data', (chunk: Buffer) => reader.push(chunk));
       // Two datagrams and an unknown capsule in one DATA frame, then one split across two writes.
       stream.write(Buffer.concat([encodeDatagramCapsule(Buffer.from('one')), Buffer.from([0x17, 0x02, 0xaa, 0xbb]), encodeDatagramCapsule(Buffer.from('two'))]));
       const third = encodeDatagramCapsule(Buffer.from('three'));
       stream.write(third.subarray(0, 3));
       stream.write(third.subarray(3));
-      await new Promise<void>((resolve) => {
-        const check = (): void => void (got.length === 3 ? resolve() : setTimeout(check, 5));
-        check();
-      });
+      await received.until((all) => all.length >= 3, 'three echoed datagrams');
       assert.deepEqual(got, ['one', 'two', 'three']);
       stream.end();
       await once(stream, 'close');
-      await new Promise<void>((resolve) => {
-        const check = (): void => void (gateway.access.length === 1 ? resolve() : setTimeout(check, 5));
-        check();
-      });
+      await gateway.accessLog.until((all) => all.length >= 1, 'the access record');
+      assert.equal(gateway.access.length, 1);
       assert.equal(gateway.access[0]?.proto, 'h2-udp');
       assert.equal(gateway.access[0]?.datagramsUp, 3);
       assert.equal(gateway.access[0]?.datagramsDown, 3);
@@ -174,18 +173,16 @@ test('UDP over a real WebSocket: one datagram per BINARY message both ways; a TE
   try {
     const ws = new WebSocket(`ws://127.0.0.1:${gateway.wsPort}${UDP_WS_PATH}`, { headers: { 'Pinhole-Target': `127.0.0.1:${echo.port}`, Authorization: AUTH } });
     await once(ws, 'open');
-    const got: Buffer[] = [];
+    const received = new RecordList<Buffer>();
+    const got = received.items;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       assert.ok(isBinary);
-      got.push(data);
+      received.push(data);
     });
     ws.send(Buffer.from('a'), { binary: true });
     ws.send(Buffer.alloc(0), { binary: true });
     ws.send(Buffer.alloc(1400, 7), { binary: true });
-    await new Promise<void>((resolve) => {
-      const check = (): void => void (got.length === 3 ? resolve() : setTimeout(check, 5));
-      check();
-    });
+    await received.until((all) => all.length >= 3, 'three echoed messages');
     assert.deepEqual(got.map((b) => b.length), [1, 0, 1400]);
     ws.send('end');
     const [code] = (await once(ws, 'close')) as [number];

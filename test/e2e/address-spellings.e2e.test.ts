@@ -26,7 +26,7 @@ import { REFUSED_SPELLINGS } from '../support/address-spellings.js';
 import { startClient, type RunningClient } from '../support/client.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { makeNetns, relayIntoNetns } from '../support/netns.js';
-import { Peers, Program, explainFailure, listenPortOf, pinholeBin, waitUntil } from '../support/processes.js';
+import { Peers, Program, explainFailure, listenPortOf, pinholeBin } from '../support/processes.js';
 import { basicAuth, openTunnel } from '../support/proxy-requests.js';
 
 const peers = new Peers();
@@ -185,7 +185,18 @@ test('SOCKS5 CONNECT through pinhole connect: reply 0x02 for every spelling, sen
 
 /** Waits for the client's refusal line for each target; returns the targets with none, or with another code. */
 const udpRefusalsLogged = async (program: Program, targets: readonly string[]): Promise<string[]> => {
-  await waitUntil(() => targets.every((t) => program.records.some((r) => r['target'] === t && r.msg === 'A UDP flow through the tunnel could not be opened.')) || undefined, 30_000, `a refusal line for each of ${targets.length} UDP flows`).catch(() => undefined);
+  const unlogged = new Set(targets);
+  // Each line reaches the predicate once; the wait ends when every target has had its line.
+  await program
+    .waitForLog(
+      (r) => {
+        if (r.msg === 'A UDP flow through the tunnel could not be opened.') unlogged.delete(String(r['target']));
+        return unlogged.size === 0;
+      },
+      30_000,
+      `a refusal line for each of ${targets.length} UDP flows`,
+    )
+    .catch(() => undefined);
   return targets.filter((t) => !program.records.some((r) => r['target'] === t && r['code'] === 'PINHOLE_DEST_FORBIDDEN'));
 };
 
@@ -213,14 +224,8 @@ for (const transport of ['h2', 'wss'] as const) {
       const specs = spellings.flatMap((text) => ['-L', `udp:0:[${text}]:${UDP_PORT}`]);
       const forward = peers.watch(new Program(pinholeBin, { name: `pinhole-forward-udp-${transport}`, args: ['forward', ...specs, link, '--transport', transport] }));
       peers.defer(() => forward.stop('SIGTERM', 5_000));
-      const listening = await waitUntil(
-        () => {
-          const lines = forward.records.filter((r) => r.msg === 'The UDP forward is listening.');
-          return lines.length === spellings.length ? lines : undefined;
-        },
-        30_000,
-        `${spellings.length} UDP forwards listening`,
-      );
+      const listening = await forward.waitForLogs((r) => r.msg === 'The UDP forward is listening.', spellings.length, 30_000, `${spellings.length} UDP forwards listening`);
+      assert.equal(listening.length, spellings.length);
       const udp = createSocket('udp4');
       udp.bind(0, '127.0.0.1');
       await once(udp, 'listening');

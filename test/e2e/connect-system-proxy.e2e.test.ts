@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stateFilePath, writeState } from '../../main/sysproxy/state.js';
 import { startDesktopSession, type DesktopSession } from '../support/desktop-session.js';
 import { startGateway } from '../support/gateway.js';
@@ -61,13 +60,9 @@ test('connect --system-proxy repairs what a crashed Pinhole left, points GNOME a
   await explainFailure(peers, async () => {
     const port = listenPortOf(await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 60_000, 'the listening line'));
     await program.waitForLog((r) => r.msg === 'A previous Pinhole left the system proxy set; putting it back.', 10_000, 'the stale settings being repaired');
-    // Pinhole writes the mode last: once it says manual with our host, the whole change is in.
-    let during = await proxySettings(session);
-    for (let i = 0; i < 200 && !/^mode='manual' host='127\.0\.0\.1'/.test(during); i += 1) {
-      await sleep(100);
-      during = await proxySettings(session);
-    }
-    assert.equal(during, `mode='manual' host='127.0.0.1' port=${port}`);
+    // Pinhole logs this once every setting is written and read back.
+    await program.waitForLog((r) => r.msg === 'The system proxy now points at Pinhole.', 30_000, 'the system proxy set');
+    assert.equal(await proxySettings(session), `mode='manual' host='127.0.0.1' port=${port}`);
     assert.ok(existsSync(stateFilePath(configDir)), 'the settings from before are saved while connected');
 
     const res = await requestThroughProxy({ proxy: { port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { startSilentOrigin } from '../support/fin-origin.js';
 import { DEFAULT_USER, isAccessRecord, startGateway } from '../support/gateway.js';
-import { explainFailure, freePort, Peers, waitUntil } from '../support/processes.js';
+import { explainFailure, freePort, Peers } from '../support/processes.js';
 import { openTunnel, type ProxyAddress } from '../support/proxy-requests.js';
 import { sampleOf } from '../support/fleet.js';
 import { adminText, tunnelTo } from '../support/tunnel-ends.js';
@@ -27,7 +27,7 @@ test('at --max-connections the gateway answers 503 with Retry-After, and still c
   await explainFailure(peers, async () => {
     const adminPort = await freePort();
     const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.port}`], runArgs: ['--max-connections', '6', '--half-close-timeout', '1', '--admin', `127.0.0.1:${adminPort}`] }));
-    await waitUntil(() => gateway.program.records.some((r) => r.msg === 'The admin listener is up (/metrics, /healthz, /readyz).'), 10_000, 'the admin listener');
+    await gateway.program.waitForLog((r) => r.msg === 'The admin listener is up (/metrics, /healthz, /readyz).', 15_000, 'the admin listener');
     const proxy: ProxyAddress = { port: gateway.port, tls: { servername: gateway.hostname, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, auth: { user: DEFAULT_USER.name, password: DEFAULT_USER.password } };
     // Each HTTP/1.1 tunnel holds two connections (the client's and the destination's): three fill the cap.
     for (let i = 0; i < 3; i += 1) held.push(await tunnelTo(proxy, origin));
@@ -46,7 +46,7 @@ test('at --max-connections the gateway answers 503 with Retry-After, and still c
     // Below the cap again (the gateway lets go of a tunnel its client closed within --half-close-timeout), tunnels open.
     const freed = held.pop();
     freed?.destroy();
-    await waitUntil(() => gateway.accessLog().some((r) => isAccessRecord(r) && r['status'] === 200) || undefined, 30_000, 'a held tunnel to close');
+    await gateway.program.waitForLog((r) => isAccessRecord(r) && r['status'] === 200, 30_000, 'a held tunnel to close');
     held.push(await tunnelTo(proxy, origin));
   });
 });

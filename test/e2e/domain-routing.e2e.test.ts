@@ -10,9 +10,9 @@ import { request } from 'node:http';
 import { decodeLink } from '../../shared/link.js';
 import { evaluatePac } from '../../main/upstream/pac-eval.js';
 import { startClient } from '../support/client.js';
-import { DEFAULT_USER, gatewayCommand, startGateway } from '../support/gateway.js';
+import { DEFAULT_USER, gatewayCommand, isAccessRecord, startGateway } from '../support/gateway.js';
 import { startOrigin } from '../support/origin.js';
-import { explainFailure, Peers, waitUntil } from '../support/processes.js';
+import { explainFailure, Peers } from '../support/processes.js';
 import { openTunnel, requestThroughProxy } from '../support/proxy-requests.js';
 
 /** What an application does with one request it closes after: CONNECT, a GET with Connection: close, read to the end. */
@@ -64,7 +64,7 @@ test('a link with a domain list sends exactly the listed domains through the tun
     const tunnelled = await getThroughConnect(client.port, 'localhost', origin.httpPort);
     assert.equal(tunnelled.status, 200);
     assert.match(tunnelled.body, /hello from the origin/);
-    await waitUntil(() => targets().includes(`localhost:${origin.httpPort}`), 10_000, 'the listed domain in the gateway access log');
+    await gateway.program.waitForLog((r) => isAccessRecord(r) && r['target'] === `localhost:${origin.httpPort}`, 15_000, 'the listed domain in the gateway access log');
 
     const httpBefore = origin.connections.http;
     const direct = await getThroughConnect(client.port, '127.0.0.1', origin.httpPort);
@@ -82,7 +82,7 @@ test('a link with a domain list sends exactly the listed domains through the tun
 
     // One more closed tunnel after the direct ones: once it is logged, the log is current.
     assert.equal((await getThroughConnect(client.port, 'localhost', origin.httpPort)).status, 200);
-    await waitUntil(() => targets().filter((target) => target === `localhost:${origin.httpPort}`).length >= 2, 10_000, 'the second tunnelled request in the access log');
+    await gateway.program.waitForLogs((r) => isAccessRecord(r) && r['target'] === `localhost:${origin.httpPort}`, 2, 15_000, 'the second tunnelled request in the access log');
     assert.deepEqual(
       targets().filter((target) => target.includes('127.0.0.1')),
       [],

@@ -127,8 +127,9 @@ test('(b) SIGSTOP on the gateway in use: a new request goes through the other on
     const before = switches(engine).length;
     frozen.thaw();
     await waitUntil(() => gatewaysOf(engine).endpoints.every((e) => e.health === 'up'), 20_000, 'both gateways up after SIGCONT');
-    const deadline = Date.now() + 8_000;
-    await waitUntil(() => Date.now() > deadline, 10_000, 'eight seconds of 1 s probes');
+    // Not a stand-in for an event: eight seconds of 1 s probes in which no flapping may happen is
+    // the behaviour (a lower bound; a slower machine only watches longer).
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
     await hello(origin, port);
     const after = switches(engine).slice(before);
     // The chooser's rule: between two endpoints within tolerance of each other, the user's share

@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startGateway } from '../support/gateway.js';
 import { adminGet, sampleOf } from '../support/fleet.js';
-import { freePort, gatewayBin, runCommand, waitUntil } from '../support/processes.js';
+import { freePort, gatewayBin, runCommand } from '../support/processes.js';
 import { tlsHandshake } from '../support/tls-session.js';
 
 test('with --workers 2, the primary answers /metrics with every worker summed: 30 handshakes count 30 whichever worker took them', async (t) => {
   const adminPort = await freePort();
   const gateway = await startGateway({ runArgs: ['--workers', '2', '--admin', `127.0.0.1:${adminPort}`] });
   t.after(() => gateway.stop());
-  await waitUntil(() => gateway.program.records.some((r) => r.msg === 'The admin listener is up (/metrics, /healthz, /readyz).'), 10_000, 'the admin listener');
+  await gateway.program.waitForLog((r) => r.msg === 'The admin listener is up (/metrics, /healthz, /readyz).', 15_000, 'the admin listener');
   for (let i = 0; i < 30; i++) await tlsHandshake({ port: gateway.port, servername: gateway.hostname });
   const deadline = Date.now() + 10_000;
   let text = '';

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeLink } from '../../shared/link.js';
 import { startDesktopSession } from '../support/desktop-session.js';
-import { pinholeBin, repoRoot } from '../support/processes.js';
+import { killOnExit, pinholeBin, repoRoot } from '../support/processes.js';
 
 const runIn = async (command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> => {
-  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = killOnExit(spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

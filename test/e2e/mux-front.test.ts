@@ -16,7 +16,7 @@ import { startMuxFront, type MuxFront } from '../support/mux-front.js';
 import type { MuxFlagValues } from '../../gateway/mux/config.js';
 import { INITIALIZED, startOpenvpnClient } from '../support/openvpn.js';
 import { OTHER_NAME as OTHER, fingerprintVia, httpGet, listenOnLoopback, startPort443Backends, type Port443Backends } from '../support/port443-backends.js';
-import { Peers, explainFailure, runCommand, waitUntil } from '../support/processes.js';
+import { Peers, explainFailure, runCommand } from '../support/processes.js';
 
 const OWN = 'gw.example.test';
 const peers = new Peers();
@@ -64,7 +64,7 @@ test('SSH carried inside TLS to the gateway name (openssl s_client as ProxyComma
     const result = await backends.sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'inside tls']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'inside tls');
-    await waitUntil(() => front.records.some((r) => r['route'] === 'ssh-in-tls'), 10_000, 'a log line naming the ssh-in-tls route');
+    await front.log.first((r) => r['route'] === 'ssh-in-tls', 'a log line naming the ssh-in-tls route');
   }));
 
 test('TLS for another name passes through untouched: the client sees that server certificate, while the gateway name still gets the gateway', () =>
@@ -109,7 +109,7 @@ test('a real OpenVPN client reaches the real OpenVPN server in TCP mode through 
     } finally {
       await client.stop('SIGTERM', 5_000);
     }
-    await waitUntil(() => front.records.find((r) => r['route'] === 'openvpn'), 10_000, 'a pass-through log line for the openvpn route');
+    await front.log.first((r) => r['route'] === 'openvpn', 'a pass-through log line for the openvpn route');
   }));
 
 test('a WebSocket tunnel on the tunnel path carries a TCP echo', () =>
@@ -149,9 +149,8 @@ test('behind HAProxy with send-proxy-v2, the gateway logs the original client ad
     const res = await httpGet(haproxy.port, '/via-haproxy', '127.0.0.2');
     assert.equal(res.status, 200);
     assert.equal(res.body, 'plain http backend\n');
-    const record = await waitUntil(
-      () => balanced.records.find((r) => r['msg'] === 'A pass-through connection ended.' && r['route'] === 'http' && String(r['client']).startsWith('127.0.0.2:')),
-      10_000,
+    const record = await balanced.log.first(
+      (r) => r['msg'] === 'A pass-through connection ended.' && r['route'] === 'http' && String(r['client']).startsWith('127.0.0.2:'),
       'a pass-through line naming client 127.0.0.2',
     );
     assert.ok(record);
@@ -169,7 +168,7 @@ test('behind HAProxy with send-proxy-v2, the gateway logs the original client ad
       socket.once('error', () => undefined);
     });
     assert.equal(direct, '', 'a connection from the trusted address without a PROXY header is closed');
-    assert.ok(balanced.records.some((r) => String(r['msg']).includes('did not start with a valid PROXY header')));
+    await balanced.log.first((r) => String(r['msg']).includes('did not start with a valid PROXY header'), 'the line about the missing PROXY header');
   }));
 
 test('a PROXY header from an address that is not a trusted proxy is refused and logged', () =>
@@ -187,7 +186,7 @@ test('a PROXY header from an address that is not a trusted proxy is refused and 
     });
     assert.equal(outcome, '', 'nothing was answered');
     assert.equal(front.multiplexer.stats.refusedProxyHeaders, before + 1);
-    assert.ok(front.records.some((r) => String(r['msg']).includes('not a trusted proxy') && r['peer'] === '127.0.0.2'));
+    await front.log.first((r) => String(r['msg']).includes('not a trusted proxy') && r['peer'] === '127.0.0.2', 'the line about the untrusted PROXY header');
   }));
 
 test('a pass-through route with --send-proxy gives its backend a PROXY v2 header naming the real client, then the client bytes untouched', () =>

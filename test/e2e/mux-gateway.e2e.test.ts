@@ -10,12 +10,12 @@ import { connect as netConnect } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { encodeProxyV2 } from '../../gateway/sniff/index.js';
 import { startClient, type RunningClient } from '../support/client.js';
-import { startGateway, type RunningGateway } from '../support/gateway.js';
+import { isAccessRecord, startGateway, type RunningGateway } from '../support/gateway.js';
 import { startHaproxy } from '../support/haproxy.js';
 import { INITIALIZED, startOpenvpnClient } from '../support/openvpn.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { OTHER_NAME as OTHER, fingerprintVia, httpGet, startPort443Backends, type Port443Backends } from '../support/port443-backends.js';
-import { Peers, explainFailure, pinholeBin, runCommand, waitUntil } from '../support/processes.js';
+import { Peers, explainFailure, pinholeBin, runCommand } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 
 const peers = new Peers();
@@ -71,7 +71,7 @@ test('SSH through `pinhole forward -L stdio:` as ProxyCommand reaches sshd throu
     const result = await backends.sshd.ssh(['-o', `ProxyCommand=${proxyCommand}`, 'root@127.0.0.1', 'echo', 'via forward']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'via forward');
-    await waitUntil(() => gateway.accessLog().find((r) => r['target'] === `127.0.0.1:${backends.sshd.port}`), 10_000, 'an access log line for the ssh tunnel');
+    await gateway.program.waitForLog((r) => isAccessRecord(r) && r['target'] === `127.0.0.1:${backends.sshd.port}`, 15_000, 'an access log line for the ssh tunnel');
   }));
 
 test('SNI pass-through: the client sees the other server certificate while the proxy keeps working on the same port', () =>
@@ -133,11 +133,7 @@ test('behind HAProxy with send-proxy-v2, the access log shows the original clien
       url: `http://127.0.0.1:${origin.httpPort}/echo`,
     });
     assert.equal(res.status, 200);
-    const record = await waitUntil(
-      () => balanced.accessLog().find((r) => r['target'] === `127.0.0.1:${origin.httpPort}`),
-      10_000,
-      'an access log line for the request through haproxy',
-    );
+    const record = await balanced.program.waitForLog((r) => isAccessRecord(r) && r['target'] === `127.0.0.1:${origin.httpPort}`, 15_000, 'an access log line for the request through haproxy');
     assert.match(String(record['client']), /^127\.0\.0\.2(:\d+)?$/, `the access log names the original client: ${JSON.stringify(record)}`);
 
     // The main gateway trusts nobody: a PROXY header is refused there.

@@ -18,6 +18,7 @@ import { createLogger } from '../../shared/log.js';
 import { makeSelfSignedCertificate, type TestCertificate } from '../support/certs.js';
 import { WssTransport } from '../../main/tunnel/wss-transport.js';
 import { deterministicBytes, deterministicSha256 } from '../support/origin.js';
+import { RecordList } from '../support/record-list.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const USER = 'alice';
@@ -30,7 +31,8 @@ let proxy: Server;
 let proxyConnects = 0;
 /** Destination ports the test gateway lets through, besides the echo server. */
 const allowedPorts = new Set<number>([1]);
-const access: TunnelAccessRecord[] = [];
+const accessLog = new RecordList<TunnelAccessRecord>();
+const access = accessLog.items;
 
 const portOf = (server: { address(): AddressInfo | string | null }): number => (server.address() as AddressInfo).port;
 
@@ -46,7 +48,7 @@ before(async () => {
     }
     void handleTunnelUpgrade(req, socket, head, {
       logger,
-      accessLog: (r) => access.push(r),
+      accessLog: accessLog.push,
       authenticate: async (header) => {
         if (header === undefined) throw new PinholeError('PINHOLE_AUTH_MISSING');
         const [scheme, value] = header.split(' ');
@@ -228,11 +230,8 @@ test('the access log records user, target, bytes and proto wss for a finished tu
     const stream = await t.open({ host: '127.0.0.1', port: portOf(echo) });
     await roundTrip(stream, Buffer.alloc(1000, 1));
     const target = `127.0.0.1:${portOf(echo)}`;
-    for (let i = 0; i < 100 && !access.some((r) => r.status === 200 && r.bytesUp === 1000 && r.target === target); i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const record = access.find((r) => r.status === 200 && r.bytesUp === 1000);
-    assert.ok(record, 'a 200 record with 1000 bytes up');
+    // The gateway writes the record when the tunnel ends, after the echo came back.
+    const record = await accessLog.first((r) => r.status === 200 && r.bytesUp === 1000, 'a 200 record with 1000 bytes up');
     assert.equal(record.user, USER);
     assert.equal(record.proto, 'wss');
     assert.equal(record.target, target);

@@ -14,9 +14,15 @@ import { LinuxAppLookup } from '../../main/apps/linux.js';
 import type { AppIdentity } from '../../main/apps/types.js';
 import { blockRefusal, refusalHead } from '../../main/proxy/refusal.js';
 import { createRouting } from '../../main/routing.js';
+import { killOnExit } from '../support/processes.js';
 
 const CURL = realpathSync('/usr/bin/curl');
 const NODE = realpathSync(process.execPath);
+/**
+ * The product gives a /proc search 2 s and then attributes nothing; a machine under load can take
+ * longer than that to walk /proc, and the attribution, not the time limit, is what these tests check.
+ */
+const lookupForTests = (): LinuxAppLookup => new LinuxAppLookup({ timeLimitMs: 60_000 });
 
 const listen = async <S extends Server | HttpServer>(server: S): Promise<number> => {
   server.listen(0, '127.0.0.1');
@@ -25,7 +31,7 @@ const listen = async <S extends Server | HttpServer>(server: S): Promise<number>
 };
 
 const run = (file: string, args: string[], children: ChildProcess[]): { child: ChildProcess; output: Promise<{ code: number | null; stdout: string; stderr: string }> } => {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = killOnExit(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   children.push(child);
   let stdout = '';
   let stderr = '';
@@ -47,7 +53,7 @@ test('each connection to the local proxy is attributed to the executable that op
   const children: ChildProcess[] = [];
   const server = createServer();
   t.after(cleanup(children, [server]));
-  const lookup = new LinuxAppLookup();
+  const lookup = lookupForTests();
   const attributed: Promise<{ app: AppIdentity | undefined; firstLine: string }>[] = [];
   server.on('connection', (socket: Socket) => {
     attributed.push(
@@ -80,7 +86,7 @@ test('each connection to the local proxy is attributed to the executable that op
 
 test('a blocked app gets a clear 403 refusal while other apps pass', { skip: process.platform !== 'linux' ? 'Linux /proc lookup' : false }, async (t) => {
   const children: ChildProcess[] = [];
-  const lookup = new LinuxAppLookup();
+  const lookup = lookupForTests();
   const routing = createRouting({ appRules: { appRules: { [CURL]: 'block' }, defaultAppAction: 'tunnel' } });
   const seen = new SeenApps();
   // What the local proxy does with these APIs: identify, record, decide, refuse.

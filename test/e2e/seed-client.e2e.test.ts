@@ -5,9 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type RunningGateway } from '../support/gateway.js';
+import { isAccessRecord, startGateway, type RunningGateway } from '../support/gateway.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { explainFailure, Peers, runCommand, waitUntil } from '../support/processes.js';
+import { explainFailure, Peers, runCommand } from '../support/processes.js';
 import { startStunnelClient, type RunningPeer } from '../support/seed.js';
 
 const alice = { name: 'alice', password: 'qY8kd0Cf-alice' };
@@ -33,11 +33,7 @@ test('curl through the seed stunnel client reaches an HTTPS origin through the P
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'hello from the origin');
     // The tunnel's line is written when the gateway sees it close, which can be just after curl exits.
-    const access = await waitUntil(
-      () => gateway.accessLog().find((r) => r['target'] === `127.0.0.1:${origin.httpsPort}`),
-      10_000,
-      'the gateway to log the tunnel',
-    );
+    const access = await gateway.program.waitForLog((r) => isAccessRecord(r) && r['target'] === `127.0.0.1:${origin.httpsPort}`, 15_000, 'the gateway to log the tunnel');
     assert.equal(access['user'], 'alice');
     assert.equal(access['proto'], 'http/1.1');
   }));

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startClient, type ClientOptions } from '../support/client.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { explainFailure, Peers, waitUntil } from '../support/processes.js';
+import { explainFailure, Peers } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 import { startSeedCloud, type SeedCloud } from '../support/seed.js';
 
@@ -93,9 +93,9 @@ test('a wrong password gives the application a clear auth error from the client,
     const plain = await requestThroughProxy({ proxy: { port: client.port }, url: `http://127.0.0.1:${origin.httpPort}/hello`, timeoutMs: 15_000 });
     assert.notEqual(plain.status, 200, 'a plain HTTP request is refused too');
     assert.equal(plain.headers['pinhole-error'], 'PINHOLE_AUTH_REJECTED');
-    const line = await waitUntil(
-      () => client.program.records.find((r) => JSON.stringify(r).includes('PINHOLE_AUTH_REJECTED') || /password|credential|auth/i.test(String(r.msg ?? ''))),
-      5_000,
+    const line = await client.program.waitForLog(
+      (r) => JSON.stringify(r).includes('PINHOLE_AUTH_REJECTED') || /password|credential|auth/i.test(String(r.msg ?? '')),
+      15_000,
       'a client log line about the rejected credentials',
     );
     assert.ok(line);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { startSilentOrigin } from '../support/fin-origin.js';
 import { startClient } from '../support/client.js';
-import { startGateway } from '../support/gateway.js';
+import { isAccessRecord, startGateway } from '../support/gateway.js';
 import { explainFailure, Peers, waitUntil } from '../support/processes.js';
 import { closed, fdCount, inLanes, tunnelRecords, tunnelTo } from '../support/tunnel-ends.js';
 
@@ -30,7 +30,7 @@ test('1,000 tunnels an application closes with a FIN to a silent server are rele
     const first = await tunnelTo(proxy, origin);
     first.end();
     await closed(first);
-    await waitUntil(() => tunnelRecords(gateway) === 1 || undefined, 60_000, 'the first tunnel to end at the gateway');
+    await gateway.program.waitForLogs(isAccessRecord, 1, 60_000, 'the first tunnel to end at the gateway');
     const before = { gateway: fdCount(gateway.program.pid), client: fdCount(client.program.pid) };
     const apps: Socket[] = [];
     await inLanes(1000, 50, async () => {
@@ -42,7 +42,8 @@ test('1,000 tunnels an application closes with a FIN to a silent server are rele
     assert.equal(apps.length, 1000);
     // Each application sees its tunnel end (the FIN back, then close) without sending anything else.
     await Promise.all(apps.map(closed));
-    await waitUntil(() => tunnelRecords(gateway) === 1001 || undefined, 120_000, 'every tunnel to end at the gateway');
+    await gateway.program.waitForLogs(isAccessRecord, 1001, 120_000, 'every tunnel to end at the gateway');
+    assert.equal(tunnelRecords(gateway), 1001);
     const back = (): boolean => fdCount(gateway.program.pid) <= before.gateway + 2 && fdCount(client.program.pid) <= before.client + 2;
     await waitUntil(() => back() || undefined, 120_000, `descriptors back to ${JSON.stringify(before)}`).catch(() => undefined);
     const after = { gateway: fdCount(gateway.program.pid), client: fdCount(client.program.pid) };

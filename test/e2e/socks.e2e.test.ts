@@ -11,9 +11,9 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { startClient, type RunningClient } from '../support/client.js';
-import { startGateway, type RunningGateway } from '../support/gateway.js';
+import { isAccessRecord, startGateway, type RunningGateway } from '../support/gateway.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { Peers, explainFailure, runCommand, waitUntil } from '../support/processes.js';
+import { Peers, explainFailure, runCommand } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 import { startSshd, type RunningSshd } from '../support/sshd.js';
 import { startUdpEcho, type UdpEcho } from '../support/udp-echo.js';
@@ -39,14 +39,13 @@ before(async () => {
 after(() => peers.close());
 
 const curl = (args: string[]): ReturnType<typeof runCommand> => runCommand('curl', { name: 'curl', args: ['-sS', '--max-time', '20', ...args], timeoutMs: 30_000 });
-const targets = (): string[] => gateway.accessLog().map((r) => String(r['target']));
 
 test('curl --socks5-hostname through pinhole connect: the name travels to the gateway unresolved and the origin answers', () =>
   explainFailure(peers, async () => {
     const result = await curl(['--socks5-hostname', `127.0.0.1:${client.port}`, `http://localhost:${origin.httpPort}/hello`]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'hello from the origin');
-    await waitUntil(() => targets().includes(`localhost:${origin.httpPort}`), 10_000, 'the NAME localhost in the gateway access log');
+    await gateway.program.waitForLog((r) => isAccessRecord(r) && r['target'] === `localhost:${origin.httpPort}`, 15_000, 'the NAME localhost in the gateway access log');
   }));
 
 test('curl --socks5 with an IP address goes through the tunnel to that address', () =>
@@ -54,7 +53,7 @@ test('curl --socks5 with an IP address goes through the tunnel to that address',
     const result = await curl(['--socks5', `127.0.0.1:${client.port}`, `http://127.0.0.1:${origin.httpPort}/hello`]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), 'hello from the origin');
-    await waitUntil(() => targets().includes(`127.0.0.1:${origin.httpPort}`), 10_000, 'the IP target in the gateway access log');
+    await gateway.program.waitForLog((r) => isAccessRecord(r) && r['target'] === `127.0.0.1:${origin.httpPort}`, 15_000, 'the IP target in the gateway access log');
   }));
 
 test('ssh with ProxyCommand nc -X 5 reaches a real sshd through the SOCKS5 port', () =>
@@ -62,7 +61,7 @@ test('ssh with ProxyCommand nc -X 5 reaches a real sshd through the SOCKS5 port'
     const result = await sshd.ssh(['-p', String(sshd.port), '-o', `ProxyCommand=nc -X 5 -x 127.0.0.1:${client.port} %h %p`, 'root@127.0.0.1', 'echo socks-through-pinhole']);
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     assert.equal(result.stdout.trim(), 'socks-through-pinhole');
-    await waitUntil(() => targets().includes(`127.0.0.1:${sshd.port}`), 10_000, 'the sshd target in the gateway access log');
+    await gateway.program.waitForLog((r) => isAccessRecord(r) && r['target'] === `127.0.0.1:${sshd.port}`, 15_000, 'the sshd target in the gateway access log');
   }));
 
 test('the same port still speaks HTTP: an absolute-URI request is answered', () =>

@@ -54,7 +54,7 @@ test('each side alone ends a half-closed tunnel and a silent one, over h2, h1 an
       assert.ok(fdCount(client.program.pid) <= before, `${transport}: client descriptors ${before} -> ${fdCount(client.program.pid)}`);
       await client.stop();
     }
-    await waitUntil(() => endedBy(gateway, 'idle-timeout') >= 3 || undefined, 30_000, 'three idle-timeout access records');
+    await gateway.program.waitForLogs((r) => isAccessRecord(r) && r['end'] === 'idle-timeout', 3, 30_000, 'three idle-timeout access records');
     assert.ok(endedBy(gateway, 'half-close-timeout') >= 6, 'the warm-up and half-closed tunnels of each transport ended by the half-close timeout');
     for (const proto of ['h2', 'http/1.1', 'wss']) assert.ok(gateway.accessLog().some((r) => isAccessRecord(r) && r['proto'] === proto), `a ${proto} tunnel was carried`);
     const metrics = (await adminText(adminPort, '/metrics')).body;
@@ -71,7 +71,7 @@ test('each side alone ends a half-closed tunnel and a silent one, over h2, h1 an
     const silent = await tunnelTo(proxy, origin);
     silent.resume();
     await Promise.all([closed(halfClosed), closed(silent)]);
-    await waitUntil(() => patient.accessLog().filter(isAccessRecord).length >= 2 || undefined, 30_000, 'the gateway to close both tunnels the client ended');
+    await patient.program.waitForLogs(isAccessRecord, 2, 30_000, 'the gateway to close both tunnels the client ended');
   });
 });
 

@@ -5,8 +5,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { isAccessRecord } from '../support/gateway.js';
 import { deterministicBytes, deterministicSha256 } from '../support/origin.js';
-import { explainFailure, waitUntil } from '../support/processes.js';
+import { explainFailure } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 import { startPinholeStack, type PinholeStack } from '../support/stack.js';
 
@@ -82,14 +83,7 @@ test('200 requests with 50 in flight, each on its own tunnel, all succeed and h2
     assert.ok(statuses.every((s) => s === 200), `every status is 200: ${[...new Set(statuses)].join(',')}`);
 
     // The gateway writes one access line when a tunnel has closed on both sides.
-    const records = await waitUntil(
-      () => {
-        const fresh = stack.gateway.accessLog().slice(accessBefore);
-        return fresh.length >= total ? fresh : undefined;
-      },
-      15_000,
-      `${total} access log lines from the gateway`,
-    ).catch((err: unknown) => {
+    const records = await stack.gateway.program.waitForLogs(isAccessRecord, accessBefore + total, 30_000, `${total} access log lines from the gateway`).then((all) => all.slice(accessBefore)).catch((err: unknown) => {
       const seen = stack.gateway.accessLog().length - accessBefore;
       throw new Error(`${String(err)}: only ${seen} of ${total} tunnels were logged as closed by the gateway, although every application connection has closed`);
     });

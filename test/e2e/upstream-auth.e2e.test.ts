@@ -8,15 +8,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { startDesktopSession } from '../support/desktop-session.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { explainFailure, listenPortOf, Peers, pinholeBin, Program, type LogRecord } from '../support/processes.js';
+import { explainFailure, listenPortOf, Peers, pinholeBin, Program, waitForFileText, type LogRecord } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 import { startSquid, type RunningSquid } from '../support/seed.js';
 
@@ -66,11 +65,7 @@ const assertTrafficFlows = async (program: Program, credentialsFrom?: string): P
   assert.deepEqual(await program.stop('SIGTERM', 15_000), { code: 0, signal: null });
   // Squid logs a CONNECT when its tunnel ends, so only now that Pinhole has let go of it.
   const tunnel = new RegExp(`TCP_TUNNEL/200 .*CONNECT 127\\.0\\.0\\.1:${gateway.port} ${PROXY_USER} `);
-  let accessLog = '';
-  for (let i = 0; i < 100 && !tunnel.test(accessLog); i += 1) {
-    accessLog = await readFile(join(squid.dir, 'access.log'), 'utf8');
-    if (!tunnel.test(accessLog)) await delay(100);
-  }
+  const accessLog = await waitForFileText(join(squid.dir, 'access.log'), tunnel, 15_000, "Squid's TCP_TUNNEL line for the gateway");
   assert.match(accessLog, tunnel, 'Squid let the authenticated user through to the gateway');
   assert.ok(!program.transcript().includes(PROXY_PASSWORD) && !program.transcript().includes(encodeURIComponent(PROXY_PASSWORD)), 'the password appears nowhere in the output');
 };

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseClientHello } from '../../gateway/sniff/client-hello.js';
+import { isAccessRecord } from '../support/gateway.js';
 import { explainFailure, Peers } from '../support/processes.js';
 import { requestThroughProxy } from '../support/proxy-requests.js';
 import { startRecordingRelay, type RecordingRelay } from '../support/relay.js';
@@ -50,8 +51,9 @@ test('the wire between client and gateway shows only TLS to the gateway name: no
     assert.equal(overHttp.status, 200);
     assert.match(overHttp.body.toString(), /path-canary=7c1d9e/, 'the plain HTTP request reached the origin with its path');
 
-    // Give the last records a moment to land in the relay (the access log is written at tunnel end).
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The gateway logs a tunnel when it ends: once the three are logged, their last bytes (the
+    // client's end of each stream) have crossed the relay too.
+    await stack.gateway.program.waitForLogs(isAccessRecord, 3, 15_000, 'the three tunnels in the access log');
 
     assert.ok(relay.connections.length >= 1, 'the client went through the relay');
     const first = relay.connections[0];

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommandOk, type CommandResult } from './processes.js';
+import { killOnExit, runCommandOk, type CommandResult } from './processes.js';
 
 export interface DesktopSessionOptions {
   /** Names the temporary HOME: /tmp/pinhole-NAME-XXXXXX. */
@@ -121,11 +121,14 @@ export const startDesktopSession = async ({ name = 'desktop', keyring = false, d
     LANG: 'C.UTF-8',
   };
   // Its own process group: the session's daemons stay in it, so stop() can end them all, and only them.
-  const holder = spawn('dbus-run-session', ['--', 'sh', '-c', holderScript(keyring)], {
-    env: baseEnv,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
+  // Killed with its group if this process ends before stop() runs (a test that timed out).
+  const holder = killOnExit(
+    spawn('dbus-run-session', ['--', 'sh', '-c', holderScript(keyring)], {
+      env: baseEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    }),
+  );
   const closed = once(holder, 'close').catch(() => undefined);
   let stderr = '';
   holder.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

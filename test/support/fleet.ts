@@ -259,3 +259,47 @@ export const rollingRestart = async (fleet: Fleet, between: () => Promise<void> 
   }
   return codes;
 };
+
+/** The member whose current process wrote the newest access record: the gateway a client uses. */
+export const memberInUse = (fleet: Fleet): FleetMember | undefined => {
+  let newest: { member: FleetMember; time: number } | undefined;
+  for (const member of fleet.members) {
+    for (const record of member.program?.records ?? []) {
+      const time = typeof record['time'] === 'string' ? Date.parse(record['time']) : 0;
+      if ('bytesUp' in record && (newest === undefined || time >= newest.time)) newest = { member, time };
+    }
+  }
+  return newest?.member;
+};
+
+export interface Recovery {
+  /** From the SIGKILL to the end of the first request that succeeded; undefined when none did within `giveUpMs`. */
+  readonly firstSuccessMs: number | undefined;
+  /** Requests that failed after the first success (made one after another for `settleMs`). */
+  readonly failuresAfter: string[];
+}
+
+/**
+ * kill -9 of `victim`, then one new `request` after another: how long until one succeeds, and
+ * whether any fails after that. The e2e test bounds it generously; the bench judges the target.
+ */
+export const killAndRecover = async (fleet: Fleet, victim: FleetMember, request: () => Promise<unknown>, { giveUpMs, settleMs }: { giveUpMs: number; settleMs: number }): Promise<Recovery> => {
+  await fleet.kill(victim);
+  const killedAt = process.hrtime.bigint();
+  const sinceKill = (): number => Number(process.hrtime.bigint() - killedAt) / 1e6;
+  let firstSuccessMs: number | undefined;
+  while (firstSuccessMs === undefined && sinceKill() < giveUpMs) {
+    try {
+      await request();
+      firstSuccessMs = sinceKill();
+    } catch {
+      // still routed to the dead gateway, or the client is reconnecting
+    }
+  }
+  const failuresAfter: string[] = [];
+  if (firstSuccessMs !== undefined) {
+    const settledAt = sinceKill() + settleMs;
+    while (sinceKill() < settledAt) await request().catch((err: unknown) => void failuresAfter.push((err as Error).message));
+  }
+  return { firstSuccessMs, failuresAfter };
+};

@@ -37,7 +37,7 @@ test('a hung endpoint accepts TCP, swallows the ClientHello and never answers', 
   assert.equal(await handshake(hung.port, 400), 'silent');
   assert.equal(hung.accepted(), 1);
   assert.ok(hung.bytesReceived() > 0, 'the ClientHello arrived');
-  await waitUntil(() => hung.open() === 0, 2_000, 'the abandoned connection to close');
+  await waitUntil(() => hung.open() === 0, 10_000, 'the abandoned connection to close');
 });
 
 test('a refused port refuses at once', async () => {
@@ -62,7 +62,7 @@ test('a frozen relay holds bytes in both directions on open connections and deli
   let got = '';
   client.on('data', (chunk: Buffer) => (got += chunk.toString()));
   client.write('before ');
-  await waitUntil(() => got === 'before ', 2_000, 'the echo before the freeze');
+  await waitUntil(() => got === 'before ', 10_000, 'the echo before the freeze');
   relay.freeze();
   assert.equal(relay.frozen, true);
   client.write('during');
@@ -71,7 +71,7 @@ test('a frozen relay holds bytes in both directions on open connections and deli
   assert.equal(got, 'before ', 'nothing moves while frozen');
   assert.equal(client.destroyed, false, 'the connection stays up');
   relay.thaw();
-  await waitUntil(() => got === 'before during', 2_000, 'the held bytes after thaw');
+  await waitUntil(() => got === 'before during', 10_000, 'the held bytes after thaw');
 });
 
 test('SIGSTOP on a real gateway stalls a TLS handshake with TCP still accepted, and SIGCONT lets it through', async (t) => {

@@ -7,7 +7,6 @@
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Writable } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { createLogger } from '../../shared/log.js';
 import { dispatchInsideTls } from '../../gateway/mux/inside-tls.js';
@@ -18,23 +17,20 @@ import { handleTunnelUpgrade, isTunnelUpgrade } from '../../gateway/ws-tunnel.js
 import { clientAddressOf, formatClient } from '../../gateway/mux/client-address.js';
 import type { TestCertificate } from './certs.js';
 import type { LogRecord } from './processes.js';
+import { recordingDestination, type RecordList } from './record-list.js';
 
 export interface MuxFront {
   port: number;
   records: LogRecord[];
+  /** The same lines, to wait on. */
+  log: RecordList<LogRecord>;
   multiplexer: Multiplexer;
   stop: () => Promise<void>;
 }
 
 export const startMuxFront = async ({ cert, ownName, flags }: { cert: TestCertificate; ownName: string; flags: MuxFlagValues }): Promise<MuxFront> => {
-  const records: LogRecord[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) records.push(JSON.parse(line) as LogRecord);
-      done();
-    },
-  });
-  const logger = createLogger({ name: 'mux-front', level: 'debug', destination: sink });
+  const { destination, lines: log } = recordingDestination<LogRecord>();
+  const logger = createLogger({ name: 'mux-front', level: 'debug', destination });
   const config = muxConfigFrom(flags);
   const table = routeTableOf(config);
   const web = new WebFallback({ web: webTargetOf(config), logger });
@@ -93,7 +89,8 @@ export const startMuxFront = async ({ cert, ownName, flags }: { cert: TestCertif
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    records,
+    records: log.items,
+    log,
     multiplexer,
     stop: async () => {
       multiplexer.closeAll();

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Peers, Program, listenPortOf, runCommand, waitUntil } from './processes.js';
+import { Peers, Program, listenPortOf, runCommand, waitForFileText, waitUntil } from './processes.js';
 
 // The SIGTERM handler goes first: the test signals as soon as it sees the lines, and a busy
 // machine can pause the child between printing them and installing the handler.
@@ -67,4 +70,46 @@ test('a test file that starts a gateway (two workers) and hangs past its timeout
   assert.ok(alive(file), 'the test file is still running after its timeout');
   process.kill(file, 'SIGTERM');
   await waitUntil(() => !pids.some(alive), 30_000, `no process of ${pids.join(', ')} left`);
+});
+
+for (const [how, end] of [
+  ['exits', 'exit'],
+  ['is ended by SIGTERM', 'wait'],
+] as const) {
+  test(`children spawned outside Program and given to killOnExit die with a process that ${how}, group and all`, { timeout: 60_000 }, async (t) => {
+    const fixture = fileURLToPath(new URL('./spawned-child.fixture.ts', import.meta.url));
+    const parent = new Program(process.execPath, { name: 'spawner', args: ['--import', 'tsx', fixture, end] });
+    t.after(() => parent.stop('SIGKILL'));
+    const line = await parent.waitForLog((r) => r.msg === 'Spawned.', 30_000, 'the spawned line');
+    const pids = line['pids'] as number[];
+    assert.equal(pids.length, 3);
+    assert.ok(pids.every((pid) => Number.isInteger(pid) && pid > 0), JSON.stringify(pids));
+    if (end === 'wait') {
+      assert.ok(pids.every(alive), 'running while their parent runs');
+      parent.signal('SIGTERM');
+    }
+    await parent.exited;
+    await waitUntil(() => !pids.some(alive), 10_000, `no process of ${pids.join(', ')} left`);
+  });
+}
+
+test('waiting for N log lines counts the printed ones and the ones to come, and fails with the transcript when they never all come', async (t) => {
+  const script = `for (let i = 0; i < 3; i++) setTimeout(() => console.log(JSON.stringify({ msg: 'tick', i })), i * 50); setTimeout(() => {}, 5000)`;
+  const program = new Program(process.execPath, { name: 'ticker', args: ['-e', script] });
+  t.after(() => program.stop('SIGKILL'));
+  await program.waitForLog((r) => r.msg === 'tick');
+  const ticks = await program.waitForLogs((r) => r.msg === 'tick', 3);
+  assert.deepEqual(ticks.map((r) => r['i']), [0, 1, 2]);
+  await assert.rejects(program.waitForLogs((r) => r.msg === 'tick', 4, 300, 'a fourth tick'), /did not print a fourth tick[\s\S]*"i":2/);
+});
+
+test('waiting for text in a log file ends when a write brings it, and fails with what the file holds', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'pinhole-file-text-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'access.log');
+  const waited = waitForFileText(file, /TCP_TUNNEL\/200/, 10_000, 'the tunnel line');
+  await appendFile(file, 'TCP_DENIED/403 first\n');
+  await appendFile(file, 'TCP_TUNNEL/200 second\n');
+  assert.match(await waited, /first\nTCP_TUNNEL\/200 second/);
+  await assert.rejects(waitForFileText(file, /never/, 200, 'a never line'), /a never line did not appear .* within 200 ms; it holds:\nTCP_DENIED/);
 });

@@ -12,10 +12,11 @@
  *   (PR_SET_PDEATHSIG), which covers a parent killed by a signal too, when no handler runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const pinholeBin = join(repoRoot, 'bin', 'pinhole');
@@ -58,8 +59,31 @@ const killGroup = (pid: number | undefined): void => {
   }
 };
 
+/** Children a test spawned itself (not as a Program): killed, with their groups, when this process exits. */
+const spawned = new Set<ChildProcess>();
+
+/**
+ * For a child that cannot be a Program (a session holder that needs its stdin open, a client
+ * whose executable /proc must name): it, and its process group when it leads one, are SIGKILLed
+ * when this process exits or is ended by a signal, as Programs are. Returns the child.
+ */
+export const killOnExit = <C extends ChildProcess>(child: C): C => {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return child;
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
+  return child;
+};
+
 const killAll = (): void => {
   for (const program of live) killGroup(program.pid);
+  for (const child of spawned) {
+    killGroup(child.pid);
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 };
 process.on('exit', killAll);
 // A test file ended by a signal (a runner cancelling it, a CI timeout) runs no 'exit' handler:
@@ -182,6 +206,14 @@ export class Program {
     return line.json as LogRecord;
   }
 
+  /** Resolves with the matching records once there are `count` of them (already printed or future). */
+  async waitForLogs(predicate: (record: LogRecord) => boolean, count: number, timeoutMs = 15_000, what = `${count} matching log lines`): Promise<LogRecord[]> {
+    // Each line reaches the predicate once: the printed ones first, then each new one as it comes.
+    let seen = 0;
+    await this.waitForLog((record) => predicate(record) && ++seen >= count, timeoutMs, what);
+    return this.records.filter(predicate);
+  }
+
   /** Sends `signal` to this program's own PID and resolves with how it exited; SIGKILL after `graceMs`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<ExitStatus> {
     if (this.exitStatus) return this.exitStatus;
@@ -300,6 +332,38 @@ export const waitForPort = async (port: number, timeoutMs = 15_000, isAlive: () 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };
+
+/**
+ * Resolves with the text of a log file a program writes (Squid's access.log) once `pattern`
+ * matches it: re-read on each change in its folder (the file may not exist yet), not on a timer.
+ */
+export const waitForFileText = (file: string, pattern: RegExp, timeoutMs: number, what: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let done = false;
+    let last = '';
+    // Watching starts before the first read, so no write falls between the two.
+    const watcher = watch(dirname(file));
+    const finish = (result: { text: string } | { error: Error }): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if ('text' in result) resolve(result.text);
+      else reject(result.error);
+    };
+    const check = (): void =>
+      void readFile(file, 'utf8').then(
+        (text) => {
+          last = text;
+          if (pattern.test(text)) finish({ text });
+        },
+        () => undefined,
+      );
+    const timer = setTimeout(() => finish({ error: new Error(`${what} did not appear in ${file} within ${timeoutMs} ms; it holds:\n${last}`) }), timeoutMs);
+    watcher.on('change', check);
+    watcher.on('error', (error) => finish({ error }));
+    check();
+  });
 
 /** Reads `"listen":"127.0.0.1:PORT"` from a log record. */
 export const listenPortOf = (record: LogRecord): number => {
