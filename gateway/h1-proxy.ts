@@ -12,8 +12,7 @@ import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './pr
 import { plainRefusalHead, refusalFor, refusalHeadFor } from '../node/refusal.js';
 import type { ExchangeOutcome, TunnelRequest } from './tunnel-request.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
-import { handleUdpWebSocketUpgrade, isUdpUpgrade } from './udp/connect-udp.js';
-import { udpDepsFor } from './udp/proxy-udp.js';
+import { isUdpUpgrade, udpWebSocketDoor } from './udp/connect-udp.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
 
 export type WebFallback = (req: IncomingMessage, res: ServerResponse) => void;
@@ -245,9 +244,8 @@ export class H1Proxy {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // UDP over the WebSocket transport (issue 14): one datagram per binary message on UDP_WS_PATH.
-    const udp = isUdpUpgrade(req) ? udpDepsFor(this.requests, connectionOf(socket as Socket)) : undefined;
-    if (udp !== undefined) {
-      void handleUdpWebSocketUpgrade(req, socket, head, udp).catch(() => socket.destroy());
+    if (this.requests.carriesUdp && isUdpUpgrade(req)) {
+      void this.requests.run(udpWebSocketDoor(req, socket, head, connectionOf(socket as Socket), this.requests)).catch(() => socket.destroy());
       return;
     }
     if (isTunnelUpgrade(req, this.options.wsPath)) {

@@ -10,8 +10,7 @@ import { refusalFor } from '../node/refusal.js';
 import { NOT_FOUND_PAGE } from './h1-proxy.js';
 import { connectionOf } from './mux/connection.js';
 import type { TunnelRequest } from './tunnel-request.js';
-import { handleConnectUdpStream, isConnectUdpRequest } from './udp/connect-udp.js';
-import { udpDepsFor } from './udp/proxy-udp.js';
+import { connectUdpDoor, isConnectUdpRequest } from './udp/connect-udp.js';
 import { isProfileRequest, serveProfileRequest, type ProfileHandler } from './profile/handler.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
 
@@ -67,9 +66,8 @@ export class H2Proxy {
     // no compat objects for tunnels.
     this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       if (isConnectUdpRequest(headers)) {
-        // UDP (issue 14): CONNECT-UDP streams, refused with 501 when this gateway carries no UDP.
-        const udp = udpDepsFor(this.requests, connectionOf(stream.session?.socket));
-        if (udp !== undefined) void handleConnectUdpStream(stream, headers, udp).catch(() => stream.destroy());
+        // UDP (issue 14): CONNECT-UDP streams, one more door of the tunnel request; refused when this gateway carries no UDP.
+        if (this.requests.carriesUdp) void this.requests.run(connectUdpDoor(stream, headers, connectionOf(stream.session?.socket), this.requests)).catch(() => stream.destroy());
         else this.refuseUdp(stream);
       } else if (headers[':method'] === 'CONNECT') {
         stream.on('error', () => stream.destroy());

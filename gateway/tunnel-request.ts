@@ -1,9 +1,11 @@
 /**
  * One tunnel request, whichever door it came through (HTTP/1.1 CONNECT or absolute URI, HTTP/2
- * CONNECT, WebSocket): authenticate -> parse -> admit -> open upstream -> answer -> relay ->
- * track -> access log, written once, in `runTunnelRequest`. A door (h1-proxy.ts, h2-proxy.ts,
- * ws-tunnel.ts) only translates its framing into a `TunnelDoor`: where the target and the
- * credentials are, how a yes and a refusal look on its wire, and which Duplex carries the bytes.
+ * CONNECT, WebSocket, and for UDP CONNECT-UDP and the UDP WebSocket): authenticate -> parse ->
+ * admit -> open upstream -> answer -> relay -> track -> access log, written once, in
+ * `runTunnelRequest`. A door (h1-proxy.ts, h2-proxy.ts, ws-tunnel.ts, udp/connect-udp.ts) only
+ * translates its framing into a `TunnelDoor` (a `UdpTunnelDoor` for a UDP flow): where the target
+ * and the credentials are, how a yes and a refusal look on its wire, and which Duplex carries the
+ * bytes (for a UDP flow, the door carries the datagrams in its framing until the flow closes).
  * Here too, once for every door: the connection cap's check (503 PINHOLE_GATEWAY_FULL), the relay's
  * half-close and idle timeouts with the access log's `end` reason, and who is refused plainly: a
  * door's `refuse` gets the user only once authenticated (a stranger's answer names nothing).
@@ -14,7 +16,7 @@ import type { Duplex } from 'node:stream';
 import { destinationError } from '../node/dial.js';
 import { relay, type RelayTimeouts } from '../node/relay.js';
 import { asPinholeError } from '../node/refusal.js';
-import type { PinholeError } from '../shared/errors.js';
+import { PinholeError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { formatEndpoint, type Endpoint } from '../shared/profile.js';
 import { relayEnd, type AccessLog, type AccessRecord } from './access-log.js';
@@ -43,15 +45,20 @@ export interface TunnelServices {
   hold?(abort: () => void, owner: TunnelOwner): () => void;
   /** Run a request counted as pending until it settles (a drain waits for it). */
   whilePending?(request: () => Promise<void>): Promise<void>;
+  /** Admission, the UDP policy and the flow (absent: this gateway carries no UDP). Throws PinholeError. */
+  openUdpFlow?(target: UdpTarget, owner: TunnelOwner): Promise<UdpFlow>;
   accessLog(record: AccessRecord): void;
   /** --half-close-timeout and --idle-timeout, for every relay a request starts. */
   readonly relayTimeouts?: RelayTimeouts | undefined;
 }
 
-/** What ended a request a door carries itself: its status and bytes, a refusal, or nothing worth a line. */
-export type ExchangeOutcome = { readonly status: number; readonly bytesUp: number; readonly bytesDown: number } | PinholeError | undefined;
+/** What a door that carries a request itself says of it in the access log: status and bytes, for a UDP flow its datagrams and end too. */
+export type ExchangeRecord = Pick<AccessRecord, 'status' | 'bytesUp' | 'bytesDown'> & Partial<Pick<AccessRecord, 'datagramsUp' | 'datagramsDown' | 'end'>>;
 
-/** A request the door carries itself (HTTP/1.1 absolute URI: a request and its answer, not a byte stream). */
+/** What ended a request a door carries itself: its record, a refusal, or nothing worth a line. */
+export type ExchangeOutcome = ExchangeRecord | PinholeError | undefined;
+
+/** A request the door carries itself (HTTP/1.1 absolute URI: a request and its answer; a UDP flow's datagrams), not a byte stream. */
 export interface Exchange {
   readonly ended: Promise<ExchangeOutcome>;
   abort(): void;
@@ -83,24 +90,57 @@ export interface TunnelDoor {
   abort?(): void;
 }
 
+/**
+ * A UDP flow's door (CONNECT-UDP on HTTP/2, the UDP WebSocket): the same sequence, the upstream a
+ * UDP flow (`TunnelServices.openUdpFlow`), and the yes carries the flow's datagrams in the door's
+ * framing until the flow closes: an `Exchange` whose outcome is the flow's record.
+ */
+export interface UdpTunnelDoor extends Omit<TunnelDoor, 'kind' | 'method' | 'early' | 'answer'> {
+  readonly kind: 'udp';
+  readonly method: 'CONNECT-UDP';
+  answer(flow: UdpFlow, owner: TunnelOwner): Exchange | Promise<Exchange>;
+}
+
 const isExchange = (carrier: Duplex | Exchange): carrier is Exchange => 'ended' in carrier && !('pipe' in carrier);
 
+/** What a refusal's access line counts: nothing carried (for a UDP flow, no datagrams either). */
+const NOTHING_CARRIED = { bytesUp: 0, bytesDown: 0 };
+const NO_DATAGRAMS = { datagramsUp: 0, datagramsDown: 0, ...NOTHING_CARRIED };
+
 /** authenticate -> parse -> admit -> open upstream -> answer -> relay -> track -> access log. Never throws. */
-export async function runTunnelRequest(services: TunnelServices, door: TunnelDoor): Promise<void> {
+export async function runTunnelRequest(services: TunnelServices, door: TunnelDoor | UdpTunnelDoor): Promise<void> {
   const started = Date.now();
   let user: string | undefined;
   let target: Endpoint | undefined;
-  const log = (record: Pick<AccessRecord, 'target' | 'status' | 'bytesUp' | 'bytesDown' | 'end'> & { code?: string }): void =>
+  const log = (record: Pick<AccessRecord, 'target' | 'status' | 'bytesUp' | 'bytesDown' | 'end' | 'datagramsUp' | 'datagramsDown'> & { code?: string }): void =>
     services.accessLog({ user, method: door.method, durationMs: Date.now() - started, proto: door.proto, ...door.connection, ...record });
   const refuse = (error: PinholeError): void => {
-    log({ target: door.targetText, status: error.status, code: error.code, bytesUp: 0, bytesDown: 0 });
+    log({ target: door.targetText, status: error.status, code: error.code, ...(door.kind === 'udp' ? NO_DATAGRAMS : NOTHING_CARRIED) });
     door.refuse(error, user);
+  };
+  // A request the door carries itself: tracked until it ends, then its line (or its refusal).
+  const carried = async (carrier: Exchange, name: string, owner: TunnelOwner): Promise<void> => {
+    const release = services.hold?.(() => carrier.abort(), owner);
+    const outcome = await carrier.ended;
+    release?.();
+    if (outcome instanceof Error) refuse(outcome);
+    else if (outcome !== undefined) log({ target: name, ...outcome });
   };
   try {
     if (door.targetFirst === true) target = door.target();
     user = await services.authenticate(door.credentials, door.connection.client);
     target ??= door.target();
     const owner: TunnelOwner = { user, client: door.connection.client };
+    if (door.kind === 'udp') {
+      const flow = await openUdpFlow(services, target, owner);
+      if (door.gone()) {
+        flow.close();
+        return;
+      }
+      const answered = door.answer(flow, owner);
+      await carried(answered instanceof Promise ? await answered : answered, formatEndpoint(target), owner);
+      return;
+    }
     const upstream = await services.openUpstream(target, door.kind, owner).catch((err: unknown) => {
       throw destinationError(err, door.targetText);
     });
@@ -116,11 +156,7 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
     }
     const name = formatEndpoint(target);
     if (isExchange(carrier)) {
-      const release = services.hold?.(() => carrier.abort(), owner);
-      const outcome = await carrier.ended;
-      release?.();
-      if (outcome instanceof Error) refuse(outcome);
-      else if (outcome !== undefined) log({ target: name, ...outcome });
+      await carried(carrier, name, owner);
       return;
     }
     const early = door.early ?? EMPTY;
@@ -146,6 +182,14 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The UDP flow to the target, or the refusal: no UDP on this gateway (400), the policy's, or 502 when it cannot be opened. */
+const openUdpFlow = async (services: TunnelServices, target: UdpTarget, owner: TunnelOwner): Promise<UdpFlow> => {
+  if (services.openUdpFlow === undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'This gateway does not carry UDP.');
+  return services.openUdpFlow(target, owner).catch((err: unknown) => {
+    throw asPinholeError(err, 'PINHOLE_CONNECT_FAILED');
+  });
+};
 
 export interface TunnelRequestParts {
   readonly auth: Authenticator;
@@ -174,7 +218,7 @@ export class TunnelRequest implements TunnelServices {
     this.relayTimeouts = parts.relayTimeouts;
   }
 
-  run(door: TunnelDoor): Promise<void> {
+  run(door: TunnelDoor | UdpTunnelDoor): Promise<void> {
     return this.whilePending(() => runTunnelRequest(this, door));
   }
 
@@ -211,14 +255,12 @@ export class TunnelRequest implements TunnelServices {
     return this.parts.udp !== undefined;
   }
 
-  /** Admission, the UDP policy and the flow, held until it closes. Throws PinholeError. */
+  /** Admission, the UDP policy and the flow (held by `runTunnelRequest` once answered, like every tunnel). Throws PinholeError. */
   async openUdpFlow(target: UdpTarget, owner: TunnelOwner): Promise<UdpFlow> {
     const udp = this.parts.udp;
-    if (udp === undefined) throw new Error('This gateway carries no UDP.');
+    if (udp === undefined) throw new PinholeError('PINHOLE_BAD_REQUEST', 'This gateway does not carry UDP.');
     this.admit(owner);
-    const flow = await UdpFlow.open(target, udp);
-    flow.onClose(this.hold(() => flow.close(), owner));
-    return flow;
+    return UdpFlow.open(target, udp);
   }
 
   hold(abort: () => void, owner: TunnelOwner): () => void {

@@ -1,8 +1,10 @@
 /**
- * The client engine: a local proxy on 127.0.0.1 whose tunnels go through one gateway. It owns the
- * connection state (disconnected / connecting / connected / reconnecting / error), live stats and
- * a bounded log, and is what every front end drives (CLI, console, Electron main). No Electron,
- * no UI here.
+ * The client engine: a local proxy on 127.0.0.1 whose tunnels go through one gateway, and what
+ * every front end drives (CLI, console, Electron main). A composition root: per connection it wires
+ * the transport (tunnel/negotiate.ts), the tunnel opener, the reconnect (reconnect.ts), the router
+ * (app-router.ts), the local proxy and the profile's refresh (gateways/connection-profile.ts); it
+ * holds the connection state (connection-status.ts), live stats and the bounded log (engine-log.ts).
+ * No Electron, no UI here.
  */
 import type { NativeBytePath } from '../node/native/byte-path.js';
 import type { ConnectionGate } from './lan/allow-list.js';
@@ -10,18 +12,22 @@ import type { LocalUsers } from './lan/local-users.js';
 import type { TerminalStats } from './lan/terminal-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { Disposer, EngineApi, EngineEvents, EngineState, EngineStats, EngineStatus, LogLine, SeenApp } from '../shared/engine-api.js';
+import type { Disposer, EngineApi, EngineEvents, EngineStats, EngineStatus, LogLine, SeenApp } from '../shared/engine-api.js';
 import { PinholeError, toWire } from '../shared/errors.js';
 import type { GatewaysStatus } from '../shared/gateway-status.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import type { Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
 import type { TunnelTimeouts } from '../shared/tunnel-timeouts.js';
-import { isFatal } from './error-meaning.js';
-import { LogRing } from './log-ring.js';
-import { LocalProxy, type RouteRequest, type Router } from './proxy/local-proxy.js';
-import { TUNNEL, type CallingApp, type RouteDecision, type RouteQuery } from './routing.js';
-import { applyToTarget, viewOfTarget } from './gateways/profile-changes.js';
-import { ProfileRefresher, type RefreshOutcome } from './gateways/refresh.js';
+import { AppRouter, SeenApps } from './app-router.js';
+import { ConnectionStatus } from './connection-status.js';
+import { createEngineLog, type EngineLogOptions } from './engine-log.js';
+import { parseListen } from './listen-address.js';
+import type { LogRing } from './log-ring.js';
+import { LocalProxy } from './proxy/local-proxy.js';
+import { Reconnect } from './reconnect.js';
+import type { CallingApp, RouteDecision, RouteQuery } from './routing.js';
+import { ConnectionProfile } from './gateways/connection-profile.js';
+import type { RefreshOutcome } from './gateways/refresh.js';
 import { openTransport } from './tunnel/negotiate.js';
 import { TunnelOpener } from './tunnel/opener.js';
 import type { GatewayChoiceOptions, Transport, UpstreamProxy } from './tunnel/transport.js';
@@ -62,80 +68,45 @@ export interface EngineConnectOptions {
   nativeBytePath?: NativeBytePath;
 }
 
-export interface EngineOptions {
-  /** Log lines also go here (the CLI passes stdout); the ring always gets them. */
-  logDestination?: { write(text: string): void };
-  /** Or an existing logger the lines are forwarded to (the console passes one). */
-  logger?: Logger;
-  logLevel?: 'debug' | 'info' | 'warn' | 'error';
-  logCapacity?: number;
+export interface EngineOptions extends EngineLogOptions {
   statsIntervalMs?: number;
   /** First reconnect delay; doubles up to maxBackoffMs, with jitter. */
   backoffMs?: number;
   maxBackoffMs?: number;
 }
 
-/** "HOST:PORT" where port 0 means "any free port". */
-export const parseListen = (text: string): { host: string; port: number } | undefined => {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
-  if (!match?.[1] || !match[2]) return undefined;
-  const port = Number(match[2]);
-  if (port > 65535) return undefined;
-  return { host: match[1].replace(/^\[|\]$/g, ''), port };
-};
-
-const forwardTo = (logger: Logger): { write(text: string): void } => ({
-  write(text: string): void {
-    try {
-      const { level, msg, time: _time, name: _name, ...fields } = JSON.parse(text) as Record<string, unknown>;
-      const method = level === 'error' || level === 'warn' || level === 'debug' ? level : 'info';
-      logger[method](fields, String(msg ?? ''));
-    } catch {
-      logger.info(text.trim());
-    }
-  },
-});
+export { parseListen } from './listen-address.js';
 
 export class Engine implements EngineApi {
   readonly logger: Logger;
   private readonly ring: LogRing;
   private readonly events = new EventEmitter();
-  private status: EngineStatus = { state: 'disconnected', since: Date.now(), warnings: [] };
+  private readonly connection = new ConnectionStatus();
   private transport: Transport | undefined;
   private proxy: LocalProxy | undefined;
   private terminals: TerminalStats | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private attempt = 0;
-  private readonly apps = new Map<string, SeenApp>();
+  private readonly apps = new SeenApps();
   private generation = 0;
   private opener: TunnelOpener | undefined;
-  private refresher: ProfileRefresher | undefined;
-  private profileRefreshedAt: number | undefined;
+  private reconnect: Reconnect | undefined;
+  private profile: ConnectionProfile | undefined;
 
   constructor(private readonly options: EngineOptions = {}) {
-    this.ring = new LogRing(options.logCapacity ?? 2000);
-    const external = options.logDestination ?? (options.logger ? forwardTo(options.logger) : undefined);
-    const ring = this.ring;
-    this.logger = createLogger({
-      name: 'pinhole',
-      level: options.logLevel ?? 'info',
-      destination: {
-        write(text: string): void {
-          ring.write(text);
-          external?.write(text);
-        },
-      },
-    });
+    ({ logger: this.logger, ring: this.ring } = createEngineLog(options));
     this.ring.onLine((line) => this.events.emit('log', line));
     this.events.setMaxListeners(50);
+    this.connection.on('change', () => this.events.emit('status', this.getStatus()));
+    this.apps.on('apps', (apps: SeenApp[]) => this.events.emit('apps', apps));
   }
 
   getStatus(): EngineStatus {
     // Round trips change with every sample: read them live rather than emitting a status per PING.
-    const live = this.status.gateways === undefined ? undefined : this.transport?.gateways?.();
-    const gateways = live && this.profileRefreshedAt !== undefined ? { ...live, profileRefreshedAt: this.profileRefreshedAt } : live;
-    return { ...this.status, warnings: [...this.status.warnings], ...(gateways ? { gateways } : {}) };
+    const status = this.connection.current;
+    const live = status.gateways === undefined ? undefined : this.transport?.gateways?.();
+    const refreshedAt = this.profile?.refreshedAt;
+    const gateways = live && refreshedAt !== undefined ? { ...live, profileRefreshedAt: refreshedAt } : live;
+    return { ...status, warnings: [...status.warnings], ...(gateways ? { gateways } : {}) };
   }
 
   getStats(): EngineStats {
@@ -150,7 +121,7 @@ export class Engine implements EngineApi {
   }
 
   getApps(): SeenApp[] {
-    return [...this.apps.values()].sort((a, b) => b.lastSeen - a.lastSeen);
+    return this.apps.list();
   }
 
   on<K extends keyof EngineEvents>(event: K, listener: (payload: EngineEvents[K]) => void): Disposer {
@@ -160,14 +131,15 @@ export class Engine implements EngineApi {
   }
 
   async connect(target: GatewayTarget, password: string, options: EngineConnectOptions = {}): Promise<{ listen: string }> {
-    if (this.status.state !== 'disconnected' && this.status.state !== 'error') await this.disconnect();
+    if (this.connection.state !== 'disconnected' && this.connection.state !== 'error') await this.disconnect();
     const generation = ++this.generation;
+    this.reconnect?.stop();
     const listen = parseListen(options.listen ?? '127.0.0.1:8080');
     if (!listen) throw new PinholeError('PINHOLE_CONFIG_INVALID', `The listen address "${options.listen}" must be HOST:PORT.`);
     const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
     const warnings = target.trust.kind === 'insecure' ? [INSECURE_WARNING] : [];
     const base = { profile: options.profileName ?? 'command line', gateway: target.serverName, warnings };
-    this.setStatus({ state: 'connecting', ...base });
+    this.connection.set({ state: 'connecting', ...base });
     warnIfInsecure(target.trust, this.logger);
     this.logger.info({ gateway: target.serverName, endpoints: target.endpoints, transport: target.transport, user: target.user }, 'Connecting to the gateway.');
     let transport: Transport;
@@ -187,7 +159,7 @@ export class Engine implements EngineApi {
     } catch (err) {
       const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
       this.logger.error({ code: error.code, ...(error.details ?? {}) }, error.message);
-      this.setStatus({ state: 'error', ...base, error: toWire(error) });
+      this.connection.set({ state: 'error', ...base, error: toWire(error) });
       throw error;
     }
     if (generation !== this.generation) {
@@ -195,21 +167,15 @@ export class Engine implements EngineApi {
       throw new PinholeError('PINHOLE_NOT_CONNECTED', 'The connection was cancelled.');
     }
     this.transport = transport;
-    transport.on('lost', (err: PinholeError) => this.lost(err, generation));
-    transport.on('up', () => this.recovered(generation));
+    const reconnect = new Reconnect({ transport, status: this.connection, logger: this.logger, backoff: this.options });
+    this.reconnect = reconnect;
     this.terminals = options.lan?.terminals;
     // The endpoint in use or an endpoint's health changed (the transport logged why).
     transport.on('gateways', (gateways: GatewaysStatus) => {
-      if (generation === this.generation && this.status.state !== 'disconnected') this.setStatus({ ...this.status, gateways });
+      if (generation === this.generation && this.connection.state !== 'disconnected') this.connection.set({ ...this.connection.current, gateways });
     });
     // One opener per connection (its generation): another gateway or user may have another policy.
-    const opener = new TunnelOpener({
-      transport,
-      earlyStart: options.earlyStart !== false,
-      mayStartEarly: () => this.status.state === 'connected',
-      onConnectionFailure: (err) => this.lost(err, generation),
-      onOpened: () => this.recovered(generation),
-    });
+    const opener = new TunnelOpener({ transport, earlyStart: options.earlyStart !== false, connection: reconnect });
     this.opener = opener;
     const proxy: LocalProxy = new LocalProxy({
       host: listen.host,
@@ -219,7 +185,7 @@ export class Engine implements EngineApi {
       opener,
       ...(transport.proxyConnection && transport.proxyAuthorization ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, connections: opener } } : {}),
       ...(options.pac ? { pac: ((pac) => (): string => pac(formatEndpoint(proxy.address)))(options.pac) } : {}),
-      ...(options.decide || options.identifyApp ? { router: this.router(options) } : {}),
+      ...(options.decide || options.identifyApp ? { router: new AppRouter(options, this.apps) } : {}),
       ...(options.lan?.gate === undefined ? {} : { gate: options.lan.gate }),
       ...(options.lan?.users === undefined ? {} : { users: options.lan.users }),
       ...(options.lan?.terminals === undefined ? {} : { terminals: options.lan.terminals }),
@@ -230,148 +196,47 @@ export class Engine implements EngineApi {
       await proxy.start();
     } catch (err) {
       opener.retire();
+      reconnect.stop();
       await transport.close();
       this.transport = undefined;
       const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
       this.logger.error({ code: error.code }, error.message);
-      this.setStatus({ state: 'error', ...base, error: toWire(error) });
+      this.connection.set({ state: 'error', ...base, error: toWire(error) });
       throw error;
     }
     this.proxy = proxy;
     const address = formatEndpoint(proxy.address);
-    this.attempt = 0;
     const gateways = transport.gateways?.();
-    this.setStatus({ state: 'connected', ...base, transport: transport.kind, listen: address, ...(gateways ? { gateways } : {}) });
+    this.connection.set({ state: 'connected', ...base, transport: transport.kind, listen: address, ...(gateways ? { gateways } : {}) });
     this.logger.info({ gateway: target.serverName, transport: transport.kind }, 'Connected to the gateway.');
     this.statsTimer = setInterval(() => this.events.emit('stats', this.getStats()), this.options.statsIntervalMs ?? 1_000);
     this.statsTimer.unref();
-    if (options.refreshProfile !== false) this.startRefresher(transport, target, options);
+    if (options.refreshProfile !== false) this.profile = ConnectionProfile.start(transport, target, { ...options, logger: this.logger });
     return { listen: address };
   }
 
   async disconnect(): Promise<void> {
     this.generation += 1;
     clearInterval(this.statsTimer);
-    clearTimeout(this.retryTimer);
+    this.reconnect?.stop();
+    this.reconnect = undefined;
     const { proxy, transport } = this;
     this.opener?.retire();
     this.opener = undefined;
-    this.refresher?.stop();
-    this.refresher = undefined;
+    this.profile?.stop();
+    this.profile = undefined;
     this.proxy = undefined;
     this.transport = undefined;
     await Promise.all([proxy?.stop(), transport?.close()]);
-    const was = this.status.state;
+    const was = this.connection.state;
     if (was !== 'disconnected') {
-      this.setStatus({ state: 'disconnected', warnings: [] });
+      this.connection.set({ state: 'disconnected', warnings: [] });
       if (was !== 'error') this.logger.info('Disconnected from the gateway.');
     }
   }
 
   /** Refresh the profile now (a "check for updates" action); undefined when not connected or the transport cannot fetch it. */
   refreshProfile(): Promise<RefreshOutcome> | undefined {
-    return this.refresher?.refreshNow();
-  }
-
-  /** The profile refreshes itself over the connection in use (main/gateways/refresh.ts); changes apply without dropping tunnels. */
-  private startRefresher(transport: Transport, connected: GatewayTarget, options: EngineConnectOptions): void {
-    const fetch = transport.fetchProfile?.bind(transport);
-    if (!fetch) return;
-    let target = connected;
-    this.profileRefreshedAt = undefined;
-    const refresher = new ProfileRefresher({
-      fetch: async (etag) => {
-        const result = await fetch(etag);
-        this.profileRefreshedAt = Date.now();
-        return result;
-      },
-      stored: () => viewOfTarget(target),
-      context: () => ({
-        working: transport.gateways?.().endpoints.filter((e) => e.health === 'up').map((e) => e.endpoint) ?? [...target.endpoints],
-        ...(target.trust.kind === 'pin' ? { verifiedPin: target.trust.pin } : {}),
-      }),
-      apply: async (plan) => {
-        target = applyToTarget(target, plan.next);
-        transport.setEndpoints?.(plan.next.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined));
-        transport.setTrust?.(target.trust);
-        await options.onProfileChange?.(target);
-      },
-      logger: this.logger,
-      ...(options.profileRefreshMs === undefined ? {} : { intervalMs: options.profileRefreshMs }),
-    });
-    this.refresher = refresher;
-    void refresher.start();
-  }
-
-  /** Each request's route, once: the calling app (when it can be told, and recorded as seen), then the routing's decision. */
-  private router({ decide, identifyApp }: EngineConnectOptions): Router {
-    return {
-      route: async ({ host, port, socket }: RouteRequest): Promise<RouteDecision> => {
-        const app = identifyApp ? await identifyApp(socket).catch(() => undefined) : undefined;
-        if (app) this.sawApp(app);
-        return decide ? decide({ host, port, ...(app ? { app } : {}) }) : TUNNEL;
-      },
-    };
-  }
-
-  private sawApp(app: CallingApp): void {
-    const seen = this.apps.get(app.path);
-    this.apps.set(app.path, { path: app.path, name: app.name, lastSeen: Date.now(), connections: (seen?.connections ?? 0) + 1 });
-    if (!seen) this.events.emit('apps', this.getApps());
-  }
-
-  /** The gateway went away: say so, and try again with exponential backoff and jitter. */
-  private lost(err: PinholeError, generation: number): void {
-    if (generation !== this.generation || this.status.state === 'disconnected') return;
-    if (isFatal(err.code)) {
-      clearTimeout(this.retryTimer);
-      this.logger.error({ code: err.code, ...(err.details ?? {}) }, err.message);
-      this.setStatus({ ...this.status, state: 'error', error: toWire(err), retryAt: undefined });
-      return;
-    }
-    if (this.status.state === 'reconnecting') return;
-    this.logger.warn({ code: err.code }, 'The connection to the gateway was lost; reconnecting.');
-    this.attempt = 0;
-    this.scheduleRetry(err, generation);
-  }
-
-  private scheduleRetry(err: PinholeError, generation: number): void {
-    const base = this.options.backoffMs ?? 1_000;
-    const delay = Math.min(this.options.maxBackoffMs ?? 30_000, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
-    this.attempt += 1;
-    this.setStatus({ ...this.status, state: 'reconnecting', error: toWire(err), retryAt: Date.now() + Math.round(delay) });
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
-      const transport = this.transport;
-      if (!transport || generation !== this.generation) return;
-      transport.warm().then(
-        () => this.recovered(generation),
-        (next: unknown) => {
-          if (generation !== this.generation) return;
-          const error = next instanceof PinholeError ? next : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: next });
-          if (isFatal(error.code)) return this.lost(error, generation);
-          this.logger.info({ code: error.code, attempt: this.attempt }, 'The gateway is still unreachable; trying again later.');
-          this.scheduleRetry(error, generation);
-        },
-      );
-    }, delay);
-    this.retryTimer.unref();
-  }
-
-  private recovered(generation: number): void {
-    if (generation !== this.generation || this.status.state !== 'reconnecting') return;
-    clearTimeout(this.retryTimer);
-    this.attempt = 0;
-    const { error: _error, retryAt: _retryAt, ...rest } = this.status;
-    this.setStatus({ ...rest, state: 'connected' });
-    this.logger.info('The connection to the gateway is back.');
-  }
-
-  private setStatus(next: Omit<EngineStatus, 'since'> & { since?: number; state: EngineState }): void {
-    const changed = next.state !== this.status.state;
-    const status: EngineStatus = { ...next, since: changed ? Date.now() : (next.since ?? this.status.since), warnings: next.warnings ?? [] };
-    for (const key of Object.keys(status) as Array<keyof EngineStatus>) if (status[key] === undefined) delete status[key];
-    this.status = status;
-    this.events.emit('status', this.getStatus());
+    return this.profile?.refreshNow();
   }
 }

@@ -21,9 +21,12 @@ export interface RouteRequest {
   socket: Socket;
 }
 
-/** Decides each request's route once (main/engine.ts composes app lookup and main/routing.ts). */
+/**
+ * Decides each request's route once (main/app-router.ts composes app lookup and main/routing.ts).
+ * No decision (undefined) means the one default, the tunnel (`LocalProxy.route`).
+ */
 export interface Router {
-  route(request: RouteRequest): Promise<RouteDecision> | RouteDecision;
+  route(request: RouteRequest): Promise<RouteDecision | undefined> | RouteDecision | undefined;
 }
 
 /**

@@ -210,15 +210,15 @@ export class LocalProxy extends EventEmitter {
     return this.options.pac ? this.options.pac() : everythingThrough(this.address);
   }
 
+  /** Where a request goes: the router's decision, else (no router, no decision, a failing router) the tunnel, decided here only. */
   private async route(request: RouteRequest): Promise<RouteDecision> {
-    const { router } = this.options;
-    if (!router) return TUNNEL;
+    let decision: RouteDecision | undefined;
     try {
-      return await router.route(request);
+      decision = await this.options.router?.route(request);
     } catch (err) {
       this.options.logger.warn({ err, target: formatEndpoint(request) }, 'The routing rule failed; the request goes through the tunnel.');
-      return TUNNEL;
     }
+    return decision ?? TUNNEL;
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {

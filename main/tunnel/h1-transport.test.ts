@@ -48,8 +48,20 @@ const helloThrough = (stream: Duplex): Promise<string> =>
     secure.once('error', reject);
   });
 
+/** A session cache that says when a dial first found a session to resume (the pool refilling after the first handshakes). */
+class ResumableSessions extends TlsSessionCache {
+  private found: () => void = () => undefined;
+  readonly offered = new Promise<void>((resolve) => (this.found = resolve));
+
+  override get(key: string): Buffer | undefined {
+    const session = super.get(key);
+    if (session !== undefined) this.found();
+    return session;
+  }
+}
+
 test('HTTP/1.1 tunnels through stunnel + Squid reach the origin, from a warm pool with resumed TLS sessions', async () => {
-  const sessions = new TlsSessionCache();
+  const sessions = new ResumableSessions();
   const transport = new H1Transport({ ...options(), sessions, poolSize: 2 });
   try {
     await transport.warm();
@@ -59,8 +71,8 @@ test('HTTP/1.1 tunnels through stunnel + Squid reach the origin, from a warm poo
       assert.match(reply, /^HTTP\/1\.1 200/);
       assert.match(reply, /hello from the origin/);
     }
-    // Pool refills dial again; by now a session ticket exists and is being resumed.
-    const resumed = await new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 200)).then(async () => {
+    // Pool refills dial again; once one of them found a session ticket, the pool's connections resume it.
+    const resumed = await sessions.offered.then(async () => {
       const stream = (await transport.open({ host: '127.0.0.1', port: origin.httpsPort })) as TLSSocket;
       const reused = stream.isSessionReused();
       stream.destroy();

@@ -64,8 +64,8 @@ test('a hundred CONNECT streams share one warm TLS connection, and PING measures
     for (const s of streams) s.destroy();
     assert.equal(server.tlsConnections - before, 1);
     assert.equal(transport.stats().gatewayConnections, 1);
-    const deadline = Date.now() + 5_000;
-    while (transport.stats().rttMs === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // The session's first PING left before the first CONNECT and frames arrive in order: by the
+    // streams' answers, its answer (the round trip) has arrived.
     assert.equal(typeof transport.stats().rttMs, 'number');
   } finally {
     await transport.close();

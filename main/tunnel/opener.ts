@@ -8,8 +8,9 @@
  *   (the transport can, early start is on, the engine is connected, and the gateway accepted this
  *   destination recently: RecentDestinations);
  * - recent destinations: remembered on an answer, forgotten on a refusal;
- * - what a failure means: a connection failure is reported once (`onConnectionFailure`: the engine
- *   reconnects); a success while reconnecting reports the connection back (`onOpened`).
+ * - what a failure means: a connection failure is reported once (`GatewayConnection.lost`: the
+ *   engine's reconnect, main/reconnect.ts); a tunnel that opened reports the gateway there
+ *   (`GatewayConnection.recovered`).
  * The retry of a CONNECT that never reached a gateway (refused unprocessed, or left waiting on a
  * session that stopped answering) is the transport's, which alone knows whether it was processed.
  */
@@ -26,15 +27,21 @@ export interface TunnelOpening {
   openEarly(target: TunnelTarget): Promise<EarlyTunnel> | undefined;
 }
 
+/** The connection the opener's tunnels belong to, as the engine's reconnect (main/reconnect.ts) keeps it. */
+export interface GatewayConnection {
+  /** Connected, not reconnecting: tunnels may start early. */
+  readonly up: boolean;
+  /** The gateway went away (a connection failure while opening). */
+  lost(err: PinholeError): void;
+  /** A tunnel opened (the gateway is there). */
+  recovered(): void;
+}
+
 export interface TunnelOpenerOptions {
   transport: Transport;
-  /** Early start on (default true) and allowed now (the engine is connected, not reconnecting). */
+  /** Early start on (default true). */
   earlyStart?: boolean;
-  mayStartEarly?: () => boolean;
-  /** The gateway went away (a connection failure while opening). */
-  onConnectionFailure?: (err: PinholeError) => void;
-  /** A tunnel opened (the gateway is there). */
-  onOpened?: () => void;
+  connection?: GatewayConnection;
 }
 
 export class TunnelOpener implements TunnelOpening {
@@ -59,7 +66,7 @@ export class TunnelOpener implements TunnelOpening {
     try {
       const stream = await transport.open(target);
       this.accepted.remember(target);
-      this.options.onOpened?.();
+      this.options.connection?.recovered();
       return stream;
     } catch (err) {
       this.failed(target, err);
@@ -69,14 +76,19 @@ export class TunnelOpener implements TunnelOpening {
 
   openEarly(target: TunnelTarget): Promise<EarlyTunnel> | undefined {
     const transport = this.options.transport;
-    if (!transport.openEarly || this.retired || this.options.earlyStart === false || this.options.mayStartEarly?.() === false || !this.accepted.has(target)) return undefined;
+    if (!transport.openEarly || this.retired || this.options.earlyStart === false || this.options.connection?.up === false || !this.accepted.has(target)) return undefined;
     return transport.openEarly(target).then(
-      (tunnel) => {
-        tunnel.answered.then(
+      ({ stream, answered }) => {
+        // The one chain the gateway's answer travels: recorded here, then the proxy job's to act on.
+        const recorded = answered.then(
           () => this.accepted.remember(target),
-          (err: unknown) => this.failed(target, err),
+          (err: unknown) => {
+            this.failed(target, err);
+            throw err;
+          },
         );
-        return tunnel;
+        recorded.catch(() => undefined);
+        return { stream, answered: recorded };
       },
       (err: unknown) => {
         this.failed(target, err);
@@ -92,7 +104,7 @@ export class TunnelOpener implements TunnelOpening {
     try {
       return await transport.proxyConnection();
     } catch (err) {
-      if (!this.retired && isConnectionFailure(err)) this.options.onConnectionFailure?.(err);
+      if (!this.retired && isConnectionFailure(err)) this.options.connection?.lost(err);
       throw err;
     }
   }
@@ -104,6 +116,6 @@ export class TunnelOpener implements TunnelOpening {
 
   private failed(target: TunnelTarget, err: unknown): void {
     this.accepted.forget(target);
-    if (!this.retired && isConnectionFailure(err)) this.options.onConnectionFailure?.(err);
+    if (!this.retired && isConnectionFailure(err)) this.options.connection?.lost(err);
   }
 }
