@@ -11,7 +11,7 @@ import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import type { MetricsSource } from './metrics.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
-import { listenError } from '../node/listen-error.js';
+import { listenExplained } from '../node/listen-error.js';
 
 export interface AdminOptions {
   readonly listen: Endpoint;
@@ -57,14 +57,7 @@ export async function startAdmin({ listen, metrics, ready, logger }: AdminOption
     }
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    const failed = (err: Error): void => reject(listenError(err, { host: listen.host, port: listen.port, what: 'The admin listener', flag: '--admin' }));
-    server.once('error', failed);
-    server.listen({ host: listen.host, port: listen.port }, () => {
-      server.off('error', failed);
-      resolve();
-    });
-  });
+  await listenExplained(server, { host: listen.host, port: listen.port, what: 'The admin listener', flag: '--admin' });
   const address = server.address() as AddressInfo;
   logger.info({ admin: `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}` }, 'The admin listener is up (/metrics, /healthz, /readyz).');
   return {

@@ -35,7 +35,7 @@ import { systemResolver } from './upstream.js';
 import { UserStore } from './users.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
 import { tunnelTimeoutsOf } from '../shared/tunnel-timeouts.js';
-import { listenError } from '../node/listen-error.js';
+import { listenExplained } from '../node/listen-error.js';
 import { PinholeError } from '../shared/errors.js';
 
 export type { GatewayStats } from './stats.js';
@@ -201,14 +201,7 @@ export class Gateway {
   async listen(listen: Endpoint | string = this.config.listen): Promise<AddressInfo> {
     const ep = typeof listen === 'string' ? parseListen(listen) : listen;
     if (ep === undefined) throw new PinholeError('PINHOLE_CONFIG_INVALID', `The listen address ${String(listen)} is not HOST:PORT.`);
-    await new Promise<void>((resolve, reject) => {
-      const failed = (err: Error): void => reject(listenError(err, { host: ep.host, port: ep.port, what: 'The gateway', flag: '--listen (or listen: in gateway.yaml)' }));
-      this.net.once('error', failed);
-      this.net.listen({ host: ep.host, port: ep.port }, () => {
-        this.net.off('error', failed);
-        resolve();
-      });
-    });
+    await listenExplained(this.net, { host: ep.host, port: ep.port, what: 'The gateway', flag: '--listen (or listen: in gateway.yaml)' });
     this.users.watch();
     this.tlsService.watch(() => this.profile.reload());
     this.profile.watch();

@@ -4,6 +4,7 @@
  * set it, the program already holding it, and what to do. Every listener of both CLIs (the local
  * proxy, forwards, the console, the gateway, its admin listener) reports through this.
  */
+import type { Server } from 'node:net';
 import { PinholeError } from '../shared/errors.js';
 import { formatEndpoint } from '../shared/profile.js';
 import { findPortHolder } from './port-holder.js';
@@ -62,4 +63,16 @@ export function listenError(err: unknown, where: ListenWhere): PinholeError {
     default:
       return new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err, details });
   }
+}
+
+/** Listen a TCP server on `where` (at `bindHost` when it differs, e.g. "localhost"), failing with listenError's sentence. */
+export function listenExplained(server: Server, where: ListenWhere, bindHost = where.host): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const failed = (err: Error): void => reject(listenError(err, where));
+    server.once('error', failed);
+    server.listen({ host: bindHost, port: where.port }, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
 }

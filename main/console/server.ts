@@ -19,7 +19,7 @@ import type { Logger } from '../../shared/log.js';
 import { parseEndpoint } from '../../shared/profile.js';
 import { rendererContentType } from './mime.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
-import { listenError } from '../../node/listen-error.js';
+import { listenExplained } from '../../node/listen-error.js';
 
 export const SESSION_COOKIE = 'pinhole_console';
 export const WS_PATH = '/ws';
@@ -224,14 +224,7 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    const failed = (err: Error): void => reject(listenError(err, { host: listen.host, port: listen.port, what: 'The console', flag: '--listen' }));
-    http.once('error', failed);
-    http.listen(listen.port, listen.host === 'localhost' ? '127.0.0.1' : listen.host, () => {
-      http.off('error', failed);
-      resolve();
-    });
-  });
+  await listenExplained(http, { host: listen.host, port: listen.port, what: 'The console', flag: '--listen' }, listen.host === 'localhost' ? '127.0.0.1' : listen.host);
   const address = http.address() as AddressInfo;
   const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   origin = `http://${hostText}:${address.port}`;

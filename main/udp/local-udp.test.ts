@@ -163,12 +163,12 @@ test('at most maxFlows sources: a new source beyond it is dropped, the existing 
   }
 });
 
-test('a port already taken is a usage error that names the address', async () => {
+test('a port already taken is PINHOLE_ADDRESS_IN_USE, naming the address', async () => {
   const taken = await client();
   try {
     await assert.rejects(
       LocalUdpForward.listen({ bindHost: '127.0.0.1', bindPort: taken.address().port, target: { host: 'h', port: 1 }, openUdpFlow: async () => new AckFlow() }),
-      (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_USAGE' && err.message.includes(`127.0.0.1:${taken.address().port}`),
+      (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_ADDRESS_IN_USE' && err.message.includes(`127.0.0.1:${taken.address().port}`),
     );
   } finally {
     taken.close();
