@@ -7,6 +7,7 @@ import { invalidFile, readStartupFile } from '../node/startup-files.js';
 import { DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, TimeoutSecondsSchema } from '../shared/tunnel-timeouts.js';
 import { EndpointSchema, parseEndpoint, type Endpoint } from '../shared/profile.js';
 import type { PenaltySettings } from './auth/penalties.js';
+import { IdentitySettingsSchema } from './identity/settings.js';
 import { ProfileSettingsSchema } from './profile/profile-document.js';
 import { TLS_PROFILES } from './tls-profile.js';
 
@@ -72,6 +73,8 @@ export const GatewayFileSchema = z
     /** The deadline of one Redis call: past it the gateway counts alone until Redis answers again. */
     stateTimeoutSeconds: z.number().min(0.01).max(10).default(0.25),
     mux: z.record(z.string(), z.unknown()).optional(),
+    /** Sign-in with identity providers (issue 18): trusted issuers, credential lifetime, the fleet's credential keys. */
+    identity: IdentitySettingsSchema.optional(),
     /** What clients are told in their profile document (endpoints, next certificate, profile defaults). */
     ...ProfileSettingsSchema.shape,
   })

@@ -18,6 +18,9 @@ import { TunnelLimits } from './auth/tunnel-limits.js';
 import { parseListen, penaltySettingsOf, type GatewayConfig } from './config.js';
 import { ConnectionCap, defaultMaxConnections } from './connection-cap.js';
 import { Doors } from './doors.js';
+import { notFoundFallback } from './h1-proxy.js';
+import { h2NotFound } from './h2-proxy.js';
+import { GatewayIdentity, webOption } from './identity/identity.js';
 import { drain } from './drain.js';
 import { GatewayMetrics } from './metrics.js';
 import { multiplexes, routeTableOf, trustedProxyList, webTargetOf, type MuxConfig } from './mux/config.js';
@@ -70,6 +73,8 @@ export class Gateway {
   readonly auth: Authenticator;
   readonly limits: TunnelLimits;
   readonly tunnels: TunnelRegistry;
+  /** Sign-in with identity providers and tunnel credentials (gateway.yaml's `identity:`), absent when not set up. */
+  readonly identity: GatewayIdentity | undefined;
   /** --max-connections: accepted and dialled sockets, 503 for new requests beyond it (gateway/connection-cap.ts). */
   readonly cap: ConnectionCap;
   readonly doors: Doors;
@@ -98,11 +103,15 @@ export class Gateway {
     this.counters = new GatewayCounters(this.authEvents, metrics);
     this.state = config.state === undefined ? undefined : connectSharedState(config.state, logger, config.stateTimeoutSeconds * 1000);
     const penalties = new Penalties(penaltySettingsOf(config), this.state?.limiters);
-    this.auth = new Authenticator(this.users, penalties, this.authEvents, logger, {
-      concurrency: config.authConcurrency ?? defaultAuthConcurrency(),
-      maxPending: config.authMaxPending,
-      negativeCacheMs: config.authNegativeCacheSeconds * 1000,
-    });
+    const identity = (this.identity = config.identity === undefined ? undefined : new GatewayIdentity(config.identity, config.dir, logger));
+    this.auth = new Authenticator(
+      this.users,
+      penalties,
+      this.authEvents,
+      logger,
+      { concurrency: config.authConcurrency ?? defaultAuthConcurrency(), maxPending: config.authMaxPending, negativeCacheMs: config.authNegativeCacheSeconds * 1000 },
+      identity?.credentials,
+    );
     this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
     this.tunnels = new TunnelRegistry(this.limits, metrics);
     const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
@@ -132,13 +141,14 @@ export class Gateway {
           headerTimeoutMs: config.headerTimeoutMs,
           maxHeaderBytes: config.maxHeaderBytes,
           ...(mux === undefined ? {} : { wsPath: mux.wsPath }),
-          ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res), upgrade: (req, socket, head) => web.upgrade(req, socket, head) }),
+          ...webOption(identity, web === undefined ? undefined : (req, res) => web.handle(req, res), notFoundFallback),
+          ...(web === undefined ? {} : { upgrade: (req, socket, head) => web.upgrade(req, socket, head) }),
         },
         h2: {
           profile: this.profile.handler,
           maxStreams: config.maxStreamsPerSession,
           maxHeaderBytes: config.maxHeaderBytes,
-          ...(web === undefined ? {} : { web: (req, res) => web.handle(req, res) }),
+          ...webOption(identity, web === undefined ? undefined : (req, res) => web.handle(req, res), h2NotFound),
         },
       },
       { mux, relayTimeouts, cap },
@@ -205,6 +215,7 @@ export class Gateway {
     this.users.watch();
     this.tlsService.watch(() => this.profile.reload());
     this.profile.watch();
+    this.identity?.watch();
     return this.net.address() as AddressInfo;
   }
 
@@ -238,6 +249,7 @@ export class Gateway {
     this.users.unwatch();
     this.tlsService.unwatch();
     this.profile.unwatch();
+    this.identity?.unwatch();
     await drain(this.doors, this.tunnels, deadline, this.logger);
     for (const socket of this.sockets) socket.destroy();
     await closed;

@@ -177,7 +177,10 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
     }, owner);
     if (release !== undefined) tracked.release = release;
   } catch (err) {
-    refuse(asPinholeError(err));
+    const error = asPinholeError(err);
+    // An expired tunnel credential was signed by the fleet: its owner is told why, with the code.
+    if (error.code === 'PINHOLE_CREDENTIAL_EXPIRED' && typeof error.details?.['user'] === 'string') user = error.details['user'];
+    refuse(error);
   }
 }
 

@@ -10,6 +10,9 @@
  *   too many checks pending          -> 503 PINHOLE_AUTH_BUSY + Retry-After
  *   otherwise bcrypt (or apr1/SHA) in the thread pool; an unknown user against a decoy hash,
  *   so the answer, its headers, its body and its time do not say whether the user exists.
+ * `Bearer CREDENTIAL` (a tunnel credential, gateway/identity/, when identity is set up) is checked
+ * offline at once; a valid one is never delayed or refused, a forged one counts as a wrong password
+ * and is answered with the same penalties, an expired one is refused without a penalty.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PinholeError } from '../../shared/errors.js';
@@ -20,6 +23,15 @@ import { CredentialCache, credentialDigest } from './credential-cache.js';
 import type { AuthEvents } from './events.js';
 import type { Penalties } from './penalties.js';
 import { sourceOf } from './source.js';
+import { bearerTokenOf } from '../identity/exchange.js';
+
+/** What checks tunnel credentials (gateway/identity/credentials.ts): the user, or a PinholeError. */
+export interface BearerCheck {
+  verify(credential: string): Promise<{ readonly user: string }>;
+}
+
+/** The name a forged credential's penalties count under (a credential names no one until verified). */
+const BEARER_USER = '(credential)';
 
 export interface AuthenticatorSettings {
   /** Password checks running at once (thread-pool threads bcrypt may take). */
@@ -50,6 +62,7 @@ export class Authenticator {
     private readonly events: AuthEvents,
     private readonly logger: Logger,
     settings: AuthenticatorSettings,
+    private readonly credentials?: BearerCheck,
   ) {
     this.queue = new CheckQueue(settings.concurrency, settings.maxPending);
     this.wrong = new CredentialCache(NEGATIVE_CACHE_ENTRIES, settings.negativeCacheMs);
@@ -59,6 +72,8 @@ export class Authenticator {
   async authenticate(header: string | undefined, client: string | undefined): Promise<string> {
     if (header === undefined || header.trim() === '') throw new PinholeError('PINHOLE_AUTH_MISSING');
     const source = sourceOf(client);
+    const bearer = this.credentials === undefined ? undefined : bearerTokenOf(header);
+    if (bearer !== undefined && this.credentials !== undefined) return this.bearer(this.credentials, bearer, client, source);
     const creds = parseBasicAuth(header);
     if (creds === undefined) {
       this.failure(client, source, undefined, 0, 0);
@@ -121,6 +136,33 @@ export class Authenticator {
       this.logger.warn({ client, source, user, scope: count.blocked.scope, seconds: count.blocked.seconds }, 'Too many wrong passwords: sign-ins from this source are refused for a while.');
     }
     throw new PinholeError('PINHOLE_AUTH_REJECTED');
+  }
+
+  /** A tunnel credential: verified offline; a forged one counts as a failure for the source, under the same penalties. */
+  private async bearer(credentials: BearerCheck, credential: string, client: string | undefined, source: string): Promise<string> {
+    let error: PinholeError;
+    try {
+      return (await credentials.verify(credential)).user;
+    } catch (err) {
+      error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_CREDENTIAL_INVALID', undefined, { cause: err });
+    }
+    const user = typeof error.details?.['user'] === 'string' ? error.details['user'] : undefined;
+    if (error.code === 'PINHOLE_CREDENTIAL_EXPIRED') {
+      this.events.failure({ client, source, user, code: error.code });
+      this.logger.info({ client, source, user, code: error.code }, 'A tunnel credential was refused: it has expired.');
+      throw error;
+    }
+    const verdict = await this.penalties.verdict(source, BEARER_USER);
+    if (verdict.refused) {
+      this.events.penalty({ client, source, user: BEARER_USER, code: 'PINHOLE_AUTH_THROTTLED', kind: 'refused', retryAfterSeconds: verdict.retryAfterSeconds });
+      await this.hold(source, this.settingsDelayMax());
+      throw throttled(verdict.retryAfterSeconds);
+    }
+    if (verdict.delayMs > 0 && !(await this.hold(source, verdict.delayMs))) throw throttled(Math.max(1, Math.ceil(verdict.delayMs / 1000)));
+    const count = await this.penalties.failed(source, BEARER_USER);
+    this.events.failure({ client, source, user: undefined, code: error.code });
+    this.logger.info({ client, source, code: error.code, failures: count.failures, sourceFailures: count.sourceFailures }, 'A tunnel credential was refused: it is not one this fleet signed.');
+    throw error;
   }
 
   private settingsDelayMax(): number {

@@ -13,6 +13,7 @@ const HELP = `Usage:
   pinhole-gateway user add NAME --dir DIR [--password-stdin]
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
+  pinhole-gateway credential-keys rotate --file FILE [--keep N]   (tunnel credentials for sign-in with an identity provider)
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
                       [--header-timeout S] [--connect-timeout S] [--log-format human|json] [--endpoint HOST:PORT]...
                       [--allow-udp-port N]... (UDP ports flows may reach, default 53 443) [--udp-timeout S] (idle UDP flows close, default 30)
@@ -176,6 +177,10 @@ async function main(argv: string[]): Promise<number> {
       const { ticketKeysCommand } = await import('./fleet.js');
       return ticketKeysCommand(rest);
     }
+    case 'credential-keys': {
+      const { credentialKeysCommand } = await import('./identity.js');
+      return credentialKeysCommand(rest);
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -183,7 +188,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     default:
-      return usage(`Unknown command ${command}. Commands: init, user add, provision, run, ticket-keys rotate.`);
+      return usage(`Unknown command ${command}. Commands: init, user add, provision, run, ticket-keys rotate, credential-keys rotate.`);
   }
 }
 
