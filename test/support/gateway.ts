@@ -26,6 +26,8 @@ export interface GatewayOptions {
   netns?: string;
   /** Another `run` on this gateway's directory (same certificate, users): a second gateway of one fleet. The directory stays its owner's. */
   sameDirAs?: Pick<RunningGateway, 'dir' | 'hostname' | 'fingerprint' | 'users'>;
+  /** Runs on the initialised directory before `run` (edit gateway.yaml, add key files). */
+  prepare?: (dir: string) => Promise<void>;
 }
 
 export interface RunningGateway {
@@ -75,6 +77,7 @@ export const startGateway = async (options: GatewayOptions = {}): Promise<Runnin
     }
   }
   const removeDir = (): Promise<void> => (shared ? Promise.resolve() : rm(dir, { recursive: true, force: true }));
+  await options.prepare?.(dir);
   const args = ['run', '--dir', dir, '--listen', '127.0.0.1:0', ...(options.restrictTo ?? []).flatMap((r) => ['--restrict-to', r]), ...(options.runArgs ?? [])];
   const command = options.netns === undefined ? { command: gatewayBin, args } : insideNetns(options.netns, gatewayBin, args);
   const program = new Program(command.command, { name: 'pinhole-gateway', args: command.args, env });

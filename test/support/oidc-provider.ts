@@ -50,8 +50,8 @@ export const startIdp = async (users: readonly IdpUser[], audience = 'urn:pinhol
         getResourceServerInfo: () => ({ scope: 'tunnel', audience, accessTokenFormat: 'jwt', accessTokenTTL: 600 }),
       },
     },
-    extraTokenClaims: (_ctx, token) => {
-      const user = byId.get(String((token as { clientId?: string }).clientId));
+    extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => {
+      const user = byId.get(String(token.clientId));
       return { ...(user?.email === undefined ? {} : { email: user.email, email_verified: true }), ...(user?.groups === undefined ? {} : { groups: [...user.groups] }) };
     },
   });
