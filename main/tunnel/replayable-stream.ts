@@ -1,5 +1,6 @@
 /**
- * An early tunnel's stream that can move to a new HTTP/2 stream before the gateway answers.
+ * An early tunnel's stream that can move to a new HTTP/2 stream (or, on HTTP/1.1, a new TLS
+ * connection) before the gateway answers.
  *
  * An early tunnel sends the application's first bytes with its CONNECT. When a gateway stops
  * (rolling restart), a CONNECT that crossed its GOAWAY, or one nghttp2 had queued when the GOAWAY
@@ -31,7 +32,15 @@ export class ReplayableStream extends Duplex {
     else this.endHeld = true;
   };
 
-  constructor(first: Duplex) {
+  /**
+   * `readAfterAnswer`: the inner stream carries the gateway's answer head before the tunnel's
+   * bytes (an HTTP/1.1 connection, whose head node/connect-client.ts reads): nothing is read from
+   * it until `settle()`.
+   */
+  constructor(
+    first: Duplex,
+    private readonly options: { readAfterAnswer?: boolean } = {},
+  ) {
     super({ allowHalfOpen: true });
     this.inner = first;
     this.wire();
@@ -46,6 +55,10 @@ export class ReplayableStream extends Duplex {
   settle(): void {
     this.kept = undefined;
     this.settled = true;
+    if (this.options.readAfterAnswer === true) {
+      this.wire();
+      if (this.readableFlowing === true) this.inner.resume();
+    }
     if (this.endHeld) {
       this.endHeld = false;
       this.push(null);
@@ -74,6 +87,7 @@ export class ReplayableStream extends Duplex {
   }
 
   private wire(): void {
+    if (this.options.readAfterAnswer === true && !this.settled) return;
     this.inner.on('data', this.onData);
     this.inner.on('end', this.onEnd);
   }
@@ -104,6 +118,7 @@ export class ReplayableStream extends Duplex {
   }
 
   override _read(): void {
+    if (this.options.readAfterAnswer === true && !this.settled) return;
     this.inner.resume();
   }
 
