@@ -50,6 +50,9 @@ const MAX_PAYLOAD = 16 * 1024 * 1024;
 const HANG_UP_CODES = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED']);
 const isStale = (err: unknown): boolean => err instanceof PinholeError && err.code === 'PINHOLE_GATEWAY_CLOSED';
 
+/** An early stream's errors reach the caller through the ReplayableStream over it (from its settle) or through the answer. */
+const quiet = (stream: EarlyWsStream): EarlyWsStream => stream.on('error', () => undefined);
+
 /**
  * The wss transport, shaped like the engine's Transport (transport.ts): open / warm / stats /
  * close, events 'up' and 'lost'. Its kind is 'wss'.
@@ -99,7 +102,7 @@ export class WssTransport extends EventEmitter {
   async openEarly(target: TunnelTarget): Promise<EarlyTunnel> {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
     const { socket, pooled } = await this.pool.take();
-    const first = new EarlyWsStream(socket);
+    const first = quiet(new EarlyWsStream(socket));
     const sent = this.upgrade(socket, target, first);
     const stream = new ReplayableStream(first);
     const answered = sent.then(
@@ -107,7 +110,7 @@ export class WssTransport extends EventEmitter {
       async (err: unknown) => {
         if (!pooled || !isStale(err) || !stream.canReplay || stream.destroyed || this.closed) throw err;
         const fresh = await this.dial();
-        const next = new EarlyWsStream(fresh);
+        const next = quiet(new EarlyWsStream(fresh));
         const again = this.upgrade(fresh, target, next);
         stream.replaceWith(next);
         await again;
