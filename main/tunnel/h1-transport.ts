@@ -118,7 +118,7 @@ export class H1Transport extends EventEmitter implements Transport {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
     const { socket: first, pooled } = await this.pool.take();
     const sent = this.connectOver(first, target);
-    const stream = new ReplayableStream(first, { readAfterAnswer: true });
+    const stream = new ReplayableStream(first, { holdUntilAnswer: true });
     const answered = sent.then(
       () => stream.settle(),
       async (err: unknown) => {

@@ -87,3 +87,24 @@ test('an early tunnel whose CONNECT a stopping gateway refused (REFUSED_STREAM +
   assert.equal(sessions.length, 2, 'the second CONNECT rode a fresh connection');
   stream.destroy();
 });
+
+test('holding until the answer (a whole HTTP/1.1 or WebSocket connection): nothing is read and the end is not passed on before settle, even across a move', async () => {
+  const first = new PassThrough();
+  first.write('HTTP/1.1 200 the answer head, read by the transport');
+  const stream = new ReplayableStream(first, { holdUntilAnswer: true });
+  const received: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => received.push(chunk));
+  stream.end('request');
+  const next = new PassThrough();
+  stream.replaceWith(next);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(received.length, 0, 'nothing read before the answer');
+  assert.equal(next.writableEnded, false, 'the end waits for the answer');
+  assert.equal(next.read()?.toString(), 'request', 'the bytes were replayed on the next connection');
+  next.write('from the destination');
+  stream.settle();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(next.writableEnded, true, 'the end goes on once answered');
+  assert.equal(Buffer.concat(received).toString(), 'from the destination');
+  stream.destroy();
+});

@@ -21,6 +21,8 @@ export class ReplayableStream extends Duplex {
   private writeDone: ((err?: Error | null) => void) | undefined;
   private innerEnded = false;
   private settled = false;
+  /** The application's end, held until the answer (holdUntilAnswer). */
+  private finalHeld: ((err?: Error | null) => void) | undefined;
   /** The inner stream ended before the answer (its session died): held, since a replay may follow. */
   private endHeld = false;
   private readonly onData = (chunk: Buffer): void => {
@@ -33,13 +35,14 @@ export class ReplayableStream extends Duplex {
   };
 
   /**
-   * `readAfterAnswer`: the inner stream carries the gateway's answer head before the tunnel's
-   * bytes (an HTTP/1.1 connection, whose head node/connect-client.ts reads): nothing is read from
-   * it until `settle()`.
+   * `holdUntilAnswer`: the inner stream is a whole connection (HTTP/1.1, WebSocket) carrying the
+   * gateway's answer head before the tunnel's bytes: nothing is read from it, and the
+   * application's end is not passed on (a half-closed connection could not be answered), until
+   * `settle()`.
    */
   constructor(
     first: Duplex,
-    private readonly options: { readAfterAnswer?: boolean } = {},
+    private readonly options: { holdUntilAnswer?: boolean } = {},
   ) {
     super({ allowHalfOpen: true });
     this.inner = first;
@@ -55,9 +58,15 @@ export class ReplayableStream extends Duplex {
   settle(): void {
     this.kept = undefined;
     this.settled = true;
-    if (this.options.readAfterAnswer === true) {
+    if (this.options.holdUntilAnswer === true) {
       this.wire();
       if (this.readableFlowing === true) this.inner.resume();
+      const ended = this.finalHeld;
+      this.finalHeld = undefined;
+      if (ended !== undefined) {
+        this.inner.end();
+        ended();
+      }
     }
     if (this.endHeld) {
       this.endHeld = false;
@@ -79,7 +88,8 @@ export class ReplayableStream extends Duplex {
     this.innerEnded = false;
     this.endHeld = false;
     for (const chunk of this.kept) next.write(chunk);
-    if (this.writableFinished || this.writableEnded) next.end();
+    // Held until the answer instead (settle), on a whole connection.
+    if (this.options.holdUntilAnswer !== true && (this.writableFinished || this.writableEnded)) next.end();
     this.wire();
     const done = this.writeDone;
     this.writeDone = undefined;
@@ -87,7 +97,7 @@ export class ReplayableStream extends Duplex {
   }
 
   private wire(): void {
-    if (this.options.readAfterAnswer === true && !this.settled) return;
+    if (this.options.holdUntilAnswer === true && !this.settled) return;
     this.inner.on('data', this.onData);
     this.inner.on('end', this.onEnd);
   }
@@ -113,12 +123,16 @@ export class ReplayableStream extends Duplex {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
+    if (this.options.holdUntilAnswer === true && !this.settled) {
+      this.finalHeld = callback;
+      return;
+    }
     this.inner.end();
     callback();
   }
 
   override _read(): void {
-    if (this.options.readAfterAnswer === true && !this.settled) return;
+    if (this.options.holdUntilAnswer === true && !this.settled) return;
     this.inner.resume();
   }
 
