@@ -43,7 +43,7 @@ async function announceGoaway(doors: Doors): Promise<void> {
 /** The front door's pass-through connections (mux/multiplexer.ts), on either byte path. */
 export interface PassThroughs {
   readonly openPassThroughs: number;
-  closeAll(): void;
+  closeAll(): Promise<void>;
 }
 
 export async function drain(doors: Doors, tunnels: TunnelRegistry, deadline: number, logger: Logger, passThroughs?: PassThroughs): Promise<void> {
@@ -58,6 +58,7 @@ export async function drain(doors: Doors, tunnels: TunnelRegistry, deadline: num
   while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (tunnels.size > 0 || passing() > 0) logger.warn({ openTunnels: tunnels.size, openPassThroughs: passing() }, 'The drain time ran out; closing the open tunnels and pass-through connections.');
   tunnels.abortAll();
-  passThroughs?.closeAll();
+  // Ended here, their lines logged before the process exits.
+  await passThroughs?.closeAll();
   doors.destroyAll();
 }

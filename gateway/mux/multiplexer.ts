@@ -78,6 +78,8 @@ export class Multiplexer {
   private readonly passThrough = new Set<Socket>();
   /** Pass-through connections handed to the native byte path (their sockets closed at the handover). */
   private readonly nativeRelays = new Set<NativeRelay>();
+  /** Every pass-through until its end is logged, on either byte path. */
+  private readonly live = new Set<Promise<void>>();
 
   constructor(private readonly options: MultiplexerOptions) {}
 
@@ -97,13 +99,19 @@ export class Multiplexer {
 
   /** Pass-through connections open now, on either byte path (a drain waits for them). */
   get openPassThroughs(): number {
-    return this.passThrough.size + this.nativeRelays.size;
+    return this.live.size;
   }
 
-  /** Stop pass-through connections (the end of a drain), the native relays with them. */
-  closeAll(): void {
+  /** Stop pass-through connections (the end of a drain), the native relays with them; resolves when each has logged its end. */
+  async closeAll(): Promise<void> {
     for (const s of this.passThrough) s.destroy();
     for (const relay of this.nativeRelays) relay.destroy();
+    await Promise.all(this.live);
+  }
+
+  private track(ended: Promise<void>): void {
+    this.live.add(ended);
+    void ended.then(() => this.live.delete(ended));
   }
 
   private trackNative(relay: NativeRelay): void {
@@ -156,7 +164,7 @@ export class Multiplexer {
         this.stats.passedThrough++;
         this.passThrough.add(socket);
         socket.once('close', () => this.passThrough.delete(socket));
-        passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs, relayTimeouts: this.options.relayTimeouts, cap: this.options.cap, native: this.options.native, onNativeRelay: (relay) => this.trackNative(relay) });
+        this.track(passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs, relayTimeouts: this.options.relayTimeouts, cap: this.options.cap, native: this.options.native, onNativeRelay: (relay) => this.trackNative(relay) }));
     }
   }
 }

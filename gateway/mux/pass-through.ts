@@ -41,9 +41,14 @@ export type PassThroughCap = Pick<ConnectionCap, 'admit' | 'track'>;
 
 /**
  * Connect to `target` and relay: the client's bytes (already sniffed and put back) flow first,
- * after our own PROXY header when the route asks for one. Logs one line when both sides are done.
+ * after our own PROXY header when the route asks for one. Logs one line when both sides are done;
+ * the promise settles then (never rejects), so a drain can wait for the line.
  */
-export function passThrough(socket: Socket, target: MuxTarget, { route, connId, client, serverName, logger, connectTimeoutMs, relayTimeouts, cap, native, onNativeRelay }: PassThroughContext): void {
+export function passThrough(socket: Socket, target: MuxTarget, context: PassThroughContext): Promise<void> {
+  return new Promise((ended) => passThroughThen(socket, target, context, ended));
+}
+
+function passThroughThen(socket: Socket, target: MuxTarget, { route, connId, client, serverName, logger, connectTimeoutMs, relayTimeouts, cap, native, onNativeRelay }: PassThroughContext, ended: () => void): void {
   const started = Date.now();
   const targetText = formatEndpoint(target);
   // No Nagle on either leg: a relay that batches small writes adds a delay to every handshake it carries.
@@ -62,6 +67,7 @@ export function passThrough(socket: Socket, target: MuxTarget, { route, connId, 
     // A raw protocol has no 503: at the cap the connection is closed (the cap logs when it fills).
     logger.info({ ...fields(), bytesUp: 0, bytesDown: 0 }, 'A pass-through connection was closed: the gateway is at its connection cap.');
     socket.destroy();
+    ended();
     return;
   }
   dial({ host: target.host, port: target.port, timeoutMs: connectTimeoutMs ?? 10_000 }).then(
@@ -70,10 +76,13 @@ export function passThrough(socket: Socket, target: MuxTarget, { route, connId, 
       // The client may have given up while the backend was being dialled.
       if (socket.destroyed) {
         upstream.destroy();
+        ended();
         return;
       }
-      const done = ({ bytesUp, bytesDown, timedOut }: RelayResult, bytePath?: 'js' | 'native'): void =>
+      const done = ({ bytesUp, bytesDown, timedOut }: RelayResult, bytePath?: 'js' | 'native'): void => {
         logger.info({ ...fields(), bytesUp, bytesDown, ...relayEnd(timedOut), ...(bytePath === undefined ? {} : { bytePath }) }, 'A pass-through connection ended.');
+        ended();
+      };
       // The client's bytes (sniffed and put back) flow first; each direction ends on its own.
       const start = (): void => {
         // Either side may have gone while the PROXY header was being written.
@@ -100,6 +109,7 @@ export function passThrough(socket: Socket, target: MuxTarget, { route, connId, 
         logger.warn({ connId, err }, 'The PROXY header for a backend could not be built; the connection was closed.');
         socket.destroy();
         upstream.destroy();
+        ended();
         return;
       }
       // The native path takes a socket with nothing queued (NATIVE.md section 2): the header is written first.
@@ -111,6 +121,7 @@ export function passThrough(socket: Socket, target: MuxTarget, { route, connId, 
     (err: unknown) => {
       logger.warn({ ...fields(), bytesUp: 0, bytesDown: 0, errno: errorCode(err) }, 'A pass-through backend could not be reached; the connection was closed.');
       socket.destroy();
+      ended();
     },
   );
 }

@@ -95,7 +95,7 @@ export const startMuxFront = async ({ cert, ownName, flags, native }: { cert: Te
     log,
     multiplexer,
     stop: async () => {
-      multiplexer.closeAll();
+      await multiplexer.closeAll();
       for (const s of sockets) s.destroy();
       http.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
