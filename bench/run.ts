@@ -54,6 +54,8 @@ const FILE_LIMIT = 200_000;
 
 interface Options {
   quick: boolean;
+  /** --byte-path as given (also the port443 gateway's: its pass-through routes are on the native path). */
+  bytePath: string | undefined;
   /** Flags for the measured `pinhole connect` (--byte-path, --transport). */
   clientArgs: string[];
   runs: number;
@@ -89,6 +91,7 @@ const parseOptions = (argv: string[]): Options => {
   const transport = value('--transport');
   return {
     quick,
+    bytePath,
     clientArgs: [...(bytePath === undefined ? [] : ['--byte-path', bytePath]), ...(transport === undefined ? [] : ['--transport', transport])],
     runs,
     only: new Set(only as Figure[]),
