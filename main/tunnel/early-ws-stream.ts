@@ -92,8 +92,10 @@ export class EarlyWsStream extends Duplex {
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     this.waiting = [];
-    this.inner?.destroy(err ?? undefined);
-    this.connection.destroy();
+    // Before the answer the connection is this stream's; after it, the WebSocket's, which closes
+    // it itself (1000) once both directions ended cleanly.
+    if (this.inner === undefined) this.connection.destroy();
+    else if (err !== null || !(this.inner.readableEnded && this.inner.writableEnded)) this.inner.destroy(err ?? undefined);
     done(err);
   }
 }

@@ -138,7 +138,15 @@ export class ReplayableStream extends Duplex {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.inner.off('data', this.onData);
-    // The error goes on: an h2 stream destroyed with one sends its RST at once (node/relay.ts).
+    // A tunnel that ended cleanly both ways is left to close on its own: an h2 stream destroyed
+    // before nghttp2 closed it sends RST_STREAM (NO_ERROR) after its END_STREAM, and a gateway's
+    // nghttp2 answers more than ~1,000 of those at over 33/s with GOAWAY (CVE-2023-44487's limit),
+    // ending every tunnel on the session. Otherwise the error goes on: an h2 stream destroyed with
+    // one sends its RST at once (node/relay.ts).
+    if (err === null && this.innerEnded && this.inner.writableEnded) {
+      callback(null);
+      return;
+    }
     this.inner.destroy(err ?? undefined);
     callback(err);
   }
