@@ -38,6 +38,8 @@ export interface Port443Options {
   /** New-connection requests per run per way. */
   latencySamples: number;
   say: (text: string) => void;
+  /** `--byte-path` for the gateway (issue 27: native pass-through relays with splice()); absent, its default (auto). */
+  bytePath?: string | undefined;
 }
 
 export interface Port443Result {
@@ -167,7 +169,7 @@ export const measurePort443 = async (peers: Peers, options: Port443Options): Pro
   const gateway = peers.add(
     await startGateway({
       restrictTo: [`127.0.0.1:${originPort}`],
-      runArgs: ['--sni', `localhost=127.0.0.1:${originPort}`, '--ssh', `127.0.0.1:${sshd.port}`],
+      runArgs: ['--sni', `localhost=127.0.0.1:${originPort}`, '--ssh', `127.0.0.1:${sshd.port}`, ...(options.bytePath === undefined ? [] : ['--byte-path', options.bytePath])],
     }),
   );
   const gatewayRoots = gateway.program.pid ? [gateway.program.pid] : [];

@@ -54,6 +54,8 @@ const FILE_LIMIT = 200_000;
 
 interface Options {
   quick: boolean;
+  /** --byte-path as given (also the port443 gateway's: its pass-through routes are on the native path). */
+  bytePath: string | undefined;
   /** Flags for the measured `pinhole connect` (--byte-path, --transport). */
   clientArgs: string[];
   runs: number;
@@ -89,6 +91,7 @@ const parseOptions = (argv: string[]): Options => {
   const transport = value('--transport');
   return {
     quick,
+    bytePath,
     clientArgs: [...(bytePath === undefined ? [] : ['--byte-path', bytePath]), ...(transport === undefined ? [] : ['--transport', transport])],
     runs,
     only: new Set(only as Figure[]),
@@ -503,13 +506,19 @@ const measureChurn = async (stacks: Stacks, options: Options, extra: Extra): Pro
   say(`churn: ${n} tunnels opened and closed through Pinhole, 256 at a time; gateway fds before and after`);
   // Tunnels of earlier figures may still be closing: start from a count that holds still.
   const before = { gateway: await steadyFdCount(gatewayPid, 30_000), client: clientPid ? await steadyFdCount(clientPid, 10_000) : Number.NaN };
+  // The client's own account: a lost gateway session ends every tunnel on it (issue 28).
+  const clientSays = (pattern: RegExp): number => stacks.client?.program.records.filter((r) => pattern.test(String(r.msg ?? ''))).length ?? Number.NaN;
+  const lostBefore = clientSays(/connection to the gateway was lost/);
+  const notCarriedBefore = clientSays(/could not be carried/);
   const result = await churnTunnels(route, stacks.holdPort, n, 256);
+  const sessionLosses = clientSays(/connection to the gateway was lost/) - lostBefore;
+  const notCarried = clientSays(/could not be carried/) - notCarriedBefore;
   // The tunnels the applications closed end on both sides within the half-close timeout (15 s by default, issue 28).
   const gatewayAfter = await settle(() => fdCount(gatewayPid), before.gateway, 45_000);
   const after = { gateway: gatewayAfter, client: clientPid ? await settle(() => fdCount(clientPid), before.client, 15_000) : Number.NaN };
   const growth = after.gateway - before.gateway;
-  extra.churn = { tunnels: n, seconds: result.seconds, perSecond: n / result.seconds, failed: result.errors.length, firstError: result.errors[0]?.message, before, after, growth };
-  say(`  ${n} in ${result.seconds.toFixed(1)} s (${(n / result.seconds).toFixed(0)}/s), ${result.errors.length} failed; gateway fds ${before.gateway} -> ${after.gateway}, client fds ${before.client} -> ${after.client}`);
+  extra.churn = { tunnels: n, seconds: result.seconds, perSecond: n / result.seconds, failed: result.errors.length, firstError: result.errors[0]?.message, sessionLosses, notCarried, before, after, growth };
+  say(`  ${n} in ${result.seconds.toFixed(1)} s (${(n / result.seconds).toFixed(0)}/s), ${result.errors.length} failed, ${sessionLosses} gateway sessions lost, ${notCarried} requests not carried; gateway fds ${before.gateway} -> ${after.gateway}, client fds ${before.client} -> ${after.client}`);
   return { growth };
 };
 

@@ -10,6 +10,7 @@ import type { PenaltySettings } from './auth/penalties.js';
 import { IdentitySettingsSchema } from './identity/settings.js';
 import { ProfileSettingsSchema } from './profile/profile-document.js';
 import { TLS_PROFILES } from './tls-profile.js';
+import { BYTE_PATHS } from '../node/native/byte-path-flag.js';
 
 /** HOST:PORT where port 0 (any free port) is allowed too. */
 export const parseListen = (text: string): Endpoint | undefined => {
@@ -47,6 +48,8 @@ export const GatewayFileSchema = z
     /** Silent tunnels end (issue 28), in seconds, 0 = never: after one direction ended (HAProxy's timeout client-fin), and with no byte either way (timeout tunnel). */
     halfCloseTimeout: TimeoutSecondsSchema.default(DEFAULT_HALF_CLOSE_TIMEOUT_SECONDS),
     idleTimeout: TimeoutSecondsSchema.default(DEFAULT_IDLE_TIMEOUT_SECONDS),
+    /** --byte-path (issue 27): pass-through routes relay with splice() on the native byte path where it loads (auto), or always in JavaScript (js). */
+    bytePath: z.enum(BYTE_PATHS).default('auto'),
     /** Connections (accepted and dialled) before new requests get 503 (HAProxy's maxconn); default: the descriptor limit less a reserve. */
     maxConnections: z.number().int().min(1).optional(),
     /** Hostile clients (issue 9): penalties for wrong passwords, the check queue, limits. */

@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { nativeRelayOf } from '../node/native/byte-path.js';
 import { PinholeError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 
@@ -81,11 +82,18 @@ export class ConnectionCap {
     throw new PinholeError('PINHOLE_GATEWAY_FULL', undefined, { details: { retryAfterSeconds: CAP_RETRY_AFTER_SECONDS, maxConnections: this.options.max } });
   }
 
-  /** A socket the gateway holds (accepted or dialled): counted until it closes. Returns it. */
+  /**
+   * A socket the gateway holds (accepted or dialled): counted until it closes, or, when it was handed
+   * to the native byte path (its 'close' comes at the handover), until that relay closes. Returns it.
+   */
   track<T extends Socket>(socket: T): T {
     if (socket.destroyed) return socket;
     this.count(1);
-    socket.once('close', () => this.count(-1));
+    socket.once('close', () => {
+      const relay = nativeRelayOf(socket);
+      if (relay === undefined || relay.closed) this.count(-1);
+      else void relay.done.then(() => this.count(-1));
+    });
     return socket;
   }
 

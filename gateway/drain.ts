@@ -40,15 +40,25 @@ async function announceGoaway(doors: Doors): Promise<void> {
  * `deadline` (a Date.now() time, counted from the stop so the GOAWAY round trip is inside it: a
  * client may not answer it), then end them.
  */
-export async function drain(doors: Doors, tunnels: TunnelRegistry, deadline: number, logger: Logger): Promise<void> {
+/** The front door's pass-through connections (mux/multiplexer.ts), on either byte path. */
+export interface PassThroughs {
+  readonly openPassThroughs: number;
+  closeAll(): Promise<void>;
+}
+
+export async function drain(doors: Doors, tunnels: TunnelRegistry, deadline: number, logger: Logger, passThroughs?: PassThroughs): Promise<void> {
   await announceGoaway(doors);
   doors.h2.goaway();
   doors.h1.server.closeIdleConnections();
   // A CONNECT accepted before the GOAWAY but still being checked or dialled becomes a tunnel in a
   // moment: destroying its session now would fail a request the client can no longer re-send.
-  const busy = (): boolean => tunnels.size > 0 || tunnels.pending > 0;
+  // Pass-through connections (ssh, SNI, ...) are served to the end like tunnels, native relays too.
+  const passing = (): number => passThroughs?.openPassThroughs ?? 0;
+  const busy = (): boolean => tunnels.size > 0 || tunnels.pending > 0 || passing() > 0;
   while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (tunnels.size > 0) logger.warn({ openTunnels: tunnels.size }, 'The drain time ran out; closing the open tunnels.');
+  if (tunnels.size > 0 || passing() > 0) logger.warn({ openTunnels: tunnels.size, openPassThroughs: passing() }, 'The drain time ran out; closing the open tunnels and pass-through connections.');
   tunnels.abortAll();
+  // Ended here, their lines logged before the process exits.
+  await passThroughs?.closeAll();
   doors.destroyAll();
 }

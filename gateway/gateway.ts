@@ -40,6 +40,8 @@ import { LISTENER_OPTIONS } from '../node/socket-options.js';
 import { tunnelTimeoutsOf } from '../shared/tunnel-timeouts.js';
 import { listenExplained } from '../node/listen-error.js';
 import { PinholeError } from '../shared/errors.js';
+import type { NativeBytePath } from '../node/native/byte-path.js';
+import { startBytePath } from '../node/native/byte-path-flag.js';
 
 export type { GatewayStats } from './stats.js';
 
@@ -56,10 +58,15 @@ export interface GatewayDeps {
   /** The fleet (issue 10): a ticket-keys file (first key encrypts, all decrypt; reloaded when it changes) and the metrics to feed. */
   readonly ticketKeysFile?: string;
   readonly metrics?: GatewayMetrics;
+  /** The byte path already chosen (null: JavaScript); absent, config.bytePath is loaded here with its one log line. */
+  readonly bytePath?: NativeBytePath | null;
 }
 
 /** Password checks at once: leave one core to the event loop, and thread-pool threads to DNS. */
 const defaultAuthConcurrency = (): number => Math.max(1, Math.min(availableParallelism() - 1, 3));
+
+const PASS_THROUGH_NATIVE =
+  'The native byte path moves the bytes of pass-through routes (SNI, ssh, openvpn, http) with splice(); tunnels, and routes inside the gateway TLS, use the JavaScript one.';
 
 /** How long a TLS-only listener waits for a ClientHello. */
 const FIRST_BYTES_TIMEOUT_MS = 10_000;
@@ -116,6 +123,7 @@ export class Gateway {
     this.tunnels = new TunnelRegistry(this.limits, metrics);
     const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
     const relayTimeouts = tunnelTimeoutsOf(config);
+    const native = deps.bytePath === undefined ? startBytePath(config.bytePath, logger, PASS_THROUGH_NATIVE, 'the bytes of pass-through routes') : (deps.bytePath ?? undefined);
     const requests = new TunnelRequest({
       auth: this.auth,
       authEvents: this.authEvents,
@@ -172,6 +180,7 @@ export class Gateway {
       connectTimeoutMs: config.connectTimeoutMs,
       relayTimeouts,
       cap,
+      native,
       logger,
       tls: this.tlsService,
       onRoute: (route, sniffed) => this.counters.routed(route, sniffed),
@@ -250,7 +259,7 @@ export class Gateway {
     this.tlsService.unwatch();
     this.profile.unwatch();
     this.identity?.unwatch();
-    await drain(this.doors, this.tunnels, deadline, this.logger);
+    await drain(this.doors, this.tunnels, deadline, this.logger, this.front);
     for (const socket of this.sockets) socket.destroy();
     await closed;
     await this.state?.close();

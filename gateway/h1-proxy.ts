@@ -14,6 +14,9 @@ import type { ExchangeOutcome, TunnelRequest } from './tunnel-request.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from './ws-tunnel.js';
 import { isUdpUpgrade, udpWebSocketDoor } from './udp/connect-udp.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
+import { EARLY_DATA_HEADER } from '../shared/early-data.js';
+
+const ESTABLISHED = `HTTP/1.1 200 Connection Established\r\n${EARLY_DATA_HEADER}: 1\r\n\r\n`;
 
 export type WebFallback = (req: IncomingMessage, res: ServerResponse) => void;
 export type UpgradeFallback = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -148,7 +151,8 @@ export class H1Proxy {
       },
       gone: () => socket.destroyed,
       answer: () => {
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        // The header tells the client it may start its next tunnels early (shared/early-data.ts): bytes after the head are read as the tunnel's.
+        socket.write(ESTABLISHED);
         return socket;
       },
       refuse: (error, user) => {

@@ -22,7 +22,8 @@
  *     PINHOLE_PORT_FORBIDDEN, 502 PINHOLE_CONNECT_FAILED / PINHOLE_DNS_FAILED, 504
  *     PINHOLE_CONNECT_TIMEOUT; once authenticated the code is in the `Pinhole-Error` header, the sentence
  *     in the body (before, a plain status: node/refusal.ts).
- *   On success: 101 Switching Protocols, then the TCP stream's bytes as BINARY messages both ways
+ *   On success: 101 Switching Protocols (with `Pinhole-Early-Data: 1`: frames the client sent right
+ *   behind its request, before this answer, are the tunnel's first bytes), then the TCP stream's bytes as BINARY messages both ways
  *   (message boundaries mean nothing). permessage-deflate is off (the payload is usually TLS,
  *   incompressible).
  *
@@ -47,6 +48,7 @@ import { wsDuplex } from '../node/ws-duplex.js';
 import { PinholeError } from '../shared/errors.js';
 import { parseEndpoint } from '../shared/profile.js';
 import { DEFAULT_WS_PATH, HALF_CLOSE_HEADER, TARGET_HEADER } from '../shared/ws-tunnel.js';
+import { EARLY_DATA_HEADER } from '../shared/early-data.js';
 import type { AccessRecord } from './access-log.js';
 import { runTunnelRequest, type Connection, type TunnelServices } from './tunnel-request.js';
 
@@ -76,6 +78,8 @@ function handshaker(): WebSocketServer {
   server = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: WS_MAX_PAYLOAD, clientTracking: false });
   server.on('headers', (headers: string[], req: IncomingMessage) => {
     if (offersHalfClose(req)) headers.push(`${HALF_CLOSE_HEADER}: 1`);
+    // Frames sent right behind the upgrade request are read as the tunnel's (ws puts `head` back): the client may start early.
+    headers.push(`${EARLY_DATA_HEADER}: 1`);
   });
   return server;
 }

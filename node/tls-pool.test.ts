@@ -1,4 +1,4 @@
-/** The warm pool over real TCP connections: single-flight warming, idle drop and refill, stale retry, one failure event. */
+/** The warm pool over real TCP connections: single-flight warming, deferred refill, idle drop and refill, stale retry, one failure event. */
 import assert from 'node:assert/strict';
 import { once, type EventEmitter } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -62,6 +62,30 @@ test('warming is single-flight and the pool fills to its size', async () => {
   const { pooled } = await pool.take();
   assert.equal(pooled, true);
   await until(pool, 'parked', () => pool.idleConnections === 2, 'the refill');
+  pool.close();
+});
+
+test('a take that leaves a warm connection refills a moment later (its handshake keeps off the tunnel just taken); one that empties the pool refills at once', async () => {
+  let started = 0;
+  const pool = new TlsPool<Socket>({
+    dial: () => {
+      started++;
+      return dial();
+    },
+    size: 2,
+    refillDelayMs: 60_000,
+  });
+  await pool.warm();
+  await until(pool, 'parked', () => pool.idleConnections === 2, 'two warm connections');
+  const before = started;
+  const first = await pool.take();
+  assert.equal(first.pooled, true);
+  assert.equal(started, before, 'one warm connection is left: no dial yet');
+  const second = await pool.take();
+  assert.equal(second.pooled, true);
+  assert.equal(started, before + 2, 'the pool is empty: both refills start at once');
+  first.socket.destroy();
+  second.socket.destroy();
   pool.close();
 });
 

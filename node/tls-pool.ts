@@ -1,7 +1,7 @@
 /**
  * One pool of warm connections to the gateway, for the transports that use one TLS connection per
  * tunnel (HTTP/1.1 CONNECT and WebSocket). A new tunnel takes a connection that already finished
- * its handshake; the pool tops itself up behind it.
+ * its handshake; the pool tops itself up behind it (a moment later while one is still warm).
  *
  * - warming is single-flight: however many callers ask at once, one dial runs;
  * - one idle age: a connection idle longer than POOL_MAX_IDLE_MS is not trusted (NAT and proxy
@@ -20,12 +20,21 @@ import type { TLSSocket } from 'node:tls';
 /** A pooled connection idle longer than this is dropped rather than used. */
 export const POOL_MAX_IDLE_MS = 20_000;
 
+/**
+ * After a take that leaves a warm connection behind, the refill waits this long (issue 24 (c)):
+ * its TLS handshake would otherwise take the CPU, here and on the gateway, while the tunnel just
+ * taken carries the application's own handshake. A take that empties the pool refills at once.
+ */
+export const POOL_REFILL_DELAY_MS = 100;
+
 export interface TlsPoolOptions<S extends Socket = TLSSocket> {
   /** Opens one verified connection to the gateway. */
   readonly dial: () => Promise<S>;
   /** Connections kept warm (0 turns the pool off: every take dials). */
   readonly size: number;
   readonly maxIdleMs?: number;
+  /** See POOL_REFILL_DELAY_MS. */
+  readonly refillDelayMs?: number;
 }
 
 interface Idle<S> {
@@ -46,6 +55,7 @@ export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolE
   private readonly idle: Idle<S>[] = [];
   private filling = 0;
   private warming: Promise<void> | undefined;
+  private refillTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: TlsPoolOptions<S>) {
@@ -79,7 +89,8 @@ export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolE
   /** A warm connection, or a fresh one; the pool refills behind it. */
   async take(): Promise<{ socket: S; pooled: boolean }> {
     const pooled = this.takeIdle();
-    this.refill();
+    if (pooled !== undefined && this.idle.length > 0) this.refillSoon();
+    else this.refill();
     if (pooled !== undefined) return { socket: pooled, pooled: true };
     return { socket: await this.options.dial(), pooled: false };
   }
@@ -150,6 +161,7 @@ export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolE
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.refillTimer);
     for (const w of this.idle.splice(0)) {
       this.unwatch(w);
       w.socket.destroy();
@@ -198,6 +210,15 @@ export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolE
       w.socket.destroy();
     }
     return undefined;
+  }
+
+  private refillSoon(): void {
+    if (this.refillTimer !== undefined) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, this.options.refillDelayMs ?? POOL_REFILL_DELAY_MS);
+    this.refillTimer.unref();
   }
 
   private refill(): void {

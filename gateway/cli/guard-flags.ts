@@ -10,6 +10,8 @@ interface GuardFlag {
   /** How the value reads: a count, seconds (fractions allowed where the schema allows), or text. */
   readonly kind: 'count' | 'seconds' | 'text';
   readonly help: string;
+  /** How the value is shown in --help, when not N or S. */
+  readonly value?: string;
 }
 
 export const GUARD_FLAGS: Readonly<Record<string, GuardFlag>> = {
@@ -31,9 +33,10 @@ export const GUARD_FLAGS: Readonly<Record<string, GuardFlag>> = {
   'half-close-timeout': { field: 'halfCloseTimeout', kind: 'seconds', help: 'a tunnel one side has closed ends after this long without a byte (default 15, 0 = never)' },
   'idle-timeout': { field: 'idleTimeout', kind: 'seconds', help: 'a tunnel ends after this long without a byte either way (default 3600, 0 = never)' },
   'max-connections': { field: 'maxConnections', kind: 'count', help: 'connections held before new requests get 503 (default: the descriptor limit less a tenth)' },
-  state: { field: 'state', kind: 'text', help: 'redis://HOST:PORT: share penalties between gateways (local counting while it is away)' },
+  'byte-path': { field: 'bytePath', kind: 'text', value: 'js|native|auto', help: 'which code moves the bytes of pass-through routes: native (splice) where the addon loads, or js (default auto)' },
+  state: { field: 'state', kind: 'text', value: 'URL', help: 'redis://HOST:PORT: share penalties between gateways (local counting while it is away)' },
   'state-timeout': { field: 'stateTimeoutSeconds', kind: 'seconds', help: 'a Redis call unanswered this long: count locally until Redis answers (default 0.25)' },
-  'tls-profile': { field: 'tlsProfile', kind: 'text', help: 'the TLS offer: intermediate (TLS 1.2 AEAD suites and 1.3, default) or modern (TLS 1.3 only)' },
+  'tls-profile': { field: 'tlsProfile', kind: 'text', value: 'NAME', help: 'the TLS offer: intermediate (TLS 1.2 AEAD suites and 1.3, default) or modern (TLS 1.3 only)' },
 };
 
 /** parseArgs options for every guard flag. */
@@ -44,7 +47,7 @@ export const GUARD_FLAG_OPTIONS = Object.fromEntries(Object.keys(GUARD_FLAGS).ma
 
 /** The --help lines. */
 export const GUARD_FLAG_HELP = Object.entries(GUARD_FLAGS)
-  .map(([flag, { help }]) => `  --${`${flag} ${flag === 'state' ? 'URL' : flag === 'tls-profile' ? 'NAME' : GUARD_FLAGS[flag]?.kind === 'seconds' ? 'S' : 'N'}`.padEnd(30)} ${help}`)
+  .map(([flag, { help, kind, value }]) => `  --${`${flag} ${value ?? (kind === 'seconds' ? 'S' : 'N')}`.padEnd(30)} ${help}`)
   .join('\n');
 
 /** The config overrides the given flags ask for (numbers checked here, ranges by the schema). */

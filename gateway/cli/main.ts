@@ -204,6 +204,14 @@ main(process.argv.slice(2)).then(
       process.exit(2);
     }
     const { reportStartFailure } = await import('../../node/start-failure.js');
+    const { default: cluster } = await import('node:cluster');
+    if (cluster.isWorker && process.send !== undefined) {
+      // A cluster worker hands its line to the primary, which prints the first: N workers, one line.
+      let text = '';
+      const status = reportStartFailure('pinhole-gateway', err, { logWhere: LOG_WHERE, stderr: (line) => void (text += line) });
+      process.send({ kind: 'start-failed', text }, () => process.exit(status));
+      return;
+    }
     process.exit(reportStartFailure('pinhole-gateway', err, { logWhere: LOG_WHERE }));
   },
 );

@@ -139,13 +139,19 @@ async function runPrimary(config: GatewayConfig, workers: number, logger: Logger
   if (process.env['NODE_CLUSTER_SCHED_POLICY'] === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   let announced = false;
+  let failurePrinted = false;
   let startFailed: (code: number) => void = () => undefined;
   const failedStart = new Promise<number>((resolve) => (startFailed = resolve));
   // One set of session-ticket keys for all workers: a ticket issued by one worker resumes on any.
   const ticketKeys = randomBytes(48).toString('base64');
   const spawn = (): void => {
     const worker = cluster.fork({ [TICKET_KEYS_ENV]: ticketKeys });
-    worker.on('message', (message: { kind?: string; address?: string; port?: number }) => {
+    worker.on('message', (message: { kind?: string; address?: string; port?: number; text?: string }) => {
+      // Every worker fails the same way: the first one's line is printed, once.
+      if (message.kind === 'start-failed' && !failurePrinted && typeof message.text === 'string') {
+        failurePrinted = true;
+        process.stderr.write(message.text);
+      }
       if (message.kind === 'listening' && !announced && message.address !== undefined && message.port !== undefined) {
         announced = true;
         listenLine(logger, config, message.address, message.port, { workers });

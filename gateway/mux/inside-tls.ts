@@ -58,5 +58,5 @@ export async function dispatchInsideTls(socket: TLSSocket, options: InsideTlsOpt
     return;
   }
   const client = clientAddressOf(socket) ?? { address: '', port: 0, viaProxyHeader: false };
-  passThrough(socket, target, { route: `${route}-in-tls`, connId: connectionIdOf(socket), client, logger: options.logger, relayTimeouts: options.relayTimeouts, cap: options.cap });
+  void passThrough(socket, target, { route: `${route}-in-tls`, connId: connectionIdOf(socket), client, logger: options.logger, relayTimeouts: options.relayTimeouts, cap: options.cap });
 }

@@ -11,6 +11,7 @@
  * Bytes between sockets are a plain pipe; nothing here looks at them after the first read.
  */
 import { isIPv4, type BlockList, type Socket } from 'node:net';
+import type { NativeBytePath, NativeRelay } from '../../node/native/byte-path.js';
 import type { RelayTimeouts } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import {
@@ -42,6 +43,8 @@ export interface MultiplexerOptions {
   readonly relayTimeouts?: RelayTimeouts;
   /** --max-connections, for the backends pass-through routes dial. */
   readonly cap?: PassThroughCap;
+  /** The native byte path (--byte-path): pass-through routes splice there; absent, they relay in JavaScript. */
+  readonly native?: NativeBytePath | undefined;
   readonly probes?: readonly Probe[];
   readonly logger: Logger;
   /** The gateway's own TLS service: receives the socket paused, with the sniffed bytes put back, and the ClientHello already parsed. */
@@ -73,6 +76,10 @@ const looksLikeProxyHeader = (head: Buffer): boolean => head.length >= 6 && pars
 export class Multiplexer {
   readonly stats: MultiplexerStats = { accepted: 0, terminated: 0, passedThrough: 0, closed: 0, refusedProxyHeaders: 0 };
   private readonly passThrough = new Set<Socket>();
+  /** Pass-through connections handed to the native byte path (their sockets closed at the handover). */
+  private readonly nativeRelays = new Set<NativeRelay>();
+  /** Every pass-through until its end is logged, on either byte path. */
+  private readonly live = new Set<Promise<void>>();
 
   constructor(private readonly options: MultiplexerOptions) {}
 
@@ -90,9 +97,27 @@ export class Multiplexer {
     });
   }
 
-  /** Stop pass-through connections (the gateway drains its own tunnels). */
-  closeAll(): void {
+  /** Pass-through connections open now, on either byte path (a drain waits for them). */
+  get openPassThroughs(): number {
+    return this.live.size;
+  }
+
+  /** Stop pass-through connections (the end of a drain), the native relays with them; resolves when each has logged its end. */
+  async closeAll(): Promise<void> {
     for (const s of this.passThrough) s.destroy();
+    for (const relay of this.nativeRelays) relay.destroy();
+    await Promise.all(this.live);
+  }
+
+  private track(ended: Promise<void>): void {
+    this.live.add(ended);
+    void ended.then(() => this.live.delete(ended));
+  }
+
+  private trackNative(relay: NativeRelay): void {
+    if (relay.closed) return;
+    this.nativeRelays.add(relay);
+    void relay.done.then(() => this.nativeRelays.delete(relay));
   }
 
   private async route(socket: Socket, connId: number): Promise<void> {
@@ -139,7 +164,7 @@ export class Multiplexer {
         this.stats.passedThrough++;
         this.passThrough.add(socket);
         socket.once('close', () => this.passThrough.delete(socket));
-        passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs, relayTimeouts: this.options.relayTimeouts, cap: this.options.cap });
+        this.track(passThrough(socket, decision.target, { route: decision.name, connId, client, serverName: decision.serverName, logger, connectTimeoutMs: this.options.connectTimeoutMs, relayTimeouts: this.options.relayTimeouts, cap: this.options.cap, native: this.options.native, onNativeRelay: (relay) => this.trackNative(relay) }));
     }
   }
 }

@@ -71,6 +71,8 @@ test('HTTP/1.1 tunnels through stunnel + Squid reach the origin, from a warm poo
       assert.match(reply, /^HTTP\/1\.1 200/);
       assert.match(reply, /hello from the origin/);
     }
+    // Squid answers without Pinhole-Early-Data: a tunnel through the seed never starts before its answer.
+    assert.equal(transport.startsEarly, false, 'stunnel + Squid is never started early');
     // Pool refills dial again; once one of them found a session ticket, the pool's connections resume it.
     const resumed = await sessions.offered.then(async () => {
       const stream = (await transport.open({ host: '127.0.0.1', port: origin.httpsPort })) as TLSSocket;

@@ -3,6 +3,12 @@
  * Proxy-Authorization, exactly what stunnel (server) + Squid accept. A couple of TLS connections
  * are kept pre-opened (node/tls-pool.ts) and TLS sessions are resumed, so a new tunnel rarely
  * waits for a handshake.
+ *
+ * Early start (issue 24): on a gateway whose 200 said it reads bytes after the CONNECT head
+ * (shared/early-data.ts; stunnel + Squid never says so), a tunnel may take the application's bytes
+ * before the answer: the CONNECT head goes at once on a pooled connection, the application's bytes
+ * follow it on the same connection without waiting, and nothing is read from it until the answer.
+ * Only on the JavaScript byte path: the native one keeps waiting for the answer.
  */
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
@@ -19,7 +25,9 @@ import { PinholeError } from '../../shared/errors.js';
 import type { Trust } from '../../shared/profile.js';
 import { dialGateway, rawConnection, TlsSessionCache } from './dial.js';
 import { gatewayError, verifyLeaf } from './verify.js';
-import { authorityOf, basicCredentials, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
+import { ReplayableStream } from './replayable-stream.js';
+import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
+import { EARLY_DATA_HEADER } from '../../shared/early-data.js';
 
 export interface H1TransportOptions extends GatewayDialOptions {
   /** Pre-opened TLS connections kept ready (0 disables). */
@@ -54,6 +62,8 @@ export class H1Transport extends EventEmitter implements Transport {
   private readonly pool: TlsPool;
   private closed = false;
   private rttMs: number | null = null;
+  /** The gateway's 200 said it reads bytes after the CONNECT head (a Pinhole gateway). */
+  private takesEarlyBytes = false;
 
   constructor(private readonly options: H1TransportOptions) {
     super();
@@ -78,6 +88,11 @@ export class H1Transport extends EventEmitter implements Transport {
     return { gatewayConnections: this.live.size, rttMs: this.rttMs };
   }
 
+  /** Early start: a gateway that said it takes early bytes, on the JavaScript byte path. */
+  get startsEarly(): boolean {
+    return this.takesEarlyBytes && this.bytePath === 'js';
+  }
+
   /** Pre-opened connections ready for a tunnel right now. */
   get idleConnections(): number {
     return this.pool.idleConnections;
@@ -92,6 +107,32 @@ export class H1Transport extends EventEmitter implements Transport {
     if (this.bytePath === 'native') return this.openNative(target);
     // A pooled connection that has not answered within the liveness timeout (a frozen gateway) gets one fresh connection alongside it.
     return this.pool.use((socket) => this.connectOver(socket, target), isStale, this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS);
+  }
+
+  /**
+   * A tunnel started before the answer (see the module comment). A pooled connection the path
+   * closed while idle fails the CONNECT unanswered: the same CONNECT and the bytes written so far
+   * go again on a fresh connection (ReplayableStream), as HTTP/2 does for a stream refused unprocessed.
+   */
+  async openEarly(target: TunnelTarget): Promise<EarlyTunnel> {
+    if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    const { socket: first, pooled } = await this.pool.take();
+    const sent = this.connectOver(first, target);
+    const stream = new ReplayableStream(first, { holdUntilAnswer: true });
+    const answered = sent.then(
+      () => stream.settle(),
+      async (err: unknown) => {
+        if (!pooled || !isStale(err) || !stream.canReplay || stream.destroyed || this.closed) throw err;
+        const next = await this.dial();
+        const again = this.connectOver(next, target);
+        stream.replaceWith(next);
+        await again;
+        stream.settle();
+      },
+    );
+    // The caller may learn of a refusal through the stream closing first; the rejection is theirs.
+    answered.catch(() => undefined);
+    return { stream, answered };
   }
 
   setTrust(trust: Trust): void {
@@ -154,6 +195,7 @@ export class H1Transport extends EventEmitter implements Transport {
         throw lastError;
       }
       const answer: ConnectAnswer = tunnel.answer;
+      this.learn(answer);
       if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority);
       const stream = new NativeTunnelStream(tunnel, path);
       this.live.add(stream);
@@ -162,6 +204,11 @@ export class H1Transport extends EventEmitter implements Transport {
       return stream;
     }
     throw lastError ?? new PinholeError('PINHOLE_GATEWAY_UNREACHABLE');
+  }
+
+  /** A 2xx answer says whether this gateway reads bytes after the CONNECT head (early start). */
+  private learn(answer: ConnectAnswer): void {
+    if (answer.status >= 200 && answer.status <= 299) this.takesEarlyBytes = answer.headers[EARLY_DATA_HEADER.toLowerCase()] === '1';
   }
 
   private track(socket: TLSSocket): void {
@@ -179,6 +226,7 @@ export class H1Transport extends EventEmitter implements Transport {
       // sendConnect fails with a ConnectFailure only; anything else is a closed connection too.
       throw connectError(err instanceof ConnectFailure ? err : new ConnectFailure('CONNECT_CLOSED', 'The connection closed.', { cause: err }), authority);
     }
+    this.learn(answer);
     if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority);
     // The caller's relay reports errors from here on; this keeps a late one from crashing us.
     socket.on('error', () => undefined);

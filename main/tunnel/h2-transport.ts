@@ -14,6 +14,7 @@ import type { GatewaysStatus } from '../../shared/gateway-status.js';
 import type { Endpoint, Trust } from '../../shared/profile.js';
 import { fetchProfileDocument, h2ProfileRequest, type ProfileFetchResult } from '../gateways/profile-fetch.js';
 import { refusalError } from '../../node/refusal.js';
+import { RelayTimeoutError } from '../../node/relay.js';
 import { H2Sessions, type H2SessionsOptions } from './h2-sessions.js';
 import { ReplayableStream } from './replayable-stream.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
@@ -25,6 +26,30 @@ export { H2_SESSION_WINDOW, H2_STREAM_WINDOW } from './h2-sessions.js';
 
 /** RFC 9113 8.7: a stream reset with REFUSED_STREAM was not processed by the gateway, so it can be sent again. */
 const wasRefusedUnprocessed = (stream: ClientHttp2Stream): boolean => stream.rstCode === constants.NGHTTP2_REFUSED_STREAM;
+
+/**
+ * A tunnel the relay ends for silence (its idle or half-close timeout) is not reset from here at
+ * once. Every RST_STREAM the client sends counts against the gateway's nghttp2 limit (CVE-2023-44487:
+ * beyond a burst of 1,000 at 33/s it answers GOAWAY(INTERNAL_ERROR) and every tunnel on the session
+ * ends), and silent tunnels end in bursts: a churn of applications that FIN towards silent servers
+ * reaches the client's half-close timeout at the rate it opened them. The gateway runs the same
+ * timeouts on the same silence and ends the stream from its side, which costs nothing; so the
+ * stream sends its END_STREAM and is reset only if it is still open one timeout later (a gateway
+ * with a longer timeout, or none). The application's side is torn down at once, as before.
+ */
+const leaveSilentEndToGateway = (stream: ClientHttp2Stream): void => {
+  const destroy = stream.destroy.bind(stream);
+  stream.destroy = (err?: Error): ClientHttp2Stream => {
+    if (!(err instanceof RelayTimeoutError) || stream.closed || stream.destroyed) return destroy(err);
+    stream.destroy = destroy;
+    if (!stream.writableEnded) stream.end();
+    stream.resume();
+    const reset = setTimeout(() => destroy(err), err.timeoutMs);
+    reset.unref();
+    stream.once('close', () => clearTimeout(reset));
+    return stream;
+  };
+};
 
 export class H2Transport extends EventEmitter implements Transport {
   readonly kind = 'h2' as const;
@@ -131,6 +156,7 @@ export class H2Transport extends EventEmitter implements Transport {
       try {
         const stream = session.request(headers, { endStream: false });
         this.streamSession.set(stream, session);
+        leaveSilentEndToGateway(stream);
         return stream;
       } catch (err) {
         this.sessions.forget(session);

@@ -5,8 +5,9 @@
  * - the generation check: an opener belongs to one connection; once `retire()`d (a disconnect or
  *   a new connect), every call fails with PINHOLE_NOT_CONNECTED;
  * - early start: whether this tunnel may take the application's bytes before the gateway answers
- *   (the transport can, early start is on, the engine is connected, and the gateway accepted this
- *   destination recently: RecentDestinations);
+ *   (the transport can, and on HTTP/1.1 and WebSocket the gateway said it takes them; early start
+ *   is on, the engine is connected, and the gateway accepted this destination recently:
+ *   RecentDestinations);
  * - recent destinations: remembered on an answer, forgotten on a refusal;
  * - what a failure means: a connection failure is reported once (`GatewayConnection.lost`: the
  *   engine's reconnect, main/reconnect.ts); a tunnel that opened reports the gateway there
@@ -76,7 +77,7 @@ export class TunnelOpener implements TunnelOpening {
 
   openEarly(target: TunnelTarget): Promise<EarlyTunnel> | undefined {
     const transport = this.options.transport;
-    if (!transport.openEarly || this.retired || this.options.earlyStart === false || this.options.connection?.up === false || !this.accepted.has(target)) return undefined;
+    if (!transport.openEarly || transport.startsEarly === false || this.retired || this.options.earlyStart === false || this.options.connection?.up === false || !this.accepted.has(target)) return undefined;
     return transport.openEarly(target).then(
       ({ stream, answered }) => {
         // The one chain the gateway's answer travels: recorded here, then the proxy job's to act on.

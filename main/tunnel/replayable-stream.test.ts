@@ -87,3 +87,48 @@ test('an early tunnel whose CONNECT a stopping gateway refused (REFUSED_STREAM +
   assert.equal(sessions.length, 2, 'the second CONNECT rode a fresh connection');
   stream.destroy();
 });
+
+test('holding until the answer (a whole HTTP/1.1 or WebSocket connection): nothing is read and the end is not passed on before settle, even across a move', async () => {
+  const first = new PassThrough();
+  first.write('HTTP/1.1 200 the answer head, read by the transport');
+  const stream = new ReplayableStream(first, { holdUntilAnswer: true });
+  const received: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => received.push(chunk));
+  stream.end('request');
+  const next = new PassThrough();
+  stream.replaceWith(next);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(received.length, 0, 'nothing read before the answer');
+  assert.equal(next.writableEnded, false, 'the end waits for the answer');
+  assert.equal(next.read()?.toString(), 'request', 'the bytes were replayed on the next connection');
+  next.write('from the destination');
+  stream.settle();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(next.writableEnded, true, 'the end goes on once answered');
+  assert.equal(Buffer.concat(received).toString(), 'from the destination');
+  stream.destroy();
+});
+
+test('a tunnel that ended cleanly both ways leaves its inner stream to close on its own (an h2 stream destroyed early sends RST_STREAM)', async () => {
+  const inners = [0, 1].map(() => {
+    const inner = new Duplex({ write: (_chunk, _encoding, done) => done(), read: () => undefined, autoDestroy: false });
+    const destroyed: Array<Error | undefined> = [];
+    const destroy = inner.destroy.bind(inner);
+    inner.destroy = (err?: Error) => (destroyed.push(err), destroy(err));
+    return { inner, destroyed };
+  });
+  const [clean, broken] = inners as [(typeof inners)[0], (typeof inners)[0]];
+  const stream = new ReplayableStream(clean.inner);
+  stream.settle();
+  stream.resume();
+  stream.end('bye');
+  clean.inner.push(null);
+  await new Promise((resolve) => stream.once('close', resolve));
+  assert.deepEqual(clean.destroyed, [], 'both directions ended: the inner stream is not destroyed');
+  const failing = new ReplayableStream(broken.inner);
+  failing.on('error', () => undefined);
+  broken.inner.on('error', () => undefined);
+  failing.destroy(new Error('the application reset'));
+  await new Promise((resolve) => failing.once('close', resolve));
+  assert.equal(broken.destroyed[0]?.message, 'the application reset', 'an error still goes on to the inner stream');
+});

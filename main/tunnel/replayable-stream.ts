@@ -1,5 +1,6 @@
 /**
- * An early tunnel's stream that can move to a new HTTP/2 stream before the gateway answers.
+ * An early tunnel's stream that can move to a new HTTP/2 stream (or, on HTTP/1.1, a new TLS
+ * connection) before the gateway answers.
  *
  * An early tunnel sends the application's first bytes with its CONNECT. When a gateway stops
  * (rolling restart), a CONNECT that crossed its GOAWAY, or one nghttp2 had queued when the GOAWAY
@@ -20,6 +21,8 @@ export class ReplayableStream extends Duplex {
   private writeDone: ((err?: Error | null) => void) | undefined;
   private innerEnded = false;
   private settled = false;
+  /** The application's end, held until the answer (holdUntilAnswer). */
+  private finalHeld: ((err?: Error | null) => void) | undefined;
   /** The inner stream ended before the answer (its session died): held, since a replay may follow. */
   private endHeld = false;
   private readonly onData = (chunk: Buffer): void => {
@@ -31,7 +34,16 @@ export class ReplayableStream extends Duplex {
     else this.endHeld = true;
   };
 
-  constructor(first: Duplex) {
+  /**
+   * `holdUntilAnswer`: the inner stream is a whole connection (HTTP/1.1, WebSocket) carrying the
+   * gateway's answer head before the tunnel's bytes: nothing is read from it, and the
+   * application's end is not passed on (a half-closed connection could not be answered), until
+   * `settle()`.
+   */
+  constructor(
+    first: Duplex,
+    private readonly options: { holdUntilAnswer?: boolean } = {},
+  ) {
     super({ allowHalfOpen: true });
     this.inner = first;
     this.wire();
@@ -46,6 +58,16 @@ export class ReplayableStream extends Duplex {
   settle(): void {
     this.kept = undefined;
     this.settled = true;
+    if (this.options.holdUntilAnswer === true) {
+      this.wire();
+      if (this.readableFlowing === true) this.inner.resume();
+      const ended = this.finalHeld;
+      this.finalHeld = undefined;
+      if (ended !== undefined) {
+        this.inner.end();
+        ended();
+      }
+    }
     if (this.endHeld) {
       this.endHeld = false;
       this.push(null);
@@ -66,7 +88,8 @@ export class ReplayableStream extends Duplex {
     this.innerEnded = false;
     this.endHeld = false;
     for (const chunk of this.kept) next.write(chunk);
-    if (this.writableFinished || this.writableEnded) next.end();
+    // Held until the answer instead (settle), on a whole connection.
+    if (this.options.holdUntilAnswer !== true && (this.writableFinished || this.writableEnded)) next.end();
     this.wire();
     const done = this.writeDone;
     this.writeDone = undefined;
@@ -74,6 +97,7 @@ export class ReplayableStream extends Duplex {
   }
 
   private wire(): void {
+    if (this.options.holdUntilAnswer === true && !this.settled) return;
     this.inner.on('data', this.onData);
     this.inner.on('end', this.onEnd);
   }
@@ -99,17 +123,30 @@ export class ReplayableStream extends Duplex {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
+    if (this.options.holdUntilAnswer === true && !this.settled) {
+      this.finalHeld = callback;
+      return;
+    }
     this.inner.end();
     callback();
   }
 
   override _read(): void {
+    if (this.options.holdUntilAnswer === true && !this.settled) return;
     this.inner.resume();
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.inner.off('data', this.onData);
-    // The error goes on: an h2 stream destroyed with one sends its RST at once (node/relay.ts).
+    // A tunnel that ended cleanly both ways is left to close on its own: an h2 stream destroyed
+    // before nghttp2 closed it sends RST_STREAM (NO_ERROR) after its END_STREAM, and a gateway's
+    // nghttp2 answers more than ~1,000 of those at over 33/s with GOAWAY (CVE-2023-44487's limit),
+    // ending every tunnel on the session. Otherwise the error goes on: an h2 stream destroyed with
+    // one sends its RST at once (node/relay.ts).
+    if (err === null && this.innerEnded && this.inner.writableEnded) {
+      callback(null);
+      return;
+    }
     this.inner.destroy(err ?? undefined);
     callback(err);
   }

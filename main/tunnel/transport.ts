@@ -83,8 +83,13 @@ export interface EarlyTunnel {
 export interface Transport extends EventEmitter {
   readonly kind: 'h1' | 'h2' | 'wss';
   open(target: TunnelTarget): Promise<Duplex>;
-  /** Transports that can carry bytes before the CONNECT is answered (HTTP/2 streams can). */
+  /**
+   * Transports that can carry bytes before the CONNECT is answered: HTTP/2 streams can; HTTP/1.1
+   * and WebSocket tunnels can on a gateway that said it reads them (shared/early-data.ts).
+   */
   openEarly?(target: TunnelTarget): Promise<EarlyTunnel>;
+  /** Whether openEarly may be used now (absent: whenever it exists); false until the gateway said it takes early bytes. */
+  readonly startsEarly?: boolean;
   /** HTTP/1.1 only: a connection to the gateway for one absolute-URI request, and its credentials. */
   proxyConnection?(): Promise<Duplex>;
   /** HTTP/1.1 only: the Proxy-Authorization value for absolute-URI requests. */

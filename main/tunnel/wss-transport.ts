@@ -9,6 +9,10 @@
  * ALPN is pinned to http/1.1. A small pool of pre-opened TLS connections and a cached TLS session
  * mean a new tunnel rarely pays a full handshake. Through an upstream HTTP proxy, each TLS
  * connection starts with `CONNECT gateway:port`.
+ *
+ * Early start (issue 24): on a gateway whose 101 said it reads frames sent before it
+ * (shared/early-data.ts), a tunnel may take the application's bytes before the answer: they go as
+ * frames right behind the upgrade request (early-ws-stream.ts), and nothing is read until the 101.
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -21,8 +25,11 @@ import { DEFAULT_LIVENESS_TIMEOUT_MS } from '../gateways/liveness.js';
 import { wsDuplex } from '../../node/ws-duplex.js';
 import { PinholeError } from '../../shared/errors.js';
 import { DEFAULT_WS_PATH, ERROR_HEADER, HALF_CLOSE_HEADER, TARGET_HEADER } from '../../shared/ws-tunnel.js';
+import { EARLY_DATA_HEADER } from '../../shared/early-data.js';
 import { dialGateway, TlsSessionCache } from './dial.js';
-import { authorityOf, basicCredentials, type GatewayDialOptions, type TransportStats, type TunnelTarget } from './transport.js';
+import { EarlyWsStream } from './early-ws-stream.js';
+import { ReplayableStream } from './replayable-stream.js';
+import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type TransportStats, type TunnelTarget } from './transport.js';
 import { gatewayError } from './verify.js';
 import type { DatagramChannel } from '../../shared/udp/datagram-channel.js';
 import { UDP_WS_PATH } from '../../shared/udp/ws-frame.js';
@@ -43,6 +50,9 @@ const MAX_PAYLOAD = 16 * 1024 * 1024;
 const HANG_UP_CODES = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED']);
 const isStale = (err: unknown): boolean => err instanceof PinholeError && err.code === 'PINHOLE_GATEWAY_CLOSED';
 
+/** An early stream's errors reach the caller through the ReplayableStream over it (from its settle) or through the answer. */
+const quiet = (stream: EarlyWsStream): EarlyWsStream => stream.on('error', () => undefined);
+
 /**
  * The wss transport, shaped like the engine's Transport (transport.ts): open / warm / stats /
  * close, events 'up' and 'lost'. Its kind is 'wss'.
@@ -56,6 +66,8 @@ export class WssTransport extends EventEmitter {
   private closed = false;
   private rttMs: number | null = null;
   private readonly live = new Set<TLSSocket>();
+  /** The gateway's 101 said it reads frames sent before it (a Pinhole gateway that has early start). */
+  private takesEarlyBytes = false;
 
   constructor(options: WssTransportOptions) {
     super();
@@ -75,6 +87,39 @@ export class WssTransport extends EventEmitter {
     // A warm connection the path closed under us is not the destination's fault: retried fresh.
     // A pooled connection that has not answered within the liveness timeout (a frozen gateway) gets one fresh connection alongside it.
     return this.pool.use((socket) => this.upgrade(socket, target), isStale, this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS);
+  }
+
+  /** Early start: the gateway said it takes frames before its answer. */
+  get startsEarly(): boolean {
+    return this.takesEarlyBytes;
+  }
+
+  /**
+   * A tunnel started before the answer (see the module comment). A pooled connection the path
+   * closed while idle fails the upgrade unanswered: the same request and the bytes written so far
+   * go again on a fresh connection (ReplayableStream), as on the other transports.
+   */
+  async openEarly(target: TunnelTarget): Promise<EarlyTunnel> {
+    if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    const { socket, pooled } = await this.pool.take();
+    const first = quiet(new EarlyWsStream(socket));
+    const sent = this.upgrade(socket, target, first);
+    const stream = new ReplayableStream(first);
+    const answered = sent.then(
+      () => stream.settle(),
+      async (err: unknown) => {
+        if (!pooled || !isStale(err) || !stream.canReplay || stream.destroyed || this.closed) throw err;
+        const fresh = await this.dial();
+        const next = quiet(new EarlyWsStream(fresh));
+        const again = this.upgrade(fresh, target, next);
+        stream.replaceWith(next);
+        await again;
+        stream.settle();
+      },
+    );
+    // The caller may learn of a refusal through the stream closing first; the rejection is theirs.
+    answered.catch(() => undefined);
+    return { stream, answered };
   }
 
   /** UDP (issue 14): one WebSocket per flow on the gateway's UDP path, over a verified pooled TLS connection. */
@@ -113,7 +158,8 @@ export class WssTransport extends EventEmitter {
     return socket;
   }
 
-  private upgrade(socket: TLSSocket, target: TunnelTarget): Promise<Duplex> {
+  /** The upgrade on `socket`; with `early`, its bytes follow the request before the answer, and it becomes the tunnel's stream. */
+  private upgrade(socket: TLSSocket, target: TunnelTarget, early?: EarlyWsStream): Promise<Duplex> {
     const { serverName, user } = this.options;
     const authority = authorityOf(target);
     const port = socket.remotePort ?? 443;
@@ -132,6 +178,14 @@ export class WssTransport extends EventEmitter {
         maxPayload: MAX_PAYLOAD,
         handshakeTimeout: this.options.connectTimeoutMs ?? 30_000,
         followRedirects: false,
+        ...(early === undefined
+          ? {}
+          : {
+              finishRequest: (request) => {
+                request.once('finish', () => early.requestSent());
+                request.end();
+              },
+            }),
       });
       const fail = (err: PinholeError): void => {
         if (settled) return;
@@ -163,11 +217,17 @@ export class WssTransport extends EventEmitter {
       let halfClose = false;
       ws.once('upgrade', (res) => {
         halfClose = res.headers[HALF_CLOSE_HEADER.toLowerCase()] === '1';
+        this.takesEarlyBytes = res.headers[EARLY_DATA_HEADER.toLowerCase()] === '1';
       });
       ws.once('open', () => {
         if (settled) return;
         settled = true;
-        resolve(socketLike(wsDuplex(ws, { halfClose }), socket));
+        const stream = wsDuplex(ws, { halfClose });
+        if (early === undefined) resolve(socketLike(stream, socket));
+        else {
+          early.accepted(stream);
+          resolve(early);
+        }
       });
     });
   }

@@ -67,7 +67,7 @@ const limitsOf = (timeouts: RelayTimeouts = {}): [number, number] => [Math.max(0
 /** The application sockets handed over, with the relay that now carries their bytes (the local proxy's counters). */
 const handedOver = new WeakMap<Socket, NativeRelay>();
 
-/** The native relay that took over `socket`, if one did: its counts continue the socket's own. */
+/** The native relay that took over `socket`, if one did: its counts continue the socket's own, and its close the socket's ('close' came at the handover). */
 export const nativeRelayOf = (socket: Socket): NativeRelay | undefined => handedOver.get(socket);
 
 /** A relay whose bytes move on the native thread. */
@@ -230,6 +230,7 @@ export class NativeBytePath {
     const relay = this.track(id, events);
     if (options.timeouts !== undefined) relay.setTimeouts(options.timeouts);
     handedOver.set(a, relay);
+    handedOver.set(b, relay);
     a.destroy();
     b.destroy();
     return relay;

@@ -132,9 +132,15 @@ export const readPinholeCli = async (): Promise<Cli> => {
     const name = propertyName(property.name);
     const value = unwrap(property.initializer);
     if (name === undefined || !ts.isObjectLiteralExpression(value)) continue;
-    const module = value.properties.find((p): p is ts.PropertyAssignment => ts.isPropertyAssignment(p) && propertyName(p.name) === 'module');
-    if (!module || !ts.isStringLiteral(module.initializer)) continue;
-    const file = resolve(dirname(entry), module.initializer.text.replace(/\.js$/, '.ts'));
+    // `load: () => import('./connect.js')`: the one dynamic import inside the entry names its module.
+    const load = value.properties.find((p): p is ts.PropertyAssignment => ts.isPropertyAssignment(p) && propertyName(p.name) === 'load');
+    let specifier: string | undefined;
+    if (load)
+      walk(load.initializer, (n) => {
+        if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0] && ts.isStringLiteral(n.arguments[0])) specifier = n.arguments[0].text;
+      });
+    if (specifier === undefined) throw new Error(`main/cli/pinhole.ts: the command ${name} has no load: () => import('./MODULE.js')`);
+    const file = resolve(dirname(entry), specifier.replace(/\.js$/, '.ts'));
     const commandSource = parse(file);
     cli.set(name, await commandIn(commandSource, commandSource));
   }

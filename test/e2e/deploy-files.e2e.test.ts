@@ -99,7 +99,7 @@ test('the image runs compiled JavaScript: laid out as its runtime stage copies i
   assert.doesNotMatch(instructions, /tsx|\.ts\b/, 'the runtime stage has no TypeScript and no tsx');
   // Every COPY of the runtime stage, rebuilt from this checkout (dist/ is built by npm test).
   const copies = [...final.matchAll(/^COPY (--from=build )?(\S+) (\S+)$/gm)].map((m) => ({ from: m[2]!.replace(/^\/app\//, ''), to: m[3]!.replace(/^\.\//, '') }));
-  assert.deepEqual(copies.map((c) => c.to).sort(), ['bin', 'dist', 'node_modules', 'package.json']);
+  assert.deepEqual(copies.map((c) => c.to).sort(), ['bin', 'dist', 'native/build/Release/pinhole_native.node', 'node_modules', 'package.json']);
   const image = await mkdtemp(join(tmpdir(), 'pinhole-image-'));
   t.after(() => rm(image, { recursive: true, force: true }));
   for (const { from, to } of copies) {

@@ -3,32 +3,20 @@
  * target, a new forwarded connection's first bytes travel right behind its CONNECT instead of
  * waiting a round trip for the answer, as the local proxy's CONNECT does (main/tunnel/opener.ts
  * decides for both). A refusal of an early tunnel ends the connection without a byte and the log
- * says so; the next connection waits for the answer again.
+ * says so; the next connection waits for the answer again. On every transport: HTTP/2, HTTP/1.1
+ * (its JavaScript byte path; the native one waits for the answer) and WebSocket.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import { after, before, test } from 'node:test';
-import { startGateway, type RunningGateway } from '../support/gateway.js';
+import { after, test } from 'node:test';
+import { startGateway } from '../support/gateway.js';
 import { explainFailure, listenPortOf, Peers, pinholeBin, Program } from '../support/processes.js';
-import { startTwoWriteServer, timeExchanges, type TwoWriteServer } from '../support/two-write-server.js';
+import { startTwoWriteServer, timeExchanges } from '../support/two-write-server.js';
 import { bytesUntilClose } from '../support/tunnel-ends.js';
 
 const peers = new Peers();
-let server: TwoWriteServer;
-let gateway: RunningGateway;
-let link: string;
-
-before(async () => {
-  server = await startTwoWriteServer();
-  gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${server.port}`] }));
-  peers.watch(gateway.program);
-  link = await gateway.provision();
-});
-after(async () => {
-  await server.stop().catch(() => undefined);
-  await peers.close();
-});
+after(() => peers.close());
 
 const connectTo = async (port: number): Promise<Socket> => {
   const socket = netConnect({ host: '127.0.0.1', port, noDelay: true });
@@ -36,30 +24,40 @@ const connectTo = async (port: number): Promise<Socket> => {
   return socket;
 };
 
-test('pinhole forward -L (h2): a target the gateway accepted starts early and carries the exchange; a refused early start ends the connection and the log says so', () =>
-  explainFailure(peers, async () => {
-    const forward = new Program(pinholeBin, { name: 'forward-h2', args: ['forward', '-L', `127.0.0.1:0:127.0.0.1:${server.port}`, link, '--transport', 'h2', '--log-format', 'json'] });
-    peers.add({ stop: () => forward.stop('SIGTERM', 10_000) });
-    peers.watch(forward);
-    const port = listenPortOf(await forward.waitForLog((r) => r.msg === 'The forward is listening.', 20_000, '"The forward is listening."'));
+/** The forward's flags per transport: h1 early start is the JavaScript byte path's. */
+const TRANSPORTS = { h2: ['--transport', 'h2'], h1: ['--transport', 'h1', '--byte-path', 'js'], wss: ['--transport', 'wss'] } as const;
 
-    const first = await connectTo(port);
-    assert.equal((await timeExchanges(first, 'echo', 3)).length, 3, 'first contact: the tunnel waits for the gateway, which accepts');
-    first.destroy();
-    const second = await connectTo(port);
-    assert.equal((await timeExchanges(second, 'twoWrites', 3)).length, 3, 'an early tunnel carries the whole exchange');
-    second.destroy();
+for (const [transport, transportArgs] of Object.entries(TRANSPORTS)) {
+  test(`pinhole forward -L (${transport}): a target the gateway accepted starts early and carries the exchange; a refused early start ends the connection and the log says so`, () =>
+    explainFailure(peers, async () => {
+      const server = await startTwoWriteServer();
+      peers.add({ stop: () => server.stop().catch(() => undefined) });
+      const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${server.port}`] }));
+      peers.watch(gateway.program);
+      const link = await gateway.provision();
+      const forward = new Program(pinholeBin, { name: `forward-${transport}`, args: ['forward', '-L', `127.0.0.1:0:127.0.0.1:${server.port}`, link, ...transportArgs, '--log-format', 'json'] });
+      peers.add({ stop: () => forward.stop('SIGTERM', 10_000) });
+      peers.watch(forward);
+      const port = listenPortOf(await forward.waitForLog((r) => r.msg === 'The forward is listening.', 20_000, '"The forward is listening."'));
 
-    await server.stop();
-    const early = await connectTo(port);
-    early.write('e');
-    assert.equal(await bytesUntilClose(early), 0, 'the refused early tunnel ends without a byte');
-    const earlyLine = await forward.waitForLog((r) => r['startedEarly'] === true, 15_000, 'the early refusal');
-    assert.equal(earlyLine['code'], 'PINHOLE_CONNECT_FAILED');
-    assert.match(String(earlyLine.msg), /^A forwarded connection could not be opened: /);
+      const first = await connectTo(port);
+      assert.equal((await timeExchanges(first, 'echo', 3)).length, 3, 'first contact: the tunnel waits for the gateway, which accepts');
+      first.destroy();
+      const second = await connectTo(port);
+      assert.equal((await timeExchanges(second, 'twoWrites', 3)).length, 3, 'an early tunnel carries the whole exchange');
+      second.destroy();
 
-    const waited = await connectTo(port);
-    assert.equal(await bytesUntilClose(waited), 0);
-    const waitedLine = await forward.waitForLog((r) => r['code'] === 'PINHOLE_CONNECT_FAILED' && r['startedEarly'] === undefined, 15_000, 'the refusal of a tunnel that waited');
-    assert.match(String(waitedLine.msg), /^A forwarded connection could not be opened: /);
-  }));
+      await server.stop();
+      const early = await connectTo(port);
+      early.write('e');
+      assert.equal(await bytesUntilClose(early), 0, 'the refused early tunnel ends without a byte');
+      const earlyLine = await forward.waitForLog((r) => r['startedEarly'] === true, 15_000, 'the early refusal');
+      assert.equal(earlyLine['code'], 'PINHOLE_CONNECT_FAILED');
+      assert.match(String(earlyLine.msg), /^A forwarded connection could not be opened: /);
+
+      const waited = await connectTo(port);
+      assert.equal(await bytesUntilClose(waited), 0);
+      const waitedLine = await forward.waitForLog((r) => r['code'] === 'PINHOLE_CONNECT_FAILED' && r['startedEarly'] === undefined, 15_000, 'the refusal of a tunnel that waited');
+      assert.match(String(waitedLine.msg), /^A forwarded connection could not be opened: /);
+    }));
+}

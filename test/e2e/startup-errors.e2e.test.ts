@@ -132,6 +132,12 @@ const ROWS: Row[] = [
     code: 'PINHOLE_ADDRESS_IN_USE',
     names: (f) => [`127.0.0.1:${f.heldPort}`, `(pid ${process.pid})`, '--listen'],
   }),
+  gw('run --workers 2: the public port is held by another program (one line, not one per worker)', {
+    args: async (f, at) => run(['--dir', await gatewayDir(at), '--listen', `127.0.0.1:${f.heldPort}`, '--workers', '2']),
+    exit: 2,
+    code: 'PINHOLE_ADDRESS_IN_USE',
+    names: (f) => [`127.0.0.1:${f.heldPort}`, `(pid ${process.pid})`, '--listen'],
+  }),
   gw('run: a port below 1024 without CAP_NET_BIND_SERVICE', {
     asNobody: true,
     args: async (_f, at) => run(['--dir', await gatewayDir(at), '--listen', `127.0.0.1:${LOW_PORT}`]),

@@ -12,6 +12,7 @@ import { createLogger } from '../../shared/log.js';
 import { dispatchInsideTls } from '../../gateway/mux/inside-tls.js';
 import { muxConfigFrom, routeTableOf, trustedProxyList, webTargetOf, type MuxFlagValues } from '../../gateway/mux/config.js';
 import { Multiplexer } from '../../gateway/mux/multiplexer.js';
+import type { NativeBytePath } from '../../node/native/byte-path.js';
 import { WebFallback } from '../../gateway/mux/web.js';
 import { handleTunnelUpgrade, isTunnelUpgrade } from '../../gateway/ws-tunnel.js';
 import { clientAddressOf, formatClient } from '../../gateway/mux/client-address.js';
@@ -28,7 +29,7 @@ export interface MuxFront {
   stop: () => Promise<void>;
 }
 
-export const startMuxFront = async ({ cert, ownName, flags }: { cert: TestCertificate; ownName: string; flags: MuxFlagValues }): Promise<MuxFront> => {
+export const startMuxFront = async ({ cert, ownName, flags, native }: { cert: TestCertificate; ownName: string; flags: MuxFlagValues; native?: NativeBytePath | undefined }): Promise<MuxFront> => {
   const { destination, lines: log } = recordingDestination<LogRecord>();
   const logger = createLogger({ name: 'mux-front', level: 'debug', destination });
   const config = muxConfigFrom(flags);
@@ -77,6 +78,7 @@ export const startMuxFront = async ({ cert, ownName, flags }: { cert: TestCertif
     ownNames: [ownName],
     ...(trustedProxies === undefined ? {} : { trustedProxies }),
     sniffTimeoutMs: config.sniffTimeoutMs,
+    native,
     logger,
     tls: { terminate: (socket) => tls.emit('connection', socket) },
   });
@@ -93,7 +95,7 @@ export const startMuxFront = async ({ cert, ownName, flags }: { cert: TestCertif
     log,
     multiplexer,
     stop: async () => {
-      multiplexer.closeAll();
+      await multiplexer.closeAll();
       for (const s of sockets) s.destroy();
       http.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
