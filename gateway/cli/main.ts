@@ -18,6 +18,7 @@ const HELP = `Usage:
                       [--header-timeout S] [--connect-timeout S] [--log-format human|json] [--endpoint HOST:PORT]...
                       [--allow-udp-port N]... (UDP ports flows may reach, default 53 443) [--udp-timeout S] (idle UDP flows close, default 30)
 
+  --credential-lifetime S    (run) how long tunnel credentials issued after sign-in with an identity provider last (default 43200, 12 h)
   --endpoint HOST:PORT       (run) an endpoint clients are told to use in their profile, repeatable; added to gateway.yaml's
                              endpoints (clients pick it up at their next profile refresh; gateway.yaml is re-read when it changes)
 
@@ -37,6 +38,13 @@ Sharing the port (sslh / haproxy style routes for run):
 Hostile clients (run; each is also a gateway.yaml field, see the README's Security section):
 ${GUARD_FLAG_HELP}
 `;
+
+/** `run --credential-lifetime S` replaces gateway.yaml's identity.credentialLifetime; without an identity block it means nothing. */
+const credentialLifetimeOverride = (file: { identity?: object | undefined }, seconds: number | undefined): object | undefined => {
+  if (seconds === undefined) return undefined;
+  if (file.identity === undefined) usage('--credential-lifetime needs an identity: block in gateway.yaml (sign-in with an identity provider).');
+  return { ...file.identity, credentialLifetime: seconds };
+};
 
 const need = (value: string | undefined, flag: string): string => value ?? usage(`${flag} is required.`);
 
@@ -133,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
           'allow-port': { type: 'string', multiple: true },
           'allow-udp-port': { type: 'string', multiple: true },
           'udp-timeout': { type: 'string' },
+          'credential-lifetime': { type: 'string' },
           endpoint: { type: 'string', multiple: true },
           workers: { type: 'string' },
           'drain-seconds': { type: 'string' },
@@ -160,6 +169,7 @@ async function main(argv: string[]): Promise<number> {
         allowPorts: values['allow-port'] === undefined ? undefined : [...file.allowPorts, ...values['allow-port'].map((p) => port(p, '--allow-port'))],
         allowUdpPorts: values['allow-udp-port'] === undefined ? undefined : [...file.allowUdpPorts, ...values['allow-udp-port'].map((p) => port(p, '--allow-udp-port'))],
         udpTimeoutSeconds: num(values['udp-timeout'], '--udp-timeout'),
+        identity: credentialLifetimeOverride(file, num(values['credential-lifetime'], '--credential-lifetime')),
         drainSeconds: num(values['drain-seconds'], '--drain-seconds'),
         headerTimeoutMs: values['header-timeout'] === undefined ? undefined : (num(values['header-timeout'], '--header-timeout') ?? 0) * 1000,
         connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : (num(values['connect-timeout'], '--connect-timeout') ?? 0) * 1000,
