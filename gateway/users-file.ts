@@ -42,8 +42,8 @@ async function withLock<T>(file: string, work: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
-      const handle = await open(lockFile, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-      await handle.writeFile(`${process.pid}\n`).finally(() => handle.close());
+      // Empty: taking the lock needs no free block, so a full disk still gets its clear error from the write.
+      await (await open(lockFile, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600)).close();
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritableFile(err, lockFile, 'the users file\'s lock');
