@@ -45,6 +45,8 @@ interface GatewayState {
   view: GatewayView;
   previous: Counters | undefined;
   sessions: GatewaySession[] | undefined;
+  /** The silence was logged (once per outage). */
+  silenceLogged: boolean;
 }
 
 const HOUR_MS = 3_600_000;
@@ -100,6 +102,7 @@ export class FleetWatch {
       },
       previous: undefined,
       sessions: undefined,
+      silenceLogged: false,
     }));
   }
 
@@ -161,7 +164,8 @@ export class FleetWatch {
       };
       const tunnels = sum(samples, 'pinhole_tunnels_active');
       const started = samples.get('process_start_time_seconds');
-      if (!view.answering && view.lastAnswer !== undefined) this.options.logger.info({ gateway: view.name }, 'A gateway of the fleet answers again.');
+      if (state.silenceLogged) this.options.logger.info({ gateway: view.name }, 'A gateway of the fleet answers again.');
+      state.silenceLogged = false;
       Object.assign(view, {
         answering: true,
         ready: readyz.status === 200,
@@ -185,7 +189,8 @@ export class FleetWatch {
       state.previous = counters;
       this.record(view, point);
     } catch (err) {
-      if (view.answering || view.lastAnswer === undefined) this.options.logger.warn({ gateway: view.name, admin: view.admin, reason: why(err) }, 'A gateway of the fleet does not answer on its admin address.');
+      if (!state.silenceLogged) this.options.logger.warn({ gateway: view.name, admin: view.admin, reason: why(err) }, 'A gateway of the fleet does not answer on its admin address.');
+      state.silenceLogged = true;
       Object.assign(view, { answering: false, ready: undefined, tunnels: undefined, problem: why(err) });
       state.sessions = undefined;
     }
