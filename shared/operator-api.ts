@@ -60,6 +60,8 @@ export interface GatewayView {
   version: string | undefined;
   uptimeSeconds: number | undefined;
   tunnels: number | undefined;
+  /** Bytes carried by tunnels that ended, since the gateway started (pinhole_tunnel_bytes_total, both directions). */
+  bytesTotal: number | undefined;
   /** Why the last poll failed, in a sentence. */
   problem: string | undefined;
   lastAnswer: number | undefined;

@@ -95,6 +95,7 @@ export class FleetWatch {
         version: undefined,
         uptimeSeconds: undefined,
         tunnels: undefined,
+        bytesTotal: undefined,
         problem: 'not asked yet',
         lastAnswer: undefined,
         history: [],
@@ -172,6 +173,7 @@ export class FleetWatch {
         version: labelOf(samples, 'pinhole_build_info', 'version'),
         uptimeSeconds: started === undefined ? undefined : Math.max(0, Math.round(at / 1000 - started)),
         tunnels,
+        bytesTotal: counters.bytes,
         problem: undefined,
         lastAnswer: at,
       });

@@ -39,6 +39,7 @@ const GatewayCard = ({ gateway }: { gateway: GatewayView }) => {
         <span>{t('operator.fleet.version', { version: gateway.version ?? '–' })}</span>
         <span>{t('operator.fleet.uptime', { uptime: gateway.uptimeSeconds === undefined ? '–' : formatDuration(gateway.uptimeSeconds) })}</span>
         <span>{t('operator.fleet.activeTunnels', { count: gateway.tunnels ?? 0 })}</span>
+        <span data-testid="bytes-total">{t('operator.fleet.carried', { bytes: gateway.bytesTotal === undefined ? '–' : formatBytes(gateway.bytesTotal) })}</span>
       </div>
       <div className="charts">
         {CHARTS.map((chart) => (

@@ -81,7 +81,8 @@ export const UsersPage = ({ api }: { api: OperatorApi }) => {
       <td className="num">{user.tunnels ?? '–'}</td>
       <td className="num">{user.bytes === undefined ? '–' : formatBytes(user.bytes)}</td>
       <td>{user.lastSeen === undefined ? '–' : new Date(user.lastSeen).toLocaleString()}</td>
-      <td className="actions">
+      <td>
+        <div className="row-actions">
         <button type="button" className="button small" disabled={busy} onClick={() => void act(async () => setIssued(await api.issueLink(user.name, 'h2')))}>
           {t('operator.users.issueLink')}
         </button>
@@ -98,6 +99,7 @@ export const UsersPage = ({ api }: { api: OperatorApi }) => {
         >
           {t('common.delete')}
         </button>
+        </div>
       </td>
     </tr>
   );
