@@ -251,3 +251,35 @@ test('the fleet: a gateway that answers shows its version and readiness; one tha
     await admin.close();
   }
 });
+
+test("users and sessions read each gateway's GET /sessions: per-user tunnels, bytes and last seen summed over the fleet", async () => {
+  const { createServer } = await import('node:http');
+  const lastSeen = Date.parse('2026-12-01T10:00:00Z');
+  const lists = [
+    { sessions: [{ id: 's1', user: 'alice', client: '192.0.2.1', transport: 'h2', tunnels: 2, bytesUp: 100, bytesDown: 900, since: lastSeen - 1_000, lastSeen }] },
+    [{ id: 's2', user: 'alice', tunnels: 1, bytesUp: 5, bytesDown: 5, lastSeen: new Date(lastSeen - 60_000).toISOString() }],
+  ];
+  const metricsText = await new GatewayMetrics({ defaultMetrics: false }).registry.metrics();
+  const servers = lists.map((list) =>
+    createServer((req, res) => {
+      if (req.url === '/sessions') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(list));
+      if (req.url === '/readyz') return void res.writeHead(200).end('ready\n');
+      res.writeHead(200).end(metricsText);
+    }),
+  );
+  for (const s of servers) await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const h = await start({}, servers.map((s, i) => ({ name: `gw${i + 1}`, admin: `http://127.0.0.1:${(s.address() as import('node:net').AddressInfo).port}` })));
+  try {
+    await h.fleet.poll();
+    const auth = await signIn(h);
+    const users = (await (await fetch(`${h.console.origin}/api/users`, { headers: { cookie: auth.cookie } })).json()) as UsersReply;
+    assert.equal(users.sessionsKnown, true);
+    assert.deepEqual(users.users.find((u) => u.name === 'alice'), { name: 'alice', disabled: false, tunnels: 3, bytes: 1010, sessions: 2, lastSeen });
+    const sessions = (await (await fetch(`${h.console.origin}/api/sessions`, { headers: { cookie: auth.cookie } })).json()) as { sessions: Array<{ id: string; gateway: string }>; missing: unknown[] };
+    assert.deepEqual(sessions.sessions.map((s) => [s.gateway, s.id]), [['gw1', 's1'], ['gw2', 's2']]);
+    assert.deepEqual(sessions.missing, []);
+  } finally {
+    await h.close();
+    for (const s of servers) await new Promise((resolve) => s.close(resolve));
+  }
+});
