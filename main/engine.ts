@@ -12,7 +12,7 @@ import type { LocalUsers } from './lan/local-users.js';
 import type { TerminalStats } from './lan/terminal-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { Disposer, EngineApi, EngineEvents, EngineStats, EngineStatus, LogLine, SeenApp } from '../shared/engine-api.js';
+import type { Disposer, EngineApi, EngineEvents, EngineStats, EngineStatus, LogLine, NetworkChangeReason, SeenApp } from '../shared/engine-api.js';
 import { PinholeError, toWire } from '../shared/errors.js';
 import type { GatewaysStatus } from '../shared/gateway-status.js';
 import type { Logger } from '../shared/log.js';
@@ -25,6 +25,10 @@ import { parseListen } from './listen-address.js';
 import type { LogRing } from './log-ring.js';
 import { LocalProxy } from './proxy/local-proxy.js';
 import { Reconnect } from './reconnect.js';
+import { defaultPortalProbe, findCaptivePortal } from './network/captive-portal.js';
+import { NetworkWatch } from './network/network-watch.js';
+import { Roaming } from './network/roaming.js';
+import { SuspendWatch } from './network/suspend-watch.js';
 import type { CallingApp, RouteDecision, RouteQuery } from './routing.js';
 import { ConnectionProfile } from './gateways/connection-profile.js';
 import type { RefreshOutcome } from './gateways/refresh.js';
@@ -66,6 +70,18 @@ export interface EngineConnectOptions {
   tunnelTimeouts?: TunnelTimeouts;
   /** `--byte-path`: the native byte path when it was chosen (HTTP/1.1 tunnels use it); absent: JavaScript. */
   nativeBytePath?: NativeBytePath;
+  /**
+   * Watch the network (issue 20): address and route changes (Linux, `ip monitor`) and resumes (a
+   * clock jump) make the connection prove itself and re-dial at once. Front ends turn it on
+   * (`--no-netwatch` turns it off); default off, so an embedded engine starts no child process.
+   */
+  netwatch?: boolean;
+  /** A resume is a gap this much longer than the clock check's period (default 3 s). */
+  suspendThresholdMs?: number;
+  /** The captive portal probe (a plain http URL); default the first endpoint's host on port 80. */
+  portalProbe?: string;
+  /** How often the gateway is tried again behind a captive portal (default 3 s). */
+  portalRetryMs?: number;
 }
 
 export interface EngineOptions extends EngineLogOptions {
@@ -91,6 +107,8 @@ export class Engine implements EngineApi {
   private opener: TunnelOpener | undefined;
   private reconnect: Reconnect | undefined;
   private profile: ConnectionProfile | undefined;
+  private roaming: Roaming | undefined;
+  private watches: Array<{ stop(): void }> = [];
 
   constructor(private readonly options: EngineOptions = {}) {
     ({ logger: this.logger, ring: this.ring } = createEngineLog(options));
@@ -167,8 +185,18 @@ export class Engine implements EngineApi {
       throw new PinholeError('PINHOLE_NOT_CONNECTED', 'The connection was cancelled.');
     }
     this.transport = transport;
-    const reconnect = new Reconnect({ transport, status: this.connection, logger: this.logger, backoff: this.options });
+    const firstHost = endpoints[0]?.host ?? target.serverName;
+    const portalProbe = options.portalProbe ?? defaultPortalProbe(firstHost);
+    const reconnect = new Reconnect({
+      transport,
+      status: this.connection,
+      logger: this.logger,
+      backoff: this.options,
+      findPortal: () => findCaptivePortal(portalProbe),
+      ...(options.portalRetryMs === undefined ? {} : { portalRetryMs: options.portalRetryMs }),
+    });
     this.reconnect = reconnect;
+    this.roaming = new Roaming({ transport, status: this.connection, logger: this.logger, connection: reconnect });
     this.terminals = options.lan?.terminals;
     // The endpoint in use or an endpoint's health changed (the transport logged why).
     transport.on('gateways', (gateways: GatewaysStatus) => {
@@ -197,6 +225,8 @@ export class Engine implements EngineApi {
     } catch (err) {
       opener.retire();
       reconnect.stop();
+      this.roaming?.stop();
+      this.roaming = undefined;
       await transport.close();
       this.transport = undefined;
       const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
@@ -212,7 +242,30 @@ export class Engine implements EngineApi {
     this.statsTimer = setInterval(() => this.events.emit('stats', this.getStats()), this.options.statsIntervalMs ?? 1_000);
     this.statsTimer.unref();
     if (options.refreshProfile !== false) this.profile = ConnectionProfile.start(transport, target, { ...options, logger: this.logger });
+    if (options.netwatch === true) this.watchNetwork(options);
     return { listen: address };
+  }
+
+  /**
+   * The network changed (an address, a route, a resume, or the OS's word through the Electron
+   * shell's powerMonitor): the connection proves itself and re-dials over the new path now.
+   */
+  networkChanged(reason: NetworkChangeReason): void {
+    this.roaming?.changed(reason);
+  }
+
+  /** Address and route changes (Linux) and resumes, for this connection; stopped with it. */
+  private watchNetwork(options: EngineConnectOptions): void {
+    const suspend = new SuspendWatch(options.suspendThresholdMs === undefined ? {} : { thresholdMs: options.suspendThresholdMs });
+    suspend.on('resume', (suspendedMs) => this.roaming?.changed('resume', { suspendedMs }));
+    suspend.start();
+    this.watches.push(suspend);
+    if (process.platform === 'linux') {
+      const watch = new NetworkWatch({ logger: this.logger });
+      watch.on('change', (reason) => this.networkChanged(reason));
+      watch.start();
+      this.watches.push(watch);
+    }
   }
 
   async disconnect(): Promise<void> {
@@ -220,6 +273,9 @@ export class Engine implements EngineApi {
     clearInterval(this.statsTimer);
     this.reconnect?.stop();
     this.reconnect = undefined;
+    for (const watch of this.watches.splice(0)) watch.stop();
+    this.roaming?.stop();
+    this.roaming = undefined;
     const { proxy, transport } = this;
     this.opener?.retire();
     this.opener = undefined;
