@@ -19,7 +19,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { explainFailure, Peers, type LogRecord } from '../support/processes.js';
+import { isAccessRecord } from '../support/gateway.js';
+import { explainFailure, Peers, waitUntil, type LogRecord } from '../support/processes.js';
 import { httpStatusOf, RoamingNetwork, type RoamingClient } from '../support/roaming-netns.js';
 
 const HELLO = 'hello over the moving network';
@@ -150,3 +151,25 @@ test('(d) a captive portal takes the gateway address: no credential sent, the po
     assert.deepEqual(portal.records.filter((r) => r.msg === 'portal tls data'), [], 'nothing was written to the portal after TLS');
   });
 });
+
+test('(e) a gateway name with IPv6 and IPv4, the family in use blackholed after connect: the client moves to the other', async (t) => {
+  const peers = new Peers();
+  t.after(() => peers.close());
+  const network = await RoamingNetwork.start(peers, { dualStack: true });
+  await explainFailure(peers, async () => {
+    const client = await network.startClient();
+    await helloOk(network, client);
+    const access = (): LogRecord[] => network.gatewayProgram.records.filter(isAccessRecord);
+    const first = await network.gatewayProgram.waitForLog(isAccessRecord, 10_000, 'the first tunnel in the access log');
+    const family = familyOf(String(first['client']));
+    // The gateway's answers to the client over that family are dropped from now on, silently.
+    await network.blackholeFamily(family);
+    const seen = access().length;
+    await helloOk(network, client);
+    const after = await waitUntil(() => access().slice(seen).find((r) => r['status'] === 200), 20_000, 'the request in the access log');
+    assert.equal(familyOf(String(after['client'])), family === 4 ? 6 : 4, `the client moved from IPv${family} (${String(first['client'])} then ${String(after['client'])})`);
+  });
+});
+
+/** 4 or 6, from an access record's client address (a dual-stack socket spells IPv4 as ::ffff:a.b.c.d). */
+const familyOf = (client: string): 4 | 6 => (/^(::ffff:)?\d+\.\d+\.\d+\.\d+(:\d+)?$/.test(client) ? 4 : 6);
