@@ -88,7 +88,6 @@ export class NetworkWatch extends EventEmitter<NetworkWatchEvents> {
       this.pending = undefined;
       if (pending !== undefined && !this.stopped) this.emit('change', pending);
     }, this.options.quietMs ?? 300);
-    this.timer.unref();
   }
 
   private unwatched(err: unknown): void {
