@@ -24,7 +24,7 @@ export interface NetworkWatchOptions {
   logger: Logger;
   /** Starts the monitor; default `ip -o monitor address route`. */
   start?: () => MonitorProcess;
-  /** Lines closer together than this are one change (default 300 ms). */
+  /** Lines closer together than this are one change (default 100 ms). */
   quietMs?: number;
 }
 
@@ -87,7 +87,7 @@ export class NetworkWatch extends EventEmitter<NetworkWatchEvents> {
       const pending = this.pending;
       this.pending = undefined;
       if (pending !== undefined && !this.stopped) this.emit('change', pending);
-    }, this.options.quietMs ?? 300);
+    }, this.options.quietMs ?? 100);
   }
 
   private unwatched(err: unknown): void {

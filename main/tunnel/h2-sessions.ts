@@ -17,6 +17,7 @@ import { PinholeError } from '../../shared/errors.js';
 import type { GatewaysStatus, GatewaySwitch } from '../../shared/gateway-status.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../../shared/profile.js';
 import { GatewayChooser, type SwitchDecision } from '../gateways/chooser.js';
+import { localAddressGone } from '../network/local-addresses.js';
 import { DEFAULT_LIVENESS_TIMEOUT_MS, SessionDeadline, SessionLiveness } from '../gateways/liveness.js';
 import type { RaceWinner } from '../gateways/race.js';
 import { raceGateway, TlsSessionCache } from './dial.js';
@@ -156,7 +157,11 @@ export class H2Sessions extends EventEmitter implements ProbedSessions {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
     const session = this.session;
     const watcher = session === undefined ? undefined : this.watchers.get(session);
-    if (session && watcher && !session.closed && !session.destroyed) await watcher.probeNow().catch(() => undefined);
+    if (session && watcher && !session.closed && !session.destroyed) {
+      // The address it was made from left the computer: nothing can come back, no PING to wait for.
+      if (localAddressGone(this.socketOf.get(session)?.localAddress)) this.stoppedAnswering(session, new PinholeError('PINHOLE_GATEWAY_UNRESPONSIVE', 'The network changed: the address this connection came from is gone.'));
+      else await watcher.probeNow().catch(() => undefined);
+    }
     for (const [dead, deadline] of [...this.draining]) {
       if (this.dead.has(dead)) deadline.endNow(new PinholeError('PINHOLE_GATEWAY_UNRESPONSIVE', 'The network changed while the gateway was not answering; its tunnels are reset.'));
     }

@@ -172,6 +172,11 @@ export class RoamingNetwork {
     await ip(['-n', this.client, 'addr', 'del', UPLINKS[uplink].client, 'dev', uplink]);
   }
 
+  /** The client's address on `uplink` is back (that network can be joined again). */
+  async restoreAddress(uplink: Uplink): Promise<void> {
+    await ip(['-n', this.client, 'addr', 'replace', UPLINKS[uplink].client, 'dev', uplink]);
+  }
+
   async setLink(uplink: Uplink, state: 'up' | 'down'): Promise<void> {
     await ip(['-n', this.client, 'link', 'set', uplink, state]);
   }
