@@ -7,7 +7,7 @@
  * (b) the only uplink goes down for a few seconds and comes back: a request made meanwhile ends
  *     within its timeout, new requests succeed after;
  * (c) the client is stopped (SIGSTOP) and continued: the resume is noticed as a network change
- *     and the first new request succeeds;
+ *     and the first new request succeeds; GNOME's proxy (a private dconf) still points at it;
  * (d) a captive portal takes the gateway's address: no credential reaches it, the log says "This
  *     network wants you to sign in first" with the portal's page, and the client reconnects by
  *     itself when the portal lets traffic through;
@@ -19,6 +19,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { startDesktopSession, type DesktopSession } from '../support/desktop-session.js';
 import { isAccessRecord } from '../support/gateway.js';
 import { explainFailure, Peers, waitUntil, type LogRecord } from '../support/processes.js';
 import { httpStatusOf, RoamingNetwork, type RoamingClient } from '../support/roaming-netns.js';
@@ -91,12 +92,19 @@ test('(b) the only uplink goes down and comes back: a request meanwhile ends wit
   });
 });
 
-test('(c) SIGSTOP and SIGCONT of the client: the resume is a network change, the first new request succeeds', async (t) => {
+/** GNOME's proxy settings as `gsettings get` prints them. */
+const gnomeProxy = async (session: DesktopSession): Promise<string> =>
+  `${await session.gsettings('get', 'org.gnome.system.proxy', 'mode')} ${await session.gsettings('get', 'org.gnome.system.proxy.http', 'host')}:${await session.gsettings('get', 'org.gnome.system.proxy.http', 'port')}`;
+
+test('(c) SIGSTOP and SIGCONT of the client: the resume is a network change, the first new request succeeds, GNOME still points at the local proxy', async (t) => {
   const peers = new Peers();
   t.after(() => peers.close());
   const network = await RoamingNetwork.start(peers);
+  const session = peers.add(await startDesktopSession({ name: 'roaming-resume', desktop: 'gnome' }));
   await explainFailure(peers, async () => {
-    const client = await network.startClient();
+    const client = await network.startClient(['--system-proxy'], 'pinhole-client', session.env);
+    await client.program.waitForLog((r) => r.msg === 'The system proxy now points at Pinhole.', 30_000, 'the system proxy set');
+    assert.equal(await gnomeProxy(session), `'manual' '127.0.0.1':${client.port}`);
     await helloOk(network, client);
     const pid = client.program.pid;
     assert.ok(pid !== undefined);
@@ -110,6 +118,7 @@ test('(c) SIGSTOP and SIGCONT of the client: the resume is a network change, the
     assert.ok(Number(change['suspendedMs']) >= 3_000, `suspended for ${String(change['suspendedMs'])} ms`);
     await helloOk(network, client);
     await client.program.waitForLog((r) => reconnected(r) && client.program.records.indexOf(r) >= before, 20_000, '"Network changed, reconnected in N ms." after the resume');
+    assert.equal(await gnomeProxy(session), `'manual' '127.0.0.1':${client.port}`, 'the system proxy still points at the live local proxy');
   });
 });
 

@@ -228,8 +228,8 @@ export class RoamingNetwork {
   }
 
   /** `pinhole connect LINK` in the client namespace (JSON logs), with `args`; resolves once its proxy listens. */
-  async startClient(args: string[] = [], name = 'pinhole-client'): Promise<RoamingClient> {
-    const program = this.peers.watch(this.inside(this.client, pinholeBin, ['connect', this.link, '--listen', '127.0.0.1:0', '--log-format', 'json', ...args], name));
+  async startClient(args: string[] = [], name = 'pinhole-client', env?: NodeJS.ProcessEnv): Promise<RoamingClient> {
+    const program = this.peers.watch(this.inside(this.client, pinholeBin, ['connect', this.link, '--listen', '127.0.0.1:0', '--log-format', 'json', ...args], name, env));
     this.peers.defer(() => program.stop('SIGTERM', 10_000));
     const record = await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 30_000, '"The local proxy is listening."');
     return { program, port: listenPortOf(record) };
@@ -247,8 +247,8 @@ export class RoamingNetwork {
     });
   }
 
-  private inside(ns: string, command: string, args: string[], name: string): Program {
-    return new Program('ip', { name, args: ['netns', 'exec', ns, command, ...args] });
+  private inside(ns: string, command: string, args: string[], name: string, env?: NodeJS.ProcessEnv): Program {
+    return new Program('ip', { name, args: ['netns', 'exec', ns, command, ...args], ...(env === undefined ? {} : { env }) });
   }
 }
 
