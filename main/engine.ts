@@ -13,7 +13,7 @@ import type { TerminalStats } from './lan/terminal-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Disposer, EngineApi, EngineEvents, EngineStats, EngineStatus, LogLine, NetworkChangeReason, SeenApp } from '../shared/engine-api.js';
-import { PinholeError, toWire } from '../shared/errors.js';
+import { ERRORS, PinholeError, toWire } from '../shared/errors.js';
 import type { GatewaysStatus } from '../shared/gateway-status.js';
 import type { Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
@@ -24,7 +24,7 @@ import { createEngineLog, type EngineLogOptions } from './engine-log.js';
 import { parseListen } from './listen-address.js';
 import type { LogRing } from './log-ring.js';
 import { LocalProxy } from './proxy/local-proxy.js';
-import { Reconnect } from './reconnect.js';
+import { isCertificateFailure, Reconnect } from './reconnect.js';
 import { defaultPortalProbe, findCaptivePortal } from './network/captive-portal.js';
 import { NetworkWatch } from './network/network-watch.js';
 import { Roaming } from './network/roaming.js';
@@ -160,6 +160,7 @@ export class Engine implements EngineApi {
     this.connection.set({ state: 'connecting', ...base });
     warnIfInsecure(target.trust, this.logger);
     this.logger.info({ gateway: target.serverName, endpoints: target.endpoints, transport: target.transport, user: target.user }, 'Connecting to the gateway.');
+    const portalProbe = options.portalProbe ?? defaultPortalProbe(endpoints[0]?.host ?? target.serverName);
     let transport: Transport;
     try {
       transport = await openTransport(target.transport, {
@@ -175,9 +176,12 @@ export class Engine implements EngineApi {
         ...(options.gatewayChoice ? { choice: options.gatewayChoice, ...(options.gatewayChoice.staggerMs === undefined ? {} : { staggerMs: options.gatewayChoice.staggerMs }) } : {}),
       });
     } catch (err) {
-      const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
+      const failure = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
+      // Connecting from behind a captive portal: say so, and where to sign in, rather than the pin's warning.
+      const portal = isCertificateFailure(failure.code) ? await findCaptivePortal(portalProbe) : undefined;
+      const error = portal === undefined ? failure : new PinholeError('PINHOLE_CAPTIVE_PORTAL', `${ERRORS.PINHOLE_CAPTIVE_PORTAL.sentence} Sign in at ${portal}`, { cause: failure, details: { portal, certificate: failure.code } });
       this.logger.error({ code: error.code, ...(error.details ?? {}) }, error.message);
-      this.connection.set({ state: 'error', ...base, error: toWire(error) });
+      this.connection.set({ state: 'error', ...base, error: toWire(error), ...(portal === undefined ? {} : { portal }) });
       throw error;
     }
     if (generation !== this.generation) {
@@ -185,8 +189,6 @@ export class Engine implements EngineApi {
       throw new PinholeError('PINHOLE_NOT_CONNECTED', 'The connection was cancelled.');
     }
     this.transport = transport;
-    const firstHost = endpoints[0]?.host ?? target.serverName;
-    const portalProbe = options.portalProbe ?? defaultPortalProbe(firstHost);
     const reconnect = new Reconnect({
       transport,
       status: this.connection,

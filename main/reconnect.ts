@@ -8,7 +8,7 @@
  * (network/captive-portal.ts), not a fatal error: the status names the portal's page and the
  * gateway is tried again every few seconds until the portal lets traffic through.
  */
-import { PinholeError, toWire } from '../shared/errors.js';
+import { PinholeError, toWire, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { ConnectionStatus } from './connection-status.js';
 import { isFatal } from './error-meaning.js';
@@ -28,7 +28,7 @@ export interface ReconnectOptions {
 }
 
 /** A certificate that fails its check may be a captive portal answering port 443 itself. */
-const CERTIFICATE_FAILURES: ReadonlySet<string> = new Set(['PINHOLE_TLS_PIN_MISMATCH', 'PINHOLE_TLS_UNTRUSTED']);
+export const isCertificateFailure = (code: ErrorCode): boolean => code === 'PINHOLE_TLS_PIN_MISMATCH' || code === 'PINHOLE_TLS_UNTRUSTED';
 
 export class Reconnect implements GatewayConnection {
   private timer: NodeJS.Timeout | undefined;
@@ -57,7 +57,7 @@ export class Reconnect implements GatewayConnection {
   /** The gateway went away: say so, and try again with exponential backoff and jitter. */
   lost(err: PinholeError): void {
     if (this.stopped || this.options.status.state === 'disconnected') return;
-    if (isFatal(err.code) && CERTIFICATE_FAILURES.has(err.code) && this.options.findPortal) {
+    if (isCertificateFailure(err.code) && this.options.findPortal) {
       this.checkPortal(err);
       return;
     }

@@ -156,6 +156,11 @@ test('(d) a captive portal takes the gateway address: no credential sent, the po
       'reconnected after the portal opened',
     );
     await helloOk(network, client);
+    // Starting behind the portal: the command says where to sign in, not that TLS is being inspected.
+    await network.useUplink('up3');
+    const atStart = await network.failingClient();
+    assert.notEqual(atStart.code, 0);
+    assert.match(atStart.stderr, /This network wants you to sign in first\..* Sign in at http:\/\/10\.220\.0\.1\/login\?from=pinhole-test \(PINHOLE_CAPTIVE_PORTAL\)/);
     // Not one byte of ours inside TLS at the portal: the credential never left.
     assert.deepEqual(portal.records.filter((r) => r.msg === 'portal tls data'), [], 'nothing was written to the portal after TLS');
   });

@@ -235,6 +235,11 @@ export class RoamingNetwork {
     return { program, port: listenPortOf(record) };
   }
 
+  /** `pinhole connect LINK` in the client namespace that is expected to fail at start: its exit status and output. */
+  failingClient(): Promise<CommandResult> {
+    return runCommand('ip', { name: 'pinhole-client-at-start', args: ['netns', 'exec', this.client, pinholeBin, 'connect', this.link, '--listen', '127.0.0.1:0', '--log-format', 'json'], timeoutMs: 60_000 });
+  }
+
   /**
    * curl in the client namespace through the client's proxy to the origin's `path`: exit code,
    * body and status. `maxTimeS` is the application's own timeout.
