@@ -3,9 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
-  // These cases bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  const selfContained: readonly Figure[] = ['port443', 'auth', 'fleet', 'udp', 'failover', 'latency', 'redis', 'startup', 'console', 'roaming'];
-  if (![...options.only].some((figure) => !selfContained.includes(figure))) return stacks;
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,redis,startup,console,roaming] [--profile | --no-profile]
  *                    [--byte-path js|native|auto] [--transport h2|h1|wss]
  *
  * `--byte-path` and `--transport` are given to the measured `pinhole connect` (issue 27: the native
