@@ -148,7 +148,13 @@ export class NativeTunnelStream extends Duplex {
       this.destroy();
       return { bytesUp: early, bytesDown: 0, error: outcome instanceof Error ? outcome : new PrematureCloseError() };
     }
-    const result = await this.handOver(application, options.timeouts === undefined ? {} : { timeouts: options.timeouts });
+    // What Node read ahead of the pause goes first, counted here as the early bytes are.
+    const ahead: Buffer[] = [];
+    let chunk: unknown;
+    while ((chunk = application.read()) !== null) ahead.push(chunk as Buffer);
+    const toGateway = Buffer.concat(ahead);
+    early += toGateway.length;
+    const result = await this.handOver(application, { ...(toGateway.length > 0 ? { toGateway } : {}), ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }) });
     return { ...result, bytesUp: result.bytesUp + early };
   }
 
