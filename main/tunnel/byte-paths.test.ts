@@ -326,10 +326,17 @@ for (const bytePath of paths()) {
   });
 
   test(`${bytePath}: an early start the gateway refuses gives the application no byte of the refusal, and the refusal is the answer's error`, async () => {
-    onOrigin = (socket) => socket.destroy();
+    // The gateway dials before it answers, but this process may accept after: wait for that accept.
+    const learnArrived = new Promise<void>((resolve) => {
+      onOrigin = (socket) => {
+        socket.destroy();
+        resolve();
+      };
+    });
     const transport = transportFor(bytePath, { poolSize: 1, port: gateway.port });
     const learn = await transport.open({ host: '127.0.0.1', port: originPort() });
     learn.destroy();
+    await learnArrived;
     let originReached = false;
     onOrigin = (socket) => {
       originReached = true;
