@@ -39,7 +39,7 @@ export const checkResolve = async (endpoints: readonly Endpoint[], resolve: Reso
     if (resolved.has(host)) continue;
     if (isIP(host) !== 0) {
       resolved.set(host, [host]);
-      notes.push(`${host} is an address (nothing to resolve)`);
+      notes.push(`the endpoint ${host} is an address (nothing to resolve)`);
       continue;
     }
     let addresses: string[];
@@ -48,7 +48,7 @@ export const checkResolve = async (endpoints: readonly Endpoint[], resolve: Reso
     } catch (err) {
       const errno = (err as { code?: string }).code ?? '';
       if (errno === 'ENOTFOUND' || errno === 'ENODATA') {
-        problems.push(`${host} does not exist in DNS as this machine's resolver sees it (NXDOMAIN or no address)`);
+        problems.push(`the name ${host} does not exist in DNS as this machine's resolver sees it (NXDOMAIN or no address)`);
         action = `Check the name in the link. If it is right, this network's DNS does not know it or filters it: ask the network admin to let ${host} resolve.`;
       } else {
         problems.push(`no DNS server answered for ${host} (${errno || (err as Error).message})`);
@@ -59,7 +59,7 @@ export const checkResolve = async (endpoints: readonly Endpoint[], resolve: Reso
     }
     const kinds = addresses.map(addressKind);
     if (isPublicName(host) && addresses.length > 0 && kinds.every((k) => k === 'sinkhole')) {
-      problems.push(`${host} resolves to ${list(addresses)}, a sinkhole answer: a DNS filter on this network blocks the name`);
+      problems.push(`the name ${host} resolves to ${list(addresses)}, a sinkhole answer: a DNS filter on this network blocks the name`);
       action = `Ask the network admin to allow ${host} in the DNS filter (it is answered with ${addresses[0]} instead of the gateway's address).`;
       code = 'PINHOLE_DNS_SINKHOLE';
       continue;
@@ -68,8 +68,8 @@ export const checkResolve = async (endpoints: readonly Endpoint[], resolve: Reso
     const privateOnes = addresses.filter((_, i) => kinds[i] !== 'public');
     notes.push(
       isPublicName(host) && privateOnes.length > 0
-        ? `${host} resolves to ${list(addresses)}, ${privateOnes.length === addresses.length ? 'private addresses' : `including private ${list(privateOnes)}`}: right only if the gateway is inside this network (a split DNS or a redirecting firewall otherwise)`
-        : `${host} resolves to ${list(addresses)}`,
+        ? `the name ${host} resolves to ${list(addresses)}, ${privateOnes.length === addresses.length ? 'private addresses' : `including private ${list(privateOnes)}`}: right only if the gateway is inside this network (a split DNS or a redirecting firewall otherwise)`
+        : `the name ${host} resolves to ${list(addresses)}`,
     );
   }
   const facts = Object.fromEntries([...resolved].map(([host, addresses]) => [host, addresses]));
