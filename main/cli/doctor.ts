@@ -24,6 +24,7 @@ import { ProfileStore } from '../profiles/store.js';
 import { buildBundle } from '../doctor/bundle.js';
 import { runDoctor } from '../doctor/check.js';
 import { reportText } from '../doctor/report-text.js';
+import { profileSecrets, upstreamForProfile } from '../doctor/profile-secrets.js';
 import { readSystemProxy } from '../doctor/system-proxy.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
 import { fetchPac, resolveOsUpstream } from '../upstream/auto.js';
@@ -81,13 +82,7 @@ const planFromProfile = async (name: string | undefined, secrets: () => Promise<
   const secretStore = await secrets();
   const password = await secretStore.get(profile.secretRef);
   if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secretStore.location}; import its link again.`);
-  const configured = parseEndpoint(profile.upstreamProxy?.endpoint ?? store.getSettings().upstreamProxy);
-  let upstreamProxy: UpstreamProxy | undefined;
-  if (configured) {
-    const ref = profile.upstreamProxy?.secretRef;
-    const upstreamPassword = ref ? await secretStore.get(ref) : undefined;
-    upstreamProxy = { ...configured, ...(profile.upstreamProxy?.user ? { user: profile.upstreamProxy.user } : {}), ...(upstreamPassword ? { password: upstreamPassword } : {}) };
-  }
+  const upstreamProxy = await upstreamForProfile(profile, store.getSettings().upstreamProxy, (ref) => secretStore.get(ref));
   return { target: profile, password, profileName: profile.name, ...(upstreamProxy ? { upstreamProxy } : {}) };
 };
 
@@ -120,15 +115,7 @@ const knownSecrets = async (plan: Plan | undefined, secrets: SecretStore | undef
   if (passphrase) out.push(passphrase);
   const fromEnv = proxyFromEnv(process.env)?.credentials?.password;
   if (fromEnv) out.push(fromEnv);
-  if (secrets && hasStore()) {
-    for (const profile of new ProfileStore().list()) {
-      for (const ref of [profile.secretRef, profile.upstreamProxy?.secretRef]) {
-        if (!ref) continue;
-        const secret = await secrets.get(ref).catch(() => undefined);
-        if (secret) out.push(secret);
-      }
-    }
-  }
+  if (secrets && hasStore()) out.push(...(await profileSecrets(new ProfileStore().list(), (ref) => secrets.get(ref))));
   return out.filter((s) => s !== '');
 };
 
