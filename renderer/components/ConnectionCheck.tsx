@@ -5,8 +5,8 @@ import type { DoctorReport } from '../../shared/doctor.js';
 
 const MARK = { pass: '✓', fail: '✗', skip: '–' } as const;
 
-/** "Check my connection": runs the path check (the same one as `pinhole doctor`) and shows each hop's verdict. */
-export const ConnectionCheck = ({ client }: { client: Client }) => {
+/** "Check my connection": runs the path check (the same one as `pinhole doctor`) for `profileId` (default: the connected or default one) and shows each hop's verdict. */
+export const ConnectionCheck = ({ client, profileId }: { client: Client; profileId: string | undefined }) => {
   const { t } = useTranslation();
   const [busy, setBusy] = useState(false);
   const [report, setReport] = useState<DoctorReport | undefined>();
@@ -16,7 +16,7 @@ export const ConnectionCheck = ({ client }: { client: Client }) => {
     setBusy(true);
     setError(undefined);
     try {
-      setReport(await client.checkConnection({}));
+      setReport(await client.checkConnection(profileId === undefined ? {} : { profileId }));
     } catch (err) {
       setReport(undefined);
       setError(err instanceof Error ? err.message : String(err));
@@ -28,7 +28,7 @@ export const ConnectionCheck = ({ client }: { client: Client }) => {
   const failed = report?.hops.find((h) => h.status === 'fail');
   return (
     <div className="card connection-check" data-testid="connection-check">
-      <div className="proxy-row">
+      <div className="check-head">
         <span className="stat-label">{t('doctor.title')}</span>
         <button type="button" className="button small" disabled={busy} onClick={() => void check()}>
           {busy ? t('doctor.checking') : t('doctor.check')}

@@ -209,7 +209,7 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
       )}
       {phase === 'connected' && status?.gateways && status.gateways.endpoints.length > 1 && <GatewaysCard gateways={status.gateways} />}
 
-      <ConnectionCheck client={client} />
+      <ConnectionCheck client={client} profileId={on ? undefined : selected} />
 
       {state.info && (
         <div className="card proxy-card">

@@ -86,7 +86,7 @@ before(async () => {
   await gateway.waitForLog((r) => r.msg === 'The gateway is listening.', 30_000, '"The gateway is listening."');
   link = (await gatewayCommand(['provision', '--dir', gatewayDir, '--user', DEFAULT_USER.name, '--endpoint', `${NAME}:443`, '--password-stdin'], `${DEFAULT_USER.password}\n`)).stdout.trim();
 
-  await startInspectingTls(peers, NET, '10.214.0.11', NAME);
+  await startInspectingTls(peers, { netns: NET, address: '10.214.0.11', serverName: NAME });
 
   // A corporate proxy that refuses every CONNECT: Squid, on the network side.
   const squidDir = await proxyOwnedDir('pinhole-doctor-squid-');

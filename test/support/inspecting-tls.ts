@@ -16,8 +16,8 @@ const run = promisify(execFile);
 
 export const INSPECTION_CA_NAME = 'Corp TLS Inspection CA';
 
-/** Starts `openssl s_server` in `ns` on `address:443` presenting a CA-issued certificate for `serverName`. */
-export const startInspectingTls = async (peers: Peers, ns: string, address: string, serverName: string): Promise<Program> => {
+/** Starts `openssl s_server` on `address:port` (443; inside `netns` when given) presenting a CA-issued certificate for `serverName`. */
+export const startInspectingTls = async (peers: Peers, { netns, address, port = 443, serverName }: { netns?: string; address: string; port?: number; serverName: string }): Promise<Program> => {
   const dir = await mkdtemp(join(tmpdir(), 'pinhole-inspect-'));
   peers.defer(() => rm(dir, { recursive: true, force: true }));
   const file = (name: string): string => join(dir, name);
@@ -25,7 +25,8 @@ export const startInspectingTls = async (peers: Peers, ns: string, address: stri
   await run('openssl', ['req', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-subj', `/CN=${serverName}`, '-keyout', file('leaf.key'), '-out', file('leaf.csr')]);
   await writeFile(file('leaf.ext'), `subjectAltName=DNS:${serverName}\n`);
   await run('openssl', ['x509', '-req', '-in', file('leaf.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('leaf.ext'), '-out', file('leaf.crt')]);
-  const { command, args } = insideNetns(ns, 'openssl', ['s_server', '-accept', `${address}:443`, '-cert', file('leaf.crt'), '-key', file('leaf.key'), '-cert_chain', file('ca.crt'), '-www']);
+  const serverArgs = ['s_server', '-accept', `${address}:${port}`, '-cert', file('leaf.crt'), '-key', file('leaf.key'), '-cert_chain', file('ca.crt'), '-www'];
+  const { command, args } = netns === undefined ? { command: 'openssl', args: serverArgs } : insideNetns(netns, 'openssl', serverArgs);
   const program = peers.watch(new Program(command, { name: 'inspecting-tls', args }));
   peers.defer(() => program.stop('SIGTERM', 5_000));
   await program.waitForLine((l) => /ACCEPT/.test(l.text), 15_000, 'ACCEPT');
