@@ -75,10 +75,10 @@ const openSecrets = (secretsFile: string | undefined): Promise<SecretStore> =>
 
 /** A stored profile (the default when unnamed), its password and its corporate proxy. */
 const planFromProfile = async (name: string | undefined, secrets: () => Promise<SecretStore>): Promise<Plan> => {
-  if (!hasStore()) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'No profile yet: import one with `pinhole profile import`, or give --link-file FILE.');
+  if (!hasStore()) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'No profile yet: import one with `pinhole profile import LINK`, or check a link with `pinhole doctor --link-file FILE`.');
   const store = new ProfileStore();
   const profile = name === undefined ? store.getDefault() : store.require(name);
-  if (!profile) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'No default profile: give a profile name or --link-file FILE.');
+  if (!profile) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'No default profile: give a profile name, or check a link with `pinhole doctor --link-file FILE`.');
   const secretStore = await secrets();
   const password = await secretStore.get(profile.secretRef);
   if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secretStore.location}; import its link again.`);
