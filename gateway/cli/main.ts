@@ -11,8 +11,9 @@ import type { MuxConfigInput, MuxFlagValues } from '../mux/config.js';
 const HELP = `Usage:
   pinhole-gateway init --dir DIR --hostname NAME [--force]
   pinhole-gateway user add NAME --dir DIR [--password-stdin]
-  pinhole-gateway user disable|enable NAME --dir DIR     (a disabled user's tunnels end, new ones are refused, fleet-wide with state: Redis)
-  pinhole-gateway revoke --dir DIR --subject SUB|--email ADDRESS [--lift]   (the same for a user of an identity provider)
+  pinhole-gateway user disable|enable NAME --dir DIR [--state redis://H:P]   (a disabled user's tunnels end, new ones are refused;
+                             fleet-wide through the fleet's Redis: gateway.yaml state:, or --state)
+  pinhole-gateway revoke --dir DIR --subject SUB|--email ADDRESS [--lift] [--state redis://H:P]   (the same for a user of an identity provider)
   pinhole-gateway sessions [--admin HOST:PORT] [--json]  (who is connected: the admin listener's /sessions, default 127.0.0.1:9090)
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
@@ -72,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'user': {
-      const { values, positionals } = parseArgs({ args: rest, options: { dir: { type: 'string' }, 'password-stdin': { type: 'boolean' } }, allowPositionals: true, strict: true });
+      const { values, positionals } = parseArgs({ args: rest, options: { dir: { type: 'string' }, 'password-stdin': { type: 'boolean' }, state: { type: 'string' } }, allowPositionals: true, strict: true });
       const action = positionals[0];
       if ((action !== 'add' && action !== 'disable' && action !== 'enable') || positionals[1] === undefined || positionals.length > 2) {
         usage('Use: user add NAME --dir DIR [--password-stdin], or user disable|enable NAME --dir DIR');
@@ -81,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       if (action === 'disable' || action === 'enable') {
         if (values['password-stdin'] === true) usage(`--password-stdin means nothing to user ${action}.`);
         const { userStateCommand } = await import('./revoke.js');
-        return userStateCommand(action, name, need(values.dir, '--dir'));
+        return userStateCommand(action, name, need(values.dir, '--dir'), values.state);
       }
       const { loadConfig } = await import('../config.js');
       const { generatePassword } = await import('../../node/htpasswd.js');

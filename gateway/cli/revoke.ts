@@ -17,10 +17,12 @@ import { usage } from './common.js';
 /** The longest a tunnel credential lives when gateway.yaml does not say (identity.credentialLifetime's default). */
 const DEFAULT_LIFETIME_SECONDS = 12 * 3600;
 
-const controlFor = async (config: GatewayConfig): Promise<import('../control/fleet-control.js').FleetControl> => {
+/** `--state URL` wins over gateway.yaml's `state:` (a fleet whose gateways get it as a `run` flag). */
+const controlFor = async (config: GatewayConfig, state: string | undefined): Promise<import('../control/fleet-control.js').FleetControl> => {
   const { FleetControl, revokedFileControl } = await import('../control/fleet-control.js');
   const { revokedFileOf } = await import('../control/revoked-file.js');
-  return new FleetControl({ state: config.state, local: revokedFileControl(revokedFileOf(config.dir)), lifetimeSeconds: config.identity?.credentialLifetime ?? DEFAULT_LIFETIME_SECONDS });
+  if (state !== undefined && !/^rediss?:\/\/[^/\s]+/.test(state)) usage(`--state ${state} must be redis://HOST:PORT (or rediss://).`);
+  return new FleetControl({ state: state ?? config.state, local: revokedFileControl(revokedFileOf(config.dir)), lifetimeSeconds: config.identity?.credentialLifetime ?? DEFAULT_LIFETIME_SECONDS });
 };
 
 /** One sentence on where a change holds; exit 1 when Redis was configured but did not answer. */
@@ -41,7 +43,7 @@ const report = (what: string, outcome: ControlOutcome, here: string): number => 
   }
 };
 
-export async function userStateCommand(action: 'disable' | 'enable', name: string, dir: string): Promise<number> {
+export async function userStateCommand(action: 'disable' | 'enable', name: string, dir: string, state?: string): Promise<number> {
   const { loadConfig } = await import('../config.js');
   const { setUserDisabled } = await import('./user.js');
   const config = loadConfig(dir);
@@ -50,7 +52,7 @@ export async function userStateCommand(action: 'disable' | 'enable', name: strin
     process.stderr.write(`There is no user ${name} in ${config.usersFile}.\n`);
     return 1;
   }
-  const control = await controlFor(config);
+  const control = await controlFor(config, state);
   if (action === 'disable') {
     const outcome = await control.revokeUser(name);
     return report(`The user ${name} is disabled: their open tunnels end and new ones are refused (403 PINHOLE_CREDENTIAL_REVOKED),`, outcome, config.usersFile);
@@ -60,7 +62,7 @@ export async function userStateCommand(action: 'disable' | 'enable', name: strin
 }
 
 export async function revokeCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { dir: { type: 'string' }, subject: { type: 'string' }, email: { type: 'string' }, lift: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({ args, options: { dir: { type: 'string' }, subject: { type: 'string' }, email: { type: 'string' }, lift: { type: 'boolean' }, state: { type: 'string' } }, strict: true });
   const dir = values.dir ?? usage('--dir is required.');
   if ((values.subject === undefined) === (values.email === undefined)) usage('Use: revoke --dir DIR --subject SUB | --email ADDRESS [--lift]');
   const { isRevocationValue } = await import('../control/revocation-list.js');
@@ -70,7 +72,7 @@ export async function revokeCommand(args: string[]): Promise<number> {
   const { loadConfig } = await import('../config.js');
   const { revokedFileOf } = await import('../control/revoked-file.js');
   const config = loadConfig(dir);
-  const control = await controlFor(config);
+  const control = await controlFor(config, values.state);
   const who = values.subject !== undefined ? `The subject ${value}` : `The e-mail ${value}`;
   const here = revokedFileOf(config.dir);
   if (values.lift === true) {

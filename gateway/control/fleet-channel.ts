@@ -99,7 +99,10 @@ export function listenForControl({ url, logger, onMessage, onSnapshot, timeoutMs
     else onMessage(message);
   });
   // ioredis subscribes again by itself after a reconnection.
-  subscriber.subscribe(CONTROL_CHANNEL).catch(() => undefined);
+  subscriber.subscribe(CONTROL_CHANNEL).then(
+    () => logger.info({ state: where }, "Listening for the fleet's revocations (Redis)."),
+    () => undefined,
+  );
   subscriber.on('error', () => undefined); // the breaker's connection says Redis is away, once
   reader.on('error', () => undefined);
   reader.on('ready', snapshot);
