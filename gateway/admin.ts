@@ -77,7 +77,7 @@ export async function startAdmin({ listen, metrics, ready, logger, sessions = ()
   server.keepAliveTimeout = 5_000;
   await listenExplained(server, { host: listen.host, port: listen.port, what: 'The admin listener', flag: '--admin' });
   const address = server.address() as AddressInfo;
-  logger.info({ admin: `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}` }, 'The admin listener is up (/metrics, /healthz, /readyz, /sessions).');
+  logger.info({ admin: `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}` }, 'The admin listener is up (/metrics, /healthz, /readyz).');
   return {
     address,
     close: () =>
