@@ -38,6 +38,9 @@ export interface TunnelMeter {
   readonly bytesDown: number;
 }
 
+/** Why the gateway ended a tunnel (the access line's `end`): its user's access was revoked, or the operator ended its session. */
+export type EndReason = 'revoked' | 'disconnected';
+
 export interface SessionTunnelInfo {
   readonly principal: Principal;
   readonly client: string | undefined;
@@ -45,7 +48,7 @@ export interface SessionTunnelInfo {
 }
 
 interface OpenTunnel {
-  readonly abort: () => void;
+  readonly abort: (reason: EndReason) => void;
   readonly meter: TunnelMeter | undefined;
 }
 
@@ -72,7 +75,7 @@ export class SessionRegistry {
   private counter = 0;
 
   /** Count one open tunnel in its session; the returned function (once) ends it there, with its final bytes. */
-  open(info: SessionTunnelInfo, abort: () => void, meter?: TunnelMeter): (final?: TunnelMeter) => void {
+  open(info: SessionTunnelInfo, abort: (reason: EndReason) => void, meter?: TunnelMeter): (final?: TunnelMeter) => void {
     const source = sourceOf(info.client);
     const key = `${info.principal.key}\0${source}`;
     let session = this.sessions.get(key);
@@ -133,7 +136,7 @@ export class SessionRegistry {
   end(id: string): boolean {
     const session = this.byId.get(id);
     if (session === undefined) return false;
-    for (const t of [...session.tunnels]) t.abort();
+    for (const t of [...session.tunnels]) t.abort('disconnected');
     return true;
   }
 
@@ -143,7 +146,7 @@ export class SessionRegistry {
     for (const session of [...this.sessions.values()]) {
       if (!matches(session.principal)) continue;
       for (const t of [...session.tunnels]) {
-        t.abort();
+        t.abort('revoked');
         ended++;
       }
     }

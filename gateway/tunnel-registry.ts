@@ -8,7 +8,7 @@
 import { principalOf, type Principal } from './auth/principal.js';
 import type { TunnelLimits } from './auth/tunnel-limits.js';
 import type { GatewayMetrics } from './metrics.js';
-import { SessionRegistry, type TunnelMeter } from './sessions.js';
+import { SessionRegistry, type EndReason, type TunnelMeter } from './sessions.js';
 
 /** Whose tunnel it is: what the per-user and per-source limits count, and the session it belongs to. */
 export interface TunnelOwner {
@@ -21,7 +21,7 @@ export interface TunnelOwner {
   readonly transport?: string;
 }
 
-export type { TunnelMeter } from './sessions.js';
+export type { EndReason, TunnelMeter } from './sessions.js';
 
 export class TunnelRegistry {
   private readonly open = new Set<() => void>();
@@ -45,7 +45,7 @@ export class TunnelRegistry {
    * when it ends (with its final bytes when `meter` cannot give them). `abort` ends it when a drain
    * runs out, a revocation comes, or the operator disconnects its session.
    */
-  hold(abort: () => void, owner: TunnelOwner, meter?: TunnelMeter): (final?: TunnelMeter) => void {
+  hold(abort: (reason?: EndReason) => void, owner: TunnelOwner, meter?: TunnelMeter): (final?: TunnelMeter) => void {
     this.total++;
     this.open.add(abort);
     const principal = owner.principal ?? principalOf(owner.user);

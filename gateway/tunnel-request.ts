@@ -27,7 +27,7 @@ import type { ConnectionCap } from './connection-cap.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Connection } from './mux/connection.js';
 import type { DestinationPolicy, TargetKind } from './policy.js';
-import type { TunnelMeter, TunnelOwner, TunnelRegistry } from './tunnel-registry.js';
+import type { EndReason, TunnelMeter, TunnelOwner, TunnelRegistry } from './tunnel-registry.js';
 import { principalOf, type Principal } from './auth/principal.js';
 import { UdpFlow, type UdpDestinationCheck, type UdpTarget } from './udp/flows.js';
 import { openUpstream } from './upstream.js';
@@ -43,7 +43,7 @@ export interface TunnelServices {
   /** Admission (the owner's tunnel limits), the destination policy and the dial. Throws PinholeError (or a dial's error). */
   openUpstream(target: Endpoint, kind: TargetKind, owner: TunnelOwner): Promise<Socket>;
   /** Count the open tunnel until the returned function is called (with its final bytes when no `meter`); `abort` ends it (a drain run out, a revocation). */
-  hold?(abort: () => void, owner: TunnelOwner, meter?: TunnelMeter): (final?: TunnelMeter) => void;
+  hold?(abort: (reason?: EndReason) => void, owner: TunnelOwner, meter?: TunnelMeter): (final?: TunnelMeter) => void;
   /** Run a request counted as pending until it settles (a drain waits for it). */
   whilePending?(request: () => Promise<void>): Promise<void>;
   /** Admission, the UDP policy and the flow (absent: this gateway carries no UDP). Throws PinholeError. */
@@ -164,17 +164,18 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
     const early = door.early ?? EMPTY;
     if (early.length > 0) upstream.write(early);
     // Tracked from the answer until the relay is done; the relay ends on a later close, never before the hold below.
-    const tracked = { release: (): void => undefined };
+    const tracked: { release: () => void; endedBy?: EndReason } = { release: (): void => undefined };
     // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
     const tunnel = relay(carrier, upstream, {
       ...services.relayTimeouts,
       done: ({ bytesUp, bytesDown, timedOut }) => {
         tracked.release();
-        log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut) });
+        log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut), ...(tracked.endedBy === undefined ? {} : { end: tracked.endedBy }) });
       },
     });
     const release = services.hold?.(
-      () => {
+      (reason) => {
+        tracked.endedBy = reason;
         door.abort?.();
         tunnel.destroy();
       },
@@ -273,7 +274,7 @@ export class TunnelRequest implements TunnelServices {
     return UdpFlow.open(target, udp);
   }
 
-  hold(abort: () => void, owner: TunnelOwner, meter?: TunnelMeter): (final?: TunnelMeter) => void {
+  hold(abort: (reason?: EndReason) => void, owner: TunnelOwner, meter?: TunnelMeter): (final?: TunnelMeter) => void {
     return this.parts.registry.hold(abort, owner, meter);
   }
 

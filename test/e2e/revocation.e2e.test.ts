@@ -197,6 +197,8 @@ test('without Redis, on the one gateway: revoke and user disable reach it throug
     assert.equal(revoke.code, 0, revoke.stderr);
     assert.match(revoke.stdout, /on this gateway .*no other gateway was told/);
     await oidc.closed;
+    const line = await gw.program.waitForLog((r) => r['end'] === 'revoked', 15_000, 'the access line of the revoked tunnel');
+    assert.equal(line['user'], OIDC_ALICE.email);
     assert.equal(await refusedCode(gw, target, bearer), `403 ${REVOKED}`);
     assert.ok(await echoes(alice), 'another user keeps working');
 
