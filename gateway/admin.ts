@@ -22,7 +22,7 @@ export interface AdminOptions {
   readonly metrics: MetricsSource;
   readonly ready: () => boolean;
   readonly logger: Logger;
-  /** Who is connected now (absent: /sessions answers an empty list). */
+  /** Who is connected now (absent: no /sessions, a 404 as for any other path). */
   readonly sessions?: () => Promise<SessionView[]>;
 }
 
@@ -33,7 +33,7 @@ export interface AdminListener {
 
 const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
 
-export async function startAdmin({ listen, metrics, ready, logger, sessions = () => Promise.resolve([]) }: AdminOptions): Promise<AdminListener> {
+export async function startAdmin({ listen, metrics, ready, logger, sessions }: AdminOptions): Promise<AdminListener> {
   const server: Server = createServer(LISTENER_OPTIONS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -59,6 +59,7 @@ export async function startAdmin({ listen, metrics, ready, logger, sessions = ()
         );
         return;
       case '/sessions':
+        if (sessions === undefined) break;
         sessions().then(
           (list) => {
             const body = `${JSON.stringify({ sessions: list })}\n`;
@@ -70,9 +71,8 @@ export async function startAdmin({ listen, metrics, ready, logger, sessions = ()
           },
         );
         return;
-      default:
-        res.writeHead(404, TEXT).end('Not found. Try /metrics, /healthz, /readyz or /sessions.\n');
     }
+    res.writeHead(404, TEXT).end(`Not found. Try /metrics, /healthz, /readyz${sessions === undefined ? '' : ' or /sessions'}.\n`);
   });
   server.keepAliveTimeout = 5_000;
   await listenExplained(server, { host: listen.host, port: listen.port, what: 'The admin listener', flag: '--admin' });

@@ -36,7 +36,7 @@ export function usualSchemeOf(entries: Iterable<HtpasswdEntry>): { scheme: HashS
 
 const WHAT = 'the users file';
 
-/** The mark `user disable` puts before a user's hash (as `passwd -l` does in /etc/shadow); `user enable` takes it away. */
+/** The mark `user disable` and the console put before a user's hash (as `passwd -l` does in /etc/shadow; users-file.ts writes it). */
 export const DISABLED_MARK = '!';
 
 /**
