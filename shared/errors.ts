@@ -16,6 +16,10 @@ export const ERRORS = {
   PINHOLE_IDENTITY_ISSUER_UNREACHABLE: { status: 503, sentence: 'The identity provider could not be reached to check the sign-in; try again in a moment (tunnels already signed in keep working).' },
   PINHOLE_CREDENTIAL_EXPIRED: { status: 407, sentence: 'The tunnel credential has expired; Pinhole gets a new one by signing in again.' },
   PINHOLE_CREDENTIAL_INVALID: { status: 407, sentence: 'The tunnel credential is not valid on this gateway.' },
+  PINHOLE_CREDENTIAL_REVOKED: {
+    status: 403,
+    sentence: 'Your access to this gateway was revoked by its operator; Pinhole stops retrying. Sign in again, or ask your administrator if you think this is a mistake.',
+  },
   PINHOLE_GATEWAY_FULL: { status: 503, sentence: 'The gateway holds as many connections as it can; try again in a moment.' },
   PINHOLE_LIMIT_REACHED: { status: 429, sentence: 'This user or address already holds as many tunnels as the gateway allows.' },
   PINHOLE_DEST_FORBIDDEN: { status: 403, sentence: 'The gateway does not allow connections to this destination.' },
