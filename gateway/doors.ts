@@ -3,7 +3,8 @@
  * for SSH or OpenVPN inside TLS when those routes are set). The doors translate their framing into
  * tunnel requests (tunnel-request.ts).
  */
-import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from '../shared/log.js';
 import { tuneSocket } from '../node/socket-options.js';
 import { H1Proxy, type H1Options } from './h1-proxy.js';
@@ -20,7 +21,7 @@ export class Doors implements TlsConnectionHandler {
   readonly h2: H2Proxy;
   /** TLS connections handed here since start, and those open now. */
   tlsConnections = 0;
-  private readonly open = new Set<TLSSocket>();
+  private readonly open = new Set<Socket>();
 
   constructor(
     requests: TunnelRequest,
@@ -36,13 +37,14 @@ export class Doors implements TlsConnectionHandler {
     return this.open.size;
   }
 
-  handle(socket: TLSSocket): void {
+  /** A TLS connection after its handshake: Node's TLSSocket, or the decrypted side of a native session (native-tls.ts: never h2). */
+  handle(socket: TLSSocket | Socket): void {
     this.tlsConnections++;
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
     tuneSocket(socket);
     const mux = this.inside.mux;
-    if (socket.alpnProtocol === 'h2') this.h2.handle(socket);
+    if (socket instanceof TLSSocket && socket.alpnProtocol === 'h2') this.h2.handle(socket);
     else if (mux !== undefined && (mux.ssh !== undefined || mux.openvpn !== undefined)) {
       const table = routeTableOf(mux);
       void dispatchInsideTls(socket, { ssh: table.ssh, openvpn: table.openvpn, sniffTimeoutMs: mux.sniffTimeoutMs, relayTimeouts: this.inside.relayTimeouts, cap: this.inside.cap, logger: this.logger, http1: (s) => this.h1.handle(s) });

@@ -70,8 +70,8 @@ export interface GatewayDeps {
 /** Password checks at once: leave one core to the event loop, and thread-pool threads to DNS. */
 const defaultAuthConcurrency = (): number => Math.max(1, Math.min(availableParallelism() - 1, 3));
 
-const PASS_THROUGH_NATIVE =
-  'The native byte path moves the bytes of pass-through routes (SNI, ssh, openvpn, http) with splice(); tunnels, and routes inside the gateway TLS, use the JavaScript one.';
+const GATEWAY_NATIVE =
+  'The native byte path moves the bytes of HTTP/1.1 tunnels (its own TLS server, the same certificate and ticket keys) and of pass-through routes (SNI, ssh, openvpn, http) with splice(); HTTP/2 and WebSocket tunnels, and routes inside the gateway TLS, use the JavaScript one.';
 
 /** How long a TLS-only listener waits for a ClientHello. */
 const FIRST_BYTES_TIMEOUT_MS = 10_000;
@@ -162,7 +162,7 @@ export class Gateway {
     };
     const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
     const relayTimeouts = tunnelTimeoutsOf(config);
-    const native = deps.bytePath === undefined ? startBytePath(config.bytePath, logger, PASS_THROUGH_NATIVE, 'the bytes of pass-through routes') : (deps.bytePath ?? undefined);
+    const native = deps.bytePath === undefined ? startBytePath(config.bytePath, logger, GATEWAY_NATIVE, 'the bytes of tunnels and pass-through routes') : (deps.bytePath ?? undefined);
     const requests = new TunnelRequest({
       auth: this.auth,
       authEvents: this.authEvents,
@@ -176,6 +176,7 @@ export class Gateway {
       logger,
       connectTimeoutMs: config.connectTimeoutMs,
       udp: { decide: createUdpDestinationCheck({ udpPorts: config.allowUdpPorts, restrictTo: config.restrictTo }, resolver), idleTimeoutMs: config.udpTimeoutSeconds * 1000 },
+      handOver: (client, upstream, options) => this.tlsService.native?.handOver(client, upstream, options),
     });
     const mux = deps.mux;
     const web = mux === undefined ? undefined : new WebFallback({ web: webTargetOf(mux), logger, relayTimeouts });
@@ -202,7 +203,7 @@ export class Gateway {
       logger,
     );
     this.tlsService = new TlsService(
-      { certFile: config.certFile, keyFile: config.keyFile, hostname: config.hostname, tlsProfile: config.tlsProfile, ticketKeys: deps.ticketKeys, ticketKeysFile: deps.ticketKeysFile },
+      { certFile: config.certFile, keyFile: config.keyFile, hostname: config.hostname, tlsProfile: config.tlsProfile, ticketKeys: deps.ticketKeys, ticketKeysFile: deps.ticketKeysFile, native },
       this.doors,
       metrics,
       logger,
@@ -311,6 +312,8 @@ export class Gateway {
     this.revocations.unwatch();
     this.control?.close();
     await drain(this.doors, this.tunnels, deadline, this.logger, this.front);
+    // Native TLS sessions not yet answered end with their decrypted side; any left end here.
+    this.tlsService.native?.destroyAll();
     for (const socket of this.sockets) socket.destroy();
     await closed;
     await this.state?.close();

@@ -19,6 +19,8 @@ import { TICKET_KEYS, keyNameOf } from './ticket-keys.js';
 import { RotatingKeys } from './rotating-keys.js';
 import { readCertificateAndKey } from './tls-files.js';
 import { tlsOffer, type TlsProfile } from './tls-profile.js';
+import type { NativeBytePath } from '../node/native/byte-path.js';
+import { NativeTls } from './native-tls.js';
 
 export interface TlsSettings {
   readonly certFile: string;
@@ -30,12 +32,17 @@ export interface TlsSettings {
   readonly ticketKeys?: Buffer | undefined;
   /** A ticket-keys file (first key encrypts, all decrypt; reloaded when it changes). */
   readonly ticketKeysFile?: string | undefined;
+  /** The native byte path: HTTP/1.1 connections get their TLS there (native-tls.ts); absent, Node's TLS server serves all. */
+  readonly native?: NativeBytePath | undefined;
 }
 
-/** Where a finished TLS handshake goes. */
+/** Where a finished TLS handshake goes (the decrypted side of a native session is a plain Socket). */
 export interface TlsConnectionHandler {
-  handle(socket: TLSSocket): void;
+  handle(socket: TLSSocket | Socket): void;
 }
+
+/** The doors by ALPN, h2 preferred. */
+const ALPN = ['h2', 'http/1.1'];
 
 export class TlsService {
   /** The server whose key encrypts new tickets. */
@@ -44,6 +51,8 @@ export class TlsService {
   /** One TLS server per older ticket key, by key name, so tickets they issued still resume. */
   private decryptOnly = new Map<string, TlsServer>();
   private readonly ticketKeysFile: RotatingKeys | undefined;
+  /** HTTP/1.1 connections' TLS on the native byte path, with these servers' certificate, offer and ticket keys. */
+  readonly native: NativeTls | undefined;
 
   constructor(
     private readonly settings: TlsSettings,
@@ -57,10 +66,32 @@ export class TlsService {
     if (fileKeys !== undefined) this.ticketKeys = fileKeys[0];
     this.tls = this.createTls(this.ticketKeys);
     if (fileKeys !== undefined) this.useDecryptOnlyKeys(fileKeys.slice(1));
+    this.native = settings.native === undefined ? undefined : new NativeTls(settings.native, doors, metrics, logger);
+    this.configureNative();
+  }
+
+  /** The native server follows Node's: the same files, offer, session id context and ticket keys (the encrypting one first). */
+  private configureNative(): void {
+    if (this.native === undefined) return;
+    let files: { cert: Buffer; key: Buffer };
+    try {
+      files = readCertificateAndKey(this.settings.certFile, this.settings.keyFile);
+    } catch {
+      return; // the JavaScript servers keep what they had, and so does the native one
+    }
+    const { sessionIdContext, ...offer } = this.secureContextOptions();
+    this.native.configure({
+      ...offer,
+      ...files,
+      sessionIdContext: String(sessionIdContext),
+      alpn: ALPN,
+      ticketKeys: [this.tls.getTicketKeys(), ...[...this.decryptOnly.values()].map((server) => server.getTicketKeys())],
+    });
   }
 
   /** Hand a raw socket (paused, its first bytes put back) to the TLS server whose ticket key the hello names, else the one that encrypts. */
   terminate(socket: Socket, hello: ClientHello | undefined): void {
+    if (this.native?.terminate(socket, hello) === true) return;
     const name = hello?.ticketKeyName;
     const server = (name === undefined ? undefined : this.decryptOnly.get(name)) ?? this.tls;
     server.emit('connection', socket);
@@ -81,7 +112,7 @@ export class TlsService {
     const tls = createTlsServer({
       ...LISTENER_OPTIONS,
       ...this.secureContextOptions(ticketKeys),
-      ALPNProtocols: ['h2', 'http/1.1'],
+      ALPNProtocols: ALPN,
       handshakeTimeout: 10_000,
     });
     tls.on('secureConnection', (socket: TLSSocket) => {
@@ -116,6 +147,7 @@ export class TlsService {
     this.ticketKeys = first;
     if (first !== undefined) this.tls.setTicketKeys(first);
     this.useDecryptOnlyKeys(older);
+    this.configureNative();
   }
 
   /** Reload cert/key from disk into the live TLS servers (no restart). */
@@ -123,6 +155,7 @@ export class TlsService {
     try {
       this.tls.setSecureContext(this.secureContextOptions());
       for (const [, server] of this.decryptOnly) server.setSecureContext(this.secureContextOptions(server.getTicketKeys()));
+      this.configureNative();
       this.logger.info({ cert: this.settings.certFile }, 'The certificate was reloaded.');
     } catch (err) {
       this.logger.warn({ err, cert: this.settings.certFile }, 'The certificate could not be reloaded; the previous one stays.');

@@ -14,7 +14,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { destinationError } from '../node/dial.js';
-import { relay, type RelayTimeouts } from '../node/relay.js';
+import { relay, type Relay, type RelayResult, type RelayTimeouts } from '../node/relay.js';
 import { asPinholeError } from '../node/refusal.js';
 import { PinholeError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -31,6 +31,7 @@ import type { EndReason, TunnelMeter, TunnelOwner, TunnelRegistry } from './tunn
 import { principalOf, type Principal } from './auth/principal.js';
 import { UdpFlow, type UdpDestinationCheck, type UdpTarget } from './udp/flows.js';
 import { openUpstream } from './upstream.js';
+import type { HandedTunnel, HandOverOptions } from './native-tls.js';
 
 export type { Connection } from './mux/connection.js';
 export type { TunnelOwner } from './tunnel-registry.js';
@@ -51,6 +52,11 @@ export interface TunnelServices {
   accessLog(record: AccessRecord): void;
   /** --half-close-timeout and --idle-timeout, for every relay a request starts. */
   readonly relayTimeouts?: RelayTimeouts | undefined;
+  /**
+   * A byte path other than `relay` taking over an answered tunnel (the gateway's native TLS
+   * sessions, native-tls.ts): undefined when it does not carry `client`, and `relay` runs.
+   */
+  handOver?(client: Duplex, upstream: Socket, options: HandOverOptions): HandedTunnel | undefined;
 }
 
 /** What a door that carries a request itself says of it in the access log: status and bytes, for a UDP flow its datagrams and end too. */
@@ -162,25 +168,25 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
       return;
     }
     const early = door.early ?? EMPTY;
-    if (early.length > 0) upstream.write(early);
     // Tracked from the answer until the relay is done; the relay ends on a later close, never before the hold below.
-    const tracked: { release: () => void; endedBy?: EndReason } = { release: (): void => undefined };
+    const tracked: { release: (final?: TunnelMeter) => void; endedBy?: EndReason } = { release: (): void => undefined };
+    const done = ({ bytesUp, bytesDown, timedOut }: RelayResult): void => {
+      tracked.release({ bytesUp: bytesUp + early.length, bytesDown });
+      log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut), ...(tracked.endedBy === undefined ? {} : { end: tracked.endedBy }) });
+    };
     // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
-    const tunnel = relay(carrier, upstream, {
-      ...services.relayTimeouts,
-      done: ({ bytesUp, bytesDown, timedOut }) => {
-        tracked.release();
-        log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut), ...(tracked.endedBy === undefined ? {} : { end: tracked.endedBy }) });
-      },
-    });
+    // The JavaScript relay counts live (the sessions view reads it); a native tunnel's bytes come at its end.
+    const handed = services.handOver?.(carrier, upstream, { ...services.relayTimeouts, early, done });
+    const jsRelay = handed === undefined ? relayInJs(carrier, upstream, early, services.relayTimeouts, done) : undefined;
+    const tunnel = handed ?? jsRelay;
     const release = services.hold?.(
       (reason) => {
         tracked.endedBy = reason;
         door.abort?.();
-        tunnel.destroy();
+        tunnel?.destroy();
       },
       owner,
-      tunnel,
+      jsRelay,
     );
     if (release !== undefined) tracked.release = release;
   } catch (err) {
@@ -192,6 +198,12 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** node/relay.ts between the door's carrier and the destination, the early bytes first. */
+const relayInJs = (carrier: Duplex, upstream: Socket, early: Buffer, timeouts: RelayTimeouts | undefined, done: (result: RelayResult) => void): Relay => {
+  if (early.length > 0) upstream.write(early);
+  return relay(carrier, upstream, { ...timeouts, done });
+};
 
 /** The UDP flow to the target, or the refusal: no UDP on this gateway (400), the policy's, or 502 when it cannot be opened. */
 const openUdpFlow = async (services: TunnelServices, target: UdpTarget, owner: TunnelOwner): Promise<UdpFlow> => {
@@ -216,6 +228,8 @@ export interface TunnelRequestParts {
   readonly connectTimeoutMs: number;
   /** UDP flows (CONNECT-UDP, the UDP WebSocket); absent, the gateway carries no UDP. */
   readonly udp?: { readonly decide: UdpDestinationCheck; readonly idleTimeoutMs: number };
+  /** The native byte path taking over answered tunnels of native TLS sessions (native-tls.ts). */
+  readonly handOver?: TunnelServices['handOver'];
 }
 
 /** The gateway's tunnel services, each a named part; every door runs its requests through `run`. */
@@ -280,6 +294,10 @@ export class TunnelRequest implements TunnelServices {
 
   whilePending(request: () => Promise<void>): Promise<void> {
     return this.parts.registry.whilePending(request);
+  }
+
+  handOver(client: Duplex, upstream: Socket, options: HandOverOptions): HandedTunnel | undefined {
+    return this.parts.handOver?.(client, upstream, options);
   }
 
   accessLog(record: AccessRecord): void {

@@ -5,7 +5,7 @@
  * multiplexer logged. The client is the real one (client-address.ts).
  */
 import type { Socket } from 'node:net';
-import { clientAddressOf, formatClient } from './client-address.js';
+import { clientAddressOf, formatClient, setClientAddress } from './client-address.js';
 
 export interface Connection {
   readonly connId: number | undefined;
@@ -38,4 +38,12 @@ export function connectionIdOf(socket: object | undefined | null): number | unde
 export function connectionOf(socket: Socket | undefined | null): Connection {
   if (socket === undefined || socket === null) return { connId: undefined, client: undefined };
   return { connId: connectionIdOf(socket), client: formatClient(clientAddressOf(socket)) };
+}
+
+/** `to` carries `from`'s connection on (the decrypted side of a native TLS session): the same id and client. */
+export function shareConnection(from: Socket, to: Socket): void {
+  const id = connectionIdOf(from);
+  if (id !== undefined) ids.set(to, id);
+  const client = clientAddressOf(from);
+  if (client !== undefined) setClientAddress(to, client);
 }

@@ -5,7 +5,8 @@
  * to the HTTP/1.1 side (proxy, WebSocket tunnel, web site). A silent client goes to --ssh when it
  * is set (as outside TLS), otherwise to HTTP.
  */
-import type { TLSSocket } from 'node:tls';
+
+import type { Socket } from 'node:net';
 import type { RelayTimeouts } from '../../node/relay.js';
 import type { Logger } from '../../shared/log.js';
 import { httpProbe, openvpnProbe, sniff, sshProbe, tableMaxBytes } from '../sniff/index.js';
@@ -26,11 +27,11 @@ export interface InsideTlsOptions {
   /** --max-connections, for the dialled backend. */
   readonly cap?: PassThroughCap | undefined;
   /** The HTTP/1.1 side; gets the socket with its first bytes put back (it must resume it). */
-  readonly http1: (socket: TLSSocket) => void;
+  readonly http1: (socket: Socket) => void;
 }
 
 /** Route one terminated, non-h2 TLS connection. Never throws. */
-export async function dispatchInsideTls(socket: TLSSocket, options: InsideTlsOptions): Promise<void> {
+export async function dispatchInsideTls(socket: Socket, options: InsideTlsOptions): Promise<void> {
   if (options.ssh === undefined && options.openvpn === undefined) {
     options.http1(socket);
     return;

@@ -13,10 +13,19 @@
 //   socketPair() -> [fd, fd]                        a connected AF_UNIX stream pair (a tunnel used as a JS stream)
 //   destroy(id)                                     end a relay at once
 //   openssl()                                       the OpenSSL version the addon runs with
+//   serverContext(cert, key, minVersion, maxVersion, ciphers, ciphersuites, honorCipherOrder,
+//                 sessionIdContext, alpnWire, ticketKeys) -> context
+//                                                   the gateway's TLS server (throws what OpenSSL refused)
+//   tlsAccept(context, fd, hello) -> [id, fd]       TLS server on a copy of fd (hello: bytes already read);
+//                                                   the decrypted bytes on the returned socket-pair end
+//   handOver(id, fd, toDestination, toClient[, idleMs, halfCloseMs])
+//                                                   the CONNECT was answered: relay the session with fd
+//   release(id)                                     no hand-over: the client's bytes after CONNECT go on to the pair
 //
 // Descriptors are duplicated here (F_DUPFD_CLOEXEC) before the call returns, so JavaScript may
 // destroy its socket right after. Events: 1 secure (payload: DER certificates, text: ALPN, up: 1 when
 // resumed), 2 head (payload: the head), 3 half-close (up: direction), 4 close (text: error or '', payload: bytes spliced).
+// For tlsAccept relays, after handOver "up" counts destination -> client and "down" client -> destination.
 #include <node_api.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -36,6 +45,8 @@ using pinhole::Bytes;
 using pinhole::Command;
 using pinhole::Counters;
 using pinhole::Limits;
+using pinhole::ServerContext;
+using pinhole::ServerSettings;
 using pinhole::Engine;
 using pinhole::Event;
 using pinhole::EventKind;
@@ -331,6 +342,102 @@ napi_value SocketPair(napi_env env, napi_callback_info info) {
   return out;
 }
 
+bool argString(napi_env env, napi_value value, std::string* out) {
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) return false;
+  out->resize(length + 1);
+  if (napi_get_value_string_utf8(env, value, &(*out)[0], length + 1, &length) != napi_ok) return false;
+  out->resize(length);
+  return true;
+}
+
+void finalizeServer(napi_env env, void* data, void* hint) { delete static_cast<std::shared_ptr<ServerContext>*>(data); }
+
+napi_value MakeServerContext(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  const char* usage = "serverContext(cert, key, minVersion, maxVersion, ciphers, ciphersuites, honorCipherOrder, sessionIdContext, alpn, ticketKeys) needs those ten.";
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  ServerSettings settings;
+  int32_t minVersion = 0;
+  int32_t maxVersion = 0;
+  if (argc < 10 || !argBytes(env, argv[0], &settings.certificate) || !argBytes(env, argv[1], &settings.key) || !argInt(env, argv[2], &minVersion) ||
+      !argInt(env, argv[3], &maxVersion) || !argString(env, argv[4], &settings.ciphers) || !argString(env, argv[5], &settings.ciphersuites) ||
+      napi_get_value_bool(env, argv[6], &settings.honorCipherOrder) != napi_ok || !argBytes(env, argv[7], &settings.sessionIdContext) ||
+      !argBytes(env, argv[8], &settings.alpn) || !argBytes(env, argv[9], &settings.ticketKeys))
+    return throwError(env, usage);
+  settings.minVersion = minVersion;
+  settings.maxVersion = maxVersion;
+  std::string error;
+  std::shared_ptr<ServerContext> server = pinhole::makeServerContext(settings, &error);
+  if (!server) return throwError(env, error);
+  auto* held = new std::shared_ptr<ServerContext>(std::move(server));
+  napi_value out;
+  if (napi_create_external(env, held, finalizeServer, nullptr, &out) != napi_ok) {
+    delete held;
+    return throwError(env, "serverContext: no memory");
+  }
+  return out;
+}
+
+napi_value TlsAccept(napi_env env, napi_callback_info info) {
+  Call<3> call(env, info, "tlsAccept(context, fd, hello) needs a server context, a descriptor and a Buffer.");
+  if (!call.ok()) return nullptr;
+  napi_valuetype type;
+  napi_typeof(env, call.argv[0], &type);
+  void* data = nullptr;
+  int32_t fd;
+  Command command;
+  command.type = Command::Type::Accept;
+  if (type != napi_external || napi_get_value_external(env, call.argv[0], &data) != napi_ok || data == nullptr || !argInt(env, call.argv[1], &fd) ||
+      !argBytes(env, call.argv[2], &command.bytes))
+    return throwError(env, call.usage);
+  command.server = *static_cast<std::shared_ptr<ServerContext>*>(data);
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) return throwError(env, std::string("tlsAccept: socketpair: ") + std::strerror(errno));
+  command.fd = duplicate(fd);
+  if (command.fd < 0) {
+    int saved = errno;
+    close(pair[0]);
+    close(pair[1]);
+    return throwError(env, std::string("tlsAccept: the descriptor cannot be duplicated: ") + std::strerror(saved));
+  }
+  command.fd2 = pair[0];
+  napi_value id = post(env, call.addon, std::move(command), true);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, id);
+  napi_set_element(env, out, 1, number(env, pair[1]));
+  return out;
+}
+
+napi_value HandOver(napi_env env, napi_callback_info info) {
+  Call<4> call(env, info, "handOver(id, fd, toDestination, toClient) needs an id, a descriptor and two Buffers.");
+  if (!call.ok()) return nullptr;
+  int32_t id;
+  int32_t fd;
+  Command command;
+  command.type = Command::Type::HandOver;
+  if (!argInt(env, call.argv[0], &id) || !argInt(env, call.argv[1], &fd) || !argBytes(env, call.argv[2], &command.bytes) || !argBytes(env, call.argv[3], &command.bytes2) ||
+      !argLimits(env, call.argv, call.argc, 4, &command.limits))
+    return throwError(env, call.usage);
+  command.fd = duplicate(fd);
+  if (command.fd < 0) return throwError(env, std::string("handOver: the descriptor cannot be duplicated: ") + std::strerror(errno));
+  command.id = static_cast<uint32_t>(id);
+  return post(env, call.addon, std::move(command), false);
+}
+
+napi_value Release(napi_env env, napi_callback_info info) {
+  Call<1> call(env, info, "release(id) needs an id.");
+  if (!call.ok()) return nullptr;
+  int32_t id;
+  if (!argInt(env, call.argv[0], &id)) return throwError(env, call.usage);
+  Command command;
+  command.type = Command::Type::Release;
+  command.id = static_cast<uint32_t>(id);
+  return post(env, call.addon, std::move(command), false);
+}
+
 napi_value OpenSsl(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &out);
@@ -355,6 +462,10 @@ napi_value Module(napi_env env, napi_value exports) {
       {"counts", nullptr, Counts, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"socketPair", nullptr, SocketPair, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"openssl", nullptr, OpenSsl, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"serverContext", nullptr, MakeServerContext, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tlsAccept", nullptr, TlsAccept, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"handOver", nullptr, HandOver, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

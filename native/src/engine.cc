@@ -6,7 +6,12 @@
 // directions splice through a pipe instead (the pipe is that direction's bounded buffer).
 #include "engine.h"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -14,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -32,6 +38,9 @@ constexpr size_t kReadAhead = 4 * kRecord;
 // The longest answer head accepted from the gateway (Squid's default reply header limit is 64 KiB;
 // Pinhole's gateway answers in a few hundred bytes).
 constexpr size_t kHeadLimit = 16384;
+// The gateway's side: the first request head longer than this is not watched for a CONNECT (the
+// JavaScript parser refuses heads far shorter: --max-header-bytes).
+constexpr size_t kGateLimit = 65536;
 
 // Plain relays splice through a pipe per direction (HAProxy's `option splice-auto`), pipes from a
 // bounded pool; a direction with no pipe, or where splice() is not supported, copies through its buffer.
@@ -119,7 +128,7 @@ struct Side {
 };
 
 struct Relay {
-  enum class State { Handshake, AwaitVerdict, Head, AwaitAttach, Relaying };
+  enum class State { Handshake, AwaitVerdict, Head, AwaitAttach, Relaying, Accept };
   uint32_t id = 0;
   State state = State::Relaying;
   Side a;  // the application (or the first plain side)
@@ -144,6 +153,19 @@ struct Relay {
   double seenMoved = -1;
   size_t seenQueued = 0;
   std::chrono::steady_clock::time_point lastActive{};
+  // The gateway's side (Accept): b is the client's TLS session, a the socket pair to JavaScript until
+  // handOver() puts the destination there. The first request head goes to JavaScript; after a CONNECT
+  // head the client's bytes wait here (bounded by the buffer) until JavaScript hands the destination
+  // over or lets them through (a refusal, a tunnel it relays itself).
+  std::shared_ptr<ServerContext> server;
+  BIO* prefix = nullptr;    // the ClientHello JavaScript had read, served to OpenSSL before the socket
+  bool gating = false;      // the first request head is still being read
+  bool gated = false;       // it was a CONNECT: bytes after it wait
+  size_t allowance = 0;     // bytes of `down` that may go to side a while gating or gated
+  size_t headSeen = 0;
+  int crlf = 0;             // how much of "\r\n\r\n" the head's last bytes matched
+  char method[8] = {0};
+  bool handedOver = false;
 };
 
 namespace {
@@ -463,7 +485,105 @@ void Engine::handle(Command& command) {
       finish(*found->second, "destroyed");
       return;
     }
+    case Command::Type::Accept: {
+      auto relay = std::make_unique<Relay>();
+      relay->id = command.id;
+      relay->state = Relay::State::Accept;
+      relay->b.fd = command.fd;
+      relay->a.fd = command.fd2;
+      relay->a.copyOnly = true;
+      command.fd = command.fd2 = -1;
+      relay->counters = command.counters;
+      relay->server = command.server;
+      Relay& r = *relay;
+      relays_[command.id] = std::move(relay);
+      SSL* ssl = r.server ? SSL_new(r.server->ctx) : nullptr;
+      if (ssl == nullptr || SSL_set_fd(ssl, r.b.fd) != 1) {
+        if (ssl != nullptr) SSL_free(ssl);
+        fail(r, sslError("SSL_new"));
+        return;
+      }
+      r.b.ssl = ssl;
+      SSL_set_accept_state(ssl);
+      if (!command.bytes.empty()) {
+        BIO* prefix = BIO_new(BIO_s_mem());
+        if (prefix == nullptr || BIO_write(prefix, command.bytes.data(), static_cast<int>(command.bytes.size())) != static_cast<int>(command.bytes.size())) {
+          if (prefix != nullptr) BIO_free(prefix);
+          fail(r, sslError("BIO_new"));
+          return;
+        }
+        BIO_set_mem_eof_return(prefix, -1);  // empty: "try again", not end of stream
+        SSL_set0_rbio(ssl, prefix);          // the socket BIO stays for writing
+        r.prefix = prefix;
+      }
+      pump(r);
+      return;
+    }
+    case Command::Type::Release: {
+      auto found = relays_.find(command.id);
+      if (found == relays_.end() || found->second->closed || !found->second->server) return;
+      Relay& r = *found->second;
+      r.gating = r.gated = false;
+      pump(r);
+      return;
+    }
+    case Command::Type::HandOver: {
+      auto found = relays_.find(command.id);
+      if (found == relays_.end() || found->second->closed || !found->second->server || found->second->handedOver ||
+          found->second->state != Relay::State::Relaying) {
+        if (command.fd >= 0) ::close(command.fd);
+        return;
+      }
+      handOver(*found->second, command);
+      return;
+    }
   }
+}
+
+// A CONNECT was answered: what JavaScript wrote to the socket pair (the 200) goes to the client
+// first, then the destination takes the pair's place. The bytes the client sent after its head (held
+// by the gate) and those JavaScript hands over go to the destination first, counted as the tunnel's.
+void Engine::handOver(Relay& relay, Command& command) {
+  Side& pair = relay.a;
+  while (!pair.readEnded) {
+    size_t room = relay.up.room();
+    if (room == 0) {
+      ::close(command.fd);
+      fail(relay, "the answer to CONNECT is too large");
+      return;
+    }
+    Outcome outcome = readFrom(pair, relay.up.tail(), room);
+    if (outcome.io == Io::Done) {
+      relay.up.end += outcome.n;
+    } else if (outcome.io == Io::Ended) {
+      pair.readEnded = true;
+    } else if (outcome.io == Io::Again) {
+      break;
+    } else {
+      ::close(command.fd);
+      fail(relay, outcome.error);
+      return;
+    }
+  }
+  if (pair.registered != 0) ::epoll_ctl(epoll_, EPOLL_CTL_DEL, pair.fd, nullptr);
+  ::close(pair.fd);
+  relay.a = Side();
+  relay.a.fd = command.fd;
+  command.fd = -1;
+  relay.a.copyOnly = true;
+  relay.handedOver = true;
+  relay.gating = relay.gated = false;
+  relay.allowance = 0;
+  relay.halfCloseUpSent = relay.halfCloseDownSent = false;
+  if (!relay.down.prepend(command.bytes) || !relay.up.append(command.bytes2)) {
+    fail(relay, "the bytes handed over are too many");
+    return;
+  }
+  // From here the counts are the tunnel's: towards the destination (down), towards the client (up).
+  relay.bytesDown = static_cast<double>(relay.down.size());
+  relay.bytesUp = static_cast<double>(command.bytes2.size());
+  watch(relay, command.limits);
+  pump(relay);
 }
 
 void Engine::pump(Relay& relay) {
@@ -478,6 +598,10 @@ void Engine::pump(Relay& relay) {
       break;
     case Relay::State::Relaying:
       relayBytes(relay);
+      break;
+    case Relay::State::Accept:
+      serverHandshake(relay);
+      if (relay.state == Relay::State::Relaying) relayBytes(relay);
       break;
     case Relay::State::AwaitVerdict:
       if (relay.verified) watchParked(relay);
@@ -510,6 +634,62 @@ void Engine::handshake(Relay& relay) {
     return;
   }
   fail(relay, outcome.io == Io::Ended ? "TLS handshake: the gateway closed the connection" : outcome.error);
+}
+
+void Engine::serverHandshake(Relay& relay) {
+  for (;;) {
+    // The ClientHello JavaScript had read is served first; then the socket.
+    if (relay.prefix != nullptr && BIO_ctrl_pending(relay.prefix) == 0) {
+      BIO* socket = BIO_new_socket(relay.b.fd, BIO_NOCLOSE);
+      if (socket == nullptr) {
+        fail(relay, sslError("BIO_new_socket"));
+        return;
+      }
+      SSL_set0_rbio(relay.b.ssl, socket);  // frees the memory BIO
+      relay.prefix = nullptr;
+    }
+    errno = 0;
+    int rc = SSL_do_handshake(relay.b.ssl);
+    if (rc == 1) {
+      relay.state = Relay::State::Relaying;
+      relay.gating = true;
+      emitSecure(relay);
+      return;
+    }
+    Outcome outcome = tlsOutcome(relay.b.ssl, rc, "TLS handshake");
+    if (outcome.io == Io::Again) {
+      if (relay.prefix != nullptr && BIO_ctrl_pending(relay.prefix) == 0) continue;
+      relay.b.wants |= outcome.want;
+      return;
+    }
+    fail(relay, outcome.io == Io::Ended ? "TLS handshake: the client closed the connection" : outcome.error);
+    return;
+  }
+}
+
+// Watches the first request head in the client's bytes just read (n bytes after the `before` queued,
+// all of them head): every byte of it may go to JavaScript; when it ends and was a CONNECT, nothing
+// after it does until handOver() or a release.
+static void watchHead(Relay& relay, const unsigned char* bytes, size_t n, size_t before) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = bytes[i];
+    if (relay.headSeen < sizeof relay.method) relay.method[relay.headSeen] = static_cast<char>(c);
+    relay.headSeen++;
+    if (c == '\r') {
+      relay.crlf = relay.crlf == 2 ? 3 : 1;
+    } else if (c == '\n') {
+      relay.crlf = relay.crlf == 1 ? 2 : relay.crlf == 3 ? 4 : 0;
+    } else {
+      relay.crlf = 0;
+    }
+    if (relay.crlf == 4) {
+      relay.allowance = before + i + 1;  // all of the head still queued, nothing after it
+      relay.gating = false;
+      relay.gated = relay.headSeen >= sizeof relay.method && std::memcmp(relay.method, "CONNECT ", sizeof relay.method) == 0;
+      return;
+    }
+  }
+  if (relay.headSeen > kGateLimit) relay.gating = false;
 }
 
 int Engine::onNewSession(SSL* ssl, SSL_SESSION* session) {
@@ -645,6 +825,7 @@ void Engine::relayBytes(Relay& relay) {
         if (room == 0) break;
         Outcome outcome = readFrom(d.from, d.buffer.tail(), room);
         if (outcome.io == Io::Done) {
+          if (d.index == 1 && relay.gating) watchHead(relay, d.buffer.tail(), outcome.n, d.buffer.size());
           d.buffer.end += outcome.n;
           d.count += static_cast<double>(outcome.n);
           moved = true;
@@ -661,10 +842,13 @@ void Engine::relayBytes(Relay& relay) {
           return;
         }
       }
-      while (!d.buffer.empty()) {
-        Outcome outcome = writeTo(d.to, d.buffer.data(), d.buffer.size());
+      bool limited = d.index == 1 && relay.gated;
+      while (!d.buffer.empty() && !(limited && relay.allowance == 0)) {
+        size_t length = limited ? std::min(d.buffer.size(), relay.allowance) : d.buffer.size();
+        Outcome outcome = writeTo(d.to, d.buffer.data(), length);
         if (outcome.io == Io::Done) {
           d.buffer.consume(outcome.n);
+          if (limited) relay.allowance -= outcome.n;
           moved = true;
         } else if (outcome.io == Io::Again) {
           d.to.wants |= outcome.want;
@@ -674,7 +858,7 @@ void Engine::relayBytes(Relay& relay) {
           return;
         }
       }
-      if (d.from.readEnded && d.buffer.empty() && d.from.piped == 0 && !d.to.writeEnded) {
+      if (d.from.readEnded && d.buffer.empty() && d.from.piped == 0 && !d.to.writeEnded && !(d.index == 1 && relay.gated)) {
         if (d.from.pipe.read >= 0) givePipe(&d.from.pipe, true);
         Outcome outcome = shutWrite(d.to);
         if (outcome.io == Io::Done) {
@@ -880,7 +1064,7 @@ void Engine::finish(Relay& relay, const std::string& error, bool notify) {
     side->registered = 0;
     if (side->ssl != nullptr) {
       // A session whose handshake failed, or that was refused, is not offered again.
-      if (!error.empty() && (relay.state == Relay::State::Handshake || (relay.state == Relay::State::AwaitVerdict && !relay.verified))) {
+      if (!relay.server && !error.empty() && (relay.state == Relay::State::Handshake || (relay.state == Relay::State::AwaitVerdict && !relay.verified))) {
         auto cached = sessions_.find(relay.servername);
         if (cached != sessions_.end()) {
           SSL_SESSION_free(cached->second);
@@ -908,6 +1092,133 @@ void Engine::finish(Relay& relay, const std::string& error, bool notify) {
   event->spliced = relay.spliced;
   event->text = error;
   emit_(event);
+}
+
+
+namespace {
+
+// Node's ticket format (src/crypto/crypto_context.cc TicketCompatibilityCallback): the key named in
+// the ticket, AES-128-CBC with a random IV, HMAC-SHA256. The first key encrypts; a ticket under an
+// older one still resumes and is renewed under the first (return 2).
+int ticketKey(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypt) {
+  auto* server = static_cast<ServerContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (server == nullptr || server->keys.empty()) return encrypt ? -1 : 0;
+  const TicketKey* key = nullptr;
+  int result = 1;
+  if (encrypt) {
+    key = &server->keys[0];
+    std::memcpy(name, key->name, sizeof key->name);
+    if (RAND_bytes(iv, 16) != 1) return -1;
+  } else {
+    for (size_t i = 0; i < server->keys.size(); i++) {
+      if (std::memcmp(name, server->keys[i].name, sizeof server->keys[i].name) == 0) {
+        key = &server->keys[i];
+        result = i == 0 ? 1 : 2;
+        break;
+      }
+    }
+    if (key == nullptr) return 0;  // unknown key: a full handshake
+  }
+  char digest[] = "SHA256";
+  OSSL_PARAM params[3] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac), sizeof key->hmac),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  int ok = encrypt ? EVP_EncryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, key->aes, iv) : EVP_DecryptInit_ex(cipher, EVP_aes_128_cbc(), nullptr, key->aes, iv);
+  return ok == 1 ? result : -1;
+}
+
+// The server's preference wins (NATIVE.md 4). The gateway hands over only hellos whose ALPN it can
+// serve here (none, or http/1.1 without h2), so there is always an answer or no extension at all.
+int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outLength, const unsigned char* in, unsigned int inLength, void* arg) {
+  auto* server = static_cast<ServerContext*>(arg);
+  if (server == nullptr || server->alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outLength, server->alpn.data(), static_cast<unsigned>(server->alpn.size()), in, inLength) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;  // as Node's server: no common protocol is an alert
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// An encrypted key is not for us (the JavaScript path would ask for its passphrase): no prompt.
+int noPassphrase(char*, int, int, void*) { return -1; }
+
+struct BioOwner {
+  BIO* bio;
+  ~BioOwner() { BIO_free(bio); }
+};
+
+}  // namespace
+
+std::shared_ptr<ServerContext> makeServerContext(const ServerSettings& settings, std::string* error) {
+  ERR_clear_error();
+  auto server = std::make_shared<ServerContext>();
+  auto failed = [&](const char* what) {
+    *error = sslError(what);
+    return nullptr;
+  };
+  SSL_CTX* ctx = server->ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return failed("SSL_CTX_new");
+  if ((settings.minVersion != 0 && SSL_CTX_set_min_proto_version(ctx, settings.minVersion) != 1) ||
+      (settings.maxVersion != 0 && SSL_CTX_set_max_proto_version(ctx, settings.maxVersion) != 1))
+    return failed("the TLS versions");
+  // As Node: an empty TLS 1.2 list leaves OpenSSL's (only TLS 1.3 is offered then).
+  if (!settings.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, settings.ciphers.c_str()) != 1) return failed("the TLS 1.2 suites");
+  if (SSL_CTX_set_ciphersuites(ctx, settings.ciphersuites.c_str()) != 1) return failed("the TLS 1.3 suites");
+  if (settings.honorCipherOrder) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // A client that closes without close_notify ends its direction, as Node's TLS socket reads it.
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_read_ahead(ctx, 1);
+  SSL_CTX_set_default_read_buffer_len(ctx, kReadAhead);
+  // Node's server: no internal cache; resumption is by ticket.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+  if (!settings.sessionIdContext.empty() &&
+      SSL_CTX_set_session_id_context(ctx, settings.sessionIdContext.data(), static_cast<unsigned>(settings.sessionIdContext.size())) != 1)
+    return failed("the session id context");
+  {
+    BioOwner pem{BIO_new_mem_buf(settings.certificate.data(), static_cast<int>(settings.certificate.size()))};
+    X509* leaf = pem.bio == nullptr ? nullptr : PEM_read_bio_X509_AUX(pem.bio, nullptr, noPassphrase, nullptr);
+    if (leaf == nullptr) return failed("the certificate");
+    int used = SSL_CTX_use_certificate(ctx, leaf);
+    X509_free(leaf);
+    if (used != 1) return failed("the certificate");
+    for (;;) {
+      X509* extra = PEM_read_bio_X509(pem.bio, nullptr, noPassphrase, nullptr);
+      if (extra == nullptr) break;
+      if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+        X509_free(extra);
+        return failed("the certificate chain");
+      }
+    }
+    ERR_clear_error();  // the end of the PEM file
+  }
+  {
+    BioOwner pem{BIO_new_mem_buf(settings.key.data(), static_cast<int>(settings.key.size()))};
+    EVP_PKEY* key = pem.bio == nullptr ? nullptr : PEM_read_bio_PrivateKey(pem.bio, nullptr, noPassphrase, nullptr);
+    if (key == nullptr) return failed("the private key");
+    int used = SSL_CTX_use_PrivateKey(ctx, key);
+    EVP_PKEY_free(key);
+    if (used != 1 || SSL_CTX_check_private_key(ctx) != 1) return failed("the private key");
+  }
+  server->alpn = settings.alpn;
+  if (!server->alpn.empty()) SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, server.get());
+  for (size_t at = 0; at + 48 <= settings.ticketKeys.size(); at += 48) {
+    TicketKey key;
+    std::memcpy(key.name, settings.ticketKeys.data() + at, 16);
+    std::memcpy(key.hmac, settings.ticketKeys.data() + at + 16, 16);
+    std::memcpy(key.aes, settings.ticketKeys.data() + at + 32, 16);
+    server->keys.push_back(key);
+  }
+  SSL_CTX_set_app_data(ctx, server.get());
+  if (server->keys.empty()) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  } else if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKey) != 1) {
+    return failed("the session ticket keys");
+  }
+  return server;
 }
 
 }  // namespace pinhole

@@ -55,8 +55,44 @@ struct Limits {
 // Called on the engine thread; the receiver owns the event.
 using Emit = std::function<void(Event*)>;
 
+// The gateway's TLS server as the native path runs it: the same certificate, key, versions, suites,
+// ALPN, session id context and ticket keys as Node's TLS server, so a session resumes on either path.
+struct TicketKey {
+  unsigned char name[16];
+  unsigned char hmac[16];
+  unsigned char aes[16];
+};
+
+struct ServerSettings {
+  Bytes certificate;  // PEM: the leaf, then its chain
+  Bytes key;          // PEM, not encrypted
+  int minVersion = 0;
+  int maxVersion = 0;
+  std::string ciphers;       // TLS 1.2 suites (OpenSSL's cipher list); empty: none given
+  std::string ciphersuites;  // TLS 1.3 suites
+  bool honorCipherOrder = false;
+  Bytes sessionIdContext;
+  Bytes alpn;  // the server's preference, wire format
+  Bytes ticketKeys;  // 48 bytes per key (Node's layout: name, HMAC key, AES key); the first encrypts
+};
+
+struct ServerContext {
+  SSL_CTX* ctx = nullptr;
+  Bytes alpn;
+  std::vector<TicketKey> keys;
+  ServerContext() = default;
+  ServerContext(const ServerContext&) = delete;
+  ServerContext& operator=(const ServerContext&) = delete;
+  ~ServerContext() {
+    if (ctx != nullptr) SSL_CTX_free(ctx);
+  }
+};
+
+// Builds a server context (any thread); null with the reason when OpenSSL cannot take the settings.
+std::shared_ptr<ServerContext> makeServerContext(const ServerSettings& settings, std::string* error);
+
 struct Command {
-  enum class Type { TlsConnect, Verified, Attach, Plain, Destroy, Stop, Send } type = Type::Stop;
+  enum class Type { TlsConnect, Verified, Attach, Plain, Destroy, Stop, Send, Accept, HandOver, Release } type = Type::Stop;
   uint32_t id = 0;
   int fd = -1;   // owned by the command until the engine takes it
   int fd2 = -1;
@@ -66,7 +102,8 @@ struct Command {
   Bytes bytes2;  // Attach/Plain: bytes for side a first
   bool copy = false;  // Plain: copy through buffers, never splice (tests, and a fallback to compare)
   Limits limits;     // Attach/Plain
-  std::shared_ptr<Counters> counters;  // TlsConnect/Plain: shared with JavaScript
+  std::shared_ptr<Counters> counters;  // TlsConnect/Plain/Accept: shared with JavaScript
+  std::shared_ptr<ServerContext> server;  // Accept: the TLS server (bytes: the ClientHello already read)
 };
 
 // A pipe for splice(): the kernel moves bytes socket -> pipe -> socket without copying them to us.
@@ -99,6 +136,8 @@ class Engine {
   void handle(Command& command);
   void pump(Relay& relay);
   void handshake(Relay& relay);
+  void serverHandshake(Relay& relay);
+  void handOver(Relay& relay, Command& command);
   void exchangeHead(Relay& relay);
   void watchParked(Relay& relay);
   void relayBytes(Relay& relay);

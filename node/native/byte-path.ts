@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { RelayTimeoutError, type RelayTimeouts } from '../relay.js';
 
 export type BytePathKind = 'native' | 'js';
@@ -29,7 +29,54 @@ interface Addon {
   counts(id: number): [number, number];
   socketPair(): [number, number];
   openssl(): string;
+  serverContext(
+    cert: Buffer,
+    key: Buffer,
+    minVersion: number,
+    maxVersion: number,
+    ciphers: string,
+    ciphersuites: string,
+    honorCipherOrder: boolean,
+    sessionIdContext: Buffer,
+    alpn: Buffer,
+    ticketKeys: Buffer,
+  ): ServerContextHandle;
+  tlsAccept(context: ServerContextHandle, fd: number, hello: Buffer | undefined): [number, number];
+  handOver(id: number, fd: number, toDestination: Buffer | undefined, toClient: Buffer | undefined, idleMs?: number, halfCloseMs?: number): void;
+  release(id: number): void;
 }
+
+/** The addon's TLS server context (an opaque external; freed when unreferenced and no session uses it). */
+declare const serverContextBrand: unique symbol;
+export interface ServerContextHandle {
+  readonly [serverContextBrand]: true;
+}
+
+/** What the gateway's TLS server offers, as Node's `tls.createServer` options say it (the native server mirrors it). */
+export interface NativeServerSettings {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly minVersion?: string | undefined;
+  readonly maxVersion?: string | undefined;
+  /** Node's one list: TLS_* names are TLS 1.3 suites, the rest TLS 1.2's. */
+  readonly ciphers?: string | undefined;
+  readonly honorCipherOrder?: boolean | undefined;
+  readonly sessionIdContext: string;
+  /** The server's ALPN preference. */
+  readonly alpn: readonly string[];
+  /** 48 bytes each (Node's ticketKeys); the first encrypts, all decrypt. */
+  readonly ticketKeys: readonly Buffer[];
+}
+
+const TLS_VERSIONS: Record<string, number> = { 'TLSv1.2': 0x0303, 'TLSv1.3': 0x0304 };
+
+/** The version's OpenSSL number; one the native server does not offer (TLS 1.0/1.1) is refused: the JavaScript path serves it. */
+const tlsVersion = (version: string | undefined, which: string): number => {
+  if (version === undefined) return 0;
+  const n = TLS_VERSIONS[version];
+  if (n === undefined) throw new HandoverError(`the native TLS server does not offer ${which} ${version}`);
+  return n;
+};
 
 const EVENT_SECURE = 1;
 const EVENT_HEAD = 2;
@@ -90,11 +137,11 @@ export class NativeRelay {
 
   /** Bytes read from the application (up) and from the gateway (down) so far: live, no event needed. */
   get bytesUp(): number {
-    return this.finalCounts?.[0] ?? this.addon.counts(this.id)[0];
+    return this.finalCounts?.[0] ?? this.addon.counts(this.id)[this.accepted ? 1 : 0];
   }
 
   get bytesDown(): number {
-    return this.finalCounts?.[1] ?? this.addon.counts(this.id)[1];
+    return this.finalCounts?.[1] ?? this.addon.counts(this.id)[this.accepted ? 0 : 1];
   }
 
   get closed(): boolean {
@@ -144,6 +191,29 @@ export class NativeRelay {
     if (!this.ended) this.addon.destroy(this.id);
   }
 
+  /**
+   * A session accepted with tlsAccept() whose CONNECT was answered: relay it with `destination`
+   * (plain, nothing queued to write). `toDestination`: the client's bytes JavaScript already read;
+   * the destination's bytes Node already read go to the client after the answer. Counts from here on
+   * are the tunnel's: up towards the destination (the handed bytes included), down towards the client.
+   */
+  handOver(destination: Socket, toDestination?: Buffer, timeouts?: RelayTimeouts): void {
+    const fd = descriptorOf(destination);
+    if (timeouts !== undefined) this.timeouts = timeouts;
+    this.accepted = true;
+    this.addon.handOver(this.id, fd, toDestination, takeReadable(destination), ...limitsOf(this.timeouts));
+    handedOver.set(destination, this);
+    destination.destroy();
+  }
+
+  /** A session accepted with tlsAccept() that is not handed over: the client's bytes after its CONNECT go on to JavaScript. */
+  release(): void {
+    if (!this.ended) this.addon.release(this.id);
+  }
+
+  /** An accepted session handed over: its close counts the tunnel (up: to the destination). */
+  private accepted = false;
+
   /** An event from the addon for this relay (NativeBytePath routes them by id). */
   dispatch(kind: number, first: number, second: number, payload: unknown, text: string): void {
     switch (kind) {
@@ -158,6 +228,8 @@ export class NativeRelay {
         return;
       case EVENT_CLOSE: {
         this.ended = true;
+        // The engine counts a gateway session's tunnel as down = client -> destination, up = the reverse.
+        if (this.accepted) [first, second] = [second, first];
         this.finalCounts = [first, second];
         const counts = { bytesUp: first, bytesDown: second, splicedBytes: typeof payload === 'number' ? payload : 0 };
         const result: NativeRelayResult = text === '' ? counts : { ...counts, error: closeError(text, this.timeouts) };
@@ -251,6 +323,56 @@ export class NativeBytePath {
     a.destroy();
     b.destroy();
     return relay;
+  }
+
+  /** The gateway's TLS server for tlsAccept(); throws (HandoverError) what it cannot serve: the JavaScript path serves that. */
+  serverContext(settings: NativeServerSettings): ServerContextHandle {
+    const suites = (settings.ciphers ?? '').split(':').filter((c) => c !== '');
+    const tls13 = suites.filter((c) => c.startsWith('TLS_'));
+    const tls12 = suites.filter((c) => !c.startsWith('TLS_'));
+    const keys = Buffer.concat(settings.ticketKeys.filter((k) => k.length === 48));
+    try {
+      return this.addon.serverContext(
+        settings.cert,
+        settings.key,
+        tlsVersion(settings.minVersion, 'minVersion'),
+        tlsVersion(settings.maxVersion, 'maxVersion'),
+        tls12.join(':'),
+        // Node's default TLS 1.3 suites when none are named.
+        tls13.length > 0 ? tls13.join(':') : 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256',
+        settings.honorCipherOrder === true,
+        Buffer.from(settings.sessionIdContext, 'utf8'),
+        alpnWire(settings.alpn),
+        keys,
+      );
+    } catch (err) {
+      if (err instanceof HandoverError) throw err;
+      throw new HandoverError(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /**
+   * The gateway's TLS server on `socket` (accepted, paused; `socket.read()` gives the ClientHello the
+   * sniffer put back): the handshake runs natively (`secure` reports ALPN and resumption), then the
+   * decrypted bytes flow through the returned socket, one end of a socket pair, until the CONNECT is
+   * answered and the relay is handed over (NativeRelay.handOver) or released.
+   */
+  tlsAccept(socket: Socket, context: ServerContextHandle, events: NativeRelayEvents): { relay: NativeRelay; decrypted: Socket } {
+    const fd = descriptorOf(socket);
+    const hello = takeReadable(socket);
+    let id: number;
+    let far: number;
+    try {
+      [id, far] = this.addon.tlsAccept(context, fd, hello);
+    } catch (err) {
+      if (hello !== undefined) socket.unshift(hello);
+      throw err;
+    }
+    const relay = this.track(id, events);
+    const decrypted = new Socket({ fd: far, readable: true, writable: true });
+    handedOver.set(socket, relay);
+    socket.destroy();
+    return { relay, decrypted };
   }
 
   /** A connected pair of AF_UNIX stream descriptors (close-on-exec, non-blocking), both the caller's. */

@@ -25,8 +25,8 @@ test('the native tests pass with the addon built under AddressSanitizer', { time
     const { stdout: libasan } = await run('gcc', ['-print-file-name=libasan.so']);
     // Not a sub-run of this test runner: the child reports TAP of its own.
     const { NODE_TEST_CONTEXT: _ignored, ...environment } = process.env;
-    // The engine's own tests, and the client's relay story on it (hand-over, timeouts, counts, a socket pair).
-    const files = [join(root, 'node', 'native', 'byte-path.test.ts'), join(root, 'main', 'tunnel', 'byte-paths.test.ts')];
+    // The engine's own tests (the gateway's TLS server too), and the client's relay story on it (hand-over, timeouts, counts, a socket pair).
+    const files = [join(root, 'node', 'native', 'byte-path.test.ts'), join(root, 'node', 'native', 'tls-server.test.ts'), join(root, 'main', 'tunnel', 'byte-paths.test.ts')];
     const child = run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', ...files], {
       cwd: root,
       maxBuffer: 16 << 20,

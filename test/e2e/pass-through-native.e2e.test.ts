@@ -8,33 +8,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect as netConnect, createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { BYTE_PATHS_UNDER_TEST } from '../support/byte-paths.js';
 import { sampleOf } from '../support/fleet.js';
 import { startGateway } from '../support/gateway.js';
-import { listenOnLoopback } from '../support/port443-backends.js';
+import { startEchoOnLoopback } from '../support/port443-backends.js';
 import { explainFailure, freePort, Peers, waitUntil } from '../support/processes.js';
-import { adminText } from '../support/tunnel-ends.js';
+import { adminText, readBytes } from '../support/tunnel-ends.js';
 
 const DRAIN_SECONDS = 3;
 const ENDED = 'A pass-through connection ended.';
 const STOPPING = 'The gateway is stopping: no new connections, open tunnels drain.';
-
-/** Reads from `socket` until `bytes` more have arrived. */
-const readBytes = (socket: Socket, bytes: number): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      got += chunk.length;
-      if (got < bytes) return;
-      socket.off('data', onData).off('close', onClose);
-      resolve(Buffer.concat(chunks));
-    };
-    const onClose = (): void => reject(new Error(`the connection closed after ${got} of ${bytes} bytes`));
-    socket.on('data', onData).once('close', onClose);
-  });
 
 /** Writes `data` and reads the echo back, whole. */
 const echoed = async (socket: Socket, data: Buffer): Promise<void> => {
@@ -46,15 +30,11 @@ const echoed = async (socket: Socket, data: Buffer): Promise<void> => {
 for (const bytePath of BYTE_PATHS_UNDER_TEST) {
   test(`--byte-path ${bytePath}: a pass-through connection is counted in /metrics and the access line, and a drain serves it until its deadline, then ends it`, { timeout: 120_000 }, async (t) => {
     const peers = new Peers();
-    const echo: Server = createNetServer((s) => {
-      s.on('error', () => undefined);
-      s.pipe(s);
-    });
-    await listenOnLoopback(echo);
-    const echoPort = (echo.address() as { port: number }).port;
+    const echo = await startEchoOnLoopback();
+    const echoPort = echo.port;
     t.after(async () => {
       await peers.close();
-      await new Promise((resolve) => echo.close(resolve));
+      await echo.close();
     });
     await explainFailure(peers, async () => {
       const adminPort = await freePort();

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { makeSelfSignedCertificate, type TestCertificate } from './certs.js';
 import { makeOpenvpnCerts, startOpenvpnServer, type OpenvpnCerts, type RunningOpenvpn } from './openvpn.js';
@@ -35,6 +35,16 @@ type Listener = { listen(port: number, host: string, cb: () => void): unknown; a
 export const listenOnLoopback = async (server: Listener): Promise<number> => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
+};
+
+/** An echo server on 127.0.0.1 (every byte sent back), for the test's teardown to close. */
+export const startEchoOnLoopback = async (): Promise<{ port: number; close: () => Promise<void> }> => {
+  const echo = createNetServer((s) => {
+    s.on('error', () => undefined);
+    s.pipe(s);
+  });
+  const port = await listenOnLoopback(echo);
+  return { port, close: () => new Promise<void>((resolve) => echo.close(() => resolve())) };
 };
 
 export const startPort443Backends = async (peers: Peers): Promise<Port443Backends> => {

@@ -64,3 +64,27 @@ export const socketCount = (pid: number | undefined): number => {
   }
   return sockets;
 };
+
+/** Reads from `socket` until `bytes` more have arrived. */
+export const readBytes = (socket: Socket, bytes: number): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      got += chunk.length;
+      if (got < bytes) return;
+      socket.off('data', onData).off('close', onClose);
+      resolve(Buffer.concat(chunks));
+    };
+    const onClose = (): void => reject(new Error(`the connection closed after ${got} of ${bytes} bytes`));
+    socket.on('data', onData).once('close', onClose);
+  });
+
+/** Writes `data` and reads the echo back, whole. */
+export const echoedWhole = async (socket: Socket, data: Buffer): Promise<void> => {
+  const back = readBytes(socket, data.length);
+  socket.write(data);
+  const got = await back;
+  if (!got.equals(data)) throw new Error(`the echo of ${data.length} bytes came back different`);
+};
