@@ -19,6 +19,9 @@ export interface AccessRecord {
    * TCP tunnels the relay ended for silence: 'idle-timeout' or 'half-close-timeout' (absent otherwise).
    */
   datagramsUp?: number;
+  /** A policy refusal: the rule that refused (restrict-to, allow-port, special-addresses) and the sentence naming the flag that changes it. */
+  rule?: string;
+  reason?: string;
   datagramsDown?: number;
   end?: string;
 }

@@ -5,6 +5,9 @@ import { unwritableFile } from '../../node/startup-files.js';
 import { readUsersFile } from '../users.js';
 import { usage } from './common.js';
 
+/** Is `name` in the users file (a missing file holds nobody)? */
+export const userExists = (usersFile: string, name: string): boolean => readUsersFile(usersFile, 'empty').has(name);
+
 /** Set or replace one user's password (bcrypt), keeping every other line's entry. */
 export async function setUserPassword(usersFile: string, name: string, password: string): Promise<void> {
   if (!isValidUserName(name)) usage(`The user name ${JSON.stringify(name)} is not valid (no colon or spaces).`);

@@ -196,7 +196,7 @@ export class H1Transport extends EventEmitter implements Transport {
       }
       const answer: ConnectAnswer = tunnel.answer;
       this.learn(answer);
-      if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority);
+      if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority, answer.headers['pinhole-reason']);
       const stream = new NativeTunnelStream(tunnel, path);
       this.live.add(stream);
       stream.once('close', () => this.live.delete(stream));
@@ -227,7 +227,7 @@ export class H1Transport extends EventEmitter implements Transport {
       throw connectError(err instanceof ConnectFailure ? err : new ConnectFailure('CONNECT_CLOSED', 'The connection closed.', { cause: err }), authority);
     }
     this.learn(answer);
-    if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority);
+    if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority, answer.headers['pinhole-reason']);
     // The caller's relay reports errors from here on; this keeps a late one from crashing us.
     socket.on('error', () => undefined);
     return socket;
