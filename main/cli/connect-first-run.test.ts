@@ -53,7 +53,7 @@ test('connect with nothing to connect to says there is no profile yet, and nothi
   const result = await pinhole(['connect'], env);
   assert.equal(result.code, 2);
   assert.equal(result.stderr.trim(), `pinhole connect: ${NO_PROFILE_SENTENCE} (PINHOLE_PROFILE_NOT_FOUND)`);
-  assert.match(NO_PROFILE_SENTENCE, /`pinhole profile import LINK`/);
+  assert.match(NO_PROFILE_SENTENCE, /`pinhole profile import --link-file FILE`/);
   assert.doesNotMatch(result.stderr, /keychain|keyring|secrets/i);
 });
 

@@ -7,8 +7,6 @@
  * SIGTERM/SIGINT stop it gracefully (exit 0).
  */
 import { BYTE_PATH_FLAG_OPTIONS, bytePathFlag, startBytePath } from './byte-path.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
 import { targetFromLink } from '../../shared/link-target.js';
@@ -22,10 +20,6 @@ import { HtpasswdCheck } from '../lan/htpasswd-check.js';
 import { LocalUsers } from '../lan/local-users.js';
 import { TerminalStats } from '../lan/terminal-stats.js';
 import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
-import { openSecretStore } from '../keychain/keychain.js';
-import { configDir } from '../profiles/paths.js';
-import { STORE_CONFIG_NAME } from '../profiles/schema.js';
-import { ProfileStore } from '../profiles/store.js';
 import { createRouting, routingForProfile, type Routing } from '../routing.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
@@ -33,6 +27,9 @@ import { sessionTimeoutMs } from './session-timeout.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
 import { USAGE } from './usage.js';
+import { isLinkText, LINK_FILE_OPTION, linkOnCommandLineWarning, readLinkFile } from './link-source.js';
+import { loadStoredProfile } from './stored-profile.js';
+export { NO_PROFILE_SENTENCE } from './stored-profile.js';
 import { reportStartFailure } from '../../node/start-failure.js';
 
 const OPTIONS = {
@@ -49,6 +46,7 @@ const OPTIONS = {
   transport: { type: 'string' },
   'upstream-proxy': { type: 'string' },
   'secrets-file': { type: 'string' },
+  ...LINK_FILE_OPTION,
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'no-early-start': { type: 'boolean' },
@@ -112,27 +110,12 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
   return { target, password, profileName: 'command line', routing: createRouting(), identifyApps: false };
 };
 
-/** What `pinhole connect` says when there is nothing to connect to, before any keychain question. */
-export const NO_PROFILE_SENTENCE = 'No profile yet: import one with `pinhole profile import LINK`, or pass a link.';
-
 /**
- * A stored profile (the default one when `name` is undefined): first the profile from the store
- * (so "no profile" is said before anything about a keychain), then its password from the
- * keychain. Nothing here writes a file.
+ * A stored profile (the default one when `name` is undefined) with its password and, from the
+ * stored settings, its corporate proxy. Nothing here writes a file but the remembered secrets file.
  */
 const fromProfile = async (name: string | undefined, secretsFile: string | undefined): Promise<Plan> => {
-  // No settings file: no profile was ever stored (and none is created here).
-  if (!existsSync(join(configDir(), `${STORE_CONFIG_NAME}.json`))) {
-    if (name === undefined) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', NO_PROFILE_SENTENCE);
-    throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', `There is no profile named "${name}". ${NO_PROFILE_SENTENCE}`);
-  }
-  const store = new ProfileStore();
-  if (store.list().length === 0) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', NO_PROFILE_SENTENCE);
-  const profile = name === undefined ? store.getDefault() : store.require(name);
-  if (!profile) throw new UsageError('No profile is marked as the default; give a profile name, a pinhole:// link or --server HOST:PORT.');
-  const secrets = await openSecretStore({ ...(secretsFile !== undefined ? { secretsFile } : {}), allowEncryptedFile: secretsFile !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file' });
-  const password = await secrets.get(profile.secretRef);
-  if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
+  const { profile, password, store, secrets } = await loadStoredProfile(name, secretsFile);
   let upstreamProxy: UpstreamProxy | undefined;
   const configured = profile.upstreamProxy ? parseEndpoint(profile.upstreamProxy.endpoint) : parseEndpoint(store.getSettings().upstreamProxy);
   if (configured) {
@@ -212,7 +195,13 @@ export async function run(argv: string[]): Promise<number> {
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
     const secretsFile = typeof values['secrets-file'] === 'string' ? values['secrets-file'] : undefined;
-    if (first !== undefined) plan = first.trim().toLowerCase().startsWith('pinhole:') ? fromLink(first) : await fromProfile(first, secretsFile);
+    const linkFile = typeof values['link-file'] === 'string' ? values['link-file'] : undefined;
+    if (linkFile !== undefined && (first !== undefined || values.server !== undefined)) throw new UsageError('Give one of a profile name, --link-file or --server.');
+    if (linkFile !== undefined) plan = fromLink(await readLinkFile(linkFile));
+    else if (first !== undefined && isLinkText(first)) {
+      process.stderr.write(`${linkOnCommandLineWarning('pinhole connect')}\n`);
+      plan = fromLink(first);
+    } else if (first !== undefined) plan = await fromProfile(first, secretsFile);
     else if (values.server !== undefined) plan = await fromFlags(values);
     // Nothing named: the default profile, if any profile was ever stored.
     else plan = await fromProfile(undefined, secretsFile);

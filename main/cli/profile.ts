@@ -11,6 +11,8 @@ import { openSecretStore } from '../keychain/keychain.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
 import { USAGE } from './usage.js';
+import { LINK_FILE_OPTION, linkOnCommandLineWarning, readLinkFile } from './link-source.js';
+import { rememberSecretsFile, secretsFileFor } from './secrets-file.js';
 import { reportStartFailure } from '../../node/start-failure.js';
 
 const usageError = (message: string): PinholeError => new PinholeError('PINHOLE_USAGE', message);
@@ -63,6 +65,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
             name: { type: 'string' },
             json: { type: 'boolean', default: false },
             'secrets-file': { type: 'string' },
+            ...LINK_FILE_OPTION,
             help: { type: 'boolean', short: 'h', default: false },
           },
         });
@@ -80,20 +83,26 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
     // Opened only when needed, after the keychain: a refused keychain must leave no file behind.
     let opened = deps.store;
     const openStore = (): ProfileStore => (opened ??= new ProfileStore());
+    // A chosen --secrets-file is remembered in the settings; without one, the remembered one is used.
+    const secretsFile = secretsFileFor(values['secrets-file']);
     const openSecrets = (): Promise<SecretStore> =>
       (deps.openSecrets ?? ((o) => openSecretStore(o)))({
-        allowEncryptedFile: values['secrets-file'] !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file',
-        ...(values['secrets-file'] !== undefined ? { secretsFile: values['secrets-file'] } : {}),
+        allowEncryptedFile: secretsFile !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file',
+        ...(secretsFile !== undefined ? { secretsFile } : {}),
       });
 
     switch (sub) {
       case 'import': {
-        if (!arg) throw usageError('profile import needs a pinhole:// link.');
+        if (values['link-file'] !== undefined && arg !== undefined) throw usageError('Give the link or --link-file, not both.');
+        if (values['link-file'] === undefined && !arg) throw usageError('profile import needs --link-file FILE (- for standard input) or a pinhole:// link.');
         if (values.name !== undefined && !values.name.trim()) throw usageError('--name must not be empty.');
-        decodeLink(arg);
+        if (arg !== undefined) err(`${linkOnCommandLineWarning('pinhole profile import')}\n`);
+        const link = arg ?? (await readLinkFile(values['link-file'] ?? '-'));
+        decodeLink(link);
         const secrets = await openSecrets();
         const store = openStore();
-        const profile = await importLink(arg, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}) });
+        const profile = await importLink(link, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}) });
+        rememberSecretsFile(store, values['secrets-file']);
         if (values.json) out(`${JSON.stringify(describeProfile(profile, store.defaultId()))}\n`);
         else out(`Imported profile "${profile.name}" (${server(profile)}, user ${profile.user}); the password is stored ${secrets.location}.\n`);
         return 0;
