@@ -20,7 +20,9 @@ import { HtpasswdCheck } from '../lan/htpasswd-check.js';
 import { LocalUsers } from '../lan/local-users.js';
 import { TerminalStats } from '../lan/terminal-stats.js';
 import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
-import { createRouting, routingForProfile, type Routing } from '../routing.js';
+import { routingUnderManaged, type Routing } from '../routing.js';
+import type { ManagedConfig } from '../../shared/managed.js';
+import { loadManagedForCommand, type ManagedConfiguration } from '../managed/managed-config.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
 import { sessionTimeoutMs } from './session-timeout.js';
@@ -74,16 +76,18 @@ interface Plan {
   password: string;
   profileName: string;
   /** Domain rules (a link's or profile's `domains`) composed with the profile's app rules. */
-  routing: Routing;
+  routingFor: (config: ManagedConfig | undefined) => Routing;
   /** Only profiles with app rules pay for finding the app behind each connection. */
   identifyApps: boolean;
+  /** The administrator's managed configuration (read with the stored profile; else before connecting). */
+  managed?: ManagedConfiguration;
   /** A stored profile's (or the stored settings') corporate proxy. */
   upstreamProxy?: UpstreamProxy;
 }
 
 const fromLink = (link: string): Plan => {
   const { target, password, name } = targetFromLink(link);
-  return { target, password, profileName: name, routing: createRouting({ domains: target.domains }), identifyApps: false };
+  return { target, password, profileName: name, routingFor: (config) => routingUnderManaged(config, { domains: target.domains }), identifyApps: false };
 };
 
 const fromFlags = async (values: Record<string, string | boolean | undefined>): Promise<Plan> => {
@@ -107,7 +111,7 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
   if (password === '') throw new UsageError('No password arrived on standard input.');
   const serverName = typeof values['server-name'] === 'string' ? values['server-name'] : endpoint.host;
   const target = GatewayTargetSchema.parse({ endpoints: [server], serverName, trust, user: values.user, transport });
-  return { target, password, profileName: 'command line', routing: createRouting(), identifyApps: false };
+  return { target, password, profileName: 'command line', routingFor: (config) => routingUnderManaged(config), identifyApps: false };
 };
 
 /**
@@ -115,7 +119,7 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
  * stored settings, its corporate proxy. Nothing here writes a file but the remembered secrets file.
  */
 const fromProfile = async (name: string | undefined, secretsFile: string | undefined): Promise<Plan> => {
-  const { profile, password, store, secrets } = await loadStoredProfile(name, secretsFile);
+  const { profile, password, store, secrets, managed } = await loadStoredProfile(name, secretsFile);
   let upstreamProxy: UpstreamProxy | undefined;
   const configured = profile.upstreamProxy ? parseEndpoint(profile.upstreamProxy.endpoint) : parseEndpoint(store.getSettings().upstreamProxy);
   if (configured) {
@@ -127,7 +131,8 @@ const fromProfile = async (name: string | undefined, secretsFile: string | undef
     target: profile,
     password,
     profileName: profile.name,
-    routing: routingForProfile(profile),
+    routingFor: (config) => routingUnderManaged(config, { domains: profile.domains, appRules: { appRules: profile.appRules, defaultAppAction: profile.defaultAppAction } }),
+    managed,
     identifyApps: Object.keys(profile.appRules).length > 0 || profile.defaultAppAction !== 'tunnel',
     ...(upstreamProxy ? { upstreamProxy } : {}),
   };
@@ -241,6 +246,15 @@ export async function run(argv: string[]): Promise<number> {
     return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });
   }
   const nativeBytePath = startBytePath(bytePath, logger);
+  // The administrator's routing and forbidDirect apply, and a change to the managed file applies to the next requests.
+  const managed = plan.managed ?? (await loadManagedForCommand('pinhole connect'));
+  let routing = plan.routingFor(managed.current);
+  managed.onChange(() => {
+    routing = plan.routingFor(managed.current);
+    if (managed.lastProblem === undefined) logger.info({ file: managed.source.where }, 'The managed configuration changed; its routing applies to the next requests.');
+    else logger.error({ code: 'PINHOLE_MANAGED_INVALID', file: managed.source.where }, managed.lastProblem);
+  });
+  managed.watch();
   const lookup = plan.identifyApps ? createAppLookup() : undefined;
   let result: { listen: string };
   try {
@@ -252,8 +266,8 @@ export async function run(argv: string[]): Promise<number> {
       tunnelTimeouts,
       ...(nativeBytePath === undefined ? {} : { nativeBytePath }),
       ...(sessionTimeout === undefined ? {} : { gatewayChoice: { sessionTimeoutMs: sessionTimeout } }),
-      decide: (query) => plan.routing.decide(query),
-      pac: (address) => plan.routing.pac(address),
+      decide: (query) => routing.decide(query),
+      pac: (address) => routing.pac(address),
       ...(lookup
         ? {
             identifyApp: async (socket) => {
@@ -268,6 +282,7 @@ export async function run(argv: string[]): Promise<number> {
     result = await engine.connect(plan.target, plan.password, options);
   } catch (err) {
     await engine.disconnect();
+    managed.stop();
     return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });
   }
   const address = parseListen(result.listen);
@@ -296,6 +311,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const signal = await stopSignal;
+  managed.stop();
   logger.info({ signal }, 'Stopping.');
   const stopped = (async () => {
     await restoreProxy?.().catch((err: unknown) => logger.error({ err }, 'The system proxy could not be put back.'));
