@@ -101,9 +101,9 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
         if (values['link-file'] !== undefined && arg !== undefined) throw usageError('Give the link or --link-file, not both.');
         if (values['link-file'] === undefined && !arg) throw usageError('profile import needs --link-file FILE (- for standard input) or a pinhole:// link.');
         if (values.name !== undefined && !values.name.trim()) throw usageError('--name must not be empty.');
-        if (arg !== undefined) err(`${linkOnCommandLineWarning('pinhole profile import')}\n`);
         const link = arg ?? (await readLinkFile(values['link-file'] ?? '-'));
         decodeLink(link);
+        if (arg !== undefined) err(`${linkOnCommandLineWarning('pinhole profile import')}\n`);
         const secrets = await openSecrets();
         const store = openStore();
         const profile = await importLink(link, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}) });
