@@ -46,10 +46,11 @@ export async function run(argv: string[]): Promise<number> {
   let stop: (() => Promise<void>) | undefined;
   try {
     const staticDir = await ensureRendererBuilt();
-    const { host } = await composeHost({ logger, ...(process.env.PINHOLE_CONFIG_DIR ? { configDir: process.env.PINHOLE_CONFIG_DIR } : {}), ...(secretsFile ? { secretsFile } : {}) });
+    const { host, stop: stopManaged } = await composeHost({ logger, ...(process.env.PINHOLE_CONFIG_DIR ? { configDir: process.env.PINHOLE_CONFIG_DIR } : {}), ...(secretsFile ? { secretsFile } : {}) });
     if (given !== undefined) rememberSecretsFile(new ProfileStore(), given);
     const running = await startConsole({ handlers: host.handlers, onEvent: (listener) => host.onEvent(listener), staticDir, logger, ...(listen ? { listen } : {}) });
     stop = async () => {
+      stopManaged();
       await host.shutdown().catch(() => undefined);
       await running.close();
     };
