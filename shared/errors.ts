@@ -35,6 +35,10 @@ export const ERRORS = {
     sentence:
       "The gateway's certificate does not match the one in your link. A firewall on this network may be inspecting TLS; the connection was stopped to protect your credentials.",
   },
+  PINHOLE_CAPTIVE_PORTAL: {
+    status: 511,
+    sentence: 'This network wants you to sign in first. Open its sign-in page in a browser; Pinhole reconnects by itself once the network lets it through.',
+  },
   PINHOLE_TLS_UNTRUSTED: { status: 502, sentence: "The gateway's certificate is not trusted." },
   PINHOLE_TLS_FAILED: { status: 502, sentence: 'The secure connection to the gateway failed.' },
   PINHOLE_UPSTREAM_PROXY_FAILED: { status: 502, sentence: 'The corporate proxy refused to connect to the gateway.' },
@@ -72,6 +76,10 @@ export const ERRORS = {
   PINHOLE_WRITE_FAILED: { status: 500, sentence: 'A settings file could not be written; nothing was changed.' },
   PINHOLE_CONTRACT_INVALID: { status: 400, sentence: 'The message does not match the contract.' },
   PINHOLE_CONSOLE_FORBIDDEN: { status: 403, sentence: 'The console token or origin is not valid.' },
+  PINHOLE_CONSOLE_SIGN_IN_EXPIRED: { status: 401, sentence: 'The console sign-in has expired; start the console again for a new link.' },
+  PINHOLE_USER_UNKNOWN: { status: 404, sentence: 'There is no such user in the users file.' },
+  PINHOLE_USER_EXISTS: { status: 409, sentence: 'A user with that name already exists.' },
+  PINHOLE_GATEWAY_UNANSWERED: { status: 502, sentence: 'A gateway of the fleet did not answer on its admin address.' },
   PINHOLE_LAN_ALLOW_LIST_REQUIRED: {
     status: 400,
     sentence:

@@ -32,11 +32,16 @@ export const USAGE = {
     '                            for HTTP/1.1 tunnels; js: the JavaScript path everywhere); the start-up log says which runs',
     '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
     '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
+    '  --no-netwatch             do not watch the network: without it, an address or route change (Linux) or a wake from',
+    '                            sleep makes Pinhole check the gateway at once and reconnect over the new network',
+    '  --portal-probe URL        the plain http address asked when the gateway\'s certificate fails its pin, to tell a',
+    '                            captive portal (a redirect) from an attack (default http://GATEWAY-HOST/)',
   ].join('\n'),
   forward:
     'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] PROFILE|--link-file FILE|- [--secrets-file FILE] [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +
     '                       [--half-close-timeout S] [--idle-timeout S]   (silent tunnels end; defaults 15 and 3600, 0 = never)\n' +
     '                       [--byte-path js|native|auto]   (which code moves the bytes; default auto: native for HTTP/1.1 tunnels where built)\n' +
+    '                       [--no-early-start]   (every tunnel waits for the gateway\'s answer before its first byte)\n' +
     '       pinhole forward -L stdio:HOST:PORT PROFILE|--link-file FILE [--transport wss|h2|h1]   (logs go to stderr)\n' +
     '       (a link given instead of PROFILE works, with a warning: ps and the shell history show it to every local user)',
   console: [

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Disposer, EngineApi, EngineStatus, LogLine } from '../../shared/engine-api.js';
+import type { Disposer, EngineApi, EngineStatus, LogLine, NetworkChangeReason } from '../../shared/engine-api.js';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
 import { targetFromLink } from '../../shared/link-target.js';
@@ -39,12 +39,16 @@ export interface ConnectOptions {
   pac?: (listen: string) => string;
   /** Finds the application behind a local connection (enables per-app rules and the Apps list). */
   identifyApp?: (socket: Socket) => Promise<CallingApp | undefined>;
+  /** Watch the network and reconnect over a new one at once (main/network/). */
+  netwatch?: boolean;
 }
 
 /** The engine as the host drives it (main/engine.ts implements this). */
 export interface HostEngine extends EngineApi {
   connect(target: GatewayTarget, password: string, options: ConnectOptions): Promise<{ listen: string }>;
   disconnect(): Promise<void>;
+  /** A network change the OS reported (main/engine.ts); absent in engines that do not roam. */
+  networkChanged?(reason: NetworkChangeReason): void;
 }
 
 /** Profiles and settings on disk (main/profiles/store.ts, seen through an adapter). */
@@ -154,6 +158,11 @@ export class EngineHost {
   onEvent(listener: EventListener): Disposer {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The OS says the network changed or the computer woke up (the Electron shell's powerMonitor): the engine checks its connection now. */
+  networkChanged(reason: NetworkChangeReason): void {
+    this.deps.engine.networkChanged?.(reason);
   }
 
   /** Quit path: disconnect and put the system proxy back before anything else goes away. */
@@ -307,6 +316,8 @@ export class EngineHost {
       ...(this.deps.identifyApp ? { identifyApp: this.deps.identifyApp } : {}),
       // The gateway's profile changed (an endpoint added): a stored profile keeps the change.
       ...(saveRefreshed ? { onProfileChange: saveRefreshed } : {}),
+      // The desktop app and the console follow the laptop across networks (issue 20).
+      netwatch: true,
     });
     if (settings.systemProxyOnConnect && this.deps.systemProxy) {
       const endpoint = parseEndpoint(listen);
