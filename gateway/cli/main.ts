@@ -12,17 +12,14 @@ const HELP = `Usage:
   pinhole-gateway init --dir DIR --hostname NAME [--force]
   pinhole-gateway user add NAME --dir DIR [--password-stdin] [--reset-password]
   pinhole-gateway provision --dir DIR --user NAME (--password-stdin | --create-user | --reset-password) [--endpoint HOST:PORT]... [--transport h2|h1|wss] [--domain D]...
+      (never creates a user or changes a password unasked: --create-user for a new user with a generated password,
+      --reset-password for a new one for an existing user, whose older links then stop working)
   pinhole-gateway console --dir DIR [--listen HOST:PORT] [--cert FILE --key FILE] [--gateway [NAME=]HOST:PORT]...   (the operator's web console)
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
   pinhole-gateway credential-keys rotate --file FILE [--keep N]   (tunnel credentials for sign-in with an identity provider)
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
                       [--header-timeout S] [--connect-timeout S] [--log-format human|json] [--endpoint HOST:PORT]...
                       [--allow-udp-port N]... (UDP ports flows may reach, default 53 443) [--udp-timeout S] (idle UDP flows close, default 30)
-
-  provision never creates a user or changes a password unless asked:
-  --password-stdin           a link for an existing user, with the password given on standard input
-  --create-user              create the user with a generated password (refused if the user exists)
-  --reset-password           give an existing user a new generated password: every link made for that user before stops working
 
   --credential-lifetime S    (run) how long tunnel credentials issued after sign-in with an identity provider last (default 43200, 12 h)
   --endpoint HOST:PORT       (run) an endpoint clients are told to use in their profile, repeatable; added to gateway.yaml's
