@@ -20,6 +20,9 @@ export interface AccessRecord {
    * for a revocation ('revoked') or the operator's disconnect ('disconnected'); absent otherwise.
    */
   datagramsUp?: number;
+  /** A policy refusal: the rule that refused (restrict-to, allow-port, special-addresses) and the sentence naming the flag that changes it. */
+  rule?: string;
+  reason?: string;
   datagramsDown?: number;
   end?: string;
 }

@@ -41,6 +41,14 @@ const normaliseHost = (host: string): string => {
   return literal === undefined ? bare : canonicalText(literal);
 };
 
+/**
+ * A refusal names the rule that refused and the flag that changes it (issue 25): the sentence is
+ * the 403's body and the access log's message; `rule` is a field for scripts.
+ */
+export type PolicyRule = 'restrict-to' | 'allow-port' | 'special-addresses';
+const refused = (code: 'PINHOLE_DEST_FORBIDDEN' | 'PINHOLE_PORT_FORBIDDEN', target: Endpoint, rule: PolicyRule, sentence: string): PinholeError =>
+  new PinholeError(code, sentence, { details: { rule, target: formatEndpoint(target) } });
+
 const familyOf = (address: IpAddress): 4 | 6 => (address.kind() === 'ipv6' ? 6 : 4);
 
 export class DestinationPolicy {
@@ -70,11 +78,17 @@ export class DestinationPolicy {
   /** The checks that need no DNS: port and --restrict-to. Throws PinholeError. Pure. */
   checkName(target: Endpoint, kind: TargetKind): { explicit: boolean } {
     if (this.restrict.length > 0) {
-      if (!this.restricted(target)) throw new PinholeError('PINHOLE_DEST_FORBIDDEN', `${formatEndpoint(target)} is not in the allowed destinations.`);
+      if (!this.restricted(target)) throw refused('PINHOLE_DEST_FORBIDDEN', target, 'restrict-to', `${formatEndpoint(target)} is refused by the rule restrict-to (only the --restrict-to destinations are allowed); the operator adds --restrict-to ${formatEndpoint(target)} (gateway.yaml restrictTo) to allow it.`);
       return { explicit: true };
     }
     const ports = kind === 'connect' ? this.allowPorts : this.httpPorts;
-    if (!ports.has(target.port)) throw new PinholeError('PINHOLE_PORT_FORBIDDEN', `Port ${target.port} is not allowed.`);
+    if (!ports.has(target.port))
+      throw refused(
+        'PINHOLE_PORT_FORBIDDEN',
+        target,
+        'allow-port',
+        `${formatEndpoint(target)} is refused by the rule allow-port (${kind === 'connect' ? 'CONNECT' : 'HTTP'} may reach ports ${[...ports].join(', ')}); the operator adds --allow-port ${target.port} (gateway.yaml allowPorts) to allow the port, or --restrict-to ${formatEndpoint(target)} for exactly this destination.`,
+      );
     return { explicit: false };
   }
 
@@ -98,7 +112,13 @@ export class DestinationPolicy {
     if (allowed.length === 0) {
       const first = addresses[0];
       const why = first === undefined ? 'not an IP address' : (refusedRange(first) ?? 'none');
-      throw new PinholeError('PINHOLE_DEST_FORBIDDEN', `${formatEndpoint(target)} resolves to a forbidden address (${why}).`);
+      const address = first === undefined ? texts[0] : canonicalText(first);
+      throw refused(
+        'PINHOLE_DEST_FORBIDDEN',
+        target,
+        'special-addresses',
+        `${formatEndpoint(target)} resolves to ${address} (${why}), refused by the rule special-addresses (--allow-port does not lift it); the operator adds --restrict-to ${formatEndpoint(target)} (gateway.yaml restrictTo) to allow exactly this destination.`,
+      );
     }
     const all = allowed.map((a) => ({ address: canonicalText(a), family: familyOf(a) }));
     return { ...all[0]!, all };

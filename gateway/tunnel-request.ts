@@ -119,10 +119,11 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
   const started = Date.now();
   let user: string | undefined;
   let target: Endpoint | undefined;
-  const log = (record: Pick<AccessRecord, 'target' | 'status' | 'bytesUp' | 'bytesDown' | 'end' | 'datagramsUp' | 'datagramsDown'> & { code?: string }): void =>
+  const log = (record: Pick<AccessRecord, 'target' | 'status' | 'bytesUp' | 'bytesDown' | 'end' | 'datagramsUp' | 'datagramsDown' | 'rule' | 'reason'> & { code?: string }): void =>
     services.accessLog({ user, method: door.method, durationMs: Date.now() - started, proto: door.proto, ...door.connection, ...record });
   const refuse = (error: PinholeError): void => {
-    log({ target: door.targetText, status: error.status, code: error.code, ...(door.kind === 'udp' ? NO_DATAGRAMS : NOTHING_CARRIED) });
+    const rule = error.details?.['rule'];
+    log({ target: door.targetText, status: error.status, code: error.code, ...(typeof rule === 'string' ? { rule, reason: error.message } : {}), ...(door.kind === 'udp' ? NO_DATAGRAMS : NOTHING_CARRIED) });
     door.refuse(error, user);
   };
   // A request the door carries itself: tracked until it ends, then its line (or its refusal).

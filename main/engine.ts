@@ -31,6 +31,7 @@ import { Roaming } from './network/roaming.js';
 import { SuspendWatch } from './network/suspend-watch.js';
 import type { CallingApp, RouteDecision, RouteQuery } from './routing.js';
 import { ConnectionProfile } from './gateways/connection-profile.js';
+import { checkCredentialAtStart } from './gateways/credential-check.js';
 import type { RefreshOutcome } from './gateways/refresh.js';
 import { openTransport } from './tunnel/negotiate.js';
 import { TunnelOpener } from './tunnel/opener.js';
@@ -182,6 +183,15 @@ export class Engine implements EngineApi {
       const error = portal === undefined ? failure : new PinholeError('PINHOLE_CAPTIVE_PORTAL', `${ERRORS.PINHOLE_CAPTIVE_PORTAL.sentence} Sign in at ${portal}`, { cause: failure, details: { portal, certificate: failure.code } });
       this.logger.error({ code: error.code, ...(error.details ?? {}) }, error.message);
       this.connection.set({ state: 'error', ...base, error: toWire(error), ...(portal === undefined ? {} : { portal }) });
+      throw error;
+    }
+    try {
+      await checkCredentialAtStart(transport, base.profile);
+    } catch (err) {
+      await transport.close();
+      const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
+      this.logger.error({ code: error.code }, error.message);
+      if (generation === this.generation) this.connection.set({ state: 'error', ...base, error: toWire(error) });
       throw error;
     }
     if (generation !== this.generation) {

@@ -6,6 +6,7 @@
  * The PAC served at /proxy.pac is compiled from the same domain rules, so a browser using the PAC
  * and an app using the proxy directly get the same answer for every host.
  */
+import { managedRules, type ManagedConfig } from '../shared/managed.js';
 import { generatePac } from '../shared/pac.js';
 import type { Profile } from '../shared/profile.js';
 import { compileRules, rulesFromLinkDomains, type CompiledRules, type Rule, type RuleAction } from '../shared/rules.js';
@@ -85,3 +86,28 @@ export const createRouting = ({ domains, rules, appRules }: RoutingOptions = {})
 /** The routing of a stored profile: its domain list and its app rules. */
 export const routingForProfile = (profile: Pick<Profile, 'domains' | 'appRules' | 'defaultAppAction'>): Routing =>
   createRouting({ domains: profile.domains, appRules: { appRules: profile.appRules, defaultAppAction: profile.defaultAppAction } });
+
+/** A direct route the administrator forbade (managed configuration `forbidDirect`) is refused, named as such. */
+export const FORBID_DIRECT_RULE = 'managed: forbidDirect';
+
+/**
+ * The routing for a profile (its domains and app rules) under a managed configuration
+ * (shared/managed.ts): the managed routing lists replace the profile's domain rules, and with
+ * `forbidDirect` nothing goes direct: a direct domain rule (the PAC too) and an app's direct rule
+ * are refused instead, named as the administrator's. Without a managed configuration: the profile's.
+ */
+export const routingUnderManaged = (config: ManagedConfig | undefined, options: Pick<RoutingOptions, 'domains' | 'appRules'> = {}): Routing => {
+  const forbid = config?.forbidDirect === true;
+  const managed = config === undefined ? undefined : managedRules(config);
+  let rules = managed ?? rulesFromLinkDomains(options.domains);
+  if (forbid) rules = { rules: rules.rules.map((r) => (r.action === 'direct' ? { ...r, action: 'block' as const } : r)), defaultAction: rules.defaultAction === 'direct' ? 'block' : rules.defaultAction };
+  const base = createRouting({ rules, ...(options.appRules === undefined ? {} : { appRules: options.appRules }) });
+  if (!forbid) return base;
+  return {
+    ...base,
+    decide: (query) => {
+      const decision = base.decide(query);
+      return decision.route === 'direct' ? { route: 'block', code: 'PINHOLE_DOMAIN_BLOCKED', rule: FORBID_DIRECT_RULE, ...(query.app ? { app: query.app.name } : {}) } : decision;
+    },
+  };
+};

@@ -14,6 +14,15 @@ import { codeForStatus, isErrorCode, PinholeError, type ErrorCode } from '../sha
 import { ERROR_HEADER } from '../shared/ws-tunnel.js';
 
 export { ERROR_HEADER };
+/**
+ * A policy refusal's sentence (the rule and the flag that changes it, gateway/policy.ts) for an
+ * authenticated user, so the client's own 403 says it too. ASCII, one line.
+ */
+export const REASON_HEADER = 'Pinhole-Reason';
+
+/** The reason header for a refusal that names a policy rule, else nothing. */
+const reasonHeader = (err: PinholeError): Record<string, string> =>
+  typeof err.details?.['rule'] === 'string' && /^[\x20-\x7e]+$/.test(err.message) ? { [REASON_HEADER.toLowerCase()]: err.message } : {};
 export const AUTH_CHALLENGE = 'Basic realm="Pinhole"';
 
 export const asPinholeError = (err: unknown, fallback: ErrorCode = 'PINHOLE_INTERNAL'): PinholeError =>
@@ -80,6 +89,7 @@ export const refusalBody = (err: PinholeError): string => `${err.status} ${err.c
 export function refusalHeaders(err: PinholeError, body = refusalBody(err)): Record<string, string | number> {
   return {
     [ERROR_HEADER.toLowerCase()]: err.code,
+    ...reasonHeader(err),
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     ...(err.status === 407 ? { 'proxy-authenticate': AUTH_CHALLENGE } : {}),
@@ -91,6 +101,7 @@ export function refusalHeaders(err: PinholeError, body = refusalBody(err)): Reco
 export function refusalHead(err: PinholeError): string {
   const body = refusalBody(err);
   let head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n${ERROR_HEADER}: ${err.code}\r\n`;
+  for (const [name, value] of Object.entries(reasonHeader(err))) head += `${name}: ${value}\r\n`;
   if (err.status === 407) head += `Proxy-Authenticate: ${AUTH_CHALLENGE}\r\n`;
   const retryAfter = retryAfterOf(err);
   if (retryAfter !== undefined) head += `Retry-After: ${retryAfter}\r\n`;
@@ -101,11 +112,13 @@ export function refusalHead(err: PinholeError): string {
  * A proxy's refusal (status + Pinhole-Error header, or Squid's bare status) as a PinholeError.
  * Pure, so the same mapping serves HTTP/1.1 replies, HTTP/2 response headers and WebSocket upgrades.
  */
-export function refusalError(status: number, pinholeError: string | undefined, user: string, target: string): PinholeError {
+export function refusalError(status: number, pinholeError: string | undefined, user: string, target: string, reason?: string | string[]): PinholeError {
   let code: ErrorCode = isErrorCode(pinholeError) ? pinholeError : status === 503 ? 'PINHOLE_CONNECT_FAILED' : codeForStatus(status);
   // We always send credentials, so "missing" from the gateway's point of view means "not accepted"
   // (a gateway tells a client whose credentials it did not accept nothing more than the status).
   if (status === 407) code = 'PINHOLE_AUTH_REJECTED';
-  const message = code === 'PINHOLE_AUTH_REJECTED' ? `The gateway rejected the user name or password for ${user}.` : undefined;
+  const said = Array.isArray(reason) ? reason[0] : reason;
+  const policy = (code === 'PINHOLE_DEST_FORBIDDEN' || code === 'PINHOLE_PORT_FORBIDDEN') && said !== undefined && said !== '' ? `The gateway refused: ${said}` : undefined;
+  const message = code === 'PINHOLE_AUTH_REJECTED' ? `The gateway rejected the user name or password for ${user}.` : policy;
   return new PinholeError(code, message, { details: { status, target, user } });
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { EngineStatsSchema, EngineStatusSchema, LogLineSchema, SeenAppSchema, type Disposer } from './engine-api.js';
 import { DoctorReportSchema } from './doctor.js';
 import { ERRORS, PinholeError, isErrorCode, toWire, type ErrorCode, type WireError } from './errors.js';
+import { ManagedViewSchema } from './managed.js';
 import { AppActionSchema, EndpointSchema, ProfileSchema, TransportSchema, TrustSchema, UpstreamProxySchema } from './profile.js';
 
 /** Largest message either side accepts (a call's input, a result, an event), as JSON text. */
@@ -24,7 +25,12 @@ export const ProfileViewSchema = ProfileSchema.extend({
 });
 export type ProfileView = z.infer<typeof ProfileViewSchema>;
 
-export const ProfileListSchema = z.object({ profiles: z.array(ProfileViewSchema), defaultId: z.string().nullable() });
+export const ProfileListSchema = z.object({
+  profiles: z.array(ProfileViewSchema),
+  defaultId: z.string().nullable(),
+  /** The administrator's managed configuration, when there is one: its locks, support URL and any problem reading it. */
+  managed: ManagedViewSchema.optional(),
+});
 export type ProfileList = z.infer<typeof ProfileListSchema>;
 
 /** What a pasted link would create, shown before saving (the secret stays out). */

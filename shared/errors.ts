@@ -68,6 +68,8 @@ export const ERRORS = {
   },
   PINHOLE_KEYCHAIN_FAILED: { status: 500, sentence: 'The system keychain reported an error.' },
   PINHOLE_PROFILE_NOT_FOUND: { status: 404, sentence: 'There is no profile with that name.' },
+  PINHOLE_MANAGED_INVALID: { status: 400, sentence: "The administrator's managed configuration is not valid; the last good one stays in use." },
+  PINHOLE_MANAGED_LOCKED: { status: 403, sentence: 'Your administrator manages this setting; ask them to change it.' },
   PINHOLE_SYSTEM_PROXY_FAILED: { status: 500, sentence: 'The system proxy settings could not be changed.' },
   PINHOLE_SYSTEM_PROXY_UNSUPPORTED: {
     status: 501,

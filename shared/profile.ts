@@ -83,5 +83,9 @@ export const ProfileSchema = GatewayTargetSchema.extend({
   appRules: z.record(z.string(), AppActionSchema).default({}),
   defaultAppAction: AppActionSchema.default('tunnel'),
   createdAt: z.string().optional(),
+  /** Provided by the administrator's managed configuration (shared/managed.ts): shown locked, never stored or removed. */
+  managed: z.boolean().optional(),
+  /** The identity provider to sign in with (a managed profile's issuer). */
+  issuer: z.string().optional(),
 });
 export type Profile = z.infer<typeof ProfileSchema>;

@@ -9,6 +9,8 @@ import { LANGUAGE_SETTINGS, UiSettingsSchema, type UiSettings } from './contract
 const StrictSettingsSchema = UiSettingsSchema.extend({
   /** The profile `pinhole connect` and the tray use when none is named. */
   defaultProfileId: z.string().min(1).nullable(),
+  /** The passphrase-encrypted secrets file last chosen with --secrets-file (used when none is given). */
+  secretsFile: z.string().min(1).optional(),
 });
 export type Settings = z.infer<typeof StrictSettingsSchema>;
 

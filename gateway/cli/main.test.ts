@@ -54,7 +54,7 @@ test('init writes config, users file and a certificate whose fingerprint openssl
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /does not match/);
 
-  const fresh = await gateway(['provision', '--dir', dir, '--user', 'bob']);
+  const fresh = await gateway(['provision', '--dir', dir, '--user', 'bob', '--create-user']);
   assert.equal(fresh.code, 0, fresh.stderr);
   const bob = decodeLink(fresh.stdout.trim());
   assert.deepEqual(bob.endpoints, ['gw.example.test:443']);

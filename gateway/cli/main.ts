@@ -10,12 +10,14 @@ import type { MuxConfigInput, MuxFlagValues } from '../mux/config.js';
 
 const HELP = `Usage:
   pinhole-gateway init --dir DIR --hostname NAME [--force]
-  pinhole-gateway user add NAME --dir DIR [--password-stdin]
+  pinhole-gateway user add NAME --dir DIR [--password-stdin] [--reset-password]
   pinhole-gateway user disable|enable NAME --dir DIR [--state redis://H:P]   (a disabled user's tunnels end, new ones are refused;
                              fleet-wide through the fleet's Redis: gateway.yaml state:, or --state)
   pinhole-gateway revoke --dir DIR --subject SUB|--email ADDRESS [--lift] [--state redis://H:P]   (the same for a user of an identity provider)
   pinhole-gateway sessions [--admin HOST:PORT] [--json]  (who is connected: the admin listener's /sessions, default 127.0.0.1:9090)
-  pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
+  pinhole-gateway provision --dir DIR --user NAME (--password-stdin | --create-user | --reset-password) [--endpoint HOST:PORT]... [--transport h2|h1|wss] [--domain D]...
+      (never creates a user or changes a password unasked: --create-user for a new user with a generated password,
+      --reset-password for a new one for an existing user, whose older links then stop working)
   pinhole-gateway console --dir DIR [--listen HOST:PORT] [--cert FILE --key FILE] [--gateway [NAME=]HOST:PORT]...   (the operator's web console)
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
   pinhole-gateway credential-keys rotate --file FILE [--keep N]   (tunnel credentials for sign-in with an identity provider)
@@ -74,27 +76,37 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'user': {
-      const { values, positionals } = parseArgs({ args: rest, options: { dir: { type: 'string' }, 'password-stdin': { type: 'boolean' }, state: { type: 'string' } }, allowPositionals: true, strict: true });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { dir: { type: 'string' }, 'password-stdin': { type: 'boolean' }, 'reset-password': { type: 'boolean' }, state: { type: 'string' } },
+        allowPositionals: true,
+        strict: true,
+      });
       const action = positionals[0];
       if ((action !== 'add' && action !== 'disable' && action !== 'enable') || positionals[1] === undefined || positionals.length > 2) {
-        usage('Use: user add NAME --dir DIR [--password-stdin], or user disable|enable NAME --dir DIR');
+        usage('Use: user add NAME --dir DIR [--password-stdin] [--reset-password], or user disable|enable NAME --dir DIR');
       }
       const name = positionals[1]!;
       if (action === 'disable' || action === 'enable') {
-        if (values['password-stdin'] === true) usage(`--password-stdin means nothing to user ${action}.`);
+        if (values['password-stdin'] === true || values['reset-password'] === true) usage(`--password-stdin and --reset-password mean nothing to user ${action}.`);
         const { userStateCommand } = await import('./revoke.js');
         return userStateCommand(action, name, need(values.dir, '--dir'), values.state);
       }
       const { loadConfig } = await import('../config.js');
       const { generatePassword } = await import('../../node/htpasswd.js');
       const { readPasswordFromStdin } = await import('./common.js');
-      const { setUserPassword } = await import('./user.js');
+      const { setUserPassword, userExists } = await import('./user.js');
+      const { passwordChangedSentence } = await import('./provision.js');
       const config = loadConfig(need(values.dir, '--dir'));
+      const existed = userExists(config.usersFile, name);
+      // Changing a password breaks every link made with the old one: only on request.
+      if (existed && values['reset-password'] !== true)
+        usage(`The user ${name} already exists; add --reset-password to give ${name} a new password (every link made for ${name} before stops working).`);
       const fromStdin = values['password-stdin'] === true;
       const password = fromStdin ? await readPasswordFromStdin() : generatePassword();
       await setUserPassword(config.usersFile, name, password);
       if (!fromStdin) process.stdout.write(`${password}\n`);
-      else process.stderr.write(`The user ${name} was saved.\n`);
+      process.stderr.write(existed ? `${passwordChangedSentence(name)}\n` : `The user ${name} was created.\n`);
       return 0;
     }
     case 'provision': {
@@ -105,6 +117,8 @@ async function main(argv: string[]): Promise<number> {
           user: { type: 'string' },
           endpoint: { type: 'string', multiple: true },
           'password-stdin': { type: 'boolean' },
+          'create-user': { type: 'boolean' },
+          'reset-password': { type: 'boolean' },
           transport: { type: 'string' },
           domain: { type: 'string', multiple: true },
           'ws-path': { type: 'string' },
@@ -114,27 +128,31 @@ async function main(argv: string[]): Promise<number> {
       const { loadConfig } = await import('../config.js');
       const { generatePassword } = await import('../../node/htpasswd.js');
       const { readPasswordFromStdin } = await import('./common.js');
-      const { setUserPassword } = await import('./user.js');
-      const { checkPassword, provisionLink } = await import('./provision.js');
+      const { setUserPassword, userExists } = await import('./user.js');
+      const { checkPassword, provisionLink, provisionPlan, passwordChangedSentence } = await import('./provision.js');
       const { TRANSPORTS } = await import('../../shared/profile.js');
       const config = loadConfig(need(values.dir, '--dir'));
       const user = need(values.user, '--user');
       const transport = (values.transport ?? 'h2') as (typeof TRANSPORTS)[number];
       if (!TRANSPORTS.includes(transport)) usage(`--transport ${values.transport} must be h2, h1 or wss.`);
-      let password: string;
-      if (values['password-stdin'] === true) {
-        password = await readPasswordFromStdin();
-        if (!(await checkPassword(config, user, password))) {
-          process.stderr.write(`The password for ${user} does not match the users file.\n`);
-          return 1;
-        }
-      } else {
-        password = generatePassword();
-        await setUserPassword(config.usersFile, user, password);
+      // Creating a user or changing a password is never a side effect of asking for a link.
+      const plan = provisionPlan(user, userExists(config.usersFile, user), {
+        passwordStdin: values['password-stdin'] === true,
+        createUser: values['create-user'] === true,
+        resetPassword: values['reset-password'] === true,
+      });
+      if (plan.kind === 'refused') return usage(plan.sentence);
+      const password = plan.kind === 'existing' || values['password-stdin'] === true ? await readPasswordFromStdin() : generatePassword();
+      if (plan.kind === 'existing' && !(await checkPassword(config, user, password))) {
+        process.stderr.write(`The password for ${user} does not match the users file.\n`);
+        return 1;
       }
-      process.stdout.write(
-        `${await provisionLink(config, { user, endpoints: values.endpoint ?? config.endpoints, transport, domains: values.domain ?? [], password, wsPath: values['ws-path'] })}\n`,
-      );
+      // The link first: a certificate that cannot be read leaves the users file as it was.
+      const link = await provisionLink(config, { user, endpoints: values.endpoint ?? config.endpoints, transport, domains: values.domain ?? [], password, wsPath: values['ws-path'] });
+      if (plan.kind !== 'existing') await setUserPassword(config.usersFile, user, password);
+      process.stdout.write(`${link}\n`);
+      if (plan.kind === 'create') process.stderr.write(`The user ${user} was created; this link carries the password.\n`);
+      if (plan.kind === 'reset') process.stderr.write(`${passwordChangedSentence(user)}\n`);
       return 0;
     }
     case 'run': {

@@ -2,7 +2,11 @@
 import { PinholeError } from '../../shared/errors.js';
 import { hashPassword, isValidUserName } from '../../node/htpasswd.js';
 import { changeUsers, edits, isDisabled } from '../users-file.js';
+import { readUsersFile } from '../users.js';
 import { usage } from './common.js';
+
+/** Is `name` in the users file (a missing file holds nobody)? */
+export const userExists = (usersFile: string, name: string): boolean => readUsersFile(usersFile, 'empty').has(name);
 
 /**
  * Set or replace one user's password (bcrypt), keeping every other entry, under the users file's

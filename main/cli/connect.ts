@@ -7,8 +7,6 @@
  * SIGTERM/SIGINT stop it gracefully (exit 0).
  */
 import { BYTE_PATH_FLAG_OPTIONS, bytePathFlag, startBytePath } from './byte-path.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
 import { targetFromLink } from '../../shared/link-target.js';
@@ -22,17 +20,18 @@ import { HtpasswdCheck } from '../lan/htpasswd-check.js';
 import { LocalUsers } from '../lan/local-users.js';
 import { TerminalStats } from '../lan/terminal-stats.js';
 import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
-import { openSecretStore } from '../keychain/keychain.js';
-import { configDir } from '../profiles/paths.js';
-import { STORE_CONFIG_NAME } from '../profiles/schema.js';
-import { ProfileStore } from '../profiles/store.js';
-import { createRouting, routingForProfile, type Routing } from '../routing.js';
+import { routingUnderManaged, type Routing } from '../routing.js';
+import type { ManagedConfig } from '../../shared/managed.js';
+import { loadManagedForCommand, type ManagedConfiguration } from '../managed/managed-config.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
 import { sessionTimeoutMs } from './session-timeout.js';
 import { resolveOsUpstream } from '../upstream/auto.js';
 import { envCredentialsFor } from '../upstream/credentials.js';
 import { USAGE } from './usage.js';
+import { isLinkText, LINK_FILE_OPTION, linkOnCommandLineWarning, readLinkFile } from './link-source.js';
+import { loadStoredProfile } from './stored-profile.js';
+export { NO_PROFILE_SENTENCE } from './stored-profile.js';
 import { reportStartFailure } from '../../node/start-failure.js';
 
 const OPTIONS = {
@@ -49,6 +48,7 @@ const OPTIONS = {
   transport: { type: 'string' },
   'upstream-proxy': { type: 'string' },
   'secrets-file': { type: 'string' },
+  ...LINK_FILE_OPTION,
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'no-early-start': { type: 'boolean' },
@@ -78,16 +78,18 @@ interface Plan {
   password: string;
   profileName: string;
   /** Domain rules (a link's or profile's `domains`) composed with the profile's app rules. */
-  routing: Routing;
+  routingFor: (config: ManagedConfig | undefined) => Routing;
   /** Only profiles with app rules pay for finding the app behind each connection. */
   identifyApps: boolean;
+  /** The administrator's managed configuration (read with the stored profile; else before connecting). */
+  managed?: ManagedConfiguration;
   /** A stored profile's (or the stored settings') corporate proxy. */
   upstreamProxy?: UpstreamProxy;
 }
 
 const fromLink = (link: string): Plan => {
   const { target, password, name } = targetFromLink(link);
-  return { target, password, profileName: name, routing: createRouting({ domains: target.domains }), identifyApps: false };
+  return { target, password, profileName: name, routingFor: (config) => routingUnderManaged(config, { domains: target.domains }), identifyApps: false };
 };
 
 const fromFlags = async (values: Record<string, string | boolean | undefined>): Promise<Plan> => {
@@ -111,30 +113,15 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
   if (password === '') throw new UsageError('No password arrived on standard input.');
   const serverName = typeof values['server-name'] === 'string' ? values['server-name'] : endpoint.host;
   const target = GatewayTargetSchema.parse({ endpoints: [server], serverName, trust, user: values.user, transport });
-  return { target, password, profileName: 'command line', routing: createRouting(), identifyApps: false };
+  return { target, password, profileName: 'command line', routingFor: (config) => routingUnderManaged(config), identifyApps: false };
 };
 
-/** What `pinhole connect` says when there is nothing to connect to, before any keychain question. */
-export const NO_PROFILE_SENTENCE = 'No profile yet: import one with `pinhole profile import LINK`, or pass a link.';
-
 /**
- * A stored profile (the default one when `name` is undefined): first the profile from the store
- * (so "no profile" is said before anything about a keychain), then its password from the
- * keychain. Nothing here writes a file.
+ * A stored profile (the default one when `name` is undefined) with its password and, from the
+ * stored settings, its corporate proxy. Nothing here writes a file but the remembered secrets file.
  */
 const fromProfile = async (name: string | undefined, secretsFile: string | undefined): Promise<Plan> => {
-  // No settings file: no profile was ever stored (and none is created here).
-  if (!existsSync(join(configDir(), `${STORE_CONFIG_NAME}.json`))) {
-    if (name === undefined) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', NO_PROFILE_SENTENCE);
-    throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', `There is no profile named "${name}". ${NO_PROFILE_SENTENCE}`);
-  }
-  const store = new ProfileStore();
-  if (store.list().length === 0) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', NO_PROFILE_SENTENCE);
-  const profile = name === undefined ? store.getDefault() : store.require(name);
-  if (!profile) throw new UsageError('No profile is marked as the default; give a profile name, a pinhole:// link or --server HOST:PORT.');
-  const secrets = await openSecretStore({ ...(secretsFile !== undefined ? { secretsFile } : {}), allowEncryptedFile: secretsFile !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file' });
-  const password = await secrets.get(profile.secretRef);
-  if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
+  const { profile, password, store, secrets, managed } = await loadStoredProfile(name, secretsFile);
   let upstreamProxy: UpstreamProxy | undefined;
   const configured = profile.upstreamProxy ? parseEndpoint(profile.upstreamProxy.endpoint) : parseEndpoint(store.getSettings().upstreamProxy);
   if (configured) {
@@ -146,7 +133,8 @@ const fromProfile = async (name: string | undefined, secretsFile: string | undef
     target: profile,
     password,
     profileName: profile.name,
-    routing: routingForProfile(profile),
+    routingFor: (config) => routingUnderManaged(config, { domains: profile.domains, appRules: { appRules: profile.appRules, defaultAppAction: profile.defaultAppAction } }),
+    managed,
     identifyApps: Object.keys(profile.appRules).length > 0 || profile.defaultAppAction !== 'tunnel',
     ...(upstreamProxy ? { upstreamProxy } : {}),
   };
@@ -215,7 +203,13 @@ export async function run(argv: string[]): Promise<number> {
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
     const secretsFile = typeof values['secrets-file'] === 'string' ? values['secrets-file'] : undefined;
-    if (first !== undefined) plan = first.trim().toLowerCase().startsWith('pinhole:') ? fromLink(first) : await fromProfile(first, secretsFile);
+    const linkFile = typeof values['link-file'] === 'string' ? values['link-file'] : undefined;
+    if (linkFile !== undefined && (first !== undefined || values.server !== undefined)) throw new UsageError('Give one of a profile name, --link-file or --server.');
+    if (linkFile !== undefined) plan = fromLink(await readLinkFile(linkFile));
+    else if (first !== undefined && isLinkText(first)) {
+      process.stderr.write(`${linkOnCommandLineWarning('pinhole connect')}\n`);
+      plan = fromLink(first);
+    } else if (first !== undefined) plan = await fromProfile(first, secretsFile);
     else if (values.server !== undefined) plan = await fromFlags(values);
     // Nothing named: the default profile, if any profile was ever stored.
     else plan = await fromProfile(undefined, secretsFile);
@@ -255,6 +249,15 @@ export async function run(argv: string[]): Promise<number> {
     return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });
   }
   const nativeBytePath = startBytePath(bytePath, logger);
+  // The administrator's routing and forbidDirect apply, and a change to the managed file applies to the next requests.
+  const managed = plan.managed ?? (await loadManagedForCommand('pinhole connect'));
+  let routing = plan.routingFor(managed.current);
+  managed.onChange(() => {
+    routing = plan.routingFor(managed.current);
+    if (managed.lastProblem === undefined) logger.info({ file: managed.source.where }, 'The managed configuration changed; its routing applies to the next requests.');
+    else logger.error({ code: 'PINHOLE_MANAGED_INVALID', file: managed.source.where }, managed.lastProblem);
+  });
+  managed.watch();
   const lookup = plan.identifyApps ? createAppLookup() : undefined;
   let result: { listen: string };
   try {
@@ -268,8 +271,8 @@ export async function run(argv: string[]): Promise<number> {
       tunnelTimeouts,
       ...(nativeBytePath === undefined ? {} : { nativeBytePath }),
       ...(sessionTimeout === undefined ? {} : { gatewayChoice: { sessionTimeoutMs: sessionTimeout } }),
-      decide: (query) => plan.routing.decide(query),
-      pac: (address) => plan.routing.pac(address),
+      decide: (query) => routing.decide(query),
+      pac: (address) => routing.pac(address),
       ...(lookup
         ? {
             identifyApp: async (socket) => {
@@ -284,6 +287,7 @@ export async function run(argv: string[]): Promise<number> {
     result = await engine.connect(plan.target, plan.password, options);
   } catch (err) {
     await engine.disconnect();
+    managed.stop();
     return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });
   }
   const address = parseListen(result.listen);
@@ -312,6 +316,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const signal = await stopSignal;
+  managed.stop();
   logger.info({ signal }, 'Stopping.');
   const stopped = (async () => {
     await restoreProxy?.().catch((err: unknown) => logger.error({ err }, 'The system proxy could not be put back.'));

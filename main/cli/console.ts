@@ -12,10 +12,13 @@ import { composeHost } from '../console/compose.js';
 import { ensureRendererBuilt } from '../console/renderer-build.js';
 import { parseConsoleListen, startConsole } from '../console/server.js';
 import { USAGE } from './usage.js';
+import { ProfileStore } from '../profiles/store.js';
+import { rememberSecretsFile, secretsFileFor } from './secrets-file.js';
 
 export async function run(argv: string[]): Promise<number> {
   let listen: string | undefined;
   let secretsFile: string | undefined;
+  let given: string | undefined;
   let logFormat: LogFormat;
   try {
     const { values } = parseArgs({
@@ -30,8 +33,10 @@ export async function run(argv: string[]): Promise<number> {
     listen = values.listen;
     if (listen !== undefined) parseConsoleListen(listen);
     logFormat = chooseLogFormat(values['log-format'], process.stderr.isTTY);
-    secretsFile = values['secrets-file'];
-    if (secretsFile !== undefined && !process.env.PINHOLE_SECRETS_PASSPHRASE)
+    given = values['secrets-file'];
+    // The file chosen before is used again when its passphrase is at hand (else the UI offers it).
+    secretsFile = given === undefined ? (process.env.PINHOLE_SECRETS_PASSPHRASE ? secretsFileFor(undefined) : undefined) : secretsFileFor(given);
+    if (given !== undefined && !process.env.PINHOLE_SECRETS_PASSPHRASE)
       throw new PinholeError('PINHOLE_USAGE', '--secrets-file needs the passphrase in PINHOLE_SECRETS_PASSPHRASE (or leave it out and enter both in the UI).');
   } catch (error) {
     process.stderr.write(`pinhole console: ${error instanceof Error ? error.message : String(error)}\n${USAGE.console}\n`);
@@ -41,9 +46,11 @@ export async function run(argv: string[]): Promise<number> {
   let stop: (() => Promise<void>) | undefined;
   try {
     const staticDir = await ensureRendererBuilt();
-    const { host } = await composeHost({ logger, ...(process.env.PINHOLE_CONFIG_DIR ? { configDir: process.env.PINHOLE_CONFIG_DIR } : {}), ...(secretsFile ? { secretsFile } : {}) });
+    const { host, stop: stopManaged } = await composeHost({ logger, ...(process.env.PINHOLE_CONFIG_DIR ? { configDir: process.env.PINHOLE_CONFIG_DIR } : {}), ...(secretsFile ? { secretsFile } : {}) });
+    if (given !== undefined) rememberSecretsFile(new ProfileStore(), given);
     const running = await startConsole({ handlers: host.handlers, onEvent: (listener) => host.onEvent(listener), staticDir, logger, ...(listen ? { listen } : {}) });
     stop = async () => {
+      stopManaged();
       await host.shutdown().catch(() => undefined);
       await running.close();
     };

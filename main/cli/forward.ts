@@ -24,13 +24,20 @@ import { TIMEOUT_FLAG_OPTIONS, tunnelTimeoutsFromFlags, type TunnelTimeouts } fr
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { LocalUdpForward } from '../udp/local-udp.js';
 import { USAGE } from './usage.js';
+import { isLinkText, LINK_FILE_OPTION, linkOnCommandLineWarning, readLinkFile } from './link-source.js';
+import { loadStoredProfile } from './stored-profile.js';
 import { listenError } from '../../node/listen-error.js';
 import { reportStartFailure } from '../../node/start-failure.js';
 
+/** Where the gateway and its credential come from: a stored profile's name, --link-file, or a link (with a warning). */
+type LinkSource = { kind: 'link'; text: string } | { kind: 'file'; file: string } | { kind: 'profile'; name: string };
+
 interface Invocation {
   specs: ForwardSpec[];
-  link: LinkPayload;
-  transport: TransportKind;
+  source: LinkSource;
+  secretsFile?: string;
+  /** --transport, when given (else the link's or the profile's). */
+  transportFlag?: TransportKind;
   insecure: boolean;
   upstreamProxy?: UpstreamProxy;
   logFormat?: string;
@@ -52,6 +59,8 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
       insecure: { type: 'boolean' },
       'upstream-proxy': { type: 'string' },
       'log-format': { type: 'string' },
+      'secrets-file': { type: 'string' },
+      ...LINK_FILE_OPTION,
       ...TIMEOUT_FLAG_OPTIONS,
       ...BYTE_PATH_FLAG_OPTIONS,
       'session-timeout': { type: 'string' },
@@ -64,10 +73,16 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
   const specs = [...(values.L ?? []), ...(values.local ?? [])].map(parseForwardSpec);
   if (specs.length === 0) throw new PinholeError('PINHOLE_USAGE', 'At least one -L [BIND:]PORT:HOST:PORT or -L stdio:HOST:PORT is needed.');
   if (specs.some((s) => s.kind === 'stdio') && specs.length > 1) throw new PinholeError('PINHOLE_USAGE', '-L stdio:HOST:PORT cannot be combined with other -L forwards.');
-  if (positionals.length !== 1) throw new PinholeError('PINHOLE_USAGE', positionals.length === 0 ? 'The provisioning link is missing.' : 'Give exactly one provisioning link.');
-  const link = decodeLink(positionals[0]!);
-  const kind = values.transport === undefined ? link.transport : TransportSchema.safeParse(values.transport);
-  if (typeof kind !== 'string' && !kind.success) throw new PinholeError('PINHOLE_USAGE', `--transport ${values.transport} is not one of wss, h2, h1.`);
+  const linkFile = values['link-file'];
+  if (positionals.length > 1 || (linkFile !== undefined && positionals.length > 0)) throw new PinholeError('PINHOLE_USAGE', 'Give one profile name, --link-file FILE or one link.');
+  if (linkFile === undefined && positionals.length === 0) throw new PinholeError('PINHOLE_USAGE', 'The profile name (or --link-file FILE) is missing.');
+  // With -L stdio standard input is the connection, so it cannot carry the link as well.
+  if (linkFile === '-' && specs[0]?.kind === 'stdio') throw new PinholeError('PINHOLE_USAGE', '-L stdio uses standard input for the connection: give a profile name or --link-file FILE.');
+  const first = positionals[0] ?? '';
+  const source: LinkSource = linkFile !== undefined ? { kind: 'file', file: linkFile } : isLinkText(first) ? { kind: 'link', text: first } : { kind: 'profile', name: first };
+  if (source.kind === 'link') decodeLink(source.text);
+  const kind = values.transport === undefined ? undefined : TransportSchema.safeParse(values.transport);
+  if (kind !== undefined && !kind.success) throw new PinholeError('PINHOLE_USAGE', `--transport ${values.transport} is not one of wss, h2, h1.`);
   let upstreamProxy: UpstreamProxy | undefined;
   if (values['upstream-proxy'] !== undefined) {
     const endpoint = parseEndpoint(values['upstream-proxy']);
@@ -77,8 +92,9 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
   const sessionTimeout = sessionTimeoutMs(values['session-timeout']);
   return {
     specs,
-    link,
-    transport: typeof kind === 'string' ? kind : kind.data,
+    source,
+    ...(kind === undefined ? {} : { transportFlag: kind.data }),
+    ...(values['secrets-file'] === undefined ? {} : { secretsFile: values['secrets-file'] }),
     insecure: values.insecure === true,
     tunnelTimeouts: tunnelTimeoutsFromFlags(values),
     bytePath: bytePathFlag(values['byte-path']),
@@ -89,30 +105,54 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
   };
 }
 
-async function openTunnels(inv: Invocation, logger: Logger): Promise<Transport> {
-  const endpoints = inv.link.endpoints.map((e) => parseEndpoint(e)).filter((e): e is Endpoint => e !== undefined);
-  const trust: Trust = inv.insecure ? { kind: 'insecure' } : inv.link.pin !== undefined ? { kind: 'pin', pin: inv.link.pin } : { kind: 'system' };
+/** The link's payload, or a stored profile's as a link would carry it (its password from the keychain). */
+async function linkFor(inv: Invocation): Promise<LinkPayload> {
+  const { source } = inv;
+  if (source.kind === 'link') {
+    process.stderr.write(`${linkOnCommandLineWarning('pinhole forward')}\n`);
+    return decodeLink(source.text);
+  }
+  if (source.kind === 'file') return decodeLink(await readLinkFile(source.file));
+  const { profile, password } = await loadStoredProfile(source.name, inv.secretsFile);
+  if (profile.trust.kind === 'ca') throw new PinholeError('PINHOLE_USAGE', `Profile "${profile.name}" trusts a CA file, which pinhole forward does not take; use pinhole connect.`);
+  return {
+    name: profile.name,
+    endpoints: profile.endpoints,
+    serverName: profile.serverName,
+    ...(profile.trust.kind === 'pin' ? { pin: profile.trust.pin } : {}),
+    user: profile.user,
+    secret: password,
+    transport: profile.transport,
+    wsPath: profile.wsPath,
+    domains: profile.domains,
+  };
+}
+
+async function openTunnels(inv: Invocation, link: LinkPayload, logger: Logger): Promise<Transport> {
+  const transport = inv.transportFlag ?? link.transport;
+  const endpoints = link.endpoints.map((e) => parseEndpoint(e)).filter((e): e is Endpoint => e !== undefined);
+  const trust: Trust = inv.insecure ? { kind: 'insecure' } : link.pin !== undefined ? { kind: 'pin', pin: link.pin } : { kind: 'system' };
   if (trust.kind === 'insecure') logger.warn({ code: 'PINHOLE_TLS_INSECURE' }, 'TLS verification is off: anyone on the path can read your traffic and password.');
   const options: GatewayDialOptions = {
     endpoints,
-    serverName: inv.link.serverName,
+    serverName: link.serverName,
     trust,
-    user: inv.link.user,
-    password: inv.link.secret,
+    user: link.user,
+    password: link.secret,
     logger,
     ...(inv.upstreamProxy === undefined ? {} : { upstreamProxy: inv.upstreamProxy }),
     ...(inv.sessionTimeoutMs === undefined ? {} : { choice: { sessionTimeoutMs: inv.sessionTimeoutMs } }),
   };
   const nativeBytePath = startBytePath(inv.bytePath, logger);
   if (nativeBytePath !== undefined) options.nativeBytePath = nativeBytePath;
-  if (inv.transport === 'wss') {
+  if (transport === 'wss') {
     const stdio = inv.specs[0]?.kind === 'stdio';
-    const transport = new WssTransport({ ...options, ...(inv.link.wsPath === undefined ? {} : { wsPath: inv.link.wsPath }), poolSize: stdio ? 0 : 2 });
+    const transport = new WssTransport({ ...options, ...(link.wsPath === undefined ? {} : { wsPath: link.wsPath }), poolSize: stdio ? 0 : 2 });
     // Listening forwards check the gateway up front, so a bad pin or an unreachable gateway fails now.
     if (!stdio) await transport.warm();
     return transport;
   }
-  return openTransport(inv.transport, options);
+  return openTransport(transport, options);
 }
 
 /** `-L udp:[BIND:]PORT:HOST:PORT`: a local UDP socket, one flow through the tunnel per source address. */
@@ -203,7 +243,7 @@ export async function run(argv: string[]): Promise<number> {
   const locals = new Set<Socket>();
   const udps: LocalUdpForward[] = [];
   try {
-    tunnels = await openTunnels(inv, logger);
+    tunnels = await openTunnels(inv, await linkFor(inv), logger);
     // A target the gateway accepted recently is opened early (transports that can: h2).
     const opener = new TunnelOpener({ transport: tunnels, earlyStart: inv.earlyStart });
     if (isStdio) {

@@ -49,7 +49,7 @@ test('bad input gives one line and exit code 2', async (t) => {
   const h = await harness(t);
   const cases: [string[], RegExp][] = [
     [[], /needs a subcommand/],
-    [['import'], /needs a pinhole:\/\/ link/],
+    [['import'], /needs --link-file FILE \(- for standard input\) or a pinhole:\/\/ link/],
     [['import', 'pinhole://v1/AAAA'], /link/i],
     [['import', 'https://example.com'], /link/i],
     [['show', 'ghost'], /no profile named "ghost"/],

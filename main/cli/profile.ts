@@ -11,6 +11,9 @@ import { openSecretStore } from '../keychain/keychain.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
 import { USAGE } from './usage.js';
+import { loadManagedForCommand } from '../managed/managed-config.js';
+import { LINK_FILE_OPTION, linkOnCommandLineWarning, readLinkFile } from './link-source.js';
+import { rememberSecretsFile, secretsFileFor } from './secrets-file.js';
 import { reportStartFailure } from '../../node/start-failure.js';
 
 const usageError = (message: string): PinholeError => new PinholeError('PINHOLE_USAGE', message);
@@ -29,6 +32,8 @@ export const describeProfile = (profile: Profile, defaultId: string | null) => (
   secretRef: profile.secretRef,
   defaultAppAction: profile.defaultAppAction,
   appRules: profile.appRules,
+  ...(profile.managed ? { managed: true } : {}),
+  ...(profile.issuer ? { issuer: profile.issuer } : {}),
 });
 
 /** A plain text table, columns padded to the widest cell. */
@@ -63,6 +68,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
             name: { type: 'string' },
             json: { type: 'boolean', default: false },
             'secrets-file': { type: 'string' },
+            ...LINK_FILE_OPTION,
             help: { type: 'boolean', short: 'h', default: false },
           },
         });
@@ -79,21 +85,29 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
     if (extra !== undefined) throw usageError(`unexpected argument "${extra}".`);
     // Opened only when needed, after the keychain: a refused keychain must leave no file behind.
     let opened = deps.store;
-    const openStore = (): ProfileStore => (opened ??= new ProfileStore());
+    // The administrator's managed profiles are listed and locked (a malformed file is said in one line).
+    const managed = deps.store === undefined ? await loadManagedForCommand('pinhole profile', err) : undefined;
+    const openStore = (): ProfileStore => (opened ??= new ProfileStore(managed === undefined ? {} : { managed }));
+    // A chosen --secrets-file is remembered in the settings; without one, the remembered one is used.
+    const secretsFile = secretsFileFor(values['secrets-file']);
     const openSecrets = (): Promise<SecretStore> =>
       (deps.openSecrets ?? ((o) => openSecretStore(o)))({
-        allowEncryptedFile: values['secrets-file'] !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file',
-        ...(values['secrets-file'] !== undefined ? { secretsFile: values['secrets-file'] } : {}),
+        allowEncryptedFile: secretsFile !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file',
+        ...(secretsFile !== undefined ? { secretsFile } : {}),
       });
 
     switch (sub) {
       case 'import': {
-        if (!arg) throw usageError('profile import needs a pinhole:// link.');
+        if (values['link-file'] !== undefined && arg !== undefined) throw usageError('Give the link or --link-file, not both.');
+        if (values['link-file'] === undefined && !arg) throw usageError('profile import needs --link-file FILE (- for standard input) or a pinhole:// link.');
         if (values.name !== undefined && !values.name.trim()) throw usageError('--name must not be empty.');
-        decodeLink(arg);
+        const link = arg ?? (await readLinkFile(values['link-file'] ?? '-'));
+        decodeLink(link);
+        if (arg !== undefined) err(`${linkOnCommandLineWarning('pinhole profile import')}\n`);
         const secrets = await openSecrets();
         const store = openStore();
-        const profile = await importLink(arg, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}) });
+        const profile = await importLink(link, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}) });
+        rememberSecretsFile(store, values['secrets-file']);
         if (values.json) out(`${JSON.stringify(describeProfile(profile, store.defaultId()))}\n`);
         else out(`Imported profile "${profile.name}" (${server(profile)}, user ${profile.user}); the password is stored ${secrets.location}.\n`);
         return 0;
@@ -113,7 +127,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
         }
         const rows = [['', 'NAME', 'SERVER', 'USER', 'TRANSPORT', 'DOMAINS']];
         for (const p of profiles)
-          rows.push([p.id === defaultId ? '*' : '', p.name, server(p), p.user, p.transport, p.domains.length === 0 ? 'all' : String(p.domains.length)]);
+          rows.push([p.id === defaultId ? '*' : '', p.managed ? `${p.name} (managed)` : p.name, server(p), p.user, p.transport, p.domains.length === 0 ? 'all' : String(p.domains.length)]);
         out(`${formatTable(rows)}\n`);
         return 0;
       }
@@ -142,7 +156,8 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
       case 'remove': {
         if (!arg) throw usageError('profile remove needs a profile name.');
         const store = openStore();
-        store.require(arg);
+        // A managed profile is refused before the keychain is asked anything.
+        store.assertRemovable(store.require(arg));
         const profile = await forgetProfile(arg, { store, secrets: await openSecrets() });
         out(`Removed profile "${profile.name}" and its password.\n`);
         return 0;

@@ -4,14 +4,19 @@
  */
 export const USAGE = {
   connect: [
-    'usage: pinhole connect LINK|PROFILE [--listen ADDR:PORT [--allow-from CIDR]... [--local-users FILE]] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file FILE]',
+    'usage: pinhole connect [PROFILE | --link-file FILE|-] [--listen ADDR:PORT [--allow-from CIDR]... [--local-users FILE]] [--system-proxy [--pac]] [--upstream-proxy HOST:PORT|auto] [--secrets-file FILE]',
     '       pinhole connect --server HOST:PORT --user NAME --password-stdin (--pin SHA256 | --ca FILE | --insecure)',
     '                       [--server-name NAME] [--transport h2|h1|wss] [--listen 127.0.0.1:PORT] [--upstream-proxy HOST:PORT|auto]',
     '',
     '  PROFILE                   a profile stored with `pinhole profile import` (none given: the default profile);',
     '                            its password is read from the OS keychain',
+    '  --link-file FILE|-        read the link from FILE, or from standard input with -: a link on the command line',
+    '                            is visible to every local user (ps, shell history) and gets a warning',
     '  --secrets-file FILE       read passwords from this passphrase-encrypted file instead of the OS keychain',
-    '                            (passphrase in PINHOLE_SECRETS_PASSPHRASE); for machines without a keychain',
+    '                            (passphrase in PINHOLE_SECRETS_PASSPHRASE); for machines without a keychain; remembered',
+    '                            in the settings, so later commands use it without the flag',
+    '  managed configuration     an administrator\'s file (/etc/pinhole/managed.yaml, PINHOLE_MANAGED_FILE to move it)',
+    '                            can provide profiles, lock them and forbid direct routes: see the README',
     '  --log-format human|json   log lines for a person or for a machine (default: human on a terminal, JSON otherwise)',
     '  --upstream-proxy auto     reach the gateway through the proxy the OS was set to before Pinhole (a corporate PAC is evaluated)',
     '                            a proxy that wants a sign-in gets the user and password from https_proxy & co.',
@@ -33,11 +38,12 @@ export const USAGE = {
     '                            captive portal (a redirect) from an attack (default http://GATEWAY-HOST/)',
   ].join('\n'),
   forward:
-    'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +
+    'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] PROFILE|--link-file FILE|- [--secrets-file FILE] [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +
     '                       [--half-close-timeout S] [--idle-timeout S]   (silent tunnels end; defaults 15 and 3600, 0 = never)\n' +
     '                       [--byte-path js|native|auto]   (which code moves the bytes; default auto: native for HTTP/1.1 tunnels where built)\n' +
     '                       [--no-early-start]   (every tunnel waits for the gateway\'s answer before its first byte)\n' +
-    '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)',
+    '       pinhole forward -L stdio:HOST:PORT PROFILE|--link-file FILE [--transport wss|h2|h1]   (logs go to stderr)\n' +
+    '       (a link given instead of PROFILE works, with a warning: ps and the shell history show it to every local user)',
   console: [
     'usage: pinhole console [--listen 127.0.0.1:PORT] [--secrets-file FILE] [--log-format human|json]',
     '',
@@ -66,12 +72,14 @@ export const USAGE = {
     '  --secrets-file FILE       read passwords from this passphrase-encrypted file instead of the OS keychain',
   ].join('\n'),
   profile: [
-    'usage: pinhole profile import LINK [--name NAME] [--secrets-file FILE]',
+    'usage: pinhole profile import --link-file FILE|- [--name NAME] [--secrets-file FILE]   (a link as argument works, with a warning)',
     '       pinhole profile list [--json]',
     '       pinhole profile show NAME [--json]',
     '       pinhole profile remove NAME [--secrets-file FILE]',
     '',
     '  --secrets-file FILE   keep passwords in this passphrase-encrypted file instead of the OS keychain',
-    '                        (passphrase in PINHOLE_SECRETS_PASSPHRASE); only for machines without a keychain',
+    '                        (passphrase in PINHOLE_SECRETS_PASSPHRASE); only for machines without a keychain;',
+    '                        remembered in the settings for the next commands',
+    '  a profile from the administrator\'s managed configuration cannot be removed (it says so)',
   ].join('\n'),
 } as const;

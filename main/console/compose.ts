@@ -14,12 +14,13 @@ import { openSecretStore, probeKeychain } from '../keychain/keychain.js';
 import { SecretStoreSwitch } from '../keychain/secret-store-switch.js';
 import { configDir as defaultConfigDir } from '../profiles/paths.js';
 import { ProfileStore } from '../profiles/store.js';
+import { ManagedConfiguration } from '../managed/managed-config.js';
 import { applySystemProxy, shellExportLine } from '../sysproxy/index.js';
 import { EngineHost, type HostProfiles, type SystemProxyPort } from './host.js';
 import { repoRoot } from './renderer-build.js';
 
 /** The store's settings, seen as the UI's settings: everything but the default profile (the Profiles view owns that). */
-export const toUiSettings = ({ defaultProfileId: _defaultProfile, ...ui }: Settings): UiSettings => ui;
+export const toUiSettings = ({ defaultProfileId: _defaultProfile, secretsFile: _secretsFile, ...ui }: Settings): UiSettings => ui;
 
 export const adaptProfileStore = (store: ProfileStore): HostProfiles => ({
   list: () => store.list(),
@@ -41,6 +42,8 @@ export interface ComposeOptions {
 export interface ComposedHost {
   host: EngineHost;
   secretsLocation: string;
+  /** Stops following the managed configuration. */
+  stop: () => void;
 }
 
 export const readVersion = async (): Promise<string> => {
@@ -56,7 +59,10 @@ export const composeHost = async ({ logger, configDir, secretsFile }: ComposeOpt
     configDir: configDir ?? defaultConfigDir(),
     logger,
   });
-  const store = new ProfileStore({ logger, ...(configDir ? { dir: configDir } : {}) });
+  // The administrator's managed configuration: read now, followed while the console runs.
+  const managed = await ManagedConfiguration.forThisMachine({ logger });
+  managed.watch();
+  const store = new ProfileStore({ logger, managed, ...(configDir ? { dir: configDir } : {}) });
   const engine = new Engine({ logger });
   const systemProxy: SystemProxyPort = (options) => applySystemProxy({ ...options, logger });
   const lookup = createAppLookup();
@@ -78,6 +84,9 @@ export const composeHost = async ({ logger, configDir, secretsFile }: ComposeOpt
     shellExportLine,
     systemProxy,
     logger: engine.logger,
+    managed,
   });
-  return { host, secretsLocation: secrets.location };
+  // connectOnStart: the default (first managed) profile connects as the app starts.
+  if (managed.current?.connectOnStart === true) void host.connectAtStart(logger);
+  return { host, secretsLocation: secrets.location, stop: () => managed.stop() };
 };

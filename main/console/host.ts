@@ -18,7 +18,9 @@ import { runDoctor } from '../doctor/check.js';
 import { profileSecrets, upstreamForProfile } from '../doctor/profile-secrets.js';
 import { readSystemProxy, type SystemProxyReading } from '../doctor/system-proxy.js';
 import { importLink } from '../profiles/store.js';
-import { createRouting, routingForProfile, type CallingApp, type RouteDecision, type RouteQuery, type Routing } from '../routing.js';
+import type { ManagedConfig, ManagedView } from '../../shared/managed.js';
+import { managedLockedError } from '../profiles/store.js';
+import { createRouting, routingUnderManaged, type CallingApp, type RouteDecision, type RouteQuery, type Routing } from '../routing.js';
 import { ProfileSchema, parseEndpoint, type GatewayTarget, type Profile } from '../../shared/profile.js';
 import type {
   AppList,
@@ -105,6 +107,16 @@ export interface EngineHostOptions {
   logger?: Logger;
   /** The OS proxy as set now (the system-proxy hop, the bundle); main/doctor/system-proxy.ts by default. */
   readSystemProxy?: () => Promise<SystemProxyReading>;
+  /** The administrator's managed configuration (main/managed/managed-config.ts): shown, its locks and routing applied, followed when it changes. */
+  managed?: HostManaged;
+}
+
+/** What the host needs of the managed configuration. */
+export interface HostManaged {
+  readonly current: ManagedConfig | undefined;
+  view(): ManagedView | undefined;
+  onChange(listener: () => void): () => void;
+  readonly source: { readonly where: string };
 }
 
 /** The newest log lines a diagnostics bundle carries. */
@@ -136,8 +148,26 @@ export class EngineHost {
       engine.on('stats', (stats) => this.emit('stats', stats)),
       engine.on('log', (line) => this.emit('log', line)),
       engine.on('apps', () => void this.appList().then((list) => this.emit('apps', list))),
+      // A change to the managed file reaches the UI at once (no restart), and its routing the next requests.
+      ...(deps.managed
+        ? [
+            deps.managed.onChange(() => {
+              void this.profileList().then((list) => this.emit('profiles', list));
+              void this.refreshRules().catch(() => undefined);
+            }),
+          ]
+        : []),
     ];
     this.handlers = this.buildHandlers();
+  }
+
+  /** The managed configuration's connectOnStart: the default profile connects; a failure is in the status and the log. */
+  async connectAtStart(logger: { warn: (fields: object, message: string) => void }): Promise<void> {
+    try {
+      await this.handlers.connect({});
+    } catch (err) {
+      logger.warn({ code: (err as { code?: string }).code }, 'The managed configuration asks to connect at start, and that failed.');
+    }
   }
 
   /** Every event the UIs should see, already in contract shapes. */
@@ -183,7 +213,8 @@ export class EngineHost {
     const views: ProfileView[] = [];
     for (const profile of profiles) views.push(await this.view(profile, defaultId));
     const effectiveDefault = defaultId && profiles.some((p) => p.id === defaultId) ? defaultId : (profiles[0]?.id ?? null);
-    return { profiles: views.map((v) => ({ ...v, isDefault: v.id === effectiveDefault })), defaultId: effectiveDefault };
+    const managed = this.deps.managed?.view();
+    return { profiles: views.map((v) => ({ ...v, isDefault: v.id === effectiveDefault })), defaultId: effectiveDefault, ...(managed ? { managed } : {}) };
   }
 
   private async view(profile: Profile, defaultId: string | null): Promise<ProfileView> {
@@ -262,7 +293,7 @@ export class EngineHost {
 
   private async refreshRules(): Promise<AppList> {
     const profile = await this.ruleProfile();
-    this.routing = profile ? routingForProfile(profile) : createRouting();
+    this.routing = routingUnderManaged(this.deps.managed?.current, profile ? { domains: profile.domains, appRules: { appRules: profile.appRules, defaultAppAction: profile.defaultAppAction } } : {});
     const list = await this.appList();
     this.emit('apps', list);
     return list;
@@ -435,7 +466,7 @@ export class EngineHost {
         this.activeProfileId = undefined;
         this.sessionLink = { target, password, name };
         return this.connectTo(target, password, name, async () => {
-          this.routing = createRouting({ domains: target.domains });
+          this.routing = routingUnderManaged(this.deps.managed?.current, { domains: target.domains });
         });
       },
       useSecretsFile: async ({ file, passphrase }) => {
@@ -449,6 +480,8 @@ export class EngineHost {
         return this.info();
       },
       disconnect: async () => {
+        const { managed } = this.deps;
+        if (managed?.current?.lockConnectSwitch === true && engine.getStatus().state !== 'disconnected') throw managedLockedError(managed, 'The connection');
         await engine.disconnect();
         await this.restoreSystemProxy();
         return engine.getStatus();

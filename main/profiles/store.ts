@@ -10,12 +10,28 @@ import { decodeLink } from '../../shared/link.js';
 import type { Logger } from '../../shared/log.js';
 import { formatPin, ProfileSchema, type Profile, type Transport } from '../../shared/profile.js';
 import { DEFAULT_SETTINGS, SettingsPatchSchema, SettingsSchema, type Settings, type SettingsPatch } from '../../shared/settings.js';
+import { isManagedId, MANAGED_USER_PENDING, managedProfileId, profileFromManaged, type ManagedConfig } from '../../shared/managed.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { writeError } from './atomic-write.js';
 import { configDir } from './paths.js';
 import { storeOptions, type StoreData } from './schema.js';
 
+/** The administrator's managed configuration as the store sees it (main/managed/managed-config.ts). */
+export interface ManagedProfilesSource {
+  readonly current: ManagedConfig | undefined;
+  readonly source: { readonly where: string };
+}
+
+/** The sentence for a change the managed configuration does not allow. */
+export const managedLockedError = (managed: ManagedProfilesSource, what: string): PinholeError =>
+  new PinholeError(
+    'PINHOLE_MANAGED_LOCKED',
+    `${what} is set by your administrator's managed configuration (${managed.source.where}) and cannot be changed here; ask your administrator${managed.current?.supportUrl ? ` (${managed.current.supportUrl})` : ''}.`,
+  );
+
 export interface ProfileStoreOptions {
+  /** The administrator's managed configuration: its profiles are listed (locked), its locks apply. */
+  managed?: ManagedProfilesSource;
   /** The folder (default: OS convention, or PINHOLE_CONFIG_DIR). */
   dir?: string;
   configDir?: string;
@@ -28,9 +44,11 @@ const notFound = (nameOrId: string): PinholeError => new PinholeError('PINHOLE_P
 export class ProfileStore {
   private readonly conf: Conf<StoreData>;
   private readonly logger: Logger | undefined;
+  private readonly managed: ManagedProfilesSource | undefined;
 
-  constructor({ dir, configDir: cfg, env = process.env, logger }: ProfileStoreOptions = {}) {
+  constructor({ dir, configDir: cfg, env = process.env, logger, managed }: ProfileStoreOptions = {}) {
     this.logger = logger;
+    this.managed = managed;
     const cwd = dir ?? cfg ?? configDir(env);
     try {
       this.conf = new Conf<StoreData>(storeOptions(cwd));
@@ -54,7 +72,30 @@ export class ProfileStore {
     }
   }
 
+  /** The managed profiles (with the user each one's link brought), then the stored ones; only managed ones when the list is locked. */
   list(): Profile[] {
+    const config = this.managed?.current;
+    const users = this.managedUsers();
+    const managed = (config?.profiles ?? []).map((m) => profileFromManaged(m, users[managedProfileId(m.name)]));
+    if (config?.lockProfiles === true) return managed;
+    const taken = new Set(managed.map((p) => p.name.toLowerCase()));
+    return [...managed, ...this.stored().filter((p) => !taken.has(p.name.toLowerCase()))];
+  }
+
+  private managedUsers(): Record<string, string> {
+    const raw = this.conf.get('managedUsers') as unknown;
+    return typeof raw === 'object' && raw !== null ? (raw as Record<string, string>) : {};
+  }
+
+  /** Refuses a change to a managed profile or, while the administrator locks it, to the list. */
+  private checkUnlocked(profile: Profile | undefined, what: string): void {
+    const managed = this.managed;
+    if (managed === undefined) return;
+    if (profile !== undefined && isManagedId(profile.id)) throw managedLockedError(managed, `The profile "${profile.name}"`);
+    if (managed.current?.lockProfiles === true) throw managedLockedError(managed, what);
+  }
+
+  private stored(): Profile[] {
     const out: Profile[] = [];
     for (const raw of this.conf.get('profiles') ?? []) {
       const parsed = ProfileSchema.safeParse(raw);
@@ -87,7 +128,14 @@ export class ProfileStore {
     if (!parsed.success)
       throw new PinholeError('PINHOLE_CONFIG_INVALID', `The profile is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
     const profile = parsed.data;
-    const all = this.list();
+    // A managed profile keeps only the user its link brought; the administrator's fields stay.
+    if (isManagedId(profile.id)) {
+      if (!this.list().some((p) => p.id === profile.id)) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', `The managed profile "${profile.name}" is no longer in the managed configuration.`);
+      if (profile.user !== MANAGED_USER_PENDING) this.write({ managedUsers: { ...this.managedUsers(), [profile.id]: profile.user } });
+      return this.require(profile.id);
+    }
+    if (!this.stored().some((p) => p.id === profile.id)) this.checkUnlocked(undefined, 'The profile list');
+    const all = this.stored();
     if (all.some((p) => p.id !== profile.id && p.name.toLowerCase() === profile.name.toLowerCase()))
       throw new PinholeError('PINHOLE_CONFIG_INVALID', `A profile named "${profile.name}" already exists.`);
     const index = all.findIndex((p) => p.id === profile.id);
@@ -101,11 +149,17 @@ export class ProfileStore {
   remove(nameOrId: string): boolean {
     const profile = this.get(nameOrId);
     if (!profile) return false;
+    this.checkUnlocked(profile, 'The profile list');
     const settings = this.getSettings();
-    const patch: Partial<StoreData> = { profiles: this.list().filter((p) => p.id !== profile.id) };
+    const patch: Partial<StoreData> = { profiles: this.stored().filter((p) => p.id !== profile.id) };
     if (settings.defaultProfileId === profile.id) patch.settings = { ...settings, defaultProfileId: null };
     this.write(patch);
     return true;
+  }
+
+  /** Throws PINHOLE_MANAGED_LOCKED when the managed configuration does not let this profile go. */
+  assertRemovable(profile: Profile): void {
+    this.checkUnlocked(profile, 'The profile list');
   }
 
   setDefault(nameOrId: string): void {
@@ -113,9 +167,12 @@ export class ProfileStore {
     this.write({ settings: { ...this.getSettings(), defaultProfileId: profile.id } });
   }
 
+  /** The chosen default, else (with a managed configuration) its first profile. */
   defaultId(): string | null {
     const id = this.getSettings().defaultProfileId;
-    return id && this.list().some((p) => p.id === id) ? id : null;
+    const all = this.list();
+    if (id && all.some((p) => p.id === id)) return id;
+    return all.find((p) => p.managed === true)?.id ?? null;
   }
 
   getDefault(): Profile | undefined {
@@ -209,7 +266,10 @@ export interface ImportLinkOptions {
 export const importLink = async (link: string, { store, secrets, name, now = Date.now }: ImportLinkOptions): Promise<Profile> => {
   const payload = decodeLink(link);
   const existing = await store.list();
-  const previous = existing.find((p) => p.serverName === payload.serverName && p.user === payload.user);
+  // A managed profile for this gateway whose user is not known yet takes the link's user and password.
+  const previous =
+    existing.find((p) => p.serverName === payload.serverName && p.user === payload.user) ??
+    existing.find((p) => p.managed === true && p.serverName === payload.serverName && p.user === MANAGED_USER_PENDING);
   const id = previous?.id ?? randomUUID();
   const secretRef = previous?.secretRef ?? `profile:${id}`;
   const profile = ProfileSchema.parse({
@@ -240,6 +300,8 @@ export const importLink = async (link: string, { store, secrets, name, now = Dat
 /** Removes a profile and its password. */
 export const forgetProfile = async (nameOrId: string, { store, secrets }: { store: ProfileStore; secrets: SecretStore }): Promise<Profile> => {
   const profile = store.require(nameOrId);
+  // Refused before the password is touched.
+  store.assertRemovable(profile);
   const shared = store.list().some((p) => p.id !== profile.id && p.secretRef === profile.secretRef);
   if (!shared) await secrets.delete(profile.secretRef);
   store.remove(profile.id);

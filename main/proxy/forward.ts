@@ -33,7 +33,7 @@ const proxyRefusal = (res: IncomingMessage, user: string, target: string): Pinho
   const code = res.headers['pinhole-error'];
   if (status !== 407 && code === undefined && res.headers['x-squid-error'] === undefined) return undefined;
   if (status < 400) return undefined;
-  return refusalError(status, typeof code === 'string' ? code : undefined, user, target);
+  return refusalError(status, typeof code === 'string' ? code : undefined, user, target, res.headers['pinhole-reason']);
 };
 
 /** The request's target as a URL, or the refusal that says why it is not one the proxy forwards. */

@@ -256,7 +256,7 @@ export class H1Transport extends EventEmitter implements Transport {
       throw connectError(err, authority);
     }
     this.learn(tunnel.answer);
-    if (tunnel.answer.status < 200 || tunnel.answer.status > 299) throw refusalError(tunnel.answer.status, tunnel.answer.headers['pinhole-error'], this.options.user, authority);
+    if (tunnel.answer.status < 200 || tunnel.answer.status > 299) throw refusalError(tunnel.answer.status, tunnel.answer.headers['pinhole-error'], this.options.user, authority, tunnel.answer.headers['pinhole-reason']);
     return tunnel;
   }
 
@@ -301,7 +301,7 @@ export class H1Transport extends EventEmitter implements Transport {
       throw connectError(err instanceof ConnectFailure ? err : new ConnectFailure('CONNECT_CLOSED', 'The connection closed.', { cause: err }), authority);
     }
     this.learn(answer);
-    if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority);
+    if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority, answer.headers['pinhole-reason']);
     // The caller's relay reports errors from here on; this keeps a late one from crashing us.
     socket.on('error', () => undefined);
     return socket;

@@ -196,7 +196,8 @@ export class H2Transport extends EventEmitter implements Transport {
           return;
         }
         const code = headers['pinhole-error'];
-        settle(refusalError(status, typeof code === 'string' ? code : undefined, this.options.user, authority));
+        const reason = headers['pinhole-reason'];
+        settle(refusalError(status, typeof code === 'string' ? code : undefined, this.options.user, authority, typeof reason === 'string' ? reason : undefined));
       });
     });
   }

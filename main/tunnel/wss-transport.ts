@@ -202,7 +202,7 @@ export class WssTransport extends EventEmitter {
         });
         const finish = (): void => {
           const code = res.headers[ERROR_HEADER.toLowerCase()];
-          fail(refusalError(res.statusCode ?? 502, Array.isArray(code) ? code[0] : code, user, authority));
+          fail(refusalError(res.statusCode ?? 502, Array.isArray(code) ? code[0] : code, user, authority, res.headers['pinhole-reason']));
         };
         res.once('end', finish);
         res.once('error', finish);

@@ -135,7 +135,7 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
           aria-checked={on}
           aria-label={t('home.switchLabel')}
           className={`big-switch switch-${phase}`}
-          disabled={busy || (profiles.length === 0 && !on)}
+          disabled={busy || (profiles.length === 0 && !on) || (on && state.profiles?.managed?.lockConnectSwitch === true)}
           onClick={() => void toggle()}
         >
           <span className="knob" aria-hidden="true" />

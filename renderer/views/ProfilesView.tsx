@@ -59,6 +59,7 @@ export const ProfilesView = ({
   const [notice, setNotice] = useState<string | undefined>();
   const [confirmDelete, setConfirmDelete] = useState<string | undefined>();
   const profiles = state.profiles?.profiles ?? [];
+  const managed = state.profiles?.managed;
   const keychain = whereStored(state.info, t, i18n.language);
   // No keychain answers and no secrets file is open: a link can be used for this session, not saved.
   const noStore = state.info?.keychain.available === false;
@@ -300,6 +301,21 @@ export const ProfilesView = ({
         </form>
       )}
 
+      {managed?.problem && (
+        <div className="banner banner-warn" role="alert" data-testid="managed-problem">
+          {managed.problem}
+        </div>
+      )}
+      {managed && (managed.lockProfiles || profiles.some((p) => p.managed)) && (
+        <p className="muted small" data-testid="managed-note">
+          {t(managed.lockProfiles ? 'managed.listLocked' : 'managed.someManaged')}{' '}
+          {managed.supportUrl && (
+            <a href={managed.supportUrl} target="_blank" rel="noreferrer">
+              {t('managed.support')}
+            </a>
+          )}
+        </p>
+      )}
       <h2 className="section-title">{t('profiles.listTitle')}</h2>
       {profiles.length === 0 ? (
         <p className="empty">{t('profiles.empty')}</p>
@@ -311,6 +327,11 @@ export const ProfilesView = ({
                 <div className="list-title">
                   <strong>{p.name}</strong>
                   {p.isDefault && <span className="badge">{t('profiles.default')}</span>}
+                  {p.managed && (
+                    <span className="badge" data-testid="managed-badge" title={managed?.supportUrl ?? ''}>
+                      {t('managed.badge')}
+                    </span>
+                  )}
                 </div>
                 <span className="muted small">
                   {p.user} @ {p.endpoints[0]} · {t(`trust.${p.trust.kind}`)} ·{' '}
@@ -327,12 +348,13 @@ export const ProfilesView = ({
                     {t('profiles.makeDefault')}
                   </button>
                 )}
-                <button type="button" className="button small" onClick={() => setForm(formFromProfile(p))} aria-label={t('profiles.editNamed', { name: p.name })}>
+                <button type="button" className="button small" disabled={p.managed === true} onClick={() => setForm(formFromProfile(p))} aria-label={t('profiles.editNamed', { name: p.name })}>
                   {t('common.edit')}
                 </button>
                 <button
                   type="button"
                   className={`button small ${confirmDelete === p.id ? 'danger' : ''}`}
+                  disabled={p.managed === true || managed?.lockProfiles === true}
                   aria-label={t('profiles.deleteNamed', { name: p.name })}
                   onClick={() => {
                     if (confirmDelete === p.id) {

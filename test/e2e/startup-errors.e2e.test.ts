@@ -287,7 +287,7 @@ const ROWS: Row[] = [
     names: (_f, at) => [join(file(at, 'gw'), 'users.htpasswd')],
   }),
   gw('provision: the certificate is not PEM', {
-    args: async (_f, at) => ['provision', '--dir', await gatewayDir(at, (d) => writeFile(join(d, 'cert.pem'), 'garbage\n')), '--user', 'carol'],
+    args: async (_f, at) => ['provision', '--dir', await gatewayDir(at, (d) => writeFile(join(d, 'cert.pem'), 'garbage\n')), '--user', 'carol', '--create-user'],
     exit: 2,
     code: 'PINHOLE_FILE_INVALID',
     names: (_f, at) => [join(file(at, 'gw'), 'cert.pem'), 'PEM certificate'],
