@@ -63,6 +63,9 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
   if (specs.some((s) => s.kind === 'stdio') && specs.length > 1) throw new PinholeError('PINHOLE_USAGE', '-L stdio:HOST:PORT cannot be combined with other -L forwards.');
   if (positionals.length !== 1) throw new PinholeError('PINHOLE_USAGE', positionals.length === 0 ? 'The provisioning link is missing.' : 'Give exactly one provisioning link.');
   const link = decodeLink(positionals[0]!);
+  if (link.secret === undefined || link.user === undefined) {
+    throw new PinholeError('PINHOLE_USAGE', 'pinhole forward takes a password link; for a sign-in link, import it (`pinhole profile import LINK`) and use `pinhole connect`.');
+  }
   const kind = values.transport === undefined ? link.transport : TransportSchema.safeParse(values.transport);
   if (typeof kind !== 'string' && !kind.success) throw new PinholeError('PINHOLE_USAGE', `--transport ${values.transport} is not one of wss, h2, h1.`);
   let upstreamProxy: UpstreamProxy | undefined;
@@ -93,8 +96,8 @@ async function openTunnels(inv: Invocation, logger: Logger): Promise<Transport> 
     endpoints,
     serverName: inv.link.serverName,
     trust,
-    user: inv.link.user,
-    password: inv.link.secret,
+    user: inv.link.user ?? '',
+    password: inv.link.secret ?? '',
     logger,
     ...(inv.upstreamProxy === undefined ? {} : { upstreamProxy: inv.upstreamProxy }),
     ...(inv.sessionTimeoutMs === undefined ? {} : { choice: { sessionTimeoutMs: inv.sessionTimeoutMs } }),

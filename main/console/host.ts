@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Disposer, EngineApi, EngineStatus, LogLine } from '../../shared/engine-api.js';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
-import { targetFromLink } from '../../shared/link-target.js';
+import { SIGN_IN_PENDING_USER, targetFromLink } from '../../shared/link-target.js';
 import { importLink } from '../profiles/store.js';
 import { createRouting, routingForProfile, type CallingApp, type RouteDecision, type RouteQuery, type Routing } from '../routing.js';
 import { ProfileSchema, parseEndpoint, type GatewayTarget, type Profile } from '../../shared/profile.js';
@@ -222,7 +222,7 @@ export class EngineHost {
       name: payload.name ?? first?.host ?? payload.serverName,
       endpoints: payload.endpoints,
       serverName: payload.serverName,
-      user: payload.user,
+      user: payload.user ?? SIGN_IN_PENDING_USER,
       ...(payload.pin ? { pin: payload.pin } : {}),
       transport: payload.transport,
       domains: payload.domains ?? [],
