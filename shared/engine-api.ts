@@ -17,6 +17,16 @@ export const WireErrorSchema = z.object({
   message: z.string(),
 });
 
+/** A device-code sign-in under way (issue 18): what the user types, and where. */
+export const SignInPromptSchema = z.object({
+  userCode: z.string(),
+  verificationUri: z.string(),
+  verificationUriComplete: z.string().optional(),
+  /** Epoch ms when the code expires. */
+  expiresAt: z.number(),
+});
+export type SignInPrompt = z.infer<typeof SignInPromptSchema>;
+
 export const EngineStatusSchema = z.object({
   state: EngineStateSchema,
   /** Profile name (or "command line" for ad-hoc connections). */
@@ -37,6 +47,10 @@ export const EngineStatusSchema = z.object({
   warnings: z.array(z.string()).default([]),
   /** A profile with several endpoints: the one in use, its round trip, the others' state, the last switch. */
   gateways: GatewaysStatusSchema.optional(),
+  /** A sign-in with the identity provider waiting for the user (the device code to type). */
+  signIn: SignInPromptSchema.optional(),
+  /** A signed-in user's connection: epoch ms until which the current tunnel credential is valid (renewed before). */
+  credentialValidUntil: z.number().optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 

@@ -22,7 +22,10 @@ import { HtpasswdCheck } from '../lan/htpasswd-check.js';
 import { LocalUsers } from '../lan/local-users.js';
 import { TerminalStats } from '../lan/terminal-stats.js';
 import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
+import { credentialFor, signInAtGateway } from '../identity/sign-in.js';
+import type { SignedInCredential } from '../identity/signed-in-credential.js';
 import { openSecretStore } from '../keychain/keychain.js';
+import { devicePromptSentence, terminalSignIn } from './sign-in-prompt.js';
 import { configDir } from '../profiles/paths.js';
 import { STORE_CONFIG_NAME } from '../profiles/schema.js';
 import { ProfileStore } from '../profiles/store.js';
@@ -81,6 +84,9 @@ interface Plan {
   identifyApps: boolean;
   /** A stored profile's (or the stored settings') corporate proxy. */
   upstreamProxy?: UpstreamProxy;
+  /** A sign-in profile (issue 18): its stored refresh token, and where a rotated one goes (a link's sign-in keeps it for this run only). */
+  refreshToken?: string;
+  saveRefreshToken?: (token: string) => Promise<void>;
 }
 
 const fromLink = (link: string): Plan => {
@@ -131,8 +137,11 @@ const fromProfile = async (name: string | undefined, secretsFile: string | undef
   const profile = name === undefined ? store.getDefault() : store.require(name);
   if (!profile) throw new UsageError('No profile is marked as the default; give a profile name, a pinhole:// link or --server HOST:PORT.');
   const secrets = await openSecretStore({ ...(secretsFile !== undefined ? { secretsFile } : {}), allowEncryptedFile: secretsFile !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file' });
-  const password = await secrets.get(profile.secretRef);
-  if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
+  const stored = await secrets.get(profile.secretRef);
+  // A sign-in profile without its refresh token signs in again; a password profile cannot do without its password.
+  if (!stored && profile.signIn === undefined) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
+  const password = profile.signIn === undefined ? (stored ?? '') : '';
+  const signIn = profile.signIn === undefined ? {} : { ...(stored ? { refreshToken: stored } : {}), saveRefreshToken: async (token: string) => void (await secrets.set(profile.secretRef, token)) };
   let upstreamProxy: UpstreamProxy | undefined;
   const configured = profile.upstreamProxy ? parseEndpoint(profile.upstreamProxy.endpoint) : parseEndpoint(store.getSettings().upstreamProxy);
   if (configured) {
@@ -147,6 +156,7 @@ const fromProfile = async (name: string | undefined, secretsFile: string | undef
     routing: routingForProfile(profile),
     identifyApps: Object.keys(profile.appRules).length > 0 || profile.defaultAppAction !== 'tunnel',
     ...(upstreamProxy ? { upstreamProxy } : {}),
+    ...signIn,
   };
 };
 
@@ -176,6 +186,39 @@ const lanOptions = async (allowList: AllowList | undefined, usersFile: string | 
     ...(allowList === undefined ? {} : { gate: new ConnectionGate(allowList, { logger }) }),
     ...(users === undefined ? {} : { users }),
   };
+};
+
+/**
+ * A sign-in plan's credential (issue 18): the stored refresh token, else the device code (logged
+ * as a sentence with `userCode` and `verificationUri`, and on the engine's state for a UI), then
+ * the gateway's exchange. The refresh token is stored again when the provider rotated it.
+ */
+const signedInCredential = async (plan: Plan, engine: Engine, upstream: UpstreamProxy | undefined): Promise<SignedInCredential> => {
+  const { target } = plan;
+  if (target.signIn === undefined) throw new PinholeError('PINHOLE_INTERNAL');
+  const { logger } = engine;
+  const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
+  const gateway = { endpoints, serverName: target.serverName, trust: target.trust, logger, ...(upstream ? { upstreamProxy: upstream } : {}) };
+  const interactive = terminalSignIn(
+    () => undefined,
+    (prompt) => {
+      engine.showSignInPrompt(prompt);
+      logger.warn({ userCode: prompt.userCode, verificationUri: prompt.verificationUri, verificationUriComplete: prompt.verificationUriComplete }, devicePromptSentence(prompt));
+    },
+  );
+  const browser: typeof interactive = { ...interactive, openBrowser: async (url) => {
+    logger.warn({ url }, 'Signing in through your browser; if it does not open, open the URL logged here.');
+    await interactive.openBrowser?.(url);
+  } };
+  let signedIn;
+  try {
+    signedIn = await signInAtGateway({ signIn: target.signIn, gateway, ...(plan.refreshToken === undefined ? {} : { refreshToken: plan.refreshToken }), interactive: browser, logger });
+  } finally {
+    engine.showSignInPrompt(undefined);
+  }
+  const save = plan.saveRefreshToken ?? (async () => undefined);
+  if (signedIn.refreshToken !== undefined && signedIn.refreshToken !== plan.refreshToken) await save(signedIn.refreshToken);
+  return credentialFor(signedIn, { gateway, logger, saveRefreshToken: save });
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -256,6 +299,7 @@ export async function run(argv: string[]): Promise<number> {
   let result: { listen: string };
   try {
     const upstream = upstreamProxy === 'auto' ? await autoUpstream(plan.target, logger) : (upstreamProxy ?? plan.upstreamProxy);
+    const credential = plan.target.signIn === undefined ? undefined : await signedInCredential(plan, engine, upstream);
     const options: EngineConnectOptions = {
       listen,
       profileName: plan.profileName,
@@ -275,8 +319,9 @@ export async function run(argv: string[]): Promise<number> {
         : {}),
       ...(upstream ? { upstreamProxy: upstream } : {}),
       ...(lan === undefined ? {} : { lan }),
+      ...(credential === undefined ? {} : { credential }),
     };
-    result = await engine.connect(plan.target, plan.password, options);
+    result = await engine.connect(credential === undefined ? plan.target : { ...plan.target, user: credential.user }, plan.password, options);
   } catch (err) {
     await engine.disconnect();
     return reportStartFailure('pinhole connect', err, { logWhere: CONNECT_LOG_WHERE, logger });

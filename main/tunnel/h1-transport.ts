@@ -58,7 +58,7 @@ export class H1Transport extends EventEmitter implements Transport {
   readonly kind = 'h1' as const;
   private readonly live = new Set<TLSSocket | NativeTunnelStream>();
   private readonly sessions: TlsSessionCache;
-  private readonly credentials: string;
+  private readonly basic: string;
   private readonly pool: TlsPool;
   private closed = false;
   private rttMs: number | null = null;
@@ -68,7 +68,7 @@ export class H1Transport extends EventEmitter implements Transport {
   constructor(private readonly options: H1TransportOptions) {
     super();
     this.sessions = options.sessions ?? new TlsSessionCache();
-    this.credentials = basicCredentials(options.user, options.password);
+    this.basic = basicCredentials(options.user, options.password);
     this.pool = new TlsPool({ dial: () => this.dial(), size: options.poolSize ?? 2 });
     this.pool.on('refill-failed', (err) => {
       if (!this.closed) this.emit('lost', err instanceof PinholeError ? err : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: err }));
@@ -77,6 +77,11 @@ export class H1Transport extends EventEmitter implements Transport {
       this.track(options.initialSocket);
       this.pool.add(options.initialSocket);
     }
+  }
+
+  /** Read for each tunnel: a signed-in user's credential changes when it is renewed. */
+  private get credentials(): string {
+    return this.options.authorization?.header() ?? this.basic;
   }
 
   /** Whether tunnels run their TLS session on the native byte path. */
