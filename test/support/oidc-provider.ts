@@ -96,11 +96,12 @@ export const startIdp = async (users: readonly IdpUser[], audience = 'urn:pinhol
       return { ...(user?.email === undefined ? {} : { email: user.email, email_verified: true }), ...(user?.groups === undefined ? {} : { groups: [...user.groups] }) };
     },
   });
-  let interactionUser: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  // The sign-in page (set below, once the grants it makes can be): interactions are the test's, not oidc-provider's dev pages.
+  const interactions: { finish?: (req: IncomingMessage, res: ServerResponse) => Promise<void> } = {};
   const callback = provider.callback();
   server.on('request', (req, res) => {
-    if (req.url?.startsWith('/interaction/') === true && interactionUser !== undefined) {
-      interactionUser(req, res).catch((err: unknown) => res.writeHead(500).end(String(err)));
+    if (req.url?.startsWith('/interaction/') === true && interactions.finish !== undefined) {
+      interactions.finish(req, res).catch((err: unknown) => res.writeHead(500).end(String(err)));
       return;
     }
     callback(req, res);
@@ -140,7 +141,7 @@ export const startIdp = async (users: readonly IdpUser[], audience = 'urn:pinhol
   };
   // The browser flow's sign-in page: the interaction a test plays as `pending` (the user who signs in next).
   let pending: IdpUser | undefined;
-  interactionUser = async (req, res) => {
+  interactions.finish = async (req, res) => {
     const details = await provider.interactionDetails(req, res);
     const user = pending ?? users[0];
     if (user === undefined) throw new Error('no user to sign in as');
