@@ -224,9 +224,10 @@ export class H1Transport extends EventEmitter implements Transport {
   /** Sends CONNECT (node/connect-client.ts reads the reply first) and resolves with the socket once 2xx. */
   private async connectOver(socket: TLSSocket, target: TunnelTarget): Promise<Duplex> {
     const authority = authorityOf(target);
+    const credentials = this.credentials;
     let answer;
     try {
-      answer = await sendConnect(socket, { target, headers: { 'Proxy-Authorization': this.credentials }, timeoutMs: this.options.replyTimeoutMs ?? 20_000 });
+      answer = await sendConnect(socket, { target, headers: { 'Proxy-Authorization': credentials }, timeoutMs: this.options.replyTimeoutMs ?? 20_000 });
     } catch (err) {
       // sendConnect fails with a ConnectFailure only; anything else is a closed connection too.
       throw connectError(err instanceof ConnectFailure ? err : new ConnectFailure('CONNECT_CLOSED', 'The connection closed.', { cause: err }), authority);

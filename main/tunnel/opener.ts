@@ -114,6 +114,8 @@ export class TunnelOpener implements TunnelOpening {
 
   private live(): Transport {
     if (this.retired) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    // A credential that ended (revoked, sign-in needed) refuses here, before anything reaches the gateway.
+    this.options.authorization?.header();
     return this.options.transport;
   }
 
