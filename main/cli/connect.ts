@@ -87,6 +87,7 @@ interface Plan {
   /** A sign-in profile (issue 18): its stored refresh token, and where a rotated one goes (a link's sign-in keeps it for this run only). */
   refreshToken?: string;
   saveRefreshToken?: (token: string) => Promise<void>;
+  loadRefreshToken?: () => Promise<string | undefined>;
 }
 
 const fromLink = (link: string): Plan => {
@@ -141,7 +142,7 @@ const fromProfile = async (name: string | undefined, secretsFile: string | undef
   // A sign-in profile without its refresh token signs in again; a password profile cannot do without its password.
   if (!stored && profile.signIn === undefined) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
   const password = profile.signIn === undefined ? (stored ?? '') : '';
-  const signIn = profile.signIn === undefined ? {} : { ...(stored ? { refreshToken: stored } : {}), saveRefreshToken: async (token: string) => void (await secrets.set(profile.secretRef, token)) };
+  const signIn = profile.signIn === undefined ? {} : { ...(stored ? { refreshToken: stored } : {}), saveRefreshToken: async (token: string) => void (await secrets.set(profile.secretRef, token)), loadRefreshToken: async () => (await secrets.get(profile.secretRef)) ?? undefined };
   let upstreamProxy: UpstreamProxy | undefined;
   const configured = profile.upstreamProxy ? parseEndpoint(profile.upstreamProxy.endpoint) : parseEndpoint(store.getSettings().upstreamProxy);
   if (configured) {
@@ -218,7 +219,7 @@ const signedInCredential = async (plan: Plan, engine: Engine, upstream: Upstream
   }
   const save = plan.saveRefreshToken ?? (async () => undefined);
   if (signedIn.refreshToken !== undefined && signedIn.refreshToken !== plan.refreshToken) await save(signedIn.refreshToken);
-  return credentialFor(signedIn, { gateway, logger, saveRefreshToken: save });
+  return credentialFor(signedIn, { gateway, logger, saveRefreshToken: save, ...(plan.loadRefreshToken === undefined ? {} : { loadRefreshToken: plan.loadRefreshToken }) });
 };
 
 export async function run(argv: string[]): Promise<number> {

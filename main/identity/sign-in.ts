@@ -54,12 +54,13 @@ export async function signInAtGateway(request: SignInRequest): Promise<SignedIn>
 /** The signed-in credential for a connection: renews through the same provider and gateway, storing rotated refresh tokens. */
 export const credentialFor = (
   signedIn: SignedIn,
-  request: Pick<SignInRequest, 'gateway' | 'logger'> & { saveRefreshToken: (token: string) => Promise<void>; renewAt?: number },
+  request: Pick<SignInRequest, 'gateway' | 'logger'> & { saveRefreshToken: (token: string) => Promise<void>; loadRefreshToken?: () => Promise<string | undefined>; renewAt?: number },
 ): SignedInCredential =>
   new SignedInCredential(signedIn.first, signedIn.refreshToken, {
     refresh: (token) => signedIn.issuer.refresh(token),
     exchange: (token) => exchangeForCredential(request.gateway, token),
     saveRefreshToken: request.saveRefreshToken,
+    ...(request.loadRefreshToken === undefined ? {} : { loadRefreshToken: request.loadRefreshToken }),
     logger: request.logger,
     ...(request.renewAt === undefined ? {} : { renewAt: request.renewAt }),
   });

@@ -21,6 +21,11 @@ export interface SignedInCredentialOptions {
   readonly exchange: (token: string) => Promise<ExchangedCredential>;
   /** Keeps a rotated refresh token (the keychain or the secrets file). */
   readonly saveRefreshToken: (refreshToken: string) => Promise<void>;
+  /**
+   * Reads the stored refresh token before each renewal: another Pinhole of the same profile (the
+   * app beside the command line) may have rotated it, and the provider refuses a rotated-out one.
+   */
+  readonly loadRefreshToken?: () => Promise<string | undefined>;
   readonly logger: Logger;
   /** Renew when this fraction of the lifetime has passed (default 0.75). */
   readonly renewAt?: number;
@@ -94,6 +99,7 @@ export class SignedInCredential extends EventEmitter implements TunnelAuthorizat
   private async renew(): Promise<void> {
     const { logger } = this.options;
     if (this.stopped || this.ended) return;
+    this.refreshToken = (await this.options.loadRefreshToken?.().catch(() => undefined)) ?? this.refreshToken;
     if (this.refreshToken === undefined) {
       this.end(new PinholeError('PINHOLE_SIGNIN_REQUIRED', 'The tunnel credential is about to expire and the identity provider gave no refresh token; sign in again.'));
       return;
