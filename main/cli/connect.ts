@@ -22,10 +22,9 @@ import { HtpasswdCheck } from '../lan/htpasswd-check.js';
 import { LocalUsers } from '../lan/local-users.js';
 import { TerminalStats } from '../lan/terminal-stats.js';
 import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
-import { credentialFor, signInAtGateway } from '../identity/sign-in.js';
-import type { SignedInCredential } from '../identity/signed-in-credential.js';
+import { signInForConnection } from '../identity/sign-in.js';
 import { openSecretStore } from '../keychain/keychain.js';
-import { devicePromptSentence, terminalSignIn } from './sign-in-prompt.js';
+import { openSystemBrowser } from './sign-in-prompt.js';
 import { configDir } from '../profiles/paths.js';
 import { STORE_CONFIG_NAME } from '../profiles/schema.js';
 import { ProfileStore } from '../profiles/store.js';
@@ -189,39 +188,6 @@ const lanOptions = async (allowList: AllowList | undefined, usersFile: string | 
   };
 };
 
-/**
- * A sign-in plan's credential (issue 18): the stored refresh token, else the device code (logged
- * as a sentence with `userCode` and `verificationUri`, and on the engine's state for a UI), then
- * the gateway's exchange. The refresh token is stored again when the provider rotated it.
- */
-const signedInCredential = async (plan: Plan, engine: Engine, upstream: UpstreamProxy | undefined): Promise<SignedInCredential> => {
-  const { target } = plan;
-  if (target.signIn === undefined) throw new PinholeError('PINHOLE_INTERNAL');
-  const { logger } = engine;
-  const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
-  const gateway = { endpoints, serverName: target.serverName, trust: target.trust, logger, ...(upstream ? { upstreamProxy: upstream } : {}) };
-  const interactive = terminalSignIn(
-    () => undefined,
-    (prompt) => {
-      engine.showSignInPrompt(prompt);
-      logger.warn({ userCode: prompt.userCode, verificationUri: prompt.verificationUri, verificationUriComplete: prompt.verificationUriComplete }, devicePromptSentence(prompt));
-    },
-  );
-  const browser: typeof interactive = { ...interactive, openBrowser: async (url) => {
-    logger.warn({ url }, 'Signing in through your browser; if it does not open, open the URL logged here.');
-    await interactive.openBrowser?.(url);
-  } };
-  let signedIn;
-  try {
-    signedIn = await signInAtGateway({ signIn: target.signIn, gateway, ...(plan.refreshToken === undefined ? {} : { refreshToken: plan.refreshToken }), interactive: browser, logger });
-  } finally {
-    engine.showSignInPrompt(undefined);
-  }
-  const save = plan.saveRefreshToken ?? (async () => undefined);
-  if (signedIn.refreshToken !== undefined && signedIn.refreshToken !== plan.refreshToken) await save(signedIn.refreshToken);
-  return credentialFor(signedIn, { gateway, logger, saveRefreshToken: save, ...(plan.loadRefreshToken === undefined ? {} : { loadRefreshToken: plan.loadRefreshToken }) });
-};
-
 export async function run(argv: string[]): Promise<number> {
   let plan: Plan;
   let listen: string;
@@ -300,7 +266,19 @@ export async function run(argv: string[]): Promise<number> {
   let result: { listen: string };
   try {
     const upstream = upstreamProxy === 'auto' ? await autoUpstream(plan.target, logger) : (upstreamProxy ?? plan.upstreamProxy);
-    const credential = plan.target.signIn === undefined ? undefined : await signedInCredential(plan, engine, upstream);
+    const credential =
+      plan.target.signIn === undefined
+        ? undefined
+        : await signInForConnection({
+            target: plan.target,
+            logger,
+            upstreamProxy: upstream,
+            refreshToken: plan.refreshToken,
+            ...(plan.saveRefreshToken === undefined ? {} : { saveRefreshToken: plan.saveRefreshToken }),
+            ...(plan.loadRefreshToken === undefined ? {} : { loadRefreshToken: plan.loadRefreshToken }),
+            showPrompt: (prompt) => engine.showSignInPrompt(prompt),
+            openBrowser: openSystemBrowser,
+          });
     const options: EngineConnectOptions = {
       listen,
       profileName: plan.profileName,

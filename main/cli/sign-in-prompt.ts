@@ -5,10 +5,14 @@
  */
 import { execFile } from 'node:child_process';
 import type { DevicePrompt, InteractiveSignIn } from '../identity/issuer-client.js';
+import { devicePromptSentence } from '../identity/sign-in.js';
 
-/** The sentence a person reads to sign in with a device code. */
-export const devicePromptSentence = (prompt: DevicePrompt, now = Date.now()): string =>
-  `To sign in, open ${prompt.verificationUri} and enter the code ${prompt.userCode} (valid for ${Math.max(1, Math.round((prompt.expiresAt - now) / 60_000))} min)${prompt.verificationUriComplete ? `, or open ${prompt.verificationUriComplete}` : ''}.`;
+/** Opens `url` in the system browser (argument arrays, never a shell); PINHOLE_NO_BROWSER=1 leaves it to the person. */
+export const openSystemBrowser = (url: string): void => {
+  if (process.env['PINHOLE_NO_BROWSER'] === '1') return;
+  const [command, args] = browserCommand(url);
+  execFile(command, args, { windowsHide: true }, () => undefined).unref();
+};
 
 const browserCommand = (url: string): [string, string[]] =>
   process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['rundll32', ['url.dll,FileProtocolHandler', url]] : ['xdg-open', [url]];
@@ -20,8 +24,6 @@ export const terminalSignIn = (write: (line: string) => void, onPrompt?: (prompt
   },
   openBrowser: (url) => {
     write(`Signing in through your browser; if it does not open, open ${url}\n`);
-    if (process.env['PINHOLE_NO_BROWSER'] === '1') return;
-    const [command, args] = browserCommand(url);
-    execFile(command, args, { windowsHide: true }, () => undefined).unref();
+    openSystemBrowser(url);
   },
 });

@@ -7,9 +7,10 @@
  */
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { SignIn } from '../../shared/profile.js';
+import { parseEndpoint, type GatewayTarget, type SignIn } from '../../shared/profile.js';
+import type { UpstreamProxy } from '../tunnel/transport.js';
 import { exchangeForCredential, type ExchangedCredential, type GatewayConnectOptions } from './credential-exchange.js';
-import { IssuerClient, type InteractiveSignIn, type IssuerTokens } from './issuer-client.js';
+import { IssuerClient, type DevicePrompt, type InteractiveSignIn, type IssuerTokens } from './issuer-client.js';
 import { SignedInCredential } from './signed-in-credential.js';
 
 export interface SignInRequest {
@@ -64,3 +65,54 @@ export const credentialFor = (
     logger: request.logger,
     ...(request.renewAt === undefined ? {} : { renewAt: request.renewAt }),
   });
+
+export interface ConnectionSignInRequest {
+  /** A target with `signIn`. */
+  readonly target: GatewayTarget;
+  readonly logger: Logger;
+  readonly upstreamProxy?: UpstreamProxy | undefined;
+  /** The stored refresh token, where a rotated one goes, and how to read the latest before each renewal. */
+  readonly refreshToken?: string | undefined;
+  readonly saveRefreshToken?: (token: string) => Promise<void>;
+  readonly loadRefreshToken?: () => Promise<string | undefined>;
+  /** Shows the device code while the user is asked (the engine's state, so every UI shows it); undefined clears it. */
+  readonly showPrompt: (prompt: DevicePrompt | undefined) => void;
+  /** Opens the system browser, for providers without device sign-in. */
+  readonly openBrowser?: (url: string) => void | Promise<void>;
+}
+
+/**
+ * A connection's credential (issue 18), for the command line and the app alike: signs in (the
+ * stored refresh token, else the device code: logged as a sentence with `userCode` and
+ * `verificationUri`, and shown through `showPrompt`), stores a rotated refresh token, and gives
+ * the credential that renews itself while the connection runs.
+ */
+export async function signInForConnection(request: ConnectionSignInRequest): Promise<SignedInCredential> {
+  const { target, logger } = request;
+  if (target.signIn === undefined) throw new PinholeError('PINHOLE_INTERNAL');
+  const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
+  const gateway: GatewayConnectOptions = { endpoints, serverName: target.serverName, trust: target.trust, logger, ...(request.upstreamProxy ? { upstreamProxy: request.upstreamProxy } : {}) };
+  const interactive: InteractiveSignIn = {
+    onDevicePrompt: (prompt) => {
+      request.showPrompt(prompt);
+      logger.warn({ userCode: prompt.userCode, verificationUri: prompt.verificationUri, verificationUriComplete: prompt.verificationUriComplete }, devicePromptSentence(prompt));
+    },
+    openBrowser: async (url) => {
+      logger.warn({ url }, 'Signing in through your browser; if it does not open, open the URL logged here.');
+      await request.openBrowser?.(url);
+    },
+  };
+  let signedIn: SignedIn;
+  try {
+    signedIn = await signInAtGateway({ signIn: target.signIn, gateway, refreshToken: request.refreshToken, interactive, logger });
+  } finally {
+    request.showPrompt(undefined);
+  }
+  const save = request.saveRefreshToken ?? (async () => undefined);
+  if (signedIn.refreshToken !== undefined && signedIn.refreshToken !== request.refreshToken) await save(signedIn.refreshToken);
+  return credentialFor(signedIn, { gateway, logger, saveRefreshToken: save, ...(request.loadRefreshToken === undefined ? {} : { loadRefreshToken: request.loadRefreshToken }) });
+}
+
+/** The sentence a person reads to sign in with a device code (the terminal, the log). */
+export const devicePromptSentence = (prompt: DevicePrompt, now = Date.now()): string =>
+  `To sign in, open ${prompt.verificationUri} and enter the code ${prompt.userCode} (valid for ${Math.max(1, Math.round((prompt.expiresAt - now) / 60_000))} min)${prompt.verificationUriComplete ? `, or open ${prompt.verificationUriComplete}` : ''}.`;
