@@ -8,7 +8,7 @@ import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
 import { createLogger } from '../../shared/log.js';
 import { formatEndpoint, formatPin, parseEndpoint, type GatewayTarget, type Profile } from '../../shared/profile.js';
-import { signInAtGateway } from '../identity/sign-in.js';
+import { signInForImport } from '../identity/sign-in.js';
 import { terminalSignIn } from './sign-in-prompt.js';
 import { openSecretStore } from '../keychain/keychain.js';
 import type { SecretStore } from '../keychain/secret-store.js';
@@ -46,16 +46,14 @@ const server = (p: Profile): string => {
   return parsed ? formatEndpoint(parsed) : p.serverName;
 };
 
-/** A sign-in link's import: sign in now (the code on standard error), so the profile stores who signed in and the refresh token. */
-const signInForImport = async (target: GatewayTarget, write: (text: string) => void): Promise<{ user: string; refreshToken: string }> => {
-  if (target.signIn === undefined) throw new PinholeError('PINHOLE_LINK_INVALID');
-  const logger = createLogger({ name: 'pinhole', level: 'warn', destination: { write } });
-  const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
-  const signedIn = await signInAtGateway({ signIn: target.signIn, gateway: { endpoints, serverName: target.serverName, trust: target.trust, logger }, interactive: terminalSignIn(write), logger });
-  if (signedIn.refreshToken === undefined) {
-    throw new PinholeError('PINHOLE_SIGNIN_FAILED', 'The identity provider gave no refresh token, so Pinhole could not stay signed in; the link\'s scopes need offline_access (ask your administrator).');
-  }
-  return { user: signedIn.first.user, refreshToken: signedIn.refreshToken };
+/** A sign-in link's import: sign in now (the code on standard error). */
+const signInForImportHere = (target: GatewayTarget, write: (text: string) => void): Promise<{ user: string; refreshToken: string }> => {
+  const prompt = terminalSignIn(write);
+  return signInForImport(target, {
+    logger: createLogger({ name: 'pinhole', level: 'warn', destination: { write } }),
+    onDevicePrompt: (p) => p && prompt.onDevicePrompt?.(p),
+    ...(prompt.openBrowser === undefined ? {} : { openBrowser: prompt.openBrowser }),
+  });
 };
 
 export interface ProfileCliDeps {
@@ -108,7 +106,7 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
         const { signIn } = decodeLink(arg);
         const secrets = await openSecrets();
         const store = openStore();
-        const profile = await importLink(arg, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}), signIn: (target) => signInForImport(target, err) });
+        const profile = await importLink(arg, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}), signIn: (target) => signInForImportHere(target, err) });
         if (values.json) out(`${JSON.stringify(describeProfile(profile, store.defaultId()))}\n`);
         else if (signIn) out(`Imported profile "${profile.name}" (${server(profile)}), signed in as ${profile.user}; the sign-in is kept ${secrets.location}, no password is stored.\n`);
         else out(`Imported profile "${profile.name}" (${server(profile)}, user ${profile.user}); the password is stored ${secrets.location}.\n`);

@@ -116,3 +116,30 @@ export async function signInForConnection(request: ConnectionSignInRequest): Pro
 /** The sentence a person reads to sign in with a device code (the terminal, the log). */
 export const devicePromptSentence = (prompt: DevicePrompt, now = Date.now()): string =>
   `To sign in, open ${prompt.verificationUri} and enter the code ${prompt.userCode} (valid for ${Math.max(1, Math.round((prompt.expiresAt - now) / 60_000))} min)${prompt.verificationUriComplete ? `, or open ${prompt.verificationUriComplete}` : ''}.`;
+
+/**
+ * A sign-in link's import (issue 18): signs in now, interactively, so the profile stores who
+ * signed in and the refresh token (the caller puts it in the keychain or the secrets file).
+ */
+export async function signInForImport(
+  target: GatewayTarget,
+  how: { logger: Logger; onDevicePrompt: (prompt: DevicePrompt | undefined) => void; openBrowser?: (url: string) => void | Promise<void> },
+): Promise<{ user: string; refreshToken: string }> {
+  if (target.signIn === undefined) throw new PinholeError('PINHOLE_LINK_INVALID');
+  const endpoints = target.endpoints.map((e) => parseEndpoint(e)).filter((e): e is NonNullable<typeof e> => e !== undefined);
+  let signedIn: SignedIn;
+  try {
+    signedIn = await signInAtGateway({
+      signIn: target.signIn,
+      gateway: { endpoints, serverName: target.serverName, trust: target.trust, logger: how.logger },
+      interactive: { onDevicePrompt: how.onDevicePrompt, ...(how.openBrowser === undefined ? {} : { openBrowser: how.openBrowser }) },
+      logger: how.logger,
+    });
+  } finally {
+    how.onDevicePrompt(undefined);
+  }
+  if (signedIn.refreshToken === undefined) {
+    throw new PinholeError('PINHOLE_SIGNIN_FAILED', "The identity provider gave no refresh token, so Pinhole could not stay signed in; the link's scopes need offline_access (ask your administrator).");
+  }
+  return { user: signedIn.first.user, refreshToken: signedIn.refreshToken };
+}

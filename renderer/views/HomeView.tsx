@@ -40,6 +40,9 @@ const GatewaysCard = ({ gateways }: { gateways: GatewaysStatus }) => {
   );
 };
 
+/** Errors a new sign-in can cure (issue 18): the Home page offers "Sign in again" beside them. */
+const SIGN_IN_AGAIN: ReadonlySet<string> = new Set(['PINHOLE_CREDENTIAL_REVOKED', 'PINHOLE_CREDENTIAL_EXPIRED', 'PINHOLE_SIGNIN_REQUIRED', 'PINHOLE_SIGNIN_CODE_EXPIRED', 'PINHOLE_SIGNIN_DENIED', 'PINHOLE_SIGNIN_FAILED']);
+
 export const HomeView = ({ client, state, goTo }: { client: Client; state: EngineState; goTo: (page: 'profiles') => void }) => {
   const { t } = useTranslation();
   const [busy, setBusy] = useState(false);
@@ -136,10 +139,25 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
         </div>
       </div>
 
+      {status?.signIn && (
+        <div className="banner banner-warn sign-in" role="status" data-testid="sign-in">
+          <strong>{t('home.signIn.title')}</strong>{' '}
+          {t('home.signIn.open')}{' '}
+          <a href={status.signIn.verificationUriComplete ?? status.signIn.verificationUri} target="_blank" rel="noreferrer" data-testid="sign-in-link">
+            {status.signIn.verificationUri}
+          </a>{' '}
+          {t('home.signIn.enter')} <code className="user-code" data-testid="sign-in-code">{status.signIn.userCode}</code>
+        </div>
+      )}
       {(phase === 'error' || phase === 'reconnecting') && status?.error && (
         <div className={`banner ${phase === 'error' ? 'banner-error' : 'banner-warn'}`} role="alert">
           <strong>{t('home.reason')}</strong> {status.error.message}
           {retryIn !== undefined && <span className="retry"> {t('home.retryIn', { count: retryIn })}</span>}
+          {phase === 'error' && SIGN_IN_AGAIN.has(status.error.code) && (
+            <button type="button" className="button" disabled={busy} onClick={() => void toggle()} data-testid="sign-in-again">
+              {t('home.signIn.again')}
+            </button>
+          )}
         </div>
       )}
       {error && (
