@@ -18,7 +18,7 @@ const noNodeLayer = pattern(['**/node/**', '../node/*'], 'node/ is plain-Node pl
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'release/**', 'out/**', 'test-results/**', 'playwright-report/**', 'renderer/dist/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'release/**', 'out/**', 'test-results/**', 'playwright-report/**', 'renderer/dist/**', 'renderer/operator/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

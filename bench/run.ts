@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,redis,startup] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,redis,startup,console] [--profile | --no-profile]
  *                    [--byte-path js|native|auto] [--transport h2|h1|wss]
  *
  * `--byte-path` and `--transport` are given to the measured `pinhole connect` (issue 27: the native
@@ -40,10 +40,11 @@ import { measureFailover } from './failover.js';
 import { measureRedis } from './redis.js';
 import { measureInteractiveLatency } from './latency.js';
 import { measureStartup } from './startup.js';
+import { measureConsole } from './console.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover', 'redis', 'startup'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover', 'redis', 'startup', 'console'] as const;
 type Figure = (typeof FIGURES)[number];
 /** `floor`: the minimal Node TLS relay pair (bench/tls-relay-pair.ts), measured in the bulk figure only. */
 type Stack = 'direct' | 'seed' | 'pinhole' | 'floor';
@@ -265,8 +266,8 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443`, `auth`, `fleet`, `udp`, `failover`, `latency`, `redis` and `startup` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'latency', 'redis', 'startup'].includes(figure))) return stacks;
+  // `--only port443`, `auth`, `fleet`, `udp`, `failover`, `latency`, `redis`, `startup` and `console` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'latency', 'redis', 'startup', 'console'].includes(figure))) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -751,6 +752,13 @@ const main = async (): Promise<void> => {
     if (options.only.has('startup')) {
       await attempt('startup', async () => {
         const result = await measureStartup({ runs: options.quick ? 5 : 11, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
+      });
+    }
+    if (options.only.has('console')) {
+      await attempt('console', async () => {
+        const result = await measureConsole({ requests: options.quick ? 100 : 500, historyPoints: options.quick ? 120 : 720, say });
         rows.push(...result.rows);
         caseTargets.push(...result.targets);
       });

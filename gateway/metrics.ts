@@ -5,7 +5,13 @@
  * proxies' byte paths stay untouched. Labels are low-cardinality: never a user or a destination.
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AccessRecord } from './access-log.js';
+import { packageRoot } from '../node/package-root.js';
+
+/** The installed Pinhole's version (package.json), for pinhole_build_info. */
+export const PINHOLE_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The transports' names as the client and the links spell them. */
 const TRANSPORT_OF: Record<AccessRecord['proto'], string> = { h2: 'h2', 'http/1.1': 'h1', wss: 'wss' };
@@ -26,6 +32,7 @@ export class GatewayMetrics {
   readonly tunnelsTimedOut: Counter<'reason'>;
   readonly connectionsOpen: Gauge;
   readonly capRefusals: Counter<'refused'>;
+  readonly buildInfo: Gauge<'version'>;
 
   constructor({ defaultMetrics = true }: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -66,6 +73,9 @@ export class GatewayMetrics {
       labelNames: ['refused'],
       registers,
     });
+    // Always 1; the label carries the version (the console's fleet page and Grafana read it). One per process, not summed over workers.
+    this.buildInfo = new Gauge({ name: 'pinhole_build_info', help: 'The Pinhole version this gateway runs, as the version label (the value is always 1).', labelNames: ['version'], aggregator: 'first', registers });
+    this.buildInfo.set({ version: PINHOLE_VERSION }, 1);
     for (const reason of ['idle', 'half-close']) this.tunnelsTimedOut.inc({ reason }, 0);
     for (const refused of ['request', 'connection']) this.capRefusals.inc({ refused }, 0);
     for (const direction of ['up', 'down']) this.tunnelBytes.inc({ direction }, 0);

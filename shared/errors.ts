@@ -76,6 +76,10 @@ export const ERRORS = {
   PINHOLE_WRITE_FAILED: { status: 500, sentence: 'A settings file could not be written; nothing was changed.' },
   PINHOLE_CONTRACT_INVALID: { status: 400, sentence: 'The message does not match the contract.' },
   PINHOLE_CONSOLE_FORBIDDEN: { status: 403, sentence: 'The console token or origin is not valid.' },
+  PINHOLE_CONSOLE_SIGN_IN_EXPIRED: { status: 401, sentence: 'The console sign-in has expired; start the console again for a new link.' },
+  PINHOLE_USER_UNKNOWN: { status: 404, sentence: 'There is no such user in the users file.' },
+  PINHOLE_USER_EXISTS: { status: 409, sentence: 'A user with that name already exists.' },
+  PINHOLE_GATEWAY_UNANSWERED: { status: 502, sentence: 'A gateway of the fleet did not answer on its admin address.' },
   PINHOLE_LAN_ALLOW_LIST_REQUIRED: {
     status: 400,
     sentence:

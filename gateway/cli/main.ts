@@ -12,6 +12,7 @@ const HELP = `Usage:
   pinhole-gateway init --dir DIR --hostname NAME [--force]
   pinhole-gateway user add NAME --dir DIR [--password-stdin]
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
+  pinhole-gateway console --dir DIR [--listen HOST:PORT] [--cert FILE --key FILE] [--gateway [NAME=]HOST:PORT]...   (the operator's web console)
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
   pinhole-gateway credential-keys rotate --file FILE [--keep N]   (tunnel credentials for sign-in with an identity provider)
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]
@@ -183,6 +184,10 @@ async function main(argv: string[]): Promise<number> {
       const fleet = fleetOptionsFrom(values, config);
       return run({ config, mux, fleet, workers: Math.max(1, Math.floor(workers)), logFormat });
     }
+    case 'console': {
+      const { consoleCommand } = await import('./console.js');
+      return consoleCommand(rest);
+    }
     case 'ticket-keys': {
       const { ticketKeysCommand } = await import('./fleet.js');
       return ticketKeysCommand(rest);
@@ -198,7 +203,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     default:
-      return usage(`Unknown command ${command}. Commands: init, user add, provision, run, ticket-keys rotate, credential-keys rotate.`);
+      return usage(`Unknown command ${command}. Commands: init, user add, provision, run, console, ticket-keys rotate, credential-keys rotate.`);
   }
 }
 

@@ -1,22 +1,14 @@
 /** `user add NAME --dir DIR [--password-stdin]`: set a user's bcrypt entry in the users file. */
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { formatHtpasswd, hashPassword, isValidUserName, schemeOf } from '../../node/htpasswd.js';
-import { unwritableFile } from '../../node/startup-files.js';
-import { readUsersFile } from '../users.js';
+import { hashPassword, isValidUserName } from '../../node/htpasswd.js';
+import { changeUsers, edits } from '../users-file.js';
 import { usage } from './common.js';
 
-/** Set or replace one user's password (bcrypt), keeping every other line's entry. */
+/**
+ * Set or replace one user's password (bcrypt), keeping every other entry, under the users file's
+ * lock (a console writing at the same moment is not lost); a disabled user stays disabled.
+ */
 export async function setUserPassword(usersFile: string, name: string, password: string): Promise<void> {
   if (!isValidUserName(name)) usage(`The user name ${JSON.stringify(name)} is not valid (no colon or spaces).`);
-  const users = readUsersFile(usersFile, 'empty');
   const hash = await hashPassword(password);
-  users.set(name, { user: name, hash, scheme: schemeOf(hash) });
-  const tmp = `${usersFile}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, formatHtpasswd(users.values()), { mode: 0o600 });
-    await rename(tmp, usersFile);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw unwritableFile(err, usersFile, 'the users file');
-  }
+  await changeUsers(usersFile, edits.setHash(name, hash, true));
 }

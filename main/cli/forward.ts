@@ -38,6 +38,8 @@ interface Invocation {
   bytePath: 'js' | 'native' | 'auto';
   /** `--session-timeout`: how long open tunnels outlive a gateway that stopped answering. */
   sessionTimeoutMs?: number;
+  /** false with --no-early-start: every tunnel waits for the gateway's answer before its first byte. */
+  earlyStart: boolean;
 }
 
 function parseInvocation(argv: string[]): Invocation | 'help' {
@@ -53,6 +55,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
       ...TIMEOUT_FLAG_OPTIONS,
       ...BYTE_PATH_FLAG_OPTIONS,
       'session-timeout': { type: 'string' },
+      'no-early-start': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -82,6 +85,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
     insecure: values.insecure === true,
     tunnelTimeouts: tunnelTimeoutsFromFlags(values),
     bytePath: bytePathFlag(values['byte-path']),
+    earlyStart: values['no-early-start'] !== true,
     ...(upstreamProxy === undefined ? {} : { upstreamProxy }),
     ...(values['log-format'] === undefined ? {} : { logFormat: values['log-format'] }),
     ...(sessionTimeout === undefined ? {} : { sessionTimeoutMs: sessionTimeout }),
@@ -204,7 +208,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     tunnels = await openTunnels(inv, logger);
     // A target the gateway accepted recently is opened early (transports that can: h2).
-    const opener = new TunnelOpener({ transport: tunnels });
+    const opener = new TunnelOpener({ transport: tunnels, earlyStart: inv.earlyStart });
     if (isStdio) {
       await stdio(inv.specs[0] as Extract<ForwardSpec, { kind: 'stdio' }>, opener, inv.tunnelTimeouts);
       await tunnels.close();

@@ -32,6 +32,7 @@ export const USAGE = {
     'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +
     '                       [--half-close-timeout S] [--idle-timeout S]   (silent tunnels end; defaults 15 and 3600, 0 = never)\n' +
     '                       [--byte-path js|native|auto]   (which code moves the bytes; default auto: native for HTTP/1.1 tunnels where built)\n' +
+    '                       [--no-early-start]   (every tunnel waits for the gateway\'s answer before its first byte)\n' +
     '       pinhole forward -L stdio:HOST:PORT LINK [--transport wss|h2|h1]   (logs go to stderr)',
   console: [
     'usage: pinhole console [--listen 127.0.0.1:PORT] [--secrets-file FILE] [--log-format human|json]',

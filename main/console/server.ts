@@ -5,19 +5,16 @@
  * console's own Origin (anything else is closed with 1008 and a reason). The Host header is
  * checked too, so a rebinding DNS name cannot reach it from a web page.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_MESSAGE_BYTES, answerFrame, createServer, eventFrame, type ContractServer, type EventName, type Handlers, type ServerTransport } from '../../shared/contract.js';
 import type { Disposer } from '../../shared/engine-api.js';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { parseEndpoint } from '../../shared/profile.js';
-import { rendererContentType } from './mime.js';
+import { contentSecurityPolicy, cookieValue, sameSecret, sendSecurityHeaders, serveStaticFile } from '../../node/web-console.js';
 import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 import { listenExplained } from '../../node/listen-error.js';
 
@@ -48,33 +45,7 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-const sameSecret = (a: string, b: string): boolean => {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-};
-
-const cookieValue = (header: string | undefined, name: string): string | undefined => {
-  for (const part of (header ?? '').split(';')) {
-    const [key, ...rest] = part.trim().split('=');
-    if (key === name) return rest.join('=');
-  }
-  return undefined;
-};
-
-export const contentSecurityPolicy = (origin: string): string =>
-  [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    `connect-src 'self' ${origin.replace(/^http/, 'ws')}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-    "object-src 'none'",
-  ].join('; ');
+export { contentSecurityPolicy };
 
 /** `--listen`: a loopback address and a port (0 picks a free one); anything else is a usage error. */
 export const parseConsoleListen = (text: string): { host: string; port: number } => {
@@ -95,14 +66,7 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
   let origin = '';
   let allowedHosts: string[] = [];
 
-  const security = (res: ServerResponse): void => {
-    res.setHeader('Content-Security-Policy', contentSecurityPolicy(origin));
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('X-Frame-Options', 'DENY');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-  };
+  const security = (res: ServerResponse): void => sendSecurityHeaders(res, origin);
 
   const refuse = (res: ServerResponse, status: number, text: string): void => {
     security(res);
@@ -115,17 +79,7 @@ export const startConsole = async (options: ConsoleOptions): Promise<RunningCons
     return value && [...sessions].some((s) => sameSecret(s, value)) ? value : undefined;
   };
 
-  const serveFile = async (res: ServerResponse, path: string, cache: string): Promise<boolean> => {
-    const root = normalize(options.staticDir + sep);
-    const full = normalize(join(root, path));
-    if (!full.startsWith(root)) return false;
-    const info = await stat(full).catch(() => undefined);
-    if (!info?.isFile()) return false;
-    security(res);
-    res.writeHead(200, { 'Content-Type': rendererContentType(extname(full)), 'Content-Length': info.size, 'Cache-Control': cache });
-    createReadStream(full).pipe(res);
-    return true;
-  };
+  const serveFile = (res: ServerResponse, path: string, cache: string): Promise<boolean> => serveStaticFile(res, options.staticDir, path, cache, security);
 
   const http: Server = createHttpServer(LISTENER_OPTIONS, (req, res) => {
     void (async () => {

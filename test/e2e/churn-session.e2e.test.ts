@@ -12,8 +12,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { requestThenFin, startFinOrigin, startSilentOrigin } from '../support/fin-origin.js';
-import { startClient, type RunningClient } from '../support/client.js';
-import { DEFAULT_USER, startGateway, type RunningGateway } from '../support/gateway.js';
+import { startClientOf, type RunningClient } from '../support/client.js';
+import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { explainFailure, Peers, waitUntil } from '../support/processes.js';
 import { inLanes, tunnelTo } from '../support/tunnel-ends.js';
 
@@ -23,14 +23,7 @@ const LANES = 256;
 const REQUEST = Buffer.from('hello\n');
 
 const h2Client = (gateway: RunningGateway, extraArgs: string[]): Promise<RunningClient> =>
-  startClient({
-    server: `127.0.0.1:${gateway.port}`,
-    user: DEFAULT_USER.name,
-    password: DEFAULT_USER.password,
-    pin: gateway.fingerprint,
-    serverName: gateway.hostname,
-    extraArgs: ['--transport', 'h2', ...extraArgs],
-  });
+  startClientOf(gateway, { transport: 'h2', extraArgs });
 
 /** The client's own account of trouble with its gateway session. */
 const troubles = (client: RunningClient): string[] =>

@@ -11,8 +11,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { startSilentOrigin, type SilentOrigin } from '../support/fin-origin.js';
-import { startClient } from '../support/client.js';
-import { DEFAULT_USER, startGateway, type RunningGateway } from '../support/gateway.js';
+import { startClientOf } from '../support/client.js';
+import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { explainFailure, Peers, waitUntil } from '../support/processes.js';
 import { connectToProxy } from '../support/proxy-requests.js';
 import { closed, inLanes, socketCount, tunnelRecords, tunnelTo } from '../support/tunnel-ends.js';
@@ -60,15 +60,7 @@ for (const side of sides) {
       let records = 0;
       for (const transport of ['h2', 'h1'] as const) {
         const client = peers.add(
-          await startClient({
-            server: `127.0.0.1:${gateway.port}`,
-            user: DEFAULT_USER.name,
-            password: DEFAULT_USER.password,
-            pin: gateway.fingerprint,
-            serverName: gateway.hostname,
-            name: `pinhole-${transport}`,
-            extraArgs: ['--transport', transport, ...side.client],
-          }),
+          await startClientOf(gateway, { name: `pinhole-${transport}`, transport, extraArgs: [...side.client] }),
         );
         const proxy = { port: client.port };
         // One tunnel first: the destination is then known to be accepted (h2 starts the next ones

@@ -24,21 +24,27 @@ const connectTo = async (port: number): Promise<Socket> => {
   return socket;
 };
 
+/** A two-write server, a gateway that allows only it, and `pinhole forward -L` to it with `args`. */
+const startForward = async (name: string, args: readonly string[]): Promise<{ server: Awaited<ReturnType<typeof startTwoWriteServer>>; forward: Program; port: number }> => {
+  const server = await startTwoWriteServer();
+  peers.add({ stop: () => server.stop().catch(() => undefined) });
+  const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${server.port}`] }));
+  peers.watch(gateway.program);
+  const link = await gateway.provision();
+  const forward = new Program(pinholeBin, { name, args: ['forward', '-L', `127.0.0.1:0:127.0.0.1:${server.port}`, link, ...args, '--log-format', 'json'] });
+  peers.add({ stop: () => forward.stop('SIGTERM', 10_000) });
+  peers.watch(forward);
+  const port = listenPortOf(await forward.waitForLog((r) => r.msg === 'The forward is listening.', 20_000, '"The forward is listening."'));
+  return { server, forward, port };
+};
+
 /** The forward's flags per transport: h1 early start is the JavaScript byte path's. */
 const TRANSPORTS = { h2: ['--transport', 'h2'], h1: ['--transport', 'h1', '--byte-path', 'js'], wss: ['--transport', 'wss'] } as const;
 
 for (const [transport, transportArgs] of Object.entries(TRANSPORTS)) {
   test(`pinhole forward -L (${transport}): a target the gateway accepted starts early and carries the exchange; a refused early start ends the connection and the log says so`, () =>
     explainFailure(peers, async () => {
-      const server = await startTwoWriteServer();
-      peers.add({ stop: () => server.stop().catch(() => undefined) });
-      const gateway = peers.add(await startGateway({ restrictTo: [`127.0.0.1:${server.port}`] }));
-      peers.watch(gateway.program);
-      const link = await gateway.provision();
-      const forward = new Program(pinholeBin, { name: `forward-${transport}`, args: ['forward', '-L', `127.0.0.1:0:127.0.0.1:${server.port}`, link, ...transportArgs, '--log-format', 'json'] });
-      peers.add({ stop: () => forward.stop('SIGTERM', 10_000) });
-      peers.watch(forward);
-      const port = listenPortOf(await forward.waitForLog((r) => r.msg === 'The forward is listening.', 20_000, '"The forward is listening."'));
+      const { server, forward, port } = await startForward(`forward-${transport}`, transportArgs);
 
       const first = await connectTo(port);
       assert.equal((await timeExchanges(first, 'echo', 3)).length, 3, 'first contact: the tunnel waits for the gateway, which accepts');
@@ -61,3 +67,18 @@ for (const [transport, transportArgs] of Object.entries(TRANSPORTS)) {
       assert.match(String(waitedLine.msg), /^A forwarded connection could not be opened: /);
     }));
 }
+
+test('pinhole forward --no-early-start (wss, as behind a reverse proxy that drops bytes sent before its 101): a target the gateway accepted still waits for the answer', () =>
+  explainFailure(peers, async () => {
+    const { server, forward, port } = await startForward('forward-no-early', [...TRANSPORTS.wss, '--no-early-start']);
+
+    const first = await connectTo(port);
+    assert.equal((await timeExchanges(first, 'echo', 3)).length, 3, 'the gateway accepts the target');
+    first.destroy();
+    await server.stop();
+    const next = await connectTo(port);
+    next.write('e');
+    assert.equal(await bytesUntilClose(next), 0);
+    const line = await forward.waitForLog((r) => r['code'] === 'PINHOLE_CONNECT_FAILED', 15_000, 'the refusal');
+    assert.equal(line['startedEarly'], undefined, 'with --no-early-start the tunnel waited for the answer although the target was accepted before');
+  }));

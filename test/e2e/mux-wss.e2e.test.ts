@@ -14,7 +14,7 @@ import { createServer as createNetServer, connect as netConnect, type AddressInf
 import { connect as tlsConnect } from 'node:tls';
 import WebSocket from 'ws';
 import { deterministicBytes, deterministicSha256, startOrigin, type Origin } from '../support/origin.js';
-import { startClient, type RunningClient } from '../support/client.js';
+import { startClientOf, type RunningClient } from '../support/client.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { Peers, Program, explainFailure, listenPortOf, pinholeBin, waitUntil } from '../support/processes.js';
 import { openTunnel, requestThroughProxy } from '../support/proxy-requests.js';
@@ -52,16 +52,8 @@ before(async () => {
   const destinations = [origin.httpsPort, origin.httpPort, echoPort, answerAfterEofPort, greeterPort];
   gateway = peers.add(await startGateway({ restrictTo: destinations.map((port) => `127.0.0.1:${port}`) }));
   link = await gateway.provision();
-  const user = gateway.users[0]!;
   client = peers.add(
-    await startClient({
-      server: `127.0.0.1:${gateway.port}`,
-      user: user.name,
-      password: user.password,
-      pin: gateway.fingerprint,
-      serverName: gateway.hostname,
-      extraArgs: ['--transport', 'wss'],
-    }),
+    await startClientOf(gateway, { transport: 'wss' }),
   );
 });
 after(() => peers.close());

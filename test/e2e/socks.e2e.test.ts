@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import { startClient, type RunningClient } from '../support/client.js';
+import { startClientOf, type RunningClient } from '../support/client.js';
 import { isAccessRecord, startGateway, type RunningGateway } from '../support/gateway.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { Peers, explainFailure, runCommand } from '../support/processes.js';
@@ -33,8 +33,7 @@ before(async () => {
   peers.defer(() => echo.close());
   const allowed = [`127.0.0.1:${echo.port}`, `localhost:${origin.httpPort}`, `127.0.0.1:${origin.httpPort}`, `127.0.0.1:${sshd.port}`];
   gateway = peers.add(await startGateway({ restrictTo: allowed }));
-  const user = gateway.users[0]!;
-  client = peers.add(await startClient({ server: `127.0.0.1:${gateway.port}`, user: user.name, password: user.password, pin: gateway.fingerprint, serverName: gateway.hostname }));
+  client = peers.add(await startClientOf(gateway));
 });
 after(() => peers.close());
 

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSilentOrigin } from '../support/fin-origin.js';
-import { startClient } from '../support/client.js';
-import { DEFAULT_USER, isAccessRecord, startGateway } from '../support/gateway.js';
+import { startClient, startClientOf } from '../support/client.js';
+import { isAccessRecord, startGateway } from '../support/gateway.js';
 import { explainFailure, freePort, Peers, waitUntil } from '../support/processes.js';
 import { sampleOf } from '../support/fleet.js';
 import { adminText, closed, endedBy, fdCount, tunnelTo } from '../support/tunnel-ends.js';
@@ -29,15 +29,7 @@ test('each side alone ends a half-closed tunnel and a silent one, over h2, h1 an
     for (const transport of ['h2', 'h1', 'wss'] as const) {
       // Early start stays on (h2): a FIN that reaches the gateway before its answer starts its half-close timeout too.
       const client = peers.add(
-        await startClient({
-          server: `127.0.0.1:${gateway.port}`,
-          user: DEFAULT_USER.name,
-          password: DEFAULT_USER.password,
-          pin: gateway.fingerprint,
-          serverName: gateway.hostname,
-          name: `pinhole-${transport}`,
-          extraArgs: ['--transport', transport, '--half-close-timeout', '0', '--idle-timeout', '0'],
-        }),
+        await startClientOf(gateway, { name: `pinhole-${transport}`, transport, extraArgs: ['--half-close-timeout', '0', '--idle-timeout', '0'] }),
       );
       const proxy = { port: client.port };
       const warm = await tunnelTo(proxy, origin);

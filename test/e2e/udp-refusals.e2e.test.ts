@@ -13,7 +13,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import { COMMAND, encodeGreeting, encodeRequest, encodeUdpDatagram, parseReply } from '../../main/socks/codec.js';
-import { startClient, type RunningClient } from '../support/client.js';
+import { startClientOf, type RunningClient } from '../support/client.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { Peers, Program, explainFailure, listenPortOf, pinholeBin } from '../support/processes.js';
 
@@ -28,8 +28,7 @@ let sender: UdpSocket;
 before(async () => {
   gateway = peers.add(await startGateway({ restrictTo: UNCONNECTABLE }));
   link = await gateway.provision();
-  const user = gateway.users[0]!;
-  client = peers.add(await startClient({ server: `127.0.0.1:${gateway.port}`, user: user.name, password: user.password, pin: gateway.fingerprint, serverName: gateway.hostname }));
+  client = peers.add(await startClientOf(gateway));
   sender = createSocket('udp4');
   sender.bind(0, '127.0.0.1');
   await once(sender, 'listening');

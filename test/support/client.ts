@@ -56,3 +56,25 @@ export const startClient = async (options: ClientOptions): Promise<RunningClient
   let stopped: Promise<ExitStatus> | undefined;
   return { port, program, stop: () => (stopped ??= program.stop('SIGTERM', 10_000)) };
 };
+
+/** What startClientOf needs of a test gateway (test/support/gateway.ts's RunningGateway has it). */
+export interface GatewayForClient {
+  readonly port: number;
+  readonly fingerprint: string;
+  readonly hostname: string;
+  readonly users: readonly { readonly name: string; readonly password: string }[];
+}
+
+/** A client of a test gateway on 127.0.0.1, as its first user, with the certificate pinned. */
+export const startClientOf = (gateway: GatewayForClient, options: { transport?: 'h1' | 'h2' | 'wss'; extraArgs?: string[]; name?: string } = {}): Promise<RunningClient> => {
+  const user = gateway.users[0];
+  if (user === undefined) throw new Error('The test gateway has no user.');
+  return startClient({
+    server: `127.0.0.1:${gateway.port}`,
+    user: user.name,
+    password: user.password,
+    pin: gateway.fingerprint,
+    serverName: gateway.hostname,
+    ...options,
+  });
+};

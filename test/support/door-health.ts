@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { requestThroughProxy } from './proxy-requests.js';
-import type { PinholeStack } from './stack.js';
+import { explainFailure } from './processes.js';
+import { startPinholeStack, type PinholeStack } from './stack.js';
 
 export interface Descriptors {
   readonly gateway: number;
@@ -42,4 +43,22 @@ export const assertDescriptorsReturn = async (stack: PinholeStack, before: Descr
     execFileSync('ss', ['-tanp', 'exclude', 'time-wait'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\n').filter((l) => l.includes(`pid=${pid},`)).join('\n');
   if (after.gateway > before.gateway + slack) assert.fail(`gateway descriptors ${before.gateway} -> ${after.gateway} after ${what}:\n${sockets(stack.gateway.program.pid)}`);
   if (after.client > before.client + slack) assert.fail(`client descriptors ${before.client} -> ${after.client} after ${what}:\n${sockets(stack.client.program.pid)}`);
+};
+
+/**
+ * A hostile story at a fresh stack's doors: it serves before, `story` does its worst and returns
+ * what it did (for messages), then both processes still serve and their descriptors come back.
+ */
+export const afterHostileClients = async (t: { after: (fn: () => Promise<void>) => void }, story: (stack: PinholeStack) => Promise<string>): Promise<void> => {
+  const stack = await startPinholeStack();
+  t.after(() => stack.stop());
+  await explainFailure(stack.peers, async () => {
+    await assertServes(stack);
+    const before = descriptorsOf(stack);
+    const what = await story(stack);
+    await assertServes(stack);
+    // Descriptors come back: waited for, bounded.
+    await assertDescriptorsReturn(stack, before, what);
+    await assertServes(stack);
+  });
 };
