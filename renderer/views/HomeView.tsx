@@ -79,8 +79,8 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
     }
   };
 
-  // A link used for this session only connects without a profile: then the switch and stats still show.
-  if (state.profiles && profiles.length === 0 && phase === 'disconnected') {
+  // A link used for this session only connects without a profile: then the switch and stats still show (and its sign-in's code).
+  if (state.profiles && profiles.length === 0 && phase === 'disconnected' && !status?.signIn) {
     return (
       <section className="view home">
         <div className="empty-hero">
