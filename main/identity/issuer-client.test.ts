@@ -60,6 +60,15 @@ test('a code the user declined at the provider ends the sign-in with PINHOLE_SIG
   assert.equal(await codeOf(deviceSignIn((prompt) => idp.deny(prompt.userCode))), 'PINHOLE_SIGNIN_DENIED');
 });
 
+test('a code nobody confirmed before it expired ends the sign-in with PINHOLE_SIGNIN_CODE_EXPIRED', async () => {
+  const hurried = await startIdp([ALICE], 'urn:pinhole:gateway', { deviceCodeTtl: 2 });
+  try {
+    assert.equal(await codeOf(deviceSignIn(async () => undefined, client(hurried.issuer))), 'PINHOLE_SIGNIN_CODE_EXPIRED');
+  } finally {
+    await hurried.close();
+  }
+});
+
 test('a provider that cannot be reached: the sign-in says the identity provider is unreachable', async () => {
   const down = await startIdp([ALICE]);
   await down.close();

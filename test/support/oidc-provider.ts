@@ -26,6 +26,8 @@ export interface IdpOptions {
   deviceFlow?: boolean;
   /** Seconds an ID token lives (default 600). */
   idTokenTtl?: number;
+  /** Seconds a device code lives (default 600). */
+  deviceCodeTtl?: number;
 }
 
 export interface RunningIdp {
@@ -69,7 +71,7 @@ export const startIdp = async (users: readonly IdpUser[], audience = 'urn:pinhol
       },
     ],
     jwks: { keys: [jwk] },
-    ttl: { ClientCredentials: 600, IdToken: options.idTokenTtl ?? 600, DeviceCode: 600, Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600, AuthorizationCode: 60 },
+    ttl: { ClientCredentials: 600, IdToken: options.idTokenTtl ?? 600, DeviceCode: options.deviceCodeTtl ?? 600, Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600, AuthorizationCode: 60 },
     scopes: ['openid', 'email', 'offline_access'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
     findAccount: (_ctx: unknown, id: string) => {
