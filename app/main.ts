@@ -150,6 +150,9 @@ if (!app.requestSingleInstanceLock()) {
       }
     });
     powerMonitor.on('shutdown', () => void desktop?.quit());
+    // Roaming (issue 20): the OS's word that the computer woke up goes to the engine, which checks its connection at once.
+    powerMonitor.on('resume', () => host.networkChanged('resume'));
+    powerMonitor.on('unlock-screen', () => host.networkChanged('os'));
     app.on('session-end' as never, () => void desktop?.quit());
     process.once('SIGTERM', () => void desktop?.quit());
 

@@ -3,7 +3,7 @@
  * a direct connection, in one run, in front of one origin, on loopback. See bench/README.md for
  * what each figure means; the targets are issue 6's.
  *
- *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,redis,startup,console] [--profile | --no-profile]
+ *   npm run bench -- [--quick] [--runs N] [--only bulk,latency,rtt,idle,churn,handshake,port443,auth,fleet,udp,failover,redis,startup,console,roaming] [--profile | --no-profile]
  *                    [--byte-path js|native|auto] [--transport h2|h1|wss]
  *
  * `--byte-path` and `--transport` are given to the measured `pinhole connect` (issue 27: the native
@@ -37,6 +37,7 @@ import { measurePort443 } from './port443.js';
 import { measureFleet } from './fleet.js';
 import { measureUdp } from './udp.js';
 import { measureFailover } from './failover.js';
+import { measureRoaming } from './roaming.js';
 import { measureRedis } from './redis.js';
 import { measureInteractiveLatency } from './latency.js';
 import { measureStartup } from './startup.js';
@@ -44,7 +45,7 @@ import { measureConsole } from './console.js';
 import { judge, median, ratio, renderCpuBreakdown, renderFigures, renderTargets, whatWouldCloseIt, type CpuBreakdown, type FigureRow, type Target } from './report.js';
 
 const pairScript = fileURLToPath(new URL('./tls-relay-pair.ts', import.meta.url));
-const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover', 'redis', 'startup', 'console'] as const;
+const FIGURES = ['bulk', 'latency', 'rtt', 'idle', 'churn', 'handshake', 'port443', 'auth', 'fleet', 'udp', 'failover', 'redis', 'startup', 'console', 'roaming'] as const;
 type Figure = (typeof FIGURES)[number];
 /** `floor`: the minimal Node TLS relay pair (bench/tls-relay-pair.ts), measured in the bulk figure only. */
 type Stack = 'direct' | 'seed' | 'pinhole' | 'floor';
@@ -245,6 +246,7 @@ interface Extra {
   fleet?: Record<string, unknown>;
   udp?: Record<string, unknown>;
   failover?: Record<string, unknown>;
+  roaming?: Record<string, unknown>;
   redis?: Record<string, unknown>;
   latency?: Record<string, unknown>;
   /** Issue 24's per-path table, printed after the targets. */
@@ -266,8 +268,9 @@ const startStacks = async (peers: Peers, options: Options, extra: Extra): Promis
   const allowedPorts = [origin.httpsPort, hold.port];
   const stacks: Stacks = { routes: { direct: { kind: 'direct', port: origin.httpsPort } }, rttRoutes: {}, cpuRoots: {}, cloudRoots: {}, originPort: origin.httpsPort, holdPort: hold.port, trust };
 
-  // `--only port443`, `auth`, `fleet`, `udp`, `failover`, `latency`, `redis`, `startup` and `console` bring their own gateways and need neither the seed stack nor the Pinhole proxy.
-  if (![...options.only].some((figure) => !['port443', 'auth', 'fleet', 'udp', 'failover', 'latency', 'redis', 'startup', 'console'].includes(figure))) return stacks;
+  // These cases bring their own gateways and need neither the seed stack nor the Pinhole proxy.
+  const selfContained: readonly Figure[] = ['port443', 'auth', 'fleet', 'udp', 'failover', 'latency', 'redis', 'startup', 'console', 'roaming'];
+  if (![...options.only].some((figure) => !selfContained.includes(figure))) return stacks;
 
   say('starting the seed stack (stunnel4 client -> stunnel4 server -> squid with basic_ncsa_auth)');
   try {
@@ -739,6 +742,15 @@ const main = async (): Promise<void> => {
         rows.push(...result.rows);
         caseTargets.push(...result.targets);
         extra.failover = result.details;
+      });
+    }
+    if (options.only.has('roaming')) {
+      await attempt('roaming', async () => {
+        // Issue 20: ten of each (the issue's 30 s down and 90 s stopped); --quick holds 5 s and runs 3.
+        const result = await measureRoaming({ runs: options.quick ? 3 : 10, downMs: options.quick ? 5_000 : 30_000, stoppedMs: options.quick ? 5_000 : 90_000, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
+        extra.roaming = result.details;
       });
     }
     if (options.only.has('redis')) {

@@ -12,8 +12,8 @@ import type { LocalUsers } from './lan/local-users.js';
 import type { TerminalStats } from './lan/terminal-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { Disposer, EngineApi, EngineEvents, EngineStats, EngineStatus, LogLine, SeenApp, SignInPrompt } from '../shared/engine-api.js';
-import { PinholeError, toWire } from '../shared/errors.js';
+import type { Disposer, EngineApi, EngineEvents, EngineStats, EngineStatus, LogLine, NetworkChangeReason, SeenApp, SignInPrompt } from '../shared/engine-api.js';
+import { ERRORS, PinholeError, toWire } from '../shared/errors.js';
 import type { GatewaysStatus } from '../shared/gateway-status.js';
 import type { Logger } from '../shared/log.js';
 import { formatEndpoint, parseEndpoint, type GatewayTarget } from '../shared/profile.js';
@@ -24,7 +24,11 @@ import { createEngineLog, type EngineLogOptions } from './engine-log.js';
 import { parseListen } from './listen-address.js';
 import type { LogRing } from './log-ring.js';
 import { LocalProxy } from './proxy/local-proxy.js';
-import { Reconnect } from './reconnect.js';
+import { isCertificateFailure, Reconnect } from './reconnect.js';
+import { defaultPortalProbe, findCaptivePortal } from './network/captive-portal.js';
+import { NetworkWatch } from './network/network-watch.js';
+import { Roaming } from './network/roaming.js';
+import { SuspendWatch } from './network/suspend-watch.js';
 import type { CallingApp, RouteDecision, RouteQuery } from './routing.js';
 import { ConnectionProfile } from './gateways/connection-profile.js';
 import type { RefreshOutcome } from './gateways/refresh.js';
@@ -73,6 +77,18 @@ export interface EngineConnectOptions {
    * (revoked, sign-in needed) the connection goes to 'error' with that sentence and stops retrying.
    */
   credential?: SignedInCredential;
+  /**
+   * Watch the network (issue 20): address and route changes (Linux, `ip monitor`) and resumes (a
+   * clock jump) make the connection prove itself and re-dial at once. Front ends turn it on
+   * (`--no-netwatch` turns it off); default off, so an embedded engine starts no child process.
+   */
+  netwatch?: boolean;
+  /** A resume is a gap this much longer than the clock check's period (default 3 s). */
+  suspendThresholdMs?: number;
+  /** The captive portal probe (a plain http URL); default the first endpoint's host on port 80. */
+  portalProbe?: string;
+  /** How often the gateway is tried again behind a captive portal (default 3 s). */
+  portalRetryMs?: number;
 }
 
 export interface EngineOptions extends EngineLogOptions {
@@ -100,6 +116,8 @@ export class Engine implements EngineApi {
   private profile: ConnectionProfile | undefined;
   private credential: SignedInCredential | undefined;
   private signInPrompt: SignInPrompt | undefined;
+  private roaming: Roaming | undefined;
+  private watches: Array<{ stop(): void }> = [];
 
   constructor(private readonly options: EngineOptions = {}) {
     ({ logger: this.logger, ring: this.ring } = createEngineLog(options));
@@ -170,6 +188,7 @@ export class Engine implements EngineApi {
     this.connection.set({ state: 'connecting', ...base });
     warnIfInsecure(target.trust, this.logger);
     this.logger.info({ gateway: target.serverName, endpoints: target.endpoints, transport: target.transport, user: target.user }, 'Connecting to the gateway.');
+    const portalProbe = options.portalProbe ?? defaultPortalProbe(endpoints[0]?.host ?? target.serverName);
     let transport: Transport;
     try {
       transport = await openTransport(target.transport, {
@@ -186,9 +205,12 @@ export class Engine implements EngineApi {
         ...(options.gatewayChoice ? { choice: options.gatewayChoice, ...(options.gatewayChoice.staggerMs === undefined ? {} : { staggerMs: options.gatewayChoice.staggerMs }) } : {}),
       });
     } catch (err) {
-      const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
+      const failure = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
+      // Connecting from behind a captive portal: say so, and where to sign in, rather than the pin's warning.
+      const portal = isCertificateFailure(failure.code) ? await findCaptivePortal(portalProbe) : undefined;
+      const error = portal === undefined ? failure : new PinholeError('PINHOLE_CAPTIVE_PORTAL', `${ERRORS.PINHOLE_CAPTIVE_PORTAL.sentence} Sign in at ${portal}`, { cause: failure, details: { portal, certificate: failure.code } });
       this.logger.error({ code: error.code, ...(error.details ?? {}) }, error.message);
-      this.connection.set({ state: 'error', ...base, error: toWire(error) });
+      this.connection.set({ state: 'error', ...base, error: toWire(error), ...(portal === undefined ? {} : { portal }) });
       throw error;
     }
     if (generation !== this.generation) {
@@ -196,8 +218,16 @@ export class Engine implements EngineApi {
       throw new PinholeError('PINHOLE_NOT_CONNECTED', 'The connection was cancelled.');
     }
     this.transport = transport;
-    const reconnect = new Reconnect({ transport, status: this.connection, logger: this.logger, backoff: this.options });
+    const reconnect = new Reconnect({
+      transport,
+      status: this.connection,
+      logger: this.logger,
+      backoff: this.options,
+      findPortal: () => findCaptivePortal(portalProbe),
+      ...(options.portalRetryMs === undefined ? {} : { portalRetryMs: options.portalRetryMs }),
+    });
     this.reconnect = reconnect;
+    this.roaming = new Roaming({ transport, status: this.connection, logger: this.logger, connection: reconnect });
     this.terminals = options.lan?.terminals;
     // The endpoint in use or an endpoint's health changed (the transport logged why).
     transport.on('gateways', (gateways: GatewaysStatus) => {
@@ -230,6 +260,8 @@ export class Engine implements EngineApi {
     } catch (err) {
       opener.retire();
       reconnect.stop();
+      this.roaming?.stop();
+      this.roaming = undefined;
       await transport.close();
       this.transport = undefined;
       const error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_INTERNAL', undefined, { cause: err });
@@ -245,7 +277,30 @@ export class Engine implements EngineApi {
     this.statsTimer = setInterval(() => this.events.emit('stats', this.getStats()), this.options.statsIntervalMs ?? 1_000);
     this.statsTimer.unref();
     if (options.refreshProfile !== false) this.profile = ConnectionProfile.start(transport, target, { ...options, logger: this.logger });
+    if (options.netwatch === true) this.watchNetwork(options);
     return { listen: address };
+  }
+
+  /**
+   * The network changed (an address, a route, a resume, or the OS's word through the Electron
+   * shell's powerMonitor): the connection proves itself and re-dials over the new path now.
+   */
+  networkChanged(reason: NetworkChangeReason): void {
+    this.roaming?.changed(reason);
+  }
+
+  /** Address and route changes (Linux) and resumes, for this connection; stopped with it. */
+  private watchNetwork(options: EngineConnectOptions): void {
+    const suspend = new SuspendWatch(options.suspendThresholdMs === undefined ? {} : { thresholdMs: options.suspendThresholdMs });
+    suspend.on('resume', (suspendedMs) => this.roaming?.changed('resume', { suspendedMs }));
+    suspend.start();
+    this.watches.push(suspend);
+    if (process.platform === 'linux') {
+      const watch = new NetworkWatch({ logger: this.logger });
+      watch.on('change', (reason) => this.networkChanged(reason));
+      watch.start();
+      this.watches.push(watch);
+    }
   }
 
   async disconnect(): Promise<void> {
@@ -253,6 +308,9 @@ export class Engine implements EngineApi {
     clearInterval(this.statsTimer);
     this.reconnect?.stop();
     this.reconnect = undefined;
+    for (const watch of this.watches.splice(0)) watch.stop();
+    this.roaming?.stop();
+    this.roaming = undefined;
     const { proxy, transport } = this;
     this.opener?.retire();
     this.opener = undefined;

@@ -14,8 +14,22 @@
  * - events: 'refill-failed' (err) whenever a dial for the pool fails; 'parked' when a connection is ready.
  */
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+
+/**
+ * What the pool needs of a connection: a socket, or a native byte path session
+ * (node/native/connect-tunnel.ts) that reports the same way whether it is still open, and emits
+ * 'close' (a socket also 'end', 'error', 'data') when the gateway hangs up or talks while it is idle.
+ */
+export interface PoolConnection {
+  readonly destroyed: boolean;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  readonly readableEnded: boolean;
+  on(event: (typeof IDLE_EVENTS)[number], listener: () => void): unknown;
+  off(event: (typeof IDLE_EVENTS)[number], listener: () => void): unknown;
+  destroy(): void;
+}
 
 /** A pooled connection idle longer than this is dropped rather than used. */
 export const POOL_MAX_IDLE_MS = 20_000;
@@ -27,7 +41,7 @@ export const POOL_MAX_IDLE_MS = 20_000;
  */
 export const POOL_REFILL_DELAY_MS = 100;
 
-export interface TlsPoolOptions<S extends Socket = TLSSocket> {
+export interface TlsPoolOptions<S extends PoolConnection = TLSSocket> {
   /** Opens one verified connection to the gateway. */
   readonly dial: () => Promise<S>;
   /** Connections kept warm (0 turns the pool off: every take dials). */
@@ -51,7 +65,7 @@ export interface TlsPoolEvents {
   parked: [];
 }
 
-export class TlsPool<S extends Socket = TLSSocket> extends EventEmitter<TlsPoolEvents> {
+export class TlsPool<S extends PoolConnection = TLSSocket> extends EventEmitter<TlsPoolEvents> {
   private readonly idle: Idle<S>[] = [];
   private filling = 0;
   private warming: Promise<void> | undefined;

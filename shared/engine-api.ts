@@ -26,6 +26,21 @@ export const SignInPromptSchema = z.object({
   expiresAt: z.number(),
 });
 export type SignInPrompt = z.infer<typeof SignInPromptSchema>;
+/** Why the engine looked at its connection again: an address or route changed, the process resumed, the OS said so (Electron). */
+export const NETWORK_CHANGE_REASONS = ['address', 'route', 'resume', 'os'] as const;
+export const NetworkChangeReasonSchema = z.enum(NETWORK_CHANGE_REASONS);
+export type NetworkChangeReason = z.infer<typeof NetworkChangeReasonSchema>;
+
+/** The last network change: reconnecting after it, reconnected (and how long that took), or waiting for the gateway to be reachable again. */
+export const NetworkChangeSchema = z.object({
+  state: z.enum(['reconnecting', 'reconnected', 'waiting']),
+  reason: NetworkChangeReasonSchema,
+  /** Epoch ms of the change. */
+  at: z.number(),
+  /** From the change to a live session again. */
+  tookMs: z.number().nonnegative().optional(),
+});
+export type NetworkChange = z.infer<typeof NetworkChangeSchema>;
 
 export const EngineStatusSchema = z.object({
   state: EngineStateSchema,
@@ -51,6 +66,10 @@ export const EngineStatusSchema = z.object({
   signIn: SignInPromptSchema.optional(),
   /** A signed-in user's connection: epoch ms until which the current tunnel credential is valid (renewed before). */
   credentialValidUntil: z.number().optional(),
+  /** The last network change seen while connected (roaming, sleep and wake). */
+  network: NetworkChangeSchema.optional(),
+  /** A captive portal holds the network: where it wants the user to sign in (http URL). */
+  portal: z.string().optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 

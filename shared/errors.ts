@@ -41,6 +41,10 @@ export const ERRORS = {
     sentence:
       "The gateway's certificate does not match the one in your link. A firewall on this network may be inspecting TLS; the connection was stopped to protect your credentials.",
   },
+  PINHOLE_CAPTIVE_PORTAL: {
+    status: 511,
+    sentence: 'This network wants you to sign in first. Open its sign-in page in a browser; Pinhole reconnects by itself once the network lets it through.',
+  },
   PINHOLE_TLS_UNTRUSTED: { status: 502, sentence: "The gateway's certificate is not trusted." },
   PINHOLE_TLS_FAILED: { status: 502, sentence: 'The secure connection to the gateway failed.' },
   PINHOLE_UPSTREAM_PROXY_FAILED: { status: 502, sentence: 'The corporate proxy refused to connect to the gateway.' },

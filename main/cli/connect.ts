@@ -54,6 +54,8 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'no-early-start': { type: 'boolean' },
+  'no-netwatch': { type: 'boolean' },
+  'portal-probe': { type: 'string' },
   'session-timeout': { type: 'string' },
   'allow-from': { type: 'string', multiple: true },
   'local-users': { type: 'string' },
@@ -218,6 +220,7 @@ export async function run(argv: string[]): Promise<number> {
     tunnelTimeouts = tunnelTimeoutsFromFlags(parsed.values);
     bytePath = bytePathFlag(parsed.values['byte-path']);
     upstreamProxy = upstreamFrom(typeof values['upstream-proxy'] === 'string' ? values['upstream-proxy'] : undefined);
+    if (typeof values['portal-probe'] === 'string' && !/^http:\/\/[^/]/.test(values['portal-probe'])) throw new UsageError(`--portal-probe must be a plain http:// URL, got "${values['portal-probe']}".`);
     sessionTimeout = sessionTimeoutMs(typeof values['session-timeout'] === 'string' ? values['session-timeout'] : undefined);
     if (first !== undefined && values.server !== undefined) throw new UsageError('Give either a link or --server, not both.');
     logFormat = chooseLogFormat(typeof values['log-format'] === 'string' ? values['log-format'] : undefined, process.stdout.isTTY);
@@ -283,6 +286,8 @@ export async function run(argv: string[]): Promise<number> {
       listen,
       profileName: plan.profileName,
       earlyStart: values['no-early-start'] !== true,
+      netwatch: values['no-netwatch'] !== true,
+      ...(typeof values['portal-probe'] === 'string' ? { portalProbe: values['portal-probe'] } : {}),
       tunnelTimeouts,
       ...(nativeBytePath === undefined ? {} : { nativeBytePath }),
       ...(sessionTimeout === undefined ? {} : { gatewayChoice: { sessionTimeoutMs: sessionTimeout } }),

@@ -27,6 +27,10 @@ export const USAGE = {
     '                            for HTTP/1.1 tunnels; js: the JavaScript path everywhere); the start-up log says which runs',
     '  --no-early-start          every new tunnel waits for the gateway\'s answer (by default a destination accepted in the',
     '                            last 10 minutes gets its first bytes sent with the CONNECT, one round trip sooner)',
+    '  --no-netwatch             do not watch the network: without it, an address or route change (Linux) or a wake from',
+    '                            sleep makes Pinhole check the gateway at once and reconnect over the new network',
+    '  --portal-probe URL        the plain http address asked when the gateway\'s certificate fails its pin, to tell a',
+    '                            captive portal (a redirect) from an attack (default http://GATEWAY-HOST/)',
   ].join('\n'),
   forward:
     'usage: pinhole forward -L [BIND:]PORT:HOST:PORT | udp:[BIND:]PORT:HOST:PORT [-L ...] LINK [--transport wss|h2|h1] [--insecure] [--upstream-proxy HOST:PORT] [--log-format human|json] [--session-timeout SECONDS]\n' +

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Disposer, EngineApi, EngineStatus, LogLine, SignInPrompt } from '../../shared/engine-api.js';
+import type { Disposer, EngineApi, EngineStatus, LogLine, NetworkChangeReason, SignInPrompt } from '../../shared/engine-api.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { signInForConnection, signInForImport } from '../identity/sign-in.js';
 import type { SignedInCredential } from '../identity/signed-in-credential.js';
@@ -42,6 +42,8 @@ export interface ConnectOptions {
   identifyApp?: (socket: Socket) => Promise<CallingApp | undefined>;
   /** A signed-in user's tunnel credential (issue 18). */
   credential?: SignedInCredential;
+  /** Watch the network and reconnect over a new one at once (main/network/). */
+  netwatch?: boolean;
 }
 
 /** The engine as the host drives it (main/engine.ts implements this). */
@@ -51,6 +53,8 @@ export interface HostEngine extends EngineApi {
   /** The device code of a sign-in under way, on the state every UI reads (absent: the engine cannot show one). */
   showSignInPrompt?(prompt: SignInPrompt | undefined): void;
   readonly logger?: Logger;
+  /** A network change the OS reported (main/engine.ts); absent in engines that do not roam. */
+  networkChanged?(reason: NetworkChangeReason): void;
 }
 
 /** Profiles and settings on disk (main/profiles/store.ts, seen through an adapter). */
@@ -134,6 +138,11 @@ export class EngineHost {
   onEvent(listener: EventListener): Disposer {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The OS says the network changed or the computer woke up (the Electron shell's powerMonitor): the engine checks its connection now. */
+  networkChanged(reason: NetworkChangeReason): void {
+    this.deps.engine.networkChanged?.(reason);
   }
 
   /** Quit path: disconnect and put the system proxy back before anything else goes away. */
@@ -296,6 +305,8 @@ export class EngineHost {
       ...(this.deps.identifyApp ? { identifyApp: this.deps.identifyApp } : {}),
       // The gateway's profile changed (an endpoint added): a stored profile keeps the change.
       ...(saveRefreshed ? { onProfileChange: saveRefreshed } : {}),
+      // The desktop app and the console follow the laptop across networks (issue 20).
+      netwatch: true,
     });
     if (settings.systemProxyOnConnect && this.deps.systemProxy) {
       const endpoint = parseEndpoint(listen);

@@ -22,6 +22,7 @@ const BY_CODE: Partial<Record<ErrorCode, ReplyCode>> = {
   PINHOLE_NOT_CONNECTED: REPLY.networkUnreachable,
   PINHOLE_TLS_PIN_MISMATCH: REPLY.networkUnreachable,
   PINHOLE_TLS_UNTRUSTED: REPLY.networkUnreachable,
+  PINHOLE_CAPTIVE_PORTAL: REPLY.networkUnreachable,
   PINHOLE_TLS_FAILED: REPLY.networkUnreachable,
   PINHOLE_UPSTREAM_PROXY_FAILED: REPLY.networkUnreachable,
   PINHOLE_UPSTREAM_AUTH_REQUIRED: REPLY.networkUnreachable,

@@ -3,6 +3,9 @@
  * opened by H1Transport with and without the native byte path, and relayed with the call the proxy's
  * CONNECT, SOCKS5 and `forward -L` make (relayTunnel). Half-close both ways, a peer that resets, the
  * idle and half-close timeouts, byte counts and a tunnel used as a plain stream behave the same.
+ * So do the warm pool (a tunnel takes a connection that finished its handshake; one the gateway
+ * closed while idle is replaced at once) and early start (the application's bytes behind the
+ * CONNECT, none of the gateway's before its answer, nothing lost across the handover).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -14,6 +17,7 @@ import type { RelayResult } from '../../node/relay.js';
 import { createLogger } from '../../shared/log.js';
 import { DEFAULT_USER, startGateway, type RunningGateway } from '../../test/support/gateway.js';
 import { Peers } from '../../test/support/processes.js';
+import { PinholeError } from '../../shared/errors.js';
 import { H1Transport } from './h1-transport.js';
 
 const peers = new Peers();
@@ -45,15 +49,15 @@ after(async () => {
 
 const originPort = (): number => (origin.address() as AddressInfo).port;
 
-const transportFor = (bytePath: 'native' | 'js'): H1Transport =>
+const transportFor = (bytePath: 'native' | 'js', pool: { poolSize: number; port: number } = { poolSize: 0, port: gateway.port }): H1Transport =>
   new H1Transport({
-    endpoints: [{ host: '127.0.0.1', port: gateway.port }],
+    endpoints: [{ host: '127.0.0.1', port: pool.port }],
     serverName: gateway.hostname,
     trust: { kind: 'pin', pin: gateway.fingerprint },
     user: DEFAULT_USER.name,
     password: DEFAULT_USER.password,
     logger: createLogger({ name: 'test', level: 'silent' }),
-    poolSize: 0,
+    poolSize: pool.poolSize,
     ...(bytePath === 'native' && native !== undefined ? { nativeBytePath: native } : {}),
   });
 
@@ -185,3 +189,176 @@ test('native: a tunnel used as a stream (no socket to hand over) still carries b
   tunnel.destroy();
   await transport.close();
 });
+
+/**
+ * A TCP hop in front of the gateway that counts the connections it carries, can refuse new ones,
+ * and can hang up the ones it carries (as a gateway restarting, or a NAT forgetting, does).
+ */
+const gatewayHop = async (): Promise<{ port: number; carried: Socket[]; refuseNew(): void; hangUp(socket: Socket): void; accepted: EventTarget; close(): void }> => {
+  const carried: Socket[] = [];
+  const pairs = new Map<Socket, Socket>();
+  const accepted = new EventTarget();
+  let refusing = false;
+  // Half-open both ways, as the path to a gateway is: a FIN from one side is passed on, nothing more.
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    client.on('error', () => undefined);
+    const upstream = connect({ host: '127.0.0.1', port: gateway.port, allowHalfOpen: true });
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+    carried.push(client);
+    pairs.set(client, upstream);
+    accepted.dispatchEvent(new Event('connection'));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    carried,
+    refuseNew: () => {
+      refusing = true;
+    },
+    hangUp: (socket) => {
+      socket.end();
+      pairs.get(socket)?.end();
+    },
+    accepted,
+    close: () => {
+      server.close();
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
+    },
+  };
+};
+
+/** Resolves once `cond()` holds, checked now and at each `event` on `target`. */
+const until = (target: EventTarget, event: string, cond: () => boolean): Promise<void> =>
+  new Promise((resolve) => {
+    const check = (): void => {
+      if (!cond()) return;
+      target.removeEventListener(event, check);
+      resolve();
+    };
+    target.addEventListener(event, check);
+    check();
+  });
+
+for (const bytePath of paths()) {
+  test(`${bytePath}: a tunnel takes a warm connection from the pool (no new connection to the gateway needed)`, async () => {
+    onOrigin = (socket) => {
+      socket.on('data', (chunk: Buffer) => socket.write(chunk));
+      socket.once('end', () => socket.end());
+    };
+    const hop = await gatewayHop();
+    const transport = transportFor(bytePath, { poolSize: 1, port: hop.port });
+    transport.on('lost', () => undefined);
+    await transport.warm();
+    assert.equal(hop.carried.length, 1, 'one warm connection');
+    // From now on a new connection fails: only the warm one can carry the tunnel.
+    hop.refuseNew();
+    const tunnel = await transport.open({ host: '127.0.0.1', port: originPort() });
+    assert.equal(tunnel instanceof NativeTunnelStream, bytePath === 'native');
+    const { app, accepted } = await applicationPair();
+    const done = new Promise<RelayResult>((resolve) => relayTunnel(accepted, tunnel, { done: resolve }));
+    app.write('warm');
+    const echoed = await new Promise<Buffer>((resolve) => app.once('data', resolve));
+    assert.equal(echoed.toString(), 'warm');
+    app.end();
+    await readAll(app);
+    await done;
+    await transport.close();
+    hop.close();
+  });
+
+  test(`${bytePath}: a warm connection the gateway hung up is dropped and replaced at once, and the next tunnel works`, async () => {
+    onOrigin = (socket) => socket.on('data', (chunk: Buffer) => socket.end(chunk));
+    const hop = await gatewayHop();
+    const transport = transportFor(bytePath, { poolSize: 1, port: hop.port });
+    await transport.warm();
+    hop.hangUp(hop.carried[0] as Socket);
+    // The replacement is dialled because the hang-up was noticed while idle, not when a tunnel needed it.
+    await until(hop.accepted, 'connection', () => hop.carried.length === 2);
+    await transport.warm();
+    const tunnel = await transport.open({ host: '127.0.0.1', port: originPort() });
+    const { app, accepted } = await applicationPair();
+    relayTunnel(accepted, tunnel, {});
+    app.end('after the hang-up');
+    assert.equal((await readAll(app)).toString(), 'after the hang-up');
+    await transport.close();
+    hop.close();
+  });
+
+  test(`${bytePath}: early start sends the application's bytes behind the CONNECT and loses none across the gateway's answer`, async () => {
+    let originGot: Promise<Buffer> | undefined;
+    onOrigin = (socket) => {
+      originGot = readAll(socket);
+      socket.write('first words from the origin');
+      originGot.then(() => socket.end());
+    };
+    const transport = transportFor(bytePath, { poolSize: 1, port: gateway.port });
+    // The first tunnel waits for the answer, which says this gateway takes early bytes.
+    const learn = await transport.open({ host: '127.0.0.1', port: originPort() });
+    learn.destroy();
+    assert.equal(transport.startsEarly, true, "the gateway's 200 said it reads bytes after the CONNECT head");
+    const early = await transport.openEarly({ host: '127.0.0.1', port: originPort() });
+    assert.equal(early.stream instanceof NativeTunnelStream, bytePath === 'native');
+    const { app, accepted } = await applicationPair();
+    const done = new Promise<RelayResult>((resolve) => relayTunnel(accepted, early.stream, { toApplication: Buffer.from('OK\n'), holdDown: early.answered, done: resolve }));
+    // All at once, without waiting for the answer: more than an early start sends before it
+    // (the rest waits), so bytes go before, while and after it arrives. 200 chunks of 1 KiB, each numbered.
+    const chunks = Array.from({ length: 200 }, (_, i) => Buffer.alloc(1024, i % 251));
+    for (const chunk of chunks) app.write(chunk);
+    app.end();
+    const received = await readAll(app);
+    assert.equal(received.toString(), 'OK\nfirst words from the origin');
+    assert.ok(Buffer.concat(chunks).equals((await originGot) ?? Buffer.alloc(0)), 'the origin got every byte, in order');
+    const result = await done;
+    assert.equal(result.error, undefined);
+    assert.equal(result.bytesUp, 200 * 1024, 'bytes sent before and after the answer are counted');
+    await transport.close();
+  });
+
+  test(`${bytePath}: an early start the gateway refuses gives the application no byte of the refusal, and the refusal is the answer's error`, async () => {
+    // The gateway dials before it answers, but this process may accept after: wait for that accept.
+    const learnArrived = new Promise<void>((resolve) => {
+      onOrigin = (socket) => {
+        socket.destroy();
+        resolve();
+      };
+    });
+    const transport = transportFor(bytePath, { poolSize: 1, port: gateway.port });
+    const learn = await transport.open({ host: '127.0.0.1', port: originPort() });
+    learn.destroy();
+    await learnArrived;
+    let originReached = false;
+    onOrigin = (socket) => {
+      originReached = true;
+      socket.destroy();
+    };
+    // A destination the gateway's policy refuses (only the origin is allowed).
+    const early = await transport.openEarly({ host: '127.0.0.1', port: 1 });
+    const refusal = early.answered.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const { app, accepted } = await applicationPair();
+    app.on('error', () => undefined);
+    const done = new Promise<RelayResult>((resolve) => relayTunnel(accepted, early.stream, { toApplication: Buffer.from('OK\n'), holdDown: early.answered, done: resolve }));
+    app.write('an application ClientHello');
+    const received = await readAll(app);
+    assert.equal(received.toString(), 'OK\n', 'only the local 200: nothing of the refusal reaches the application');
+    const err = await refusal;
+    assert.ok(err instanceof PinholeError, 'the answer rejects');
+    assert.equal(err.code, 'PINHOLE_DEST_FORBIDDEN');
+    assert.ok((await done).error !== undefined, 'the relay says it did not finish');
+    assert.equal(originReached, false);
+    await transport.close();
+  });
+}

@@ -8,14 +8,18 @@
  * (shared/early-data.ts; stunnel + Squid never says so), a tunnel may take the application's bytes
  * before the answer: the CONNECT head goes at once on a pooled connection, the application's bytes
  * follow it on the same connection without waiting, and nothing is read from it until the answer.
- * Only on the JavaScript byte path: the native one keeps waiting for the answer.
+ *
+ * Both byte paths work alike: on the native one (node/native/) the pool keeps native TLS sessions,
+ * verified at their handshake and waiting for their CONNECT head, with the same size, refill and
+ * idle rules (the same TlsPool), and early start sends the application's bytes behind the head
+ * through the engine (node/native/tunnel-stream.ts).
  */
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { ConnectFailure, sendConnect, type ConnectAnswer, type ConnectRequest } from '../../node/connect-client.js';
-import { connectNative } from '../../node/native/connect-tunnel.js';
+import { ConnectFailure, sendConnect, type ConnectAnswer } from '../../node/connect-client.js';
+import { handshakeNative, type NativeConnectTunnel, type NativeGatewaySession } from '../../node/native/connect-tunnel.js';
 import { NativeTunnelStream } from '../../node/native/tunnel-stream.js';
 import { refusalError } from '../../node/refusal.js';
 import { TlsPool } from '../../node/tls-pool.js';
@@ -23,7 +27,9 @@ import { DEFAULT_LIVENESS_TIMEOUT_MS } from '../gateways/liveness.js';
 import { fetchProfileDocument, h1ProfileRequest, type ProfileFetchResult } from '../gateways/profile-fetch.js';
 import { PinholeError } from '../../shared/errors.js';
 import type { Trust } from '../../shared/profile.js';
+import type { NativeBytePath } from '../../node/native/byte-path.js';
 import { dialGateway, rawConnection, TlsSessionCache } from './dial.js';
+import { formatEndpoint, type Endpoint } from '../../shared/profile.js';
 import { gatewayError, verifyLeaf } from './verify.js';
 import { ReplayableStream } from './replayable-stream.js';
 import { authorityOf, basicCredentials, type EarlyTunnel, type GatewayDialOptions, type Transport, type TransportStats, type TunnelTarget } from './transport.js';
@@ -54,12 +60,21 @@ const connectError = (err: unknown, authority: string): PinholeError => {
 /** A pooled connection the path closed while it was idle: the tunnel is retried once on a fresh one. */
 const isStale = (err: unknown): boolean => err instanceof PinholeError && err.code === 'PINHOLE_GATEWAY_CLOSED';
 
+/** A native handshake's failure as the transport's error (what dialGateway gives on the JavaScript path). */
+const handshakeError = (err: unknown, endpoint: Endpoint): PinholeError => {
+  if (!(err instanceof ConnectFailure)) return err instanceof PinholeError ? err : gatewayError(err);
+  if (err.code === 'CONNECT_TIMEOUT') return new PinholeError('PINHOLE_GATEWAY_TIMEOUT', undefined, { details: { endpoint: formatEndpoint(endpoint) } });
+  return new PinholeError('PINHOLE_GATEWAY_CLOSED', 'The gateway closed the connection during the TLS handshake.', { cause: err });
+};
+
 export class H1Transport extends EventEmitter implements Transport {
   readonly kind = 'h1' as const;
-  private readonly live = new Set<TLSSocket | NativeTunnelStream>();
+  private readonly live = new Set<TLSSocket | NativeGatewaySession>();
   private readonly sessions: TlsSessionCache;
   private readonly basic: string;
   private readonly pool: TlsPool;
+  /** The native byte path's warm sessions (when it is loaded); the JavaScript pool still serves proxyConnection. */
+  private readonly nativePool: TlsPool<NativeGatewaySession> | undefined;
   private closed = false;
   private rttMs: number | null = null;
   /** The gateway's 200 said it reads bytes after the CONNECT head (a Pinhole gateway). */
@@ -69,10 +84,15 @@ export class H1Transport extends EventEmitter implements Transport {
     super();
     this.sessions = options.sessions ?? new TlsSessionCache();
     this.basic = basicCredentials(options.user, options.password);
-    this.pool = new TlsPool({ dial: () => this.dial(), size: options.poolSize ?? 2 });
-    this.pool.on('refill-failed', (err) => {
+    const lost = (err: unknown): void => {
       if (!this.closed) this.emit('lost', err instanceof PinholeError ? err : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: err }));
-    });
+    };
+    this.pool = new TlsPool({ dial: () => this.dial(), size: options.poolSize ?? 2 });
+    this.pool.on('refill-failed', lost);
+    if (options.nativeBytePath !== undefined) {
+      this.nativePool = new TlsPool({ dial: () => this.dialNative(), size: options.poolSize ?? 2 });
+      this.nativePool.on('refill-failed', lost);
+    }
     if (options.initialSocket) {
       this.track(options.initialSocket);
       this.pool.add(options.initialSocket);
@@ -93,23 +113,27 @@ export class H1Transport extends EventEmitter implements Transport {
     return { gatewayConnections: this.live.size, rttMs: this.rttMs };
   }
 
-  /** Early start: a gateway that said it takes early bytes, on the JavaScript byte path. */
+  /** Early start: a gateway that said it takes early bytes (either byte path). */
   get startsEarly(): boolean {
-    return this.takesEarlyBytes && this.bytePath === 'js';
+    return this.takesEarlyBytes;
   }
 
-  /** Pre-opened connections ready for a tunnel right now. */
+  /** Pre-opened connections ready for a tunnel right now (on the byte path in use). */
   get idleConnections(): number {
-    return this.pool.idleConnections;
+    return this.tunnelPool().idleConnections;
   }
 
   warm(): Promise<void> {
-    return this.pool.warm();
+    return this.tunnelPool().warm();
   }
 
   async open(target: TunnelTarget): Promise<Duplex> {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
-    if (this.bytePath === 'native') return this.openNative(target);
+    if (this.bytePath === 'native') {
+      const path = this.nativePath();
+      const tunnel = (session: NativeGatewaySession): Promise<Duplex> => this.connectNative(session, target).then((answered) => new NativeTunnelStream(path, { answered }));
+      return this.nativeSessions().use(tunnel, isStale, this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS);
+    }
     // A pooled connection that has not answered within the liveness timeout (a frozen gateway) gets one fresh connection alongside it.
     return this.pool.use((socket) => this.connectOver(socket, target), isStale, this.options.choice?.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS);
   }
@@ -121,6 +145,7 @@ export class H1Transport extends EventEmitter implements Transport {
    */
   async openEarly(target: TunnelTarget): Promise<EarlyTunnel> {
     if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    if (this.bytePath === 'native') return this.openEarlyNative(target);
     const { socket: first, pooled } = await this.pool.take();
     const sent = this.connectOver(first, target);
     const stream = new ReplayableStream(first, { holdUntilAnswer: true });
@@ -163,6 +188,7 @@ export class H1Transport extends EventEmitter implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     this.pool.close();
+    this.nativePool?.close();
     for (const socket of this.live) socket.destroy();
   }
 
@@ -175,40 +201,88 @@ export class H1Transport extends EventEmitter implements Transport {
     return socket;
   }
 
-  /**
-   * A tunnel on the native byte path: TCP from here, the TLS handshake natively (sessions resumed
-   * by the engine), the certificate judged here before the CONNECT is written, the answer parsed
-   * here; endpoints are tried in order. The relay call site hands the application over
-   * (node/native/tunnel-stream.ts).
-   */
-  private async openNative(target: TunnelTarget): Promise<Duplex> {
+  /** The pool tunnels take from on the byte path in use. */
+  private tunnelPool(): TlsPool<TLSSocket> | TlsPool<NativeGatewaySession> {
+    return this.bytePath === 'native' ? this.nativeSessions() : this.pool;
+  }
+
+  private nativePath(): NativeBytePath {
     const path = this.options.nativeBytePath;
     if (path === undefined) throw new PinholeError('PINHOLE_INTERNAL');
-    const authority = authorityOf(target);
-    const request: ConnectRequest = { target, headers: { 'Proxy-Authorization': this.credentials }, timeoutMs: this.options.replyTimeoutMs ?? 20_000 };
+    return path;
+  }
+
+  private nativeSessions(): TlsPool<NativeGatewaySession> {
+    if (this.nativePool === undefined) throw new PinholeError('PINHOLE_INTERNAL');
+    return this.nativePool;
+  }
+
+  /**
+   * One session on the native byte path: TCP from here, the TLS handshake natively (sessions resumed
+   * by the engine), the certificate judged here at the handshake; it then waits for its CONNECT head
+   * (in the pool). Endpoints are tried in order; only one that could not be reached moves on to the next.
+   */
+  private async dialNative(): Promise<NativeGatewaySession> {
+    const path = this.nativePath();
     const servername = isIP(this.options.serverName) === 0 ? this.options.serverName : '';
+    const started = Date.now();
     let lastError: PinholeError | undefined;
     for (const endpoint of this.options.endpoints) {
-      let tunnel;
+      let session: NativeGatewaySession;
       try {
         const socket = await rawConnection(endpoint, this.options);
-        tunnel = await connectNative(path, { socket, servername, request, verify: (certificates, resumed) => verifyLeaf(certificates[0], resumed, this.options.trust) });
+        session = await handshakeNative(path, {
+          socket,
+          servername,
+          timeoutMs: this.options.connectTimeoutMs ?? 10_000,
+          verify: (certificates, resumed) => verifyLeaf(certificates[0], resumed, this.options.trust),
+        });
       } catch (err) {
-        lastError = connectError(err, authority);
-        // Only a gateway that could not be reached is worth the next endpoint.
+        lastError = handshakeError(err, endpoint);
         if (lastError.code === 'PINHOLE_GATEWAY_UNREACHABLE' || lastError.code === 'PINHOLE_GATEWAY_TIMEOUT') continue;
         throw lastError;
       }
-      const answer: ConnectAnswer = tunnel.answer;
-      this.learn(answer);
-      if (answer.status < 200 || answer.status > 299) throw refusalError(answer.status, answer.headers['pinhole-error'], this.options.user, authority);
-      const stream = new NativeTunnelStream(tunnel, path);
-      this.live.add(stream);
-      stream.once('close', () => this.live.delete(stream));
-      if (this.closed) stream.destroy();
-      return stream;
+      this.rttMs = Date.now() - started;
+      this.live.add(session);
+      session.once('close', () => this.live.delete(session));
+      if (this.closed) session.destroy();
+      return session;
     }
     throw lastError ?? new PinholeError('PINHOLE_GATEWAY_UNREACHABLE');
+  }
+
+  /** CONNECT on a native session: resolves with the answered tunnel once 2xx (the relay call site hands the application over). */
+  private async connectNative(session: NativeGatewaySession, target: TunnelTarget): Promise<NativeConnectTunnel> {
+    const authority = authorityOf(target);
+    let tunnel: NativeConnectTunnel;
+    try {
+      tunnel = await session.connect({ target, headers: { 'Proxy-Authorization': this.credentials }, timeoutMs: this.options.replyTimeoutMs ?? 20_000 });
+    } catch (err) {
+      throw connectError(err, authority);
+    }
+    this.learn(tunnel.answer);
+    if (tunnel.answer.status < 200 || tunnel.answer.status > 299) throw refusalError(tunnel.answer.status, tunnel.answer.headers['pinhole-error'], this.options.user, authority);
+    return tunnel;
+  }
+
+  /** openEarly on the native byte path: the same steps, the stream keeping what a replay needs (node/native/tunnel-stream.ts). */
+  private async openEarlyNative(target: TunnelTarget): Promise<EarlyTunnel> {
+    const { socket: first, pooled } = await this.nativeSessions().take();
+    const sent = this.connectNative(first, target);
+    const stream = new NativeTunnelStream(this.nativePath(), { early: first });
+    const answered = sent.then(
+      (tunnel) => stream.settle(tunnel),
+      async (err: unknown) => {
+        if (!pooled || !isStale(err) || stream.destroyed || this.closed) throw err;
+        const next = await this.dialNative();
+        const again = this.connectNative(next, target);
+        stream.replaceWith(next);
+        stream.settle(await again);
+      },
+    );
+    // The caller may learn of a refusal through the stream closing first; the rejection is theirs.
+    answered.catch(() => undefined);
+    return { stream, answered };
   }
 
   /** A 2xx answer says whether this gateway reads bytes after the CONNECT head (early start). */

@@ -17,6 +17,7 @@ import { PinholeError } from '../../shared/errors.js';
 import type { GatewaysStatus, GatewaySwitch } from '../../shared/gateway-status.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../../shared/profile.js';
 import { GatewayChooser, type SwitchDecision } from '../gateways/chooser.js';
+import { localAddressGone } from '../network/local-addresses.js';
 import { DEFAULT_LIVENESS_TIMEOUT_MS, SessionDeadline, SessionLiveness } from '../gateways/liveness.js';
 import type { RaceWinner } from '../gateways/race.js';
 import { raceGateway, TlsSessionCache } from './dial.js';
@@ -146,11 +147,25 @@ export class H2Sessions extends EventEmitter implements ProbedSessions {
     if (this.session === session) this.session = undefined;
   }
 
-  /** The network changed: sessions that already stopped answering are not waited for any longer. */
-  networkChanged(): void {
-    for (const [session, deadline] of [...this.draining]) {
-      if (this.dead.has(session)) deadline.endNow(new PinholeError('PINHOLE_GATEWAY_UNRESPONSIVE', 'The network changed while the gateway was not answering; its tunnels are reset.'));
+  /**
+   * The network changed: a PING on the session in use now rather than at the next idle one. One
+   * that does not answer within the liveness timeout is dead (its 'dead' handler dials the next
+   * session and sends the waiting CONNECTs there); sessions that stopped answering are not waited
+   * for any longer (their tunnels are reset). Resolves with a live session in place.
+   */
+  async networkChanged(): Promise<void> {
+    if (this.closed) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    const session = this.session;
+    const watcher = session === undefined ? undefined : this.watchers.get(session);
+    if (session && watcher && !session.closed && !session.destroyed) {
+      // The address it was made from left the computer: nothing can come back, no PING to wait for.
+      if (localAddressGone(this.socketOf.get(session)?.localAddress)) this.stoppedAnswering(session, new PinholeError('PINHOLE_GATEWAY_UNRESPONSIVE', 'The network changed: the address this connection came from is gone.'));
+      else await watcher.probeNow().catch(() => undefined);
     }
+    for (const [dead, deadline] of [...this.draining]) {
+      if (this.dead.has(dead)) deadline.endNow(new PinholeError('PINHOLE_GATEWAY_UNRESPONSIVE', 'The network changed while the gateway was not answering; its tunnels are reset.'));
+    }
+    await this.current();
   }
 
   async close(): Promise<void> {

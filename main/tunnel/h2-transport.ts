@@ -96,9 +96,9 @@ export class H2Transport extends EventEmitter implements Transport {
     this.sessions.setEndpoints(endpoints);
   }
 
-  /** The network changed: sessions that already stopped answering are not waited for any longer. */
-  networkChanged(): void {
-    this.sessions.networkChanged();
+  /** The network changed: the session is proved now, a dead one replaced (its waiting CONNECTs sent again there). */
+  networkChanged(): Promise<void> {
+    return this.sessions.networkChanged();
   }
 
   async open(target: TunnelTarget): Promise<Duplex> {

@@ -124,10 +124,12 @@ export interface Transport extends EventEmitter {
   /** The profile's pins changed (a certificate rotation announced): the next dials verify with these. */
   setTrust?(trust: Trust): void;
   /**
-   * The network changed (roaming; detected by a later issue): sessions that already stopped
-   * answering are ended now, their tunnels reset, instead of at their deadline.
+   * The network changed (roaming, main/network/): the session in use is proved at once (a PING
+   * within the liveness timeout); sessions that stopped answering are ended now, their tunnels
+   * reset, instead of at their deadline; resolves once a live session is there (over the new path),
+   * rejects when none can be had. Transports without sessions do without (the engine warms them).
    */
-  networkChanged?(): void;
+  networkChanged?(): Promise<void>;
   close(): Promise<void>;
 }
 

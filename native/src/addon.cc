@@ -3,6 +3,8 @@
 //   init(onEvent)                                   start the engine; onEvent(kind, id, up, down, payload, text)
 //   tlsConnect(fd, servername, alpnWire) -> id      TLS client handshake on a copy of fd
 //   verified(id, head)                              the peer was accepted: send head, read the answer's head
+//                                                   (an empty head parks the session, watched, until send())
+//   send(id, bytes)                                 bytes before the answer: a parked session's head, early bytes
 //   attach(id, fd, toGateway, toApplication[, idleMs, halfCloseMs])
 //                                                   relay between a copy of fd and the TLS session
 //   relayPlain(fdA, fdB, toB, toA, copy[, idleMs, halfCloseMs]) -> id
@@ -246,6 +248,17 @@ napi_value Verified(napi_env env, napi_callback_info info) {
   return post(env, call.addon, std::move(command), false);
 }
 
+napi_value Send(napi_env env, napi_callback_info info) {
+  Call<2> call(env, info, "send(id, bytes) needs an id and a Buffer.");
+  if (!call.ok()) return nullptr;
+  int32_t id;
+  Command command;
+  command.type = Command::Type::Send;
+  if (!argInt(env, call.argv[0], &id) || !argBytes(env, call.argv[1], &command.bytes)) return throwError(env, call.usage);
+  command.id = static_cast<uint32_t>(id);
+  return post(env, call.addon, std::move(command), false);
+}
+
 napi_value Attach(napi_env env, napi_callback_info info) {
   Call<4> call(env, info, "attach(id, fd, toGateway, toApplication) needs an id, a descriptor and two Buffers.");
   if (!call.ok()) return nullptr;
@@ -335,6 +348,7 @@ napi_value Module(napi_env env, napi_value exports) {
       {"init", nullptr, Init, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tlsConnect", nullptr, TlsConnect, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"verified", nullptr, Verified, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"send", nullptr, Send, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attach", nullptr, Attach, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relayPlain", nullptr, RelayPlain, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"destroy", nullptr, Destroy, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -384,18 +384,39 @@ void Engine::handle(Command& command) {
     }
     case Command::Type::Verified: {
       auto found = relays_.find(command.id);
-      if (found == relays_.end() || found->second->state != Relay::State::AwaitVerdict) return;
+      if (found == relays_.end() || found->second->state != Relay::State::AwaitVerdict || found->second->verified) return;
       Relay& r = *found->second;
       r.verified = true;
       if (r.unverifiedSession != nullptr) {
         keepSession(r, r.unverifiedSession);
         r.unverifiedSession = nullptr;
       }
+      // No head yet: a warm pool's session, parked (and watched) until send() brings its CONNECT head.
+      if (command.bytes.empty()) {
+        pump(r);
+        return;
+      }
       if (!r.up.append(command.bytes)) {
         fail(r, "the CONNECT head is too large");
         return;
       }
       r.state = Relay::State::Head;
+      pump(r);
+      return;
+    }
+    case Command::Type::Send: {
+      // Bytes for the gateway before its answer: a parked session's CONNECT head, then early bytes.
+      // Once the answer is in (AwaitAttach) they wait in the buffer: sent only if JavaScript attaches.
+      auto found = relays_.find(command.id);
+      if (found == relays_.end() || found->second->closed) return;
+      Relay& r = *found->second;
+      bool parked = r.state == Relay::State::AwaitVerdict && r.verified;
+      if (!parked && r.state != Relay::State::Head && r.state != Relay::State::AwaitAttach) return;
+      if (!r.up.append(command.bytes)) {
+        fail(r, "too many bytes before the gateway's answer");
+        return;
+      }
+      if (parked) r.state = Relay::State::Head;
       pump(r);
       return;
     }
@@ -459,6 +480,8 @@ void Engine::pump(Relay& relay) {
       relayBytes(relay);
       break;
     case Relay::State::AwaitVerdict:
+      if (relay.verified) watchParked(relay);
+      break;
     case Relay::State::AwaitAttach:
       break;
   }
@@ -529,6 +552,24 @@ void Engine::emitSecure(Relay& relay) {
     event->certificates.push_back(std::move(der));
   }
   emit_(event);
+}
+
+// A parked session must stay silent until its CONNECT head: reading processes what TLS sends after
+// the handshake (tickets); a byte of data, a close or a reset ends it now, so the pool replaces it.
+void Engine::watchParked(Relay& relay) {
+  unsigned char byte;
+  errno = 0;
+  int rc = SSL_read(relay.b.ssl, &byte, 1);
+  if (rc > 0) {
+    fail(relay, "the gateway sent bytes before the CONNECT");
+    return;
+  }
+  Outcome outcome = tlsOutcome(relay.b.ssl, rc, "TLS read");
+  if (outcome.io == Io::Again) {
+    relay.b.wants |= outcome.want;
+    return;
+  }
+  fail(relay, outcome.io == Io::Ended ? "the gateway closed the connection" : outcome.error);
 }
 
 void Engine::exchangeHead(Relay& relay) {
@@ -839,7 +880,7 @@ void Engine::finish(Relay& relay, const std::string& error, bool notify) {
     side->registered = 0;
     if (side->ssl != nullptr) {
       // A session whose handshake failed, or that was refused, is not offered again.
-      if (!error.empty() && (relay.state == Relay::State::Handshake || relay.state == Relay::State::AwaitVerdict)) {
+      if (!error.empty() && (relay.state == Relay::State::Handshake || (relay.state == Relay::State::AwaitVerdict && !relay.verified))) {
         auto cached = sessions_.find(relay.servername);
         if (cached != sessions_.end()) {
           SSL_SESSION_free(cached->second);

@@ -56,13 +56,13 @@ struct Limits {
 using Emit = std::function<void(Event*)>;
 
 struct Command {
-  enum class Type { TlsConnect, Verified, Attach, Plain, Destroy, Stop } type = Type::Stop;
+  enum class Type { TlsConnect, Verified, Attach, Plain, Destroy, Stop, Send } type = Type::Stop;
   uint32_t id = 0;
   int fd = -1;   // owned by the command until the engine takes it
   int fd2 = -1;
   std::string servername;
   Bytes alpn;    // wire format: length-prefixed protocol names
-  Bytes bytes;   // Verified: the head to send; Attach/Plain: bytes for side b first
+  Bytes bytes;   // Verified: the head to send (empty: park); Send: bytes before the answer; Attach/Plain: bytes for side b first
   Bytes bytes2;  // Attach/Plain: bytes for side a first
   bool copy = false;  // Plain: copy through buffers, never splice (tests, and a fallback to compare)
   Limits limits;     // Attach/Plain
@@ -100,6 +100,7 @@ class Engine {
   void pump(Relay& relay);
   void handshake(Relay& relay);
   void exchangeHead(Relay& relay);
+  void watchParked(Relay& relay);
   void relayBytes(Relay& relay);
   bool spliceDirection(Relay& relay, Side& from, Side& to, Buffer& buffer, double& count, bool& moved);
   void updateInterest(Relay& relay);

@@ -22,6 +22,7 @@ interface Addon {
   init(onEvent: (kind: number, id: number, first: number, second: number, payload: unknown, text: string) => void): void;
   tlsConnect(fd: number, servername: string, alpn: Buffer): number;
   verified(id: number, head: Buffer): void;
+  send(id: number, bytes: Buffer): void;
   attach(id: number, fd: number, toGateway: Buffer | undefined, toApplication: Buffer | undefined, idleMs?: number, halfCloseMs?: number): void;
   relayPlain(fdA: number, fdB: number, toB: Buffer | undefined, toA: Buffer | undefined, copy: boolean, idleMs?: number, halfCloseMs?: number): number;
   destroy(id: number): void;
@@ -108,6 +109,22 @@ export class NativeRelay {
   /** The gateway's certificate was accepted: send the CONNECT head and read the answer's head. */
   verified(head: Buffer): void {
     this.addon.verified(this.id, head);
+  }
+
+  /**
+   * The gateway's certificate was accepted, and the session waits for its CONNECT head (a warm
+   * pool's): the engine watches it meanwhile and closes it if the gateway talks or hangs up.
+   */
+  accept(): void {
+    this.addon.verified(this.id, Buffer.alloc(0));
+  }
+
+  /**
+   * Bytes for the gateway before its answer: an accepted session's CONNECT head, then a tunnel's early
+   * bytes. Once the answer is in they wait in the engine and go only if `attach` follows (a 2xx).
+   */
+  send(bytes: Buffer): void {
+    this.addon.send(this.id, bytes);
   }
 
   /**

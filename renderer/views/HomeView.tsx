@@ -43,6 +43,32 @@ const GatewaysCard = ({ gateways }: { gateways: GatewaysStatus }) => {
 /** Errors a new sign-in can cure (issue 18): the Home page offers "Sign in again" beside them. */
 const SIGN_IN_AGAIN: ReadonlySet<string> = new Set(['PINHOLE_CREDENTIAL_REVOKED', 'PINHOLE_CREDENTIAL_EXPIRED', 'PINHOLE_SIGNIN_REQUIRED', 'PINHOLE_SIGNIN_CODE_EXPIRED', 'PINHOLE_SIGNIN_DENIED', 'PINHOLE_SIGNIN_FAILED']);
 
+/** The last network change (roaming, sleep and wake) and a captive portal's sign-in page, as the engine reports them. */
+const NetworkBanner = ({ status }: { status: EngineState['status'] }) => {
+  const { t } = useTranslation();
+  const network = status?.network;
+  const portal = status?.portal;
+  if (portal !== undefined) {
+    return (
+      <div className="banner banner-warn" role="status" data-testid="network-change">
+        {t('home.network.portal')}{' '}
+        <a href={portal} target="_blank" rel="noreferrer">
+          {t('home.network.openPortal')}
+        </a>{' '}
+        <code>{portal}</code>
+      </div>
+    );
+  }
+  if (network === undefined || status?.state === 'disconnected') return null;
+  const words =
+    network.state === 'reconnected' ? t('home.network.reconnected', { seconds: ((network.tookMs ?? 0) / 1000).toFixed(1) }) : t(`home.network.${network.state}`);
+  return (
+    <div className={`banner ${network.state === 'reconnected' ? 'banner-ok' : 'banner-warn'}`} role="status" data-testid="network-change">
+      {words}
+    </div>
+  );
+};
+
 export const HomeView = ({ client, state, goTo }: { client: Client; state: EngineState; goTo: (page: 'profiles') => void }) => {
   const { t } = useTranslation();
   const [busy, setBusy] = useState(false);
@@ -160,6 +186,7 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
           )}
         </div>
       )}
+      <NetworkBanner status={status} />
       {error && (
         <div className="banner banner-error" role="alert">
           {error}

@@ -3,8 +3,8 @@
  * at once, and the application's first bytes travel right behind the CONNECT (one round trip
  * saved per new connection). A destination seen for the first time, or refused last time, waits
  * for the gateway's answer, so refusals reach the application as clear statuses. On every
- * transport: HTTP/2, HTTP/1.1 (its JavaScript byte path; the native one waits for the answer) and
- * WebSocket.
+ * transport: HTTP/2, HTTP/1.1 (on both byte paths: JavaScript, and native with its warm pool of
+ * native TLS sessions) and WebSocket.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,8 +16,13 @@ import { startOrigin } from '../support/origin.js';
 import { startPinholeStack, type PinholeStack } from '../support/stack.js';
 import { bytesUntilClose } from '../support/tunnel-ends.js';
 
-/** The client's flags per transport: h1 early start is the JavaScript byte path's. */
-const TRANSPORTS = { h2: ['--transport', 'h2'], h1: ['--transport', 'h1', '--byte-path', 'js'], wss: ['--transport', 'wss'] } as const;
+/** The client's flags per transport (h1 on each byte path). */
+const TRANSPORTS = {
+  h2: ['--transport', 'h2'],
+  'h1 js': ['--transport', 'h1', '--byte-path', 'js'],
+  'h1 native': ['--transport', 'h1', '--byte-path', 'native'],
+  wss: ['--transport', 'wss'],
+} as const;
 
 for (const [transport, clientArgs] of Object.entries(TRANSPORTS)) {
   describe(`early start on ${transport}`, () => {
@@ -62,7 +67,7 @@ for (const [transport, clientArgs] of Object.entries(TRANSPORTS)) {
       explainFailure(stack.peers, async () => {
         const origin = stack.peers.add(await startOrigin());
         const gateway = stack.peers.add(await startGateway({ restrictTo: [`127.0.0.1:${origin.httpsPort}`] }));
-        const client = stack.peers.add(await startClient({ link: await gateway.provision(), extraArgs: [...clientArgs, '--no-early-start'], name: `pinhole-waits-${transport}` }));
+        const client = stack.peers.add(await startClient({ link: await gateway.provision(), extraArgs: [...clientArgs, '--no-early-start'], name: `pinhole-waits-${transport.replace(' ', '-')}` }));
         const target = `127.0.0.1:${origin.httpsPort}`;
         const first = await requestThroughProxy({ proxy: { port: client.port }, url: `https://${target}/hello`, ca: origin.certificate.cert });
         assert.equal(first.status, 200);

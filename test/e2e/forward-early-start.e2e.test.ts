@@ -4,7 +4,7 @@
  * waiting a round trip for the answer, as the local proxy's CONNECT does (main/tunnel/opener.ts
  * decides for both). A refusal of an early tunnel ends the connection without a byte and the log
  * says so; the next connection waits for the answer again. On every transport: HTTP/2, HTTP/1.1
- * (its JavaScript byte path; the native one waits for the answer) and WebSocket.
+ * (on both byte paths) and WebSocket.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -38,13 +38,18 @@ const startForward = async (name: string, args: readonly string[]): Promise<{ se
   return { server, forward, port };
 };
 
-/** The forward's flags per transport: h1 early start is the JavaScript byte path's. */
-const TRANSPORTS = { h2: ['--transport', 'h2'], h1: ['--transport', 'h1', '--byte-path', 'js'], wss: ['--transport', 'wss'] } as const;
+/** The forward's flags per transport (h1 on each byte path). */
+const TRANSPORTS = {
+  h2: ['--transport', 'h2'],
+  'h1 js': ['--transport', 'h1', '--byte-path', 'js'],
+  'h1 native': ['--transport', 'h1', '--byte-path', 'native'],
+  wss: ['--transport', 'wss'],
+} as const;
 
 for (const [transport, transportArgs] of Object.entries(TRANSPORTS)) {
   test(`pinhole forward -L (${transport}): a target the gateway accepted starts early and carries the exchange; a refused early start ends the connection and the log says so`, () =>
     explainFailure(peers, async () => {
-      const { server, forward, port } = await startForward(`forward-${transport}`, transportArgs);
+      const { server, forward, port } = await startForward(`forward-${transport.replace(' ', '-')}`, transportArgs);
 
       const first = await connectTo(port);
       assert.equal((await timeExchanges(first, 'echo', 3)).length, 3, 'first contact: the tunnel waits for the gateway, which accepts');

@@ -16,7 +16,13 @@ import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { explainFailure, listenPortOf, Peers, pinholeBin, Program, repoRoot } from '../support/processes.js';
 import { assertNoStall, startTwoWriteServer, type TwoWriteServer } from '../support/two-write-server.js';
 
-const TRANSPORTS = ['h2', 'h1', 'wss'] as const;
+/** The forward's flags per transport; h1 on each byte path. */
+const TRANSPORTS: Record<string, readonly string[]> = {
+  h2: ['--transport', 'h2'],
+  'h1 native': ['--transport', 'h1', '--byte-path', 'native'],
+  'h1 js': ['--transport', 'h1', '--byte-path', 'js'],
+  wss: ['--transport', 'wss'],
+};
 
 const peers = new Peers();
 const SNI_NAME = 'two-writes.test';
@@ -35,10 +41,10 @@ before(async () => {
 });
 after(() => peers.close());
 
-for (const transport of TRANSPORTS) {
+for (const [transport, transportArgs] of Object.entries(TRANSPORTS)) {
   test(`pinhole forward -L (${transport}): a two-write answer is not held for a delayed ACK`, () =>
     explainFailure(peers, async () => {
-      const forward = new Program(pinholeBin, { name: `forward-${transport}`, args: ['forward', '-L', `127.0.0.1:0:127.0.0.1:${server.port}`, link, '--transport', transport, '--log-format', 'json'] });
+      const forward = new Program(pinholeBin, { name: `forward-${transport.replace(' ', '-')}`, args: ['forward', '-L', `127.0.0.1:0:127.0.0.1:${server.port}`, link, ...transportArgs, '--log-format', 'json'] });
       peers.add({ stop: () => forward.stop('SIGTERM', 10_000) });
       peers.watch(forward);
       const port = listenPortOf(await forward.waitForLog((r) => r.msg === 'The forward is listening.', 20_000, '"The forward is listening."'));

@@ -20,7 +20,13 @@ import { startSeedCloud } from '../support/seed.js';
 import { socksConnect } from '../support/socks-client.js';
 import { assertNoStall, startTwoWriteServer, type TwoWriteServer } from '../support/two-write-server.js';
 
-const TRANSPORTS = ['h2', 'h1', 'wss'] as const;
+/** The client's flags per transport; h1 on each byte path (auto picks the native one where it is built). */
+const TRANSPORTS: Record<string, readonly string[]> = {
+  h2: ['--transport', 'h2'],
+  'h1 native': ['--transport', 'h1', '--byte-path', 'native'],
+  'h1 js': ['--transport', 'h1', '--byte-path', 'js'],
+  wss: ['--transport', 'wss'],
+};
 
 const peers = new Peers();
 let server: TwoWriteServer;
@@ -39,7 +45,7 @@ after(() => peers.close());
 const clientFor = async (transport: string): Promise<RunningClient> => {
   let client = clients.get(transport);
   if (client === undefined) {
-    client = peers.add(await startClient({ link, extraArgs: ['--transport', transport], name: `pinhole-${transport}` }));
+    client = peers.add(await startClient({ link, extraArgs: [...(TRANSPORTS[transport] ?? [])], name: `pinhole-${transport.replace(' ', '-')}` }));
     peers.watch(client.program);
     clients.set(transport, client);
   }
@@ -53,7 +59,7 @@ const connectTunnel = async (proxyPort: number): Promise<Socket> => {
   return tunnel.socket;
 };
 
-for (const transport of TRANSPORTS) {
+for (const transport of Object.keys(TRANSPORTS)) {
   test(`HTTP CONNECT through pinhole connect (${transport}): a two-write answer is not held for a delayed ACK`, () =>
     explainFailure(peers, async () => assertNoStall(await connectTunnel((await clientFor(transport)).port), `CONNECT ${transport}`)));
 
