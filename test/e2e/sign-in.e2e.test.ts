@@ -142,7 +142,7 @@ test('sign-in with a device code: no password in the link or on disk, the refres
     await waitUntil(() => Date.now() > firstExpiry + 2_000, LIFETIME_S * 1000 + 30_000, 'the first credential to expire');
     download.socket.resume();
     await ended;
-    assert.ok(received > size, `the whole download arrived (${received} bytes for ${size})`);
+    assert.ok(received > size, `the whole download arrived (${received} bytes for ${size}); the gateway's access lines: ${JSON.stringify(gateway.accessLog().filter((r) => Number(r['bytesDown']) > 1_000_000))}; the client's last lines: ${program.transcript().slice(-3000)}`);
     const after = await requestThroughProxy({ proxy: { port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });
     assert.equal(after.status, 200, 'a new tunnel after the first credential expired carries the renewed one');
 
