@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MenuItemConstructorOptions } from 'electron';
 import type { EventName, ProfileList, UiSettings } from '../shared/contract.js';
+import type { DoctorReport } from '../shared/doctor.js';
 import type { EngineStatus } from '../shared/engine-api.js';
 import { DesktopShell, linkFromArgv, type ShellHost } from './shell.js';
 import { trayLanguage, trayWords } from './tray-words.js';
@@ -23,6 +24,7 @@ const world = (overrides: Partial<UiSettings> = {}, osLocale?: string) => {
       getInfo: () => ({ version: '1', keychain: { kind: 'k', location: 'l' }, proxyAddress: '127.0.0.1:8080', shellExport: 'export x', platform: 'linux' }),
       connect: ({ profileId }) => (log.push(`connect:${profileId ?? ''}`), { state: 'connecting', since: 0, warnings: [] }),
       disconnect: () => (log.push('disconnect'), { state: 'disconnected', since: 0, warnings: [] }),
+      checkConnection: () => ({ ...checkReport, hops: [...checkReport.hops] }),
     },
     onEvent: (l) => ((listener = l), () => (listener = undefined)),
     shutdown: async () => {
@@ -47,6 +49,20 @@ const world = (overrides: Partial<UiSettings> = {}, osLocale?: string) => {
     await new Promise((r) => setImmediate(r));
   };
   return { shell, log, emit, trays: () => trays, listening: () => listener !== undefined };
+};
+
+/** What the path check answers in this world (a test may replace its hops). */
+const checkReport: DoctorReport = {
+  ok: false,
+  profile: 'Work',
+  gateway: 'gw.example.com:443',
+  checkedAt: new Date(0).toISOString(),
+  hops: [
+    { hop: 'resolve', status: 'pass', verdict: 'The name gw.example.com resolves to 203.0.113.7.', facts: {} },
+    { hop: 'tcp', status: 'fail', code: 'PINHOLE_GATEWAY_TIMEOUT', verdict: 'Nothing answered on port 443 at gw.example.com:443 directly in time: a firewall is probably dropping the connection.', action: 'Ask the firewall admin to allow it.', facts: {} },
+  ],
+  firewall: [{ host: 'gw.example.com', port: 443, addresses: ['203.0.113.7'] }],
+  firewallSentence: 'For the firewall admin: allow outgoing TCP to gw.example.com port 443 (its current addresses: 203.0.113.7), and nothing else.',
 };
 
 const status = (state: EngineStatus['state'], extra: Partial<EngineStatus> = {}): EngineStatus => ({ state, since: 0, warnings: [], ...extra });
@@ -149,4 +165,15 @@ test('connect at start connects with the default profile', async () => {
   assert.ok(w.log.includes('connect:'));
   assert.equal(linkFromArgv(['a', 'PINHOLE://v1/x']), 'PINHOLE://v1/x');
   assert.equal(linkFromArgv(['a', 'b']), undefined);
+});
+
+test('the tray\'s Check my connection runs the path check and tells the first failing hop\'s verdict and what to do', async () => {
+  const w = world();
+  await w.shell.start([]);
+  (w.trays().at(-1)?.menu.find((m) => m.id === 'check')?.click as unknown as () => void)();
+  await new Promise((r) => setImmediate(r));
+  assert.ok(
+    w.log.includes('notify:Check my connection:Nothing answered on port 443 at gw.example.com:443 directly in time: a firewall is probably dropping the connection. Ask the firewall admin to allow it.'),
+    w.log.join('\n'),
+  );
 });

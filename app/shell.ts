@@ -14,7 +14,7 @@ import { trayWords, type ShellWords } from './tray-words.js';
 const ENGLISH: ShellWords = trayWords('en');
 
 export interface ShellHost {
-  handlers: Pick<Handlers, 'connect' | 'disconnect' | 'getStatus' | 'listProfiles' | 'getInfo' | 'getSettings'>;
+  handlers: Pick<Handlers, 'connect' | 'disconnect' | 'getStatus' | 'listProfiles' | 'getInfo' | 'getSettings' | 'checkConnection'>;
   onEvent(listener: (event: EventName, payload: unknown) => void): Disposer;
   shutdown(): Promise<void>;
 }
@@ -112,6 +112,20 @@ export class DesktopShell {
     );
   }
 
+  /** The tray's "Check my connection": the same check as Home's; the first failing hop's verdict and what to do, or that every hop passed. */
+  checkConnection(): void {
+    const words = this.words;
+    void Promise.resolve()
+      .then(() => this.deps.host.handlers.checkConnection({}))
+      .then(
+        (report) => {
+          const failed = report.hops.find((hop) => hop.status === 'fail');
+          this.deps.notify(words.checkConnection, failed ? [failed.verdict, failed.action].filter(Boolean).join(' ') : words.checkPassed);
+        },
+        (error: unknown) => this.deps.notify(words.checkConnection, error instanceof Error ? error.message : String(error)),
+      );
+  }
+
   disconnect(): void {
     this.userDisconnected = true;
     void Promise.resolve()
@@ -199,6 +213,7 @@ export class DesktopShell {
         disconnect: () => this.disconnect(),
         open: () => this.deps.showWindow(),
         copy: (text) => this.deps.copy(text),
+        checkConnection: () => this.checkConnection(),
         quit: () => void this.quit(),
       },
       words,

@@ -23,6 +23,7 @@ const recorder = () => {
       disconnect: () => calls.push('disconnect'),
       open: () => calls.push('open'),
       copy: (text: string) => calls.push(`copy:${text}`),
+      checkConnection: () => calls.push('check'),
       quit: () => calls.push('quit'),
     },
   };
@@ -47,8 +48,9 @@ test('disconnected: the tray offers Connect with the active profile, a profile s
   click(item(menu, 'open'));
   click(item(menu, 'copy-address'));
   click(item(menu, 'copy-export'));
+  click(item(menu, 'check'));
   click(item(menu, 'quit'));
-  assert.deepEqual(calls, ['connect:a', 'connect:b', 'open', 'copy:127.0.0.1:8080', 'copy:export https_proxy=http://127.0.0.1:8080', 'quit']);
+  assert.deepEqual(calls, ['connect:a', 'connect:b', 'open', 'copy:127.0.0.1:8080', 'copy:export https_proxy=http://127.0.0.1:8080', 'check', 'quit']);
   assert.equal(menu.some((m) => m.id === 'disconnect'), false);
 });
 

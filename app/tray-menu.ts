@@ -28,6 +28,8 @@ export interface TrayActions {
   disconnect(): void;
   open(): void;
   copy(text: string): void;
+  /** Runs the path check (`pinhole doctor`) and tells the verdict in a notification. */
+  checkConnection(): void;
   quit(): void;
 }
 
@@ -40,6 +42,9 @@ export interface TrayWords {
   open: string;
   copyAddress: string;
   copyExport: string;
+  checkConnection: string;
+  /** The notification when no hop failed. */
+  checkPassed: string;
   quit: string;
   status: Record<EngineState, string>;
   gateways: {
@@ -60,6 +65,8 @@ export const TRAY_WORDS_EN: TrayWords = {
   open: 'Open Pinhole',
   copyAddress: 'Copy proxy address',
   copyExport: 'Copy shell export command',
+  checkConnection: 'Check my connection',
+  checkPassed: 'Every hop to the gateway passed.',
   quit: 'Quit Pinhole',
   status: {
     disconnected: 'Not connected',
@@ -134,6 +141,7 @@ export const buildTrayMenu = (tray: TrayState, actions: TrayActions, words: Tray
     { id: 'open', label: words.open, click: () => actions.open() },
     { id: 'copy-address', label: words.copyAddress, click: () => actions.copy(tray.proxyAddress) },
     { id: 'copy-export', label: words.copyExport, click: () => actions.copy(tray.shellExport) },
+    { id: 'check', label: words.checkConnection, enabled: tray.profiles.length > 0 || on, click: () => actions.checkConnection() },
     { type: 'separator' },
     { id: 'quit', label: words.quit, role: undefined, click: () => actions.quit() },
   );

@@ -21,6 +21,9 @@ const desktop = (language: string, locale = 'en-US') => {
       getInfo: () => ({ version: '1', keychain: { kind: 'k', location: 'l' }, proxyAddress: '127.0.0.1:8080', shellExport: 'export https_proxy=http://127.0.0.1:8080', platform: 'linux' }),
       connect: () => ({ state: 'connecting', since: 0, warnings: [] }),
       disconnect: () => ({ state: 'disconnected', since: 0, warnings: [] }),
+      checkConnection: () => {
+        throw new Error('not checked here');
+      },
     },
     onEvent: (l) => ((listener = l), () => (listener = undefined)),
     shutdown: async () => undefined,
@@ -49,7 +52,7 @@ const desktop = (language: string, locale = 'en-US') => {
 test('with Spanish chosen in Settings, the tray menu speaks Spanish', async () => {
   const d = desktop('es');
   await d.shell.start([]);
-  assert.deepEqual(d.labels(), ['Sin conexión', 'Conectar', 'Perfil', 'Abrir Pinhole', 'Copiar la dirección del proxy', 'Copiar el comando export para la terminal', 'Salir de Pinhole']);
+  assert.deepEqual(d.labels(), ['Sin conexión', 'Conectar', 'Perfil', 'Abrir Pinhole', 'Copiar la dirección del proxy', 'Copiar el comando export para la terminal', 'Comprobar mi conexión', 'Salir de Pinhole']);
   assert.equal(d.trays.at(-1)?.tooltip, 'Pinhole: Sin conexión');
   await d.emit('status', { state: 'connected', since: 0, warnings: [], gateway: 'gw.example.com' });
   assert.deepEqual(d.labels().slice(0, 2), ['Conectado · gw.example.com', 'Desconectar']);

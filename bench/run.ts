@@ -33,6 +33,7 @@ import {
 import { cpuSecondsBetween, cpuSnapshot, cpuSplitBetween, fdCount, memoryOf, openFileLimit } from './proc.js';
 import { renderProfile, summarizeProfiles, type ProfileSummary } from './profile.js';
 import { measureAuth } from './auth.js';
+import { measureIdentity } from './identity.js';
 import { measurePort443 } from './port443.js';
 import { measureFleet } from './fleet.js';
 import { measureUdp } from './udp.js';
@@ -243,6 +244,7 @@ interface Extra {
   handshake?: Record<string, unknown>;
   port443?: Record<string, unknown>;
   auth?: Record<string, unknown>;
+  authIdentity?: Record<string, unknown>;
   fleet?: Record<string, unknown>;
   udp?: Record<string, unknown>;
   failover?: Record<string, unknown>;
@@ -719,6 +721,12 @@ const main = async (): Promise<void> => {
         rows.push(...result.rows);
         caseTargets.push(...result.targets);
         extra.auth = result.details;
+      });
+      await attempt('auth', async () => {
+        const result = await measureIdentity(peers, { samples: options.quick ? 30 : 80, revocations: 20, say });
+        rows.push(...result.rows);
+        caseTargets.push(...result.targets);
+        extra.authIdentity = result.details;
       });
     }
     if (options.only.has('fleet')) {

@@ -16,7 +16,8 @@ export interface AccessRecord {
   client: string | undefined;
   /**
    * UDP flows (method CONNECT-UDP): datagrams each way and why the flow ended ('idle', 'closed', 'error').
-   * TCP tunnels the relay ended for silence: 'idle-timeout' or 'half-close-timeout' (absent otherwise).
+   * TCP tunnels the relay ended for silence: 'idle-timeout' or 'half-close-timeout'; the gateway ended
+   * for a revocation ('revoked') or the operator's disconnect ('disconnected'); absent otherwise.
    */
   datagramsUp?: number;
   datagramsDown?: number;

@@ -4,12 +4,16 @@
  *   GET /metrics  Prometheus text (with --workers: every worker summed, served by the primary)
  *   GET /healthz  200 while the process lives and its event loop answers (this reply is the proof)
  *   GET /readyz   200 while it takes new tunnels, 503 from the moment a drain starts
+ *   GET /sessions who is connected, as JSON `{ sessions: SessionView[] }` (gateway/sessions.ts:
+ *                 user, kind, subject/email, source, gateway, since, tunnels, bytes, transports;
+ *                 never a destination); with --workers, every worker's, joined by the primary
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import type { Endpoint } from '../shared/profile.js';
 import type { MetricsSource } from './metrics.js';
+import type { SessionView } from './sessions.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
 import { listenExplained } from '../node/listen-error.js';
 
@@ -18,6 +22,8 @@ export interface AdminOptions {
   readonly metrics: MetricsSource;
   readonly ready: () => boolean;
   readonly logger: Logger;
+  /** Who is connected now (absent: no /sessions, a 404 as for any other path). */
+  readonly sessions?: () => Promise<SessionView[]>;
 }
 
 export interface AdminListener {
@@ -27,7 +33,7 @@ export interface AdminListener {
 
 const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
 
-export async function startAdmin({ listen, metrics, ready, logger }: AdminOptions): Promise<AdminListener> {
+export async function startAdmin({ listen, metrics, ready, logger, sessions }: AdminOptions): Promise<AdminListener> {
   const server: Server = createServer(LISTENER_OPTIONS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -52,9 +58,21 @@ export async function startAdmin({ listen, metrics, ready, logger }: AdminOption
           },
         );
         return;
-      default:
-        res.writeHead(404, TEXT).end('Not found. Try /metrics, /healthz or /readyz.\n');
+      case '/sessions':
+        if (sessions === undefined) break;
+        sessions().then(
+          (list) => {
+            const body = `${JSON.stringify({ sessions: list })}\n`;
+            res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) }).end(body);
+          },
+          (err: unknown) => {
+            logger.warn({ err: (err as Error).message }, 'The sessions could not be collected.');
+            res.writeHead(500, TEXT).end('The sessions could not be collected.\n');
+          },
+        );
+        return;
     }
+    res.writeHead(404, TEXT).end(`Not found. Try /metrics, /healthz, /readyz${sessions === undefined ? '' : ' or /sessions'}.\n`);
   });
   server.keepAliveTimeout = 5_000;
   await listenExplained(server, { host: listen.host, port: listen.port, what: 'The admin listener', flag: '--admin' });

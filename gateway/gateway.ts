@@ -36,6 +36,11 @@ import { TunnelRequest } from './tunnel-request.js';
 import { createUdpDestinationCheck } from './udp/udp-policy.js';
 import { systemResolver } from './upstream.js';
 import { UserStore } from './users.js';
+import { listenForControl, type ControlListener } from './control/fleet-channel.js';
+import type { LocalControl } from './control/fleet-control.js';
+import { targetMatches, type RevocationTarget } from './control/revocation-list.js';
+import { Revocations } from './control/revocations.js';
+import { addToRevokedFile, removeFromRevokedFile, revokedFileOf } from './control/revoked-file.js';
 import { LISTENER_OPTIONS } from '../node/socket-options.js';
 import { tunnelTimeoutsOf } from '../shared/tunnel-timeouts.js';
 import { listenExplained } from '../node/listen-error.js';
@@ -82,6 +87,10 @@ export class Gateway {
   readonly tunnels: TunnelRegistry;
   /** Sign-in with identity providers and tunnel credentials (gateway.yaml's `identity:`), absent when not set up. */
   readonly identity: GatewayIdentity | undefined;
+  /** Who may no longer open tunnels: the `revoked` file and the fleet's deny list (gateway/control/). */
+  readonly revocations: Revocations;
+  /** The operator console's local side of the fleet control channel (control/fleet-control.ts). */
+  readonly localControl: LocalControl;
   /** --max-connections: accepted and dialled sockets, 503 for new requests beyond it (gateway/connection-cap.ts). */
   readonly cap: ConnectionCap;
   readonly doors: Doors;
@@ -93,6 +102,7 @@ export class Gateway {
   private readonly counters: GatewayCounters;
   private readonly profile: PublishedProfile;
   private readonly state: SharedState | undefined;
+  private readonly control: ControlListener | undefined;
   private readonly sockets = new Set<Socket>();
   private closing = false;
   private draining = false;
@@ -111,6 +121,8 @@ export class Gateway {
     this.state = config.state === undefined ? undefined : connectSharedState(config.state, logger, config.stateTimeoutSeconds * 1000);
     const penalties = new Penalties(penaltySettingsOf(config), this.state?.limiters);
     const identity = (this.identity = config.identity === undefined ? undefined : new GatewayIdentity(config.identity, config.dir, logger));
+    const revokedFile = revokedFileOf(config.dir);
+    const revocations = (this.revocations = new Revocations(revokedFile, logger));
     this.auth = new Authenticator(
       this.users,
       penalties,
@@ -118,9 +130,36 @@ export class Gateway {
       logger,
       { concurrency: config.authConcurrency ?? defaultAuthConcurrency(), maxPending: config.authMaxPending, negativeCacheMs: config.authNegativeCacheSeconds * 1000 },
       identity?.credentials,
+      revocations,
     );
     this.limits = new TunnelLimits({ maxTunnelsPerUser: config.maxTunnelsPerUser, maxTunnelsPerSource: config.maxTunnelsPerSource });
     this.tunnels = new TunnelRegistry(this.limits, metrics);
+    revocations.on('revoked', (target) => this.endRevoked(target));
+    revocations.on('disconnect', (session) => {
+      if (this.tunnels.sessions.end(session)) logger.info({ session }, "The operator ended a session: its tunnels were closed.");
+    });
+    revocations.load();
+    this.control =
+      config.state === undefined
+        ? undefined
+        : listenForControl({
+            url: config.state,
+            logger,
+            timeoutMs: Math.max(1_000, config.stateTimeoutSeconds * 1000),
+            onMessage: (message) => revocations.fleetMessage(message),
+            onSnapshot: (entries) => revocations.fleetSnapshot(entries),
+          });
+    this.localControl = {
+      revoke: async (entry) => {
+        revocations.revokeHere(entry);
+        await addToRevokedFile(revokedFile, entry);
+      },
+      restore: async (target) => {
+        revocations.restoreHere(target);
+        await removeFromRevokedFile(revokedFile, target);
+      },
+      disconnect: (session) => Promise.resolve(this.tunnels.sessions.end(session)),
+    };
     const cap = (this.cap = new ConnectionCap({ max: config.maxConnections ?? defaultMaxConnections(), logger, onRefused: (refused) => metrics.capRefusals.inc({ refused }), onCount: (n) => metrics.connectionsOpen.set(n) }));
     const relayTimeouts = tunnelTimeoutsOf(config);
     const native = deps.bytePath === undefined ? startBytePath(config.bytePath, logger, PASS_THROUGH_NATIVE, 'the bytes of pass-through routes') : (deps.bytePath ?? undefined);
@@ -221,7 +260,11 @@ export class Gateway {
     const ep = typeof listen === 'string' ? parseListen(listen) : listen;
     if (ep === undefined) throw new PinholeError('PINHOLE_CONFIG_INVALID', `The listen address ${String(listen)} is not HOST:PORT.`);
     await listenExplained(this.net, { host: ep.host, port: ep.port, what: 'The gateway', flag: '--listen (or listen: in gateway.yaml)' });
-    this.users.watch();
+    // A user disabled in the users file loses their open tunnels at its reload (within a second or two).
+    this.users.watch(() => {
+      for (const value of this.users.disabledUsers()) this.endRevoked({ kind: 'user', value }, 'the users file');
+    });
+    this.revocations.watch();
     this.tlsService.watch(() => this.profile.reload());
     this.profile.watch();
     this.identity?.watch();
@@ -244,6 +287,12 @@ export class Gateway {
     this.front.accept(socket);
   }
 
+  /** End the open tunnels of whoever `target` names (a revocation), with one line when there were any. */
+  private endRevoked(target: RevocationTarget, from = 'a revocation'): void {
+    const ended = this.tunnels.sessions.endWhere((principal) => targetMatches(target, principal));
+    if (ended > 0) this.logger.info({ kind: target.kind, value: target.value, tunnels: ended, from }, "A revoked user's open tunnels were ended.");
+  }
+
   stats(): GatewayStats {
     return this.counters.stats(this.doors, this.tunnels);
   }
@@ -259,6 +308,8 @@ export class Gateway {
     this.tlsService.unwatch();
     this.profile.unwatch();
     this.identity?.unwatch();
+    this.revocations.unwatch();
+    this.control?.close();
     await drain(this.doors, this.tunnels, deadline, this.logger, this.front);
     for (const socket of this.sockets) socket.destroy();
     await closed;

@@ -15,7 +15,8 @@ import { LISTENER_OPTIONS } from '../node/socket-options.js';
 import type { GatewayMetrics } from './metrics.js';
 import { connectionOf } from './mux/connection.js';
 import type { ClientHello } from './sniff/index.js';
-import { keyNameOf, readTicketKeys } from './ticket-keys.js';
+import { TICKET_KEYS, keyNameOf } from './ticket-keys.js';
+import { RotatingKeys } from './rotating-keys.js';
 import { readCertificateAndKey } from './tls-files.js';
 import { tlsOffer, type TlsProfile } from './tls-profile.js';
 
@@ -42,6 +43,7 @@ export class TlsService {
   private ticketKeys: Buffer | undefined;
   /** One TLS server per older ticket key, by key name, so tickets they issued still resume. */
   private decryptOnly = new Map<string, TlsServer>();
+  private readonly ticketKeysFile: RotatingKeys | undefined;
 
   constructor(
     private readonly settings: TlsSettings,
@@ -50,7 +52,8 @@ export class TlsService {
     private readonly logger: Logger,
   ) {
     this.ticketKeys = settings.ticketKeys;
-    const fileKeys = settings.ticketKeysFile === undefined ? undefined : readTicketKeys(settings.ticketKeysFile);
+    this.ticketKeysFile = settings.ticketKeysFile === undefined ? undefined : new RotatingKeys(TICKET_KEYS, settings.ticketKeysFile, logger, (keys) => this.useTicketKeys(keys));
+    const fileKeys = this.ticketKeysFile?.keys;
     if (fileKeys !== undefined) this.ticketKeys = fileKeys[0];
     this.tls = this.createTls(this.ticketKeys);
     if (fileKeys !== undefined) this.useDecryptOnlyKeys(fileKeys.slice(1));
@@ -106,17 +109,13 @@ export class TlsService {
 
   /** Re-read the ticket-keys file: the first key encrypts from now on, the others still decrypt. A bad file keeps the keys in use. */
   reloadTicketKeys(): void {
-    const file = this.settings.ticketKeysFile;
-    if (file === undefined) return;
-    try {
-      const [first, ...older] = readTicketKeys(file);
-      this.ticketKeys = first;
-      if (first !== undefined) this.tls.setTicketKeys(first);
-      this.useDecryptOnlyKeys(older);
-      this.logger.info({ file, keys: older.length + 1 }, 'The TLS session-ticket keys were reloaded.');
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message, file }, 'The TLS session-ticket keys could not be reloaded; the previous ones stay.');
-    }
+    this.ticketKeysFile?.reload();
+  }
+
+  private useTicketKeys([first, ...older]: readonly Buffer[]): void {
+    this.ticketKeys = first;
+    if (first !== undefined) this.tls.setTicketKeys(first);
+    this.useDecryptOnlyKeys(older);
   }
 
   /** Reload cert/key from disk into the live TLS servers (no restart). */
@@ -138,12 +137,12 @@ export class TlsService {
     };
     watchFile(this.settings.certFile, { interval: 2000 }, reload);
     watchFile(this.settings.keyFile, { interval: 2000 }, reload);
-    if (this.settings.ticketKeysFile !== undefined) watchFile(this.settings.ticketKeysFile, { interval: 1000 }, () => this.reloadTicketKeys());
+    this.ticketKeysFile?.watch(1000);
   }
 
   unwatch(): void {
     unwatchFile(this.settings.certFile);
     unwatchFile(this.settings.keyFile);
-    if (this.settings.ticketKeysFile !== undefined) unwatchFile(this.settings.ticketKeysFile);
+    this.ticketKeysFile?.unwatch();
   }
 }

@@ -27,7 +27,8 @@ import type { ConnectionCap } from './connection-cap.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Connection } from './mux/connection.js';
 import type { DestinationPolicy, TargetKind } from './policy.js';
-import type { TunnelOwner, TunnelRegistry } from './tunnel-registry.js';
+import type { EndReason, TunnelMeter, TunnelOwner, TunnelRegistry } from './tunnel-registry.js';
+import { principalOf, type Principal } from './auth/principal.js';
 import { UdpFlow, type UdpDestinationCheck, type UdpTarget } from './udp/flows.js';
 import { openUpstream } from './upstream.js';
 
@@ -37,12 +38,12 @@ export type { TunnelOwner } from './tunnel-registry.js';
 /** What a tunnel request needs from the gateway; `TunnelRequest` is the gateway's, tests pass their own. */
 export interface TunnelServices {
   readonly logger: Logger;
-  /** The user name, or throws PINHOLE_AUTH_MISSING / _REJECTED / _THROTTLED (429) / _BUSY (503); `client` is what penalties count against. */
-  authenticate(credentials: string | undefined, client: string | undefined): Promise<string>;
+  /** Who (a bare name is a users-file user), or throws PINHOLE_AUTH_MISSING / _REJECTED / _THROTTLED (429) / _BUSY (503) / PINHOLE_CREDENTIAL_*; `client` is what penalties count against. */
+  authenticate(credentials: string | undefined, client: string | undefined): Promise<string | Principal>;
   /** Admission (the owner's tunnel limits), the destination policy and the dial. Throws PinholeError (or a dial's error). */
   openUpstream(target: Endpoint, kind: TargetKind, owner: TunnelOwner): Promise<Socket>;
-  /** Count the open tunnel until the returned function is called; `abort` ends it when a drain runs out. */
-  hold?(abort: () => void, owner: TunnelOwner): () => void;
+  /** Count the open tunnel until the returned function is called (with its final bytes when no `meter`); `abort` ends it (a drain run out, a revocation). */
+  hold?(abort: (reason?: EndReason) => void, owner: TunnelOwner, meter?: TunnelMeter): (final?: TunnelMeter) => void;
   /** Run a request counted as pending until it settles (a drain waits for it). */
   whilePending?(request: () => Promise<void>): Promise<void>;
   /** Admission, the UDP policy and the flow (absent: this gateway carries no UDP). Throws PinholeError. */
@@ -122,15 +123,16 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
   const carried = async (carrier: Exchange, name: string, owner: TunnelOwner): Promise<void> => {
     const release = services.hold?.(() => carrier.abort(), owner);
     const outcome = await carrier.ended;
-    release?.();
+    release?.(outcome !== undefined && !(outcome instanceof Error) ? outcome : undefined);
     if (outcome instanceof Error) refuse(outcome);
     else if (outcome !== undefined) log({ target: name, ...outcome });
   };
   try {
     if (door.targetFirst === true) target = door.target();
-    user = await services.authenticate(door.credentials, door.connection.client);
+    const principal = principalOf(await services.authenticate(door.credentials, door.connection.client));
+    user = principal.name;
     target ??= door.target();
-    const owner: TunnelOwner = { user, client: door.connection.client };
+    const owner: TunnelOwner = { user, client: door.connection.client, principal, transport: door.proto };
     if (door.kind === 'udp') {
       const flow = await openUdpFlow(services, target, owner);
       if (door.gone()) {
@@ -162,24 +164,29 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
     const early = door.early ?? EMPTY;
     if (early.length > 0) upstream.write(early);
     // Tracked from the answer until the relay is done; the relay ends on a later close, never before the hold below.
-    const tracked = { release: (): void => undefined };
+    const tracked: { release: () => void; endedBy?: EndReason } = { release: (): void => undefined };
     // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
     const tunnel = relay(carrier, upstream, {
       ...services.relayTimeouts,
       done: ({ bytesUp, bytesDown, timedOut }) => {
         tracked.release();
-        log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut) });
+        log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut), ...(tracked.endedBy === undefined ? {} : { end: tracked.endedBy }) });
       },
     });
-    const release = services.hold?.(() => {
-      door.abort?.();
-      tunnel.destroy();
-    }, owner);
+    const release = services.hold?.(
+      (reason) => {
+        tracked.endedBy = reason;
+        door.abort?.();
+        tunnel.destroy();
+      },
+      owner,
+      tunnel,
+    );
     if (release !== undefined) tracked.release = release;
   } catch (err) {
     const error = asPinholeError(err);
-    // An expired tunnel credential was signed by the fleet: its owner is told why, with the code.
-    if (error.code === 'PINHOLE_CREDENTIAL_EXPIRED' && typeof error.details?.['user'] === 'string') user = error.details['user'];
+    // An expired or revoked user's credential (or password) was good: its owner is told why, with the code.
+    if ((error.code === 'PINHOLE_CREDENTIAL_EXPIRED' || error.code === 'PINHOLE_CREDENTIAL_REVOKED') && typeof error.details?.['user'] === 'string') user = error.details['user'];
     refuse(error);
   }
 }
@@ -225,8 +232,8 @@ export class TunnelRequest implements TunnelServices {
     return this.whilePending(() => runTunnelRequest(this, door));
   }
 
-  authenticate(credentials: string | undefined, client: string | undefined): Promise<string> {
-    return this.parts.auth.authenticate(credentials, client);
+  authenticate(credentials: string | undefined, client: string | undefined): Promise<Principal> {
+    return this.parts.auth.identify(credentials, client);
   }
 
   /**
@@ -236,7 +243,8 @@ export class TunnelRequest implements TunnelServices {
   admit(owner: TunnelOwner): void {
     this.parts.cap.admit();
     try {
-      this.parts.limits.admit(owner.user, owner.client);
+      const principal = owner.principal ?? principalOf(owner.user);
+      this.parts.limits.admit(principal.key, owner.client, principal.name);
     } catch (err) {
       const details = (err as { details?: Record<string, unknown> }).details ?? {};
       const source = String(details['source'] ?? '');
@@ -266,8 +274,8 @@ export class TunnelRequest implements TunnelServices {
     return UdpFlow.open(target, udp);
   }
 
-  hold(abort: () => void, owner: TunnelOwner): () => void {
-    return this.parts.registry.hold(abort, owner);
+  hold(abort: (reason?: EndReason) => void, owner: TunnelOwner, meter?: TunnelMeter): (final?: TunnelMeter) => void {
+    return this.parts.registry.hold(abort, owner, meter);
   }
 
   whilePending(request: () => Promise<void>): Promise<void> {

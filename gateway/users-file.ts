@@ -15,13 +15,13 @@ import { dirname } from 'node:path';
 import { PinholeError } from '../shared/errors.js';
 import { formatHtpasswd, schemeOf, type HtpasswdEntry } from '../node/htpasswd.js';
 import { unwritableFile } from '../node/startup-files.js';
-import { readUsersFile } from './users.js';
+import { DISABLED_MARK, readUsersFile } from './users.js';
 
 const STALE_MS = 30_000;
 const LOCK_WAIT_MS = 10_000;
 const LOCK_RETRY_MS = 15;
 
-export const DISABLED_MARK = '!';
+export { DISABLED_MARK };
 
 export const isDisabled = (entry: HtpasswdEntry): boolean => entry.hash.startsWith(DISABLED_MARK);
 

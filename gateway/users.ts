@@ -36,6 +36,9 @@ export function usualSchemeOf(entries: Iterable<HtpasswdEntry>): { scheme: HashS
 
 const WHAT = 'the users file';
 
+/** The mark `user disable` and the console put before a user's hash (as `passwd -l` does in /etc/shadow; users-file.ts writes it). */
+export const DISABLED_MARK = '!';
+
 /**
  * The users file's entries. A file that cannot be read, or a line that is not NAME:HASH, stops
  * with the file's name (and the line): a line dropped quietly would lock a user out unexplained.
@@ -80,16 +83,28 @@ export class UserStore {
     return this.users.size;
   }
 
+  /** True when `pinhole-gateway user disable` marked the user (its hash starts with `!`, as in /etc/shadow; Squid refuses it too). */
+  isDisabled(user: string): boolean {
+    return this.users.get(user)?.hash.startsWith(DISABLED_MARK) === true;
+  }
+
+  /** Users marked disabled now. */
+  disabledUsers(): string[] {
+    return [...this.users.values()].filter((e) => e.hash.startsWith(DISABLED_MARK)).map((e) => e.user);
+  }
+
   /** The stored hash of `user` (undefined for an unknown user): caches compare it to notice a changed password. */
   hashOf(user: string): string | undefined {
     return this.users.get(user)?.hash;
   }
 
-  watch(): void {
+  /** Re-read the file when it changes; `reloaded` runs after each good reload (disabled users' tunnels end there). */
+  watch(reloaded: () => void = () => undefined): void {
     watchFile(this.file, { interval: 1000 }, () => {
       try {
         this.load();
         this.logger?.info({ file: this.file, users: this.users.size }, 'The users file was reloaded.');
+        reloaded();
       } catch (err) {
         this.logger?.warn({ file: this.file, err }, 'The users file could not be reloaded; the previous users stay.');
       }
@@ -103,7 +118,8 @@ export class UserStore {
   /** One full password check (bcrypt in the thread pool); an unknown user costs the same as a known one. */
   async check(user: string, password: string): Promise<boolean> {
     const entry = this.users.get(user);
-    if (entry !== undefined) return verifyPassword(entry.hash, password);
+    // A disabled user's password is still checked (it decides between 407 and 403 REVOKED): the hash is behind the mark.
+    if (entry !== undefined) return verifyPassword(entry.hash.startsWith(DISABLED_MARK) ? entry.hash.slice(DISABLED_MARK.length) : entry.hash, password);
     await verifyPassword(await (this.decoy ?? decoyHash('bcrypt')), password);
     return false;
   }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { EngineStatsSchema, EngineStatusSchema, LogLineSchema, SeenAppSchema, type Disposer } from './engine-api.js';
+import { DoctorReportSchema } from './doctor.js';
 import { ERRORS, PinholeError, isErrorCode, toWire, type ErrorCode, type WireError } from './errors.js';
 import { AppActionSchema, EndpointSchema, ProfileSchema, TransportSchema, TrustSchema, UpstreamProxySchema } from './profile.js';
 
@@ -142,6 +143,10 @@ export const contract = {
     getSettings: cmd(Empty, UiSettingsSchema),
     setSettings: cmd(UiSettingsPatchSchema, UiSettingsSchema),
     exportLogs: cmd(Empty, z.object({ filename: z.string(), text: z.string() })),
+    /** The path check (`pinhole doctor`) for a profile (default: the connected one, else the default one). */
+    checkConnection: cmd(z.object({ profileId: Id.optional(), destination: z.string().trim().min(1).max(300).optional() }).strict(), DoctorReportSchema),
+    /** The diagnostics bundle (.tar.gz, base64) with every secret removed. */
+    exportDiagnostics: cmd(Empty, z.object({ filename: z.string(), base64: z.string() })),
     getInfo: cmd(Empty, InfoSchema),
   },
   events: {

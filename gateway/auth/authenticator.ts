@@ -13,6 +13,9 @@
  * `Bearer CREDENTIAL` (a tunnel credential, gateway/identity/, when identity is set up) is checked
  * offline at once; a valid one is never delayed or refused, a forged one counts as a wrong password
  * and is answered with the same penalties, an expired one is refused without a penalty.
+ * Either way, a user whose access was revoked (disabled in the users file, or named by a
+ * revocation: gateway/control/) is refused with 403 PINHOLE_CREDENTIAL_REVOKED once the password or
+ * credential proved who it is, never before (a guesser learns nothing), and without a penalty.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PinholeError } from '../../shared/errors.js';
@@ -24,10 +27,16 @@ import type { AuthEvents } from './events.js';
 import type { Penalties } from './penalties.js';
 import { sourceOf } from './source.js';
 import { bearerTokenOf } from '../identity/exchange.js';
+import { credentialPrincipal, htpasswdPrincipal, type Principal } from './principal.js';
 
-/** What checks tunnel credentials (gateway/identity/credentials.ts): the user, or a PinholeError. */
+/** What checks tunnel credentials (gateway/identity/credentials.ts): who, or a PinholeError. */
 export interface BearerCheck {
-  verify(credential: string): Promise<{ readonly user: string }>;
+  verify(credential: string): Promise<{ readonly user: string; readonly subject: string; readonly issuer: string; readonly email?: string | undefined }>;
+}
+
+/** Who may no longer open tunnels (gateway/control/revocations.ts); asked in memory on every tunnel. */
+export interface RevocationCheck {
+  refusing(principal: Principal): { readonly kind: string } | undefined;
 }
 
 /** The name a forged credential's penalties count under (a credential names no one until verified). */
@@ -63,13 +72,34 @@ export class Authenticator {
     private readonly logger: Logger,
     settings: AuthenticatorSettings,
     private readonly credentials?: BearerCheck,
+    private readonly revocations?: RevocationCheck,
   ) {
     this.queue = new CheckQueue(settings.concurrency, settings.maxPending);
     this.wrong = new CredentialCache(NEGATIVE_CACHE_ENTRIES, settings.negativeCacheMs);
   }
 
-  /** Resolves to the user name, or throws PINHOLE_AUTH_MISSING / _REJECTED / _THROTTLED / _BUSY. */
+  /** Resolves to the user name, or throws PINHOLE_AUTH_MISSING / _REJECTED / _THROTTLED / _BUSY, PINHOLE_CREDENTIAL_*. */
   async authenticate(header: string | undefined, client: string | undefined): Promise<string> {
+    return (await this.identify(header, client)).name;
+  }
+
+  /** Who the header proves, with the kind of user; throws as `authenticate` does. */
+  async identify(header: string | undefined, client: string | undefined): Promise<Principal> {
+    const principal = await this.check(header, client);
+    this.refuseRevoked(principal, client);
+    return principal;
+  }
+
+  private refuseRevoked(principal: Principal, client: string | undefined): void {
+    const disabled = principal.kind === 'htpasswd' && this.users.isDisabled(principal.name);
+    const revocation = disabled ? undefined : this.revocations?.refusing(principal);
+    if (!disabled && revocation === undefined) return;
+    const by = disabled ? 'disabled in the users file' : `revoked by ${revocation?.kind ?? ''}`;
+    this.logger.info({ client, source: sourceOf(client), user: principal.name, kind: principal.kind, by, code: 'PINHOLE_CREDENTIAL_REVOKED' }, "A tunnel was refused: this user's access was revoked.");
+    throw new PinholeError('PINHOLE_CREDENTIAL_REVOKED', undefined, { details: { user: principal.name } });
+  }
+
+  private async check(header: string | undefined, client: string | undefined): Promise<Principal> {
     if (header === undefined || header.trim() === '') throw new PinholeError('PINHOLE_AUTH_MISSING');
     const source = sourceOf(client);
     const bearer = this.credentials === undefined ? undefined : bearerTokenOf(header);
@@ -82,7 +112,7 @@ export class Authenticator {
     const { user, password } = creds;
     const digest = credentialDigest(user, password);
     const storedHash = this.users.hashOf(user);
-    if (this.verified.has(digest, storedHash)) return user;
+    if (this.verified.has(digest, storedHash)) return htpasswdPrincipal(user);
 
     const verdict = await this.penalties.verdict(source, user);
     if (verdict.refused) {
@@ -107,7 +137,7 @@ export class Authenticator {
     // A client opening many tunnels at once sends the same credential many times: one check answers all.
     const inflight = this.inflight.get(digest);
     if (inflight !== undefined) {
-      if (await inflight) return user;
+      if (await inflight) return htpasswdPrincipal(user);
       throw new PinholeError('PINHOLE_AUTH_REJECTED');
     }
     let ok: boolean;
@@ -127,7 +157,7 @@ export class Authenticator {
     if (ok) {
       this.verified.add(digest, storedHash);
       await this.penalties.succeeded(source, user);
-      return user;
+      return htpasswdPrincipal(user);
     }
     this.wrong.add(digest, storedHash);
     const count = await this.penalties.failed(source, user);
@@ -139,10 +169,10 @@ export class Authenticator {
   }
 
   /** A tunnel credential: verified offline; a forged one counts as a failure for the source, under the same penalties. */
-  private async bearer(credentials: BearerCheck, credential: string, client: string | undefined, source: string): Promise<string> {
+  private async bearer(credentials: BearerCheck, credential: string, client: string | undefined, source: string): Promise<Principal> {
     let error: PinholeError;
     try {
-      return (await credentials.verify(credential)).user;
+      return credentialPrincipal(await credentials.verify(credential));
     } catch (err) {
       error = err instanceof PinholeError ? err : new PinholeError('PINHOLE_CREDENTIAL_INVALID', undefined, { cause: err });
     }

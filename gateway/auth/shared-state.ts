@@ -45,7 +45,7 @@ const hostOf = (url: string): string => {
 };
 
 /** ioredis (some 60 modules) is loaded only by a gateway started with --state, synchronously so that setup stays synchronous. */
-const loadRedis = (): typeof import('ioredis').Redis => (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+export const loadRedis = (): typeof import('ioredis').Redis => (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
 
 export function connectSharedState(url: string, logger: Logger, timeoutMs: number): SharedState {
   const where = describeStateUrl(url);

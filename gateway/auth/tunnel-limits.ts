@@ -18,18 +18,21 @@ export class TunnelLimits {
 
   constructor(private readonly settings: TunnelLimitSettings) {}
 
-  /** Throws PINHOLE_LIMIT_REACHED when `user` or the source of `client` is at its limit. */
-  admit(user: string, client: string | undefined): void {
+  /**
+   * Throws PINHOLE_LIMIT_REACHED when `user` or the source of `client` is at its limit. `user` is
+   * the key counted (a principal's namespaced key), `name` the one the refusal shows.
+   */
+  admit(user: string, client: string | undefined, name = user): void {
     const source = sourceOf(client);
     if ((this.perUser.get(user) ?? 0) >= this.settings.maxTunnelsPerUser) {
-      throw new PinholeError('PINHOLE_LIMIT_REACHED', `The user ${user} already holds ${this.settings.maxTunnelsPerUser} tunnels, the most this gateway allows.`, { details: { user, source, scope: 'user' } });
+      throw new PinholeError('PINHOLE_LIMIT_REACHED', `The user ${name} already holds ${this.settings.maxTunnelsPerUser} tunnels, the most this gateway allows.`, { details: { user: name, source, scope: 'user' } });
     }
     if ((this.perSource.get(source) ?? 0) >= this.settings.maxTunnelsPerSource) {
-      throw new PinholeError('PINHOLE_LIMIT_REACHED', `This address already holds ${this.settings.maxTunnelsPerSource} tunnels, the most this gateway allows.`, { details: { user, source, scope: 'source' } });
+      throw new PinholeError('PINHOLE_LIMIT_REACHED', `This address already holds ${this.settings.maxTunnelsPerSource} tunnels, the most this gateway allows.`, { details: { user: name, source, scope: 'source' } });
     }
   }
 
-  /** Count one open tunnel; the returned function releases it (once). */
+  /** Count one open tunnel under `user` (the key `admit` counts); the returned function releases it (once). */
   hold(user: string, client: string | undefined): () => void {
     const source = sourceOf(client);
     bump(this.perUser, user, 1);

@@ -11,6 +11,10 @@ import type { MuxConfigInput, MuxFlagValues } from '../mux/config.js';
 const HELP = `Usage:
   pinhole-gateway init --dir DIR --hostname NAME [--force]
   pinhole-gateway user add NAME --dir DIR [--password-stdin]
+  pinhole-gateway user disable|enable NAME --dir DIR [--state redis://H:P]   (a disabled user's tunnels end, new ones are refused;
+                             fleet-wide through the fleet's Redis: gateway.yaml state:, or --state)
+  pinhole-gateway revoke --dir DIR --subject SUB|--email ADDRESS [--lift] [--state redis://H:P]   (the same for a user of an identity provider)
+  pinhole-gateway sessions [--admin HOST:PORT] [--json]  (who is connected: the admin listener's /sessions, default 127.0.0.1:9090)
   pinhole-gateway provision --dir DIR --user NAME [--endpoint HOST:PORT]... [--password-stdin] [--transport h2|h1|wss] [--domain D]...
   pinhole-gateway console --dir DIR [--listen HOST:PORT] [--cert FILE --key FILE] [--gateway [NAME=]HOST:PORT]...   (the operator's web console)
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
@@ -70,9 +74,17 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'user': {
-      const { values, positionals } = parseArgs({ args: rest, options: { dir: { type: 'string' }, 'password-stdin': { type: 'boolean' } }, allowPositionals: true, strict: true });
-      if (positionals[0] !== 'add' || positionals[1] === undefined || positionals.length > 2) usage('Use: user add NAME --dir DIR [--password-stdin]');
+      const { values, positionals } = parseArgs({ args: rest, options: { dir: { type: 'string' }, 'password-stdin': { type: 'boolean' }, state: { type: 'string' } }, allowPositionals: true, strict: true });
+      const action = positionals[0];
+      if ((action !== 'add' && action !== 'disable' && action !== 'enable') || positionals[1] === undefined || positionals.length > 2) {
+        usage('Use: user add NAME --dir DIR [--password-stdin], or user disable|enable NAME --dir DIR');
+      }
       const name = positionals[1]!;
+      if (action === 'disable' || action === 'enable') {
+        if (values['password-stdin'] === true) usage(`--password-stdin means nothing to user ${action}.`);
+        const { userStateCommand } = await import('./revoke.js');
+        return userStateCommand(action, name, need(values.dir, '--dir'), values.state);
+      }
       const { loadConfig } = await import('../config.js');
       const { generatePassword } = await import('../../node/htpasswd.js');
       const { readPasswordFromStdin } = await import('./common.js');
@@ -192,6 +204,14 @@ async function main(argv: string[]): Promise<number> {
       const { ticketKeysCommand } = await import('./fleet.js');
       return ticketKeysCommand(rest);
     }
+    case 'revoke': {
+      const { revokeCommand } = await import('./revoke.js');
+      return revokeCommand(rest);
+    }
+    case 'sessions': {
+      const { sessionsCommand } = await import('./revoke.js');
+      return sessionsCommand(rest);
+    }
     case 'credential-keys': {
       const { credentialKeysCommand } = await import('./identity.js');
       return credentialKeysCommand(rest);
@@ -203,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     default:
-      return usage(`Unknown command ${command}. Commands: init, user add, provision, run, console, ticket-keys rotate, credential-keys rotate.`);
+      return usage(`Unknown command ${command}. Commands: init, user add|disable|enable, revoke, sessions, provision, run, console, ticket-keys rotate, credential-keys rotate.`);
   }
 }
 

@@ -9,6 +9,8 @@ import { Gateway } from '../gateway.js';
 import { startAdmin, type AdminListener } from '../admin.js';
 import { GatewayMetrics, clusterSource, registrySource, type MetricsSource } from '../metrics.js';
 import type { Endpoint } from '../../shared/profile.js';
+import type { SessionView } from '../sessions.js';
+import { answerSessionQuestions, clusterSessions } from '../cluster-sessions.js';
 import { usage } from './common.js';
 
 /** The cluster primary hands every worker the same TLS session-ticket keys (48 bytes, base64) in this variable. */
@@ -44,8 +46,8 @@ export interface FleetOptions {
 
 const NO_FLEET: FleetOptions = { drainGraceSeconds: 0 };
 
-const startAdminIf = (fleet: FleetOptions, metrics: MetricsSource, ready: () => boolean, logger: Logger): Promise<AdminListener | undefined> =>
-  fleet.admin === undefined ? Promise.resolve(undefined) : startAdmin({ listen: fleet.admin, metrics, ready, logger });
+const startAdminIf = (fleet: FleetOptions, metrics: MetricsSource, ready: () => boolean, logger: Logger, sessions: () => Promise<SessionView[]>): Promise<AdminListener | undefined> =>
+  fleet.admin === undefined ? Promise.resolve(undefined) : startAdmin({ listen: fleet.admin, metrics, ready, logger, sessions });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -111,7 +113,8 @@ export async function run({ config, workers, mux, logFormat = 'json', fleet = NO
     if (!cluster.isPrimary) process.once('disconnect', () => resolve('disconnect'));
   });
   const address = await gateway.listen(config.listen);
-  const admin = cluster.isPrimary ? await startAdminIf(fleet, registrySource(metrics.registry), () => gateway.ready, logger) : undefined;
+  const admin = cluster.isPrimary ? await startAdminIf(fleet, registrySource(metrics.registry), () => gateway.ready, logger, () => Promise.resolve(gateway.tunnels.sessions.list())) : undefined;
+  if (!cluster.isPrimary) answerSessionQuestions(() => gateway.tunnels.sessions.list());
   if (cluster.isPrimary) listenLine(logger, config, address.address, address.port, { users: gateway.users.size });
   else process.send?.({ kind: 'listening', address: address.address, port: address.port });
   process.on('SIGUSR2', () => logger.info(gateway.stats(), 'Gateway stats.'));
@@ -172,7 +175,7 @@ async function runPrimary(config: GatewayConfig, workers: number, logger: Logger
   };
   for (let i = 0; i < workers; i++) spawn();
   // The primary answers the admin listener; /metrics asks every worker and sums (prom-client's AggregatorRegistry).
-  const admin = await startAdminIf(fleet, clusterSource(), () => announced && !stopping, logger);
+  const admin = await startAdminIf(fleet, clusterSource(), () => announced && !stopping, logger, clusterSessions);
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;

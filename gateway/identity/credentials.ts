@@ -4,11 +4,11 @@
  * a bad file keeps the keys in use. A credential names the identity provider's subject, the user's
  * e-mail when the provider gave a verified one, and its expiry.
  */
-import { unwatchFile, watchFile } from 'node:fs';
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { PinholeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import { readCredentialKeys, type CredentialKey } from './credential-keys.js';
+import { RotatingKeys } from '../rotating-keys.js';
+import { CREDENTIAL_KEYS, credentialKeyOf, type CredentialKey } from './credential-keys.js';
 
 const ISSUER = 'pinhole-gateway';
 const AUDIENCE = 'pinhole-tunnel';
@@ -45,14 +45,16 @@ const identityOf = (payload: JWTPayload): CredentialIdentity | undefined => {
 
 export class TunnelCredentials {
   private keys: CredentialKey[];
+  private readonly file: RotatingKeys;
 
   constructor(
-    private readonly file: string,
+    file: string,
     private readonly lifetimeSeconds: number,
     private readonly clockSkewSeconds: number,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
-    this.keys = readCredentialKeys(file);
+    this.file = new RotatingKeys(CREDENTIAL_KEYS, file, logger, (keys) => (this.keys = keys.map(credentialKeyOf)));
+    this.keys = this.file.keys.map(credentialKeyOf);
   }
 
   async issue(identity: CredentialIdentity, now = Date.now()): Promise<IssuedCredential> {
@@ -105,19 +107,14 @@ export class TunnelCredentials {
 
   /** Re-read the file: its first key signs from now on, all verify. A bad file keeps the keys in use. */
   reload(): void {
-    try {
-      this.keys = readCredentialKeys(this.file);
-      this.logger.info({ file: this.file, keys: this.keys.length }, 'The tunnel-credential keys were reloaded.');
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message, file: this.file }, 'The tunnel-credential keys could not be reloaded; the previous ones stay.');
-    }
+    this.file.reload();
   }
 
   watch(): void {
-    watchFile(this.file, { interval: 2000 }, () => this.reload());
+    this.file.watch(2000);
   }
 
   unwatch(): void {
-    unwatchFile(this.file);
+    this.file.unwatch();
   }
 }

@@ -13,6 +13,7 @@ import type { Logger } from '../../shared/log.js';
 import { PROFILE_DOCUMENT_PATH, PROFILE_DOCUMENT_TYPE, type ProfileDocument } from '../../shared/profile-document.js';
 import { ERROR_HEADER, plainBody } from '../../node/refusal.js';
 import { serializeProfileDocument } from './profile-document.js';
+import { principalOf, type Principal } from '../auth/principal.js';
 
 export type ProfileHttpRequest = IncomingMessage | Http2ServerRequest;
 export type ProfileHttpResponse = ServerResponse | Http2ServerResponse;
@@ -73,7 +74,7 @@ export const createProfileHandler =
 
 export interface ProfileRouteDeps {
   /** The gateway's own check: resolves to the user name or throws PINHOLE_AUTH_*. */
-  authenticate: (header: string | undefined) => Promise<string>;
+  authenticate: (header: string | undefined) => Promise<string | Principal>;
   handler: ProfileHandler;
   /** What everyone else gets on any path (the web fallback or the 404 page). */
   fallback: (req: ProfileHttpRequest, res: ProfileHttpResponse) => void;
@@ -88,7 +89,7 @@ export const serveProfileRequest = async (req: ProfileHttpRequest, res: ProfileH
   }
   let user: string;
   try {
-    user = await deps.authenticate(credentials);
+    user = principalOf(await deps.authenticate(credentials)).name;
   } catch {
     const body = plainBody(401);
     res.writeHead(401, { 'content-type': 'text/html', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', 'www-authenticate': 'Basic realm="restricted"' });

@@ -12,6 +12,7 @@ const COMMANDS: Record<keyof typeof USAGE, { load: () => Promise<Command>; summa
   connect: { load: () => import('./connect.js'), summary: 'connect LINK|PROFILE | --server H:P ... run the local proxy through a gateway' },
   forward: { load: () => import('./forward.js'), summary: 'forward -L [BIND:]PORT:HOST:PORT LINK   forward one TCP port through a gateway' },
   console: { load: () => import('./console.js'), summary: 'console [--listen 127.0.0.1:PORT]       the UI in a browser against this engine' },
+  doctor: { load: () => import('./doctor.js'), summary: 'doctor [PROFILE|--link-file FILE|-] [--json] [--bundle FILE]   check each hop to the gateway' },
   profile: { load: () => import('./profile.js'), summary: 'profile ...                             manage stored profiles' },
 };
 

@@ -15,7 +15,7 @@ import { SecretStoreSwitch } from '../keychain/secret-store-switch.js';
 import { configDir as defaultConfigDir } from '../profiles/paths.js';
 import { ProfileStore } from '../profiles/store.js';
 import { applySystemProxy, shellExportLine } from '../sysproxy/index.js';
-import { EngineHost, type HostEngine, type HostProfiles, type SystemProxyPort } from './host.js';
+import { EngineHost, type HostProfiles, type SystemProxyPort } from './host.js';
 import { repoRoot } from './renderer-build.js';
 
 /** The store's settings, seen as the UI's settings: everything but the default profile (the Profiles view owns that). */
@@ -57,7 +57,7 @@ export const composeHost = async ({ logger, configDir, secretsFile }: ComposeOpt
     logger,
   });
   const store = new ProfileStore({ logger, ...(configDir ? { dir: configDir } : {}) });
-  const engine: HostEngine = new Engine({ logger });
+  const engine = new Engine({ logger });
   const systemProxy: SystemProxyPort = (options) => applySystemProxy({ ...options, logger });
   const lookup = createAppLookup();
   const host = new EngineHost({
@@ -77,6 +77,7 @@ export const composeHost = async ({ logger, configDir, secretsFile }: ComposeOpt
     platform: process.platform,
     shellExportLine,
     systemProxy,
+    logger: engine.logger,
   });
   return { host, secretsLocation: secrets.location };
 };

@@ -14,6 +14,11 @@ import type { SignedInCredential } from '../identity/signed-in-credential.js';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
 import { SIGN_IN_PENDING_USER, targetFromLink } from '../../shared/link-target.js';
+import type { DoctorReport } from '../../shared/doctor.js';
+import { bundleFileName, buildBundle } from '../doctor/bundle.js';
+import { runDoctor } from '../doctor/check.js';
+import { profileSecrets, upstreamForProfile } from '../doctor/profile-secrets.js';
+import { readSystemProxy, type SystemProxyReading } from '../doctor/system-proxy.js';
 import { importLink } from '../profiles/store.js';
 import { createRouting, routingForProfile, type CallingApp, type RouteDecision, type RouteQuery, type Routing } from '../routing.js';
 import { ProfileSchema, parseEndpoint, type GatewayTarget, type Profile } from '../../shared/profile.js';
@@ -105,7 +110,14 @@ export interface EngineHostOptions {
   now?: () => number;
   /** Opens a URL in the system browser (a sign-in with a provider that has no device code). */
   openExternal?: (url: string) => void | Promise<void>;
+  /** Where the path check logs its verdicts (the engine's logger, so they reach the log view). */
+  logger?: Logger;
+  /** The OS proxy as set now (the system-proxy hop, the bundle); main/doctor/system-proxy.ts by default. */
+  readSystemProxy?: () => Promise<SystemProxyReading>;
 }
+
+/** The newest log lines a diagnostics bundle carries. */
+const BUNDLE_LOG_LINES = 1000;
 
 type EventListener = (event: EventName, payload: unknown) => void;
 
@@ -119,6 +131,9 @@ export class EngineHost {
   private readonly engineSubscriptions: Disposer[];
   private proxySession: { restore(): Promise<void> } | undefined;
   private activeProfileId: string | undefined;
+  /** A link connected for this session only: what "Check my connection" checks when no profile is active. */
+  private sessionLink: { target: GatewayTarget; password: string; name: string } | undefined;
+  private lastReport: DoctorReport | undefined;
 
   constructor(private readonly deps: EngineHostOptions) {
     const { engine } = deps;
@@ -273,6 +288,42 @@ export class EngineHost {
       shellExport: this.deps.shellExportLine(endpoint.host, endpoint.port),
       platform: this.deps.platform,
     };
+  }
+
+  private systemProxyReading(): Promise<SystemProxyReading> {
+    return (this.deps.readSystemProxy ?? readSystemProxy)();
+  }
+
+  /** The path check for a profile (default: the connected one, the session's link, the default one), as `pinhole doctor` runs it. */
+  private async checkConnection(profileId: string | undefined, destination: string | undefined): Promise<DoctorReport> {
+    const { engine, profiles, secrets } = this.deps;
+    let subject: { target: GatewayTarget; password: string; name: string; upstream?: Awaited<ReturnType<typeof upstreamForProfile>> };
+    if (profileId === undefined && this.activeProfileId === undefined && this.sessionLink && engine.getStatus().state !== 'disconnected') subject = this.sessionLink;
+    else {
+      const chosen = profileId ?? this.activeProfileId ?? (await this.profileList()).defaultId;
+      if (!chosen) throw new PinholeError('PINHOLE_PROFILE_NOT_FOUND', 'Add a profile first: paste the link your IT team sent you.');
+      const profile = await this.find(chosen);
+      const password = await secrets.get(profile.secretRef);
+      if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password stored; enter it in the profile.`);
+      const upstream = await upstreamForProfile(profile, (await profiles.getSettings()).upstreamProxy, (ref) => secrets.get(ref));
+      subject = { target: profile, password, name: profile.name, ...(upstream ? { upstream } : {}) };
+    }
+    const status = engine.getStatus();
+    const local = status.state === 'connected' && status.listen ? parseEndpoint(status.listen) : undefined;
+    const target = destination === undefined ? undefined : parseEndpoint(destination);
+    if (destination !== undefined && !target) throw new PinholeError('PINHOLE_USAGE', `The destination must be HOST:PORT, got "${destination}".`);
+    const report = await runDoctor({
+      target: subject.target,
+      password: subject.password,
+      profileName: subject.name,
+      logger: this.deps.logger ?? createLogger({ name: 'pinhole', level: 'silent', destination: { write: () => undefined } }),
+      readSystemProxy: () => this.systemProxyReading(),
+      ...(subject.upstream ? { upstreamProxy: subject.upstream } : {}),
+      ...(target ? { destination: target } : {}),
+      ...(local ? { localProxy: local } : {}),
+    });
+    this.lastReport = report;
+    return report;
   }
 
   private control(): SecretsControl {
@@ -432,6 +483,7 @@ export class EngineHost {
       connectLink: async ({ link }) => {
         const { target, password, name } = targetFromLink(link);
         this.activeProfileId = undefined;
+        this.sessionLink = { target, password, name };
         return this.connectTo(target, password, name, async () => {
           this.routing = createRouting({ domains: target.domains });
         });
@@ -481,6 +533,27 @@ export class EngineHost {
         return { filename: `pinhole-${timestamp(now())}.log`, text: text.length > 0 ? `${text}\n` : '' };
       },
       getInfo: () => this.info(),
+      checkConnection: async ({ profileId, destination }) => this.checkConnection(profileId, destination),
+      exportDiagnostics: async () => {
+        let report = this.lastReport;
+        let reportMissing: string | undefined;
+        if (!report) report = await this.checkConnection(undefined, undefined).catch((err: unknown) => ((reportMissing = err instanceof Error ? err.message : String(err)), undefined));
+        const all = await profiles.list();
+        const systemProxy = await this.systemProxyReading().catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
+        const time = now();
+        const archive = buildBundle({
+          ...(report ? { report } : { reportMissing: reportMissing ?? 'The path check did not run.' }),
+          version: this.deps.version,
+          logs: engine.getLog().slice(-BUNDLE_LOG_LINES),
+          profiles: all,
+          settings: await profiles.getSettings(),
+          systemProxy,
+          env: process.env,
+          secrets: [...(await profileSecrets(all, (ref) => secrets.get(ref))), ...(this.sessionLink ? [this.sessionLink.password] : []), ...(process.env['PINHOLE_SECRETS_PASSPHRASE'] ? [process.env['PINHOLE_SECRETS_PASSPHRASE']] : [])],
+          now: () => time,
+        });
+        return { filename: bundleFileName(time), base64: archive.toString('base64') };
+      },
     };
     return handlers satisfies { [K in keyof Handlers]: (input: never) => Promise<CommandResult<K>> | CommandResult<K> };
   }

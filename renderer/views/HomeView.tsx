@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Client } from '../../shared/contract.js';
 import type { GatewaysStatus } from '../../shared/gateway-status.js';
+import { ConnectionCheck } from '../components/ConnectionCheck.js';
 import { Sparkline } from '../components/Sparkline.js';
 import { stateWords } from '../../shared/state-words.js';
 import { formatBytes, type EngineState } from '../engine-state.js';
@@ -252,6 +253,8 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
         </div>
       )}
       {phase === 'connected' && status?.gateways && status.gateways.endpoints.length > 1 && <GatewaysCard gateways={status.gateways} />}
+
+      <ConnectionCheck client={client} profileId={on ? undefined : selected} />
 
       {state.info && (
         <div className="card proxy-card">

@@ -16,6 +16,8 @@ export const SettingsView = ({ client, state, refreshInfo }: { client: Client; s
   const [port, setPort] = useState('');
   const [bypass, setBypass] = useState('');
   const [upstream, setUpstream] = useState('');
+  const [exported, setExported] = useState<string | undefined>();
+  const [exporting, setExporting] = useState(false);
   useEffect(() => {
     if (!settings) return;
     setPort(String(settings.localPort));
@@ -32,6 +34,27 @@ export const SettingsView = ({ client, state, refreshInfo }: { client: Client; s
       await refreshInfo();
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+
+  // The archive arrives as base64 (the contract carries text) and is saved as a download.
+  const exportDiagnostics = async (): Promise<void> => {
+    setError(undefined);
+    setExporting(true);
+    try {
+      const { filename, base64 } = await client.exportDiagnostics();
+      const bytes = Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
+      const url = URL.createObjectURL(new Blob([bytes], { type: 'application/gzip' }));
+      const anchor = document.createElement('a');
+      anchor.href = url;
+      anchor.download = filename;
+      anchor.click();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      setExported(filename);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setExporting(false);
     }
   };
 
@@ -115,6 +138,21 @@ export const SettingsView = ({ client, state, refreshInfo }: { client: Client; s
         <h2>{t('settings.startup')}</h2>
         {toggle('startAtLogin', t('settings.startAtLogin'), t('settings.startAtLoginHelp'))}
         {toggle('connectAtStart', t('settings.connectAtStart'), t('settings.connectAtStartHelp'))}
+      </div>
+
+      <div className="card">
+        <h2>{t('settings.diagnostics')}</h2>
+        <div className="setting">
+          <p className="muted small">{t('settings.exportDiagnosticsHelp')}</p>
+          <button type="button" className="button" disabled={exporting} onClick={() => void exportDiagnostics()}>
+            {t('settings.exportDiagnostics')}
+          </button>
+        </div>
+        {exported && (
+          <p className="muted small" role="status" data-testid="diagnostics-exported">
+            {t('settings.exportedDiagnostics', { filename: exported })}
+          </p>
+        )}
       </div>
 
       {state.info && (

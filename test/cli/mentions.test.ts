@@ -48,7 +48,7 @@ const problems = (text: string, own?: { cli: CliName; words: string[] }): string
   });
 
 test('the parsers are read: both command lines, their commands and flags', () => {
-  assert.deepEqual([...clis.pinhole.keys()].sort(), ['connect', 'console', 'forward', 'profile']);
+  assert.deepEqual([...clis.pinhole.keys()].sort(), ['connect', 'console', 'doctor', 'forward', 'profile']);
   assert.ok(clis.pinhole.get('console')?.flags.has('secrets-file'), 'console takes --secrets-file');
   assert.ok(clis.pinhole.get('profile')?.words.has('import'));
   for (const command of ['init', 'user', 'provision', 'run']) assert.ok(clis['pinhole-gateway'].has(command), command);

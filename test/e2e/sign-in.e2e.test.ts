@@ -232,10 +232,10 @@ test('a revoked credential: the client says so in one sentence, stops retrying a
     const port = listenPortOf(await program.waitForLog((r) => r.msg === 'The local proxy is listening.', 60_000, 'the listening line'));
 
     const refused = await openTunnel({ proxy: { port }, target: '127.0.0.1:9' });
-    assert.equal(refused.status, 502);
+    assert.equal(refused.status, 403);
     assert.equal(refused.headers['pinhole-error'], 'PINHOLE_CREDENTIAL_REVOKED');
     const said = await program.waitForLog((r) => r['code'] === 'PINHOLE_CREDENTIAL_REVOKED' && r['state'] === 'error', 15_000, 'the error state');
-    assert.match(String(said.msg), /Your access was revoked by the gateway's operator; Pinhole stopped retrying\. Sign in again/);
+    assert.match(String(said.msg), /Your access to this gateway was revoked by its operator; Pinhole stops retrying\. Sign in again/);
     // Stopped retrying: the next request is answered by the client itself, the gateway sees nothing more.
     const again = await openTunnel({ proxy: { port }, target: '127.0.0.1:9' });
     assert.equal(again.headers['pinhole-error'], 'PINHOLE_CREDENTIAL_REVOKED');

@@ -35,7 +35,7 @@ const proxyIds = (): { uid: number; gid: number } | undefined => {
 };
 
 /** A directory Squid can still use after it drops from root to user `proxy`. */
-const proxyOwnedDir = async (prefix: string): Promise<string> => {
+export const proxyOwnedDir = async (prefix: string): Promise<string> => {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   await chmod(dir, 0o755);
   const ids = proxyIds();

@@ -6,7 +6,8 @@
  * traffic, watch the fleet page count the bytes, see the sessions page, disable the user (new
  * tunnels refused on both gateways), edit the users file by hand while the page is open, stop a
  * gateway (shown as not answering, the page still works). Screenshots at 1280x800 go to
- * docs/screenshots/.
+ * test-results/screens/operator-*.png (the README's copies in docs/screenshots/ are taken from there
+ * by hand, so a test run never rewrites a tracked file).
  */
 import { test, expect, type Page } from '@playwright/test';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import { Program, freePort, gatewayBin, repoRoot } from '../support/processes.js
 import { openTunnel, requestThroughProxy } from '../support/proxy-requests.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
 
-const screens = join(repoRoot, 'docs', 'screenshots');
+const screens = join(repoRoot, 'test-results', 'screens');
 const USERS_RELOADED = 'The users file was reloaded.';
 
 let origin: Origin;
