@@ -126,7 +126,8 @@ test('sign-in with a device code: no password in the link or on disk, the refres
     }
 
     // 3. A long download across the credential's expiry: started now, held by flow control, finished after a renewal and the first credential's end.
-    const size = 8 * 1024 * 1024;
+    // Far more than the buffers on the way hold, so the gateway's relay is still running (held by flow control) when the credential expires.
+    const size = 128 * 1024 * 1024;
     const download = await openTunnel({ proxy: { port }, target: `127.0.0.1:${origin.httpPort}` });
     assert.equal(download.status, 200);
     let received = 0;
@@ -142,6 +143,8 @@ test('sign-in with a device code: no password in the link or on disk, the refres
     await waitUntil(() => Date.now() > firstExpiry + 2_000, LIFETIME_S * 1000 + 30_000, 'the first credential to expire');
     download.socket.resume();
     await ended;
+    const relay = gateway.accessLog().find((r) => Number(r['bytesDown']) > size);
+    assert.ok(relay === undefined || Date.parse(String(relay['time'])) > firstExpiry, 'the relay was still running at the first credential\'s expiry');
     assert.ok(received > size, `the whole download arrived (${received} bytes for ${size}); the gateway's access lines: ${JSON.stringify(gateway.accessLog().filter((r) => Number(r['bytesDown']) > 1_000_000))}; the client's last lines: ${program.transcript().slice(-3000)}`);
     const after = await requestThroughProxy({ proxy: { port }, url: `https://127.0.0.1:${origin.httpsPort}/hello`, ca: origin.certificate.cert });
     assert.equal(after.status, 200, 'a new tunnel after the first credential expired carries the renewed one');
