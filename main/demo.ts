@@ -141,13 +141,13 @@ const main = async (): Promise<number> => {
       endpoints: payload.endpoints,
       serverName: payload.serverName,
       trust: payload.pin ? { kind: 'pin', pin: payload.pin } : { kind: 'system' },
-      user: payload.user,
+      user: payload.user ?? '',
       transport: payload.transport,
       domains: payload.domains ?? [],
     });
     const engine = new Engine({ logLevel: 'warn', logDestination: { write: () => undefined } });
     cleanups.push(() => engine.disconnect());
-    const { listen } = await engine.connect(target, payload.secret, { listen: '127.0.0.1:0', profileName: 'demo' });
+    const { listen } = await engine.connect(target, payload.secret ?? '', { listen: '127.0.0.1:0', profileName: 'demo' });
     const status = engine.getStatus();
     say(`   Connected over ${status.transport === 'h2' ? 'HTTP/2 (all tunnels share one TLS connection)' : 'HTTP/1.1'}; the local proxy is ${listen}.`);
 

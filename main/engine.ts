@@ -12,7 +12,7 @@ import type { LocalUsers } from './lan/local-users.js';
 import type { TerminalStats } from './lan/terminal-stats.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { Disposer, EngineApi, EngineEvents, EngineStats, EngineStatus, LogLine, NetworkChangeReason, SeenApp } from '../shared/engine-api.js';
+import type { Disposer, EngineApi, EngineEvents, EngineStats, EngineStatus, LogLine, NetworkChangeReason, SeenApp, SignInPrompt } from '../shared/engine-api.js';
 import { ERRORS, PinholeError, toWire } from '../shared/errors.js';
 import type { GatewaysStatus } from '../shared/gateway-status.js';
 import type { Logger } from '../shared/log.js';
@@ -33,6 +33,7 @@ import type { CallingApp, RouteDecision, RouteQuery } from './routing.js';
 import { ConnectionProfile } from './gateways/connection-profile.js';
 import { checkCredentialAtStart } from './gateways/credential-check.js';
 import type { RefreshOutcome } from './gateways/refresh.js';
+import type { SignedInCredential } from './identity/signed-in-credential.js';
 import { openTransport } from './tunnel/negotiate.js';
 import { TunnelOpener } from './tunnel/opener.js';
 import type { GatewayChoiceOptions, Transport, UpstreamProxy } from './tunnel/transport.js';
@@ -72,6 +73,12 @@ export interface EngineConnectOptions {
   /** `--byte-path`: the native byte path when it was chosen (HTTP/1.1 tunnels use it); absent: JavaScript. */
   nativeBytePath?: NativeBytePath;
   /**
+   * A signed-in user's tunnel credential (issue 18; main/identity/): tunnels carry it as Bearer
+   * instead of the password; the engine owns it from here (stopped at disconnect). When it ends
+   * (revoked, sign-in needed) the connection goes to 'error' with that sentence and stops retrying.
+   */
+  credential?: SignedInCredential;
+  /**
    * Watch the network (issue 20): address and route changes (Linux, `ip monitor`) and resumes (a
    * clock jump) make the connection prove itself and re-dial at once. Front ends turn it on
    * (`--no-netwatch` turns it off); default off, so an embedded engine starts no child process.
@@ -108,6 +115,8 @@ export class Engine implements EngineApi {
   private opener: TunnelOpener | undefined;
   private reconnect: Reconnect | undefined;
   private profile: ConnectionProfile | undefined;
+  private credential: SignedInCredential | undefined;
+  private signInPrompt: SignInPrompt | undefined;
   private roaming: Roaming | undefined;
   private watches: Array<{ stop(): void }> = [];
 
@@ -125,7 +134,14 @@ export class Engine implements EngineApi {
     const live = status.gateways === undefined ? undefined : this.transport?.gateways?.();
     const refreshedAt = this.profile?.refreshedAt;
     const gateways = live && refreshedAt !== undefined ? { ...live, profileRefreshedAt: refreshedAt } : live;
-    return { ...status, warnings: [...status.warnings], ...(gateways ? { gateways } : {}) };
+    const credential = this.credential?.validUntil;
+    return {
+      ...status,
+      warnings: [...status.warnings],
+      ...(gateways ? { gateways } : {}),
+      ...(this.signInPrompt ? { signIn: this.signInPrompt } : {}),
+      ...(credential === undefined ? {} : { credentialValidUntil: credential }),
+    };
   }
 
   getStats(): EngineStats {
@@ -149,8 +165,20 @@ export class Engine implements EngineApi {
     return () => this.events.off(event, handler);
   }
 
+  /**
+   * The device code and page of a sign-in under way (issue 18), shown by every front end until the
+   * sign-in ends (undefined clears it). Signing in is the front end's (main/identity/sign-in.ts).
+   */
+  showSignInPrompt(prompt: SignInPrompt | undefined): void {
+    this.signInPrompt = prompt;
+    this.events.emit('status', this.getStatus());
+  }
+
   async connect(target: GatewayTarget, password: string, options: EngineConnectOptions = {}): Promise<{ listen: string }> {
     if (this.connection.state !== 'disconnected' && this.connection.state !== 'error') await this.disconnect();
+    this.credential?.stop();
+    this.credential = options.credential;
+    if (target.signIn !== undefined && options.credential === undefined) throw new PinholeError('PINHOLE_SIGNIN_REQUIRED');
     const generation = ++this.generation;
     this.reconnect?.stop();
     const listen = parseListen(options.listen ?? '127.0.0.1:8080');
@@ -168,8 +196,9 @@ export class Engine implements EngineApi {
         endpoints,
         serverName: target.serverName,
         trust: target.trust,
-        user: target.user,
+        user: options.credential?.user ?? target.user,
         password,
+        ...(options.credential ? { authorization: options.credential } : {}),
         wsPath: target.wsPath,
         logger: this.logger,
         ...(options.upstreamProxy ? { upstreamProxy: options.upstreamProxy } : {}),
@@ -215,7 +244,11 @@ export class Engine implements EngineApi {
       if (generation === this.generation && this.connection.state !== 'disconnected') this.connection.set({ ...this.connection.current, gateways });
     });
     // One opener per connection (its generation): another gateway or user may have another policy.
-    const opener = new TunnelOpener({ transport, earlyStart: options.earlyStart !== false, connection: reconnect });
+    const opener = new TunnelOpener({ transport, earlyStart: options.earlyStart !== false, connection: reconnect, ...(options.credential ? { authorization: options.credential } : {}) });
+    // A credential that ended (revoked, sign-in needed) is fatal: reconnecting cannot help.
+    options.credential?.on('ended', (err: PinholeError) => {
+      if (generation === this.generation) reconnect.lost(err);
+    });
     this.opener = opener;
     const proxy: LocalProxy = new LocalProxy({
       host: listen.host,
@@ -223,7 +256,7 @@ export class Engine implements EngineApi {
       logger: this.logger,
       ...(options.tunnelTimeouts === undefined ? {} : { tunnelTimeouts: options.tunnelTimeouts }),
       opener,
-      ...(transport.proxyConnection && transport.proxyAuthorization ? { forwardHttp: { authorization: transport.proxyAuthorization, user: target.user, connections: opener } } : {}),
+      ...(transport.proxyConnection && transport.proxyAuthorization ? { forwardHttp: { authorization: () => transport.proxyAuthorization ?? '', user: target.user, connections: opener } } : {}),
       ...(options.pac ? { pac: ((pac) => (): string => pac(formatEndpoint(proxy.address)))(options.pac) } : {}),
       ...(options.decide || options.identifyApp ? { router: new AppRouter(options, this.apps) } : {}),
       ...(options.lan?.gate === undefined ? {} : { gate: options.lan.gate }),
@@ -293,6 +326,8 @@ export class Engine implements EngineApi {
     this.opener = undefined;
     this.profile?.stop();
     this.profile = undefined;
+    this.credential?.stop();
+    this.credential = undefined;
     this.proxy = undefined;
     this.transport = undefined;
     await Promise.all([proxy?.stop(), transport?.close()]);

@@ -108,6 +108,9 @@ export function refusalHead(err: PinholeError): string {
   return `${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
+/** 407s about a signed-in user's tunnel credential (issue 18), which the client acts on by code. */
+const CREDENTIAL_REFUSALS: ReadonlySet<ErrorCode> = new Set(['PINHOLE_CREDENTIAL_EXPIRED', 'PINHOLE_CREDENTIAL_INVALID', 'PINHOLE_CREDENTIAL_REVOKED']);
+
 /**
  * A proxy's refusal (status + Pinhole-Error header, or Squid's bare status) as a PinholeError.
  * Pure, so the same mapping serves HTTP/1.1 replies, HTTP/2 response headers and WebSocket upgrades.
@@ -116,7 +119,8 @@ export function refusalError(status: number, pinholeError: string | undefined, u
   let code: ErrorCode = isErrorCode(pinholeError) ? pinholeError : status === 503 ? 'PINHOLE_CONNECT_FAILED' : codeForStatus(status);
   // We always send credentials, so "missing" from the gateway's point of view means "not accepted"
   // (a gateway tells a client whose credentials it did not accept nothing more than the status).
-  if (status === 407) code = 'PINHOLE_AUTH_REJECTED';
+  // A tunnel credential's refusal keeps its code: expired (renew), revoked (stop, sign in again).
+  if (status === 407 && !CREDENTIAL_REFUSALS.has(code)) code = 'PINHOLE_AUTH_REJECTED';
   const said = Array.isArray(reason) ? reason[0] : reason;
   const policy = (code === 'PINHOLE_DEST_FORBIDDEN' || code === 'PINHOLE_PORT_FORBIDDEN') && said !== undefined && said !== '' ? `The gateway refused: ${said}` : undefined;
   const message = code === 'PINHOLE_AUTH_REJECTED' ? `The gateway rejected the user name or password for ${user}.` : policy;

@@ -17,6 +17,15 @@ export const WireErrorSchema = z.object({
   message: z.string(),
 });
 
+/** A device-code sign-in under way (issue 18): what the user types, and where. */
+export const SignInPromptSchema = z.object({
+  userCode: z.string(),
+  verificationUri: z.string(),
+  verificationUriComplete: z.string().optional(),
+  /** Epoch ms when the code expires. */
+  expiresAt: z.number(),
+});
+export type SignInPrompt = z.infer<typeof SignInPromptSchema>;
 /** Why the engine looked at its connection again: an address or route changed, the process resumed, the OS said so (Electron). */
 export const NETWORK_CHANGE_REASONS = ['address', 'route', 'resume', 'os'] as const;
 export const NetworkChangeReasonSchema = z.enum(NETWORK_CHANGE_REASONS);
@@ -53,6 +62,10 @@ export const EngineStatusSchema = z.object({
   warnings: z.array(z.string()).default([]),
   /** A profile with several endpoints: the one in use, its round trip, the others' state, the last switch. */
   gateways: GatewaysStatusSchema.optional(),
+  /** A sign-in with the identity provider waiting for the user (the device code to type). */
+  signIn: SignInPromptSchema.optional(),
+  /** A signed-in user's connection: epoch ms until which the current tunnel credential is valid (renewed before). */
+  credentialValidUntil: z.number().optional(),
   /** The last network change seen while connected (roaming, sleep and wake). */
   network: NetworkChangeSchema.optional(),
   /** A captive portal holds the network: where it wants the user to sign in (http URL). */

@@ -15,6 +15,11 @@ export const ERRORS = {
   PINHOLE_IDENTITY_NOT_ALLOWED: { status: 403, sentence: 'Your account signed in, but its groups or e-mail domain are not allowed on this gateway.' },
   PINHOLE_IDENTITY_ISSUER_UNREACHABLE: { status: 503, sentence: 'The identity provider could not be reached to check the sign-in; try again in a moment (tunnels already signed in keep working).' },
   PINHOLE_CREDENTIAL_EXPIRED: { status: 407, sentence: 'The tunnel credential has expired; Pinhole gets a new one by signing in again.' },
+  PINHOLE_SIGNIN_REQUIRED: { status: 407, sentence: 'This profile signs in with your identity provider, and it is not signed in (or the sign-in ended); sign in again.' },
+  PINHOLE_SIGNIN_ISSUER_UNREACHABLE: { status: 503, sentence: 'The identity provider could not be reached, so you cannot sign in now; try again in a moment (a tunnel credential you already have keeps working until it expires).' },
+  PINHOLE_SIGNIN_CODE_EXPIRED: { status: 401, sentence: 'The sign-in code expired before it was confirmed; sign in again for a new code.' },
+  PINHOLE_SIGNIN_DENIED: { status: 403, sentence: 'The sign-in was declined at the identity provider.' },
+  PINHOLE_SIGNIN_FAILED: { status: 401, sentence: 'The identity provider refused the sign-in; sign in again.' },
   PINHOLE_CREDENTIAL_INVALID: { status: 407, sentence: 'The tunnel credential is not valid on this gateway.' },
   PINHOLE_CREDENTIAL_REVOKED: {
     status: 403,

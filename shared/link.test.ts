@@ -82,3 +82,59 @@ test('a link whose checksum is right but whose data breaks the schema names the 
     (err: unknown) => err instanceof PinholeError && err.code === 'PINHOLE_LINK_INVALID' && /endpoints\.0 must be HOST:PORT/.test(err.message),
   );
 });
+
+const signInSample: LinkPayloadInput = {
+  name: 'Acme SSO',
+  endpoints: ['gw.example.test:443'],
+  serverName: 'gw.example.test',
+  pin: 'cd'.repeat(32),
+  signIn: { issuer: 'https://login.example.test/realms/acme', clientId: 'pinhole-desktop', scopes: ['openid', 'email', 'offline_access'] },
+};
+
+const messageOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof PinholeError);
+    return `${err.code}: ${err.message}`;
+  }
+  assert.fail('expected the decoder to throw');
+};
+
+/** A link whose JSON is exactly `payload`, checksum right, for shapes encodeLink refuses to write. */
+const rawLink = (payload: unknown): string => {
+  const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+  return `pinhole://v1/${body}.${crc32(new TextEncoder().encode(body)).toString(36).padStart(7, '0')}`;
+};
+
+test('a sign-in link carries the gateway, its pin and the identity provider, and no secret at all', () => {
+  const link = encodeLink(signInSample);
+  const decoded = decodeLink(link);
+  assert.deepEqual(decoded.signIn, signInSample.signIn);
+  assert.equal(decoded.secret, undefined);
+  assert.equal(decoded.user, undefined);
+  assert.ok(!Buffer.from(link.slice(13, link.lastIndexOf('.')), 'base64url').toString().includes('secret'));
+});
+
+test('a sign-in link is refused with a sentence naming what is wrong', () => {
+  const { signIn } = signInSample as { signIn: Record<string, unknown> };
+  const cases: [string, unknown, RegExp][] = [
+    ['password and sign-in both', { ...signInSample, user: 'alice', secret: 'pw' }, /secret must not be there: a sign-in link carries no password/],
+    ['neither', { ...signInSample, signIn: undefined }, /user is missing \(a link needs user and secret, or signIn/],
+    ['user without secret', { ...signInSample, signIn: undefined, user: 'alice' }, /secret is missing/],
+    ['plain http issuer', { ...signInSample, signIn: { ...signIn, issuer: 'http://login.example.test' } }, /signIn\.issuer must be the https:\/\/ URL/],
+    ['no client id', { ...signInSample, signIn: { issuer: signIn['issuer'] } }, /signIn\.clientId/],
+    ['a scope with a space', { ...signInSample, signIn: { ...signIn, scopes: ['openid email'] } }, /signIn\.scopes\.0 must be scope names without spaces/],
+    ['an unknown sign-in field (a client secret)', { ...signInSample, signIn: { ...signIn, clientSecret: 'x' } }, /signIn/],
+  ];
+  for (const [what, payload, expected] of cases) {
+    const message = messageOf(() => decodeLink(rawLink(payload)));
+    assert.match(message, /^PINHOLE_LINK_INVALID: This is not a valid Pinhole link: /, what);
+    assert.match(message, expected, what);
+  }
+});
+
+test('a loopback http issuer is accepted (a provider on this machine)', () => {
+  const decoded = decodeLink(encodeLink({ ...signInSample, signIn: { issuer: 'http://127.0.0.1:8443', clientId: 'pinhole' } }));
+  assert.equal(decoded.signIn?.issuer, 'http://127.0.0.1:8443');
+});

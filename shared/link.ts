@@ -7,12 +7,12 @@
 import { z } from 'zod';
 import { crc32 } from './crc32.js';
 import { PinholeError } from './errors.js';
-import { EndpointSchema, PinSchema, TransportSchema } from './profile.js';
+import { EndpointSchema, PinSchema, SignInSchema, TransportSchema } from './profile.js';
 
 export const LINK_SCHEME = 'pinhole://';
 export const LINK_VERSION = 1;
 
-export const LinkPayloadSchema = z.object({
+const LinkFieldsSchema = z.object({
   /** Suggested profile name. */
   name: z.string().min(1).max(100).optional(),
   /** Where clients connect (first is preferred). */
@@ -21,12 +21,25 @@ export const LinkPayloadSchema = z.object({
   serverName: z.string().min(1),
   /** SHA-256 of the gateway certificate; absent means "trust the OS store". */
   pin: PinSchema.optional(),
-  user: z.string().min(1),
-  secret: z.string().min(1),
+  /** A password link: the user and their password. */
+  user: z.string().min(1).optional(),
+  secret: z.string().min(1).optional(),
+  /** A sign-in link (issue 18): the identity provider to sign in with; no secret in the link. */
+  signIn: SignInSchema.optional(),
   transport: TransportSchema.default('h2'),
   wsPath: z.string().startsWith('/').optional(),
   /** Domains that must go through the tunnel (the vendor's FQDNs); absent means all. */
   domains: z.array(z.string().min(1)).optional(),
+});
+
+/** Either a password (user and secret) or a sign-in, never both: a sign-in link must carry no secret. */
+export const LinkPayloadSchema = LinkFieldsSchema.superRefine((link, ctx) => {
+  if (link.signIn !== undefined) {
+    if (link.secret !== undefined) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'must not be there: a sign-in link carries no password' });
+    return;
+  }
+  if (link.user === undefined) ctx.addIssue({ code: 'custom', path: ['user'], message: 'is missing (a link needs user and secret, or signIn with the identity provider)' });
+  if (link.secret === undefined) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'is missing (a link needs user and secret, or signIn with the identity provider)' });
 });
 export type LinkPayload = z.infer<typeof LinkPayloadSchema>;
 export type LinkPayloadInput = z.input<typeof LinkPayloadSchema>;

@@ -7,7 +7,7 @@
  * authenticity is the connection's. Unknown fields are dropped, so newer gateways may add some.
  */
 import { z } from 'zod';
-import { EndpointSchema, PinSchema, TransportSchema } from './profile.js';
+import { EndpointSchema, PinSchema, SignInSchema, TransportSchema } from './profile.js';
 
 /** Where the gateway serves the document (GET, Basic credentials of the user). */
 export const PROFILE_DOCUMENT_PATH = '/.well-known/pinhole/profile';
@@ -33,6 +33,8 @@ export const ProfileDocumentSchema = z.object({
   wsPath: z.string().startsWith('/').optional(),
   /** Domains that go through the tunnel; empty means everything does. */
   domains: z.array(z.string().min(1)).default([]),
+  /** The identity provider users of this gateway sign in with (issue 18); never a secret. */
+  signIn: SignInSchema.optional(),
   /** How often the gateway suggests refreshing. */
   refreshSeconds: z.number().int().min(60).max(7 * 86_400).default(6 * 3_600),
 });

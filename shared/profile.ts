@@ -59,6 +59,37 @@ export const UpstreamProxySchema = z.object({
   secretRef: z.string().optional(),
 });
 
+/** An identity provider's URL: https, or http on a loopback address (a provider on the same machine, tests). */
+export const IssuerUrlSchema = z.string().refine(
+  (v) => {
+    try {
+      const url = new URL(v);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be the https:// URL of the identity provider (its "issuer")' },
+);
+
+/** Scopes asked for when a link names none: an ID token with the e-mail, and a refresh token. */
+export const DEFAULT_SIGN_IN_SCOPES = ['openid', 'email', 'profile', 'offline_access'] as const;
+
+/**
+ * Sign-in with the company's identity provider (issue 18) instead of a password: the client gets
+ * a token from `issuer` as the public client `clientId` and exchanges it at the gateway for a
+ * short-lived tunnel credential. Carries no secret.
+ */
+export const SignInSchema = z
+  .object({
+    issuer: IssuerUrlSchema,
+    /** The public (no secret) client registered at the provider for Pinhole. */
+    clientId: z.string().min(1).max(200),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be scope names without spaces')).min(1).max(20).optional(),
+  })
+  .strict();
+export type SignIn = z.infer<typeof SignInSchema>;
+
 /** Everything needed to reach one gateway except the password. */
 export const GatewayTargetSchema = z.object({
   endpoints: z.array(EndpointSchema).min(1),
@@ -71,13 +102,15 @@ export const GatewayTargetSchema = z.object({
   wsPath: z.string().startsWith('/').default('/pinhole/ws'),
   /** Domains that must go through the tunnel; empty means everything does. */
   domains: z.array(z.string().min(1)).default([]),
+  /** Present: tunnels authenticate with a credential from this sign-in, not a password (`user` is who signed in). */
+  signIn: SignInSchema.optional(),
 });
 export type GatewayTarget = z.infer<typeof GatewayTargetSchema>;
 
 export const ProfileSchema = GatewayTargetSchema.extend({
   id: z.string().min(1),
   name: z.string().min(1).max(100),
-  /** Keychain account under the service "pinhole" that holds the password. */
+  /** Keychain account under the service "pinhole" that holds the password (or, with `signIn`, the refresh token). */
   secretRef: z.string().min(1),
   upstreamProxy: UpstreamProxySchema.optional(),
   appRules: z.record(z.string(), AppActionSchema).default({}),

@@ -58,7 +58,7 @@ test('init writes config, users file and a certificate whose fingerprint openssl
   assert.equal(fresh.code, 0, fresh.stderr);
   const bob = decodeLink(fresh.stdout.trim());
   assert.deepEqual(bob.endpoints, ['gw.example.test:443']);
-  assert.ok(bob.secret.length >= 20);
+  assert.ok(bob.secret !== undefined && bob.secret.length >= 20);
   const { stderr: bobOk } = await run('htpasswd', ['-vb', join(dir, 'users.htpasswd'), 'bob', bob.secret]);
   assert.match(bobOk, /correct/);
 });

@@ -4,19 +4,7 @@
  * the fleet's credential-keys file (first key signs, every key verifies).
  */
 import { z } from 'zod';
-
-/** An issuer URL: https, or http on a loopback address (a provider on the same machine, tests). */
-const IssuerUrlSchema = z.string().refine(
-  (v) => {
-    try {
-      const url = new URL(v);
-      return url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be the https:// URL of the identity provider (its "issuer")' },
-);
+import { IssuerUrlSchema } from '../../shared/profile.js';
 
 export const IssuerSettingsSchema = z
   .object({

@@ -23,6 +23,8 @@ import { Engine, parseListen, type EngineConnectOptions } from '../engine.js';
 import { routingUnderManaged, type Routing } from '../routing.js';
 import type { ManagedConfig } from '../../shared/managed.js';
 import { loadManagedForCommand, type ManagedConfiguration } from '../managed/managed-config.js';
+import { signInForConnection } from '../identity/sign-in.js';
+import { openSystemBrowser } from './sign-in-prompt.js';
 import { applySystemProxy, installRestoreOnExit, restoreStaleSystemProxy } from '../sysproxy/index.js';
 import type { UpstreamProxy } from '../tunnel/transport.js';
 import { sessionTimeoutMs } from './session-timeout.js';
@@ -85,6 +87,10 @@ interface Plan {
   managed?: ManagedConfiguration;
   /** A stored profile's (or the stored settings') corporate proxy. */
   upstreamProxy?: UpstreamProxy;
+  /** A sign-in profile (issue 18): its stored refresh token, and where a rotated one goes (a link's sign-in keeps it for this run only). */
+  refreshToken?: string;
+  saveRefreshToken?: (token: string) => Promise<void>;
+  loadRefreshToken?: () => Promise<string | undefined>;
 }
 
 const fromLink = (link: string): Plan => {
@@ -121,7 +127,8 @@ const fromFlags = async (values: Record<string, string | boolean | undefined>): 
  * stored settings, its corporate proxy. Nothing here writes a file but the remembered secrets file.
  */
 const fromProfile = async (name: string | undefined, secretsFile: string | undefined): Promise<Plan> => {
-  const { profile, password, store, secrets, managed } = await loadStoredProfile(name, secretsFile);
+  const { profile, password, refreshToken, store, secrets, managed } = await loadStoredProfile(name, secretsFile);
+  const signIn = profile.signIn === undefined ? {} : { ...(refreshToken ? { refreshToken } : {}), saveRefreshToken: async (token: string) => void (await secrets.set(profile.secretRef, token)), loadRefreshToken: async () => (await secrets.get(profile.secretRef)) ?? undefined };
   let upstreamProxy: UpstreamProxy | undefined;
   const configured = profile.upstreamProxy ? parseEndpoint(profile.upstreamProxy.endpoint) : parseEndpoint(store.getSettings().upstreamProxy);
   if (configured) {
@@ -137,6 +144,7 @@ const fromProfile = async (name: string | undefined, secretsFile: string | undef
     managed,
     identifyApps: Object.keys(profile.appRules).length > 0 || profile.defaultAppAction !== 'tunnel',
     ...(upstreamProxy ? { upstreamProxy } : {}),
+    ...signIn,
   };
 };
 
@@ -262,6 +270,19 @@ export async function run(argv: string[]): Promise<number> {
   let result: { listen: string };
   try {
     const upstream = upstreamProxy === 'auto' ? await autoUpstream(plan.target, logger) : (upstreamProxy ?? plan.upstreamProxy);
+    const credential =
+      plan.target.signIn === undefined
+        ? undefined
+        : await signInForConnection({
+            target: plan.target,
+            logger,
+            upstreamProxy: upstream,
+            refreshToken: plan.refreshToken,
+            ...(plan.saveRefreshToken === undefined ? {} : { saveRefreshToken: plan.saveRefreshToken }),
+            ...(plan.loadRefreshToken === undefined ? {} : { loadRefreshToken: plan.loadRefreshToken }),
+            showPrompt: (prompt) => engine.showSignInPrompt(prompt),
+            openBrowser: openSystemBrowser,
+          });
     const options: EngineConnectOptions = {
       listen,
       profileName: plan.profileName,
@@ -283,8 +304,9 @@ export async function run(argv: string[]): Promise<number> {
         : {}),
       ...(upstream ? { upstreamProxy: upstream } : {}),
       ...(lan === undefined ? {} : { lan }),
+      ...(credential === undefined ? {} : { credential }),
     };
-    result = await engine.connect(plan.target, plan.password, options);
+    result = await engine.connect(credential === undefined ? plan.target : { ...plan.target, user: credential.user }, plan.password, options);
   } catch (err) {
     await engine.disconnect();
     managed.stop();

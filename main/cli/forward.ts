@@ -105,8 +105,17 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
   };
 }
 
-/** The link's payload, or a stored profile's as a link would carry it (its password from the keychain). */
+/** The link's payload, or a stored profile's: only a password link (sign-in links are `pinhole connect`'s). */
 async function linkFor(inv: Invocation): Promise<LinkPayload> {
+  const link = await linkPayloadFor(inv);
+  if (link.secret === undefined || link.user === undefined) {
+    throw new PinholeError('PINHOLE_USAGE', 'pinhole forward takes a password link; for a sign-in link, import it (`pinhole profile import LINK`) and use `pinhole connect`.');
+  }
+  return link;
+}
+
+/** The link's payload, or a stored profile's as a link would carry it (its password from the keychain). */
+async function linkPayloadFor(inv: Invocation): Promise<LinkPayload> {
   const { source } = inv;
   if (source.kind === 'link') {
     process.stderr.write(`${linkOnCommandLineWarning('pinhole forward')}\n`);
@@ -121,7 +130,7 @@ async function linkFor(inv: Invocation): Promise<LinkPayload> {
     serverName: profile.serverName,
     ...(profile.trust.kind === 'pin' ? { pin: profile.trust.pin } : {}),
     user: profile.user,
-    secret: password,
+    ...(profile.signIn === undefined ? { secret: password } : {}),
     transport: profile.transport,
     wsPath: profile.wsPath,
     domains: profile.domains,
@@ -137,8 +146,8 @@ async function openTunnels(inv: Invocation, link: LinkPayload, logger: Logger): 
     endpoints,
     serverName: link.serverName,
     trust,
-    user: link.user,
-    password: link.secret,
+    user: link.user ?? '',
+    password: link.secret ?? '',
     logger,
     ...(inv.upstreamProxy === undefined ? {} : { upstreamProxy: inv.upstreamProxy }),
     ...(inv.sessionTimeoutMs === undefined ? {} : { choice: { sessionTimeoutMs: inv.sessionTimeoutMs } }),

@@ -6,7 +6,10 @@
 import { parseArgs } from 'node:util';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
-import { formatEndpoint, formatPin, parseEndpoint, type Profile } from '../../shared/profile.js';
+import { createLogger } from '../../shared/log.js';
+import { formatEndpoint, formatPin, parseEndpoint, type GatewayTarget, type Profile } from '../../shared/profile.js';
+import { signInForImport } from '../identity/sign-in.js';
+import { terminalSignIn } from './sign-in-prompt.js';
 import { openSecretStore } from '../keychain/keychain.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { forgetProfile, importLink, ProfileStore } from '../profiles/store.js';
@@ -46,6 +49,16 @@ const server = (p: Profile): string => {
   const first = p.endpoints[0];
   const parsed = first ? parseEndpoint(first) : undefined;
   return parsed ? formatEndpoint(parsed) : p.serverName;
+};
+
+/** A sign-in link's import: sign in now (the code on standard error). */
+const signInForImportHere = (target: GatewayTarget, write: (text: string) => void): Promise<{ user: string; refreshToken: string }> => {
+  const prompt = terminalSignIn(write);
+  return signInForImport(target, {
+    logger: createLogger({ name: 'pinhole', level: 'warn', destination: { write } }),
+    onDevicePrompt: (p) => p && prompt.onDevicePrompt?.(p),
+    ...(prompt.openBrowser === undefined ? {} : { openBrowser: prompt.openBrowser }),
+  });
 };
 
 export interface ProfileCliDeps {
@@ -102,13 +115,15 @@ export const run = async (argv: string[], deps: ProfileCliDeps = {}): Promise<nu
         if (values['link-file'] === undefined && !arg) throw usageError('profile import needs --link-file FILE (- for standard input) or a pinhole:// link.');
         if (values.name !== undefined && !values.name.trim()) throw usageError('--name must not be empty.');
         const link = arg ?? (await readLinkFile(values['link-file'] ?? '-'));
-        decodeLink(link);
-        if (arg !== undefined) err(`${linkOnCommandLineWarning('pinhole profile import')}\n`);
+        const { signIn } = decodeLink(link);
+        if (arg !== undefined) err(`${linkOnCommandLineWarning('pinhole profile import')}
+`);
         const secrets = await openSecrets();
         const store = openStore();
-        const profile = await importLink(link, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}) });
+        const profile = await importLink(link, { store, secrets, ...(values.name ? { name: values.name.trim() } : {}), signIn: (target) => signInForImportHere(target, err) });
         rememberSecretsFile(store, values['secrets-file']);
         if (values.json) out(`${JSON.stringify(describeProfile(profile, store.defaultId()))}\n`);
+        else if (signIn) out(`Imported profile "${profile.name}" (${server(profile)}), signed in as ${profile.user}; the sign-in is kept ${secrets.location}, no password is stored.\n`);
         else out(`Imported profile "${profile.name}" (${server(profile)}, user ${profile.user}); the password is stored ${secrets.location}.\n`);
         return 0;
       }

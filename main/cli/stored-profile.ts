@@ -21,7 +21,10 @@ export const NO_PROFILE_SENTENCE = 'No profile yet: import one with `pinhole pro
 export interface StoredProfile {
   managed: ManagedConfiguration;
   profile: Profile;
+  /** The password; empty for a sign-in profile (its tunnels use a credential from the identity provider). */
   password: string;
+  /** A sign-in profile's stored refresh token (absent: never signed in, or signed out). */
+  refreshToken?: string;
   store: ProfileStore;
   secrets: SecretStore;
 }
@@ -41,7 +44,9 @@ export const loadStoredProfile = async (name: string | undefined, secretsFile: s
   const file = secretsFileFor(secretsFile);
   const secrets = await openSecretStore({ ...(file !== undefined ? { secretsFile: file } : {}), allowEncryptedFile: file !== undefined || process.env.PINHOLE_SECRETS === 'encrypted-file' });
   rememberSecretsFile(store, secretsFile);
-  const password = await secrets.get(profile.secretRef);
-  if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
-  return { profile, password, store, secrets, managed };
+  const stored = await secrets.get(profile.secretRef);
+  // A sign-in profile without its refresh token signs in again; a password profile cannot do without its password.
+  if (!stored && profile.signIn === undefined) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password ${secrets.location}; import its link again.`);
+  if (profile.signIn !== undefined) return { profile, password: '', ...(stored ? { refreshToken: stored } : {}), store, secrets, managed };
+  return { profile, password: stored ?? '', store, secrets, managed };
 };

@@ -7,12 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Disposer, EngineApi, EngineStatus, LogLine, NetworkChangeReason } from '../../shared/engine-api.js';
+import type { Disposer, EngineApi, EngineStatus, LogLine, NetworkChangeReason, SignInPrompt } from '../../shared/engine-api.js';
+import { createLogger, type Logger } from '../../shared/log.js';
+import { signInForConnection, signInForImport } from '../identity/sign-in.js';
+import type { SignedInCredential } from '../identity/signed-in-credential.js';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
-import { targetFromLink } from '../../shared/link-target.js';
+import { SIGN_IN_PENDING_USER, targetFromLink } from '../../shared/link-target.js';
 import type { DoctorReport } from '../../shared/doctor.js';
-import { createLogger, type Logger } from '../../shared/log.js';
 import { bundleFileName, buildBundle } from '../doctor/bundle.js';
 import { runDoctor } from '../doctor/check.js';
 import { profileSecrets, upstreamForProfile } from '../doctor/profile-secrets.js';
@@ -45,6 +47,8 @@ export interface ConnectOptions {
   pac?: (listen: string) => string;
   /** Finds the application behind a local connection (enables per-app rules and the Apps list). */
   identifyApp?: (socket: Socket) => Promise<CallingApp | undefined>;
+  /** A signed-in user's tunnel credential (issue 18). */
+  credential?: SignedInCredential;
   /** Watch the network and reconnect over a new one at once (main/network/). */
   netwatch?: boolean;
 }
@@ -53,6 +57,9 @@ export interface ConnectOptions {
 export interface HostEngine extends EngineApi {
   connect(target: GatewayTarget, password: string, options: ConnectOptions): Promise<{ listen: string }>;
   disconnect(): Promise<void>;
+  /** The device code of a sign-in under way, on the state every UI reads (absent: the engine cannot show one). */
+  showSignInPrompt?(prompt: SignInPrompt | undefined): void;
+  readonly logger?: Logger;
   /** A network change the OS reported (main/engine.ts); absent in engines that do not roam. */
   networkChanged?(reason: NetworkChangeReason): void;
 }
@@ -103,6 +110,8 @@ export interface EngineHostOptions {
   secretsControl?: SecretsControl;
   identifyApp?: ConnectOptions['identifyApp'];
   now?: () => number;
+  /** Opens a URL in the system browser (a sign-in with a provider that has no device code). */
+  openExternal?: (url: string) => void | Promise<void>;
   /** Where the path check logs its verdicts (the engine's logger, so they reach the log view). */
   logger?: Logger;
   /** The OS proxy as set now (the system-proxy hop, the bundle); main/doctor/system-proxy.ts by default. */
@@ -278,7 +287,7 @@ export class EngineHost {
       name: payload.name ?? first?.host ?? payload.serverName,
       endpoints: payload.endpoints,
       serverName: payload.serverName,
-      user: payload.user,
+      user: payload.user ?? SIGN_IN_PENDING_USER,
       ...(payload.pin ? { pin: payload.pin } : {}),
       transport: payload.transport,
       domains: payload.domains ?? [],
@@ -355,12 +364,22 @@ export class EngineHost {
   }
 
   /** Connects the engine (after dropping any earlier connection) and sets the system proxy when the settings say so. */
-  private async connectTo(target: GatewayTarget, password: string, name: string, applyRules: () => Promise<unknown>, saveRefreshed?: (next: GatewayTarget) => Promise<void>): Promise<EngineStatus> {
+  private async connectTo(
+    target: GatewayTarget,
+    password: string,
+    name: string,
+    applyRules: () => Promise<unknown>,
+    saveRefreshed?: (next: GatewayTarget) => Promise<void>,
+    refresh?: { ref: string; stored: string | undefined },
+  ): Promise<EngineStatus> {
     const { engine, profiles } = this.deps;
     if (engine.getStatus().state !== 'disconnected' && engine.getStatus().state !== 'error') await engine.disconnect();
     await applyRules();
     const settings = await profiles.getSettings();
-    const { listen } = await engine.connect(target, password, {
+    // A sign-in profile (issue 18): the stored refresh token, else the device code on the Home page; the connect waits for it.
+    const credential = target.signIn === undefined ? undefined : await this.signIn(target, refresh);
+    const { listen } = await engine.connect(credential === undefined ? target : { ...target, user: credential.user }, password, {
+      ...(credential === undefined ? {} : { credential }),
       listen: `127.0.0.1:${settings.localPort}`,
       profileName: name,
       decide: this.decide,
@@ -381,6 +400,23 @@ export class EngineHost {
     return engine.getStatus();
   }
 
+  private async signIn(target: GatewayTarget, refresh: { ref: string; stored: string | undefined } | undefined): Promise<SignedInCredential> {
+    const { engine, secrets } = this.deps;
+    return signInForConnection({
+      target,
+      logger: engine.logger ?? createLogger({ name: 'pinhole', level: 'silent' }),
+      refreshToken: refresh?.stored,
+      ...(refresh === undefined
+        ? {}
+        : {
+            saveRefreshToken: async (token: string) => void (await secrets.set(refresh.ref, token)),
+            loadRefreshToken: async () => (await secrets.get(refresh.ref)) ?? undefined,
+          }),
+      showPrompt: (prompt) => engine.showSignInPrompt?.(prompt),
+      ...(this.deps.openExternal === undefined ? {} : { openBrowser: this.deps.openExternal }),
+    });
+  }
+
   private buildHandlers(): Handlers {
     const { engine, profiles, secrets } = this.deps;
     const now = this.deps.now ?? Date.now;
@@ -395,6 +431,12 @@ export class EngineHost {
           secrets: { set: async (ref, secret) => secrets.set(ref, secret), delete: async (ref) => Boolean(await secrets.delete(ref)) },
           ...(name === undefined ? {} : { name }),
           now,
+          signIn: (target) =>
+            signInForImport(target, {
+              logger: engine.logger ?? createLogger({ name: 'pinhole', level: 'silent' }),
+              onDevicePrompt: (prompt) => engine.showSignInPrompt?.(prompt),
+              ...(this.deps.openExternal === undefined ? {} : { openBrowser: this.deps.openExternal }),
+            }),
         });
         const view = await this.announceSaved(profile.id);
         return wasEmpty ? { ...view, isDefault: true } : view;
@@ -454,12 +496,20 @@ export class EngineHost {
         const profile = await this.find(chosen);
         const password = await secrets.get(profile.secretRef);
         if (!password && this.deps.secretsControl?.state().available === false) throw new PinholeError('PINHOLE_KEYCHAIN_UNAVAILABLE', NO_PASSWORD_WITHOUT_STORE);
-        if (!password) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password stored; enter it in the profile.`);
+        if (!password && profile.signIn === undefined) throw new PinholeError('PINHOLE_AUTH_MISSING', `Profile "${profile.name}" has no password stored; enter it in the profile.`);
         this.activeProfileId = profile.id;
-        return this.connectTo(profile, password, profile.name, () => this.refreshRules(), async (next) => {
-          await profiles.save({ ...profile, ...next });
-          this.emit('profiles', await this.profileList());
-        });
+        const signIn = profile.signIn === undefined ? undefined : { ref: profile.secretRef, stored: password ?? undefined };
+        return this.connectTo(
+          profile,
+          signIn === undefined ? (password ?? '') : '',
+          profile.name,
+          () => this.refreshRules(),
+          async (next) => {
+            await profiles.save({ ...profile, ...next });
+            this.emit('profiles', await this.profileList());
+          },
+          signIn,
+        );
       },
       connectLink: async ({ link }) => {
         const { target, password, name } = targetFromLink(link);

@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import Conf from 'conf';
 import { PinholeError } from '../../shared/errors.js';
 import { decodeLink } from '../../shared/link.js';
+import { SIGN_IN_PENDING_USER } from '../../shared/link-target.js';
 import type { Logger } from '../../shared/log.js';
-import { formatPin, ProfileSchema, type Profile, type Transport } from '../../shared/profile.js';
+import { formatPin, GatewayTargetSchema, ProfileSchema, type GatewayTarget, type Profile, type Transport } from '../../shared/profile.js';
 import { DEFAULT_SETTINGS, SettingsPatchSchema, SettingsSchema, type Settings, type SettingsPatch } from '../../shared/settings.js';
 import { isManagedId, MANAGED_USER_PENDING, managedProfileId, profileFromManaged, type ManagedConfig } from '../../shared/managed.js';
 import type { SecretStore } from '../keychain/secret-store.js';
@@ -225,7 +226,7 @@ export const previewLink = (link: string, existing: readonly Profile[] = []): Li
     server: payload.endpoints[0] ?? payload.serverName,
     endpoints: payload.endpoints,
     serverName: payload.serverName,
-    user: payload.user,
+    user: payload.user ?? SIGN_IN_PENDING_USER,
     ...(payload.pin ? { pin: formatPin(payload.pin) } : {}),
     transport: payload.transport,
     domains,
@@ -256,19 +257,35 @@ export interface ImportLinkOptions {
   /** Overrides the link's name. */
   name?: string;
   now?: () => number;
+  /**
+   * For a sign-in link (issue 18): signs the user in at the link's identity provider and says who
+   * they are at the gateway and the refresh token to keep (stored like a password, never in a file).
+   */
+  signIn?: (target: GatewayTarget) => Promise<{ user: string; refreshToken: string }>;
 }
+
+export const SIGN_IN_LINK_NEEDS_SIGN_IN = 'This link signs in with your identity provider; this program cannot sign in.';
 
 /**
  * Decodes a provisioning link, puts its password in the SecretStore under `profile:<id>` and saves
  * the profile (a link for a server and user already stored updates that profile). The secret is
  * stored first: if the keychain refuses, nothing is saved.
  */
-export const importLink = async (link: string, { store, secrets, name, now = Date.now }: ImportLinkOptions): Promise<Profile> => {
+export const importLink = async (link: string, { store, secrets, name, now = Date.now, signIn }: ImportLinkOptions): Promise<Profile> => {
   const payload = decodeLink(link);
+  const trust = payload.pin ? ({ kind: 'pin', pin: payload.pin } as const) : ({ kind: 'system' } as const);
+  let user = payload.user;
+  let secret = payload.secret;
+  if (payload.signIn) {
+    if (!signIn) throw new PinholeError('PINHOLE_SIGNIN_REQUIRED', SIGN_IN_LINK_NEEDS_SIGN_IN);
+    const target = GatewayTargetSchema.parse({ ...payload, trust, user: SIGN_IN_PENDING_USER, domains: payload.domains ?? [] });
+    ({ user, refreshToken: secret } = await signIn(target));
+  }
+  if (user === undefined || secret === undefined) throw new PinholeError('PINHOLE_LINK_INVALID');
   const existing = await store.list();
   // A managed profile for this gateway whose user is not known yet takes the link's user and password.
   const previous =
-    existing.find((p) => p.serverName === payload.serverName && p.user === payload.user) ??
+    existing.find((p) => p.serverName === payload.serverName && p.user === user) ??
     existing.find((p) => p.managed === true && p.serverName === payload.serverName && p.user === MANAGED_USER_PENDING);
   const id = previous?.id ?? randomUUID();
   const secretRef = previous?.secretRef ?? `profile:${id}`;
@@ -278,15 +295,16 @@ export const importLink = async (link: string, { store, secrets, name, now = Dat
     name: uniqueName(name ?? previous?.name ?? payload.name ?? payload.serverName, existing, id),
     endpoints: payload.endpoints,
     serverName: payload.serverName,
-    trust: payload.pin ? { kind: 'pin', pin: payload.pin } : { kind: 'system' },
-    user: payload.user,
+    trust,
+    user,
     transport: payload.transport,
     ...(payload.wsPath ? { wsPath: payload.wsPath } : {}),
     domains: payload.domains ?? [],
+    ...(payload.signIn ? { signIn: payload.signIn } : {}),
     secretRef,
     createdAt: previous?.createdAt ?? new Date(now()).toISOString(),
   });
-  await secrets.set(secretRef, payload.secret);
+  await secrets.set(secretRef, secret);
   try {
     await store.save(profile);
   } catch (error) {

@@ -35,7 +35,8 @@ export interface Router {
  * request instead of a CONNECT tunnel.
  */
 export interface ForwardHttp {
-  authorization: string;
+  /** The Proxy-Authorization value now (a signed-in user's credential is renewed while tunnels run). */
+  authorization(): string;
   user: string;
   /** Where those connections come from (the tunnel opener). */
   connections: { proxyConnection(): Promise<Duplex> };

@@ -69,7 +69,7 @@ export const forwardRequest = async (context: ProxyContext, agents: ConnectionAg
   const headers = forwardHeaders(req.headers);
   headers.host = url.host;
   const forward = route === 'tunnel' ? context.forwardHttp : undefined;
-  if (forward) headers['proxy-authorization'] = forward.authorization;
+  if (forward) headers['proxy-authorization'] = forward.authorization();
   const counted = (opening: Promise<Duplex>): Promise<Duplex> =>
     opening.then((stream) => {
       stream.once('close', context.tunnels.opened());

@@ -71,7 +71,7 @@ export class H1Transport extends EventEmitter implements Transport {
   readonly kind = 'h1' as const;
   private readonly live = new Set<TLSSocket | NativeGatewaySession>();
   private readonly sessions: TlsSessionCache;
-  private readonly credentials: string;
+  private readonly basic: string;
   private readonly pool: TlsPool;
   /** The native byte path's warm sessions (when it is loaded); the JavaScript pool still serves proxyConnection. */
   private readonly nativePool: TlsPool<NativeGatewaySession> | undefined;
@@ -83,7 +83,7 @@ export class H1Transport extends EventEmitter implements Transport {
   constructor(private readonly options: H1TransportOptions) {
     super();
     this.sessions = options.sessions ?? new TlsSessionCache();
-    this.credentials = basicCredentials(options.user, options.password);
+    this.basic = basicCredentials(options.user, options.password);
     const lost = (err: unknown): void => {
       if (!this.closed) this.emit('lost', err instanceof PinholeError ? err : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: err }));
     };
@@ -97,6 +97,11 @@ export class H1Transport extends EventEmitter implements Transport {
       this.track(options.initialSocket);
       this.pool.add(options.initialSocket);
     }
+  }
+
+  /** Read for each tunnel: a signed-in user's credential changes when it is renewed. */
+  private get credentials(): string {
+    return this.options.authorization?.header() ?? this.basic;
   }
 
   /** Whether tunnels run their TLS session on the native byte path. */
@@ -293,9 +298,10 @@ export class H1Transport extends EventEmitter implements Transport {
   /** Sends CONNECT (node/connect-client.ts reads the reply first) and resolves with the socket once 2xx. */
   private async connectOver(socket: TLSSocket, target: TunnelTarget): Promise<Duplex> {
     const authority = authorityOf(target);
+    const credentials = this.credentials;
     let answer;
     try {
-      answer = await sendConnect(socket, { target, headers: { 'Proxy-Authorization': this.credentials }, timeoutMs: this.options.replyTimeoutMs ?? 20_000 });
+      answer = await sendConnect(socket, { target, headers: { 'Proxy-Authorization': credentials }, timeoutMs: this.options.replyTimeoutMs ?? 20_000 });
     } catch (err) {
       // sendConnect fails with a ConnectFailure only; anything else is a closed connection too.
       throw connectError(err instanceof ConnectFailure ? err : new ConnectFailure('CONNECT_CLOSED', 'The connection closed.', { cause: err }), authority);

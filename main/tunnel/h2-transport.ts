@@ -54,16 +54,21 @@ const leaveSilentEndToGateway = (stream: ClientHttp2Stream): void => {
 export class H2Transport extends EventEmitter implements Transport {
   readonly kind = 'h2' as const;
   private readonly sessions: H2Sessions;
-  private readonly credentials: string;
+  private readonly basic: string;
   private readonly streamSession = new WeakMap<ClientHttp2Stream, ClientHttp2Session>();
 
   constructor(private readonly options: H2TransportOptions) {
     super();
-    this.credentials = basicCredentials(options.user, options.password);
+    this.basic = basicCredentials(options.user, options.password);
     this.sessions = new H2Sessions(options);
     this.sessions.on('up', () => this.emit('up'));
     this.sessions.on('lost', (err: PinholeError) => this.emit('lost', err));
     this.sessions.on('gateways', (status: GatewaysStatus) => this.emit('gateways', status));
+  }
+
+  /** Read for each tunnel: a signed-in user's credential changes when it is renewed. */
+  private get credentials(): string {
+    return this.options.authorization?.header() ?? this.basic;
   }
 
   stats(): TransportStats {

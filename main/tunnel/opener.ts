@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import { PinholeError } from '../../shared/errors.js';
 import { isConnectionFailure } from '../error-meaning.js';
 import { RecentDestinations } from './recent-destinations.js';
-import type { EarlyTunnel, Transport, TunnelTarget } from './transport.js';
+import type { EarlyTunnel, Transport, TunnelAuthorization, TunnelTarget } from './transport.js';
 
 /** What the proxy jobs need: a tunnel that waits for the gateway's answer, or one started early. */
 export interface TunnelOpening {
@@ -43,6 +43,8 @@ export interface TunnelOpenerOptions {
   /** Early start on (default true). */
   earlyStart?: boolean;
   connection?: GatewayConnection;
+  /** A signed-in user's credential, told about refusals (expired: renew; revoked: stop). */
+  authorization?: TunnelAuthorization;
 }
 
 export class TunnelOpener implements TunnelOpening {
@@ -112,11 +114,14 @@ export class TunnelOpener implements TunnelOpening {
 
   private live(): Transport {
     if (this.retired) throw new PinholeError('PINHOLE_NOT_CONNECTED');
+    // A credential that ended (revoked, sign-in needed) refuses here, before anything reaches the gateway.
+    this.options.authorization?.header();
     return this.options.transport;
   }
 
   private failed(target: TunnelTarget, err: unknown): void {
     this.accepted.forget(target);
+    if (err instanceof PinholeError) this.options.authorization?.refused?.(err.code);
     if (!this.retired && isConnectionFailure(err)) this.options.connection?.lost(err);
   }
 }

@@ -26,6 +26,17 @@ export interface UpstreamProxy {
   password?: string;
 }
 
+/**
+ * What tunnels present to the gateway when it is not the user's password: a signed-in user's
+ * tunnel credential (issue 18), renewed while tunnels run, read afresh for each new tunnel.
+ */
+export interface TunnelAuthorization {
+  /** The header value for a tunnel opened now; throws a PinholeError (revoked, sign-in needed) when there is none to give. */
+  header(): string;
+  /** A tunnel was refused with this code: a credential's refusal renews it (expired) or ends it (revoked). */
+  refused?(code: string): void;
+}
+
 /** Everything needed to dial the gateway. */
 export interface GatewayDialOptions {
   endpoints: Endpoint[];
@@ -33,6 +44,8 @@ export interface GatewayDialOptions {
   trust: Trust;
   user: string;
   password: string;
+  /** Present: tunnels carry this (Bearer) instead of Basic `user:password`. */
+  authorization?: TunnelAuthorization;
   upstreamProxy?: UpstreamProxy;
   logger: Logger;
   /** Connect + TLS handshake budget per endpoint. */

@@ -61,7 +61,7 @@ export class WssTransport extends EventEmitter {
   readonly kind = 'wss' as const;
   private readonly options: WssTransportOptions;
   private readonly sessions: TlsSessionCache;
-  private readonly credentials: string;
+  private readonly basic: string;
   private readonly pool: TlsPool;
   private closed = false;
   private rttMs: number | null = null;
@@ -74,11 +74,16 @@ export class WssTransport extends EventEmitter {
     if (options.endpoints.length === 0) throw new PinholeError('PINHOLE_CONFIG_INVALID', 'The gateway has no endpoint to connect to.');
     this.options = options;
     this.sessions = options.sessions ?? new TlsSessionCache();
-    this.credentials = basicCredentials(options.user, options.password);
+    this.basic = basicCredentials(options.user, options.password);
     this.pool = new TlsPool({ dial: () => this.dial(), size: options.poolSize ?? 2 });
     this.pool.on('refill-failed', (err) => {
       if (!this.closed) this.emit('lost', err instanceof PinholeError ? err : new PinholeError('PINHOLE_GATEWAY_UNREACHABLE', undefined, { cause: err }));
     });
+  }
+
+  /** Read for each tunnel: a signed-in user's credential changes when it is renewed. */
+  private get credentials(): string {
+    return this.options.authorization?.header() ?? this.basic;
   }
 
   /** Open one tunnel to `target`; resolves to its byte stream, or rejects with a PinholeError. */

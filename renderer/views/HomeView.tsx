@@ -41,6 +41,9 @@ const GatewaysCard = ({ gateways }: { gateways: GatewaysStatus }) => {
   );
 };
 
+/** Errors a new sign-in can cure (issue 18): the Home page offers "Sign in again" beside them. */
+const SIGN_IN_AGAIN: ReadonlySet<string> = new Set(['PINHOLE_CREDENTIAL_REVOKED', 'PINHOLE_CREDENTIAL_EXPIRED', 'PINHOLE_SIGNIN_REQUIRED', 'PINHOLE_SIGNIN_CODE_EXPIRED', 'PINHOLE_SIGNIN_DENIED', 'PINHOLE_SIGNIN_FAILED']);
+
 /** The last network change (roaming, sleep and wake) and a captive portal's sign-in page, as the engine reports them. */
 const NetworkBanner = ({ status }: { status: EngineState['status'] }) => {
   const { t } = useTranslation();
@@ -103,8 +106,8 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
     }
   };
 
-  // A link used for this session only connects without a profile: then the switch and stats still show.
-  if (state.profiles && profiles.length === 0 && phase === 'disconnected') {
+  // A link used for this session only connects without a profile: then the switch and stats still show (and its sign-in's code).
+  if (state.profiles && profiles.length === 0 && phase === 'disconnected' && !status?.signIn) {
     return (
       <section className="view home">
         <div className="empty-hero">
@@ -163,10 +166,25 @@ export const HomeView = ({ client, state, goTo }: { client: Client; state: Engin
         </div>
       </div>
 
+      {status?.signIn && (
+        <div className="banner banner-warn sign-in" role="status" data-testid="sign-in">
+          <strong>{t('home.signIn.title')}</strong>{' '}
+          {t('home.signIn.open')}{' '}
+          <a href={status.signIn.verificationUriComplete ?? status.signIn.verificationUri} target="_blank" rel="noreferrer" data-testid="sign-in-link">
+            {status.signIn.verificationUri}
+          </a>{' '}
+          {t('home.signIn.enter')} <code className="user-code" data-testid="sign-in-code">{status.signIn.userCode}</code>
+        </div>
+      )}
       {(phase === 'error' || phase === 'reconnecting') && status?.error && (
         <div className={`banner ${phase === 'error' ? 'banner-error' : 'banner-warn'}`} role="alert">
           <strong>{t('home.reason')}</strong> {status.error.message}
           {retryIn !== undefined && <span className="retry"> {t('home.retryIn', { count: retryIn })}</span>}
+          {phase === 'error' && SIGN_IN_AGAIN.has(status.error.code) && (
+            <button type="button" className="button" disabled={busy} onClick={() => void toggle()} data-testid="sign-in-again">
+              {t('home.signIn.again')}
+            </button>
+          )}
         </div>
       )}
       <NetworkBanner status={status} />
