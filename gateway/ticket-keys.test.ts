@@ -110,7 +110,8 @@ test('a ticket from one gateway resumes on another sharing the file, and still r
   // The server counts a handshake when the client's Finished arrives, which may be just after the client is done.
   const counted = (): Promise<string> => gateways[1]!.metrics.registry.getSingleMetricAsString('pinhole_tls_handshakes_total');
   const deadline = Date.now() + 5_000;
-  while (!/resumed="true"} 3\b/.test(await counted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const allCounted = (text: string): boolean => /resumed="true"} 3\b/.test(text) && /resumed="false"} 1\b/.test(text);
+  while (!allCounted(await counted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.match(await counted(), /resumed="true"} 3\b/);
   assert.match(await counted(), /resumed="false"} 1\b/);
 });

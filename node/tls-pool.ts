@@ -31,8 +31,12 @@ export interface PoolConnection {
   destroy(): void;
 }
 
-/** A pooled connection idle longer than this is dropped rather than used. */
-export const POOL_MAX_IDLE_MS = 20_000;
+/**
+ * A pooled connection idle longer than this is dropped rather than used: under the Pinhole
+ * gateway's default header timeout (10 s, when it closes a connection that sent no request), so a
+ * tunnel never takes a connection the gateway is closing at that moment.
+ */
+export const POOL_MAX_IDLE_MS = 8_000;
 
 /**
  * After a take that leaves a warm connection behind, the refill waits this long (issue 24 (c)):
