@@ -92,7 +92,9 @@ export const SessionsPage = ({ api }: { api: OperatorApi }) => {
                 <td>{s.user}</td>
                 <td>{s.gateway}</td>
                 <td className="ellipsis">{[s.client, s.transport].filter(Boolean).join(' · ') || '–'}</td>
-                <td className="num">{s.tunnels ?? '–'}</td>
+                <td className="num" data-testid="session-tunnels">
+                  {s.tunnels ?? '–'}
+                </td>
                 <td className="num" data-testid="session-bytes">
                   {formatBytes((s.bytesUp ?? 0) + (s.bytesDown ?? 0))}
                 </td>
