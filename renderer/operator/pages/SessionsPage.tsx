@@ -81,9 +81,7 @@ export const SessionsPage = ({ api }: { api: OperatorApi }) => {
               <th className="num">{t('operator.users.tunnels')}</th>
               <th className="num">{t('operator.users.bytes')}</th>
               <th>{t('operator.sessions.since')}</th>
-              <th>
-                <span className="sr-only">{t('operator.users.actions')}</span>
-              </th>
+              <th />
             </tr>
           </thead>
           <tbody>
@@ -99,23 +97,25 @@ export const SessionsPage = ({ api }: { api: OperatorApi }) => {
                   {formatBytes((s.bytesUp ?? 0) + (s.bytesDown ?? 0))}
                 </td>
                 <td>{when(s.since)}</td>
-                <td className="actions">
-                  <button
-                    type="button"
-                    className="button small"
-                    disabled={busy}
-                    onClick={() => void act('disconnect', s.user, t('operator.sessions.confirmDisconnect', { user: s.user, gateway: s.gateway }), () => api.disconnect(s.gateway, s.id))}
-                  >
-                    {t('operator.sessions.disconnectButton')}
-                  </button>
-                  <button
-                    type="button"
-                    className="button small danger"
-                    disabled={busy}
-                    onClick={() => void act('revoke', s.user, t('operator.sessions.confirmRevoke', { user: s.user }), () => api.revokeUser(s.user))}
-                  >
-                    {t('operator.sessions.revokeButton')}
-                  </button>
+                <td>
+                  <div className="row-actions">
+                    <button
+                      type="button"
+                      className="button small"
+                      disabled={busy}
+                      onClick={() => void act('disconnect', s.user, t('operator.sessions.confirmDisconnect', { user: s.user, gateway: s.gateway }), () => api.disconnect(s.gateway, s.id))}
+                    >
+                      {t('operator.sessions.disconnectButton')}
+                    </button>
+                    <button
+                      type="button"
+                      className="button small danger"
+                      disabled={busy}
+                      onClick={() => void act('revoke', s.user, t('operator.sessions.confirmRevoke', { user: s.user }), () => api.revokeUser(s.user))}
+                    >
+                      {t('operator.sessions.revokeButton')}
+                    </button>
+                  </div>
                 </td>
               </tr>
             ))}
