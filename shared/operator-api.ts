@@ -89,6 +89,21 @@ export const AddUserSchema = z.object({ name: z.string().min(1).max(128) });
 export const DisableUserSchema = z.object({ disabled: z.boolean() });
 export const IssueLinkSchema = z.object({ transport: z.enum(['h2', 'h1', 'wss']).default('h2') });
 
+/** A change sent to the fleet (gateway/control/fleet-control.ts): sent through Redis, Redis not answering, or no Redis configured. */
+export interface ControlReply {
+  fleet: 'sent' | 'unreachable' | 'no-state';
+  reason?: string;
+  /** A revocation: when it lapses (ISO 8601). */
+  until?: string;
+}
+
+export interface DisableReply {
+  name: string;
+  disabled: boolean;
+  /** How the fleet heard of it beside the users file (absent when the console has no fleet control). */
+  control?: ControlReply;
+}
+
 export interface LinkReply {
   link: string;
   user: string;

@@ -1,5 +1,5 @@
 /**
- * `pinhole-gateway console --dir DIR [--listen H:P] [--cert F --key F] [--gateway [NAME=]H:P]...`:
+ * `pinhole-gateway console --dir DIR [--listen H:P] [--cert F --key F] [--gateway [NAME=]H:P]... [--state URL]`:
  * the operator's web console (gateway/console/server.ts). It prints one line on stdout, the URL
  * with its one-time token; its log goes to standard error.
  *
@@ -7,6 +7,10 @@
  * discover gateways through Redis: a gateway knows the address it binds, not the one the console
  * can reach it at (NAT, pod IPs, a 0.0.0.0 bind), and the operator already lists these addresses
  * for the load balancer and Prometheus.
+ *
+ * Disable/enable, revoke and disconnect reach the fleet through its Redis: `--state redis://...`, or
+ * gateway.yaml's `state:` in --dir. Without either, the console says so in the UI (a revocation
+ * still goes to the `revoked` file of --dir, which the gateways sharing that directory watch).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +26,7 @@ import { FleetWatch, parseGatewayFlag, type GatewayTarget } from '../console/fle
 import { startOperatorConsole } from '../console/server.js';
 import { provisionLink } from './provision.js';
 import { usage } from './common.js';
+import { controlFor } from './revoke.js';
 
 
 const root = packageRoot(import.meta.url);
@@ -35,6 +40,7 @@ export async function consoleCommand(args: string[]): Promise<number> {
       cert: { type: 'string' },
       key: { type: 'string' },
       gateway: { type: 'string', multiple: true },
+      state: { type: 'string' },
       endpoint: { type: 'string', multiple: true },
       'poll-seconds': { type: 'string' },
       'token-lifetime': { type: 'string' },
@@ -73,11 +79,13 @@ export async function consoleCommand(args: string[]): Promise<number> {
     const fleet = new FleetWatch({ targets, intervalMs: pollSeconds * 1000, timeoutMs: Math.min(2_000, pollSeconds * 1000), logger });
     fleet.start();
     const endpoints = values.endpoint ?? config.endpoints;
+    const control = await controlFor(config, values.state);
     const running = await startOperatorConsole({
       listen: { host: listen.host, port: listen.port },
       ...(tls === undefined ? {} : { tls }),
       usersFile: config.usersFile,
       fleet,
+      control,
       link: (user, password, transport: Transport) => provisionLink(config, { user, password, transport, endpoints, domains: [] }),
       staticDir,
       logger,

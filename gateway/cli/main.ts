@@ -18,7 +18,7 @@ const HELP = `Usage:
   pinhole-gateway provision --dir DIR --user NAME (--password-stdin | --create-user | --reset-password) [--endpoint HOST:PORT]... [--transport h2|h1|wss] [--domain D]...
       (never creates a user or changes a password unasked: --create-user for a new user with a generated password,
       --reset-password for a new one for an existing user, whose older links then stop working)
-  pinhole-gateway console --dir DIR [--listen HOST:PORT] [--cert FILE --key FILE] [--gateway [NAME=]HOST:PORT]...   (the operator's web console)
+  pinhole-gateway console --dir DIR [--listen HOST:PORT] [--cert FILE --key FILE] [--gateway [NAME=]HOST:PORT]... [--state redis://HOST:PORT]   (the operator's web console)
   pinhole-gateway ticket-keys rotate --file FILE [--keep N]
   pinhole-gateway credential-keys rotate --file FILE [--keep N]   (tunnel credentials for sign-in with an identity provider)
   pinhole-gateway run --dir DIR [--listen HOST:PORT] [--restrict-to HOST:PORT]... [--allow-port N]... [--workers N] [--drain-seconds S]

@@ -17,8 +17,8 @@ import { usage } from './common.js';
 /** The longest a tunnel credential lives when gateway.yaml does not say (identity.credentialLifetime's default). */
 const DEFAULT_LIFETIME_SECONDS = 12 * 3600;
 
-/** `--state URL` wins over gateway.yaml's `state:` (a fleet whose gateways get it as a `run` flag). */
-const controlFor = async (config: GatewayConfig, state: string | undefined): Promise<import('../control/fleet-control.js').FleetControl> => {
+/** `--state URL` wins over gateway.yaml's `state:` (a fleet whose gateways get it as a `run` flag). The console builds its own the same way. */
+export const controlFor = async (config: GatewayConfig, state: string | undefined): Promise<import('../control/fleet-control.js').FleetControl> => {
   const { FleetControl, revokedFileControl } = await import('../control/fleet-control.js');
   const { revokedFileOf } = await import('../control/revoked-file.js');
   if (state !== undefined && !/^rediss?:\/\/[^/\s]+/.test(state)) usage(`--state ${state} must be redis://HOST:PORT (or rediss://).`);

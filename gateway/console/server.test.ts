@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeLink, encodeLink } from '../../shared/link.js';
 import { createLogger } from '../../shared/log.js';
-import { CSRF_HEADER, type FleetReply, type UsersReply } from '../../shared/operator-api.js';
+import { CSRF_HEADER, type ControlReply, type DisableReply, type FleetReply, type UsersReply } from '../../shared/operator-api.js';
 import { verifyPassword } from '../../node/htpasswd.js';
 import { startAdmin } from '../admin.js';
 import { DEFAULT_PENALTIES } from '../auth/penalties.js';
+import { FleetControl, revokedFileControl, type ControlOutcome } from '../control/fleet-control.js';
 import { GatewayMetrics, PINHOLE_VERSION, registrySource } from '../metrics.js';
 import { readUsersFile } from '../users.js';
-import { changeUsers, edits, type UsersFileIo } from '../users-file.js';
+import { changeUsers, edits, isDisabled, type UsersFileIo } from '../users-file.js';
 import { FleetWatch } from './fleet-watch.js';
 import { OPERATOR_COOKIE, startOperatorConsole, type OperatorConsoleOptions, type RunningOperatorConsole } from './server.js';
 import { makeSelfSignedCertificate } from '../../test/support/certs.js';
@@ -281,5 +282,85 @@ test("users and sessions read each gateway's GET /sessions: per-user tunnels, by
   } finally {
     await h.close();
     for (const s of servers) await new Promise((resolve) => s.close(resolve));
+  }
+});
+
+/** A fleet control that records what the console asked of it, answering `fleet` (the real one is in control/fleet-control.ts). */
+const recordingControl = (fleet: ControlOutcome['fleet']) => {
+  const calls: string[] = [];
+  const answer = (call: string, extra: Partial<ControlOutcome> = {}): Promise<ControlOutcome> => {
+    calls.push(call);
+    return Promise.resolve({ fleet, ...(fleet === 'unreachable' ? { reason: 'Redis at 127.0.0.1:1: refused' } : {}), ...extra });
+  };
+  return {
+    calls,
+    control: {
+      revokeUser: (name: string) => answer(`revoke ${name}`, { until: '2026-12-09T00:00:00.000Z' }),
+      restoreUser: (name: string) => answer(`restore ${name}`),
+      disconnectSession: (id: string) => answer(`disconnect ${id}`, { foundHere: false }),
+    },
+  };
+};
+
+test('disconnect, revoke, restore and disable/enable go to the fleet control and answer its outcome; without the CSRF token nothing is sent', async () => {
+  const { calls, control } = recordingControl('sent');
+  const h = await start({ control });
+  try {
+    const auth = await signIn(h);
+    for (const [path, body] of [['/api/sessions/gw1/ab12cd34.7/disconnect', {}], ['/api/users/alice/revoke', {}], ['/api/users/alice/disable', { disabled: true }]] as const) {
+      const forged = await change(h, { ...auth, csrf: 'forged' }, 'POST', path, body);
+      assert.equal(forged.status, 403, `${path} without the CSRF token`);
+      assert.equal(((await forged.json()) as { code: string }).code, 'PINHOLE_CONSOLE_FORBIDDEN');
+      const noCsrf = await fetch(`${h.console.origin}${path}`, { method: 'POST', headers: { cookie: auth.cookie, origin: h.console.origin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(noCsrf.status, 403, `${path} with no CSRF header at all`);
+      assert.equal((await change(h, auth, 'POST', path, body, { origin: 'http://evil.example' })).status, 403, `${path} from another origin`);
+    }
+    assert.deepEqual(calls, [], 'a refused change reaches no gateway');
+    assert.equal(isDisabled(readUsersFile(h.usersFile).get('alice')!), false);
+
+    const disconnected = await change(h, auth, 'POST', '/api/sessions/gw1/ab12cd34.7/disconnect', {});
+    assert.equal(disconnected.status, 200);
+    assert.deepEqual(await disconnected.json(), { fleet: 'sent' });
+    assert.deepEqual(await (await change(h, auth, 'POST', '/api/users/alice/revoke', {})).json(), { fleet: 'sent', until: '2026-12-09T00:00:00.000Z' });
+    assert.deepEqual(await (await change(h, auth, 'POST', '/api/users/alice/restore', {})).json(), { fleet: 'sent' });
+    const disabled = (await (await change(h, auth, 'POST', '/api/users/alice/disable', { disabled: true })).json()) as DisableReply;
+    assert.deepEqual(disabled, { name: 'alice', disabled: true, control: { fleet: 'sent', until: '2026-12-09T00:00:00.000Z' } });
+    const users = (await (await fetch(`${h.console.origin}/api/users`, { headers: { cookie: auth.cookie } })).json()) as UsersReply;
+    assert.equal(users.users.find((u) => u.name === 'alice')?.disabled, true, 'the users file changed too');
+    await change(h, auth, 'POST', '/api/users/alice/disable', { disabled: false });
+    assert.deepEqual(calls, ['disconnect ab12cd34.7', 'revoke alice', 'restore alice', 'revoke alice', 'restore alice']);
+
+    assert.equal((await change(h, auth, 'POST', '/api/sessions/gw1/a%20b/disconnect', {})).status, 400, 'not a session id a gateway gives');
+    assert.equal((await change(h, auth, 'POST', '/api/users/has%20space/revoke', {})).status, 400);
+    assert.equal(calls.length, 5);
+  } finally {
+    await h.close();
+  }
+});
+
+test('without fleet control the console says nothing was sent (no-state), and a Redis that does not answer is reported as unreachable', async () => {
+  const bare = await start();
+  try {
+    const auth = await signIn(bare);
+    assert.deepEqual(await (await change(bare, auth, 'POST', '/api/sessions/gw1/s1/disconnect', {})).json(), { fleet: 'no-state' });
+    assert.deepEqual(await (await change(bare, auth, 'POST', '/api/users/alice/revoke', {})).json(), { fleet: 'no-state' });
+  } finally {
+    await bare.close();
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'pinhole-opconsole-control-'));
+  const deadPort = await freePort();
+  const control = new FleetControl({ state: `redis://127.0.0.1:${deadPort}`, local: revokedFileControl(join(dir, 'revoked')), lifetimeSeconds: 3_600, timeoutMs: 1_000 });
+  const h = await start({ control });
+  try {
+    const auth = await signIn(h);
+    const reply = (await (await change(h, auth, 'POST', '/api/users/alice/revoke', {})).json()) as ControlReply;
+    assert.equal(reply.fleet, 'unreachable');
+    assert.match(reply.reason ?? '', new RegExp(`127\\.0\\.0\\.1:${deadPort}`));
+    assert.match(await readFile(join(dir, 'revoked'), 'utf8'), /alice/, 'the revocation still holds for the gateways reading this directory');
+    const gone = (await (await change(h, auth, 'POST', '/api/sessions/gw1/s1/disconnect', {})).json()) as ControlReply;
+    assert.equal(gone.fleet, 'unreachable');
+  } finally {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });

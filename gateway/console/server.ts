@@ -4,7 +4,9 @@
  * printed at start, exchanged for a session cookie (HttpOnly, SameSite=Strict, Secure behind TLS);
  * a wrong token is penalised per source like a wrong proxy password (auth/penalties.ts). Every
  * change is a POST/DELETE carrying the session's CSRF token in `x-pinhole-csrf` from the console's
- * own Origin, as JSON. Pages read: the users file (read afresh each time, so a hand edit shows),
+ * own Origin, as JSON. Disable/enable, revoke/restore and a session's disconnect also go to the
+ * fleet control (control/fleet-control.ts): through Redis when the console has --state, so every
+ * gateway hears it at once; the reply says `fleet: sent | unreachable | no-state`. Pages read: the users file (read afresh each time, so a hand edit shows),
  * and the fleet's admin listeners (fleet-watch.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -19,6 +21,8 @@ import {
   CSRF_HEADER,
   DisableUserSchema,
   IssueLinkSchema,
+  type ControlReply,
+  type DisableReply,
   type FleetReply,
   type LinkReply,
   type OperatorSessionReply,
@@ -33,6 +37,7 @@ import { cookieValue, sameSecret, sendSecurityHeaders, serveStaticFile } from '.
 import { Penalties, type PenaltySettings } from '../auth/penalties.js';
 import { readUsersFile } from '../users.js';
 import { changeUsers, edits, isDisabled, type UsersFileIo } from '../users-file.js';
+import type { ControlOutcome, FleetControl } from '../control/fleet-control.js';
 import type { FleetWatch } from './fleet-watch.js';
 
 export const OPERATOR_COOKIE = 'pinhole_operator';
@@ -42,6 +47,8 @@ export interface OperatorConsoleOptions {
   readonly tls?: { cert: Buffer; key: Buffer };
   readonly usersFile: string;
   readonly fleet: FleetWatch;
+  /** Revocations and disconnects for the whole fleet; absent: those changes answer `no-state` (nothing was sent). */
+  readonly control?: Pick<FleetControl, 'revokeUser' | 'restoreUser' | 'disconnectSession'>;
   /** Makes a provisioning link for a user and a fresh password. */
   readonly link: (user: string, password: string, transport: 'h2' | 'h1' | 'wss') => Promise<string>;
   readonly staticDir: string;
@@ -73,6 +80,7 @@ interface OperatorSession {
 const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 const MAX_BODY = 16 * 1024;
 const CONSOLE_USER = '(console token)';
+const NO_CONTROL: ControlReply = { fleet: 'no-state' };
 
 class ApiFailure extends Error {
   constructor(
@@ -112,6 +120,15 @@ const toTime = (value: string | number | undefined): number | undefined => {
   return Number.isFinite(ms) ? ms : undefined;
 };
 
+const controlReply = (outcome: ControlOutcome): ControlReply => ({
+  fleet: outcome.fleet,
+  ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+  ...(outcome.until === undefined ? {} : { until: outcome.until }),
+});
+
+/** A session id as gateway/sessions.ts makes them (instance, a dot, a counter): nothing else reaches Redis. */
+const SESSION_ID = /^[\w.-]{1,128}$/;
+
 export async function startOperatorConsole(options: OperatorConsoleOptions): Promise<RunningOperatorConsole> {
   const log = options.logger;
   const now = options.now ?? Date.now;
@@ -123,6 +140,7 @@ export async function startOperatorConsole(options: OperatorConsoleOptions): Pro
   const penalties = new Penalties(options.penalties);
   const secure = options.tls !== undefined;
   let origin = '';
+  const control = options.control;
 
   const security = (res: ServerResponse): void => sendSecurityHeaders(res, origin);
 
@@ -247,7 +265,16 @@ export async function startOperatorConsole(options: OperatorConsoleOptions): Pro
     }
     if (!(req.headers['content-type'] ?? '').startsWith('application/json')) throw new ApiFailure(415, 'PINHOLE_USAGE', 'Changes are sent as JSON.');
     const body = await readJson(req);
-    const userPath = /^\/api\/users\/([^/]+)(\/disable|\/link)?$/.exec(path);
+    const userPath = /^\/api\/users\/([^/]+)(\/disable|\/link|\/revoke|\/restore)?$/.exec(path);
+    const sessionPath = /^\/api\/sessions\/([^/]+)\/([^/]+)\/disconnect$/.exec(path);
+    if (method === 'POST' && sessionPath !== null) {
+      const gateway = decodeURIComponent(sessionPath[1] ?? '');
+      const id = decodeURIComponent(sessionPath[2] ?? '');
+      if (!SESSION_ID.test(id)) throw new ApiFailure(400, 'PINHOLE_USAGE', `The session id ${JSON.stringify(id)} is not one a gateway gives.`);
+      const reply = control === undefined ? NO_CONTROL : controlReply(await control.disconnectSession(id));
+      log.info({ event: 'console-session-disconnected', gateway, session: id, fleet: reply.fleet }, 'The console asked the fleet to end a session.');
+      return sendJson(res, 200, reply);
+    }
     if (method === 'POST' && path === '/api/users') {
       const { name } = parseBody(AddUserSchema, body);
       if (!isValidUserName(name)) throw new ApiFailure(400, 'PINHOLE_USAGE', `The user name ${JSON.stringify(name)} is not valid (no colon or spaces).`);
@@ -261,8 +288,15 @@ export async function startOperatorConsole(options: OperatorConsoleOptions): Pro
       if (method === 'POST' && userPath[2] === '/disable') {
         const { disabled } = parseBody(DisableUserSchema, body);
         await changeUsers(options.usersFile, edits.setDisabled(name, disabled), options.usersIo);
-        log.info({ event: disabled ? 'console-user-disabled' : 'console-user-enabled', user: name }, disabled ? 'The console disabled a user.' : 'The console enabled a user.');
-        return sendJson(res, 200, { name, disabled });
+        const sent = control === undefined ? undefined : controlReply(await (disabled ? control.revokeUser(name) : control.restoreUser(name)));
+        log.info({ event: disabled ? 'console-user-disabled' : 'console-user-enabled', user: name, fleet: sent?.fleet ?? 'no-state' }, disabled ? 'The console disabled a user.' : 'The console enabled a user.');
+        return sendJson(res, 200, { name, disabled, ...(sent === undefined ? {} : { control: sent }) } satisfies DisableReply);
+      }
+      if (method === 'POST' && (userPath[2] === '/revoke' || userPath[2] === '/restore')) {
+        const revoke = userPath[2] === '/revoke';
+        const reply = control === undefined ? NO_CONTROL : controlReply(await (revoke ? control.revokeUser(name) : control.restoreUser(name)));
+        log.info({ event: revoke ? 'console-user-revoked' : 'console-user-restored', user: name, fleet: reply.fleet }, revoke ? 'The console revoked a user across the fleet.' : 'The console lifted a user\'s revocation.');
+        return sendJson(res, 200, reply);
       }
       if (method === 'POST' && userPath[2] === '/link') {
         const { transport } = parseBody(IssueLinkSchema, body);

@@ -3,7 +3,7 @@
  * by the browser, never readable here) and the CSRF token on every change. A failure arrives as an
  * OperatorApiError with the server's code and sentence.
  */
-import { CSRF_HEADER, type ApiError, type FleetReply, type LinkReply, type OperatorSessionReply, type SessionsPageReply, type UsersReply } from '../../shared/operator-api.js';
+import { CSRF_HEADER, type ApiError, type ControlReply, type DisableReply, type FleetReply, type LinkReply, type OperatorSessionReply, type SessionsPageReply, type UsersReply } from '../../shared/operator-api.js';
 
 export class OperatorApiError extends Error {
   constructor(
@@ -44,7 +44,10 @@ export class OperatorApi {
   fleet = (): Promise<FleetReply> => call('GET', '/api/fleet', undefined);
   sessions = (): Promise<SessionsPageReply> => call('GET', '/api/sessions', undefined);
   addUser = (name: string): Promise<unknown> => call('POST', '/api/users', this.session.csrf, { name });
-  setDisabled = (name: string, disabled: boolean): Promise<unknown> => call('POST', `/api/users/${encodeURIComponent(name)}/disable`, this.session.csrf, { disabled });
+  setDisabled = (name: string, disabled: boolean): Promise<DisableReply> => call('POST', `/api/users/${encodeURIComponent(name)}/disable`, this.session.csrf, { disabled });
   deleteUser = (name: string): Promise<unknown> => call('DELETE', `/api/users/${encodeURIComponent(name)}`, this.session.csrf, {});
+  revokeUser = (name: string): Promise<ControlReply> => call('POST', `/api/users/${encodeURIComponent(name)}/revoke`, this.session.csrf, {});
+  restoreUser = (name: string): Promise<ControlReply> => call('POST', `/api/users/${encodeURIComponent(name)}/restore`, this.session.csrf, {});
+  disconnect = (gateway: string, id: string): Promise<ControlReply> => call('POST', `/api/sessions/${encodeURIComponent(gateway)}/${encodeURIComponent(id)}/disconnect`, this.session.csrf, {});
   issueLink = (name: string, transport: 'h2' | 'h1' | 'wss'): Promise<LinkReply> => call('POST', `/api/users/${encodeURIComponent(name)}/link`, this.session.csrf, { transport });
 }

@@ -3,8 +3,9 @@
  * two `pinhole-gateway run` sharing one directory and a real redis-server (--state), each with its
  * admin listener. Sign in with the printed token (a wrong one and a used one are refused), add a
  * user, issue a link (QR code and copy button), connect `bin/pinhole connect` with it and send
- * traffic, watch the fleet page count the bytes, see the sessions page, disable the user (new
- * tunnels refused on both gateways), edit the users file by hand while the page is open, stop a
+ * traffic, watch the fleet page count the bytes, see the session and its bytes on the sessions page,
+ * disconnect it (a tunnel held open through the client ends), disable the user (through the fleet's
+ * Redis: new tunnels refused on both gateways at once), edit the users file by hand while the page is open, stop a
  * gateway (shown as not answering, the page still works). Screenshots at 1280x800 go to
  * test-results/screens/operator-*.png (the README's copies in docs/screenshots/ are taken from there
  * by hand, so a test run never rewrites a tracked file).
@@ -14,16 +15,19 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeLink } from '../../shared/link.js';
 import { startClient, type RunningClient } from '../support/client.js';
+import { startSilentOrigin, type SilentOrigin } from '../support/fin-origin.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { Program, freePort, gatewayBin, repoRoot } from '../support/processes.js';
 import { openTunnel, requestThroughProxy } from '../support/proxy-requests.js';
 import { startRedis, type RunningRedis } from '../support/redis.js';
+import { closed, tunnelTo } from '../support/tunnel-ends.js';
 
 const screens = join(repoRoot, 'test-results', 'screens');
 const USERS_RELOADED = 'The users file was reloaded.';
 
 let origin: Origin;
+let silent: SilentOrigin;
 let redis: RunningRedis;
 let gw1: RunningGateway;
 let gw2: RunningGateway;
@@ -40,17 +44,20 @@ const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ pa
 test.beforeAll(async () => {
   await mkdir(screens, { recursive: true });
   origin = await startOrigin();
+  silent = await startSilentOrigin();
   redis = await startRedis();
   [admin1, admin2] = [await freePort(), await freePort()];
   const runArgs = (admin: number): string[] => ['--admin', `127.0.0.1:${admin}`, '--state', redis.url];
-  gw1 = await startGateway({ restrictTo: [`127.0.0.1:${origin.httpPort}`], runArgs: runArgs(admin1) });
-  gw2 = await startGateway({ sameDirAs: gw1, restrictTo: [`127.0.0.1:${origin.httpPort}`], runArgs: runArgs(admin2) });
+  const restrictTo = [`127.0.0.1:${origin.httpPort}`, `127.0.0.1:${silent.port}`];
+  gw1 = await startGateway({ restrictTo, runArgs: runArgs(admin1) });
+  gw2 = await startGateway({ sameDirAs: gw1, restrictTo, runArgs: runArgs(admin2) });
   consoleProgram = new Program(gatewayBin, {
     name: 'pinhole-gateway console',
     args: [
       'console', '--dir', gw1.dir, '--listen', '127.0.0.1:0', '--poll-seconds', '1',
       '--gateway', `gw1=127.0.0.1:${admin1}`, '--gateway', `gw2=127.0.0.1:${admin2}`,
       '--endpoint', `127.0.0.1:${gw1.port}`, '--endpoint', `127.0.0.1:${gw2.port}`,
+      '--state', redis.url,
     ],
   });
   consoleUrl = (await consoleProgram.waitForLine((l) => l.stream === 'stdout' && /^http:\/\/127\.0\.0\.1:\d+\/\?token=/.test(l.text), 120_000, 'the console URL')).text.trim();
@@ -62,6 +69,7 @@ test.afterAll(async () => {
   await gw2?.stop();
   await gw1?.stop();
   await redis?.stop();
+  await silent?.stop();
   await origin?.stop();
 });
 
@@ -77,6 +85,9 @@ const tunnelStatus = async (gateway: RunningGateway, user: string, password: str
 
 /** Resolves when `gateway` has reloaded the users file once more than `before` times. */
 const reloaded = (gateway: RunningGateway, before: number): Promise<unknown> => gateway.program.waitForLogs((r) => r.msg === USERS_RELOADED, before + 1, 20_000, 'the users file reloaded');
+/** Resolves when `gateway` holds a revocation of erin (from the fleet's Redis or the shared `revoked` file). */
+const revokedOn = (gateway: RunningGateway): Promise<unknown> =>
+  gateway.program.waitForLogs((r) => r.msg === 'A revocation is in force: its tunnels end and new ones are refused.' && r['value'] === 'erin', 1, 20_000, "erin's revocation in force");
 const reloads = (gateway: RunningGateway): number => gateway.program.records.filter((r) => r.msg === USERS_RELOADED).length;
 
 test('an operator signs in, adds a user, issues a link, sees the fleet carry its traffic, disables it on both gateways, and survives a hand edit and a gateway going down', async ({ page, browser }) => {
@@ -134,21 +145,42 @@ test('an operator signs in, adds a user, issues a link, sees the fleet carry its
   await expect(page.getByTestId('bytes-total').filter({ hasText: /^[1-9][\d.]* (B|KiB|MiB) carried/ }).first()).toBeVisible();
   await shot(page, 'operator-fleet');
 
-  // Sessions: each gateway's GET /sessions; gateways without the sessions registry say so.
+  // Sessions: erin's session with its tunnel and bytes, from the gateways' GET /sessions. A tunnel held
+  // open through the client (to an origin that never speaks nor closes) is counted.
+  const held = await tunnelTo({ port: client.port }, silent);
+  held.write(Buffer.alloc(64 * 1024, 'x'));
   await page.getByRole('tab', { name: 'Sessions' }).click();
   await expect(page.getByRole('heading', { name: 'Sessions' })).toBeVisible();
-  await expect(page.getByTestId('sessions-missing').or(page.locator('tr[data-session]')).first()).toBeVisible();
+  const session = page.locator('tr[data-session-user="erin"]').filter({ has: page.getByTestId('session-tunnels').filter({ hasText: /^[1-9]/ }) }).first();
+  await expect(session.getByTestId('session-bytes')).toHaveText(/^[1-9][\d.]* (B|KiB|MiB)$/);
   await shot(page, 'operator-sessions');
 
-  // Disable erin: new tunnels are refused on both gateways (each reloads the shared users file).
+  // Disconnect, confirmed: the fleet is told through Redis and the held tunnel gets its close.
+  let asked = '';
+  page.once('dialog', (dialog) => {
+    asked = dialog.message();
+    void dialog.accept();
+  });
+  const heldClosed = closed(held);
+  await session.getByRole('button', { name: 'Disconnect' }).click();
+  await expect(page.getByTestId('control-outcome')).toHaveText("The fleet was told to end erin's session.");
+  expect(asked).toContain("Disconnect erin's session");
+  await heldClosed;
+
+  // Disable erin: the users file, and the fleet told through Redis, so both gateways refuse new
+  // tunnels at once as revoked (403; the revocation is checked before the password).
   await page.getByRole('tab', { name: 'Users and links' }).click();
   expect(await tunnelStatus(gw1, 'erin', secret!)).toBe(200);
   const [before1, before2] = [reloads(gw1), reloads(gw2)];
   await erin.getByRole('button', { name: 'Disable' }).click();
   await expect(erin).toContainText('Disabled');
+  await expect(page.getByTestId('control-notice')).toHaveCount(0);
+  await Promise.all([revokedOn(gw1), revokedOn(gw2)]);
+  expect(await tunnelStatus(gw1, 'erin', secret!)).toBe(403);
+  expect(await tunnelStatus(gw2, 'erin', secret!)).toBe(403);
+  // Both also reloaded the users file (erin disabled there too): still refused.
   await Promise.all([reloaded(gw1, before1), reloaded(gw2, before2)]);
-  expect(await tunnelStatus(gw1, 'erin', secret!)).toBe(407);
-  expect(await tunnelStatus(gw2, 'erin', secret!)).toBe(407);
+  expect(await tunnelStatus(gw2, 'erin', secret!)).toBe(403);
 
   // The users file edited by hand while the page is open: a new line shows up; a broken one is reported.
   const usersFile = join(gw1.dir, 'users.htpasswd');

@@ -50,6 +50,7 @@ export const UsersPage = ({ api }: { api: OperatorApi }) => {
   const [problem, setProblem] = useState<string>();
   const [issued, setIssued] = useState<LinkReply>();
   const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string>();
 
   const act = async (work: () => Promise<unknown>): Promise<void> => {
     setBusy(true);
@@ -62,6 +63,14 @@ export const UsersPage = ({ api }: { api: OperatorApi }) => {
       setBusy(false);
       await reload();
     }
+  };
+
+  /** The users file, and the fleet control beside it: say so when the fleet was not told at once. */
+  const setDisabled = async (user: string, disabled: boolean): Promise<void> => {
+    const { control } = await api.setDisabled(user, disabled);
+    if (control?.fleet === 'unreachable') setNotice(t('operator.users.controlUnreachable', { user, reason: control.reason ?? '' }));
+    else if (control?.fleet === 'no-state') setNotice(t('operator.users.controlNoState', { user }));
+    else setNotice(undefined);
   };
 
   const add = (event: FormEvent): void => {
@@ -86,7 +95,7 @@ export const UsersPage = ({ api }: { api: OperatorApi }) => {
         <button type="button" className="button small" disabled={busy} onClick={() => void act(async () => setIssued(await api.issueLink(user.name, 'h2')))}>
           {t('operator.users.issueLink')}
         </button>
-        <button type="button" className="button small" disabled={busy} onClick={() => void act(() => api.setDisabled(user.name, !user.disabled))}>
+        <button type="button" className="button small" disabled={busy} onClick={() => void act(() => setDisabled(user.name, !user.disabled))}>
           {t(user.disabled ? 'operator.users.enable' : 'operator.users.disable')}
         </button>
         <button
@@ -123,6 +132,11 @@ export const UsersPage = ({ api }: { api: OperatorApi }) => {
       {error && (
         <p className="banner banner-error" role="alert">
           {t('operator.loadFailed', { reason: error.message })}
+        </p>
+      )}
+      {notice && (
+        <p className="banner banner-warn" role="status" data-testid="control-notice">
+          {notice}
         </p>
       )}
       {issued && <IssuedLink issued={issued} onDone={() => setIssued(undefined)} />}
