@@ -35,6 +35,9 @@ export interface HandOverOptions extends RelayTimeouts {
 
 /** The handle of a tunnel on the native path: a drain or a hold ends it. */
 export interface HandedTunnel {
+  /** Live counts for the sessions view (what the access line will say, before the early bytes). */
+  readonly bytesUp: number;
+  readonly bytesDown: number;
   destroy(): void;
 }
 
@@ -186,6 +189,12 @@ export class NativeTls {
       pair.once('close', go);
     }
     return {
+      get bytesUp(): number {
+        return handed ? Math.max(0, session.bytesUp - early.length) : 0;
+      },
+      get bytesDown(): number {
+        return handed ? session.bytesDown : 0;
+      },
       destroy: () => {
         session.destroy();
         if (!handed) upstream.destroy();

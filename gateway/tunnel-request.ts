@@ -176,18 +176,16 @@ export async function runTunnelRequest(services: TunnelServices, door: TunnelDoo
       log({ target: name, status: 200, bytesUp: bytesUp + early.length, bytesDown, ...relayEnd(timedOut), ...(tracked.endedBy === undefined ? {} : { end: tracked.endedBy }) });
     };
     // Each direction ends on its own: a client may send its request and a FIN and still read the answer.
-    // The JavaScript relay counts live (the sessions view reads it); a native tunnel's bytes come at its end.
-    const handed = services.handOver?.(carrier, upstream, { ...services.relayTimeouts, early, done });
-    const jsRelay = handed === undefined ? relayInJs(carrier, upstream, early, services.relayTimeouts, done) : undefined;
-    const tunnel = handed ?? jsRelay;
+    // Both byte paths count live: the sessions view reads the tunnel as its meter.
+    const tunnel = services.handOver?.(carrier, upstream, { ...services.relayTimeouts, early, done }) ?? relayInJs(carrier, upstream, early, services.relayTimeouts, done);
     const release = services.hold?.(
       (reason) => {
         tracked.endedBy = reason;
         door.abort?.();
-        tunnel?.destroy();
+        tunnel.destroy();
       },
       owner,
-      jsRelay,
+      tunnel,
     );
     if (release !== undefined) tracked.release = release;
   } catch (err) {

@@ -229,7 +229,8 @@ test('pinhole forward to a destination outside --restrict-to closes the connecti
     const forward = await startForward('0:127.0.0.1:9');
     assert.equal(await echoThrough(forward.port, 'nobody hears this'), '', 'nothing comes back');
     const warning = await forward.program.waitForLog((r) => r['code'] === 'PINHOLE_DEST_FORBIDDEN', 10_000, 'a PINHOLE_DEST_FORBIDDEN log line');
-    assert.match(String(warning.msg), /does not allow/);
+    // The refusal names the rule and the flag that would lift it.
+    assert.match(String(warning.msg), /is refused by the rule restrict-to .*--restrict-to 127\.0\.0\.1:9/);
   }));
 
 test('pinhole forward with a malformed -L exits 2 with one line saying what is wrong', () =>

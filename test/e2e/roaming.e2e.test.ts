@@ -60,7 +60,9 @@ test('(a) the default route moves to the other uplink mid-download: the download
     // The download's session died with the old address: it ends, not at curl's 60 s but with a reset.
     const first = await download;
     assert.notEqual(first.code, 28, 'the download did not hang until its timeout');
-    if (first.code === 0) assert.equal(httpStatusOf(first), '200');
+    // Ended either way: the whole body, a cut body (a curl error), or, when the answer had not started
+    // yet, the local proxy's own 502/504 for a request its tunnel could not carry.
+    if (first.code === 0) assert.ok(['200', '502', '504'].includes(httpStatusOf(first)), `the interrupted download ended with ${httpStatusOf(first)}`);
     // The application retries: a full download over the new path.
     const again = await network.curl(client, '/slow?seconds=1', 30);
     assert.equal(again.code, 0, again.stderr);
