@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeLink } from '../../shared/link.js';
@@ -61,7 +61,12 @@ test('without a Secret Service the import stops with PINHOLE_KEYCHAIN_UNAVAILABL
   const configDir = join(home, 'cfg');
   const env = { PATH: process.env.PATH, HOME: home, PINHOLE_CONFIG_DIR: configDir };
   const link = encodeLink({ endpoints: ['gw.example.com:443'], serverName: 'gw.example.com', user: 'alice', secret: 'NoBus-Pa55' });
-  const cli = await runIn(pinholeBin, ['profile', 'import', link], env);
+  // The link from a file (as the README says to), kept outside HOME, whose emptiness is asserted below.
+  const linkDir = await mkdtemp(join(tmpdir(), 'pinhole-nokeyring-link-'));
+  t.after(() => rm(linkDir, { recursive: true, force: true }));
+  const linkFile = join(linkDir, 'link.txt');
+  await writeFile(linkFile, link);
+  const cli = await runIn(pinholeBin, ['profile', 'import', '--link-file', linkFile], env);
   assert.equal(cli.code, 1);
   assert.match(cli.stderr, /^pinhole profile: No system keychain is reachable .*cannot be stored safely\..*passphrase-encrypted secrets file/);
   assert.equal(cli.stderr.trim().split('\n').length, 1);
