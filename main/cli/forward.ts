@@ -109,7 +109,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' {
 async function linkFor(inv: Invocation): Promise<LinkPayload> {
   const link = await linkPayloadFor(inv);
   if (link.secret === undefined || link.user === undefined) {
-    throw new PinholeError('PINHOLE_USAGE', 'pinhole forward takes a password link; for a sign-in link, import it (`pinhole profile import LINK`) and use `pinhole connect`.');
+    throw new PinholeError('PINHOLE_USAGE', 'A sign-in link cannot forward ports, only a link with a password can: import the sign-in link (`pinhole profile import LINK`) and use `pinhole connect`.');
   }
   return link;
 }

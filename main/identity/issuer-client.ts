@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import * as oauth from 'oauth4webapi';
 import { PinholeError } from '../../shared/errors.js';
 import { DEFAULT_SIGN_IN_SCOPES, type SignIn } from '../../shared/profile.js';
+import { LISTENER_OPTIONS } from '../../node/socket-options.js';
 
 /** What the user must do to sign in with the device grant: shown in the terminal and on the Home page. */
 export interface DevicePrompt {
@@ -249,7 +250,7 @@ class LoopbackRedirect {
   }
 
   static async start(): Promise<LoopbackRedirect> {
-    const server = createServer();
+    const server = createServer(LISTENER_OPTIONS);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
