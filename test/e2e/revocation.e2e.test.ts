@@ -164,9 +164,12 @@ test('revoke and user disable end the user\'s tunnels on both gateways sharing R
     assert.equal(await refusedCode(c, target, bearer), `403 ${REVOKED}`);
 
     // user disable: the users-file user's tunnels end on both, refused on all three (C's own file still has alice).
+    // A reads its users file again after the disable (the mark): waited for here, so the reload
+    // awaited after the enable below is the enable's and not this one's, late.
+    const disabledOnA = nextLog(a, (r) => r.msg === USERS_RELOADED, 'the users file reloaded on A after the disable');
     const disable = await cli(['user', 'disable', 'alice', '--dir', a.dir]);
     assert.equal(disable.code, 0, disable.stderr);
-    await Promise.all([aliceOnA.closed, aliceOnB.closed]);
+    await Promise.all([aliceOnA.closed, aliceOnB.closed, disabledOnA]);
     for (const gw of [a, b, c]) assert.equal(await refusedCode(gw, target, basicAlice), `403 ${REVOKED}`);
     assert.equal(await refusedCode(a, target, basicAuth('alice', 'a wrong guess')), '407 undefined', 'a wrong password still reads as one');
 
