@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gatewayCommand, startGateway } from '../support/gateway.js';
 import { startOrigin } from '../support/origin.js';
-import { explainFailure, listenPortOf, Peers, pinholeBin, Program, runCommand } from '../support/processes.js';
+import { explainFailure, listenPortOf, Peers, pinholeBin, Program, runCommand, type LogRecord } from '../support/processes.js';
 import { openTunnel } from '../support/proxy-requests.js';
 
 const tempDir = async (t: { after: (fn: () => Promise<void>) => void }, prefix: string): Promise<string> => {
@@ -54,8 +54,13 @@ test('a password changed on the gateway stops connect at start with what to do, 
   assert.equal(again.code, 2);
   assert.match(again.stderr, /The user carol already exists/);
 
+  // The gateway reads its users file again within a second of each change: carol's first, then the reset's.
+  const reloaded = (r: LogRecord): boolean => r.msg === 'The users file was reloaded.';
+  await gateway.program.waitForLog((r) => reloaded(r) && r['users'] === 2, 30_000, 'the users file reloaded with carol');
+  const reloadsBefore = gateway.program.records.filter(reloaded).length;
   const reset = await gatewayCommand(['provision', '--dir', gateway.dir, '--user', 'alice', '--reset-password', '--endpoint', `127.0.0.1:${gateway.port}`]);
   assert.match(reset.stderr, /The password of alice was changed: every link made for alice before now stops working/);
+  await gateway.program.waitForLogs(reloaded, reloadsBefore + 1, 30_000, "the users file reloaded with alice's new password");
   const newLink = reset.stdout.trim();
 
   // The old link: an error at start that says to ask for a new link, never "Connected".
